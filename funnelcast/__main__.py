@@ -1,0 +1,5 @@
+import sys
+
+from funnelcast.cli import main
+
+sys.exit(main())
