@@ -39,12 +39,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, pointing at --help."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
-    top = argparse.ArgumentParser(
-        prog="funnelcast", description="Funnel analytics and marketing ROI on DuckDB."
-    )
-    commands = top.add_subparsers(dest="command", required=True)
+    top = _Parser(prog="funnelcast", description="Funnel analytics and marketing ROI on DuckDB.")
+    commands = top.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = commands.add_parser("demo", help="build a realistic demo database")
     demo.add_argument("--db", required=True, type=Path, help="database file to create")
@@ -95,7 +100,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             if os.path.exists(leftover):
                 os.unlink(leftover)
     seconds = time.perf_counter() - started
-    counts = ", ".join(f"{v:,} {k}" for k, v in summary.get("rows", {}).items())
+    counts = ", ".join(f"{v:,} {k}" for k, v in summary["counts"].items())
     print(f"built {target} in {seconds:.1f} s: {counts}")
     return 0
 

@@ -92,20 +92,31 @@ class DataContext:
             raise MetricsInputError(f"unknown channel {channel!r} (known channels: {known})")
 
 
+def parse_as_of(text: str) -> dt.datetime:
+    """Return the moment a stored as-of value means; a bare date means the end of that day."""
+    moment = dt.datetime.fromisoformat(text)
+    if len(text.strip()) == 10:
+        moment += dt.timedelta(days=1, microseconds=-1)
+    return moment
+
+
 def load_context(cur: duckdb.DuckDBPyConnection) -> DataContext:
     """Return the database's calendar, as-of moment, quarters, channels and definition."""
     fy_start_month = int(db.get_meta(cur, "fiscal_year_start_month", "1") or 1)
     extent = {row["table_name"]: row for row in db.run(cur, "data_extent").to_dicts()}
     stored_as_of = db.get_meta(cur, "as_of")
-    last_seen = [extent[t]["last_at"] for t in ("leads", "events", "stage_changes") if extent[t]["last_at"]]
+    activity = ("leads", "events", "stage_changes")
+    last_seen = [extent[t]["last_at"] for t in activity if extent[t]["last_at"]]
     if stored_as_of:
-        as_of: dt.datetime | None = dt.datetime.fromisoformat(stored_as_of)
+        as_of: dt.datetime | None = parse_as_of(stored_as_of)
     else:
         as_of = max(last_seen) if last_seen else None
-    first_lead = extent["leads"]["first_at"]
+    # Quarters run from the first lead to the last activity, and cover spend outside that span.
+    firsts = [extent[t]["first_at"] for t in ("leads", "spend") if extent[t]["first_at"]]
+    lasts = [*last_seen, *([extent["spend"]["last_at"]] if extent["spend"]["last_at"] else [])]
     quarters = (
-        quarters_between(first_lead.date(), max(last_seen).date(), fy_start_month)
-        if first_lead is not None
+        quarters_between(min(firsts).date(), max(lasts).date(), fy_start_month)
+        if extent["leads"]["first_at"] is not None
         else []
     )
     channels = db.run(cur, "channels")["channel"].to_list()
@@ -237,8 +248,26 @@ def metrics(
 ) -> dict[str, Any]:
     """Return the headline figures for a quarter (or all history), overall and per channel."""
     ctx = load_context(cur)
-    scope_quarter = ctx.quarter(quarter) if quarter else None
+    if quarter:
+        ctx.quarter(quarter)
     frame = funnel_by_quarter(cur, ctx, channel=channel, threshold=threshold)
+    return summarize(ctx, frame, quarter=quarter, channel=channel, threshold=threshold)
+
+
+def summarize(
+    ctx: DataContext,
+    frame: pl.DataFrame,
+    *,
+    quarter: str | None = None,
+    channel: str | None = None,
+    threshold: float | None = None,
+) -> dict[str, Any]:
+    """Return the headline figures of a funnel_by_quarter frame for one quarter or all of it.
+
+    The frame must have been computed for the same channel and threshold; they are only
+    reported back in the scope.
+    """
+    scope_quarter = ctx.quarter(quarter) if quarter else None
     if scope_quarter is not None:
         frame = frame.filter(pl.col("quarter_start") == scope_quarter.start)
     by_channel = [

@@ -1,9 +1,11 @@
 -- computed_mql_moments.sql: when each lead first reached an MQL definition's threshold.
 -- Grain: one row per lead that ever reached it (disqualified leads never do).
 -- The score is checked when the lead is created and at each of its scoring events; between
--- events it only decays, so these are the moments it can first reach the threshold.
+-- events it only decays (positive points fade, penalties stand), so these are the moments it
+-- can first reach the threshold.
 -- At a check, an event type adds min(cap, sum of points x 0.5^(age / half-life)) over the
--- lead's events of that type so far. mql_at is never before the lead was created.
+-- lead's events of that type so far. mql_at is never before the lead was created: events
+-- before creation count, decayed, from the creation check on, not at their own moments.
 -- Parameters: $definition_id (integer); $threshold (double, or null for the definition's own).
 
 with
@@ -66,8 +68,12 @@ decayed_by_type as (
         any_value(scoring_events.cap_points) as cap_points,
         sum(
             scoring_events.points
-            * pow(0.5, (epoch(checkpoints.checked_at) - epoch(scoring_events.occurred_at)) / 86400.0
-                       / definition.half_life_days)
+            -- penalties (negative points) do not fade, so between events a score can only fall
+            * case
+                when scoring_events.points < 0 then 1.0
+                else pow(0.5, (epoch(checkpoints.checked_at) - epoch(scoring_events.occurred_at))
+                              / 86400.0 / definition.half_life_days)
+            end
         ) as decayed_points,
     from checkpoints
     join scoring_events
@@ -104,12 +110,12 @@ scores as (
 final as (
     select
         scores.lead_id,
-        greatest(min(scores.checked_at), any_value(fit.created_at)) as mql_at,
+        min(scores.checked_at) as mql_at,
         arg_min(scores.score, scores.checked_at) as score_at_mql,
     from scores
     join fit on fit.lead_id = scores.lead_id
     cross join definition
-    where scores.score >= definition.threshold
+    where scores.score >= definition.threshold and scores.checked_at >= fit.created_at
     group by scores.lead_id
 )
 

@@ -1,7 +1,7 @@
 -- lead_scores.sql: each lead's MQL score as of a moment, under one MQL definition.
 -- Grain: one row per lead created on or before $as_of.
 -- score = fit points + for each scoring event type, min(cap, sum of points x 0.5^(age / half-life))
--- over the lead's events of that type up to $as_of; a disqualified lead keeps its score but
+-- over the lead's events of that type up to $as_of (negative points, penalties, do not decay); a disqualified lead keeps its score but
 -- is_disqualified tells it can never be an MQL.
 -- Parameters: $definition_id (integer), $as_of (timestamp).
 
@@ -39,8 +39,12 @@ decayed_by_type as (
         any_value(behaviour_rules.cap_points) as cap_points,
         sum(
             behaviour_rules.points
-            * pow(0.5, (epoch($as_of::timestamp) - epoch(events.occurred_at)) / 86400.0
-                       / definition.half_life_days)
+            -- penalties (negative points) do not fade: an unsubscribe stands until undone
+            * case
+                when behaviour_rules.points < 0 then 1.0
+                else pow(0.5, (epoch($as_of::timestamp) - epoch(events.occurred_at)) / 86400.0
+                              / definition.half_life_days)
+            end
         ) as decayed_points,
     from events
     join behaviour_rules on behaviour_rules.event_type = events.event_type

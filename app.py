@@ -1,0 +1,82 @@
+"""Funnelcast dashboard: `streamlit run app.py`. The frame around every page: which database,
+the shared sidebar (quarter, channel, what is loaded) and the navigation."""
+
+import streamlit as st
+
+from funnelcast import dashboard, db, formats, overview
+
+st.set_page_config(page_title="Funnelcast", page_icon="📊", layout="wide")
+
+path = dashboard.database_path()
+if not path.exists():
+    with st.spinner(
+        f"No database at {path} yet: building the demo database "
+        f"({dashboard.DEMO_LEADS:,} leads, seed {dashboard.DEMO_SEED})…"
+    ):
+        try:
+            if dashboard.ensure_database(path):
+                st.session_state["built_demo_at"] = str(path)
+        except (db.FunnelcastError, OSError) as exc:
+            st.error(f"No database at {path}, and building the demo one failed: {exc}")
+            st.stop()
+
+try:
+    database = dashboard.open_database(path)
+    ctx = dashboard.context(database)
+except db.FunnelcastError as exc:
+    st.error(f"Cannot use the database: {exc}")
+    st.caption(
+        f"Set {dashboard.ENV_VAR} to a Funnelcast database, or unset it to use {db.DEFAULT_DB}."
+    )
+    st.stop()
+
+if st.session_state.get("built_demo_at") == str(path):
+    st.info(
+        f"No database was found at `{path}`, so Funnelcast built a demo database there "
+        f"({dashboard.DEMO_LEADS:,} invented leads, seed {dashboard.DEMO_SEED}) for you to "
+        f"explore. Point {dashboard.ENV_VAR} at your own database to see your data.",
+        icon=":material/science:",
+    )
+
+with st.sidebar:
+    st.markdown("## Funnelcast")
+
+    quarters = [q.label for q in reversed(ctx.quarters)] + [dashboard.ALL_HISTORY]
+    partial = set(overview.partial_quarters(ctx))
+    # A choice the data no longer offers (another database) falls back to the default.
+    if st.session_state.get(dashboard.QUARTER_KEY) not in quarters:
+        st.session_state.pop(dashboard.QUARTER_KEY, None)
+    default = overview.default_quarter(ctx)
+    st.selectbox(
+        "Quarter",
+        quarters,
+        index=quarters.index(default) if default else quarters.index(dashboard.ALL_HISTORY),
+        key=dashboard.QUARTER_KEY,
+        format_func=lambda label: f"{label} (in progress)" if label in partial else label,
+        help="Fiscal quarter. The default is the latest quarter the data covers to its end.",
+    )
+
+    channels = [dashboard.ALL_CHANNELS, *ctx.channels]
+    if st.session_state.get(dashboard.CHANNEL_KEY) not in channels:
+        st.session_state.pop(dashboard.CHANNEL_KEY, None)
+    st.selectbox("Channel", channels, key=dashboard.CHANNEL_KEY, help="The lead's source channel.")
+
+    st.divider()
+    st.markdown("**Database**")
+    st.caption(f"`{path}`")
+    demo = dashboard.meta(database, "demo_seed", "demo_leads")
+    if demo["demo_seed"] is not None:
+        st.caption(
+            f"Demo data: {int(demo['demo_leads'] or 0):,} invented leads, seed {demo['demo_seed']}."
+        )
+    as_of = ctx.as_of.date().isoformat() if ctx.as_of else "no data yet"
+    rows = [
+        f"{table.replace('_', ' ')}: {formats.count(ctx.extent[table]['count_rows'])} rows"
+        for table in ("leads", "events", "stage_changes", "spend", "targets")
+    ]
+    st.caption("  \n".join([f"As of **{as_of}**", *rows]))
+
+page = st.navigation(
+    [st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True)]
+)
+page.run()

@@ -1,0 +1,175 @@
+"""Time `funnelcast demo` and `funnelcast metrics` at 100k and 1M leads; write RESULTS.md.
+
+Run from the repository root:  python3 -m uv run python benchmarks/bench_spine.py [--sizes 100000 1000000]
+
+`metrics` is timed against the straightforward approach in the same run: one COUNT query per
+figure and channel on the raw tables (benchmarks/naive_*.sql), the way a dashboard is often
+first written. Both must give the same numbers; the script checks that before it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+from funnelcast import db
+from funnelcast.metrics import load_context, metrics
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+SECTION = "## Spine: demo and metrics"
+
+
+def machine() -> str:
+    """Return a one-line description of this machine."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}"
+    )
+
+
+def timed(fn, repeat: int) -> tuple[float, object]:
+    """Return the median wall time of fn over repeat runs, and its last result."""
+    times, result = [], None
+    for _ in range(repeat):
+        started = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def naive_metrics(cur: duckdb.DuckDBPyConnection, quarter_start: dt.date, quarter_end: dt.date) -> dict:
+    """Return per-channel counts with one query per figure and channel (the baseline)."""
+    sql = (HERE / "naive_count.sql").read_text()
+    figures = ("leads", "mqls", "sqls", "customers", "mqls_reached_sql", "revenue", "spend")
+    channels = [r[0] for r in cur.execute("select distinct channel from leads").fetchall()]
+    out: dict[str, dict[str, float]] = {}
+    for channel in channels:
+        out[channel] = {}
+        for figure in figures:
+            rows = cur.execute(
+                sql, {"figure": figure, "channel": channel, "start": quarter_start, "end": quarter_end}
+            ).fetchall()
+            out[channel][figure] = float(rows[0][0] or 0)
+    return out
+
+
+def bench_size(leads: int, workdir: Path) -> dict:
+    """Return the timings for one demo size."""
+    path = workdir / f"demo_{leads}.duckdb"
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "funnelcast", "demo", "--db", str(path), "--leads", str(leads), "--replace"],
+        check=True,
+    )
+    demo_seconds = time.perf_counter() - started
+    size_mib = path.stat().st_size / 2**20
+
+    con = db.connect(path, read_only=True)
+    cur = con.cursor()
+    counts = {t: cur.execute(f"select count(*) from {t}").fetchall()[0][0] for t in ("leads", "events", "stage_changes")}
+    ctx = load_context(cur)
+    quarter = [q for q in ctx.quarters if q.end <= ctx.as_of.date()][-1]
+
+    all_seconds, _ = timed(lambda: metrics(cur), 3)
+    quarter_seconds, ours = timed(lambda: metrics(cur, quarter=quarter.label), 3)
+    naive_seconds, naive = timed(lambda: naive_metrics(cur, quarter.start, quarter.end), 3)
+    threshold = float(ctx.definition["threshold"]) + 10
+    threshold_seconds, _ = timed(lambda: metrics(cur, quarter=quarter.label, threshold=threshold), 1)
+
+    for row in ours["by_channel"]:
+        theirs = naive.get(row["channel"])
+        if theirs is None:
+            continue
+        for key, figure in (("leads", "leads"), ("mqls", "mqls"), ("sqls", "sqls"), ("customers", "customers")):
+            assert row[key] == theirs[figure], (row["channel"], key, row[key], theirs[figure])
+    cli_started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "funnelcast", "metrics", "--db", str(path), "--quarter", quarter.label, "--format", "json"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    cli_seconds = time.perf_counter() - cli_started
+    con.close()
+    return {
+        "leads": leads,
+        "rows": counts,
+        "db_mib": size_mib,
+        "demo_s": demo_seconds,
+        "metrics_all_s": all_seconds,
+        "metrics_quarter_s": quarter_seconds,
+        "naive_quarter_s": naive_seconds,
+        "metrics_threshold_s": threshold_seconds,
+        "metrics_cli_s": cli_seconds,
+        "quarter": quarter.label,
+    }
+
+
+def write_results(rows: list[dict]) -> None:
+    """Replace this benchmark's section of RESULTS.md with the new rows."""
+    lines = [
+        SECTION,
+        "",
+        f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
+        "Rerun: `python3 -m uv run python benchmarks/bench_spine.py`. Median of 3 runs "
+        "(threshold and CLI: 1 run). Peak RSS of the benchmark process: "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB.",
+        "",
+        "| leads | events | stage changes | db size | `demo` | `metrics` all history | "
+        "`metrics --quarter` | naive per-figure queries (same quarter) | `metrics --threshold` "
+        "(SQL scoring) | `funnelcast metrics` CLI, whole process |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['leads']:,} | {r['rows']['events']:,} | {r['rows']['stage_changes']:,} | "
+            f"{r['db_mib']:.0f} MiB | {r['demo_s']:.1f} s | {r['metrics_all_s']:.2f} s | "
+            f"{r['metrics_quarter_s']:.2f} s ({r['quarter']}) | {r['naive_quarter_s']:.2f} s | "
+            f"{r['metrics_threshold_s']:.1f} s | {r['metrics_cli_s']:.1f} s |"
+        )
+    lines.append("")
+    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    head, _, rest = old.partition(SECTION)
+    tail = ""
+    if rest:
+        following = rest.find("\n## ")
+        tail = rest[following + 1 :] if following >= 0 else ""
+    RESULTS.write_text(head.rstrip() + "\n\n" + "\n".join(lines) + ("\n" + tail if tail else ""))
+
+
+def main() -> None:
+    """Run the benchmark for each size and write the results."""
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = [bench_size(n, Path(tmp)) for n in args.sizes]
+    for r in rows:
+        print(json.dumps(r, default=str))
+    write_results(rows)
+    print(f"wrote {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The glue between Streamlit and the core: which database, its cached connection, a cursor per
+session, the sidebar's scope, and query results cached on hashable parameters.
+
+Only caching and session state live here. The functions it wraps (funnelcast.metrics,
+funnelcast.overview) are plain and tested without Streamlit.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import streamlit as st
+
+from funnelcast import cli, db, metrics
+
+ENV_VAR = "FUNNELCAST_DB"
+DEMO_LEADS = 20_000
+DEMO_SEED = 7
+# Sidebar widget keys: explicit, so the choices survive moving between pages.
+QUARTER_KEY = "quarter"
+CHANNEL_KEY = "channel"
+ALL_HISTORY = "All history"
+ALL_CHANNELS = "All channels"
+
+# Two sessions opening a fresh server at once must not both build the demo database.
+_BUILD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Database:
+    """This session's handle on the database file."""
+
+    path: Path
+    key: str  # names the file's current content; part of every cached result's key
+    cursor: duckdb.DuckDBPyConnection
+
+
+def database_path() -> Path:
+    """Return the database file to use: $FUNNELCAST_DB, or data/funnelcast.duckdb."""
+    return Path(os.environ.get(ENV_VAR) or db.DEFAULT_DB)
+
+
+def ensure_database(path: Path, leads: int = DEMO_LEADS, seed: int = DEMO_SEED) -> bool:
+    """Build the demo database at path when there is no file yet; return whether it built one."""
+    with _BUILD_LOCK:
+        if path.exists():
+            return False
+        args = ["demo", "--db", str(path), "--leads", str(leads), "--seed", str(seed)]
+        cli.cmd_demo(cli.parser().parse_args(args))
+        return True
+
+
+def file_key(path: Path) -> str:
+    """Return a key that changes when the file at path is replaced or rewritten."""
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_ino}|{stat.st_mtime_ns}|{stat.st_size}"
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda con: con.close())
+def _connection(key: str, path: str) -> duckdb.DuckDBPyConnection:
+    """Return the process's read-only connection to the file that key names."""
+    return db.connect(path, read_only=True)
+
+
+# A connection used from several threads at once gave wrong results: each session (each
+# Streamlit script thread) works through its own cursor, closed when the session ends.
+@st.cache_resource(scope="session", show_spinner=False, on_release=lambda cur: cur.close())
+def _session_cursor(key: str, path: str) -> duckdb.DuckDBPyConnection:
+    """Return this session's cursor on the shared connection."""
+    return _connection(key, path).cursor()
+
+
+def open_database(path: Path) -> Database:
+    """Return this session's handle on the database at path; FunnelcastError when unusable."""
+    if not path.exists():
+        raise db.FunnelcastError(f"database {path} does not exist")
+    key = file_key(path)
+    return Database(path, key, _session_cursor(key, str(path)))
+
+
+def current_database() -> Database:
+    """Return this session's handle on the database the app uses (app.py has checked it)."""
+    return open_database(database_path())
+
+
+def scope() -> tuple[str | None, str | None]:
+    """Return the sidebar's (quarter label, channel); None stands for all history / channels."""
+    quarter = st.session_state.get(QUARTER_KEY, ALL_HISTORY)
+    channel = st.session_state.get(CHANNEL_KEY, ALL_CHANNELS)
+    return (
+        None if quarter == ALL_HISTORY else quarter,
+        None if channel == ALL_CHANNELS else channel,
+    )
+
+
+# The cached functions below take the cursor as _cur (not hashed) and the file key, so a
+# result is shared between sessions and recomputed when the file changes.
+
+
+@st.cache_data(show_spinner=False)
+def _context(_cur: duckdb.DuckDBPyConnection, key: str) -> metrics.DataContext:
+    """Return funnelcast.metrics.load_context, cached."""
+    return metrics.load_context(_cur)
+
+
+@st.cache_data(show_spinner=False)
+def _meta(
+    _cur: duckdb.DuckDBPyConnection, key: str, names: tuple[str, ...]
+) -> dict[str, str | None]:
+    """Return the named meta settings, cached."""
+    return {name: db.get_meta(_cur, name) for name in names}
+
+
+@st.cache_data(show_spinner="Computing the funnel…")
+def _funnel_by_quarter(
+    _cur: duckdb.DuckDBPyConnection, key: str, channel: str | None
+) -> pl.DataFrame:
+    """Return funnelcast.metrics.funnel_by_quarter, cached."""
+    return metrics.funnel_by_quarter(_cur, metrics.load_context(_cur), channel=channel)
+
+
+def context(database: Database) -> metrics.DataContext:
+    """Return the database's calendar, as-of moment, quarters, channels and row counts."""
+    return _context(database.cursor, database.key)
+
+
+def meta(database: Database, *names: str) -> dict[str, str | None]:
+    """Return the named meta settings of the database (None where a setting is absent)."""
+    return _meta(database.cursor, database.key, names)
+
+
+def headline(database: Database, quarter: str | None, channel: str | None) -> dict[str, Any]:
+    """Return funnelcast.metrics.metrics for a quarter and channel: what the CLI prints.
+
+    Summarised from the cached per-quarter frame, so moving between quarters reruns no query.
+    """
+    frame = funnel_by_quarter(database, channel)
+    return metrics.summarize(context(database), frame, quarter=quarter, channel=channel)
+
+
+def funnel_by_quarter(database: Database, channel: str | None) -> pl.DataFrame:
+    """Return funnelcast.metrics.funnel_by_quarter for a channel (None: all channels)."""
+    return _funnel_by_quarter(database.cursor, database.key, channel)

@@ -1,0 +1,288 @@
+"""Hand-made Funnelcast databases, built from named journeys.
+
+A journey is one lead with what it did (events) and what sales recorded (stage changes), named for
+the story it tells, like PostHog's conversion_time_cases: "mql_then_rejected",
+"demo_request_without_mql". Tests list the journeys they need, build a small database from them
+and compare a query's rows with rows worked out by hand. Times are ISO text, stored as UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from funnelcast import db
+
+LEAD_ATTRIBUTES = ("campaign", "company", "industry", "company_size", "country", "region",
+                   "job_title", "seniority")
+
+
+def at(text: str) -> dt.datetime:
+    """Return the timestamp an ISO text names ('2026-01-31' is midnight)."""
+    return dt.datetime.fromisoformat(text)
+
+
+def day(text: str) -> dt.date:
+    """Return the date an ISO text names."""
+    return dt.date.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class Journey:
+    """One lead: when and where it came from, its fit attributes, its events and its stages.
+
+    events: (event_type, occurred_at) pairs. stages: (stage, changed_at) or
+    (stage, changed_at, amount) tuples, as the CRM recorded them.
+    """
+
+    lead_id: str
+    created_at: str
+    channel: str = "search"
+    events: Sequence[tuple[str, str]] = ()
+    stages: Sequence[tuple[Any, ...]] = ()
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A version of the MQL definition with its rules.
+
+    fit_rules: (attribute, value, points) or (attribute, value, points, is_disqualifier).
+    behaviour_rules: (event_type, points) or (event_type, points, cap_points).
+    """
+
+    definition_id: int
+    effective_from: str
+    threshold: float
+    half_life_days: float
+    fit_rules: Sequence[tuple[Any, ...]] = ()
+    behaviour_rules: Sequence[tuple[Any, ...]] = ()
+    name: str = ""
+    created_at: str = "2024-12-01"
+
+
+@dataclass(frozen=True)
+class Spend:
+    """Marketing spend of one channel (and campaign) for the period starting on a day."""
+
+    period_start: str
+    channel: str
+    amount: float
+    campaign: str = ""
+
+
+def new_database(path: str | Path = ":memory:", *, fy_start_month: int = 1) -> duckdb.DuckDBPyConnection:
+    """Return a connection to a new, empty Funnelcast database."""
+    con = db.connect(path, create=True)
+    if fy_start_month != 1:
+        db.set_meta(con, "fiscal_year_start_month", str(fy_start_month))
+    return con
+
+
+def add_journeys(con: duckdb.DuckDBPyConnection, journeys: Iterable[Journey]) -> None:
+    """Insert each journey's lead, then its events and stage changes."""
+    journeys = list(journeys)
+    for journey in journeys:
+        unknown = set(journey.attributes) - set(LEAD_ATTRIBUTES)
+        if unknown:
+            raise ValueError(f"{journey.lead_id}: not lead attributes: {sorted(unknown)}")
+        values = {
+            "lead_id": journey.lead_id,
+            "created_at": at(journey.created_at),
+            "channel": journey.channel,
+            **{name: journey.attributes.get(name) for name in LEAD_ATTRIBUTES},
+        }
+        columns = ", ".join(values)
+        placeholders = ", ".join(f"${name}" for name in values)
+        con.execute(f"insert into leads ({columns}) values ({placeholders})", values)
+    for journey in sorted(journeys, key=lambda j: j.lead_id):
+        for event_type, occurred_at in journey.events:
+            con.execute(
+                "insert into events (lead_id, occurred_at, event_type) values ($l, $t, $e)",
+                {"l": journey.lead_id, "t": at(occurred_at), "e": event_type},
+            )
+        for stage in journey.stages:
+            name, changed_at, amount = (*stage, None)[:3]
+            con.execute(
+                "insert into stage_changes (lead_id, stage, changed_at, amount) "
+                "values ($l, $s, $t, $a)",
+                {"l": journey.lead_id, "s": name, "t": at(changed_at), "a": amount},
+            )
+
+
+def add_definitions(con: duckdb.DuckDBPyConnection, definitions: Iterable[Definition]) -> None:
+    """Insert MQL definitions with their fit and behaviour rules."""
+    for d in definitions:
+        con.execute(
+            "insert into definitions values ($id, $name, $from, $threshold, $half_life, $created, null)",
+            {
+                "id": d.definition_id,
+                "name": d.name or f"definition {d.definition_id}",
+                "from": day(d.effective_from),
+                "threshold": d.threshold,
+                "half_life": d.half_life_days,
+                "created": at(d.created_at),
+            },
+        )
+        for attribute, value, points, *rest in d.fit_rules:
+            con.execute(
+                "insert into definition_fit_rules values ($id, $a, $v, $p, $dq)",
+                {"id": d.definition_id, "a": attribute, "v": value, "p": points,
+                 "dq": bool(rest and rest[0])},
+            )
+        for event_type, points, *rest in d.behaviour_rules:
+            con.execute(
+                "insert into definition_behaviour_rules values ($id, $e, $p, $cap)",
+                {"id": d.definition_id, "e": event_type, "p": points,
+                 "cap": rest[0] if rest else None},
+            )
+
+
+def add_spend(con: duckdb.DuckDBPyConnection, spend: Iterable[Spend]) -> None:
+    """Insert spend rows."""
+    for s in spend:
+        con.execute(
+            "insert into spend values ($p, $c, $campaign, $a)",
+            {"p": day(s.period_start), "c": s.channel, "campaign": s.campaign, "a": s.amount},
+        )
+
+
+def build(
+    journeys: Iterable[Journey] = (),
+    *,
+    spend: Iterable[Spend] = (),
+    definitions: Iterable[Definition] = (),
+    fy_start_month: int = 1,
+    path: str | Path = ":memory:",
+) -> duckdb.DuckDBPyConnection:
+    """Return a connection to a new Funnelcast database holding the given journeys and spend."""
+    con = new_database(path, fy_start_month=fy_start_month)
+    add_definitions(con, definitions)
+    add_journeys(con, journeys)
+    add_spend(con, spend)
+    return con
+
+
+def with_moments(
+    cur: duckdb.DuckDBPyConnection,
+    moments: pl.DataFrame | Sequence[tuple[str, str]],
+    name: str,
+    **params: Any,
+) -> pl.DataFrame:
+    """Return queries/NAME.sql's rows with the given (lead_id, mql_at) visible as mql_moments."""
+    if not isinstance(moments, pl.DataFrame):
+        moments = pl.DataFrame(
+            {"lead_id": [m[0] for m in moments], "mql_at": [at(m[1]) for m in moments]},
+            schema={"lead_id": pl.String, "mql_at": pl.Datetime("us")},
+        )
+    cur.register("mql_moments", moments.select("lead_id", "mql_at"))
+    try:
+        return db.run(cur, name, **params)
+    finally:
+        cur.unregister("mql_moments")
+
+
+def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+    """Return every row of a SQL statement, fully fetched."""
+    return cur.execute(sql, dict(params or {})).fetchall()
+
+
+# ===== the scoring definition most tests use =====
+
+# threshold 50, half-life 30 days: an event 30 days old counts half, 60 days old a quarter.
+SCORING_2026 = Definition(
+    definition_id=1,
+    name="2026 definition",
+    effective_from="2025-01-01",
+    threshold=50,
+    half_life_days=30,
+    fit_rules=(
+        ("seniority", "vp", 30),
+        ("seniority", "c_level", 60),
+        ("company_size_band", "201-1000", 10),
+        ("region", "apac", 0, True),  # a region the company does not sell to
+    ),
+    behaviour_rules=(
+        ("demo_request", 80),
+        ("content_download", 20, 30),  # many downloads say little more than two
+        ("webinar_attended", 40),
+        ("unsubscribe", -20),
+    ),
+)
+
+
+# ===== a quarter review: the named journeys the funnel and the metrics are checked on =====
+
+# The canonical journey: every stage, in order, inside one quarter (2026Q1).
+STRAIGHT_TO_CUSTOMER = Journey(
+    "straight_to_customer", "2026-01-05", "search",
+    attributes={"seniority": "vp"},
+    events=[("content_download", "2026-01-08")],
+    stages=[("mql", "2026-01-10"), ("sal", "2026-01-12"), ("sql", "2026-02-01"),
+            ("customer", "2026-03-01", 10_000)],
+)
+# Sales rejects an MQL: counted as an MQL and as rejected, never as SAL or SQL.
+MQL_THEN_REJECTED = Journey(
+    "mql_then_rejected", "2026-01-20", "search",
+    stages=[("mql", "2026-02-01"), ("rejected", "2026-02-05")],
+)
+# A buyer who asks for a demo and goes straight to SQL: no MQL was ever recorded, yet the lead
+# reached SAL and SQL. Marketing's definition missed it; sqls_without_mql counts it.
+DEMO_REQUEST_WITHOUT_MQL = Journey(
+    "demo_request_without_mql", "2026-02-10 09:00", "social",
+    events=[("demo_request", "2026-02-10 10:00")],
+    stages=[("sql", "2026-02-11")],
+)
+# MQL in 2025Q4, accepted, recycled, MQL again in 2026Q1, won in 2026Q2: only the first MQL
+# record counts, so the lead belongs to the 2025Q4 MQL cohort and is one MQL, not two.
+RECYCLED_THEN_WON = Journey(
+    "recycled_then_won", "2025-11-15", "social",
+    stages=[("mql", "2025-12-01"), ("sal", "2025-12-03"), ("recycled", "2025-12-20"),
+            ("mql", "2026-02-15"), ("sql", "2026-03-01"), ("customer", "2026-05-10", 5_000)],
+)
+# MQL and SQL in 2026Q1, customer in 2026Q2: the 2026Q1 cohort converted, but by period the
+# customer and its revenue belong to 2026Q2.
+WON_IN_NEXT_QUARTER = Journey(
+    "won_in_next_quarter", "2026-02-20", "search",
+    stages=[("mql", "2026-03-01"), ("sql", "2026-03-15"), ("customer", "2026-04-10", 20_000)],
+)
+# A lead that did nothing yet: counts as a lead only.
+LEAD_ONLY = Journey("lead_only", "2026-03-30", "social")
+
+QUARTER_REVIEW_JOURNEYS = (
+    STRAIGHT_TO_CUSTOMER,
+    MQL_THEN_REJECTED,
+    DEMO_REQUEST_WITHOUT_MQL,
+    RECYCLED_THEN_WON,
+    WON_IN_NEXT_QUARTER,
+    LEAD_ONLY,
+)
+QUARTER_REVIEW_SPEND = (
+    Spend("2026-01-01", "search", 3_000),
+    Spend("2026-02-01", "search", 3_000),
+    Spend("2026-01-01", "social", 1_000),
+    # spend_without_leads_channel: display bought impressions but brought no leads; its spend
+    # must still appear, and count in the total.
+    Spend("2026-01-01", "display", 500),
+    Spend("2026-04-01", "search", 2_000),
+)
+# Its definition: threshold 50. Under it straight_to_customer scores 30 (vp) + 20 (download) = 50
+# on 2026-01-08 and demo_request_without_mql 80 on 2026-02-10 10:00; nobody else scores.
+QUARTER_REVIEW_DEFINITION = SCORING_2026
+
+
+def quarter_review(fy_start_month: int = 1, path: str | Path = ":memory:") -> duckdb.DuckDBPyConnection:
+    """Return the quarter-review database: six journeys over 2025Q4-2026Q2, spend, a definition."""
+    return build(
+        QUARTER_REVIEW_JOURNEYS,
+        spend=QUARTER_REVIEW_SPEND,
+        definitions=[QUARTER_REVIEW_DEFINITION],
+        fy_start_month=fy_start_month,
+        path=path,
+    )

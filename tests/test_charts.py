@@ -1,0 +1,120 @@
+"""The figure builders draw exactly the numbers they are given: funnel stages and drop-off,
+MQL volume stacked by channel with partial quarters marked, cost and ROI with "no spend"."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import plotly.graph_objects as go
+import polars as pl
+
+from funnelcast import charts
+from funnelcast.metrics import figures
+
+
+def result_with(mqls: int, sal: int, sql: int, customers: int) -> dict:
+    """Return a metrics-shaped result whose MQL cohort reached each stage this often."""
+    return figures(
+        dict(
+            count_mqls=mqls, count_mqls_reached_sal=sal, count_mqls_reached_sql=sql,
+            count_mqls_reached_customer=customers,
+        )  # fmt: skip
+    )
+
+
+def test_funnel_draws_the_mql_cohort_and_the_drop_off_of_each_step():
+    fig = charts.funnel(result_with(200, 120, 60, 15))
+
+    (trace,) = fig.data
+    assert isinstance(trace, go.Funnel)
+    assert list(trace.x) == [200, 120, 60, 15]
+    assert [a.text for a in fig.layout.annotations] == [
+        "▼ 80 lost (40%)",
+        "▼ 60 lost (50%)",
+        "▼ 45 lost (75%)",
+    ]
+    # each stage says its step rate and its share of the MQLs
+    assert "50% of previous · 30% of MQLs" in trace.y[2]
+
+
+def test_funnel_of_no_mqls_draws_zeros_without_dividing_by_zero():
+    fig = charts.funnel(result_with(0, 0, 0, 0))
+
+    assert list(fig.data[0].x) == [0, 0, 0, 0]
+    assert "— of previous" in fig.data[0].y[1]
+
+
+def volume_frame() -> pl.DataFrame:
+    """Return funnel_by_quarter-shaped rows: two quarters, two channels, one pair missing."""
+    return pl.DataFrame(
+        {
+            "quarter_start": [dt.date(2026, 4, 1), dt.date(2026, 4, 1), dt.date(2026, 7, 1)],
+            "quarter": ["2026Q2", "2026Q2", "2026Q3"],
+            "channel": ["email", "search", "search"],
+            "count_mqls": [10, 30, 25],
+        }
+    )
+
+
+def test_mql_volume_stacks_channels_per_quarter_and_hatches_partial_quarters():
+    colors = charts.channel_colors(["search", "email"])
+
+    fig = charts.mql_volume(volume_frame(), colors=colors, partial=["2026Q3"], selected="2026Q2")
+
+    bars = {t.name: t for t in fig.data if isinstance(t, go.Bar)}
+    assert fig.layout.barmode == "stack"
+    assert list(bars["email"].y) == [10, 0]  # a quarter without MQLs of a channel is 0
+    assert list(bars["search"].y) == [30, 25]
+    assert list(bars["search"].marker.pattern.shape) == ["", "/"]
+    assert bars["email"].marker.color == colors["email"]
+    (totals,) = [t for t in fig.data if isinstance(t, go.Scatter)]
+    assert list(totals.y) == [40, 25]
+    assert totals.text[1] == "25<br><i>partial</i>"
+    assert len(fig.layout.shapes) == 1  # the selected quarter is shaded
+
+
+def test_mql_volume_of_nothing_is_an_empty_figure():
+    empty = volume_frame().clear()
+
+    assert charts.mql_volume(empty, colors={}).data == ()
+
+
+def channel_rows(**values: float | None) -> list[dict]:
+    """Return by_channel rows with the given cost per MQL and ROI (the same number for both)."""
+    return [{"channel": ch, "cost_per_mql": v, "roi": v} for ch, v in values.items()]
+
+
+def test_channels_without_spend_read_no_spend_rather_than_zero():
+    fig = charts.cost_per_mql(channel_rows(email=120.0, referral=None), colors={})
+
+    (trace,) = fig.data
+    assert list(trace.text) == ["120", "no spend"]
+    assert list(trace.y) == [120.0, 0]
+
+
+def test_roi_is_a_percentage_coloured_by_sign():
+    fig = charts.roi(channel_rows(email=1.5, display=-0.4, referral=None))
+
+    (trace,) = fig.data
+    assert list(trace.text) == ["150%", "-40%", "no spend"]
+    assert list(trace.marker.color)[:2] == [charts.GAIN, charts.LOSS]
+    assert fig.layout.yaxis.tickformat == ",.0%"
+
+
+def test_one_outlier_is_cut_at_the_axis_top_and_keeps_its_true_label():
+    fig = charts.roi(channel_rows(a=1.0, b=2.0, c=1.5, d=90.0))
+
+    (trace,) = fig.data
+    assert trace.text[3] == "9,000% ▲"
+    assert trace.y[3] == max(trace.y[:3]) * 1.6
+    assert fig.layout.yaxis.range[1] > trace.y[3]
+
+
+def test_highlighting_a_channel_fades_the_others():
+    fig = charts.cost_per_mql(channel_rows(a=1.0, b=2.0), colors={}, highlight="b")
+
+    assert list(fig.data[0].marker.opacity) == [0.35, 1.0]
+
+
+def test_channel_colours_do_not_depend_on_order():
+    assert charts.channel_colors(["b", "a"]) == charts.channel_colors(["a", "b"])

@@ -1,0 +1,337 @@
+"""Domain invariants, checked on small random databases that hypothesis generates.
+
+Each property is something a reader of the dashboard relies on without thinking: the funnel
+narrows, rates are shares with an interval around them, a stricter definition never finds more
+MQLs, channels add up to the total, and the tables refuse rows that would break all of this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fixtures as fx
+from fixtures import Definition, Journey, Spend
+from funnelcast import db
+from funnelcast.metrics import load_context, metrics
+from funnelcast.periods import quarter_of
+from funnelcast.stats import wilson
+
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+BASE = dt.datetime(2025, 1, 1)
+CHANNELS = ("search", "social", "email")
+SPEND_CHANNELS = (*CHANNELS, "display")
+EVENT_TYPES = ("demo_request", "content_download", "webinar_attended", "email_open", "unsubscribe")
+STAGES = ("mql", "sal", "sql", "customer", "rejected", "recycled", "disqualified")
+
+
+def moment(hours: int) -> str:
+    """Return the ISO text of BASE plus some hours."""
+    return (BASE + dt.timedelta(hours=hours)).isoformat(sep=" ")
+
+
+# ===== strategies =====
+
+hours_in_data = st.integers(min_value=0, max_value=540 * 24)
+
+
+@st.composite
+def journeys(draw) -> list[Journey]:
+    """Return 1-8 leads with random fit, events (some before creation) and stage histories."""
+    out = []
+    for i in range(draw(st.integers(min_value=1, max_value=8))):
+        created = draw(st.integers(min_value=0, max_value=450 * 24))
+        events = draw(st.lists(
+            st.tuples(st.sampled_from(EVENT_TYPES),
+                      st.integers(min_value=created - 60 * 24, max_value=created + 120 * 24)),
+            max_size=6,
+        ))
+        stages = draw(st.lists(
+            st.tuples(st.sampled_from(STAGES), hours_in_data, st.integers(0, 50_000)),
+            max_size=6, unique_by=lambda s: (s[0], s[1]),
+        ))
+        out.append(Journey(
+            f"lead_{i}",
+            moment(created),
+            draw(st.sampled_from(CHANNELS)),
+            events=[(event_type, moment(h)) for event_type, h in events],
+            stages=[(stage, moment(h), amount if stage == "customer" else None)
+                    for stage, h, amount in stages],
+            attributes={
+                "seniority": draw(st.sampled_from([None, "vp", "c_level", "manager"])),
+                "region": draw(st.sampled_from([None, "apac", "emea"])),
+                "company_size": draw(st.sampled_from([None, 5, 30, 300, 3000])),
+            },
+        ))
+    return out
+
+
+spends = st.lists(
+    st.builds(
+        lambda month, channel, amount: Spend(
+            f"{2025 + month // 12}-{month % 12 + 1:02d}-01", channel, amount
+        ),
+        st.integers(min_value=0, max_value=17),
+        st.sampled_from(SPEND_CHANNELS),
+        st.integers(min_value=0, max_value=10_000),
+    ),
+    max_size=6,
+    unique_by=lambda s: (s.period_start, s.channel),
+)
+
+
+@st.composite
+def definitions(draw, *, allow_negative: bool = True) -> Definition:
+    """Return an MQL definition in force from before the data, with random points and caps."""
+    points = st.integers(min_value=-30 if allow_negative else 0, max_value=60)
+    caps = st.one_of(st.none(), st.integers(min_value=0, max_value=60))
+    return Definition(
+        definition_id=1,
+        effective_from="2024-01-01",
+        threshold=draw(st.integers(min_value=0, max_value=120)),
+        half_life_days=draw(st.sampled_from([7, 30, 45.5, 90])),
+        fit_rules=[
+            ("seniority", "vp", draw(points)),
+            ("seniority", "c_level", draw(points)),
+            ("company_size_band", "201-1000", draw(points)),
+            ("region", "apac", 0, draw(st.booleans())),
+        ],
+        behaviour_rules=[
+            ("demo_request", draw(points)),
+            ("content_download", draw(points), draw(caps)),
+            ("webinar_attended", draw(points), draw(caps)),
+            ("unsubscribe", -draw(st.integers(min_value=0, max_value=30)) if allow_negative else 0),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What a random database holds; hypothesis prints it when a property fails."""
+
+    journeys: list[Journey]
+    spend: list[Spend]
+    definition: Definition
+    fy_start_month: int
+
+    def build(self) -> duckdb.DuckDBPyConnection:
+        """Return an in-memory Funnelcast database holding this data."""
+        return fx.build(self.journeys, spend=self.spend, definitions=[self.definition],
+                        fy_start_month=self.fy_start_month)
+
+
+def datasets(*, allow_negative: bool = True):
+    """Return a strategy for random data sets."""
+    return st.builds(
+        Dataset,
+        journeys(),
+        spends,
+        definitions(allow_negative=allow_negative),
+        st.integers(min_value=1, max_value=12),
+    )
+
+
+def mql_moment_sets(con, threshold):
+    """Return the recorded MQL moments and those computed at a threshold."""
+    return {
+        "recorded": db.run(con, "recorded_mql_moments"),
+        "computed": db.run(con, "computed_mql_moments", definition_id=1, threshold=float(threshold)),
+    }
+
+
+# =====================================================================================
+# the funnel narrows
+# =====================================================================================
+
+
+@SETTINGS
+@given(data=datasets(), threshold=st.integers(min_value=0, max_value=120))
+def test_stage_counts_never_grow_down_a_cohorts_funnel(data, threshold):
+    con, fy_start_month = data.build(), data.fy_start_month
+    for source, moments in mql_moment_sets(con, threshold).items():
+        funnel = fx.with_moments(con, moments, "funnel_by_quarter",
+                                 fy_start_month=fy_start_month, channel=None)
+        for row in funnel.iter_rows(named=True):
+            where = f"{source} {row['quarter_start']} {row['channel']}"
+            assert row["count_mqls"] >= row["count_mqls_reached_sal"], where
+            assert row["count_mqls_reached_sal"] >= row["count_mqls_reached_sql"], where
+            assert row["count_mqls_reached_sql"] >= row["count_mqls_reached_customer"], where
+            assert row["count_mqls"] >= row["count_mqls_rejected"], where
+            assert row["count_leads"] >= row["count_leads_reached_mql"], where
+            assert row["count_sqls"] >= row["count_sqls_reached_customer"], where
+            assert row["count_sqls"] >= row["count_sqls_without_mql"], where
+        # by period, every lead that reached a stage also reached the ones before it, though
+        # maybe in another quarter: over all history the counts narrow too
+        totals = funnel.select(pl.col("count_sals", "count_sqls", "count_customers").sum()).row(0)
+        assert totals[0] >= totals[1] >= totals[2], source
+
+
+# =====================================================================================
+# rates are shares with an interval around them
+# =====================================================================================
+
+
+def check_rates(result: dict, where: str) -> None:
+    for name, r in result["rates"].items():
+        if r["n"] == 0:
+            assert (r["value"], r["low"], r["high"]) == (None, None, None), (where, name)
+            continue
+        assert 0 <= r["successes"] <= r["n"], (where, name, r)
+        assert r["value"] == result[name] == r["successes"] / r["n"], (where, name, r)
+        assert 0.0 <= r["low"] <= r["value"] <= r["high"] <= 1.0, (where, name, r)
+
+
+@SETTINGS
+@given(data=datasets(), threshold=st.one_of(st.none(), st.integers(min_value=0, max_value=120)))
+def test_every_rate_is_a_share_inside_its_interval(data, threshold):
+    con = data.build()
+    result = metrics(con.cursor(), threshold=threshold)
+    check_rates(result, "total")
+    for item in result["by_channel"]:
+        check_rates(item, item["channel"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(min_value=1, max_value=10_000), share=st.floats(min_value=0, max_value=1))
+def test_wilson_interval_contains_p_and_lies_in_0_1(n, share):
+    successes = round(share * n)
+    low, high = wilson(successes, n)
+    assert 0.0 <= low <= successes / n <= high <= 1.0
+
+
+# =====================================================================================
+# a stricter definition never finds more MQLs, nor finds them sooner
+# =====================================================================================
+
+
+@SETTINGS
+@given(
+    data=datasets(),
+    thresholds=st.tuples(st.integers(min_value=0, max_value=120), st.integers(min_value=1, max_value=60)),
+)
+def test_a_higher_threshold_never_yields_more_mqls(data, thresholds):
+    con = data.build()
+    low, high = thresholds[0], thresholds[0] + thresholds[1]
+    at_low = dict(db.run(con, "computed_mql_moments", definition_id=1, threshold=float(low))
+                  .select("lead_id", "mql_at").rows())
+    at_high = dict(db.run(con, "computed_mql_moments", definition_id=1, threshold=float(high))
+                   .select("lead_id", "mql_at").rows())
+    assert set(at_high) <= set(at_low)
+    for lead_id, mql_at in at_high.items():
+        assert mql_at >= at_low[lead_id], lead_id
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=datasets(allow_negative=True), probes=st.lists(hours_in_data, min_size=1, max_size=4))
+def test_computed_mql_moments_agree_with_lead_scores(data, probes):
+    # Positive points fade and penalties stand, so a score only falls between events: the
+    # computed moment is exactly when lead_scores first says "above the threshold".
+    con = data.build()
+    moments = dict(db.run(con, "computed_mql_moments", definition_id=1, threshold=None)
+                   .select("lead_id", "mql_at").rows())
+    for lead_id, mql_at in moments.items():
+        scores = db.run(con, "lead_scores", definition_id=1, as_of=mql_at)
+        row = scores.filter(pl.col("lead_id") == lead_id).row(0, named=True)
+        assert row["is_above_threshold"], (lead_id, mql_at, row)
+    for hours in probes:
+        as_of = dt.datetime.fromisoformat(moment(hours))
+        scores = db.run(con, "lead_scores", definition_id=1, as_of=as_of)
+        for lead_id in scores.filter("is_above_threshold")["lead_id"]:
+            assert lead_id in moments and moments[lead_id] <= as_of, (lead_id, as_of)
+
+
+# =====================================================================================
+# channels add up to the total
+# =====================================================================================
+
+ADDITIVE = ("leads", "mqls", "sals", "sqls", "customers", "sqls_without_mql", "mqls_rejected")
+
+
+@SETTINGS
+@given(
+    data=datasets(),
+    threshold=st.one_of(st.none(), st.integers(min_value=0, max_value=120)),
+    pick_quarter=st.one_of(st.none(), st.integers(min_value=0, max_value=10)),
+)
+def test_channels_add_up_to_the_total(data, threshold, pick_quarter):
+    con = data.build()
+    cur = con.cursor()
+    quarters = load_context(cur).quarters
+    quarter = quarters[pick_quarter % len(quarters)].label if pick_quarter is not None else None
+    result = metrics(cur, quarter=quarter, threshold=threshold)
+    for key in ADDITIVE:
+        assert sum(item[key] for item in result["by_channel"]) == result[key], key
+    for key in ("revenue", "spend"):
+        assert sum(item[key] for item in result["by_channel"]) == pytest.approx(result[key]), key
+    for name, r in result["rates"].items():
+        assert sum(item["rates"][name]["n"] for item in result["by_channel"]) == r["n"], name
+        assert sum(item["rates"][name]["successes"] for item in result["by_channel"]) == r["successes"]
+    # the spend in scope is every spend row whose period starts in the quarter
+    expected_spend = sum(
+        amount for start, amount in fx.rows(cur, "select period_start, amount from spend")
+        if quarter is None or quarter_label(start, result) == quarter
+    )
+    assert result["spend"] == pytest.approx(float(expected_spend))
+
+
+def quarter_label(day: dt.date, result: dict) -> str:
+    """Return the label of the fiscal quarter of a day, in the calendar of a metrics result."""
+    return quarter_of(day, result["scope"]["fiscal_year_start_month"]).label
+
+
+# =====================================================================================
+# the tables refuse rows that would break the invariants
+# =====================================================================================
+
+lead_ids = st.sampled_from(["ada", "bob", "cyd", "dee"])
+
+
+@SETTINGS
+@given(
+    lead_rows=st.lists(lead_ids, max_size=6),
+    event_rows=st.lists(st.one_of(lead_ids, st.just("ghost")), max_size=6),
+    spend_rows=st.lists(st.integers(min_value=-5_000, max_value=5_000), max_size=6),
+)
+def test_the_schema_refuses_rows_that_break_the_invariants(lead_rows, event_rows, spend_rows):
+    con = fx.build()
+    inserted = set()
+    for i, lead_id in enumerate(lead_rows):
+        try:
+            con.execute("insert into leads (lead_id, created_at, channel) values ($l, $t, 'search')",
+                        {"l": lead_id, "t": BASE + dt.timedelta(days=i)})
+            assert lead_id not in inserted, f"duplicate lead id {lead_id} accepted"
+            inserted.add(lead_id)
+        except duckdb.ConstraintException as exc:
+            assert lead_id in inserted and "Duplicate key" in str(exc)
+    for lead_id in event_rows:
+        try:
+            con.execute("insert into events (lead_id, occurred_at, event_type) "
+                        "values ($l, $t, 'email_open')", {"l": lead_id, "t": BASE})
+            assert lead_id in inserted, f"event of unknown lead {lead_id} accepted"
+        except duckdb.ConstraintException as exc:
+            assert lead_id not in inserted and "foreign key" in str(exc)
+    for month, amount in enumerate(spend_rows):
+        try:
+            con.execute("insert into spend values ($p, 'search', '', $a)",
+                        {"p": dt.date(2025, 1 + month, 1), "a": amount})
+            assert amount >= 0, f"negative spend {amount} accepted"
+        except duckdb.ConstraintException as exc:
+            assert amount < 0 and "CHECK constraint" in str(exc)
+    # the jaffle-shop tests, on whatever got in: unique, relationships, expression_is_true
+    assert fx.rows(con, "select count(*) - count(distinct lead_id) from leads") == [(0,)]
+    assert fx.rows(con, "select count(*) from events anti join leads using (lead_id)") == [(0,)]
+    assert fx.rows(con, "select count(*) from spend where amount < 0") == [(0,)]
+    assert fx.rows(con, "select count(*) from leads")[0][0] == len(inserted)
+    assert math.isclose(
+        fx.rows(con, "select coalesce(sum(amount), 0) from spend")[0][0],
+        sum(a for a in spend_rows if a >= 0),
+    )
