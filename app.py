@@ -79,4 +79,5 @@ with st.sidebar:
 page = st.navigation(
     [st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True)]
 )
+st.session_state[dashboard.SHELL_KEY] = True
 page.run()

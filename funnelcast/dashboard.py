@@ -27,6 +27,8 @@ QUARTER_KEY = "quarter"
 CHANNEL_KEY = "channel"
 ALL_HISTORY = "All history"
 ALL_CHANNELS = "All channels"
+# Set by app.py on every run; a page run without it was opened before app.py (see require_shell).
+SHELL_KEY = "_funnelcast_shell"
 
 # Two sessions opening a fresh server at once must not both build the demo database.
 _BUILD_LOCK = threading.Lock()
@@ -87,6 +89,16 @@ def open_database(path: Path) -> Database:
 def current_database() -> Database:
     """Return this session's handle on the database the app uses (app.py has checked it)."""
     return open_database(database_path())
+
+
+def require_shell() -> None:
+    """Send a session that opened a page directly, without app.py's sidebar, through app.py.
+
+    Until the first st.navigation call in a server process, Streamlit serves the pages/ folder
+    on its own, so a first request for /overview would run the page without the shell.
+    """
+    if not st.session_state.get(SHELL_KEY):
+        st.switch_page("app.py")
 
 
 def scope() -> tuple[str | None, str | None]:

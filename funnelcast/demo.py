@@ -9,7 +9,8 @@ The story the data tells, so that tests and pages can rely on it:
 - Each lead has an engagement arc: events build up towards a peak and fade after it, and
   higher-intent leads do more middle- and bottom-of-funnel things near their peak.
 - The default MQL definition (id 1) scores them; the recorded MQL moments are exactly what
-  queries/computed_mql_moments.sql computes for it. Downstream stages are drawn per lead with a
+  queries/computed_mql_moments.sql computes for it (found with funnelcast.scoring, its
+  linear-time twin). Downstream stages are drawn per lead with a
   planted probability = channel base rate x persona multiplier, stored in demo_planted_rates.
 - Every MQL is resolved (SQL, customer, lost, rejected, disqualified) within LAG_CAP_DAYS, so MQL
   and SQL cohorts older than that are mature; nothing after `end` is recorded, so recent cohorts
@@ -33,7 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from funnelcast import db, periods
+from funnelcast import db, periods, scoring
 
 DAY_US = 86_400_000_000
 QUARTERS = 12
@@ -96,6 +97,7 @@ CHANNELS = (
 
 SENIORITY = ("intern", "junior", "manager", "director", "vp", "c_level")
 SENIORITY_WEIGHT = (0.06, 0.22, 0.32, 0.20, 0.12, 0.08)
+# Persona multipliers on the channel's base rates: juniors reach SQL now and then but never sign.
 SENIORITY_SQL_MULT = (0.0, 0.35, 0.8, 1.3, 1.5, 1.4)
 SENIORITY_CUSTOMER_MULT = (0.0, 0.0, 0.7, 1.2, 1.5, 1.6)
 JOB_TITLES = (
@@ -693,7 +695,7 @@ def _insert_definition(cur: duckdb.DuckDBPyConnection, effective_from: dt.date) 
 
 def _computed_mql_moments(cur: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:
     """Return each lead's MQL moment (us) under the default definition, or -1 if it has none."""
-    moments = db.run(cur, "computed_mql_moments", definition_id=DEFINITION_ID, threshold=None)
+    moments = scoring.computed_mql_moments(cur, DEFINITION_ID)
     lead = moments["lead_id"].str.slice(1).cast(int).to_numpy() - 1
     mql_us = np.full(n, -1, dtype=np.int64)
     mql_us[lead] = moments["mql_at"].dt.epoch("us").to_numpy()

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from funnelcast import db
+from funnelcast import db, scoring
 from funnelcast.periods import Quarter, parse_quarter, quarter_of, quarters_between
 from funnelcast.stats import Rate, rate, ratio
 
@@ -139,11 +139,9 @@ def mql_moments(
         raise MetricsInputError(
             "no MQL definition is in force, so there is nothing to apply a threshold to"
         )
-    return db.run(
-        cur,
-        "computed_mql_moments",
-        definition_id=ctx.definition["definition_id"],
-        threshold=float(threshold),
+    # funnelcast.scoring gives the same moments as queries/computed_mql_moments.sql in linear time
+    return scoring.computed_mql_moments(
+        cur, ctx.definition["definition_id"], float(threshold)
     ).select("lead_id", "mql_at")
 
 

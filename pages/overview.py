@@ -4,6 +4,7 @@ import streamlit as st
 
 from funnelcast import charts, dashboard, formats, overview, stats
 
+dashboard.require_shell()
 database = dashboard.current_database()
 ctx = dashboard.context(database)
 quarter, channel = dashboard.scope()

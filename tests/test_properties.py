@@ -13,13 +13,14 @@ from dataclasses import dataclass
 
 import duckdb
 import polars as pl
+from polars.testing import assert_frame_equal
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fixtures as fx
 from fixtures import Definition, Journey, Spend
-from funnelcast import db
+from funnelcast import db, scoring
 from funnelcast.metrics import load_context, metrics
 from funnelcast.periods import quarter_of
 from funnelcast.stats import wilson
@@ -335,3 +336,35 @@ def test_the_schema_refuses_rows_that_break_the_invariants(lead_rows, event_rows
         fx.rows(con, "select coalesce(sum(amount), 0) from spend")[0][0],
         sum(a for a in spend_rows if a >= 0),
     )
+
+
+# =====================================================================================
+# the in-memory scorer equals the SQL definition of an MQL moment
+# =====================================================================================
+
+
+@SETTINGS
+@given(data=datasets(allow_negative=True), threshold=st.one_of(st.none(), st.integers(0, 150)))
+def test_the_linear_time_scorer_finds_the_same_mql_moments_as_the_sql(data, threshold):
+    # funnelcast.scoring keeps running sums instead of pairing every check with every earlier
+    # event; both must name the same leads, moments and scores, penalties and caps included.
+    con = data.build()
+    threshold = None if threshold is None else float(threshold)
+    by_sql = db.run(con, "computed_mql_moments", definition_id=1, threshold=threshold)
+    fast = scoring.computed_mql_moments(con, 1, threshold)
+    assert_frame_equal(fast, by_sql, check_exact=False, abs_tol=1e-6)
+
+
+def test_the_linear_time_scorer_counts_events_at_one_moment_together():
+    # Two downloads in the same second, worth 30 each with the threshold at 50: the check at that
+    # moment sees both (60), not one at a time.
+    con = fx.build(
+        [Journey("double_download", "2025-01-01",
+                 events=[("content_download", "2025-01-05"), ("content_download", "2025-01-05")])],
+        definitions=[Definition(definition_id=1, effective_from="2024-01-01", threshold=50,
+                                half_life_days=30, fit_rules=[],
+                                behaviour_rules=[("content_download", 30)])],
+    )
+    fast = scoring.computed_mql_moments(con, 1)
+    assert fast.rows() == [("double_download", dt.datetime(2025, 1, 5), 60.0)]
+    assert_frame_equal(fast, db.run(con, "computed_mql_moments", definition_id=1, threshold=None))
