@@ -26,6 +26,8 @@ import duckdb
 
 from funnelcast import db
 from funnelcast.metrics import load_context, metrics
+from funnelcast.overview import default_quarter
+from funnelcast.scoring import computed_mql_moments
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
@@ -90,13 +92,21 @@ def bench_size(leads: int, workdir: Path) -> dict:
     cur = con.cursor()
     counts = {t: cur.execute(f"select count(*) from {t}").fetchall()[0][0] for t in ("leads", "events", "stage_changes")}
     ctx = load_context(cur)
-    quarter = [q for q in ctx.quarters if q.end <= ctx.as_of.date()][-1]
+    quarter = ctx.quarter(default_quarter(ctx))
 
     all_seconds, _ = timed(lambda: metrics(cur), 3)
     quarter_seconds, ours = timed(lambda: metrics(cur, quarter=quarter.label), 3)
     naive_seconds, naive = timed(lambda: naive_metrics(cur, quarter.start, quarter.end), 3)
     threshold = float(ctx.definition["threshold"]) + 10
     threshold_seconds, _ = timed(lambda: metrics(cur, quarter=quarter.label, threshold=threshold), 1)
+    # MQL moments at that threshold: the linear-time scorer against the pairwise SQL definition
+    definition_id = ctx.definition["definition_id"]
+    scorer_seconds, fast = timed(lambda: computed_mql_moments(cur, definition_id, threshold), 1)
+    sql_seconds, by_sql = timed(
+        lambda: db.run(cur, "computed_mql_moments", definition_id=definition_id, threshold=threshold), 1
+    )
+    assert fast["lead_id"].to_list() == by_sql["lead_id"].to_list()
+    assert fast["mql_at"].to_list() == by_sql["mql_at"].to_list()
 
     for row in ours["by_channel"]:
         theirs = naive.get(row["channel"])
@@ -121,6 +131,8 @@ def bench_size(leads: int, workdir: Path) -> dict:
         "metrics_quarter_s": quarter_seconds,
         "naive_quarter_s": naive_seconds,
         "metrics_threshold_s": threshold_seconds,
+        "scorer_s": scorer_seconds,
+        "sql_scoring_s": sql_seconds,
         "metrics_cli_s": cli_seconds,
         "quarter": quarter.label,
     }
@@ -133,20 +145,24 @@ def write_results(rows: list[dict]) -> None:
         "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}.",
         "Rerun: `python3 -m uv run python benchmarks/bench_spine.py`. Median of 3 runs "
-        "(threshold and CLI: 1 run). Peak RSS of the benchmark process: "
+        "(threshold, scoring and CLI: 1 run). `demo` and the CLI run as their own processes; "
+        "both scoring paths give the same MQL moments (checked). Peak RSS of the benchmark "
+        "process (metrics and both scoring paths): "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB.",
         "",
         "| leads | events | stage changes | db size | `demo` | `metrics` all history | "
-        "`metrics --quarter` | naive per-figure queries (same quarter) | `metrics --threshold` "
-        "(SQL scoring) | `funnelcast metrics` CLI, whole process |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "`metrics --quarter` | naive per-figure queries (same quarter) | `metrics --threshold` | "
+        "MQL moments: linear-time scorer | MQL moments: pairwise SQL | "
+        "`funnelcast metrics` CLI, whole process |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['leads']:,} | {r['rows']['events']:,} | {r['rows']['stage_changes']:,} | "
             f"{r['db_mib']:.0f} MiB | {r['demo_s']:.1f} s | {r['metrics_all_s']:.2f} s | "
             f"{r['metrics_quarter_s']:.2f} s ({r['quarter']}) | {r['naive_quarter_s']:.2f} s | "
-            f"{r['metrics_threshold_s']:.1f} s | {r['metrics_cli_s']:.1f} s |"
+            f"{r['metrics_threshold_s']:.1f} s | {r['scorer_s']:.1f} s | {r['sql_scoring_s']:.1f} s | "
+            f"{r['metrics_cli_s']:.1f} s |"
         )
     lines.append("")
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"

@@ -98,7 +98,8 @@ def mql_moments(
             ),
         ]
     ).sort("lead_key", "t_us", "is_check")
-    behaviour = []
+    # one event type at a time, so only a few timeline-long columns exist at once
+    timeline = timeline.with_columns(pl.lit(0.0).alias("behaviour"))
     for code, _, points, cap_points in rules.rows():
         of_type = pl.col("type") == code
         # the latest event of this type so far, if it belongs to the same lead
@@ -109,10 +110,9 @@ def mql_moments(
         value = pl.when(owner == pl.col("lead_key")).then(points * running * decay).otherwise(0.0)
         if cap_points is not None:
             value = pl.min_horizontal(value, pl.lit(cap_points))
-        behaviour.append(value)
+        timeline = timeline.with_columns(pl.col("behaviour") + value)
     scores = (
-        timeline.with_columns(pl.sum_horizontal(behaviour).alias("behaviour") if behaviour else pl.lit(0.0).alias("behaviour"))
-        .filter("is_check")
+        timeline.filter("is_check")
         .join(eligible.select("lead_key", "lead_id", "fit_points"), on="lead_key")
         .select(
             "lead_id",

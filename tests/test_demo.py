@@ -6,9 +6,11 @@ import datetime as dt
 import math
 
 import duckdb
+import polars as pl
 import pytest
 
 from funnelcast import db, demo, periods
+from funnelcast.metrics import figures, funnel_by_quarter, load_context, sum_counts
 
 END = dt.date(2026, 9, 30)
 # Cohorts before this (meta as_of's next midnight minus the lag cap) are mature: read from meta.
@@ -379,3 +381,32 @@ def test_spend_follows_leads_at_the_planted_cost_per_lead(demo20k):
     assert len(rows) == 8
     for channel, observed, planted in rows:
         assert observed == pytest.approx(planted, rel=0.1, abs=0.01), channel
+
+
+def test_the_dashboards_figures_recover_the_planted_rates(demo20k):
+    """What the Overview and `funnelcast metrics` show, summed over the quarters whose MQL and
+    SQL cohorts are all older than the lag cap, lands within four standard errors of the rates
+    the demo planted (see the test above for why four), per channel and overall; and those
+    quarters are the ones metrics marks as mature, younger ones not."""
+    cur, _ = demo20k
+    ctx = load_context(cur)
+    frame = funnel_by_quarter(cur, ctx)
+    cutoff = END + dt.timedelta(days=1 - demo.LAG_CAP_DAYS)
+    ends = {q.start: q.end for q in ctx.quarters}
+    old = frame.filter(pl.col("quarter_start").map_elements(lambda s: ends[s] <= cutoff,
+                                                           return_dtype=pl.Boolean))
+    assert old["quarter"].n_unique() >= 8
+    assert old["is_mature"].all()
+    assert not frame.filter(pl.col("quarter") == "2026Q3")["is_mature"].any()
+    planted = {(m, c): v for m, c, v in cur.sql("select * from demo_planted_rates").fetchall()}
+    channels = [(c, old.filter(pl.col("channel") == c)) for c in ctx.channels] + [("all", old)]
+    checked = 0
+    for channel, part in channels:
+        shown = figures(sum_counts(part))
+        for metric in ("mql_to_sql", "sql_to_customer"):
+            n, p = shown["rates"][metric]["n"], planted[(metric, channel)]
+            if n < 20:
+                continue
+            checked += 1
+            assert abs(shown[metric] - p) <= 4 * math.sqrt(p * (1 - p) / n), (channel, metric, n)
+    assert checked >= 16
