@@ -178,18 +178,19 @@ def funnel_by_quarter(
     )
     mature_days = maturity_days(cur, moments)
     as_of = ctx.as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    labels = {q.start: q for q in ctx.quarters}
-
-    def label(start: dt.date) -> str:
-        return labels[start].label if start in labels else quarter_of(start, ctx.fy_start_month).label
-
-    def is_mature(start: dt.date) -> bool:
-        end = quarter_of(start, ctx.fy_start_month).end
-        return dt.datetime.combine(end, dt.time()) + dt.timedelta(days=mature_days) <= as_of
-
+    starts = frame["quarter_start"].unique().to_list()
+    quarters = {start: quarter_of(start, ctx.fy_start_month) for start in starts}
+    maturity = dt.timedelta(days=mature_days)
     return frame.with_columns(
-        pl.col("quarter_start").map_elements(label, return_dtype=pl.String).alias("quarter"),
-        pl.col("quarter_start").map_elements(is_mature, return_dtype=pl.Boolean).alias("is_mature"),
+        pl.col("quarter_start")
+        .replace_strict({s: q.label for s, q in quarters.items()}, return_dtype=pl.String)
+        .alias("quarter"),
+        pl.col("quarter_start")
+        .replace_strict(
+            {s: dt.datetime.combine(q.end, dt.time()) + maturity <= as_of for s, q in quarters.items()},
+            return_dtype=pl.Boolean,
+        )
+        .alias("is_mature"),
     )
 
 
