@@ -29,16 +29,12 @@ fit as (
     select
         leads.lead_id,
         leads.created_at,
-        coalesce(sum(rules.points), 0) as fit_points,
-        coalesce(bool_or(rules.is_disqualifier), false) as is_disqualified,
+        coalesce(lead_fit.fit_points, 0) as fit_points,
+        coalesce(lead_fit.is_disqualified, false) as is_disqualified,
     from leads
-    left join lead_fit_attributes
-        on lead_fit_attributes.lead_id = leads.lead_id
-    left join definition_fit_rules as rules
-        on rules.attribute = lead_fit_attributes.attribute
-        and rules.value = lead_fit_attributes.value
-        and rules.definition_id = $definition_id
-    group by leads.lead_id, leads.created_at
+    left join lead_fit
+        on lead_fit.lead_id = leads.lead_id
+        and lead_fit.definition_id = $definition_id
 ),
 
 scoring_events as (

@@ -20,16 +20,9 @@ behaviour_rules as (
 ),
 
 fit as (
-    select
-        lead_fit_attributes.lead_id,
-        sum(rules.points) as fit_points,
-        bool_or(rules.is_disqualifier) as is_disqualified,
-    from lead_fit_attributes
-    join definition_fit_rules as rules
-        on rules.attribute = lead_fit_attributes.attribute
-        and rules.value = lead_fit_attributes.value
-        and rules.definition_id = $definition_id
-    group by lead_fit_attributes.lead_id
+    select lead_id, fit_points, is_disqualified
+    from lead_fit
+    where definition_id = $definition_id
 ),
 
 decayed_by_type as (

@@ -140,6 +140,20 @@ attribute_values as (
 )
 select * from attribute_values where value is not null;
 
+-- one row per MQL definition and lead that matches at least one of its fit rules: the lead's
+-- fit points under that definition and whether a disqualifier matches it
+create view lead_fit as
+select
+    rules.definition_id,
+    lead_fit_attributes.lead_id,
+    sum(rules.points) as fit_points,
+    bool_or(rules.is_disqualifier) as is_disqualified,
+from lead_fit_attributes
+join definition_fit_rules as rules
+    on rules.attribute = lead_fit_attributes.attribute
+    and rules.value = lead_fit_attributes.value
+group by rules.definition_id, lead_fit_attributes.lead_id;
+
 -- one row per lead: when it first reached each stage of the funnel as the CRM recorded it.
 -- A stage counts as reached when the lead entered it or any later stage (a demo request that
 -- went straight to SQL has reached SAL too), so for every lead
