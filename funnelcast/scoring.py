@@ -21,6 +21,10 @@ US_PER_DAY = 86_400_000_000
 MAX_EXPONENT = 1000.0
 
 
+class SpanTooLong(ValueError):
+    """A lead's events of one type span more half-lives than running sums can hold."""
+
+
 def mql_moments(
     fit: pl.DataFrame, events: pl.DataFrame, *, threshold: float, half_life_days: float
 ) -> pl.DataFrame:
@@ -64,7 +68,7 @@ def mql_moments(
     )
     span = scored.select(days(pl.col("t_us") - pl.col("ref_us")).max()).item()
     if span is not None and span > MAX_EXPONENT:
-        raise ValueError(
+        raise SpanTooLong(
             f"a lead's events of one type span {span:.0f} half-lives, more than the in-memory "
             f"scorer can sum ({MAX_EXPONENT:.0f}); use queries/computed_mql_moments.sql"
         )
@@ -148,9 +152,15 @@ def computed_mql_moments(
     if not rows:
         raise db.FunnelcastError(f"no MQL definition with id {definition_id}")
     own_threshold, half_life_days = rows[0]
-    return mql_moments(
-        db.run(cur, "lead_fit_points", definition_id=definition_id),
-        db.run(cur, "scoring_events", definition_id=definition_id),
-        threshold=own_threshold if threshold is None else threshold,
-        half_life_days=half_life_days,
-    )
+    try:
+        return mql_moments(
+            db.run(cur, "lead_fit_points", definition_id=definition_id),
+            db.run(cur, "scoring_events", definition_id=definition_id),
+            threshold=own_threshold if threshold is None else threshold,
+            half_life_days=half_life_days,
+        )
+    except SpanTooLong:
+        # years of events under a short half-life: the pairwise SQL is slower but always sums
+        return db.run(
+            cur, "computed_mql_moments", definition_id=definition_id, threshold=threshold
+        )

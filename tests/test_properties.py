@@ -368,3 +368,23 @@ def test_the_linear_time_scorer_counts_events_at_one_moment_together():
     fast = scoring.computed_mql_moments(con, 1)
     assert fast.rows() == [("double_download", dt.datetime(2025, 1, 5), 60.0)]
     assert_frame_equal(fast, db.run(con, "computed_mql_moments", definition_id=1, threshold=None))
+
+
+def test_a_history_too_long_for_running_sums_falls_back_to_the_sql(monkeypatch):
+    # Two downloads 30 days apart under a 1-day half-life span 30 half-lives; with the limit
+    # lowered to 10, the running sums would overflow in spirit, so the SQL answers instead.
+    monkeypatch.setattr(scoring, "MAX_EXPONENT", 10.0)
+    con = fx.build(
+        [Journey("long_history", "2025-01-01",
+                 events=[("content_download", "2025-01-01"), ("content_download", "2025-01-31")])],
+        definitions=[Definition(definition_id=1, effective_from="2024-01-01", threshold=50,
+                                half_life_days=1, fit_rules=[],
+                                behaviour_rules=[("content_download", 60)])],
+    )
+    fit = db.run(con, "lead_fit_points", definition_id=1)
+    events = db.run(con, "scoring_events", definition_id=1)
+    with pytest.raises(scoring.SpanTooLong, match="span 30 half-lives"):
+        scoring.mql_moments(fit, events, threshold=50, half_life_days=1)
+    assert scoring.computed_mql_moments(con, 1).rows() == [
+        ("long_history", dt.datetime(2025, 1, 1), 60.0)
+    ]
