@@ -77,7 +77,10 @@ with st.sidebar:
     st.caption("  \n".join([f"As of **{as_of}**", *rows]))
 
 page = st.navigation(
-    [st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True)]
+    [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/threshold_lab.py", title="Threshold Lab", icon=":material/science:"),
+    ]
 )
 st.session_state[dashboard.SHELL_KEY] = True
 page.run()

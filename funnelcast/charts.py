@@ -292,3 +292,73 @@ def roi(by_channel: list[dict[str, Any]], *, highlight: str | None = None) -> go
         highlight=highlight,
         signed_colours=True,
     )
+
+
+def tradeoff(
+    curve: pl.DataFrame,
+    *,
+    threshold: float,
+    current_threshold: float | None = None,
+    title: str = "The trade-off over thresholds",
+) -> go.Figure:
+    """Return MQL volume (bars, left) and MQL → SQL rate and customer capture (lines, right)
+    per threshold, the chosen threshold marked and the current one dotted."""
+    fig = _figure(title, 380)
+    if curve.is_empty():
+        return fig
+    x = curve["threshold"].to_list()
+    fig.add_trace(
+        go.Bar(
+            name="MQLs",
+            x=x,
+            y=curve["mqls"].to_list(),
+            marker=dict(color="#c7d2fe", line=dict(width=0)),
+            hovertemplate="threshold %{x:g}: %{y:,} MQLs<extra></extra>",
+        )
+    )
+    for column, name, colour in (
+        ("mql_to_sql", "MQL → SQL rate", ACCENT),
+        ("customer_capture", "customers caught as MQL first", GAIN),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                name=name,
+                x=x,
+                y=curve[column].to_list(),
+                yaxis="y2",
+                mode="lines",
+                line=dict(color=colour, width=2),
+                hovertemplate=f"threshold %{{x:g}}: %{{y:.1%}} {name}<extra></extra>",
+            )
+        )
+    fig.add_vline(
+        x=threshold,
+        line=dict(color=INK, width=2),
+        annotation=dict(
+            text=f"chosen {threshold:g}", font=dict(size=11, color=INK), bgcolor="white"
+        ),
+        annotation_position="top right",
+    )
+    if current_threshold is not None and current_threshold != threshold:
+        fig.add_vline(
+            x=current_threshold,
+            line=dict(color=MUTED, width=1, dash="dot"),
+            # one line below the chosen threshold's label, so the two never overlap
+            annotation=dict(
+                text=f"current {current_threshold:g}", font=dict(size=11, color=MUTED), yshift=-16,
+                bgcolor="white",
+            ),
+            annotation_position="top right",
+        )
+    fig.update_layout(
+        bargap=0,
+        yaxis=dict(title_text="MQLs", rangemode="tozero"),
+        yaxis2=dict(
+            overlaying="y", side="right", range=[0, 1.05], dtick=0.25, tickformat=".0%",
+            showgrid=False,
+            title_text="share",
+        ),
+        xaxis=dict(title_text="threshold (points)", showgrid=False),
+        legend=dict(orientation="h", x=0, y=-0.22, yanchor="top"),
+    )
+    return fig

@@ -11,13 +11,18 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import duckdb
+import numpy as np
 import polars as pl
 import streamlit as st
 
-from funnelcast import cli, db, metrics
+from funnelcast import cli, db, lab, metrics
+from funnelcast.definitions import Definition
+
+T = TypeVar("T")
 
 ENV_VAR = "FUNNELCAST_DB"
 DEMO_LEADS = 20_000
@@ -32,6 +37,8 @@ SHELL_KEY = "_funnelcast_shell"
 
 # Two sessions opening a fresh server at once must not both build the demo database.
 _BUILD_LOCK = threading.Lock()
+# One write at a time in this process: see write().
+_WRITE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -70,11 +77,17 @@ def _connection(key: str, path: str) -> duckdb.DuckDBPyConnection:
     return db.connect(path, read_only=True)
 
 
-# A connection used from several threads at once gave wrong results: each session (each
-# Streamlit script thread) works through its own cursor, closed when the session ends.
-@st.cache_resource(scope="session", show_spinner=False, on_release=lambda cur: cur.close())
-def _session_cursor(key: str, path: str) -> duckdb.DuckDBPyConnection:
-    """Return this session's cursor on the shared connection."""
+# A connection used from several threads at once gave wrong results: each session's script
+# thread works through its own cursor, closed when the session ends. Per thread, not only per
+# session: with runner.fastReruns (the default) a slider move starts the next run on a new
+# thread while the previous one may still be inside a query on the old cursor, which DuckDB
+# refuses ("connection is busy with another call"). A few per session suffice; an evicted one
+# belongs to a run that has long ended.
+@st.cache_resource(
+    scope="session", show_spinner=False, max_entries=4, on_release=lambda cur: cur.close()
+)
+def _session_cursor(key: str, path: str, thread: int) -> duckdb.DuckDBPyConnection:
+    """Return this session's cursor on the shared connection, for one script thread."""
     return _connection(key, path).cursor()
 
 
@@ -83,12 +96,35 @@ def open_database(path: Path) -> Database:
     if not path.exists():
         raise db.FunnelcastError(f"database {path} does not exist")
     key = file_key(path)
-    return Database(path, key, _session_cursor(key, str(path)))
+    return Database(path, key, _session_cursor(key, str(path), threading.get_ident()))
 
 
 def current_database() -> Database:
     """Return this session's handle on the database the app uses (app.py has checked it)."""
     return open_database(database_path())
+
+
+def write(path: Path, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
+    """Return fn(cursor) run on the file at path opened for writing; FunnelcastError when busy.
+
+    DuckDB lets one process write a file or many read it, and this process holds it read-only
+    (and a read-only and a writable handle cannot share one process). So, one writer at a time,
+    close the cached connection (which closes every session's cursor on it), write, close, and
+    let the next run reopen read-only: the file's key has changed, so every cached result and
+    cursor keyed on the old key is left behind and nothing stale is read. A session running at
+    that very moment fails once and is right again on its next run.
+    """
+    with _WRITE_LOCK:
+        _connection.clear()
+        _session_cursor.clear()
+        _lab_curve.clear()
+        _lab_scores.clear()
+        _lab_materialised.clear()
+        con = db.connect(path)
+        try:
+            return fn(con.cursor())
+        finally:
+            con.close()
 
 
 def require_shell() -> None:
@@ -159,3 +195,89 @@ def headline(database: Database, quarter: str | None, channel: str | None) -> di
 def funnel_by_quarter(database: Database, channel: str | None) -> pl.DataFrame:
     """Return funnelcast.metrics.funnel_by_quarter for a channel (None: all channels)."""
     return _funnel_by_quarter(database.cursor, database.key, channel)
+
+
+# ===== the Threshold Lab engine, kept in memory between reruns =====
+# The materialised history is the one slow step (it reads every event); everything a slider
+# moves is answered from it. Read-only once built: a half-life or event-type change builds
+# another entry instead of changing one that other sessions use.
+
+
+def _event_types(definition: Definition) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return a definition's scored event types and, of those, its penalty types."""
+    rules = definition.behaviour_rules
+    return (
+        tuple(sorted(r.event_type for r in rules)),
+        tuple(sorted(r.event_type for r in rules if r.points < 0)),
+    )
+
+
+@st.cache_resource(show_spinner="Materialising the history for the Threshold Lab…", max_entries=3)
+def _lab_materialised(
+    _cur: duckdb.DuckDBPyConnection,
+    key: str,
+    half_life_days: float,
+    event_types: tuple[str, ...],
+    penalty_types: tuple[str, ...],
+) -> lab.Materialised:
+    """Return funnelcast.lab.materialise, cached on the file key, half-life and event types."""
+    return lab.materialise(_cur, half_life_days, event_types, penalty_types)
+
+
+def lab_materialised(database: Database, definition: Definition) -> lab.Materialised:
+    """Return the history materialised for scoring a definition (shared, never modified)."""
+    types, penalties = _event_types(definition)
+    return _lab_materialised(
+        database.cursor, database.key, float(definition.half_life_days), types, penalties
+    )
+
+
+def _scoring_key(definition: Definition) -> str:
+    """Return what a definition's scores depend on (not its threshold, name or note)."""
+    return repr((definition.half_life_days, definition.fit_rules, definition.behaviour_rules))
+
+
+@st.cache_resource(show_spinner="Scoring the history…", max_entries=6)
+def _lab_scores(
+    _database: Database, key: str, scoring_key: str, _definition: Definition
+) -> lab.Scores:
+    """Return funnelcast.lab.score for a definition, cached on what the scores depend on."""
+    return lab.score(lab_materialised(_database, _definition), _definition)
+
+
+def lab_scores(database: Database, definition: Definition) -> lab.Scores:
+    """Return a definition's record highs over the history: a threshold move reuses them."""
+    return _lab_scores(database, database.key, _scoring_key(definition), definition)
+
+
+@st.cache_resource(show_spinner="Replaying the current definition…", max_entries=3)
+def _lab_current_moments(
+    _database: Database, key: str, scoring_key: str, threshold: float, _definition: Definition
+) -> np.ndarray:
+    """Return funnelcast.lab.mql_moments for the current definition, cached."""
+    return lab.mql_moments(lab_materialised(_database, _definition), _definition)
+
+
+def lab_current_moments(database: Database, current: Definition) -> np.ndarray:
+    """Return each lead's MQL moment under the current definition (lab.NEVER for none)."""
+    return _lab_current_moments(
+        database, database.key, _scoring_key(current), float(current.threshold), current
+    )
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _lab_curve(
+    _database: Database, key: str, scoring_key: str, quarters: tuple[str, ...],
+    _definition: Definition,
+) -> pl.DataFrame:
+    """Return funnelcast.lab.tradeoff_curve, cached: a threshold move does not change it."""
+    return lab.tradeoff_curve(
+        lab_materialised(_database, _definition), lab_scores(_database, _definition), quarters
+    )
+
+
+def lab_curve(
+    database: Database, definition: Definition, quarters: tuple[str, ...]
+) -> pl.DataFrame:
+    """Return a definition's trade-off curve over thresholds on the chosen quarters."""
+    return _lab_curve(database, database.key, _scoring_key(definition), quarters, definition)

@@ -1,0 +1,334 @@
+"""Threshold Lab: try an MQL definition on history before making it the rule."""
+
+import streamlit as st
+
+from funnelcast import charts, dashboard, db, definitions, formats, lab, suggest
+from funnelcast import threshold_lab as tl
+
+dashboard.require_shell()
+database = dashboard.current_database()
+ctx = dashboard.context(database)
+cur = database.cursor
+
+st.title("Threshold Lab")
+
+if not ctx.extent.get("leads", {}).get("count_rows"):
+    st.info("This database holds no leads yet: load a leads export to use the Threshold Lab.")
+    st.stop()
+current = definitions.current(cur)
+if current is None:
+    st.info(
+        "No MQL definition is in force, so there is nothing to start from. Save one with "
+        f"`funnelcast definition save --db {database.path} FILE --quarter next`."
+    )
+    st.stop()
+
+for kind, text in st.session_state.pop("lab_flash", []):
+    getattr(st, kind)(text)
+
+# The draft starts as the current version; "use as draft" replaces it (see use_suggestion).
+origin = (str(database.path), current.definition_id)
+if st.session_state.get("lab_origin") != origin:
+    st.session_state["lab_origin"] = origin
+    st.session_state["lab_base"] = tl.new_version_from_current(current)
+    st.session_state.update(tl.widget_values(current))
+base = st.session_state["lab_base"]
+# Inputs Streamlit forgot (another page was open) come back at the draft's values.
+for key, value in tl.widget_values(base).items():
+    st.session_state.setdefault(key, value)
+draft = tl.draft_from(base, st.session_state)
+
+st.caption(
+    f"Change the threshold and the points below: every figure is the draft replayed on the "
+    f"chosen quarters of history, beside the current definition **{current.name}** "
+    f"(version {current.definition_id}, threshold {current.threshold:g}) replayed on the same "
+    "quarters. MQLs count by the quarter a lead first reached the threshold."
+)
+
+try:
+    warnings = definitions.validate(draft)
+    problems: list[str] = []
+except definitions.DefinitionError as exc:
+    warnings, problems = [], exc.problems
+scores = dashboard.lab_scores(database, draft) if not problems else None
+
+quarters = [q.label for q in ctx.quarters]
+if not set(st.session_state.get(tl.QUARTERS_KEY) or ()) <= set(quarters):
+    st.session_state.pop(tl.QUARTERS_KEY, None)
+st.session_state.setdefault(tl.QUARTERS_KEY, tl.default_quarters(ctx))
+st.session_state.setdefault(tl.CAPACITY_KEY, tl.DEFAULT_CAPACITY)
+
+left, middle, right = st.columns([3, 3, 2])
+# The range follows the draft's scores only: a range that moved with the value would make
+# Streamlit treat the slider as a new widget and reset it.
+top = tl.slider_max(scores, current.threshold) if scores else definitions.MAX_THRESHOLD
+if st.session_state[tl.THRESHOLD_KEY] > top:
+    st.session_state[tl.THRESHOLD_KEY] = top
+left.slider(
+    "MQL threshold (points)", 0.0, top, step=1.0, key=tl.THRESHOLD_KEY,
+    help="A lead becomes an MQL the first time its score reaches this.",
+)
+middle.multiselect(
+    "Quarters of history", quarters, key=tl.QUARTERS_KEY,
+    help="The backtest replays these quarters. Default: the last four complete ones.",
+)
+right.number_input(
+    "Sales capacity (MQLs / week)", min_value=0.0, step=5.0, key=tl.CAPACITY_KEY,
+    help="How many MQLs a week sales can follow up.",
+)
+
+with st.expander("Points, caps and fit rules of the draft", icon=":material/tune:"):
+    name_col, half_life_col = st.columns([3, 1])
+    name_col.text_input("Draft name", key=tl.NAME_KEY)
+    half_life_col.number_input(
+        "Half-life (days)", min_value=1.0, max_value=definitions.MAX_HALF_LIFE_DAYS, step=5.0,
+        key=tl.HALF_LIFE_KEY, help="Behaviour points halve in value every this many days.",
+    )
+    st.markdown("**Behaviour**: points per event, and the most a type can add (empty: no cap)")
+    columns = st.columns(4)
+    for i, rule in enumerate(base.behaviour_rules):
+        with columns[i % 4].container(border=True):
+            st.number_input(
+                f"{rule.event_type}: points", definitions.MIN_POINTS, definitions.MAX_POINTS,
+                step=1.0, key=tl.behaviour_key(rule.event_type, "points"),
+            )
+            st.number_input(
+                f"{rule.event_type}: cap", min_value=0.0, step=1.0,
+                key=tl.behaviour_key(rule.event_type, "cap"),
+            )
+    st.markdown("**Fit**: points for a lead with this value; a disqualifier never qualifies")
+    columns = st.columns(4)
+    for i, rule in enumerate(base.fit_rules):
+        with columns[i % 4]:
+            st.number_input(
+                rule.label, definitions.MIN_POINTS, definitions.MAX_POINTS, step=1.0,
+                key=tl.fit_key(rule, "points"),
+            )
+            st.checkbox("disqualifier", key=tl.fit_key(rule, "dq"))
+
+for problem in problems:
+    st.error(f"The draft cannot be scored: {problem}.", icon=":material/error:")
+for warning in warnings:
+    st.warning(warning, icon=":material/warning:")
+
+chosen = st.session_state[tl.QUARTERS_KEY]
+threshold = float(st.session_state[tl.THRESHOLD_KEY])
+capacity = st.session_state[tl.CAPACITY_KEY]
+if scores is not None and not chosen:
+    st.info("Choose at least one quarter of history to replay.")
+elif scores is not None:
+    m = dashboard.lab_materialised(database, draft)
+    current_moments = dashboard.lab_current_moments(database, current)
+    candidate = lab.backtest(m, scores, threshold, chosen, capacity)
+    baseline = lab.backtest_moments(
+        dashboard.lab_materialised(database, current), current_moments, current.threshold,
+        chosen, capacity,
+    )
+    st.subheader(f"The draft at threshold {threshold:g}, against the current definition")
+    best = tl.top_score(scores)
+    if tl.no_lead_reaches(scores, threshold):
+        st.warning(
+            f"No lead's score ever reaches {threshold:g}: the highest any lead scored is "
+            f"{formats.DASH if best is None else f'{best:,.1f}'}. Under this draft nobody "
+            "becomes an MQL, so its figures are zero.",
+            icon=":material/block:",
+        )
+    if not candidate.totals["all_mature"]:
+        st.caption(
+            ":material/hourglass_top: Some chosen quarters are recent: their MQLs have not all "
+            "had time to reach SQL or customer, so their precision will still rise."
+        )
+    for column, card in zip(st.columns(5), tl.headline(candidate, baseline)):
+        with column.container(border=True, height="stretch"):
+            st.metric(card.label, card.value, card.delta, delta_color=card.delta_color)
+            st.caption(card.note)
+
+    left, right = st.columns([1, 1])
+    with left:
+        table = tl.comparison_rows(candidate, baseline)
+        st.dataframe(
+            table, hide_index=True, height=(table.height + 1) * 35 + 3,
+            column_config={
+                "figure": st.column_config.TextColumn("Chosen quarters together", width=250),
+                "candidate": st.column_config.TextColumn("Draft", width=150),
+                "current": st.column_config.TextColumn("Current", width=150),
+            },
+        )
+    with right:
+        st.plotly_chart(
+            charts.tradeoff(
+                dashboard.lab_curve(database, draft, tuple(chosen)),
+                threshold=threshold, current_threshold=current.threshold,
+                title="Over all thresholds: volume, SQL rate, customers caught",
+            ),
+            theme=None, config={"displaylogo": False},
+        )
+    st.dataframe(
+        tl.per_quarter(candidate, baseline), hide_index=True, placeholder="—",
+        column_config={
+            "quarter": st.column_config.TextColumn("Quarter"),
+            "mqls_candidate": st.column_config.NumberColumn("MQLs (draft)", format="localized"),
+            "mql_to_sql_candidate": st.column_config.NumberColumn(
+                "→ SQL (draft)", format="%.1f%%"),
+            "sql_capture_candidate": st.column_config.NumberColumn(
+                "SQL capture (draft)", format="%.1f%%"),
+            "cost_per_mql_candidate": st.column_config.NumberColumn(
+                "Cost/MQL (draft)", format="%,.0f"),
+            "mqls_current": st.column_config.NumberColumn("MQLs (current)", format="localized"),
+            "mql_to_sql_current": st.column_config.NumberColumn(
+                "→ SQL (current)", format="%.1f%%"),
+            "sql_capture_current": st.column_config.NumberColumn(
+                "SQL capture (current)", format="%.1f%%"),
+            "cost_per_mql_current": st.column_config.NumberColumn(
+                "Cost/MQL (current)", format="%,.0f"),
+            "is_mature": st.column_config.CheckboxColumn("Mature", help="Had time to convert"),
+        },
+    )
+
+    st.subheader("Who moves")
+    moves = lab.who_moves(m, current_moments, scores, threshold)
+    st.markdown(
+        f"Over all history, **{moves.entering:,}** leads would become MQLs that the current "
+        f"definition never made MQLs, **{moves.leaving:,}** would no longer become one, and "
+        f"{moves.staying:,} are MQLs under both."
+    )
+    if moves.entering or moves.leaving:
+        columns = st.columns(3)
+        for column, dimension in zip(columns, ("channel", "seniority", "company_size_band")):
+            column.dataframe(
+                tl.moves_by_group(moves.by_group, dimension), hide_index=True,
+                column_config={"value": st.column_config.TextColumn(dimension.replace("_", " "))},
+            )
+        st.caption("The leads closest to the threshold on either side:")
+        st.dataframe(moves.sample, hide_index=True, placeholder="—")
+        st.download_button(
+            "Download every lead that moves (CSV)",
+            tl.movers_csv(lab.movers(m, current_moments, scores, threshold)),
+            file_name=f"movers_threshold_{threshold:g}.csv",
+            mime="text/csv", key="lab_movers_csv", icon=":material/download:",
+        )
+
+    st.subheader("Explain a score")
+    lead_id = st.text_input(
+        "Lead id", key=tl.LEAD_KEY, placeholder="e.g. " + str(m.lead_id[0]),
+        help="Its score under the draft, rule by rule, at its MQL moment (else its last event).",
+    ).strip()
+    if lead_id:
+        try:
+            at, engine_score, reached = tl.explain_moment(m, scores, lead_id, threshold)
+        except db.FunnelcastError as exc:
+            st.warning(str(exc))
+        else:
+            rows = lab.explain_score(cur, draft, lead_id, at)
+            total = tl.explanation_total(rows)
+            st.metric(f"Score of {lead_id}", f"{total:,.2f}")
+            st.caption(
+                f"At {at:%Y-%m-%d %H:%M}: "
+                + ("the moment it became an MQL under the draft." if reached
+                   else f"its latest activity; it never reached {threshold:g}.")
+                + " Event points decay by half every "
+                f"{draft.half_life_days:g} days; a cap row takes back what a type's cap cuts."
+            )
+            st.dataframe(rows, hide_index=True, placeholder="—")
+
+st.subheader("Suggested weights")
+st.caption(
+    "A logistic regression on leads whose outcome is known, judged on the newest of them; its "
+    "weights as points, with a threshold that keeps the MQL volume."
+)
+
+
+def use_suggestion() -> None:
+    """Load the suggestion's draft into the inputs (a callback: it runs before the widgets)."""
+    suggested = tl.definition_from_suggestion(st.session_state["lab_suggestion"].draft, current)
+    st.session_state["lab_base"] = suggested
+    st.session_state.update(tl.widget_values(suggested))
+
+
+if st.button("Suggest weights from history", key="lab_suggest"):
+    with st.spinner("Fitting…"):
+        st.session_state["lab_suggestion"] = suggest.suggest_weights(cur)
+suggestion = st.session_state.get("lab_suggestion")
+if suggestion is not None:
+    if suggestion.too_thin:
+        st.warning(
+            f"History is too thin to trust these weights. {suggestion.why}",
+            icon=":material/warning:",
+        )
+    for column, (label, auc, lift) in zip(st.columns(3), tl.suggestion_scores(suggestion)):
+        column.metric(f"{label}: held-out AUC", auc)
+        column.caption(f"top-decile lift {lift}")
+    st.button(
+        "Use as draft", key="lab_use_draft", on_click=use_suggestion,
+        help="Replace the inputs above with the suggested points and threshold.",
+    )
+
+st.subheader("Definition versions")
+versions = definitions.list_versions(cur)
+st.dataframe(
+    versions.select(
+        "definition_id", "name", "in_force", "status", "threshold", "half_life_days",
+        "fit_rules", "disqualifiers", "behaviour_rules", "created_at",
+    ),
+    hide_index=True,
+    column_config={
+        "definition_id": st.column_config.NumberColumn("Version", width=60),
+        "name": st.column_config.TextColumn("Name"),
+        "in_force": st.column_config.TextColumn("In force"),
+        "status": st.column_config.TextColumn("Status"),
+        "threshold": st.column_config.NumberColumn("Threshold"),
+        "half_life_days": st.column_config.NumberColumn("Half-life (days)"),
+        "fit_rules": st.column_config.NumberColumn("Fit rules"),
+        "disqualifiers": st.column_config.NumberColumn("Disqualifiers"),
+        "behaviour_rules": st.column_config.NumberColumn("Behaviour rules"),
+        "created_at": st.column_config.DatetimeColumn("Saved", format="YYYY-MM-DD HH:mm"),
+    },
+)
+changes = tl.diff_lines(current, draft)
+if changes:
+    st.markdown(
+        f"**The draft against version {current.definition_id}:**\n"
+        + "\n".join(f"- {line}" for line in changes)
+    )
+else:
+    st.caption("The draft is the current definition: change something above to compare.")
+
+next_quarter = definitions.next_quarter(cur)
+
+
+def save(replace: bool) -> None:
+    """Save the draft from the next quarter, through the one writer; rerun to show the outcome."""
+    try:
+        saved = dashboard.write(
+            database.path,
+            lambda write_cur: definitions.save(write_cur, draft, next_quarter, replace=replace),
+        )
+    except definitions.QuarterTakenError as exc:
+        st.session_state["lab_confirm"] = str(exc)
+    except db.FunnelcastError as exc:
+        st.session_state["lab_flash"] = [("error", f"Not saved: {exc}")]
+    else:
+        st.session_state.pop("lab_confirm", None)
+        st.session_state["lab_flash"] = [(
+            "success",
+            f"Saved as version {saved.definition_id} {saved.name!r}, in force from "
+            f"{next_quarter.label}.",
+        )]
+    # The write closed this run's cursor: start again on the file as it is now.
+    st.rerun()
+
+
+confirm = st.session_state.get("lab_confirm")
+if confirm:
+    st.warning(confirm, icon=":material/help:")
+    yes, no, _ = st.columns([2, 1, 3])
+    if yes.button(f"Replace: the draft takes {next_quarter.label}", key="lab_replace"):
+        save(replace=True)
+    if no.button("Cancel", key="lab_cancel"):
+        st.session_state.pop("lab_confirm")
+        st.rerun()
+elif st.button(
+    f"Save the draft to take effect from {next_quarter.label}", key="lab_save",
+    disabled=bool(problems), type="primary",
+):
+    save(replace=False)

@@ -1,0 +1,401 @@
+"""The Threshold Lab engine (funnelcast.lab): its fast answers equal the SQL definition of an MQL.
+
+queries/computed_mql_moments.sql is the reference. The Lab materialises decayed sums once, keeps
+each lead's record highs as sorted keys and answers a threshold with binary searches; every
+figure it gives must be what the SQL's MQL moments give, on random data (hypothesis) and on the
+demo history. The named journeys below check precision, capture and days earlier by hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+import fixtures as fx
+from fixtures import Definition as StoredDefinition, Journey, Spend
+from funnelcast import db, definitions, lab
+from funnelcast.definitions import BehaviourRule, Definition, FitRule
+from funnelcast.demo import build_demo
+from test_properties import SETTINGS, datasets
+
+EPOCH = dt.datetime(1970, 1, 1)
+
+
+def sql_moments(cur, definition_id: int, threshold: float | None = None) -> pl.DataFrame:
+    """Return (lead_id, mql_at) as the reference SQL computes them."""
+    return db.run(
+        cur, "computed_mql_moments", definition_id=definition_id, threshold=threshold
+    ).select("lead_id", "mql_at")
+
+
+def moments_array(m: lab.Materialised, moments: pl.DataFrame) -> np.ndarray:
+    """Return per-lead MQL moments (us; NEVER for none) from a (lead_id, mql_at) frame."""
+    out = np.full(m.n_leads, lab.NEVER, dtype=np.int64)
+    for lead_id, mql_at in moments.iter_rows():
+        out[m.lead_index(lead_id)] = (mql_at - EPOCH) // dt.timedelta(microseconds=1)
+    return out
+
+
+def assert_same_backtest(fast: lab.Backtest, reference: lab.Backtest) -> None:
+    """Assert two backtests give the same figures (means and medians up to rounding)."""
+    assert_frame_equal(fast.quarters, reference.quarters, check_exact=False, rel_tol=1e-9)
+    assert_frame_equal(fast.weeks, reference.weeks)
+    for key, value in reference.totals.items():
+        if isinstance(value, float):
+            assert fast.totals[key] == pytest.approx(value, rel=1e-9), key
+        else:
+            assert fast.totals[key] == value, key
+
+
+def check_against_sql(cur, m: lab.Materialised, definition: Definition, definition_id: int,
+                      thresholds) -> None:
+    """Assert the Lab's moments and backtests equal those of the SQL at each threshold."""
+    scores = lab.score(m, definition)
+    volumes = []
+    for threshold in thresholds:
+        reference = sql_moments(cur, definition_id, float(threshold))
+        straight = lab.moments_frame(m, lab.mql_moments(m, definition, threshold))
+        assert_frame_equal(straight, reference, check_dtypes=False)
+        fast = lab.backtest(m, scores, threshold)
+        assert_same_backtest(fast, lab.backtest_moments(m, moments_array(m, reference), threshold))
+        assert fast.totals["mqls"] == reference.height
+        volumes.append(fast.totals["mqls"])
+    # a higher threshold never finds more MQLs
+    order = np.argsort(thresholds, kind="stable")
+    assert all(np.diff(np.array(volumes)[order]) <= 0)
+
+
+# =====================================================================================
+# the fast path equals the SQL path
+# =====================================================================================
+
+
+@SETTINGS
+@given(data=datasets(allow_negative=True),
+       thresholds=st.lists(st.integers(0, 150), min_size=1, max_size=4),
+       half=st.booleans())
+def test_the_lab_finds_the_sql_mql_moments_on_random_data(data, thresholds, half):
+    con = data.build()
+    cur = con.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    # half points too: thresholds need not be whole numbers
+    check_against_sql(cur, m, definition, 1, [t + 0.5 * half for t in thresholds])
+
+
+@pytest.fixture(scope="module")
+def demo():
+    """A 3,000-lead demo database with two more definitions: other weights, other half-life."""
+    con = db.connect(":memory:", create=True)
+    build_demo(con, leads=3000, seed=11)
+    current = definitions.load(con, 1)
+    reweighted = StoredDefinition(
+        definition_id=2, effective_from="2030-01-01", threshold=40, half_life_days=30,
+        fit_rules=[("seniority", "director", 25), ("industry", "retail", -15),
+                   ("region", "apac", 0, True), ("company_size_band", "5000+", 12.5)],
+        behaviour_rules=[(r.event_type, r.points * 1.5 if r.points > 0 else r.points,
+                          None if r.cap is None else r.cap / 2) for r in current.behaviour_rules],
+    )
+    slower = dataclasses.replace(reweighted, definition_id=3, half_life_days=75)
+    fx.add_definitions(con, [reweighted, slower])
+    yield con
+    con.close()
+
+
+def test_the_lab_finds_the_sql_mql_moments_on_the_demo(demo):
+    cur = demo.cursor()
+    current = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, current, definitions.load(cur, 2))
+    check_against_sql(cur, m, current, 1, [0, 20, 50, 64.5, 65, 65.000001, 90, 140])
+    check_against_sql(cur, m, definitions.load(cur, 2), 2, [0, 35.25, 40, 80])
+    # a half-life change re-sums the decayed events in place
+    lab.set_half_life(m, 75)
+    check_against_sql(cur, m, definitions.load(cur, 3), 3, [10, 40, 100])
+
+
+def test_a_definition_without_rules_makes_every_lead_an_mql_at_creation():
+    con = fx.build(
+        [Journey("a", "2025-02-01", events=[("email_open", "2025-02-03")]),
+         Journey("b", "2025-03-01")],
+        definitions=[StoredDefinition(1, "2024-01-01", threshold=0, half_life_days=30)],
+    )
+    cur = con.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    assert m.event_types == () and m.n_checks == 2
+    check_against_sql(cur, m, definition, 1, [0, 0.5, 10])
+    assert lab.backtest(m, lab.score(m, definition), 0).totals["mqls"] == 2
+
+
+# =====================================================================================
+# a threshold move: monotone, and quiet when nobody qualifies
+# =====================================================================================
+
+
+def test_the_tradeoff_curve_is_monotone_and_agrees_with_each_backtest(demo):
+    cur = demo.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    scores = lab.score(m, definition)
+    everything = lab.tradeoff_curve(m, scores)
+    assert everything["threshold"][0] == 0 and everything.height > 50
+    for column in ("mqls", "mqls_reached_sql", "mqls_reached_customer", "sqls_captured",
+                   "customers_captured"):
+        assert (everything[column].diff().drop_nulls() <= 0).all(), column
+    # Inside a window of quarters only capture must fall: a higher threshold can move a
+    # lead's MQL moment later, out of an earlier quarter and into the window.
+    quarters = [q.label for q in m.calendar.quarters[4:8]]
+    window = lab.tradeoff_curve(m, scores, quarters)
+    for column in ("sqls_captured", "customers_captured"):
+        assert (window[column].diff().drop_nulls() <= 0).all(), column
+    for row in window.gather_every(17).iter_rows(named=True):
+        totals = lab.backtest(m, scores, row["threshold"], quarters).totals
+        assert totals["mqls"] == row["mqls"]
+        assert totals["mql_to_sql"]["successes"] == row["mqls_reached_sql"]
+        assert totals["sql_capture"]["successes"] == row["sqls_captured"]
+        assert totals["customer_capture"]["value"] == pytest.approx(row["customer_capture"])
+
+
+def test_a_threshold_no_lead_reaches_gives_zeros(demo):
+    cur = demo.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    scores = lab.score(m, definition)
+    result = lab.backtest(m, scores, 100_000, sales_capacity_per_week=10)
+    assert result.totals["mqls"] == 0
+    assert result.totals["mql_to_sql"]["value"] is None
+    assert result.totals["sql_capture"]["value"] == 0.0
+    assert result.totals["sql_days_earlier_median"] is None
+    assert result.totals["weeks_over_capacity"] == 0
+    assert result.quarters["mqls"].sum() == 0
+    assert result.quarters["cost_per_mql"].null_count() == result.quarters.height
+    assert lab.tradeoff_curve(m, scores, thresholds=[100_000])["mqls"].to_list() == [0]
+    current = lab.mql_moments(m, definition)
+    moves = lab.who_moves(m, lab.mover_index(m, current, scores), scores, current, 100_000)
+    assert moves.entering == 0 and moves.leaving == moves.by_group.filter(
+        pl.col("dimension") == "channel")["leaving"].sum() > 0
+
+
+@pytest.mark.parametrize("threshold", [-1, float("nan"), float("inf"), "65"])
+def test_a_threshold_that_is_not_a_number_at_least_zero_is_refused(threshold):
+    with pytest.raises(db.FunnelcastError, match="threshold must be a number >= 0"):
+        lab.threshold_micro(threshold)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1e-6, 0.1, 0.3, 65, 65.0000005, 999.999999, 1000])
+def test_threshold_micro_is_the_least_rounded_score_the_sql_lets_through(threshold):
+    s = lab.threshold_micro(threshold)
+    assert s / 1e6 >= threshold > (s - 1) / 1e6
+
+
+def test_micro_rounds_half_away_from_zero_like_duckdb():
+    x = np.array([0.0000005, -0.0000005, 1.0000025, 2.5e-6, 65.4999995, -3.0000015, 12.345678])
+    con = fx.build()
+    expected = [con.execute("select round($x::double, 6)", {"x": float(v)}).fetchone()[0]
+                for v in x]
+    assert (lab.micro(x) / 1e6).tolist() == expected
+
+
+# =====================================================================================
+# precision, capture and days earlier, by hand
+# =====================================================================================
+
+# Under fixtures.SCORING_2026 (threshold 50; vp 30, c_level 60, apac disqualifies;
+# demo_request 80, content_download 20, webinar_attended 40):
+JOURNEYS = [
+    # MQL 2026-01-08 (30 + 20); SQL 10 days later, customer 30 days later: caught both times
+    Journey("download_then_won", "2026-01-05", "search", attributes={"seniority": "vp"},
+            events=[("content_download", "2026-01-08")],
+            stages=[("sql", "2026-01-18"), ("customer", "2026-02-07", 9_000)]),
+    # MQL 2026-02-10 10:00 (80), half an hour after sales made it an SQL: not caught first
+    Journey("sql_before_mql", "2026-02-10 09:00", "social",
+            events=[("demo_request", "2026-02-10 10:00")], stages=[("sql", "2026-02-10 09:30")]),
+    # 20 points: never an MQL, an SQL all the same
+    Journey("missed_buyer", "2026-01-20", "search", events=[("content_download", "2026-01-21")],
+            stages=[("sql", "2026-03-01")]),
+    # 60 + 80 points, but apac is disqualified
+    Journey("disqualified_buyer", "2026-02-01", "email",
+            attributes={"seniority": "c_level", "region": "apac"},
+            events=[("demo_request", "2026-02-02")], stages=[("sql", "2026-03-05")]),
+    # an MQL at creation (60) in 2026Q2 that went nowhere
+    Journey("quiet_mql", "2026-04-02", "social", attributes={"seniority": "c_level"}),
+    # MQL 2025-12-22 (30 + 40) in 2025Q4; SQL 14 days later in 2026Q1, customer 114 days later
+    Journey("slow_winner", "2025-12-20", "events", attributes={"seniority": "vp"},
+            events=[("webinar_attended", "2025-12-22")],
+            stages=[("sql", "2026-01-05"), ("customer", "2026-04-15", 20_000)]),
+]
+SPEND = [Spend("2026-01-01", "search", 3_000), Spend("2026-02-01", "social", 1_000),
+         Spend("2025-10-01", "events", 500)]
+
+
+@pytest.fixture(scope="module")
+def journeys():
+    """The named journeys, materialised and scored under SCORING_2026."""
+    con = fx.build(JOURNEYS, spend=SPEND, definitions=[fx.SCORING_2026])
+    cur = con.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    yield cur, m, lab.score(m, definition)
+    con.close()
+
+
+def test_precision_capture_and_days_earlier_by_hand(journeys):
+    _, m, scores = journeys
+    result = lab.backtest(m, scores, 50, ["2026Q1"], sales_capacity_per_week=0.5)
+    row = result.quarters.row(0, named=True)
+    assert row | {"quarter_start": None} == {
+        "quarter": "2026Q1", "quarter_start": None, "is_mature": row["is_mature"],
+        "mqls": 2,  # download_then_won, sql_before_mql
+        "mqls_reached_sql": 2, "mqls_reached_customer": 1,
+        "sqls": 5,  # all but quiet_mql reached SQL in 2026Q1
+        "sqls_captured": 2,  # download_then_won (10 days), slow_winner (14 days)
+        "sql_days_earlier_mean": 12.0,
+        "customers": 1, "customers_captured": 1, "customer_days_earlier_mean": 30.0,
+        "spend": 4_000.0, "cost_per_mql": 2_000.0,
+    }
+    totals = result.totals
+    assert totals["mql_to_sql"]["value"] == 1.0 and totals["mql_to_customer"]["value"] == 0.5
+    assert totals["sql_capture"]["successes"] == 2 and totals["sql_capture"]["n"] == 5
+    assert totals["sql_days_earlier_median"] == 12.0
+    assert totals["customer_days_earlier_median"] == 30.0
+    # 2026Q1 holds 12 whole weeks, Monday 5 January to Sunday 29 March; one MQL in two of them
+    assert totals["weeks"] == 12 and totals["peak_week_mqls"] == 1
+    assert totals["weeks_over_capacity"] == 2
+    assert totals["mqls_per_week"] == pytest.approx(2 / (90 / 7))
+    assert result.weeks.filter("over_capacity")["week_start"].to_list() == [
+        dt.date(2026, 1, 5), dt.date(2026, 2, 9)
+    ]
+    # the customer won in 2026Q2 was caught 114 days before; its MQL counts in 2025Q4
+    later = lab.backtest(m, scores, 50, ["2025Q4", "2026Q2"])
+    assert later.quarters["mqls"].to_list() == [1, 1]
+    assert later.totals["customer_days_earlier_median"] == 114.0
+    assert later.totals["spend"] == 500.0
+
+
+def test_a_higher_threshold_keeps_only_the_demo_request(journeys):
+    cur, m, scores = journeys
+    result = lab.backtest(m, scores, 75, ["2026Q1"])
+    assert result.totals["mqls"] == 1 and result.totals["mql_to_sql"]["value"] == 1.0
+    assert result.totals["sql_capture"]["successes"] == 0
+    assert lab.moments_frame(m, lab.mql_moments(m, definitions.load(cur, 1), 75)).rows() == [
+        ("sql_before_mql", dt.datetime(2026, 2, 10, 10))
+    ]
+
+
+# =====================================================================================
+# who moves, and a score explained
+# =====================================================================================
+
+
+def test_who_moves_counts_the_leads_that_enter_and_leave(journeys):
+    cur, m, scores = journeys
+    current = lab.mql_moments(m, definitions.load(cur, 1))  # MQLs at 50
+    index = lab.mover_index(m, current, scores)
+    moves = lab.who_moves(m, index, scores, current, 65, sample=10)
+    # at 65: download_then_won (50) and quiet_mql (60) leave; nobody enters
+    assert (moves.entering, moves.leaving, moves.staying) == (0, 2, 2)
+    assert sorted(moves.sample["lead_id"]) == ["download_then_won", "quiet_mql"]
+    assert moves.sample["direction"].unique().to_list() == ["leaves"]
+    assert moves.sample["best_score"].to_list() == [60.0, 50.0]  # closest to the threshold first
+    seniority = moves.by_group.filter(pl.col("dimension") == "seniority")
+    assert dict(seniority.select("value", "leaving").rows()) == {"c_level": 1, "vp": 1}
+    stricter = lab.mql_moments(m, definitions.load(cur, 1), 65)
+    back = lab.who_moves(m, lab.mover_index(m, stricter, scores), scores, stricter, 50)
+    assert (back.entering, back.leaving) == (2, 0)
+    assert back.sample["candidate_mql_at"].to_list() == [
+        dt.datetime(2026, 1, 8), dt.datetime(2026, 4, 2)
+    ]
+    everyone = lab.movers(m, index, scores, current, 65)
+    assert everyone.sort("lead_id")["lead_id"].to_list() == ["download_then_won", "quiet_mql"]
+
+
+def test_an_explained_score_adds_up_to_lead_scores(demo):
+    cur = demo.cursor()
+    for definition_id in (1, 2):
+        definition = definitions.load(cur, definition_id)
+        for as_of in (dt.datetime(2025, 3, 1), dt.datetime(2026, 9, 30, 23, 59)):
+            scores = db.run(cur, "lead_scores", definition_id=definition_id, as_of=as_of)
+            # leads with many rows (fit, events, caps, penalties) and some without any
+            sample = scores.sort("lead_id").gather_every(97)
+            for lead_id, score in sample.select("lead_id", "score").iter_rows():
+                rows = lab.explain_score(cur, definition, lead_id, as_of)
+                assert round(rows["points"].sum(), 6) == pytest.approx(score, abs=1e-9), lead_id
+
+
+def test_an_explanation_shows_fit_events_caps_and_penalties():
+    con = fx.build(
+        [Journey("busy", "2025-01-01", attributes={"seniority": "vp", "region": "apac"},
+                 events=[("content_download", "2025-01-02"), ("content_download", "2025-01-02"),
+                         ("unsubscribe", "2025-01-03"), ("email_open", "2025-01-03")])],
+        definitions=[fx.SCORING_2026],
+    )
+    rows = lab.explain_score(
+        con.cursor(), definitions.load(con, 1), "busy", dt.datetime(2025, 1, 2)
+    )
+    assert rows.select("kind", "rule", "points", "is_disqualifier").rows() == [
+        ("fit", "region=apac", 0.0, True),
+        ("fit", "seniority=vp", 30.0, False),
+        ("event", "content_download", 20.0, False),
+        ("event", "content_download", 20.0, False),
+        ("cap", "content_download", -10.0, False),
+    ]
+
+
+# =====================================================================================
+# the Lab: each change costs only what it must
+# =====================================================================================
+
+
+def test_the_lab_rescores_rebuilds_or_rematerialises_as_the_change_needs(demo):
+    cur = demo.cursor()
+    current = definitions.load(cur, 1)
+    study = lab.Lab(cur, current)
+    assert study.set_candidate(cur, dataclasses.replace(current, threshold=70)) == "nothing"
+    heavier = dataclasses.replace(current, fit_rules=(
+        *current.fit_rules, FitRule("channel", "referral", 20)))
+    assert study.set_candidate(cur, heavier) == "scores"
+    slower = dataclasses.replace(heavier, half_life_days=60)
+    assert study.set_candidate(cur, slower) == "half-life"
+    flipped = dataclasses.replace(slower, behaviour_rules=tuple(
+        BehaviourRule(r.event_type, -r.points if r.event_type == "email_open" else r.points, r.cap)
+        for r in slower.behaviour_rules) + (BehaviourRule("webinar_attended_twice", 5),))
+    assert study.set_candidate(cur, flipped) == "materialise"
+    # after all that, the candidate's figures are still those of its own SQL
+    fx.add_definitions(cur, [StoredDefinition(
+        definition_id=9, effective_from="2031-01-01", threshold=65, half_life_days=60,
+        fit_rules=[(r.attribute, r.value, r.points, r.is_disqualifier) for r in flipped.fit_rules],
+        behaviour_rules=[(r.event_type, r.points, r.cap) for r in flipped.behaviour_rules],
+    )])
+    comparison = study.compare(55, ["2025Q3", "2025Q4"], sales_capacity_per_week=30)
+    reference = sql_moments(cur, 9, 55.0)
+    assert_same_backtest(comparison.candidate, lab.backtest_moments(
+        study.materialised, moments_array(study.materialised, reference), 55,
+        ["2025Q3", "2025Q4"], 30))
+    # the current definition's side is its own SQL's MQLs at its own threshold
+    m = study.materialised
+    own = lab.backtest_moments(m, moments_array(m, sql_moments(cur, 1)), current.threshold,
+                               ["2025Q3", "2025Q4"], 30)
+    assert_same_backtest(comparison.current, own)
+    moved = study.who_moves(55)
+    assert moved.entering + moved.staying == reference.height
+    assert study.movers(55).height == moved.entering + moved.leaving
+
+
+def test_the_lab_explains_a_lead_at_its_mql_moment_by_default(journeys):
+    cur, _, _ = journeys
+    study = lab.Lab(cur, definitions.load(cur, 1))
+    at, rows = study.explain(cur, "slow_winner")
+    assert at == dt.datetime(2025, 12, 22)
+    assert rows["points"].sum() == 70.0
+    at, rows = study.explain(cur, "missed_buyer")  # never an MQL: explained as of the data's end
+    assert at == dt.datetime(2026, 4, 15) and rows["points"].sum() == pytest.approx(
+        20 * 0.5 ** ((at - dt.datetime(2026, 1, 21)).days / 30))
+    with pytest.raises(db.FunnelcastError, match="no lead with id 'nobody'"):
+        study.explain(cur, "nobody")

@@ -1,0 +1,267 @@
+"""The Threshold Lab page run with Streamlit's AppTest on the demo database: its MQL volume
+equals `funnelcast metrics --threshold`, a threshold nobody reaches shows zeros and says so, a
+score is explained by parts that add up to it, and saving a draft adds a version (asking first
+when the quarter is taken). Tests that save work on a copy of the demo database."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest, app_test
+
+from funnelcast import cli, db, definitions, formats, lab
+from funnelcast import threshold_lab as tl
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+PAGE = "pages/threshold_lab.py"
+
+
+class NavigationOnly(PagesManager):
+    """A PagesManager that never falls back to Streamlit's legacy pages/ directory mode."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+
+@pytest.fixture(autouse=True)
+def navigation_only(monkeypatch):
+    """Run app.py on every AppTest run, as the server does (see test_pages.py)."""
+    monkeypatch.setattr(app_test, "PagesManager", NavigationOnly)
+
+
+@pytest.fixture(autouse=True)
+def release_streamlit_caches():
+    """Close the cached connections after each test, so no test inherits another's files."""
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def open_lab(monkeypatch: pytest.MonkeyPatch, database: Path) -> AppTest:
+    """Return the app after a run on the Threshold Lab page against the database file."""
+    monkeypatch.setenv("FUNNELCAST_DB", str(database))
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    return at.switch_page(PAGE).run()
+
+
+def cli_mqls(capsys: pytest.CaptureFixture, database: Path, quarter: str, threshold: float) -> int:
+    """Return the MQLs `funnelcast metrics --quarter Q --threshold T --format json` prints."""
+    capsys.readouterr()
+    args = ["metrics", "--db", str(database), "--quarter", quarter, "--threshold", f"{threshold:g}"]
+    assert cli.main([*args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)["mqls"]
+
+
+def metric(at: AppTest, label: str) -> str:
+    """Return the value of the st.metric with this label."""
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.fixture
+def writable_db(demo_db: Path, tmp_path: Path) -> Path:
+    """Return a copy of the demo database that a test may write to."""
+    path = tmp_path / "lab.duckdb"
+    shutil.copy(demo_db, path)
+    return path
+
+
+def test_the_page_runs_and_opens_on_the_current_definition(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+
+    assert not at.exception
+    assert not at.error
+    assert at.title[0].value == "Threshold Lab"
+    con = db.connect(demo_db, read_only=True)
+    try:
+        current = definitions.current(con.cursor())
+    finally:
+        con.close()
+    assert at.slider(key=tl.THRESHOLD_KEY).value == current.threshold
+    # The last four complete quarters: the demo runs through 2026Q3.
+    assert at.multiselect(key=tl.QUARTERS_KEY).value == ["2025Q4", "2026Q1", "2026Q2", "2026Q3"]
+    # The draft is the current definition: the same MQLs, no change.
+    assert "current: " + metric(at, "MQLs") in [c.value for c in at.caption]
+
+
+@pytest.mark.parametrize(("quarter", "threshold"), [("2026Q3", 60.0), ("2025Q2", 80.0)])
+def test_moving_the_threshold_shows_the_cli_mqls(monkeypatch, capsys, demo_db, quarter, threshold):
+    at = open_lab(monkeypatch, demo_db)
+
+    at.multiselect(key=tl.QUARTERS_KEY).set_value([quarter]).run()
+    at.slider(key=tl.THRESHOLD_KEY).set_value(threshold).run()
+
+    assert not at.exception
+    assert metric(at, "MQLs") == formats.count(cli_mqls(capsys, demo_db, quarter, threshold))
+
+
+def test_a_threshold_move_reuses_the_materialised_history(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+
+    def no_rescan(*args, **kwargs):
+        raise AssertionError("a threshold move read the raw events again")
+
+    monkeypatch.setattr(lab, "materialise", no_rescan)
+    monkeypatch.setattr(lab, "score", no_rescan)
+    at.slider(key=tl.THRESHOLD_KEY).set_value(55.0).run()
+
+    assert not at.exception
+    assert metric(at, "MQLs") != "0"
+
+
+def test_a_threshold_nobody_reaches_shows_zeros_and_says_so(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+    slider = at.slider(key=tl.THRESHOLD_KEY)
+
+    slider.set_value(slider.max).run()
+
+    assert not at.exception
+    assert any("No lead's score ever reaches" in w.value for w in at.warning)
+    assert metric(at, "MQLs") == "0"
+
+
+def test_explaining_a_score_shows_parts_that_add_up_to_it(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+    lead_id = "L0000148"
+
+    at.text_input(key=tl.LEAD_KEY).set_value(lead_id).run()
+
+    assert not at.exception
+    explained = next(df.value for df in at.dataframe if "rule" in df.value.columns)
+    shown = float(metric(at, f"Score of {lead_id}").replace(",", ""))
+    assert explained["points"].sum() == pytest.approx(shown, abs=0.005)
+    # The same score the engine computes for the lead at that moment.
+    con = db.connect(demo_db, read_only=True)
+    try:
+        cur = con.cursor()
+        current = definitions.current(cur)
+        m = lab.materialise_for(cur, current)
+    finally:
+        con.close()
+    _, engine_score, _ = tl.explain_moment(m, lab.score(m, current), lead_id, current.threshold)
+    assert shown == pytest.approx(engine_score, abs=0.005)
+
+
+def test_an_unknown_lead_gets_a_message(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+
+    at.text_input(key=tl.LEAD_KEY).set_value("no-such-lead").run()
+
+    assert not at.exception
+    assert any("no lead with id" in w.value for w in at.warning)
+
+
+def test_saving_adds_a_version_and_a_second_save_asks_first(monkeypatch, writable_db):
+    at = open_lab(monkeypatch, writable_db)
+    at.slider(key=tl.THRESHOLD_KEY).set_value(70.0).run()
+
+    at.button(key="lab_save").click().run()
+
+    assert not at.exception
+    assert any("Saved as version 2" in s.value for s in at.success)
+    versions = versions_of(writable_db)
+    assert versions["definition_id"].to_list() == [1, 2]
+    assert versions.filter(pl.col("definition_id") == 2)["threshold"].item() == 70.0
+
+    at.slider(key=tl.THRESHOLD_KEY).set_value(75.0).run()
+    at.button(key="lab_save").click().run()
+
+    assert not at.exception
+    assert any("already has a definition" in w.value for w in at.warning)
+    assert versions_of(writable_db).height == 2  # nothing saved until confirmed
+
+    at.button(key="lab_replace").click().run()
+
+    assert not at.exception
+    versions = versions_of(writable_db)
+    assert versions["definition_id"].to_list() == [1, 2, 3]
+    assert versions.filter(pl.col("definition_id") == 2)["status"].item() == "replaced"
+    assert versions.filter(pl.col("definition_id") == 3)["threshold"].item() == 75.0
+
+
+def versions_of(path: Path) -> pl.DataFrame:
+    """Return definitions.list_versions of the database file."""
+    con = db.connect(path, read_only=True)
+    try:
+        return definitions.list_versions(con.cursor())
+    finally:
+        con.close()
+
+
+def test_suggested_weights_load_as_the_draft(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+
+    at.button(key="lab_suggest").click().run()
+    assert not at.exception
+    assert any(m.label == "Model: held-out AUC" for m in at.metric)
+
+    at.button(key="lab_use_draft").click().run()
+
+    assert not at.exception
+    assert at.text_input(key=tl.NAME_KEY).value.endswith("(suggested)")
+    assert any("The draft against version 1" in md.value for md in at.markdown)
+
+
+def test_csv_cells_that_look_like_formulas_are_quoted():
+    frame = pl.DataFrame({"lead_id": ["=cmd()", "+1", "-2", "@x", "plain"], "n": [1, 2, 3, 4, 5]})
+
+    assert tl.csv_safe(frame)["lead_id"].to_list() == ["'=cmd()", "'+1", "'-2", "'@x", "plain"]
+    assert np.array_equal(tl.csv_safe(frame)["n"].to_numpy(), frame["n"].to_numpy())
+
+
+def test_weights_half_life_and_a_sign_flip_rescore_the_draft(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+    before = metric(at, "MQLs")
+
+    at.number_input(key=tl.behaviour_key("demo_request", "points")).set_value(80.0).run()
+    assert not at.exception
+    assert metric(at, "MQLs") != before
+    assert any("behaviour 'demo_request' points 40 → 80" in md.value for md in at.markdown)
+
+    at.number_input(key=tl.HALF_LIFE_KEY).set_value(10.0).run()
+    at.number_input(key=tl.behaviour_key("email_open", "points")).set_value(-5.0).run()
+
+    assert not at.exception
+    assert not at.error
+
+
+def test_an_invalid_draft_gets_messages_not_a_traceback(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+
+    at.text_input(key=tl.NAME_KEY).set_value("  ").run()
+
+    assert not at.exception
+    assert any("name is empty" in error.value for error in at.error)
+    assert at.button(key="lab_save").disabled
+
+
+def test_saving_while_another_process_reads_the_file_says_so(monkeypatch, writable_db):
+    at = open_lab(monkeypatch, writable_db)
+    at.slider(key=tl.THRESHOLD_KEY).set_value(70.0).run()
+    # Another process (a second dashboard, a CLI run) holding the file read-only.
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+         "print('open', flush=True); sys.stdin.read()", str(writable_db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        at.button(key="lab_save").click().run()
+    finally:
+        holder.communicate("")
+
+    assert not at.exception
+    assert any("Not saved" in e.value and "in use by another process" in e.value for e in at.error)
+    # The page reopens the file read-only and carries on; nothing was saved.
+    assert metric(at, "MQLs") != "0"
+    assert versions_of(writable_db).height == 1
