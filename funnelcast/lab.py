@@ -18,14 +18,18 @@ Scores are compared in integer micro-points: DuckDB's round(x, 6) is round-half-
 Checks live in one array in position-major order: all leads' creation checks first, then every
 lead's second check, and so on, leads ranked by how many checks they have. A lead's running sums
 and running maximum then move block by block in a few hundred vectorised steps.
+
+A Materialised is read-only once built, so sessions can share it; a half-life change makes a
+new one that shares all but the sums (`with_half_life`). A new event type, or a type turning
+from reward to penalty, needs a new materialisation (`score` raises Rematerialise).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import numbers
-import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -129,7 +133,6 @@ class Materialised:
     early_age_us: np.ndarray  # age at creation, type and count
     early_type: np.ndarray
     early_count: np.ndarray
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def n_leads(self) -> int:
@@ -212,10 +215,10 @@ def materialise(
         reached_customer_us=moments["reached_customer"],
         stage_totals=stage_totals,
         check_day=check_day.astype(np.min_scalar_type(-calendar.n_days)),
-        decayed=np.zeros((n_decaying, len(layout["check_us"]))),
+        decayed=np.empty((n_decaying, len(layout["check_us"]))),
         **layout,
     )
-    set_half_life(result, half_life_days)
+    _sum_decayed(result, half_life_days)
     return result
 
 
@@ -230,31 +233,40 @@ def materialise_for(cur: duckdb.DuckDBPyConnection, *definitions: Definition) ->
     )
 
 
-def set_half_life(m: Materialised, half_life_days: float) -> None:
-    """Recompute the decayed sums in place for another half-life (penalty counts stay)."""
+def with_half_life(m: Materialised, half_life_days: float) -> Materialised:
+    """Return the history with its decayed sums re-summed for another half-life.
+
+    Everything else is shared with m, which stays as it was (other sessions may be using it);
+    the new sums take as much memory again as m's.
+    """
+    other = dataclasses.replace(m, decayed=np.empty_like(m.decayed))
+    _sum_decayed(other, half_life_days)
+    return other
+
+
+def _sum_decayed(m: Materialised, half_life_days: float) -> None:
+    """Fill m's decayed sums for a half-life, in place (penalty counts do not decay)."""
     if not half_life_days > 0:
         raise ValueError(f"half-life must be more than 0 days, not {half_life_days}")
-    with m.lock:
-        d = m.decayed
-        d.fill(0.0)
-        d[m.event_type, m.event_row] = m.event_count
-        # events before creation count from the creation check on, decayed by their age then
-        np.add.at(
-            d,
-            (m.early_type, m.early_rank),
-            m.early_count * np.exp2(-m.early_age_us / (DAY_US * half_life_days)),
-        )
-        # each check carries the previous check's sums forward, halved per half-life between them
-        scale = -1.0 / (DAY_US * half_life_days)
-        for j in range(1, len(m.offsets) - 1):
-            here, before = m.offsets[j], m.offsets[j - 1]
-            active = m.offsets[j + 1] - here
-            for r0 in range(0, active, CHUNK):
-                r1 = min(active, r0 + CHUNK)
-                gap = m.check_us[here + r0 : here + r1] - m.check_us[before + r0 : before + r1]
-                factor = np.exp2(gap * scale)
-                d[:, here + r0 : here + r1] += d[:, before + r0 : before + r1] * factor
-        m.half_life_days = float(half_life_days)
+    d = m.decayed
+    d.fill(0.0)
+    d[m.event_type, m.event_row] = m.event_count
+    # events before creation count from the creation check on, decayed by their age then
+    np.add.at(
+        d,
+        (m.early_type, m.early_rank),
+        m.early_count * np.exp2(-m.early_age_us / (DAY_US * half_life_days)),
+    )
+    # each check carries the previous check's sums forward, halved per half-life between them
+    scale = -1.0 / (DAY_US * half_life_days)
+    for j in range(1, len(m.offsets) - 1):
+        here, before = m.offsets[j], m.offsets[j - 1]
+        active = m.offsets[j + 1] - here
+        for r0 in range(0, active, CHUNK):
+            r1 = min(active, r0 + CHUNK)
+            gap = m.check_us[here + r0 : here + r1] - m.check_us[before + r0 : before + r1]
+            d[:, here + r0 : here + r1] += d[:, before + r0 : before + r1] * np.exp2(gap * scale)
+    m.half_life_days = float(half_life_days)
 
 
 def _calendar(cur: duckdb.DuckDBPyConnection, moments: Iterable[np.ndarray]) -> Calendar:
@@ -278,7 +290,7 @@ def _calendar(cur: duckdb.DuckDBPyConnection, moments: Iterable[np.ndarray]) -> 
     starts = np.array([(q.start - day0).days for q in quarters] + [(quarters[-1].end - day0).days])
     quarter_of_day = np.repeat(np.arange(len(quarters)), np.diff(starts))
     spend_rows = db.run(cur, "spend_by_quarter", fy_start_month=ctx.fy_start_month)
-    by_start = dict(zip(spend_rows["quarter_start"].to_list(), spend_rows["spend"].to_list()))
+    by_start = dict(spend_rows.select("quarter_start", "spend").rows())
     # as metrics.funnel_by_quarter: a quarter is mature once 90% of past MQL-to-customer
     # journeys would have closed after its end
     mature_days = metrics.maturity_days(cur, db.run(cur, "recorded_mql_moments"))
@@ -420,17 +432,15 @@ class Weights:
 
     fit_points: np.ndarray  # per lead
     is_disqualified: np.ndarray  # per lead
-    points: np.ndarray  # per decaying type (0: does not score)
+    points: np.ndarray  # per decaying type, then per penalty type (0: does not score)
     cap_over_points: np.ndarray  # per decaying type: min(cap, p * d) = p * min(cap / p, d)
-    penalty_points: np.ndarray  # per penalty type
 
 
 def compile_weights(m: Materialised, definition: Definition) -> Weights:
     """Return a definition's points laid out for scoring; Rematerialise if m cannot score it."""
     index = {t: i for i, t in enumerate(m.event_types)}
-    points = np.zeros(m.n_decaying)
+    points = np.zeros(len(m.event_types))
     cap_over_points = np.full(m.n_decaying, np.inf)
-    penalty_points = np.zeros(len(m.event_types) - m.n_decaying)
     for rule in definition.behaviour_rules:
         i = index.get(rule.event_type)
         if i is None:
@@ -440,12 +450,9 @@ def compile_weights(m: Materialised, definition: Definition) -> Weights:
             raise Rematerialise(
                 f"event type {rule.event_type!r} changed between reward and penalty"
             )
-        if is_penalty:
-            penalty_points[i - m.n_decaying] = rule.points
-        elif rule.points > 0:
-            points[i] = rule.points
-            if rule.cap is not None:
-                cap_over_points[i] = rule.cap / rule.points
+        points[i] = rule.points
+        if not is_penalty and rule.points > 0 and rule.cap is not None:
+            cap_over_points[i] = rule.cap / rule.points
     fit = np.zeros(m.n_leads)
     disqualified = np.zeros(m.n_leads, dtype=bool)
     tables = {a: np.zeros(len(m.values[a]) + 1) for a in FIT_ATTRIBUTES}
@@ -462,7 +469,7 @@ def compile_weights(m: Materialised, definition: Definition) -> Weights:
             fit += tables[attribute][m.codes[attribute]]
         if disqualifying[attribute].any():
             disqualified |= disqualifying[attribute][m.codes[attribute]]
-    return Weights(fit, disqualified, points, cap_over_points, penalty_points)
+    return Weights(fit, disqualified, points, cap_over_points)
 
 
 def _chunk_scores(m: Materialised, w: Weights, first: int = 0, stop: int | None = None):
@@ -472,30 +479,24 @@ def _chunk_scores(m: Materialised, w: Weights, first: int = 0, stop: int | None 
     """
     stop = m.n_leads if stop is None else stop
     fit_by_rank = np.where(w.is_disqualified, -np.inf, w.fit_points)[m.order]
-    n_types = len(m.event_types)
-    weight = np.concatenate([w.points, w.penalty_points])
-    # one row per type: min(cap / points, decayed sum), then the penalty counts
-    terms = np.empty((n_types, CHUNK))
+    terms = np.empty((len(m.event_types), CHUNK))
     for j in range(len(m.offsets) - 1):
         here = m.offsets[j]
         active = min(m.offsets[j + 1] - here, stop)
         for r0 in range(first, active, CHUNK):
             r1 = min(active, r0 + CHUNK)
             rows = slice(here + r0, here + r1)
-            n = r1 - r0
-            part = terms[:, :n]
-            np.minimum(m.decayed[:, rows], w.cap_over_points[:, None], out=part[: m.n_decaying])
-            np.copyto(part[m.n_decaying :], m.counts[:, rows])
-            yield j, r0, fit_by_rank[r0:r1] + _weighted_sum(weight, part)
+            yield j, r0, fit_by_rank[r0:r1] + _behaviour(m, w, rows, terms[:, : r1 - r0])
 
 
-def _weighted_sum(weight: np.ndarray, terms: np.ndarray) -> np.ndarray:
-    """Return sum over types of weight x term, per check (column), type by type in order.
-
-    einsum adds the types in one fixed order whatever the number of checks; BLAS (a matrix
-    product) would be faster but its threads and kernels may add them in another order.
-    """
-    return np.einsum("t,tn->n", weight, terms)
+def _behaviour(m: Materialised, w: Weights, rows, out: np.ndarray) -> np.ndarray:
+    """Return the behaviour points at some checks: per type min(cap, points x decayed sum), or
+    points x count for penalties, added type by type in one fixed order (out: scratch)."""
+    np.minimum(m.decayed[:, rows], w.cap_over_points[:, None], out=out[: m.n_decaying])
+    np.copyto(out[m.n_decaying :], m.counts[:, rows])
+    # einsum adds the types in order whatever the number of checks; a BLAS product would be
+    # faster, but its threads and kernels may add them in another order
+    return np.einsum("t,tn->n", w.points, out)
 
 
 @dataclass(frozen=True, eq=False)
@@ -517,6 +518,8 @@ class Scores:
     sql_facts: dict[str, np.ndarray]
     lead_max: np.ndarray  # per lead: highest score in micro-points (-BIAS when disqualified)
     weights: Weights
+    # who_moves' index, built on first use for one set of current MQL moments
+    movers: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_records(self) -> int:
@@ -527,7 +530,7 @@ class Scores:
 def score(m: Materialised, definition: Definition) -> Scores:
     """Return a definition's record highs over the materialised history.
 
-    The definition's half-life must be the materialisation's (see set_half_life).
+    The definition's half-life must be the materialisation's (see with_half_life).
     """
     if definition.half_life_days != m.half_life_days:
         raise Rematerialise(
@@ -538,7 +541,7 @@ def score(m: Materialised, definition: Definition) -> Scores:
     outcomes = (m.reached_sql_us[m.order], m.reached_customer_us[m.order])
     # two threads on two halves of the checks: numpy lets go of the GIL inside each step
     split = _rank_splitting_rows(m)
-    with m.lock, ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(2) as pool:
         halves = list(pool.map(
             lambda ranks: _records(m, w, outcomes, *ranks), [(0, split), (split, m.n_leads)]
         ))
@@ -924,11 +927,10 @@ def mql_moments(
     s = threshold_micro(definition.threshold if threshold is None else threshold)
     w = compile_weights(m, definition)
     first = np.full(m.n_leads, NEVER, dtype=np.int64)
-    with m.lock:
-        for j, r0, x in _chunk_scores(m, w):
-            mine = first[r0 : r0 + len(x)]
-            hit = np.flatnonzero((micro(x) >= s) & (mine == NEVER))
-            mine[hit] = m.check_us[m.offsets[j] + r0 + hit]
+    for j, r0, x in _chunk_scores(m, w):
+        mine = first[r0 : r0 + len(x)]
+        hit = np.flatnonzero((micro(x) >= s) & (mine == NEVER))
+        mine[hit] = m.check_us[m.offsets[j] + r0 + hit]
     out = np.empty_like(first)
     out[m.order] = first
     return out
@@ -947,14 +949,9 @@ def lead_checks(m: Materialised, w: Weights, lead: int) -> tuple[np.ndarray, np.
     """Return one lead's check moments (us) and unrounded scores at them."""
     rank = m.rank[lead]
     rows = m.offsets[:-1][np.diff(m.offsets) > rank] + rank
-    with m.lock:
-        terms = np.concatenate([
-            np.minimum(m.decayed[:, rows], w.cap_over_points[:, None]),
-            m.counts[:, rows].astype(np.float64),
-        ])
     fit = -np.inf if w.is_disqualified[lead] else w.fit_points[lead]
-    weight = np.concatenate([w.points, w.penalty_points])
-    return m.check_us[rows], fit + _weighted_sum(weight, terms)
+    behaviour = _behaviour(m, w, rows, np.empty((len(m.event_types), len(rows))))
+    return m.check_us[rows], fit + behaviour
 
 
 @dataclass(frozen=True, eq=False)
@@ -973,16 +970,20 @@ class MoverIndex:
 
 
 def mover_index(m: Materialised, current_mql_us: np.ndarray, scores: Scores) -> MoverIndex:
-    """Return the leads sorted for who_moves: once per candidate scoring."""
+    """Return the leads sorted for who_moves, kept with the scores for these current moments."""
+    if scores.movers.get("current") is current_mql_us:
+        return scores.movers["index"]
     key = ((current_mql_us != NEVER).astype(np.int64) << SCORE_BITS) | (scores.lead_max + BIAS)
     order = np.argsort(key)
-    return MoverIndex(
+    index = MoverIndex(
         order=order,
         keys=key[order],
         by_dimension={
             d: np.sort((m.codes[d].astype(np.int64) << (SCORE_BITS + 1)) | key) for d in PERSONA
         },
     )
+    scores.movers.update(current=current_mql_us, index=index)
+    return index
 
 
 @dataclass(frozen=True)
@@ -1002,13 +1003,18 @@ class Movers:
 
 def who_moves(
     m: Materialised,
-    index: MoverIndex,
-    scores: Scores,
     current_mql_us: np.ndarray,
+    scores: Scores,
     threshold: float,
     sample: int = 20,
 ) -> Movers:
-    """Return who would become an MQL at some point, or stop being one, under the candidate."""
+    """Return who would become an MQL at some point, or stop being one, under the candidate.
+
+    current_mql_us: each lead's MQL moment under the current definition (NEVER: none). The
+    first call for a scoring and those moments sorts the leads (see mover_index); the next
+    ones take a few binary searches.
+    """
+    index = mover_index(m, current_mql_us, scores)
     s = threshold_micro(threshold) + BIAS
     current = 1 << SCORE_BITS
     # not current MQLs first, by best score: those from `enter` on reach the threshold; then
@@ -1050,13 +1056,10 @@ def who_moves(
 
 
 def movers(
-    m: Materialised,
-    index: MoverIndex,
-    scores: Scores,
-    current_mql_us: np.ndarray,
-    threshold: float,
+    m: Materialised, current_mql_us: np.ndarray, scores: Scores, threshold: float
 ) -> pl.DataFrame:
     """Return every lead that enters or leaves MQL under the candidate, for a CSV download."""
+    index = mover_index(m, current_mql_us, scores)
     s = threshold_micro(threshold) + BIAS
     enter, was, stay = np.searchsorted(index.keys, [s, 1 << SCORE_BITS, (1 << SCORE_BITS) + s])
     entering, leaving = index.order[enter:was], index.order[was:stay]
@@ -1113,126 +1116,3 @@ def explain_score(
         event_points=[float(r.points) for r in behaviour],
         event_caps=[None if r.cap is None else float(r.cap) for r in behaviour],
     )
-
-
-# =====================================================================================
-# the Lab: what a page keeps between reruns
-# =====================================================================================
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A candidate's backtest next to the current definition's, on the same quarters."""
-
-    candidate: Backtest
-    current: Backtest
-
-
-class Lab:
-    """The history materialised once, the current definition's MQLs, and a candidate's scores.
-
-    Each change costs only what it must: a threshold move nothing until asked (`compare`), a
-    weight or fit-point change a rescore, a half-life change new decayed sums, a new event type
-    or a points sign change a new materialisation.
-    """
-
-    def __init__(self, cur: duckdb.DuckDBPyConnection, current: Definition):
-        self.current = current
-        self.materialised = materialise_for(cur, current)
-        self.current_mql_us = mql_moments(self.materialised, current)
-        self.candidate = current
-        self.scores = score(self.materialised, current)
-        self._current_backtests: dict[tuple, Backtest] = {}
-        self._movers: tuple[Scores, MoverIndex] | None = None
-
-    def set_candidate(self, cur: duckdb.DuckDBPyConnection, definition: Definition) -> str:
-        """Return what the new candidate cost: 'nothing', 'scores', 'half-life' or 'materialise'."""
-        before = self.candidate
-        self.candidate = definition
-        if (
-            definition.fit_rules == before.fit_rules
-            and definition.behaviour_rules == before.behaviour_rules
-            and definition.half_life_days == before.half_life_days
-        ):
-            return "nothing"
-        try:
-            compile_weights(self.materialised, definition)
-        except Rematerialise:
-            # free the old sums first: two materialisations at once would double the memory
-            self.materialised = self.scores = None
-            self.materialised = materialise_for(cur, definition)
-            self.scores = score(self.materialised, definition)
-            return "materialise"
-        cost = "scores"
-        if definition.half_life_days != self.materialised.half_life_days:
-            set_half_life(self.materialised, definition.half_life_days)
-            cost = "half-life"
-        self.scores = score(self.materialised, definition)
-        return cost
-
-    def compare(
-        self,
-        threshold: float | None = None,
-        quarters: Sequence[str] | None = None,
-        sales_capacity_per_week: float | None = None,
-    ) -> Comparison:
-        """Return the candidate at a threshold (default its own) next to the current definition."""
-        key = (tuple(quarters) if quarters is not None else None, sales_capacity_per_week)
-        if key not in self._current_backtests:
-            self._current_backtests[key] = backtest_moments(
-                self.materialised, self.current_mql_us, self.current.threshold, quarters,
-                sales_capacity_per_week,
-            )
-        return Comparison(
-            backtest(self.materialised, self.scores, self._threshold(threshold), quarters,
-                     sales_capacity_per_week),
-            self._current_backtests[key],
-        )
-
-    def curve(
-        self, quarters: Sequence[str] | None = None, thresholds: Sequence[float] | None = None
-    ) -> pl.DataFrame:
-        """Return the candidate's trade-off curve over thresholds on the chosen quarters."""
-        return tradeoff_curve(self.materialised, self.scores, quarters, thresholds)
-
-    def who_moves(self, threshold: float | None = None, sample: int = 20) -> Movers:
-        """Return who enters or leaves MQL under the candidate at a threshold."""
-        return who_moves(self.materialised, self._mover_index(), self.scores, self.current_mql_us,
-                         self._threshold(threshold), sample)
-
-    def movers(self, threshold: float | None = None) -> pl.DataFrame:
-        """Return every lead that enters or leaves MQL under the candidate at a threshold."""
-        return movers(self.materialised, self._mover_index(), self.scores, self.current_mql_us,
-                      self._threshold(threshold))
-
-    def _mover_index(self) -> MoverIndex:
-        """Return the mover index of the candidate's scores, built on first use."""
-        if self._movers is None or self._movers[0] is not self.scores:
-            self._movers = (self.scores, mover_index(self.materialised, self.current_mql_us,
-                                                     self.scores))
-        return self._movers[1]
-
-    def explain(
-        self,
-        cur: duckdb.DuckDBPyConnection,
-        lead_id: str,
-        at: dt.datetime | None = None,
-        threshold: float | None = None,
-    ) -> tuple[dt.datetime, pl.DataFrame]:
-        """Return the moment explained and the candidate's score rows for a lead at it.
-
-        The moment defaults to the lead's MQL moment under the candidate, else the data's today.
-        """
-        if at is None:
-            lead = self.materialised.lead_index(lead_id)
-            checks, x = lead_checks(self.materialised, self.scores.weights, lead)
-            reached = np.flatnonzero(micro(x) >= threshold_micro(self._threshold(threshold)))
-            if len(reached):
-                at = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(checks[reached[0]]))
-            else:
-                at = self.materialised.calendar.as_of or _utc_now()
-        return at, explain_score(cur, self.candidate, lead_id, at)
-
-    def _threshold(self, threshold: float | None) -> float:
-        """Return the threshold asked for, or the candidate's own."""
-        return self.candidate.threshold if threshold is None else threshold

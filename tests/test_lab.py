@@ -21,7 +21,7 @@ from polars.testing import assert_frame_equal
 import fixtures as fx
 from fixtures import Definition as StoredDefinition, Journey, Spend
 from funnelcast import db, definitions, lab
-from funnelcast.definitions import BehaviourRule, Definition, FitRule
+from funnelcast.definitions import BehaviourRule, Definition
 from funnelcast.demo import build_demo
 from test_properties import SETTINGS, datasets
 
@@ -115,9 +115,11 @@ def test_the_lab_finds_the_sql_mql_moments_on_the_demo(demo):
     m = lab.materialise_for(cur, current, definitions.load(cur, 2))
     check_against_sql(cur, m, current, 1, [0, 20, 50, 64.5, 65, 65.000001, 90, 140])
     check_against_sql(cur, m, definitions.load(cur, 2), 2, [0, 35.25, 40, 80])
-    # a half-life change re-sums the decayed events in place
-    lab.set_half_life(m, 75)
-    check_against_sql(cur, m, definitions.load(cur, 3), 3, [10, 40, 100])
+    # a half-life change re-sums the decayed events into a new materialisation
+    slower = lab.with_half_life(m, 75)
+    check_against_sql(cur, slower, definitions.load(cur, 3), 3, [10, 40, 100])
+    assert slower.check_us is m.check_us and slower.decayed is not m.decayed
+    check_against_sql(cur, m, current, 1, [65])  # the original is as it was
 
 
 def test_a_definition_without_rules_makes_every_lead_an_mql_at_creation():
@@ -177,8 +179,7 @@ def test_a_threshold_no_lead_reaches_gives_zeros(demo):
     assert result.quarters["mqls"].sum() == 0
     assert result.quarters["cost_per_mql"].null_count() == result.quarters.height
     assert lab.tradeoff_curve(m, scores, thresholds=[100_000])["mqls"].to_list() == [0]
-    current = lab.mql_moments(m, definition)
-    moves = lab.who_moves(m, lab.mover_index(m, current, scores), scores, current, 100_000)
+    moves = lab.who_moves(m, lab.mql_moments(m, definition), scores, 100_000)
     assert moves.entering == 0 and moves.leaving == moves.by_group.filter(
         pl.col("dimension") == "channel")["leaving"].sum() > 0
 
@@ -297,8 +298,7 @@ def test_a_higher_threshold_keeps_only_the_demo_request(journeys):
 def test_who_moves_counts_the_leads_that_enter_and_leave(journeys):
     cur, m, scores = journeys
     current = lab.mql_moments(m, definitions.load(cur, 1))  # MQLs at 50
-    index = lab.mover_index(m, current, scores)
-    moves = lab.who_moves(m, index, scores, current, 65, sample=10)
+    moves = lab.who_moves(m, current, scores, 65, sample=10)
     # at 65: download_then_won (50) and quiet_mql (60) leave; nobody enters
     assert (moves.entering, moves.leaving, moves.staying) == (0, 2, 2)
     assert sorted(moves.sample["lead_id"]) == ["download_then_won", "quiet_mql"]
@@ -306,14 +306,51 @@ def test_who_moves_counts_the_leads_that_enter_and_leave(journeys):
     assert moves.sample["best_score"].to_list() == [60.0, 50.0]  # closest to the threshold first
     seniority = moves.by_group.filter(pl.col("dimension") == "seniority")
     assert dict(seniority.select("value", "leaving").rows()) == {"c_level": 1, "vp": 1}
-    stricter = lab.mql_moments(m, definitions.load(cur, 1), 65)
-    back = lab.who_moves(m, lab.mover_index(m, stricter, scores), scores, stricter, 50)
+    back = lab.who_moves(m, lab.mql_moments(m, definitions.load(cur, 1), 65), scores, 50)
     assert (back.entering, back.leaving) == (2, 0)
     assert back.sample["candidate_mql_at"].to_list() == [
         dt.datetime(2026, 1, 8), dt.datetime(2026, 4, 2)
     ]
-    everyone = lab.movers(m, index, scores, current, 65)
+    everyone = lab.movers(m, current, scores, 65)
     assert everyone.sort("lead_id")["lead_id"].to_list() == ["download_then_won", "quiet_mql"]
+
+
+def test_who_moves_agrees_with_counting_every_lead(demo):
+    cur = demo.cursor()
+    current, other = definitions.load(cur, 1), definitions.load(cur, 2)
+    m = lab.materialise_for(cur, current, other)
+    current_mql_us = lab.mql_moments(m, current)
+    scores = lab.score(m, other)
+    for threshold in (0, 25.5, 40, 65, 200):
+        candidate = lab.mql_moments(m, other, threshold) != lab.NEVER
+        was = current_mql_us != lab.NEVER
+        moves = lab.who_moves(m, current_mql_us, scores, threshold, sample=7)
+        assert moves.entering == (candidate & ~was).sum()
+        assert moves.leaving == (was & ~candidate).sum()
+        assert moves.staying == (was & candidate).sum()
+        for dimension in lab.PERSONA:
+            rows = moves.by_group.filter(pl.col("dimension") == dimension)
+            values = (*m.values[dimension], lab.NO_VALUE)
+            expected = {
+                values[code]: (int(((m.codes[dimension] == code) & candidate & ~was).sum()),
+                               int(((m.codes[dimension] == code) & was & ~candidate).sum()))
+                for code in range(len(values))
+            }
+            assert {v: (i, o) for _, v, i, o, _ in rows.rows()} == {
+                v: c for v, c in expected.items() if c != (0, 0)
+            }, dimension
+        assert moves.sample.height == min(7, moves.entering) + min(7, moves.leaving)
+        entering = moves.sample.filter(pl.col("direction") == "enters")
+        assert (entering["best_score"] >= threshold).all()
+        assert entering["best_score"].is_sorted()
+        # each entering lead's candidate MQL moment is the one the straight pass finds
+        straight = lab.mql_moments(m, other, threshold)
+        for lead_id, at in entering.select("lead_id", "candidate_mql_at").rows():
+            assert at == EPOCH + dt.timedelta(microseconds=int(straight[m.lead_index(lead_id)]))
+        assert lab.movers(m, current_mql_us, scores, threshold).height == (
+            moves.entering + moves.leaving)
+    # the index is sorted once per scoring and set of current moments
+    assert scores.movers["index"] is lab.mover_index(m, current_mql_us, scores)
 
 
 def test_an_explained_score_adds_up_to_lead_scores(demo):
@@ -349,53 +386,42 @@ def test_an_explanation_shows_fit_events_caps_and_penalties():
 
 
 # =====================================================================================
-# the Lab: each change costs only what it must
+# what the materialised sums can score, and a lead's checks
 # =====================================================================================
 
 
-def test_the_lab_rescores_rebuilds_or_rematerialises_as_the_change_needs(demo):
+def test_a_definition_the_sums_cannot_score_asks_for_a_new_materialisation(demo):
     cur = demo.cursor()
     current = definitions.load(cur, 1)
-    study = lab.Lab(cur, current)
-    assert study.set_candidate(cur, dataclasses.replace(current, threshold=70)) == "nothing"
-    heavier = dataclasses.replace(current, fit_rules=(
-        *current.fit_rules, FitRule("channel", "referral", 20)))
-    assert study.set_candidate(cur, heavier) == "scores"
-    slower = dataclasses.replace(heavier, half_life_days=60)
-    assert study.set_candidate(cur, slower) == "half-life"
-    flipped = dataclasses.replace(slower, behaviour_rules=tuple(
-        BehaviourRule(r.event_type, -r.points if r.event_type == "email_open" else r.points, r.cap)
-        for r in slower.behaviour_rules) + (BehaviourRule("webinar_attended_twice", 5),))
-    assert study.set_candidate(cur, flipped) == "materialise"
-    # after all that, the candidate's figures are still those of its own SQL
-    fx.add_definitions(cur, [StoredDefinition(
-        definition_id=9, effective_from="2031-01-01", threshold=65, half_life_days=60,
-        fit_rules=[(r.attribute, r.value, r.points, r.is_disqualifier) for r in flipped.fit_rules],
-        behaviour_rules=[(r.event_type, r.points, r.cap) for r in flipped.behaviour_rules],
-    )])
-    comparison = study.compare(55, ["2025Q3", "2025Q4"], sales_capacity_per_week=30)
-    reference = sql_moments(cur, 9, 55.0)
-    assert_same_backtest(comparison.candidate, lab.backtest_moments(
-        study.materialised, moments_array(study.materialised, reference), 55,
-        ["2025Q3", "2025Q4"], 30))
-    # the current definition's side is its own SQL's MQLs at its own threshold
-    m = study.materialised
-    own = lab.backtest_moments(m, moments_array(m, sql_moments(cur, 1)), current.threshold,
-                               ["2025Q3", "2025Q4"], 30)
-    assert_same_backtest(comparison.current, own)
-    moved = study.who_moves(55)
-    assert moved.entering + moved.staying == reference.height
-    assert study.movers(55).height == moved.entering + moved.leaving
+    m = lab.materialise_for(cur, current)
+    rules = current.behaviour_rules
+    new_type = dataclasses.replace(current, behaviour_rules=(*rules, BehaviourRule("visit", 5)))
+    with pytest.raises(lab.Rematerialise, match="'visit' is not materialised"):
+        lab.score(m, new_type)
+    flipped = dataclasses.replace(current, behaviour_rules=tuple(
+        BehaviourRule(r.event_type, -abs(r.points), r.cap) for r in rules))
+    with pytest.raises(lab.Rematerialise, match="between reward and penalty"):
+        lab.score(m, flipped)
+    with pytest.raises(lab.Rematerialise, match="30-day half-life, not 45"):
+        lab.score(m, dataclasses.replace(current, half_life_days=45))
+    # a weight set to 0 scores nothing, whichever kind the type is
+    silent = dataclasses.replace(current, fit_rules=(), behaviour_rules=tuple(
+        BehaviourRule(r.event_type, 0, r.cap) for r in rules))
+    assert lab.backtest(m, lab.score(m, silent), 0.000001).totals["mqls"] == 0
+    assert lab.backtest(m, lab.score(m, silent), 0).totals["mqls"] == m.n_leads
 
 
-def test_the_lab_explains_a_lead_at_its_mql_moment_by_default(journeys):
-    cur, _, _ = journeys
-    study = lab.Lab(cur, definitions.load(cur, 1))
-    at, rows = study.explain(cur, "slow_winner")
-    assert at == dt.datetime(2025, 12, 22)
-    assert rows["points"].sum() == 70.0
-    at, rows = study.explain(cur, "missed_buyer")  # never an MQL: explained as of the data's end
-    assert at == dt.datetime(2026, 4, 15) and rows["points"].sum() == pytest.approx(
-        20 * 0.5 ** ((at - dt.datetime(2026, 1, 21)).days / 30))
+def test_a_leads_checks_score_as_its_explanation_adds_up(journeys):
+    cur, m, scores = journeys
+    definition = definitions.load(cur, 1)
+    for lead_id in ("slow_winner", "download_then_won", "disqualified_buyer", "missed_buyer"):
+        checks, points = lab.lead_checks(m, scores.weights, m.lead_index(lead_id))
+        for at_us, total in zip(checks, points, strict=True):
+            at = EPOCH + dt.timedelta(microseconds=int(at_us))
+            rows = lab.explain_score(cur, definition, lead_id, at)
+            if rows["is_disqualifier"].any():
+                assert total == -np.inf
+            else:
+                assert total == pytest.approx(rows["points"].sum(), abs=1e-9), (lead_id, at)
     with pytest.raises(db.FunnelcastError, match="no lead with id 'nobody'"):
-        study.explain(cur, "nobody")
+        m.lead_index("nobody")
