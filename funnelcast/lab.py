@@ -711,8 +711,13 @@ def backtest(
 ) -> Backtest:
     """Return the backtest of scored records at a threshold: a few binary searches per day."""
     s = threshold_micro(threshold)
-    needles = (np.arange(m.calendar.n_days, dtype=np.int64) << SCORE_BITS) | (s + BIAS)
-    per_day = np.searchsorted(scores.key_lo, needles) - np.searchsorted(scores.key_hi, needles)
+    cal = m.calendar
+    # only the chosen quarters' days are shown, so only they are counted
+    days = np.flatnonzero(np.isin(cal.quarter_of_day, cal.quarter_indices(quarters)))
+    needles = (days << SCORE_BITS) | (s + BIAS)
+    per_day = np.zeros(cal.n_days, dtype=np.int64)
+    per_day[days] = np.searchsorted(scores.key_lo, needles)
+    per_day[days] -= np.searchsorted(scores.key_hi, needles)
     reach = int(np.searchsorted(scores.sql_hi, s))
     active = reach + np.flatnonzero(scores.sql_lo[reach:] < s)
     facts = {name: values[active] for name, values in scores.sql_facts.items()}
@@ -814,7 +819,7 @@ def _summarise(
         "customer_days_earlier_mean": mean_lag["customer"][chosen],
         "spend": cal.spend[chosen],
         "cost_per_mql": cost_per_mql[chosen],
-    }).fill_nan(None)
+    }, nan_to_null=True)
     weeks = pl.DataFrame({
         "week_start": (np.datetime64(cal.day0, "D") + whole).astype("datetime64[D]"),
         "mqls": weekly.astype(np.int64),
@@ -898,7 +903,7 @@ def tradeoff_curve(
     with np.errstate(invalid="ignore", divide="ignore"):
         columns["mql_to_sql"] = columns["mqls_reached_sql"] / mqls
         columns["mql_to_customer"] = columns["mqls_reached_customer"] / mqls
-    return pl.DataFrame(columns).fill_nan(None)
+    return pl.DataFrame(columns, nan_to_null=True)
 
 
 def default_thresholds(scores: Scores, steps: int = 200) -> np.ndarray:
@@ -1093,7 +1098,7 @@ def _lead_frame(
         "recorded_mql_at": moment(m.recorded_mql_us[leads]),
         "reached_sql_at": moment(m.reached_sql_us[leads]),
         "reached_customer_at": moment(m.reached_customer_us[leads]),
-    }, schema_overrides={d: pl.String for d in PERSONA}).fill_nan(None)
+    }, schema_overrides={d: pl.String for d in PERSONA}, nan_to_null=True)
 
 
 def explain_score(
