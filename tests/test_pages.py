@@ -9,42 +9,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest, app_test
+from streamlit.testing.v1 import AppTest
 
+from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from funnelcast import cli, db, formats, overview
 from funnelcast.metrics import load_context
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 KPI_LABELS = {key: (label, kind) for key, label, kind, *_ in overview.KPI_SPECS}
-
-
-class NavigationOnly(PagesManager):
-    """A PagesManager that never falls back to Streamlit's legacy pages/ directory mode."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
-@pytest.fixture(autouse=True)
-def navigation_only(monkeypatch):
-    """Run app.py on every AppTest run, as the server does.
-
-    AppTest forgets before each run that app.py uses st.navigation; seeing a pages/ directory
-    it then reruns the last page's file on its own, without app.py and its sidebar.
-    """
-    monkeypatch.setattr(app_test, "PagesManager", NavigationOnly)
-
-
-@pytest.fixture(autouse=True)
-def release_streamlit_caches():
-    """Close the cached connections after each test, so no test inherits another's files."""
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
 
 def run_app(monkeypatch: pytest.MonkeyPatch, database: Path) -> AppTest:
     """Return the app after one run against the database file."""

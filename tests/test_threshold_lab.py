@@ -14,38 +14,13 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
-import streamlit as st
-from streamlit.runtime.pages_manager import PagesManager
-from streamlit.testing.v1 import AppTest, app_test
+from streamlit.testing.v1 import AppTest
 
+from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from funnelcast import cli, db, definitions, formats, lab
 from funnelcast import threshold_lab as tl
 
-APP = Path(__file__).resolve().parent.parent / "app.py"
 PAGE = "pages/threshold_lab.py"
-
-
-class NavigationOnly(PagesManager):
-    """A PagesManager that never falls back to Streamlit's legacy pages/ directory mode."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-
-@pytest.fixture(autouse=True)
-def navigation_only(monkeypatch):
-    """Run app.py on every AppTest run, as the server does (see test_pages.py)."""
-    monkeypatch.setattr(app_test, "PagesManager", NavigationOnly)
-
-
-@pytest.fixture(autouse=True)
-def release_streamlit_caches():
-    """Close the cached connections after each test, so no test inherits another's files."""
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
 
 def open_lab(monkeypatch: pytest.MonkeyPatch, database: Path) -> AppTest:
     """Return the app after a run on the Threshold Lab page against the database file."""
