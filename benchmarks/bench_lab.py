@@ -37,9 +37,9 @@ import numpy as np
 
 from funnelcast import db, definitions, lab, scoring
 from funnelcast.definitions import BehaviourRule, FitRule
+from results import RESULTS, machine, replace_section
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 SECTION = "## Threshold Lab engine"
 TARGETS = {"threshold_ms": 5, "weights_ms": 100, "half_life_s": 1.5, "peak_gib": 1.5}
 PURGE = {"DUCKDB_JE_MALLOC_CONF": "dirty_decay_ms:0,muzzy_decay_ms:0"}
@@ -282,14 +282,6 @@ def run_part(part: str, path: str, *extra: str, env: dict | None = None) -> dict
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    """Return a one-line description of this machine (as bench_spine.py gives it)."""
-    sys.path.insert(0, str(HERE))
-    from bench_spine import machine as describe
-
-    return describe()
-
-
 def write_results(result: dict) -> None:
     """Replace this benchmark's section of RESULTS.md, leaving the others as they are."""
     e, mem, purged, base = (result[k] for k in ("engine", "memory", "memory_purged", "baseline"))
@@ -377,13 +369,7 @@ def write_results(result: dict) -> None:
         "queries' memory for a while after they finish.",
         "",
     ]
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    head, found, rest = old.partition(SECTION)
-    tail = ""
-    if found:
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following >= 0 else ""
-    RESULTS.write_text(head.rstrip() + "\n\n" + "\n".join(lines) + ("\n" + tail if tail else ""))
+    replace_section(SECTION, lines)
 
 
 def main() -> None:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -25,30 +23,13 @@ from pathlib import Path
 import duckdb
 
 from funnelcast import db
+from results import RESULTS, machine, replace_section
 from funnelcast.metrics import load_context, metrics
 from funnelcast.overview import default_quarter
 from funnelcast.scoring import computed_mql_moments
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "RESULTS.md"
 SECTION = "## Spine: demo and metrics"
-
-
-def machine() -> str:
-    """Return a one-line description of this machine."""
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{os.cpu_count()} cores ({cpu}), {mem_gib:.0f} GiB RAM, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}, DuckDB {duckdb.__version__}"
-    )
 
 
 def timed(fn, repeat: int) -> tuple[float, object]:
@@ -165,13 +146,7 @@ def write_results(rows: list[dict]) -> None:
             f"{r['metrics_cli_s']:.1f} s |"
         )
     lines.append("")
-    old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    head, _, rest = old.partition(SECTION)
-    tail = ""
-    if rest:
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following >= 0 else ""
-    RESULTS.write_text(head.rstrip() + "\n\n" + "\n".join(lines) + ("\n" + tail if tail else ""))
+    replace_section(SECTION, lines)
 
 
 def main() -> None:
