@@ -120,6 +120,7 @@ def write(path: Path, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         _lab_curve.clear()
         _lab_scores.clear()
         _lab_materialised.clear()
+        _lab_history.clear()
         con = db.connect(path)
         try:
             return fn(con.cursor())
@@ -203,32 +204,47 @@ def funnel_by_quarter(database: Database, channel: str | None) -> pl.DataFrame:
 # another entry instead of changing one that other sessions use.
 
 
-def _event_types(definition: Definition) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Return a definition's scored event types and, of those, its penalty types."""
-    rules = definition.behaviour_rules
-    return (
-        tuple(sorted(r.event_type for r in rules)),
-        tuple(sorted(r.event_type for r in rules if r.points < 0)),
-    )
+@st.cache_data(show_spinner=False)
+def _data_event_types(_cur: duckdb.DuckDBPyConnection, key: str) -> tuple[str, ...]:
+    """Return the event types the data holds."""
+    vocabulary = db.run(_cur, "scoring_vocabulary")
+    return tuple(vocabulary.filter(pl.col("kind") == "behaviour")["value"].to_list())
 
 
-@st.cache_resource(show_spinner="Materialising the history for the Threshold Lab…", max_entries=3)
-def _lab_materialised(
-    _cur: duckdb.DuckDBPyConnection,
-    key: str,
-    half_life_days: float,
-    event_types: tuple[str, ...],
-    penalty_types: tuple[str, ...],
+def _event_types(database: Database, definition: Definition) -> tuple[str, ...]:
+    """Return every event type the data holds and the definition scores: materialising them
+    all lets a weight be given to any type without reading the events again."""
+    scored = {r.event_type for r in definition.behaviour_rules}
+    return tuple(sorted(scored.union(_data_event_types(database.cursor, database.key))))
+
+
+@st.cache_resource(show_spinner="Materialising the history for the Threshold Lab…", max_entries=2)
+def _lab_history(
+    _cur: duckdb.DuckDBPyConnection, key: str, event_types: tuple[str, ...],
+    _half_life_days: float,
 ) -> lab.Materialised:
-    """Return funnelcast.lab.materialise, cached on the file key, half-life and event types."""
-    return lab.materialise(_cur, half_life_days, event_types, penalty_types)
+    """Return funnelcast.lab.materialise, cached on the file key and event types only: it is
+    decayed by whichever half-life asked first (see _lab_materialised)."""
+    return lab.materialise(_cur, _half_life_days, event_types)
+
+
+@st.cache_resource(show_spinner="Decaying the history by the half-life…", max_entries=4)
+def _lab_materialised(
+    _database: Database, key: str, event_types: tuple[str, ...], half_life_days: float
+) -> lab.Materialised:
+    """Return the materialised history decayed by a half-life: the events are read once per
+    data load, a half-life change only recomputes the decay between checks."""
+    history = _lab_history(_database.cursor, key, event_types, half_life_days)
+    if history.half_life_days == half_life_days:
+        return history
+    return lab.with_half_life(history, half_life_days)
 
 
 def lab_materialised(database: Database, definition: Definition) -> lab.Materialised:
     """Return the history materialised for scoring a definition (shared, never modified)."""
-    types, penalties = _event_types(definition)
     return _lab_materialised(
-        database.cursor, database.key, float(definition.half_life_days), types, penalties
+        database, database.key, _event_types(database, definition),
+        float(definition.half_life_days),
     )
 
 

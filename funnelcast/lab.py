@@ -1,27 +1,28 @@
 """The Threshold Lab engine: what-if MQL definitions, backtested on history, fast at 1M leads.
 
 A definition's MQL moments (queries/computed_mql_moments.sql) depend on the data in two layers:
-- what a slider cannot change, held here once per data load and half-life (`Materialised`):
-  per lead its fit attribute codes and outcomes, and per check moment (its creation and each
-  scoring event at or after it) the decayed sum of each event type, sum 0.5^(age / half-life)
-  over its events so far (penalty types: the plain count, as penalties do not decay);
+- what a slider cannot change, held here once per data load (`Materialised`): per lead its fit
+  attribute codes and outcomes, and its check moments (its creation and each later moment with
+  a scoring event) with the events at each; per half-life, the decay between checks;
 - what a weight or fit-point change recomputes from that (`Scores`, see `score`): each check's
-  score, fit + sum over types of min(cap, points x decayed sum), and each lead's record highs.
-  A lead becomes an MQL at the first check whose rounded score reaches the threshold, so the
-  record high at check i (its score above every earlier one) is the MQL moment for exactly the
-  thresholds in (previous record, score_i]. Records are kept as sorted keys (day, bound), so a
-  threshold move counts each day's MQLs with two binary searches (see `backtest`).
+  score, fit + per type min(cap, points x decayed sum) (penalties: points x count, undecayed),
+  and each lead's record highs. A lead becomes an MQL at the first check whose rounded score
+  reaches the threshold, so the record high at check i (its score above every earlier one) is
+  the MQL moment for exactly the thresholds in (previous record, score_i]. Records are kept as
+  sorted keys (day, bound), so a threshold move counts each day's MQLs with two binary
+  searches (see `backtest`).
 
 Scores are compared in integer micro-points: DuckDB's round(x, 6) is round-half-away(x * 1e6)
 / 1e6, so round(x, 6) >= T exactly when that integer reaches `threshold_micro(T)`.
 
-Checks live in one array in position-major order: all leads' creation checks first, then every
-lead's second check, and so on, leads ranked by how many checks they have. A lead's running sums
-and running maximum then move block by block in a few hundred vectorised steps.
+The per-lead loops are compiled (funnelcast.lab_kernels): a lead's decayed sums are carried from
+check to check in registers, so nothing per check and event type is ever stored, and a rescore
+reads each check once. Two threads score half the leads each.
 
 A Materialised is read-only once built, so sessions can share it; a half-life change makes a
-new one that shares all but the sums (`with_half_life`). A new event type, or a type turning
-from reward to penalty, needs a new materialisation (`score` raises Rematerialise).
+new one that shares all but the decay factors (`with_half_life`). A definition scoring an event
+type the materialisation lacks needs a new one (`score` raises Rematerialise); any points, caps
+and signs of the types it has can be scored.
 """
 
 from __future__ import annotations
@@ -40,23 +41,24 @@ import numpy as np
 import polars as pl
 
 from funnelcast import db, metrics, periods
+from funnelcast import lab_kernels as kernels
 from funnelcast.definitions import Definition
 from funnelcast.stats import rate, ratio
 
 DAY_US = 86_400_000_000
-NEVER = np.iinfo(np.int64).max  # a moment that never came: no MQL, no SQL, no customer
+NEVER = kernels.NEVER  # a moment that never came: no MQL, no SQL, no customer
 # Keys pack (day, score in micro-points): 2^43 micro-points is 8.8 million points either way.
-SCORE_BITS = 44
-BIAS = 1 << (SCORE_BITS - 1)
-# Rows handled per vectorised step: small enough that a chunk's temporaries stay in cache.
-CHUNK = 1 << 15
+SCORE_BITS = kernels.SCORE_BITS
+BIAS = kernels.BIAS
+# Checks handled per vectorised step of a half-life change: temporaries stay small.
+CHUNK = 1 << 18
 FIT_ATTRIBUTES = ("channel", "industry", "company_size_band", "country", "region", "seniority")
 PERSONA = ("channel", "seniority", "company_size_band", "industry", "region")
 NO_VALUE = "(none)"
 
 
 class Rematerialise(ValueError):
-    """A definition scores event types, or signs of points, the materialised sums do not hold."""
+    """A definition scores event types, or decays by a half-life, the materialisation lacks."""
 
 
 # =====================================================================================
@@ -103,13 +105,16 @@ class Calendar:
 class Materialised:
     """Per lead and per check moment, what no weight, cap, fit point or threshold changes.
 
-    Arrays indexed by lead follow lead_id order; arrays indexed by row follow the position-major
-    check layout (row offsets[j] + rank is the j-th check of the lead with that rank).
+    Arrays indexed by lead follow lead_id order. Checks are laid out lead by lead, each lead's
+    in time order: check_start[i] is lead i's first (its creation), check_start[i + 1] ends
+    them. Each check holds check_groups of the lead's event groups (events of one moment and
+    type: type and count), in order; events before creation (early_*) count from creation on,
+    decayed by their age then. decay (per check: 0.5^(gap from the previous check / half-life))
+    and early_weight (count x 0.5^(age / half-life)) are all a half-life changes.
     """
 
     half_life_days: float
-    event_types: tuple[str, ...]  # types that decay, then penalty types
-    n_decaying: int
+    event_types: tuple[str, ...]
     calendar: Calendar
     lead_id: pl.Series
     codes: dict[str, np.ndarray]  # fit attribute -> value code per lead (len(values): none)
@@ -119,25 +124,24 @@ class Materialised:
     reached_sql_us: np.ndarray
     reached_customer_us: np.ndarray
     stage_totals: dict[str, np.ndarray]  # 'sql', 'customer' -> leads reaching it per quarter
-    order: np.ndarray  # lead index of each rank: leads with more checks first
-    rank: np.ndarray  # rank of each lead
-    offsets: np.ndarray  # first row of each check position, plus the end
+    check_start: np.ndarray  # per lead, plus the end
     check_us: np.ndarray  # moment of each check
     check_day: np.ndarray  # day index of each check
-    decayed: np.ndarray  # (decaying types, checks): sum of 0.5^(age / half-life)
-    counts: np.ndarray  # (penalty types, checks): events so far
-    event_row: np.ndarray  # decaying-type events at or after creation: their check row,
-    event_type: np.ndarray  # type and how many at that moment
-    event_count: np.ndarray
-    early_rank: np.ndarray  # decaying-type events before creation: the lead's rank,
-    early_age_us: np.ndarray  # age at creation, type and count
+    check_groups: np.ndarray  # event groups at each check
+    group_start: np.ndarray  # per lead, plus the end
+    group_type: np.ndarray
+    group_count: np.ndarray
+    early_start: np.ndarray  # per lead, plus the end
     early_type: np.ndarray
     early_count: np.ndarray
+    early_age_us: np.ndarray
+    decay: np.ndarray
+    early_weight: np.ndarray
 
     @property
     def n_leads(self) -> int:
         """Return the number of leads."""
-        return len(self.order)
+        return len(self.created_us)
 
     @property
     def n_checks(self) -> int:
@@ -151,6 +155,20 @@ class Materialised:
             v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)
         ) + sum(c.nbytes for c in self.codes.values())
 
+    @property
+    def history(self) -> tuple:
+        """Return the arrays the compiled loops read (funnelcast.lab_kernels), in their order."""
+        return (
+            self.check_start, self.group_start, self.early_start, self.check_groups,
+            self.group_type, self.group_count, self.early_type, self.early_count,
+            self.early_weight, self.decay,
+        )
+
+    @property
+    def most_checks(self) -> int:
+        """Return the most checks any lead has."""
+        return int(np.diff(self.check_start).max(initial=1))
+
     def lead_index(self, lead_id: str) -> int:
         """Return a lead's index; FunnelcastError when there is no such lead."""
         position = int(self.lead_id.search_sorted(lead_id))
@@ -160,20 +178,13 @@ class Materialised:
 
 
 def materialise(
-    cur: duckdb.DuckDBPyConnection,
-    half_life_days: float,
-    event_types: Iterable[str],
-    penalty_types: Iterable[str] = (),
+    cur: duckdb.DuckDBPyConnection, half_life_days: float, event_types: Iterable[str]
 ) -> Materialised:
-    """Return the history materialised for scoring with these event types and half-life.
+    """Return the history materialised for scoring these event types at this half-life.
 
-    penalty_types are the event types whose points are negative: they count, undecayed.
+    Any points, caps or signs (rewards decay, penalties count) can then score it.
     """
-    penalties = set(penalty_types)
-    wanted = list(dict.fromkeys(event_types))
-    types = tuple([t for t in wanted if t not in penalties] + [t for t in wanted if t in penalties])
-    n_decaying = sum(t not in penalties for t in types)
-
+    types = tuple(dict.fromkeys(event_types))
     leads = db.run(cur, "lab_leads")
     codes, values = {}, {}
     for attribute in FIT_ATTRIBUTES:
@@ -186,10 +197,9 @@ def materialise(
     del leads
     calendar = _calendar(cur, moments.values())
 
-    # the frame goes straight in, so that nothing here keeps its 12 bytes per event alive
+    # the frame goes straight in, so that nothing here keeps its 14 bytes per event alive
     layout = _layout(
-        db.run(cur, "lab_check_events", event_types=list(types)),
-        moments["created"], n_decaying, len(types) - n_decaying,
+        db.run(cur, "lab_check_events", event_types=list(types)), moments["created"], len(types)
     )
     check_day = calendar.day_of(layout["check_us"])
     if len(check_day) and (check_day.min() < 0 or check_day.max() >= calendar.n_days):
@@ -201,10 +211,9 @@ def materialise(
         stage_totals[stage] = np.bincount(
             calendar.quarter_of_day[calendar.day_of(reached)], minlength=len(calendar.quarters)
         )
-    result = Materialised(
+    return Materialised(
         half_life_days=float(half_life_days),
         event_types=types,
-        n_decaying=n_decaying,
         calendar=calendar,
         lead_id=lead_id,
         codes=codes,
@@ -215,58 +224,58 @@ def materialise(
         reached_customer_us=moments["reached_customer"],
         stage_totals=stage_totals,
         check_day=check_day.astype(np.min_scalar_type(-calendar.n_days)),
-        decayed=np.empty((n_decaying, len(layout["check_us"]))),
         **layout,
+        **_decays(layout["check_us"], layout["check_start"], layout["early_count"],
+                  layout["early_age_us"], half_life_days),
     )
-    _sum_decayed(result, half_life_days)
-    return result
 
 
 def materialise_for(cur: duckdb.DuckDBPyConnection, *definitions: Definition) -> Materialised:
     """Return the history materialised for scoring these definitions (the first's half-life)."""
-    rules = [rule for d in definitions for rule in d.behaviour_rules]
     return materialise(
         cur,
         definitions[0].half_life_days,
-        [rule.event_type for rule in rules],
-        [rule.event_type for rule in rules if rule.points < 0],
+        [rule.event_type for d in definitions for rule in d.behaviour_rules],
     )
 
 
 def with_half_life(m: Materialised, half_life_days: float) -> Materialised:
-    """Return the history with its decayed sums re-summed for another half-life.
+    """Return the history decayed by another half-life.
 
-    Everything else is shared with m, which stays as it was (other sessions may be using it);
-    the new sums take as much memory again as m's.
+    Everything but the decay factors is shared with m, which stays as it was (other sessions
+    may be using it).
     """
-    other = dataclasses.replace(m, decayed=np.empty_like(m.decayed))
-    _sum_decayed(other, half_life_days)
-    return other
+    return dataclasses.replace(
+        m,
+        half_life_days=float(half_life_days),
+        **_decays(m.check_us, m.check_start, m.early_count, m.early_age_us, half_life_days),
+    )
 
 
-def _sum_decayed(m: Materialised, half_life_days: float) -> None:
-    """Fill m's decayed sums for a half-life, in place (penalty counts do not decay)."""
+def _decays(
+    check_us: np.ndarray,
+    check_start: np.ndarray,
+    early_count: np.ndarray,
+    early_age_us: np.ndarray,
+    half_life_days: float,
+) -> dict[str, np.ndarray]:
+    """Return per check 0.5^(gap since the lead's previous check / half-life) (1 at a lead's
+    first), and per early event group count x 0.5^(age at creation / half-life)."""
     if not half_life_days > 0:
         raise ValueError(f"half-life must be more than 0 days, not {half_life_days}")
-    d = m.decayed
-    d.fill(0.0)
-    d[m.event_type, m.event_row] = m.event_count
-    # events before creation count from the creation check on, decayed by their age then
-    np.add.at(
-        d,
-        (m.early_type, m.early_rank),
-        m.early_count * np.exp2(-m.early_age_us / (DAY_US * half_life_days)),
-    )
-    # each check carries the previous check's sums forward, halved per half-life between them
     scale = -1.0 / (DAY_US * half_life_days)
-    for j in range(1, len(m.offsets) - 1):
-        here, before = m.offsets[j], m.offsets[j - 1]
-        active = m.offsets[j + 1] - here
-        for r0 in range(0, active, CHUNK):
-            r1 = min(active, r0 + CHUNK)
-            gap = m.check_us[here + r0 : here + r1] - m.check_us[before + r0 : before + r1]
-            d[:, here + r0 : here + r1] += d[:, before + r0 : before + r1] * np.exp2(gap * scale)
-    m.half_life_days = float(half_life_days)
+    decay = np.empty(len(check_us))
+    decay[0:1] = 1.0
+    with np.errstate(over="ignore"):  # from one lead's last check to the next lead's first
+        for start in range(1, len(check_us), CHUNK):
+            stop = min(len(check_us), start + CHUNK)
+            gap = check_us[start:stop] - check_us[start - 1 : stop - 1]
+            np.exp2(gap * scale, out=decay[start:stop])
+    decay[check_start[:-1]] = 1.0
+    return {
+        "decay": decay,
+        "early_weight": early_count * np.exp2(-early_age_us / (DAY_US * half_life_days)),
+    }
 
 
 def _calendar(cur: duckdb.DuckDBPyConnection, moments: Iterable[np.ndarray]) -> Calendar:
@@ -318,97 +327,42 @@ def _encode(column: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     return codes, tuple(values.to_list())
 
 
-def _layout(
-    events: pl.DataFrame, created_us: np.ndarray, n_decaying: int, n_penalty: int
-) -> dict[str, np.ndarray]:
-    """Return the check layout, penalty counts and the events a half-life change re-sums.
+def _layout(events: pl.DataFrame, created_us: np.ndarray, n_types: int) -> dict[str, np.ndarray]:
+    """Return the check layout: checks, event groups and early events, lead by lead.
 
     events: lab_check_events.sql's rows, one per event, sorted by lead, moment and type.
     """
-    n_leads = len(created_us)
     lead = events["lead_index"].to_numpy()
     at_us = events["occurred_us"].to_numpy()
     kind = events["type_index"].to_numpy()
     del events
-    # events of one lead, moment and type count together
-    first = np.ones(len(lead), dtype=bool)
-    first[1:] = (lead[1:] != lead[:-1]) | (at_us[1:] != at_us[:-1]) | (kind[1:] != kind[:-1])
-    if first.all():
-        count = np.ones(len(lead), dtype=np.uint8)
-    else:
-        starts = np.flatnonzero(first)
-        count = np.diff(np.append(starts, len(lead)))
-        count = count.astype(_count_dtype(count))
-        lead, at_us, kind = lead[starts], at_us[starts], kind[starts]
-        del starts
-    del first
-
-    # An event after creation opens a check at its moment (one per moment, whatever the types);
-    # one at the creation moment belongs to the creation check.
-    created = created_us[lead]
-    early = at_us < created
-    opens = at_us > created
-    del created
-    opens[1:] &= (lead[1:] != lead[:-1]) | (at_us[1:] != at_us[:-1])
-    n_checks = 1 + np.bincount(lead[opens], minlength=n_leads)
-    position = np.cumsum(opens, dtype=np.int32)
-    lead_first = np.flatnonzero(np.diff(lead, prepend=-1))
-    before_lead = np.where(lead_first > 0, position[lead_first - 1], 0)
-    position -= np.repeat(before_lead, np.diff(np.append(lead_first, len(lead))))
-    del lead_first, before_lead
-
-    order = np.argsort(-n_checks, kind="stable").astype(np.int32)
-    rank = np.empty(n_leads, dtype=np.int32)
-    rank[order] = np.arange(n_leads, dtype=np.int32)
-    active = n_leads - np.cumsum(np.bincount(n_checks))[: n_checks.max(initial=1)]
-    offsets = np.concatenate([[0], np.cumsum(active)]).astype(np.int64)
-    row_type = np.int32 if offsets[-1] < 2**31 else np.int64
-    row = offsets.astype(row_type)[position]
-    del position
-    row += rank[lead]
-
-    check_us = np.empty(offsets[-1], dtype=np.int64)
-    check_us[:n_leads] = created_us[order]
-    check_us[row[opens]] = at_us[opens]
-    del opens
-
-    # penalties count without decay, whatever the half-life: sum them up once, here
-    penalty = kind >= n_decaying
-    most = np.bincount(
-        lead[penalty].astype(np.int64) * max(n_penalty, 1) + kind[penalty] - n_decaying,
-        weights=count[penalty],
-    )
-    counts = np.zeros((n_penalty, offsets[-1]), dtype=_count_dtype(most))
-    later = penalty & ~early
-    counts[kind[later] - n_decaying, row[later]] = count[later]
-    sooner = penalty & early
-    np.add.at(counts, (kind[sooner] - n_decaying, rank[lead[sooner]]), count[sooner])
-    for j in range(1, len(offsets) - 1):
-        here, before = offsets[j], offsets[j - 1]
-        active_j = offsets[j + 1] - here
-        counts[:, here : here + active_j] += counts[:, before : before + active_j]
-
-    later = ~penalty & ~early
-    sooner = ~penalty & early
-    return {
-        "order": order,
-        "rank": rank,
-        "offsets": offsets,
-        "check_us": check_us,
-        "counts": counts,
-        "event_row": row[later],
-        "event_type": kind[later].astype(np.int8 if n_decaying < 128 else np.int16),
-        "event_count": count[later],
-        "early_rank": rank[lead[sooner]],
-        "early_age_us": created_us[lead[sooner]] - at_us[sooner],
-        "early_type": kind[sooner],
-        "early_count": count[sooner],
+    n_checks, n_groups, n_early = kernels.count_layout(lead, at_us, kind, created_us)
+    starts = {
+        name: np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
+        for name, n in (("check", n_checks), ("group", n_groups), ("early", n_early))
     }
-
-
-def _count_dtype(count: np.ndarray) -> np.dtype:
-    """Return the smallest unsigned integer type that holds every count given."""
-    return np.min_scalar_type(int(count.max(initial=1)))
+    type_dtype = np.int8 if n_types < 128 else np.int16
+    out = {
+        "check_us": np.empty(starts["check"][-1], dtype=np.int64),
+        "check_groups": np.zeros(starts["check"][-1], dtype=np.uint8 if n_types < 256 else np.uint16),
+        "group_type": np.empty(starts["group"][-1], dtype=type_dtype),
+        "group_count": np.empty(starts["group"][-1], dtype=np.int32),
+        "early_type": np.empty(starts["early"][-1], dtype=type_dtype),
+        "early_count": np.empty(starts["early"][-1], dtype=np.int32),
+        "early_age_us": np.empty(starts["early"][-1], dtype=np.int64),
+    }
+    kernels.fill_layout(
+        lead, at_us, kind, created_us, starts["check"], starts["group"], starts["early"],
+        *out.values(),
+    )
+    if out["group_count"].max(initial=0) < 256:
+        out["group_count"] = out["group_count"].astype(np.uint8)
+    return {
+        "check_start": starts["check"],
+        "group_start": starts["group"],
+        "early_start": starts["early"],
+        **out,
+    }
 
 
 def _utc_now() -> dt.datetime:
@@ -428,31 +382,52 @@ def _day_us(day: dt.date) -> int:
 
 @dataclass(frozen=True, eq=False)
 class Weights:
-    """A definition compiled against a materialisation: per-lead fit, per-type points and caps."""
+    """A definition compiled against a materialisation: per-lead fit, per-type points and caps
+    (the tuple funnelcast.lab_kernels reads is `arrays`)."""
 
-    fit_points: np.ndarray  # per lead
+    fit_points: np.ndarray  # per lead: fit points, -inf when disqualified
     is_disqualified: np.ndarray  # per lead
-    points: np.ndarray  # per decaying type, then per penalty type (0: does not score)
-    cap_over_points: np.ndarray  # per decaying type: min(cap, p * d) = p * min(cap / p, d)
+    kind: np.ndarray  # per type: lab_kernels.NO_SCORE, REWARD, CAPPED or PENALTY
+    points: np.ndarray  # per type
+    slot: np.ndarray  # per type: its place among the capped types (-1: not capped)
+    cap_over_points: np.ndarray  # per capped type: min(cap, p * d) = p * min(cap / p, d)
+    capped_points: np.ndarray  # per capped type
+
+    @property
+    def arrays(self) -> tuple:
+        """Return the arrays the compiled loops read, in their order."""
+        return (
+            self.fit_points, self.kind, self.points, self.slot, self.cap_over_points,
+            self.capped_points,
+        )
 
 
 def compile_weights(m: Materialised, definition: Definition) -> Weights:
     """Return a definition's points laid out for scoring; Rematerialise if m cannot score it."""
+    if definition.half_life_days != m.half_life_days:
+        raise Rematerialise(
+            f"the sums are materialised for a {m.half_life_days:g}-day half-life, "
+            f"not {definition.half_life_days:g}"
+        )
     index = {t: i for i, t in enumerate(m.event_types)}
+    kind = np.full(len(m.event_types), kernels.NO_SCORE, dtype=np.int8)
     points = np.zeros(len(m.event_types))
-    cap_over_points = np.full(m.n_decaying, np.inf)
+    slot = np.full(len(m.event_types), -1, dtype=np.int64)
+    caps = []
     for rule in definition.behaviour_rules:
         i = index.get(rule.event_type)
         if i is None:
             raise Rematerialise(f"event type {rule.event_type!r} is not materialised")
-        is_penalty = i >= m.n_decaying
-        if (rule.points < 0 and not is_penalty) or (rule.points > 0 and is_penalty):
-            raise Rematerialise(
-                f"event type {rule.event_type!r} changed between reward and penalty"
-            )
         points[i] = rule.points
-        if not is_penalty and rule.points > 0 and rule.cap is not None:
-            cap_over_points[i] = rule.cap / rule.points
+        if rule.points < 0:
+            kind[i] = kernels.PENALTY
+        elif rule.points > 0 and rule.cap is not None:
+            kind[i] = kernels.CAPPED
+            slot[i] = len(caps)
+            caps.append((rule.cap / rule.points, rule.points))
+        elif rule.points > 0:
+            kind[i] = kernels.REWARD
+    capped = np.array(caps, dtype=np.float64).reshape(len(caps), 2)
     fit = np.zeros(m.n_leads)
     disqualified = np.zeros(m.n_leads, dtype=bool)
     tables = {a: np.zeros(len(m.values[a]) + 1) for a in FIT_ATTRIBUTES}
@@ -469,44 +444,26 @@ def compile_weights(m: Materialised, definition: Definition) -> Weights:
             fit += tables[attribute][m.codes[attribute]]
         if disqualifying[attribute].any():
             disqualified |= disqualifying[attribute][m.codes[attribute]]
-    return Weights(fit, disqualified, points, cap_over_points)
-
-
-def _chunk_scores(m: Materialised, w: Weights, first: int = 0, stop: int | None = None):
-    """Yield (position, first rank, scores) chunk by chunk, in position-major order.
-
-    Only ranks first..stop-1; scores are unrounded, -inf at every check of a disqualified lead.
-    """
-    stop = m.n_leads if stop is None else stop
-    fit_by_rank = np.where(w.is_disqualified, -np.inf, w.fit_points)[m.order]
-    terms = np.empty((len(m.event_types), CHUNK))
-    for j in range(len(m.offsets) - 1):
-        here = m.offsets[j]
-        active = min(m.offsets[j + 1] - here, stop)
-        for r0 in range(first, active, CHUNK):
-            r1 = min(active, r0 + CHUNK)
-            rows = slice(here + r0, here + r1)
-            yield j, r0, fit_by_rank[r0:r1] + _behaviour(m, w, rows, terms[:, : r1 - r0])
-
-
-def _behaviour(m: Materialised, w: Weights, rows, out: np.ndarray) -> np.ndarray:
-    """Return the behaviour points at some checks: per type min(cap, points x decayed sum), or
-    points x count for penalties, added type by type in one fixed order (out: scratch)."""
-    np.minimum(m.decayed[:, rows], w.cap_over_points[:, None], out=out[: m.n_decaying])
-    np.copyto(out[m.n_decaying :], m.counts[:, rows])
-    # einsum adds the types in order whatever the number of checks; a BLAS product would be
-    # faster, but its threads and kernels may add them in another order
-    return np.einsum("t,tn->n", w.points, out)
+    fit[disqualified] = -np.inf
+    return Weights(
+        fit_points=fit,
+        is_disqualified=disqualified,
+        kind=kind,
+        points=points,
+        slot=slot,
+        cap_over_points=capped[:, 0].copy(),
+        capped_points=capped[:, 1].copy(),
+    )
 
 
 @dataclass(frozen=True, eq=False)
 class Scores:
     """A definition's record highs, arranged so that any threshold is answered fast.
 
-    key_lo / key_hi: per record, day << SCORE_BITS | (bound + BIAS), each sorted; a record is
-    the lead's MQL moment for thresholds in (lo, hi] (micro-points). sql_lo, sql_hi and
-    sql_facts repeat the records of leads that reached SQL, sorted by hi, with what precision
-    and capture count of each (see _sql_facts).
+    key_lo / key_hi: per day's run of records of a lead, day << SCORE_BITS | (bound + BIAS),
+    each sorted; the run holds the lead's MQL moment for thresholds in (lo, hi] (micro-points).
+    sql_lo, sql_hi and sql_facts repeat every record of the leads that reached SQL, sorted by
+    hi, with what precision and capture count of each (see _sql_facts).
     """
 
     definition: Definition
@@ -518,39 +475,51 @@ class Scores:
     sql_facts: dict[str, np.ndarray]
     lead_max: np.ndarray  # per lead: highest score in micro-points (-BIAS when disqualified)
     weights: Weights
-    # who_moves' index, built on first use for one set of current MQL moments
-    movers: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_records(self) -> int:
-        """Return the number of record highs that are an MQL moment for some threshold >= 0."""
+        """Return the number of (lead, day) record runs that are an MQL moment for some
+        threshold >= 0."""
         return len(self.key_lo)
+
+
+def _halves(m: Materialised) -> list[tuple[int, int]]:
+    """Return two ranges of leads holding about half the checks each."""
+    split = int(np.searchsorted(m.check_start, m.n_checks // 2))
+    return [(0, split), (split, m.n_leads)]
 
 
 def score(m: Materialised, definition: Definition) -> Scores:
     """Return a definition's record highs over the materialised history.
 
-    The definition's half-life must be the materialisation's (see with_half_life).
+    The definition's half-life must be the materialisation's (see with_half_life). Two threads
+    score half the leads each.
     """
-    if definition.half_life_days != m.half_life_days:
-        raise Rematerialise(
-            f"the sums are materialised for a {m.half_life_days:g}-day half-life, "
-            f"not {definition.half_life_days:g}"
-        )
-    w = compile_weights(m, definition)
-    outcomes = (m.reached_sql_us[m.order], m.reached_customer_us[m.order])
-    # two threads on two halves of the checks: numpy lets go of the GIL inside each step
-    split = _rank_splitting_rows(m)
-    with ThreadPoolExecutor(2) as pool:
-        halves = list(pool.map(
-            lambda ranks: _records(m, w, outcomes, *ranks), [(0, split), (split, m.n_leads)]
-        ))
-        key_lo, key_hi = pool.map(
-            _sorted_concat, [[half[name] for half in halves] for name in ("lo", "hi")]
-        )
+    weights = compile_weights(m, definition)
+    w = weights.arrays
     lead_max = np.empty(m.n_leads, dtype=np.int64)
-    lead_max[m.order] = np.concatenate([half["best"] for half in halves])
-    sql = np.concatenate([half["sql"] for half in halves], axis=1)
+    most = m.most_checks
+    sql_checks = np.where(m.reached_sql_us != NEVER, np.diff(m.check_start), 0)
+
+    def half(leads: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        first, stop = leads
+        n_checks = int(m.check_start[stop] - m.check_start[first])
+        # as many records as checks at most: pages never written are never touched
+        keys = np.empty((2, n_checks), dtype=np.int64)
+        sql = np.empty((5, int(sql_checks[first:stop].sum())), dtype=np.int64)
+        n_keys, n_sql = kernels.records(
+            first, stop, m.history, w, m.check_day, m.check_us, m.reached_sql_us,
+            m.reached_customer_us, keys[0], keys[1], sql, lead_max, np.empty(most),
+            kernels.new_scratch(w),
+        )
+        return keys[0, :n_keys], keys[1, :n_keys], sql[:, :n_sql]
+
+    with ThreadPoolExecutor(2) as pool:
+        halves = list(pool.map(half, _halves(m)))
+        key_lo, key_hi = pool.map(
+            _sorted_concat, [[h[0] for h in halves], [h[1] for h in halves]]
+        )
+    sql = np.concatenate([h[2] for h in halves], axis=1)
     del halves
     # by upper bound, so that a threshold move scans only the records that reach it
     sql = sql[:, np.argsort(sql[1])]
@@ -563,82 +532,8 @@ def score(m: Materialised, definition: Definition) -> Scores:
         sql_hi=sql[1],
         sql_facts=_sql_facts(m, sql[2], sql[3], sql[4]),
         lead_max=lead_max,
-        weights=w,
+        weights=weights,
     )
-
-
-def _rank_splitting_rows(m: Materialised) -> int:
-    """Return the rank that splits the checks into two halves of about equal rows."""
-    active = np.diff(m.offsets)
-    low, high = 0, m.n_leads
-    while low < high:
-        mid = (low + high) // 2
-        if np.minimum(active, mid).sum() * 2 < m.n_checks:
-            low = mid + 1
-        else:
-            high = mid
-    return low
-
-
-def _records(
-    m: Materialised,
-    w: Weights,
-    outcomes: tuple[np.ndarray, np.ndarray],
-    first: int,
-    stop: int,
-) -> dict[str, np.ndarray]:
-    """Return the record highs of ranks first..stop-1 as unsorted keys, and their bests.
-
-    outcomes: per rank, when the lead reached SQL and customer (NEVER: not). lo / hi: keys;
-    sql: rows lo, hi, moment, the lead's SQL and customer moments, for the records of leads
-    that reached SQL; best: each rank's highest score in micro-points.
-    """
-    reached_sql, reached_customer = outcomes
-    is_sql = reached_sql != NEVER
-    per_position = np.diff(m.offsets)
-    rows_here = int((np.minimum(per_position, stop) - np.minimum(per_position, first)).sum())
-    # checks per rank: the positions whose block still holds that rank
-    checks = np.searchsorted(-per_position, -np.arange(first, stop), side="left")
-    sql_rows = int(checks[is_sql[first:stop]].sum())
-    running = np.full(stop - first, -np.inf)
-    best = np.full(stop - first, -BIAS, dtype=np.int64)  # micro(running), kept along with it
-    # Written in place: a check is a record at most once, so these rows are enough; pages
-    # never written are never touched, and no pile of small parts is left behind.
-    keys = np.empty((2, rows_here), dtype=np.int64)
-    sql = np.empty((5, sql_rows), dtype=np.int64)
-    n_keys = n_sql = 0
-    for j, r0, x in _chunk_scores(m, w, first, stop):
-        at = r0 - first
-        before = running[at : at + len(x)]
-        hit = np.flatnonzero(x > before)
-        np.maximum(before, x, out=before)
-        if not len(hit):
-            continue
-        lo, hi = best[at + hit], micro(x[hit])
-        best[at + hit] = hi
-        # a record whose rounded score ties the previous high, or is below zero, is the MQL
-        # moment of no threshold the Lab allows (>= 0)
-        keep = (hi >= 0) & (lo < hi)
-        if not keep.all():
-            keep = np.flatnonzero(keep)
-            hit, lo, hi = hit[keep], lo[keep], hi[keep]
-        rows = m.offsets[j] + r0 + hit
-        # the day takes the high bits, bound + BIAS the low ones: adding them packs the key
-        day = (m.check_day[rows].astype(np.int64) << SCORE_BITS) + BIAS
-        n = len(hit)
-        np.add(day, lo, out=keys[0, n_keys : n_keys + n])
-        np.add(day, hi, out=keys[1, n_keys : n_keys + n])
-        n_keys += n
-        ranks = r0 + hit
-        of_sql = np.flatnonzero(is_sql[ranks])
-        ranks, n = ranks[of_sql], len(of_sql)
-        for row, values in enumerate((
-            lo[of_sql], hi[of_sql], m.check_us[rows[of_sql]], reached_sql[ranks],
-            reached_customer[ranks],
-        )):
-            sql[row, n_sql : n_sql + n] = values
-        n_sql += n
-    return {"lo": keys[0, :n_keys], "hi": keys[1, :n_keys], "sql": sql[:, :n_sql], "best": best}
 
 
 def _sorted_concat(parts: list[np.ndarray]) -> np.ndarray:
@@ -927,18 +822,20 @@ def mql_moments(
 
     This is the straightforward pass over all checks; `backtest` answers the same from Scores.
     """
-    if definition.half_life_days != m.half_life_days:
-        raise Rematerialise(f"the sums are materialised for a {m.half_life_days:g}-day half-life")
     s = threshold_micro(definition.threshold if threshold is None else threshold)
-    w = compile_weights(m, definition)
-    first = np.full(m.n_leads, NEVER, dtype=np.int64)
-    for j, r0, x in _chunk_scores(m, w):
-        mine = first[r0 : r0 + len(x)]
-        hit = np.flatnonzero((micro(x) >= s) & (mine == NEVER))
-        mine[hit] = m.check_us[m.offsets[j] + r0 + hit]
-    out = np.empty_like(first)
-    out[m.order] = first
-    return out
+    w = compile_weights(m, definition).arrays
+    first = np.empty(m.n_leads, dtype=np.int64)
+    most = m.most_checks
+
+    def half(leads: tuple[int, int]) -> None:
+        kernels.first_crossings(
+            *leads, m.history, w, m.check_us, s, first, np.empty(most),
+            kernels.new_scratch(w),
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(half, _halves(m)))
+    return first
 
 
 def moments_frame(m: Materialised, mql_us: np.ndarray) -> pl.DataFrame:
@@ -952,43 +849,12 @@ def moments_frame(m: Materialised, mql_us: np.ndarray) -> pl.DataFrame:
 
 def lead_checks(m: Materialised, w: Weights, lead: int) -> tuple[np.ndarray, np.ndarray]:
     """Return one lead's check moments (us) and unrounded scores at them."""
-    rank = m.rank[lead]
-    rows = m.offsets[:-1][np.diff(m.offsets) > rank] + rank
-    fit = -np.inf if w.is_disqualified[lead] else w.fit_points[lead]
-    behaviour = _behaviour(m, w, rows, np.empty((len(m.event_types), len(rows))))
-    return m.check_us[rows], fit + behaviour
-
-
-@dataclass(frozen=True, eq=False)
-class MoverIndex:
-    """Leads sorted so that who enters or leaves MQL at any threshold takes binary searches.
-
-    keys: per lead, is_current << SCORE_BITS | (best + BIAS), sorted, with order the leads in
-    that order (best: the candidate's highest score in micro-points; is_current: an MQL under
-    the current definition). by_dimension: per persona dimension, the same keys with the lead's
-    value code in front (code << SCORE_BITS + 1), sorted.
-    """
-
-    order: np.ndarray
-    keys: np.ndarray
-    by_dimension: dict[str, np.ndarray]
-
-
-def mover_index(m: Materialised, current_mql_us: np.ndarray, scores: Scores) -> MoverIndex:
-    """Return the leads sorted for who_moves, kept with the scores for these current moments."""
-    if scores.movers.get("current") is current_mql_us:
-        return scores.movers["index"]
-    key = ((current_mql_us != NEVER).astype(np.int64) << SCORE_BITS) | (scores.lead_max + BIAS)
-    order = np.argsort(key)
-    index = MoverIndex(
-        order=order,
-        keys=key[order],
-        by_dimension={
-            d: np.sort((m.codes[d].astype(np.int64) << (SCORE_BITS + 1)) | key) for d in PERSONA
-        },
+    first, stop = m.check_start[lead], m.check_start[lead + 1]
+    scores = np.empty(stop - first)
+    kernels.one_lead(
+        lead, m.history, w.arrays, scores, kernels.new_scratch(w.arrays)
     )
-    scores.movers.update(current=current_mql_us, index=index)
-    return index
+    return m.check_us[first:stop], scores
 
 
 @dataclass(frozen=True)
@@ -1006,6 +872,22 @@ class Movers:
     sample: pl.DataFrame
 
 
+def _moving(
+    current_mql_us: np.ndarray, scores: Scores, threshold: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Return the leads entering and leaving MQL, each by best score then lead (entering from
+    the lowest, leaving from the highest), and how many stay."""
+    s = threshold_micro(threshold)
+    qualifies = scores.lead_max >= s
+    current = current_mql_us != NEVER
+    entering = np.flatnonzero(qualifies & ~current)
+    leaving = np.flatnonzero(current & ~qualifies)
+    best = scores.lead_max
+    entering = entering[np.argsort(best[entering], kind="stable")]
+    leaving = leaving[np.argsort(-best[leaving], kind="stable")]
+    return entering, leaving, int(np.count_nonzero(qualifies & current))
+
+
 def who_moves(
     m: Materialised,
     current_mql_us: np.ndarray,
@@ -1015,24 +897,16 @@ def who_moves(
 ) -> Movers:
     """Return who would become an MQL at some point, or stop being one, under the candidate.
 
-    current_mql_us: each lead's MQL moment under the current definition (NEVER: none). The
-    first call for a scoring and those moments sorts the leads (see mover_index); the next
-    ones take a few binary searches.
+    current_mql_us: each lead's MQL moment under the current definition (NEVER: none).
     """
-    index = mover_index(m, current_mql_us, scores)
-    s = threshold_micro(threshold) + BIAS
-    current = 1 << SCORE_BITS
-    # not current MQLs first, by best score: those from `enter` on reach the threshold; then
-    # current MQLs: those before `stay` do not
-    enter, was, stay = np.searchsorted(index.keys, [s, current, current + s])
+    s = threshold_micro(threshold)
+    entering, leaving, staying = _moving(current_mql_us, scores, threshold)
     groups = []
     for dimension in PERSONA:
         values = (*m.values[dimension], NO_VALUE)
-        base = np.arange(len(values), dtype=np.int64) << (SCORE_BITS + 1)
-        found = np.searchsorted(index.by_dimension[dimension], np.stack([
-            base | s, base | current, base | (current + s)
-        ]))
-        ins, outs = found[1] - found[0], found[2] - found[1]
+        codes = m.codes[dimension]
+        ins = np.bincount(codes[entering], minlength=len(values))
+        outs = np.bincount(codes[leaving], minlength=len(values))
         for code in np.flatnonzero(ins + outs):
             groups.append((dimension, values[code], int(ins[code]), int(outs[code])))
     by_group = pl.DataFrame(
@@ -1040,17 +914,16 @@ def who_moves(
                         "leaving": pl.Int64}, orient="row",
     ).with_columns((pl.col("entering") - pl.col("leaving")).alias("net"))
     # the most marginal: lowest best score that now qualifies, highest that no longer does
-    closest_in = index.order[enter : min(enter + sample, was)]
-    closest_out = index.order[max(was, stay - sample) : stay][::-1]
+    closest_in, closest_out = entering[:sample], leaving[:sample]
     first_at = []
     for lead in closest_in:
         at, x = lead_checks(m, scores.weights, lead)
-        first_at.append(int(at[np.argmax(micro(x) >= s - BIAS)]))
+        first_at.append(int(at[np.argmax(micro(x) >= s)]))
     frame = _lead_frame(m, np.concatenate([closest_in, closest_out]), scores, current_mql_us)
     return Movers(
-        entering=int(was - enter),
-        leaving=int(stay - was),
-        staying=int(len(index.keys) - stay),
+        entering=len(entering),
+        leaving=len(leaving),
+        staying=staying,
         by_group=by_group,
         sample=frame.with_columns(
             pl.Series("direction", ["enters"] * len(closest_in) + ["leaves"] * len(closest_out)),
@@ -1064,10 +937,7 @@ def movers(
     m: Materialised, current_mql_us: np.ndarray, scores: Scores, threshold: float
 ) -> pl.DataFrame:
     """Return every lead that enters or leaves MQL under the candidate, for a CSV download."""
-    index = mover_index(m, current_mql_us, scores)
-    s = threshold_micro(threshold) + BIAS
-    enter, was, stay = np.searchsorted(index.keys, [s, 1 << SCORE_BITS, (1 << SCORE_BITS) + s])
-    entering, leaving = index.order[enter:was], index.order[was:stay]
+    entering, leaving, _ = _moving(current_mql_us, scores, threshold)
     return _lead_frame(m, np.concatenate([entering, leaving]), scores, current_mql_us).with_columns(
         pl.Series("direction", ["enters"] * len(entering) + ["leaves"] * len(leaving))
     ).select("lead_id", "direction", pl.exclude("lead_id", "direction"))
