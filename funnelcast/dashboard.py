@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import streamlit as st
 
-from funnelcast import cli, db, lab, metrics
+from funnelcast import cli, db, definitions, lab, metrics
 from funnelcast.definitions import Definition
 
 T = TypeVar("T")
@@ -211,10 +211,20 @@ def _data_event_types(_cur: duckdb.DuckDBPyConnection, key: str) -> tuple[str, .
     return tuple(vocabulary.filter(pl.col("kind") == "behaviour")["value"].to_list())
 
 
+@st.cache_data(show_spinner=False)
+def _versions(_cur: duckdb.DuckDBPyConnection, key: str) -> tuple[Definition, ...]:
+    """Return every kept version of the definition."""
+    ids = definitions.list_versions(_cur)["definition_id"].to_list()
+    return tuple(definitions.load(_cur, i) for i in ids)
+
+
 def _event_types(database: Database, definition: Definition) -> tuple[str, ...]:
-    """Return every event type the data holds and the definition scores: materialising them
-    all lets a weight be given to any type without reading the events again."""
+    """Return every event type the data holds or any version scores, and the definition's:
+    materialising them all lets a weight be given to any type, and every kept version be
+    replayed, without reading the events again."""
     scored = {r.event_type for r in definition.behaviour_rules}
+    for version in _versions(database.cursor, database.key):
+        scored.update(r.event_type for r in version.behaviour_rules)
     return tuple(sorted(scored.union(_data_event_types(database.cursor, database.key))))
 
 
@@ -266,19 +276,34 @@ def lab_scores(database: Database, definition: Definition) -> lab.Scores:
     return _lab_scores(database, database.key, _scoring_key(definition), definition)
 
 
-@st.cache_resource(show_spinner="Replaying the current definition…", max_entries=3)
+def lab_versions_in_force(
+    database: Database, current: Definition
+) -> list[tuple[Definition, tuple[int, int]]]:
+    """Return the versions in force over the history, each with the moments it governs."""
+    m = lab_materialised(database, current)
+    by_id = {v.definition_id: v for v in _versions(database.cursor, database.key)}
+    in_force = []
+    for quarter in m.calendar.quarters:
+        row = db.run(database.cursor, "definition_in_force", on=quarter.start).to_dicts()
+        in_force.append(by_id.get(row[0]["definition_id"]) if row else None)
+    return lab.versions_in_force(m, in_force)
+
+
+@st.cache_resource(show_spinner="Replaying the definitions in force…", max_entries=3)
 def _lab_current_moments(
-    _database: Database, key: str, scoring_key: str, threshold: float, _definition: Definition
+    _database: Database, key: str, spans_key: str, _current: Definition,
+    _spans: list[tuple[Definition, tuple[int, int]]],
 ) -> np.ndarray:
-    """Return funnelcast.lab.mql_moments for the current definition, cached."""
-    return lab.mql_moments(lab_materialised(_database, _definition), _definition)
+    """Return funnelcast.lab.mql_moments_in_force, cached."""
+    return lab.mql_moments_in_force(lab_materialised(_database, _current), _spans)
 
 
 def lab_current_moments(database: Database, current: Definition) -> np.ndarray:
-    """Return each lead's MQL moment under the current definition (lab.NEVER for none)."""
-    return _lab_current_moments(
-        database, database.key, _scoring_key(current), float(current.threshold), current
-    )
+    """Return each lead's MQL moment under the definitions in force (lab.NEVER for none): each
+    quarter's moments by the version in force in that quarter."""
+    spans = lab_versions_in_force(database, current)
+    spans_key = repr([(d.definition_id, window) for d, window in spans])
+    return _lab_current_moments(database, database.key, spans_key, current, spans)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

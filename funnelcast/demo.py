@@ -273,14 +273,19 @@ def build_demo(
     leads: int = 20_000,
     seed: int = 7,
     end: dt.date = dt.date(2026, 9, 30),
+    engagement: float = 1.0,
 ) -> dict:
     """Fill an empty Funnelcast database with the demo history; return row counts and timings.
 
     History covers the 12 fiscal quarters up to the one holding `end`, through the end of the
     day `end`. All of it is written in one transaction: on failure the database stays empty.
+    engagement scales how many events a lead has after its first (1: about 12 in all; the
+    benchmarks use more to reach 20 events per lead).
     """
     if leads < 1:
         raise ValueError(f"leads must be at least 1, not {leads}")
+    if not engagement > 0:
+        raise ValueError(f"engagement must be more than 0, not {engagement}")
     started = time.perf_counter()
     timings: dict[str, float] = {}
     cur = con.cursor()
@@ -295,7 +300,7 @@ def build_demo(
 
         tick = time.perf_counter()
         people = _make_leads(rng_leads, leads, start_us, end_us)
-        events = _make_events(rng_events, people, end_us)
+        events = _make_events(rng_events, people, end_us, engagement)
         timings["generate"] = time.perf_counter() - tick
 
         cur.execute("begin transaction")
@@ -548,7 +553,9 @@ def _insert(cur: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
 # ===== events =====
 
 
-def _make_events(rng: np.random.Generator, people: Leads, end_us: int) -> dict[str, np.ndarray]:
+def _make_events(
+    rng: np.random.Generator, people: Leads, end_us: int, engagement: float = 1.0
+) -> dict[str, np.ndarray]:
     """Return the leads' events up to end, sorted by lead and time, as arrays."""
     n = len(people.created_us)
     intent = people.intent
@@ -556,7 +563,7 @@ def _make_events(rng: np.random.Generator, people: Leads, end_us: int) -> dict[s
     peak_days = np.where(
         rng.random(n) < 0.35, rng.exponential(2.0, n), rng.gamma(1.5, 20.0, n)
     )
-    later = rng.poisson((4.0 + 24.0 * intent) * rng.gamma(2.0, 0.5, n))
+    later = rng.poisson((4.0 + 24.0 * intent) * rng.gamma(2.0, 0.5, n) * engagement)
     count = 1 + later
     lead = np.repeat(np.arange(n), count)
     first = np.zeros(len(lead), dtype=bool)

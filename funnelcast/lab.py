@@ -816,26 +816,73 @@ def default_thresholds(scores: Scores, steps: int = 200) -> np.ndarray:
 
 
 def mql_moments(
-    m: Materialised, definition: Definition, threshold: float | None = None
+    m: Materialised,
+    definition: Definition,
+    threshold: float | None = None,
+    window: tuple[int, int] | None = None,
 ) -> np.ndarray:
     """Return each lead's MQL moment (us; NEVER for none) at a threshold, checking every moment.
 
-    This is the straightforward pass over all checks; `backtest` answers the same from Scores.
+    window: (since, until) in us: only checks in [since, until) can be the moment. This is the
+    straightforward pass over all checks; `backtest` answers the same from Scores.
     """
     s = threshold_micro(definition.threshold if threshold is None else threshold)
+    since, until = window if window is not None else (-NEVER, NEVER)
     w = compile_weights(m, definition).arrays
     first = np.empty(m.n_leads, dtype=np.int64)
     most = m.most_checks
 
     def half(leads: tuple[int, int]) -> None:
         kernels.first_crossings(
-            *leads, m.history, w, m.check_us, s, first, np.empty(most),
+            *leads, m.history, w, m.check_us, s, since, until, first, np.empty(most),
             kernels.new_scratch(w),
         )
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(half, _halves(m)))
     return first
+
+
+def versions_in_force(
+    m: Materialised, in_force: Sequence[Definition | None]
+) -> list[tuple[Definition, tuple[int, int]]]:
+    """Return each definition in force with the moments (us) it governs, [since, until).
+
+    in_force: per quarter of m's calendar, the version in force in it (None: none yet; the
+    first version governs the quarters before it, as the data predates the definitions).
+    """
+    known = [d for d in in_force if d is not None]
+    if not known:
+        return []
+    spans: list[tuple[Definition, tuple[int, int]]] = []
+    for quarter, definition in zip(m.calendar.quarters, in_force):
+        definition = definition or known[0]
+        since, until = _day_us(quarter.start), _day_us(quarter.end)
+        if spans and spans[-1][0].definition_id == definition.definition_id:
+            spans[-1] = (definition, (spans[-1][1][0], until))
+        else:
+            spans.append((definition, (since, until)))
+    # the first and last spans reach out to whatever lies beyond the calendar
+    spans[0] = (spans[0][0], (-NEVER, spans[0][1][1]))
+    spans[-1] = (spans[-1][0], (spans[-1][1][0], NEVER))
+    return spans
+
+
+def mql_moments_in_force(
+    m: Materialised, spans: Sequence[tuple[Definition, tuple[int, int]]]
+) -> np.ndarray:
+    """Return each lead's MQL moment when each quarter is judged by the version in force in it:
+    the first check, in any span, whose score under that span's version reaches its threshold.
+
+    spans: from versions_in_force. A version with another half-life is scored on m decayed by
+    its own (with_half_life).
+    """
+    moments = np.full(m.n_leads, NEVER, dtype=np.int64)
+    for definition, window in spans:
+        history = m if definition.half_life_days == m.half_life_days else with_half_life(
+            m, definition.half_life_days)
+        np.minimum(moments, mql_moments(history, definition, window=window), out=moments)
+    return moments
 
 
 def moments_frame(m: Materialised, mql_us: np.ndarray) -> pl.DataFrame:

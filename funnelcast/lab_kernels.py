@@ -220,15 +220,22 @@ def records(
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def first_crossings(first_lead, stop_lead, history, weights, check_us, s, out, scores, scratch):
-    """Write each lead's first check moment whose rounded score reaches s (NEVER: none)."""
+def first_crossings(
+    first_lead, stop_lead, history, weights, check_us, s, since_us, until_us, out, scores,
+    scratch,
+):
+    """Write each lead's first check moment in [since_us, until_us) whose rounded score
+    reaches s (NEVER: none)."""
     for person in range(first_lead, stop_lead):
         n = lead_scores(person, history, weights, scratch, scores)
         c0 = history[0][person]
         out[person] = NEVER
         for i in range(n):
-            if micro(scores[i]) >= s:
-                out[person] = check_us[c0 + i]
+            at = check_us[c0 + i]
+            if at >= until_us:
+                break
+            if at >= since_us and micro(scores[i]) >= s:
+                out[person] = at
                 break
 
 

@@ -320,3 +320,25 @@ def diff_lines(current: Definition, draft: Definition) -> list[str]:
 def new_version_from_current(current: Definition) -> Definition:
     """Return the current version as an unsaved draft (what the page starts from)."""
     return definitions.new_version_from(current)
+
+
+def versions_text(spans: list) -> str:
+    """Return which versions judge which quarters, for a caption: spans from
+    lab.versions_in_force."""
+    if not spans:
+        return "no definition is in force"
+    if len(spans) == 1:
+        d = spans[0][0]
+        return f"**{d.name}**, version {d.definition_id}, threshold {d.threshold:g}, throughout"
+    parts = []
+    for d, (since, until) in spans:
+        start = "" if since == -lab.NEVER else _day(since).isoformat()
+        end = "" if until == lab.NEVER else _day(until).isoformat()
+        span = f"from {start}" if not end else (f"before {end}" if not start else f"from {start}, before {end}")
+        parts.append(f"**{d.name}** (v{d.definition_id}, threshold {d.threshold:g}) {span}")
+    return "each quarter by the version in force then: " + "; ".join(parts)
+
+
+def _day(us: int) -> dt.date:
+    """Return the day of a moment in microseconds since the epoch."""
+    return (dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(us))).date()

@@ -40,9 +40,9 @@ draft = tl.draft_from(base, st.session_state)
 
 st.caption(
     f"Change the threshold and the points below: every figure is the draft replayed on the "
-    f"chosen quarters of history, beside the current definition **{current.name}** "
-    f"(version {current.definition_id}, threshold {current.threshold:g}) replayed on the same "
-    "quarters. MQLs count by the quarter a lead first reached the threshold."
+    f"chosen quarters of history, beside the definitions in force replayed on the same "
+    f"quarters ({tl.versions_text(dashboard.lab_versions_in_force(database, current))}). "
+    "MQLs count by the quarter a lead first reached the threshold."
 )
 
 try:

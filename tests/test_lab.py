@@ -427,3 +427,37 @@ def test_a_leads_checks_score_as_its_explanation_adds_up(journeys):
                 assert total == pytest.approx(rows["points"].sum(), abs=1e-9), (lead_id, at)
     with pytest.raises(db.FunnelcastError, match="no lead with id 'nobody'"):
         m.lead_index("nobody")
+
+
+def test_each_quarter_is_judged_by_the_version_in_force_then(demo):
+    cur = demo.cursor()
+    first, second = definitions.load(cur, 1), definitions.load(cur, 3)  # 30 and 75 days
+    m = lab.materialise_for(cur, first, second)
+    quarters = m.calendar.quarters
+    middle = len(quarters) // 2
+    spans = lab.versions_in_force(m, [None] * 2 + [first] * (middle - 2)
+                                  + [second] * (len(quarters) - middle))
+    # the quarters before the first version go to it; each span runs to the next's start
+    assert [d.definition_id for d, _ in spans] == [1, 3]
+    assert spans[0][1][0] == -lab.NEVER and spans[1][1][1] == lab.NEVER
+    switch = (quarters[middle].start - dt.date(1970, 1, 1)).days * lab.DAY_US
+    assert spans[0][1][1] == switch == spans[1][1][0]
+    moments = lab.mql_moments_in_force(m, spans)
+    # lead by lead: the first check, before the switch scored by the first version and after
+    # it by the second (on the history decayed by its own half-life)
+    slower = lab.with_half_life(m, second.half_life_days)
+    w1, w2 = lab.compile_weights(m, first), lab.compile_weights(slower, second)
+    expected = np.full(m.n_leads, lab.NEVER, dtype=np.int64)
+    for lead in range(m.n_leads):
+        at, x1 = lab.lead_checks(m, w1, lead)
+        _, x2 = lab.lead_checks(slower, w2, lead)
+        hit = np.where(at < switch, lab.micro(x1) >= lab.threshold_micro(first.threshold),
+                       lab.micro(x2) >= lab.threshold_micro(second.threshold))
+        if hit.any():
+            expected[lead] = at[np.argmax(hit)]
+    assert (moments == expected).all()
+    # someone crosses in each span, and one version throughout equals that version alone
+    assert (moments[moments != lab.NEVER] < switch).any()
+    assert (moments[moments != lab.NEVER] >= switch).any()
+    alone = lab.versions_in_force(m, [first] * len(quarters))
+    assert (lab.mql_moments_in_force(m, alone) == lab.mql_moments(m, first)).all()
