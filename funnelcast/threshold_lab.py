@@ -342,3 +342,67 @@ def versions_text(spans: list) -> str:
 def _day(us: int) -> dt.date:
     """Return the day of a moment in microseconds since the epoch."""
     return (dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(us))).date()
+
+
+# ===== adding and removing rules of the draft =====
+
+
+def with_fit_rule(base: Definition, values: Mapping[str, Any], rule: FitRule) -> Definition:
+    """Return the draft the inputs describe with one more fit rule; DefinitionError when it
+    names an attribute rules cannot use or a value that already has a rule."""
+    draft = draft_from(base, values)
+    if rule.attribute not in lab.FIT_ATTRIBUTES:
+        raise definitions.DefinitionError(
+            f"fit rules match {', '.join(lab.FIT_ATTRIBUTES)}, not {rule.attribute!r}")
+    if not str(rule.value).strip():
+        raise definitions.DefinitionError("choose the value the fit rule matches")
+    if any((r.attribute, r.value) == (rule.attribute, rule.value) for r in draft.fit_rules):
+        raise definitions.DefinitionError(
+            f"{rule.label} already has a rule: change its points instead")
+    return replace(draft, fit_rules=(*draft.fit_rules, rule))
+
+
+def without_fit_rule(
+    base: Definition, values: Mapping[str, Any], attribute: str, value: str
+) -> Definition:
+    """Return the draft the inputs describe without the fit rule on attribute=value."""
+    draft = draft_from(base, values)
+    return replace(draft, fit_rules=tuple(
+        r for r in draft.fit_rules if (r.attribute, r.value) != (attribute, value)))
+
+
+def with_behaviour_rule(
+    base: Definition, values: Mapping[str, Any], rule: BehaviourRule
+) -> Definition:
+    """Return the draft the inputs describe scoring one more event type; DefinitionError when
+    the type already scores."""
+    draft = draft_from(base, values)
+    if not str(rule.event_type).strip():
+        raise definitions.DefinitionError("choose the event type the rule scores")
+    if any(r.event_type == rule.event_type for r in draft.behaviour_rules):
+        raise definitions.DefinitionError(
+            f"{rule.event_type} already scores: change its points instead")
+    return replace(draft, behaviour_rules=(*draft.behaviour_rules, rule))
+
+
+def without_behaviour_rule(
+    base: Definition, values: Mapping[str, Any], event_type: str
+) -> Definition:
+    """Return the draft the inputs describe without the rule scoring event_type."""
+    draft = draft_from(base, values)
+    return replace(draft, behaviour_rules=tuple(
+        r for r in draft.behaviour_rules if r.event_type != event_type))
+
+
+def rule_choices(vocabulary: pl.DataFrame, draft: Definition) -> dict[str, list[str]]:
+    """Return what a new rule can match, from scoring_vocabulary.sql's rows: per fit attribute
+    the values the data holds without a rule yet, most common first; under 'event_type' the
+    event types that do not score yet."""
+    taken = {(r.attribute, r.value) for r in draft.fit_rules}
+    taken |= {("event_type", r.event_type) for r in draft.behaviour_rules}
+    choices: dict[str, list[str]] = {a: [] for a in (*lab.FIT_ATTRIBUTES, "event_type")}
+    rows = vocabulary.sort(["occurrences", "value"], descending=[True, False])
+    for attribute, value in rows.select("attribute", "value").iter_rows():
+        if attribute in choices and (attribute, value) not in taken:
+            choices[attribute].append(value)
+    return choices

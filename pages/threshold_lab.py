@@ -77,6 +77,44 @@ right.number_input(
     help="How many MQLs a week sales can follow up.",
 )
 
+def set_base(new_base) -> None:
+    """Make new_base the draft the inputs edit, its values in the inputs."""
+    st.session_state["lab_base"] = new_base
+    st.session_state.update(tl.widget_values(new_base))
+
+
+def change_rules(change, *what) -> None:
+    """Apply a rule change (tl.without_fit_rule, ...) to the draft as the inputs have it."""
+    set_base(change(st.session_state["lab_base"], st.session_state, *what))
+
+
+def add_fit_rule() -> None:
+    """Add the fit rule the 'add' inputs describe, or say why not."""
+    state = st.session_state
+    rule = definitions.FitRule(
+        state["lab_new_fit_attribute"], state.get("lab_new_fit_value") or "",
+        float(state["lab_new_fit_points"]), bool(state["lab_new_fit_dq"]),
+    )
+    try:
+        set_base(tl.with_fit_rule(state["lab_base"], state, rule))
+    except definitions.DefinitionError as exc:
+        state["lab_flash"] = [("warning", f"Not added: {exc}.")]
+
+
+def add_behaviour_rule() -> None:
+    """Add the behaviour rule the 'add' inputs describe, or say why not."""
+    state = st.session_state
+    cap = state.get("lab_new_event_cap")
+    rule = definitions.BehaviourRule(
+        state.get("lab_new_event_type") or "", float(state["lab_new_event_points"]),
+        None if cap is None else float(cap),
+    )
+    try:
+        set_base(tl.with_behaviour_rule(state["lab_base"], state, rule))
+    except definitions.DefinitionError as exc:
+        state["lab_flash"] = [("warning", f"Not added: {exc}.")]
+
+
 with st.expander("Points, caps and fit rules of the draft", icon=":material/tune:"):
     name_col, half_life_col = st.columns([3, 1])
     name_col.text_input("Draft name", key=tl.NAME_KEY)
@@ -96,15 +134,59 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
                 f"{rule.event_type}: cap", min_value=0.0, step=1.0,
                 key=tl.behaviour_key(rule.event_type, "cap"),
             )
+            st.button(
+                "Remove", key=f"lab_remove_behaviour_{rule.event_type}", icon=":material/delete:",
+                on_click=change_rules, args=(tl.without_behaviour_rule, rule.event_type),
+                help=f"Stop scoring {rule.event_type} in the draft.",
+            )
     st.markdown("**Fit**: points for a lead with this value; a disqualifier never qualifies")
     columns = st.columns(4)
     for i, rule in enumerate(base.fit_rules):
-        with columns[i % 4]:
+        with columns[i % 4].container(border=True):
             st.number_input(
                 rule.label, definitions.MIN_POINTS, definitions.MAX_POINTS, step=1.0,
                 key=tl.fit_key(rule, "points"),
             )
-            st.checkbox("disqualifier", key=tl.fit_key(rule, "dq"))
+            tick, remove = st.columns([3, 2])
+            tick.checkbox("disqualifier", key=tl.fit_key(rule, "dq"))
+            remove.button(
+                "Remove", key=f"lab_remove_fit_{rule.attribute}={rule.value}",
+                icon=":material/delete:", on_click=change_rules,
+                args=(tl.without_fit_rule, rule.attribute, rule.value),
+                help=f"Drop the rule on {rule.label} from the draft.",
+            )
+    choices = tl.rule_choices(dashboard.vocabulary(database), draft)
+    add_fit, add_behaviour = st.columns(2)
+    with add_fit.container(border=True):
+        st.markdown("**Add a fit rule**")
+        attribute = st.selectbox("Attribute", lab.FIT_ATTRIBUTES, key="lab_new_fit_attribute")
+        st.selectbox(
+            "Value", choices[attribute], key="lab_new_fit_value",
+            help="The values the data holds that have no rule yet, most common first.",
+        )
+        points_col, dq_col = st.columns(2)
+        points_col.number_input(
+            "Points", definitions.MIN_POINTS, definitions.MAX_POINTS, value=10.0, step=1.0,
+            key="lab_new_fit_points",
+        )
+        dq_col.checkbox("disqualifier", key="lab_new_fit_dq")
+        st.button("Add fit rule", key="lab_add_fit", on_click=add_fit_rule,
+                  disabled=not choices[attribute])
+    with add_behaviour.container(border=True):
+        st.markdown("**Score another event type**")
+        st.selectbox(
+            "Event type", choices["event_type"], key="lab_new_event_type",
+            help="Event types in the data that the draft does not score yet.",
+        )
+        points_col, cap_col = st.columns(2)
+        points_col.number_input(
+            "Points", definitions.MIN_POINTS, definitions.MAX_POINTS, value=5.0, step=1.0,
+            key="lab_new_event_points",
+        )
+        cap_col.number_input("Cap (empty: none)", min_value=0.0, value=None, step=1.0,
+                             key="lab_new_event_cap")
+        st.button("Add behaviour rule", key="lab_add_behaviour", on_click=add_behaviour_rule,
+                  disabled=not choices["event_type"])
 
 for problem in problems:
     st.error(f"The draft cannot be scored: {problem}.", icon=":material/error:")

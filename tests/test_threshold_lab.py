@@ -240,3 +240,52 @@ def test_saving_while_another_process_reads_the_file_says_so(monkeypatch, writab
     # The page reopens the file read-only and carries on; nothing was saved.
     assert metric(at, "MQLs") != "0"
     assert versions_of(writable_db).height == 1
+
+
+def test_rules_can_be_added_and_removed_on_the_page(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+    before = at.session_state["lab_base"]
+    start_mqls = metric(at, "MQLs")
+    # a fit rule: every lead from the 'events' channel gains 30 points
+    at.selectbox(key="lab_new_fit_attribute").set_value("channel").run()
+    assert "events" in at.selectbox(key="lab_new_fit_value").options
+    at.selectbox(key="lab_new_fit_value").set_value("events").run()
+    at.number_input(key="lab_new_fit_points").set_value(30.0).run()
+    at.button(key="lab_add_fit").click().run()
+    assert not at.exception
+    added = at.session_state["lab_base"]
+    assert definitions.FitRule("channel", "events", 30.0, False) in added.fit_rules
+    assert at.number_input(key="lab_fit_points_channel=events").value == 30.0
+    assert "events" not in at.selectbox(key="lab_new_fit_value").options  # it has a rule now
+    more = metric(at, "MQLs")
+    assert int(more.replace(",", "")) > int(start_mqls.replace(",", ""))
+    # removing it brings the figures back
+    at.button(key="lab_remove_fit_channel=events").click().run()
+    assert at.session_state["lab_base"].fit_rules == before.fit_rules
+    assert metric(at, "MQLs") == start_mqls
+    # a behaviour rule out: demo requests stop scoring, and fewer leads qualify
+    at.button(key="lab_remove_behaviour_demo_request").click().run()
+    assert "demo_request" not in {r.event_type for r in at.session_state["lab_base"].behaviour_rules}
+    assert int(metric(at, "MQLs").replace(",", "")) < int(start_mqls.replace(",", ""))
+    # and back in, with its own points
+    at.selectbox(key="lab_new_event_type").set_value("demo_request").run()
+    at.number_input(key="lab_new_event_points").set_value(40.0).run()
+    at.button(key="lab_add_behaviour").click().run()
+    assert not at.exception and not at.error
+    assert metric(at, "MQLs") == start_mqls
+
+
+def test_adding_a_rule_twice_is_refused_with_a_reason():
+    base = definitions.Definition(
+        name="x", threshold=10, half_life_days=30,
+        fit_rules=(definitions.FitRule("seniority", "vp", 10),),
+        behaviour_rules=(definitions.BehaviourRule("demo_request", 20),),
+    )
+    with pytest.raises(definitions.DefinitionError, match="seniority=vp already has a rule"):
+        tl.with_fit_rule(base, {}, definitions.FitRule("seniority", "vp", 5))
+    with pytest.raises(definitions.DefinitionError, match="not 'job_title'"):
+        tl.with_fit_rule(base, {}, definitions.FitRule("job_title", "cto", 5))
+    with pytest.raises(definitions.DefinitionError, match="demo_request already scores"):
+        tl.with_behaviour_rule(base, {}, definitions.BehaviourRule("demo_request", 5))
+    assert tl.without_fit_rule(base, {}, "seniority", "vp").fit_rules == ()
+    assert tl.without_behaviour_rule(base, {}, "demo_request").behaviour_rules == ()
