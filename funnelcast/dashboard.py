@@ -205,10 +205,20 @@ def funnel_by_quarter(database: Database, channel: str | None) -> pl.DataFrame:
 
 
 @st.cache_data(show_spinner=False)
+def _vocabulary(_cur: duckdb.DuckDBPyConnection, key: str) -> pl.DataFrame:
+    """Return queries/scoring_vocabulary.sql, cached."""
+    return db.run(_cur, "scoring_vocabulary")
+
+
+def vocabulary(database: Database) -> pl.DataFrame:
+    """Return the values fit rules can match and the event types behaviour rules can score."""
+    return _vocabulary(database.cursor, database.key)
+
+
 def _data_event_types(_cur: duckdb.DuckDBPyConnection, key: str) -> tuple[str, ...]:
     """Return the event types the data holds."""
-    vocabulary = db.run(_cur, "scoring_vocabulary")
-    return tuple(vocabulary.filter(pl.col("kind") == "behaviour")["value"].to_list())
+    words = _vocabulary(_cur, key)
+    return tuple(words.filter(pl.col("kind") == "behaviour")["value"].to_list())
 
 
 @st.cache_data(show_spinner=False)
