@@ -31,6 +31,7 @@ import dataclasses
 import datetime as dt
 import math
 import numbers
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -137,6 +138,10 @@ class Materialised:
     early_age_us: np.ndarray
     decay: np.ndarray
     early_weight: np.ndarray
+    # score's output buffers, reused so that a rescore does not fault in fresh memory
+    # (shared by the half-life variants of one history; one scoring at a time uses them)
+    buffers: dict = field(default_factory=dict, repr=False)
+    buffers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def n_leads(self) -> int:
@@ -503,10 +508,7 @@ def score(m: Materialised, definition: Definition) -> Scores:
 
     def half(leads: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         first, stop = leads
-        n_checks = int(m.check_start[stop] - m.check_start[first])
-        # as many records as checks at most: pages never written are never touched
-        keys = np.empty((2, n_checks), dtype=np.int64)
-        sql = np.empty((5, int(sql_checks[first:stop].sum())), dtype=np.int64)
+        keys, sql = buffers[leads]
         n_keys, n_sql = kernels.records(
             first, stop, m.history, w, m.check_day, m.check_us, m.reached_sql_us,
             m.reached_customer_us, keys[0], keys[1], sql, lead_max, np.empty(most),
@@ -514,13 +516,27 @@ def score(m: Materialised, definition: Definition) -> Scores:
         )
         return keys[0, :n_keys], keys[1, :n_keys], sql[:, :n_sql]
 
-    with ThreadPoolExecutor(2) as pool:
-        halves = list(pool.map(half, _halves(m)))
-        key_lo, key_hi = pool.map(
-            _sorted_concat, [[h[0] for h in halves], [h[1] for h in halves]]
-        )
-    sql = np.concatenate([h[2] for h in halves], axis=1)
-    del halves
+    # as many records as checks at most: buffer pages never written are never touched
+    own = m.buffers_lock.acquire(blocking=False)
+    try:
+        buffers = m.buffers if own else {}
+        for first, stop in _halves(m):
+            if (first, stop) not in buffers:
+                n_checks = int(m.check_start[stop] - m.check_start[first])
+                buffers[first, stop] = (
+                    np.empty((2, n_checks), dtype=np.int64),
+                    np.empty((5, int(sql_checks[first:stop].sum())), dtype=np.int64),
+                )
+        with ThreadPoolExecutor(2) as pool:
+            halves = list(pool.map(half, _halves(m)))
+            key_lo, key_hi = pool.map(
+                _sorted_concat, [[h[0] for h in halves], [h[1] for h in halves]]
+            )
+        sql = np.concatenate([h[2] for h in halves], axis=1)
+        del halves
+    finally:
+        if own:
+            m.buffers_lock.release()
     # by upper bound, so that a threshold move scans only the records that reach it
     sql = sql[:, np.argsort(sql[1])]
     return Scores(
@@ -768,14 +784,19 @@ def tradeoff_curve(
     if thresholds is None:
         thresholds = default_thresholds(scores)
     s = np.array([threshold_micro(t) for t in thresholds], dtype=np.int64)
-    days = np.flatnonzero(np.isin(cal.quarter_of_day, chosen)).astype(np.int64)
-    # day-major needles are sorted, which keeps the binary searches in cache
-    needles = ((days[:, None] << SCORE_BITS) | (s[None, :] + BIAS)).ravel()
-    mqls = (
-        (np.searchsorted(scores.key_lo, needles) - np.searchsorted(scores.key_hi, needles))
-        .reshape(len(days), len(s))
-        .sum(axis=0)
-    )
+    mqls = np.zeros(len(s), dtype=np.int64)
+    # a record run is an MQL moment at s when lo < s <= hi: count, per threshold, the runs in
+    # the chosen days with lo < s and take those with hi < s (their lo is lower still)
+    order = np.argsort(s, kind="stable")
+    ranked = s[order]
+    low_bits = (1 << SCORE_BITS) - 1
+    for since, until in _day_ranges(np.isin(cal.quarter_of_day, chosen)):
+        span = (since << SCORE_BITS, until << SCORE_BITS)
+        for keys, sign in ((scores.key_lo, 1), (scores.key_hi, -1)):
+            part = keys[np.searchsorted(keys, span[0]) : np.searchsorted(keys, span[1])]
+            below = np.searchsorted(ranked, (part & low_bits) - BIAS, side="right")
+            counts = np.cumsum(np.bincount(below, minlength=len(ranked) + 1))[: len(ranked)]
+            mqls[order] += sign * counts
 
     def active(select: np.ndarray) -> np.ndarray:
         """Return per threshold how many selected SQL-lead records are an MQL moment."""
@@ -799,6 +820,12 @@ def tradeoff_curve(
         columns["mql_to_sql"] = columns["mqls_reached_sql"] / mqls
         columns["mql_to_customer"] = columns["mqls_reached_customer"] / mqls
     return pl.DataFrame(columns, nan_to_null=True)
+
+
+def _day_ranges(days: np.ndarray) -> list[tuple[int, int]]:
+    """Return the runs of True in a per-day mask as (first day, day after the last)."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[False], days, [False]]).astype(np.int8)))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def default_thresholds(scores: Scores, steps: int = 200) -> np.ndarray:
