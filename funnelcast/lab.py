@@ -789,22 +789,31 @@ def tradeoff_curve(
     # the chosen days with lo < s and take those with hi < s (their lo is lower still)
     order = np.argsort(s, kind="stable")
     ranked = s[order]
-    low_bits = (1 << SCORE_BITS) - 1
     for since, until in _day_ranges(np.isin(cal.quarter_of_day, chosen)):
         span = (since << SCORE_BITS, until << SCORE_BITS)
         for keys, sign in ((scores.key_lo, 1), (scores.key_hi, -1)):
             part = keys[np.searchsorted(keys, span[0]) : np.searchsorted(keys, span[1])]
-            below = np.searchsorted(ranked, (part & low_bits) - BIAS, side="right")
+            below = _count_at_or_below(ranked, part, keys=True)
             counts = np.cumsum(np.bincount(below, minlength=len(ranked) + 1))[: len(ranked)]
             mqls[order] += sign * counts
 
+    # the SQL leads' records: each bound's threshold bin once, reused by every selection
+    lo_bin = _count_at_or_below(ranked, scores.sql_lo)
+    hi_bin = _count_at_or_below(ranked, scores.sql_hi)
+
     def active(select: np.ndarray) -> np.ndarray:
         """Return per threshold how many selected SQL-lead records are an MQL moment."""
-        lo, hi = np.sort(scores.sql_lo[select]), np.sort(scores.sql_hi[select])
-        return np.searchsorted(lo, s) - np.searchsorted(hi, s)
+        counts = np.empty((2, len(s)), dtype=np.int64)
+        for row, bins in enumerate((lo_bin[select], hi_bin[select])):
+            counts[row, order] = np.cumsum(
+                np.bincount(bins, minlength=len(ranked) + 1))[: len(ranked)]
+        return counts[0] - counts[1]
 
     facts = scores.sql_facts
-    in_cohort = np.isin(facts["cohort"], chosen)
+    # is_chosen[q + 1]: whether quarter q is chosen; -1 (a stage not caught) is not
+    is_chosen = np.zeros(len(cal.quarters) + 1, dtype=bool)
+    is_chosen[chosen + 1] = True
+    in_cohort = is_chosen[facts["cohort"] + 1]
     columns = {
         "threshold": np.asarray(thresholds, dtype=np.float64),
         "mqls": mqls,
@@ -813,13 +822,21 @@ def tradeoff_curve(
     }
     for stage in ("sql", "customer"):
         total = m.stage_totals[stage][chosen].sum()
-        captured = active(np.isin(facts[f"{stage}_quarter"], chosen))
+        captured = active(is_chosen[facts[f"{stage}_quarter"] + 1])
         columns[f"{stage}s_captured"] = captured
         columns[f"{stage}_capture"] = captured / total if total else np.full(len(s), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         columns["mql_to_sql"] = columns["mqls_reached_sql"] / mqls
         columns["mql_to_customer"] = columns["mqls_reached_customer"] / mqls
     return pl.DataFrame(columns, nan_to_null=True)
+
+
+def _count_at_or_below(ranked: np.ndarray, values: np.ndarray, keys: bool = False) -> np.ndarray:
+    """Return per value how many of the sorted thresholds are <= it (searchsorted 'right');
+    keys: the values are record keys, whose bound is compared."""
+    if keys:
+        return kernels.count_at_or_below(ranked, values, (1 << SCORE_BITS) - 1, BIAS)
+    return kernels.count_at_or_below(ranked, values, 0, 0)
 
 
 def _day_ranges(days: np.ndarray) -> list[tuple[int, int]]:

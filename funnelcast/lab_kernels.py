@@ -239,6 +239,40 @@ def first_crossings(
                 break
 
 
+@njit(cache=True, nogil=True)
+def count_at_or_below(ranked, values, low_bits, bias):
+    """Return per value how many of the sorted thresholds ranked are <= it, the value being
+    (key & low_bits) - bias (low_bits 0: the key itself). Evenly spaced thresholds (as
+    lab.default_thresholds makes them) are found by arithmetic, nudged where rounding is off
+    by one; others by binary search."""
+    n = len(ranked)
+    out = np.empty(len(values), dtype=np.int64)
+    even = n >= 3
+    step = 0.0
+    if even:
+        step = (ranked[n - 1] - ranked[0]) / (n - 1)
+        for k in range(1, n):
+            gap = ranked[k] - ranked[k - 1]
+            if step <= 0 or gap < step - 2 or gap > step + 2:
+                even = False
+                break
+    for i in range(len(values)):
+        v = values[i]
+        if low_bits:
+            v = (v & low_bits) - bias
+        if even:
+            c = np.int64(np.floor((v - ranked[0]) / step)) + 1
+            c = min(max(c, 0), n)
+            while c < n and ranked[c] <= v:
+                c += 1
+            while c > 0 and ranked[c - 1] > v:
+                c -= 1
+        else:
+            c = np.searchsorted(ranked, v, side="right")
+        out[i] = c
+    return out
+
+
 def new_scratch(weights: tuple) -> np.ndarray:
     """Return the scratch lead_scores needs for these weights (one per thread)."""
     return np.empty(len(weights[-1]))

@@ -461,3 +461,16 @@ def test_each_quarter_is_judged_by_the_version_in_force_then(demo):
     assert (moments[moments != lab.NEVER] >= switch).any()
     alone = lab.versions_in_force(m, [first] * len(quarters))
     assert (lab.mql_moments_in_force(m, alone) == lab.mql_moments(m, first)).all()
+
+
+@given(thresholds=st.one_of(
+           st.lists(st.integers(0, 10**9), min_size=1, max_size=40).map(sorted),
+           st.tuples(st.integers(0, 10**6), st.integers(1, 10**6), st.integers(3, 300)).map(
+               lambda t: [lab.threshold_micro(round(t[0] / 1e6 + k * t[1] / 1e6, 6))
+                          for k in range(t[2])])),
+       values=st.lists(st.integers(-10**6, 2 * 10**9), max_size=60))
+def test_counting_thresholds_below_equals_a_binary_search(thresholds, values):
+    ranked = np.array(sorted(thresholds), dtype=np.int64)
+    values = np.array(values, dtype=np.int64)
+    assert (lab._count_at_or_below(ranked, values)
+            == np.searchsorted(ranked, values, side="right")).all()
