@@ -966,17 +966,23 @@ class Movers:
 def _moving(
     current_mql_us: np.ndarray, scores: Scores, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, int]:
-    """Return the leads entering and leaving MQL, each by best score then lead (entering from
-    the lowest, leaving from the highest), and how many stay."""
-    s = threshold_micro(threshold)
-    qualifies = scores.lead_max >= s
+    """Return the leads entering and leaving MQL (in lead order), and how many stay."""
+    qualifies = scores.lead_max >= threshold_micro(threshold)
     current = current_mql_us != NEVER
     entering = np.flatnonzero(qualifies & ~current)
     leaving = np.flatnonzero(current & ~qualifies)
-    best = scores.lead_max
-    entering = entering[np.argsort(best[entering], kind="stable")]
-    leaving = leaving[np.argsort(-best[leaving], kind="stable")]
     return entering, leaving, int(np.count_nonzero(qualifies & current))
+
+
+def _closest(leads: np.ndarray, best: np.ndarray, n: int, highest: bool) -> np.ndarray:
+    """Return up to n leads by best score, from the lowest (or highest), ties by lead."""
+    if n <= 0:
+        return leads[:0]
+    key = -best[leads] if highest else best[leads]
+    if len(leads) > n:
+        part = np.argpartition(key, n - 1)[:n]
+        leads, key = leads[part], key[part]
+    return leads[np.lexsort((leads, key))]
 
 
 def who_moves(
@@ -1005,7 +1011,8 @@ def who_moves(
                         "leaving": pl.Int64}, orient="row",
     ).with_columns((pl.col("entering") - pl.col("leaving")).alias("net"))
     # the most marginal: lowest best score that now qualifies, highest that no longer does
-    closest_in, closest_out = entering[:sample], leaving[:sample]
+    closest_in = _closest(entering, scores.lead_max, sample, highest=False)
+    closest_out = _closest(leaving, scores.lead_max, sample, highest=True)
     first_at = []
     for lead in closest_in:
         at, x = lead_checks(m, scores.weights, lead)
@@ -1029,6 +1036,8 @@ def movers(
 ) -> pl.DataFrame:
     """Return every lead that enters or leaves MQL under the candidate, for a CSV download."""
     entering, leaving, _ = _moving(current_mql_us, scores, threshold)
+    entering = _closest(entering, scores.lead_max, len(entering), highest=False)
+    leaving = _closest(leaving, scores.lead_max, len(leaving), highest=True)
     return _lead_frame(m, np.concatenate([entering, leaving]), scores, current_mql_us).with_columns(
         pl.Series("direction", ["enters"] * len(entering) + ["leaves"] * len(leaving))
     ).select("lead_id", "direction", pl.exclude("lead_id", "direction"))
