@@ -79,7 +79,12 @@ with st.sidebar:
 page = st.navigation(
     [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:"),
+        st.Page("pages/handoff.py", title="Handoff", icon=":material/handshake:"),
+        st.Page("pages/roi.py", title="ROI & attribution", icon=":material/payments:"),
         st.Page("pages/threshold_lab.py", title="Threshold Lab", icon=":material/science:"),
+        st.Page("pages/planner.py", title="MQL Planner", icon=":material/target:"),
+        st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ]
 )
 st.session_state[dashboard.SHELL_KEY] = True

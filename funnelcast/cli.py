@@ -15,7 +15,7 @@ from typing import Any
 
 import duckdb
 
-from funnelcast import db, definitions
+from funnelcast import cli_funnel, cli_import, cli_plan, cli_roi, db, definitions
 
 
 def _threshold(text: str) -> float:
@@ -40,6 +40,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _positive_float(text: str) -> float:
+    """Return a number > 0 parsed from the command line."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text}")
+    return value
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, pointing at --help."""
 
@@ -57,6 +68,10 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--leads", type=_positive_int, default=20_000, help="number of leads")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same data)")
     demo.add_argument(
+        "--engagement", type=_positive_float, default=1.0,
+        help="scale the events per lead (1: about 12; benchmarks use more)",
+    )
+    demo.add_argument(
         "--replace", action="store_true", help="replace the file if it exists (default: refuse)"
     )
 
@@ -72,6 +87,10 @@ def parser() -> argparse.ArgumentParser:
     )
     metrics.add_argument("--format", choices=("json", "table"), default="table")
     _add_definition_commands(commands)
+    cli_funnel.add_commands(commands)
+    cli_roi.add_commands(commands)
+    cli_plan.add_commands(commands)
+    cli_import.add_commands(commands)
     return top
 
 
@@ -92,7 +111,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         con = db.connect(tmp_name, create=True)
         try:
-            summary = build_demo(con, leads=args.leads, seed=args.seed)
+            summary = build_demo(
+                con, leads=args.leads, seed=args.seed, engagement=args.engagement
+            )
             con.execute("checkpoint")
         finally:
             con.close()
@@ -398,7 +419,9 @@ def cmd_definition(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = parser().parse_args(argv)
-    handlers = {"demo": cmd_demo, "metrics": cmd_metrics, "definition": cmd_definition}
+    handlers = {"demo": cmd_demo, "metrics": cmd_metrics, "definition": cmd_definition,
+                **cli_funnel.HANDLERS, **cli_roi.HANDLERS, **cli_plan.HANDLERS,
+                **cli_import.HANDLERS}
     try:
         return handlers[args.command](args)
     except db.FunnelcastError as exc:

@@ -332,3 +332,14 @@ def lab_curve(
 ) -> pl.DataFrame:
     """Return a definition's trade-off curve over thresholds on the chosen quarters."""
     return _lab_curve(database, database.key, _scoring_key(definition), quarters, definition)
+
+
+# ===== read-only viewer mode =====
+VIEWER_ENV = "FUNNELCAST_VIEWER"
+
+
+def viewer_mode() -> bool:
+    """Return whether the dashboard is a read-only viewer: $FUNNELCAST_VIEWER set to anything
+    but empty, 0, false, no or off. Pages then offer no saving and no importing."""
+    value = os.environ.get(VIEWER_ENV, "").strip().lower()
+    return value not in ("", "0", "false", "no", "off")

@@ -401,7 +401,12 @@ def save(replace: bool) -> None:
 
 
 confirm = st.session_state.get("lab_confirm")
-if confirm:
+if dashboard.viewer_mode():
+    st.info(
+        f"Read-only viewer ({dashboard.VIEWER_ENV} is set): drafts can be tried here but not "
+        "saved as the definition.", icon=":material/visibility:",
+    )
+elif confirm:
     st.warning(confirm, icon=":material/help:")
     yes, no, _ = st.columns([2, 1, 3])
     if yes.button(f"Replace: the draft takes {next_quarter.label}", key="lab_replace"):

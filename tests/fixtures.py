@@ -286,3 +286,178 @@ def quarter_review(fy_start_month: int = 1, path: str | Path = ":memory:") -> du
         fy_start_month=fy_start_month,
         path=path,
     )
+
+
+# ===== reasons on recorded stages (funnel and handoff tests) =====
+
+
+def set_reasons(con: duckdb.DuckDBPyConnection, reasons: Iterable[tuple[str, str, str, str]]) -> None:
+    """Record a reason on stage changes already added: (lead_id, stage, changed_at, reason)."""
+    for lead_id, stage, changed_at, reason in reasons:
+        con.execute(
+            "update stage_changes set reason = $r "
+            "where lead_id = $l and stage = $s and changed_at = $t",
+            {"r": reason, "l": lead_id, "s": stage, "t": at(changed_at)},
+        )
+
+
+# ===== touches: events with the channel and campaign they came through (attribution tests) =====
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One event of a lead through a channel and campaign (None: the event does not say)."""
+
+    lead_id: str
+    occurred_at: str
+    event_type: str
+    channel: str | None
+    campaign: str | None = None
+
+
+def add_touches(con: duckdb.DuckDBPyConnection, touches: Iterable[Touch]) -> None:
+    """Insert events that carry their channel and campaign; their leads must exist."""
+    for t in sorted(touches, key=lambda t: t.lead_id):
+        con.execute(
+            "insert into events (lead_id, occurred_at, event_type, channel, campaign) "
+            "values ($l, $t, $e, $c, $k)",
+            {"l": t.lead_id, "t": at(t.occurred_at), "e": t.event_type, "c": t.channel,
+             "k": t.campaign},
+        )
+
+
+# ===== what the budget bought: the ROI and attribution journeys (2026Q1, against 2025Q4/Q1) =====
+
+# Five touches a week apart, so that every model credits them differently:
+# source search/search-brand (18 Jan, the creating download is the same touch), email 25 Jan,
+# webinar 1 Feb, MQL 2 Feb (so the webinar is the MQL touch), email 8 Feb, demo request via
+# social 15 Feb; won 1 Mar for 3,100.00. An email after the deal is not a touch of it.
+# With a 7-day half-life the touches weigh 1/16, 1/8, 1/4, 1/2, 1: shares 1, 2, 4, 8, 16 of 31.
+MULTI_TOUCH_WON = Journey(
+    "multi_touch_won", "2026-01-18", "search", attributes={"campaign": "search-brand"},
+    stages=[("mql", "2026-02-02"), ("sal", "2026-02-10"), ("sql", "2026-02-16"),
+            ("customer", "2026-03-01", 3_100)],
+)
+# No events: the source is the only touch, and every model gives it all.
+SINGLE_TOUCH_WON = Journey(
+    "single_touch_won", "2026-02-03", "referral", attributes={"campaign": "referral-partner"},
+    stages=[("mql", "2026-02-10"), ("sql", "2026-02-20"), ("customer", "2026-03-10", 1_000)],
+)
+# Two touches and no MQL (a demo request straight to SQL), for an amount with odd cents: the
+# MQL touch falls back to the last touch, and 999.99 splits into whole cents.
+TWO_TOUCHES_WITHOUT_MQL = Journey(
+    "two_touches_without_mql", "2026-03-01", "social", attributes={"campaign": "social-facebook"},
+    stages=[("sql", "2026-03-04"), ("customer", "2026-03-20", 999.99)],
+)
+# Volume without revenue: an MQL sales rejected, and an SQL not yet won.
+MQL_REJECTED = Journey(
+    "mql_rejected", "2026-01-08", "email", attributes={"campaign": "email-newsletter"},
+    stages=[("mql", "2026-01-15"), ("rejected", "2026-01-20")],
+)
+SQL_NOT_WON = Journey(
+    "sql_not_won", "2026-02-01", "search", attributes={"campaign": "search-generic"},
+    stages=[("mql", "2026-02-05"), ("sql", "2026-02-25")],
+)
+# The comparison quarters: 2025Q4 (previous) and 2025Q1 (a year before).
+WON_PREVIOUS_QUARTER = Journey(
+    "won_previous_quarter", "2025-10-05", "search", attributes={"campaign": "search-brand"},
+    stages=[("mql", "2025-10-10"), ("sql", "2025-10-20"), ("customer", "2025-11-15", 2_000)],
+)
+WON_YEAR_AGO = Journey(
+    "won_year_ago", "2025-01-10", "email", attributes={"campaign": "email-nurture"},
+    stages=[("mql", "2025-01-12"), ("sql", "2025-01-20"), ("customer", "2025-02-10", 500)],
+)
+ROI_JOURNEYS = (
+    MULTI_TOUCH_WON, SINGLE_TOUCH_WON, TWO_TOUCHES_WITHOUT_MQL, MQL_REJECTED, SQL_NOT_WON,
+    WON_PREVIOUS_QUARTER, WON_YEAR_AGO,
+)  # fmt: skip
+ROI_TOUCHES = (
+    Touch("multi_touch_won", "2026-01-18", "content_download", "search", "search-brand"),
+    Touch("multi_touch_won", "2026-01-25", "email_click", "email", "email-nurture"),
+    Touch("multi_touch_won", "2026-02-01", "webinar_attended", "events", "events-webinars"),
+    Touch("multi_touch_won", "2026-02-08", "email_click", "email", "email-nurture"),
+    Touch("multi_touch_won", "2026-02-15", "demo_request", "social", "social-linkedin"),
+    Touch("multi_touch_won", "2026-03-05", "email_open", "email", "email-nurture"),
+    Touch("two_touches_without_mql", "2026-03-03", "demo_request", "search", "search-generic"),
+)
+ROI_SPEND = (
+    Spend("2026-01-01", "search", 1_000, "search-brand"),
+    Spend("2026-02-01", "search", 500),  # on the channel as a whole
+    Spend("2026-01-01", "email", 300, "email-nurture"),
+    Spend("2026-01-01", "events", 400, "events-webinars"),
+    Spend("2026-03-01", "social", 200, "social-linkedin"),
+    Spend("2026-01-01", "display", 100),  # bought nothing: no leads, no deals
+    Spend("2025-10-01", "search", 800, "search-brand"),
+    Spend("2025-01-01", "email", 250, "email-nurture"),
+)
+ROI_AS_OF = "2026-04-30"
+
+
+def roi_review(
+    path: str | Path = ":memory:", *, events: bool = True, spend: bool = True
+) -> duckdb.DuckDBPyConnection:
+    """Return the ROI database: seven journeys over 2025Q1-2026Q1, their touches and spend,
+    data as of 30 Apr 2026; without events or spend when asked (partial data)."""
+    con = build(ROI_JOURNEYS, spend=ROI_SPEND if spend else (), path=path)
+    if events:
+        add_touches(con, ROI_TOUCHES)
+    db.set_meta(con, "as_of", ROI_AS_OF)
+    return con
+
+
+# ===== the funnel and hand-off review: more named journeys, as of 2026-06-30 =====
+
+# Handed over on a Wednesday, accepted twelve days later (8 business days: an SLA breach), and
+# still won: waiting did not lose this one.
+WON_AFTER_LONG_WAIT = Journey(
+    "won_after_long_wait", "2026-01-02", "events",
+    attributes={"seniority": "director"},
+    stages=[("mql", "2026-01-07"), ("sal", "2026-01-19"), ("sql", "2026-02-20"),
+            ("customer", "2026-06-01", 8_000)],
+)
+# Someone phoned sales, no form and no MQL: an SQL by direct contact.
+DIRECT_SQL_WITHOUT_MQL = Journey(
+    "direct_sql_without_mql", "2026-03-02", "referral",
+    stages=[("sql", "2026-03-05")],
+)
+# An MQL sales never answered: open, and past any SLA by the as-of day.
+MQL_AWAITING_SALES = Journey(
+    "mql_awaiting_sales", "2026-03-20", "search",
+    stages=[("mql", "2026-03-25")],
+)
+# Accepted the next day, then dropped at SAL ("no need").
+SAL_THEN_DROPPED = Journey(
+    "sal_then_dropped", "2026-01-12", "email",
+    stages=[("mql", "2026-01-14"), ("sal", "2026-01-15"), ("disqualified", "2026-02-01")],
+)
+# Rejected as 'not ready' on the Monday after a Friday hand-off, recycled, back as an MQL in
+# March, accepted and won in April: handed over too early.
+NOT_READY_THEN_WON = Journey(
+    "not_ready_then_won", "2026-01-08", "content",
+    stages=[("mql", "2026-01-09"), ("rejected", "2026-01-12"), ("recycled", "2026-01-13"),
+            ("mql", "2026-03-02"), ("sal", "2026-03-03"), ("sql", "2026-03-10"),
+            ("customer", "2026-04-20", 7_000)],
+)
+FUNNEL_REVIEW_JOURNEYS = (
+    *QUARTER_REVIEW_JOURNEYS,
+    WON_AFTER_LONG_WAIT,
+    DIRECT_SQL_WITHOUT_MQL,
+    MQL_AWAITING_SALES,
+    SAL_THEN_DROPPED,
+    NOT_READY_THEN_WON,
+)
+FUNNEL_REVIEW_REASONS = (
+    ("mql_then_rejected", "rejected", "2026-02-05", "wrong persona"),
+    ("not_ready_then_won", "rejected", "2026-01-12", "not ready"),
+    ("not_ready_then_won", "recycled", "2026-01-13", "not ready"),
+    ("sal_then_dropped", "disqualified", "2026-02-01", "no need"),
+)
+
+
+def funnel_review(path: str | Path = ":memory:") -> duckdb.DuckDBPyConnection:
+    """Return the funnel-review database: eleven journeys over 2025Q4-2026Q2, with reasons,
+    as of 2026-06-30."""
+    con = build(FUNNEL_REVIEW_JOURNEYS, path=path)
+    set_reasons(con, FUNNEL_REVIEW_REASONS)
+    db.set_meta(con, "as_of", "2026-06-30")
+    return con

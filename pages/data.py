@@ -1,0 +1,257 @@
+"""Data: what is loaded and how sound it is; import an export (map, preview, check, import)."""
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from funnelcast import dashboard, data_page, db, formats, importer
+
+dashboard.require_shell()
+database = dashboard.current_database()
+ctx = dashboard.context(database)
+
+st.title("Data")
+
+if flash := st.session_state.pop("data_flash", None):
+    st.success(flash, icon=":material/check_circle:")
+
+# ===== what is loaded =====
+st.subheader("What is loaded")
+st.dataframe(
+    data_page.loaded_tables(ctx),
+    hide_index=True,
+    placeholder="—",
+    column_config={
+        "table": st.column_config.TextColumn("Table", width=110),
+        "rows": st.column_config.NumberColumn("Rows", format="localized", width=90),
+        "first": st.column_config.DateColumn("First", width=100),
+        "last": st.column_config.DateColumn("Last", width=100),
+        "note": st.column_config.TextColumn("What it gives"),
+    },
+)
+for line in data_page.missing_tables(ctx):
+    st.info(line, icon=":material/upload_file:")
+
+if int(ctx.extent["leads"]["count_rows"] or 0):
+    nulls, unmatched, health = data_page.loaded_report(database)
+    result = dashboard.headline(database, None, None)
+    st.markdown("**What the loaded data gives, all history**")
+    st.caption(
+        "MQLs as the CRM recorded them; customers: leads that reached the customer stage; "
+        "MQL → customer: of all MQLs, the share that became customers so far "
+        "(the figures of `funnelcast metrics --format json`)."
+    )
+    rate = result["rates"]["mql_to_customer"]
+    for column, (label, value, note) in zip(
+        st.columns(4),
+        [
+            ("Leads", formats.count(result["leads"]), "loaded"),
+            ("MQLs", formats.count(result["mqls"]), "recorded"),
+            ("Customers", formats.count(result["customers"]), "won"),
+            ("MQL → customer", f"{rate['value'] * 100:.2f}%" if rate["value"] is not None
+             else formats.DASH,
+             f"n = {formats.count(rate['n'])} · 95% CI {formats.interval(rate['low'], rate['high'])}"),
+        ],
+    ):
+        with column.container(border=True):
+            st.metric(label, value)
+            st.caption(note)
+    with st.expander("MQL → customer by channel"):
+        st.dataframe(
+            data_page.funnel_check(result),
+            hide_index=True,
+            column_config={
+                "channel": st.column_config.TextColumn("Channel"),
+                "mqls": st.column_config.NumberColumn("MQLs", format="localized"),
+                "customers": st.column_config.NumberColumn("Customers", format="localized"),
+                "mql_to_customer_pct": st.column_config.NumberColumn(
+                    "MQL → customer", format="%.2f%%"
+                ),
+                "basis": st.column_config.TextColumn("customers of MQLs · 95% CI"),
+            },
+        )
+
+    st.markdown("**Data health**")
+    notes = health + unmatched
+    if not notes:
+        st.caption("No problems found: dates in order, amounts plausible, ids match.")
+    for note in notes:
+        (st.warning if note.level == "warning" else st.info)(note.text)
+    with st.expander("Empty values per column"):
+        st.dataframe(
+            nulls,
+            hide_index=True,
+            column_config={
+                "table_name": st.column_config.TextColumn("Table"),
+                "column_name": st.column_config.TextColumn("Column"),
+                "count_rows": st.column_config.NumberColumn("Rows", format="localized"),
+                "count_nulls": st.column_config.NumberColumn("Empty", format="localized"),
+                "share_empty": st.column_config.ProgressColumn(
+                    "Share empty", format="percent", min_value=0.0, max_value=1.0
+                ),
+            },
+        )
+
+# ===== import a file =====
+st.subheader("Import a file")
+if dashboard.viewer_mode():
+    st.info(
+        f"Read-only viewer ({dashboard.VIEWER_ENV} is set): importing files and saving "
+        "mappings are turned off here. Load data with `funnelcast import`.",
+        icon=":material/visibility:",
+    )
+    st.stop()
+st.caption(
+    "CSV (any delimiter; UTF-8 or Latin-1), Parquet or Excel .xlsx. Every row is checked "
+    "before anything is written; the whole file loads, or nothing does. Importing the same file "
+    "again adds nothing."
+)
+table = st.selectbox(
+    "Table", list(importer.TABLES), key="data_table",
+    format_func=lambda name: name.replace("_", " "),
+)
+upload = st.file_uploader(
+    "Export file", type=["csv", "tsv", "txt", "parquet", "xlsx"], key="data_upload"
+)
+if upload is None:
+    st.caption(
+        "Headers of HubSpot and Salesforce lead and contact exports are recognised; others "
+        "are mapped by hand and the mapping can be saved for next time."
+    )
+    st.stop()
+
+# Keep the upload as a file for the importer, once per upload (named so its suffix says its type).
+data = upload.getvalue()
+if too_large := data_page.upload_problem(upload.name, len(data)):
+    st.error(too_large)
+    st.stop()
+digest = hashlib.sha256(data).hexdigest()[:16]
+folder = Path(tempfile.gettempdir()) / "funnelcast-uploads"
+folder.mkdir(exist_ok=True)
+path = folder / f"{digest}-{Path(upload.name).name}"
+if not path.exists():
+    path.write_bytes(data)
+
+try:
+    header = data_page.file_header(path)
+except db.FunnelcastError as exc:
+    st.error(str(exc))
+    st.stop()
+st.caption(f"{upload.name}: {formats.count(header.rows)} rows, {len(header.columns)} columns"
+           + (f", {header.encoding}, delimiter {header.delimiter!r}" if header.encoding else ""))
+
+saved = data_page.saved_mappings(database.path, table)
+start = st.selectbox(
+    "Start from", ["Suggested from the headers", *saved], key=f"data_start_{table}"
+)
+if start in saved:
+    base = importer.read_mapping_file(saved[start])
+    choices = data_page.choices_from_mapping(base, list(header.columns))
+else:
+    base = importer.Mapping(table)
+    choices = data_page.initial_choices(table, list(header.columns))
+
+st.markdown("**Map the columns** (fields marked * are required)")
+options = [data_page.NOT_MAPPED, data_page.SET_VALUE, *header.columns]
+picked: dict[str, str] = {}
+constants: dict[str, str] = {}
+fields = importer.TABLES[table].fields
+grid = st.columns(3)
+for i, f in enumerate(fields):
+    with grid[i % 3]:
+        key = f"data_map_{table}_{start}_{digest}_{f.name}"
+        picked[f.name] = st.selectbox(
+            f"{f.name}{' *' if f.required else ''}", options,
+            index=options.index(choices[f.name]), key=key, help=f.about or None,
+        )
+        if picked[f.name] == data_page.SET_VALUE:
+            constants[f.name] = st.text_input(
+                f"value of {f.name}", value=base.constants.get(f.name, ""), key=key + "_value"
+            )
+
+with st.expander("Missing values, defaults and formats"):
+    placeholder_text = st.text_area(
+        "Values that mean missing, one per line (an empty line: the empty cell)",
+        value="\n".join(base.placeholders), key=f"data_placeholders_{table}_{start}",
+        help="Compared ignoring case and surrounding spaces.",
+    )
+    decimal_comma = st.checkbox("Numbers are written 1.234,56", value=base.decimal_comma,
+                                key=f"data_decimal_{table}_{start}")
+    defaults = {}
+    formats_ = {}
+    for f in fields:
+        defaults[f.name] = st.text_input(
+            f"{f.name}: value where a row has none", value=base.defaults.get(f.name, ""),
+            key=f"data_default_{table}_{start}_{f.name}",
+        )
+        if f.kind in ("timestamp", "date"):
+            formats_[f.name] = st.text_input(
+                f"{f.name}: date format when not ISO (e.g. %d/%m/%Y %H:%M)",
+                value=base.formats.get(f.name, ""), key=f"data_format_{table}_{start}_{f.name}",
+            )
+
+mapping = data_page.mapping_from_choices(
+    table, picked, constants, defaults=defaults, formats_=formats_,
+    placeholders=data_page.parse_placeholders(placeholder_text), decimal_comma=decimal_comma,
+)
+
+st.markdown("**Preview** (the first rows as the table would receive them; empty: missing or "
+            "not readable)")
+try:
+    st.dataframe(data_page.preview(path, mapping), hide_index=True)
+except importer.ImportProblems as exc:
+    for line in data_page.problem_lines(exc):
+        st.error(line)
+    st.stop()
+
+check, load, _ = st.columns([1, 1, 4])
+if check.button("Check", key="data_check", icon=":material/rule:"):
+    try:
+        outcome = importer.import_file(database.cursor, path, mapping, dry_run=True)
+    except importer.ImportProblems as exc:
+        st.error(f"{formats.count(exc.total)} problems; nothing would be imported:")
+        st.code("\n".join(data_page.problem_lines(exc)), language=None)
+    except db.FunnelcastError as exc:
+        st.error(str(exc))
+    else:
+        st.success(outcome.summary().replace(str(path), upload.name))
+if load.button("Import", key="data_import", type="primary", icon=":material/upload:"):
+    bar = st.progress(0.0, text="Starting…")
+
+    def show(stage: str, fraction: float | None) -> None:
+        bar.progress(min(max(fraction or 0.0, 0.0), 1.0), text=stage.capitalize() + "…")
+
+    try:
+        outcome = dashboard.write(
+            database.path,
+            lambda cur: importer.import_file(cur, path, mapping,
+                                             progress=importer.Progress(show, interval=0.3)),
+        )
+    except importer.ImportProblems as exc:
+        bar.empty()
+        st.error(f"{formats.count(exc.total)} problems; nothing was imported:")
+        st.code("\n".join(data_page.problem_lines(exc)), language=None)
+    except db.FunnelcastError as exc:
+        bar.empty()
+        st.error(str(exc))
+    else:
+        st.session_state["data_flash"] = outcome.summary().replace(str(path), upload.name)
+        st.rerun()
+
+st.markdown("**Save this mapping for next time**")
+name_col, save_col, download_col = st.columns([3, 1, 1], vertical_alignment="bottom")
+name = name_col.text_input("Name", value=Path(upload.name).stem, key="data_mapping_name")
+if save_col.button("Save", key="data_save"):
+    try:
+        saved_path = data_page.save_mapping(database.path, name, mapping)
+    except (db.FunnelcastError, OSError) as exc:
+        st.error(str(exc))
+    else:
+        st.success(f"Saved {saved_path}. From the command line: "
+                   f"`{data_page.import_command(database.path, table, saved_path, upload.name)}`")
+download_col.download_button(
+    "Download", importer.mapping_to_toml(mapping), file_name=f"{name or 'mapping'}.toml",
+    mime="application/toml", key="data_download",
+)

@@ -1,0 +1,86 @@
+-- time_in_stage.sql: how long leads stay in a stage before moving on, in days.
+-- Steps: mql_to_sal (first recorded MQL to first SAL or later stage), sal_to_sql (first recorded
+-- SAL to first SQL or later), sql_to_customer (first recorded SQL to customer). Only completed
+-- steps count: a lead still in the stage, or one that skipped it, has no time for that step.
+-- Grain: one row per step, fiscal quarter in which the step began and lead channel, plus the
+-- roll-ups (grouping sets): is_all_quarters marks rows over every quarter (quarter_start null),
+-- is_all_channels rows over every channel (channel null).
+-- Columns: count_leads and the 10th, 25th, 50th, 75th and 90th percentiles and mean of days.
+-- Parameters: $fy_start_month (1-12); $channel (or null for all channels).
+
+with
+
+stage_entries as (
+    select
+        lead_id,
+        min(changed_at) filter (where stage = 'sal') as recorded_sal_at,
+        min(changed_at) filter (where stage = 'sql') as recorded_sql_at,
+    from stage_changes
+    group by lead_id
+),
+
+journeys as (
+    select
+        lead_milestones.channel,
+        lead_milestones.recorded_mql_at,
+        stage_entries.recorded_sal_at,
+        stage_entries.recorded_sql_at,
+        lead_milestones.reached_sal_at,
+        lead_milestones.reached_sql_at,
+        lead_milestones.reached_customer_at,
+    from lead_milestones
+    join stage_entries on stage_entries.lead_id = lead_milestones.lead_id
+    where $channel::varchar is null or lead_milestones.channel = $channel::varchar
+),
+
+steps as (
+    select 'mql_to_sal' as step, channel, recorded_mql_at as started_at, reached_sal_at as ended_at
+    from journeys
+    where reached_sal_at >= recorded_mql_at
+    union all
+    select 'sal_to_sql' as step, channel, recorded_sal_at, reached_sql_at
+    from journeys
+    where reached_sql_at >= recorded_sal_at
+    union all
+    select 'sql_to_customer' as step, channel, recorded_sql_at, reached_customer_at
+    from journeys
+    where reached_customer_at >= recorded_sql_at
+),
+
+timed as (
+    select
+        step,
+        channel,
+        cast(
+            date_trunc('quarter', started_at - to_months($fy_start_month - 1))
+            + to_months($fy_start_month - 1) as date
+        ) as quarter_start,
+        (epoch(ended_at) - epoch(started_at)) / 86400.0 as days,
+    from steps
+),
+
+final as (
+    select
+        step,
+        quarter_start,
+        channel,
+        grouping(quarter_start) = 1 as is_all_quarters,
+        grouping(channel) = 1 as is_all_channels,
+        count(*) as count_leads,
+        percentile_cont(0.10) within group (order by days) as p10_days,
+        percentile_cont(0.25) within group (order by days) as p25_days,
+        percentile_cont(0.50) within group (order by days) as median_days,
+        percentile_cont(0.75) within group (order by days) as p75_days,
+        percentile_cont(0.90) within group (order by days) as p90_days,
+        avg(days) as mean_days,
+    from timed
+    group by grouping sets (
+        (step, quarter_start, channel),
+        (step, quarter_start),
+        (step, channel),
+        (step)
+    )
+)
+
+select * from final
+order by step, is_all_quarters, quarter_start, is_all_channels, channel
