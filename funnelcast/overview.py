@@ -54,6 +54,10 @@ KPI_SPECS = (
         "sql_to_customer", "SQL → customer", "share", "up", "of the period's SQLs",
         "sql_to_customer",
     ),  # fmt: skip
+    KpiSpec(
+        "mql_to_customer", "MQL → customer", "share", "up", "of the period's MQLs",
+        "mql_to_customer",
+    ),  # fmt: skip
     KpiSpec("revenue", "Revenue", "money", "up", "deals won in the period"),
     KpiSpec("spend", "Spend", "money", "neutral", "marketing spend in the period"),
     KpiSpec("cost_per_mql", "Cost per MQL", "money", "down", "spend ÷ MQLs"),

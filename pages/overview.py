@@ -55,7 +55,8 @@ for table in ("stage_changes", "spend"):
         st.info(missing[table], icon=":material/upload_file:")
 
 kpis = overview.kpis(result, previous)
-for row in (kpis[:5], kpis[5:]):
+# volumes, then the cohort's conversion, then money
+for row in (kpis[:4], kpis[4:7], kpis[7:]):
     for column, kpi in zip(st.columns(len(row)), row):
         with column.container(border=True, height="stretch"):
             st.metric(
