@@ -1,6 +1,7 @@
 """Funnelcast dashboard: `streamlit run app.py`. The frame around every page: which database,
 the shared sidebar (quarter, channel, what is loaded) and the navigation."""
 
+import duckdb
 import streamlit as st
 
 from funnelcast import dashboard, db, formats, overview
@@ -28,6 +29,9 @@ except db.FunnelcastError as exc:
     st.caption(
         f"Set {dashboard.ENV_VAR} to a Funnelcast database, or unset it to use {db.DEFAULT_DB}."
     )
+    st.stop()
+except duckdb.Error as exc:  # a damaged file opens, then fails when read
+    st.error(dashboard.read_error(path, exc))
     st.stop()
 
 if st.session_state.get("built_demo_at") == str(path):
@@ -88,4 +92,7 @@ page = st.navigation(
     ]
 )
 st.session_state[dashboard.SHELL_KEY] = True
-page.run()
+try:
+    page.run()
+except duckdb.Error as exc:
+    st.error(dashboard.read_error(path, exc))

@@ -34,10 +34,10 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from results import RESULTS, machine, replace_section
 
 from funnelcast import db, definitions, lab, scoring
 from funnelcast.definitions import BehaviourRule, FitRule
-from results import RESULTS, machine, replace_section
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## Threshold Lab engine"
@@ -64,20 +64,28 @@ def median_ms(times: list[float]) -> float:
 
 def reweighted(definition: definitions.Definition, factor: float) -> definitions.Definition:
     """Return the definition with one behaviour weight moved, as a slider would."""
-    return dataclasses.replace(definition, behaviour_rules=tuple(
-        BehaviourRule(r.event_type, r.points * factor, r.cap) if r.event_type == "webinar_attended"
-        else r
-        for r in definition.behaviour_rules
-    ))
+    return dataclasses.replace(
+        definition,
+        behaviour_rules=tuple(
+            BehaviourRule(r.event_type, r.points * factor, r.cap)
+            if r.event_type == "webinar_attended"
+            else r
+            for r in definition.behaviour_rules
+        ),
+    )
 
 
 def refitted(definition: definitions.Definition, points: float) -> definitions.Definition:
     """Return the definition with one fit rule's points moved."""
-    return dataclasses.replace(definition, fit_rules=tuple(
-        FitRule(r.attribute, r.value, points, r.is_disqualifier)
-        if (r.attribute, r.value) == ("seniority", "director") else r
-        for r in definition.fit_rules
-    ))
+    return dataclasses.replace(
+        definition,
+        fit_rules=tuple(
+            FitRule(r.attribute, r.value, points, r.is_disqualifier)
+            if (r.attribute, r.value) == ("seniority", "director")
+            else r
+            for r in definition.fit_rules
+        ),
+    )
 
 
 # =====================================================================================
@@ -105,11 +113,14 @@ def engine(path: str, moves: int) -> dict:
     out["records"] = scores.n_records
     factors = (1.0, 1.2, 0.8, 1.5, 0.5, 1.1, 0.9)
     out["weights_cold_ms"] = median_ms(
-        [timed(lambda f=f: lab.score(m, reweighted(current, f)))[0] for f in factors])
-    out["fit_points_ms"] = median_ms([timed(lambda p=p: lab.score(m, refitted(current, p)))[0]
-                                      for p in (10, 20, 5, 25, 15)])
+        [timed(lambda f=f: lab.score(m, reweighted(current, f)))[0] for f in factors]
+    )
+    out["fit_points_ms"] = median_ms(
+        [timed(lambda p=p: lab.score(m, refitted(current, p)))[0] for p in (10, 20, 5, 25, 15)]
+    )
     out["weights_ms"] = median_ms(
-        [timed(lambda f=f: lab.score(m, reweighted(current, f)))[0] for f in factors])
+        [timed(lambda f=f: lab.score(m, reweighted(current, f)))[0] for f in factors]
+    )
 
     def page_after_weights(factor: float) -> None:
         """Recompute what a page shows after a weight move: scores, curve, movers, figures."""
@@ -118,38 +129,67 @@ def engine(path: str, moves: int) -> dict:
         lab.who_moves(m, current_mql_us, moved, current.threshold)
         lab.backtest(m, moved, current.threshold, quarters, sales_capacity_per_week=2000)
 
-    out["page_weights_ms"] = median_ms([timed(lambda f=f: page_after_weights(f))[0]
-                                        for f in (1.3, 0.7, 1.05)])
+    out["page_weights_ms"] = median_ms(
+        [timed(lambda f=f: page_after_weights(f))[0] for f in (1.3, 0.7, 1.05)]
+    )
 
     # a threshold move: the figures, and who moves, for one setting
     thresholds = np.random.default_rng(0).uniform(20, 120, moves).round(1)
-    move_times = [timed(lambda t=t: lab.backtest(
-        m, scores, float(t), quarters, sales_capacity_per_week=2000))[0] for t in thresholds]
+    move_times = [
+        timed(
+            lambda t=t: lab.backtest(m, scores, float(t), quarters, sales_capacity_per_week=2000)
+        )[0]
+        for t in thresholds
+    ]
     out["threshold_ms"] = median_ms(move_times)
     out["threshold_p95_ms"] = float(np.percentile(move_times, 95) * 1e3)
-    out["who_moves_ms"] = median_ms([timed(lambda t=t: lab.who_moves(
-        m, current_mql_us, scores, float(t)))[0] for t in thresholds[:50]])
-    out["page_threshold_ms"] = median_ms([timed(lambda t=t: (
-        lab.backtest(m, scores, float(t), quarters, sales_capacity_per_week=2000),
-        lab.who_moves(m, current_mql_us, scores, float(t)),
-    ))[0] for t in thresholds[:50]])
-    out["curve_ms"] = median_ms([timed(lambda: lab.tradeoff_curve(m, scores, quarters))[0]
-                                 for _ in range(5)])
-    out["current_backtest_ms"] = median_ms([timed(lambda: lab.backtest_moments(
-        m, current_mql_us, current.threshold, quarters, 2000))[0] for _ in range(5)])
+    out["who_moves_ms"] = median_ms(
+        [
+            timed(lambda t=t: lab.who_moves(m, current_mql_us, scores, float(t)))[0]
+            for t in thresholds[:50]
+        ]
+    )
+    out["page_threshold_ms"] = median_ms(
+        [
+            timed(
+                lambda t=t: (
+                    lab.backtest(m, scores, float(t), quarters, sales_capacity_per_week=2000),
+                    lab.who_moves(m, current_mql_us, scores, float(t)),
+                )
+            )[0]
+            for t in thresholds[:50]
+        ]
+    )
+    out["curve_ms"] = median_ms(
+        [timed(lambda: lab.tradeoff_curve(m, scores, quarters))[0] for _ in range(5)]
+    )
+    out["current_backtest_ms"] = median_ms(
+        [
+            timed(
+                lambda: lab.backtest_moments(m, current_mql_us, current.threshold, quarters, 2000)
+            )[0]
+            for _ in range(5)
+        ]
+    )
 
     out["half_life_only_ms"] = median_ms(
-        [timed(lambda h=h: lab.with_half_life(m, h))[0] for h in (45.0, 20.0, 60.0)])
+        [timed(lambda h=h: lab.with_half_life(m, h))[0] for h in (45.0, 20.0, 60.0)]
+    )
     half_life_times = []
     for half_life in (45.0, 20.0, 60.0):
         other = dataclasses.replace(current, half_life_days=half_life)
-        half_life_times.append(timed(lambda o=other: lab.score(
-            lab.with_half_life(m, o.half_life_days), o))[0])
+        half_life_times.append(
+            timed(lambda o=other: lab.score(lab.with_half_life(m, o.half_life_days), o))[0]
+        )
     out["half_life_s"] = statistics.median(half_life_times)
 
     lead_id = m.lead_id[int(np.flatnonzero(current_mql_us != lab.NEVER)[0])]
-    out["explain_ms"] = median_ms([timed(lambda: lab.explain_score(
-        cur, current, lead_id, m.calendar.as_of))[0] for _ in range(5)])
+    out["explain_ms"] = median_ms(
+        [
+            timed(lambda: lab.explain_score(cur, current, lead_id, m.calendar.as_of))[0]
+            for _ in range(5)
+        ]
+    )
 
     # the same run checks the answers: the engine against the linear-time scorer
     reference = scoring.computed_mql_moments(cur, current.definition_id)
@@ -196,10 +236,12 @@ def baseline(path: str, threshold: float) -> dict:
     con = db.connect(path, read_only=True)
     cur = con.cursor()
     current = definitions.current(cur)
-    load_s, (leads, events) = timed(lambda: (
-        cur.sql((HERE / "baseline_leads.sql").read_text()).pl().to_pandas(),
-        cur.sql((HERE / "baseline_events.sql").read_text()).pl().to_pandas(),
-    ))
+    load_s, (leads, events) = timed(
+        lambda: (
+            cur.sql((HERE / "baseline_leads.sql").read_text()).pl().to_pandas(),
+            cur.sql((HERE / "baseline_events.sql").read_text()).pl().to_pandas(),
+        )
+    )
     con.close()
     rescore_s, moments = timed(lambda: pandas_mql_moments(pd, leads, events, current, threshold))
     return {
@@ -219,22 +261,35 @@ def pandas_mql_moments(pd, leads, events, definition, threshold: float):
         [(r.attribute, r.value, r.points, r.is_disqualifier) for r in definition.fit_rules],
         columns=["attribute", "value", "points", "is_disqualifier"],
     )
-    fit = leads.merge(fit_rules, on=["attribute", "value"]).groupby("lead_id").agg(
-        fit_points=("points", "sum"), disqualified=("is_disqualifier", "any"))
+    fit = (
+        leads.merge(fit_rules, on=["attribute", "value"])
+        .groupby("lead_id")
+        .agg(fit_points=("points", "sum"), disqualified=("is_disqualifier", "any"))
+    )
     people = leads.drop_duplicates("lead_id")[["lead_id", "created_us"]].merge(
-        fit, on="lead_id", how="left")
+        fit, on="lead_id", how="left"
+    )
     people = people[~people["disqualified"].fillna(False).astype(bool)]
     people = people.assign(fit_points=people["fit_points"].fillna(0.0))
-    rules = pd.DataFrame([(r.event_type, r.points, r.cap) for r in definition.behaviour_rules],
-                         columns=["event_type", "points", "cap"])
+    rules = pd.DataFrame(
+        [(r.event_type, r.points, r.cap) for r in definition.behaviour_rules],
+        columns=["event_type", "points", "cap"],
+    )
     scored = events.merge(rules, on="event_type").merge(
-        people[["lead_id", "created_us"]], on="lead_id")
+        people[["lead_id", "created_us"]], on="lead_id"
+    )
     # checked at creation and at every scoring event at or after it
     later = scored[scored["occurred_us"] >= scored["created_us"]]
-    checks = pd.concat([
-        people[["lead_id", "created_us"]].rename(columns={"created_us": "t"}),
-        later[["lead_id", "occurred_us"]].rename(columns={"occurred_us": "t"}),
-    ]).drop_duplicates().merge(people[["lead_id", "fit_points"]], on="lead_id")
+    checks = (
+        pd.concat(
+            [
+                people[["lead_id", "created_us"]].rename(columns={"created_us": "t"}),
+                later[["lead_id", "occurred_us"]].rename(columns={"occurred_us": "t"}),
+            ]
+        )
+        .drop_duplicates()
+        .merge(people[["lead_id", "fit_points"]], on="lead_id")
+    )
     checks = checks.sort_values("t", kind="stable").reset_index(drop=True)
     total = checks["fit_points"].to_numpy().copy()
     for _, of_type in scored.groupby("event_type"):
@@ -244,12 +299,20 @@ def pandas_mql_moments(pd, leads, events, definition, threshold: float):
         if points < 0:  # penalties count, undecayed
             running = of_type.groupby("lead_id").cumcount() + 1.0
         else:
-            running = (2.0 ** ((of_type["occurred_us"] - first) / half_life_us)).groupby(
-                of_type["lead_id"]).cumsum()
+            running = (
+                (2.0 ** ((of_type["occurred_us"] - first) / half_life_us))
+                .groupby(of_type["lead_id"])
+                .cumsum()
+            )
         of_type = of_type.assign(running=running, first=first)
-        joined = pd.merge_asof(checks[["t", "lead_id"]], of_type[["occurred_us", "lead_id",
-                               "running", "first"]], left_on="t", right_on="occurred_us",
-                               by="lead_id", direction="backward")
+        joined = pd.merge_asof(
+            checks[["t", "lead_id"]],
+            of_type[["occurred_us", "lead_id", "running", "first"]],
+            left_on="t",
+            right_on="occurred_us",
+            by="lead_id",
+            direction="backward",
+        )
         decay = 1.0 if points < 0 else 2.0 ** (-(joined["t"] - joined["first"]) / half_life_us)
         value = points * joined["running"] * decay
         if not pd.isna(cap):
@@ -268,7 +331,10 @@ def run_part(part: str, path: str, *extra: str, env: dict | None = None) -> dict
     """Return the JSON a part prints, run in a process of its own."""
     done = subprocess.run(
         [sys.executable, __file__, "--part", part, "--db", path, *extra],
-        check=True, stdout=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
+        check=True,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -353,8 +419,11 @@ def write_results(result: dict) -> None:
         "lead's record highs; two threads take half the leads each. A rescore therefore reads "
         f"every check once and sorts the record runs (two sorts of {e['records'] / 1e6:.1f}M "
         "keys)"
-        + ("; at this size that pass is where the weight target is missed"
-           if e["weights_ms"] > TARGETS["weights_ms"] else "")
+        + (
+            "; at this size that pass is where the weight target is missed"
+            if e["weights_ms"] > TARGETS["weights_ms"]
+            else ""
+        )
         + ". The process peak also holds what DuckDB's allocator keeps of the materialising "
         "queries' memory for a while after they finish.",
         "",
@@ -369,8 +438,12 @@ def main() -> None:
     )
     ap.add_argument("--db", help="an existing Funnelcast database (default: build a demo)")
     ap.add_argument("--leads", type=int, default=1_000_000, help="demo size when building one")
-    ap.add_argument("--engagement", type=float, default=1.7,
-                    help="demo events per lead when building one (1.7: about 20M events at 1M)")
+    ap.add_argument(
+        "--engagement",
+        type=float,
+        default=1.7,
+        help="demo events per lead when building one (1.7: about 20M events at 1M)",
+    )
     ap.add_argument("--moves", type=int, default=200, help="threshold moves to time")
     ap.add_argument("--part", choices=("engine", "memory", "baseline"), help=argparse.SUPPRESS)
     ap.add_argument("--threshold", type=float, help=argparse.SUPPRESS)
@@ -387,15 +460,28 @@ def main() -> None:
         path = args.db
         if path is None:
             path = str(Path(tmp) / "demo.duckdb")
-            subprocess.run([sys.executable, "-m", "funnelcast", "demo", "--db", path,
-                            "--leads", str(args.leads), "--engagement", str(args.engagement)],
-                           check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "funnelcast",
+                    "demo",
+                    "--db",
+                    path,
+                    "--leads",
+                    str(args.leads),
+                    "--engagement",
+                    str(args.engagement),
+                ],
+                check=True,
+            )
         result = {"moves": args.moves, "load_before": os.getloadavg()[0]}
         result["engine"] = run_part("engine", path, "--moves", str(args.moves))
         result["memory"] = run_part("memory", path)
         result["memory_purged"] = run_part("memory", path, env=PURGE)
         result["baseline"] = run_part(
-            "baseline", path, "--threshold", str(result["engine"]["threshold"]))
+            "baseline", path, "--threshold", str(result["engine"]["threshold"])
+        )
         result["load_after"] = os.getloadavg()[0]
     result["events"] = result["baseline"]["events"]
     result["baseline"]["same_as_engine"] = (

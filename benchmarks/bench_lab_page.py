@@ -32,8 +32,13 @@ SECTION = "## Threshold Lab page: the whole rerun after a threshold move"
 TARGET_MS = 200
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 METRIC_JS = (
     "() => { const m = [...document.querySelectorAll('[data-testid=stMetric]')]"
@@ -64,11 +69,25 @@ def serve(db: str, log: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env={**os.environ, "FUNNELCAST_DB": db},
-        stdout=log.open("w"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "FUNNELCAST_DB": db},
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -129,15 +148,18 @@ def measure(db: str, moves: int) -> dict:
 
 def main() -> None:
     """Measure and write the results."""
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--db", required=True, help="a Funnelcast database (e.g. a 1M-lead demo)")
     ap.add_argument("--moves", type=int, default=30, help="threshold moves to time")
     args = ap.parse_args()
     import duckdb
 
     con = duckdb.connect(args.db, read_only=True)
-    leads, events = (con.sql(f"select count(*) from {t}").fetchall()[0][0] for t in ("leads", "events"))
+    leads, events = (
+        con.sql(f"select count(*) from {t}").fetchall()[0][0] for t in ("leads", "events")
+    )
     con.close()
     load_before = os.getloadavg()[0]
     result = measure(args.db, args.moves)

@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 import polars as pl
+from results import machine, replace_section
 
 from funnelcast import db, formats, planner
 from funnelcast.demo import build_demo
 from funnelcast.stats import rate
-from results import machine, replace_section
 
 SECTION = "## MQL planner: calibration backtest"
 
@@ -51,7 +51,9 @@ def run_seed(path: Path, leads: int, seed: int) -> tuple[pl.DataFrame, float | N
 def rate_text(successes: int, n: int) -> str:
     """Return a hit rate with its n and Wilson interval."""
     r = rate(successes, n)
-    return f"{formats.share(r.value)} ({successes}/{n}; 95% CI {formats.interval(r.low, r.high, 0)})"
+    return (
+        f"{formats.share(r.value)} ({successes}/{n}; 95% CI {formats.interval(r.low, r.high, 0)})"
+    )
 
 
 def main() -> None:
@@ -95,9 +97,13 @@ def main() -> None:
         f"cohorts as they then stood), given the MQLs the quarter then had, and its predicted "
         f"customers compared with those it won. 5,000 simulations per quarter. Whole run: "
         f"{total_seconds:.0f} s"
-        + (f"; one whole plan (`funnelcast plan`'s work: history, plan, the definition "
-           f"replayed by the Threshold Lab engine, qualified leads) on seed 7: "
-           f"{plan_seconds:.2f} s." if plan_seconds is not None else "."),
+        + (
+            f"; one whole plan (`funnelcast plan`'s work: history, plan, the definition "
+            f"replayed by the Threshold Lab engine, qualified leads) on seed 7: "
+            f"{plan_seconds:.2f} s."
+            if plan_seconds is not None
+            else "."
+        ),
         "",
         "| | claimed | hit rate |",
         "|---|---:|---:|",

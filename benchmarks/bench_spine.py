@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import duckdb
+from results import RESULTS, machine, replace_section
 
 from funnelcast import db
-from results import RESULTS, machine, replace_section
 from funnelcast.metrics import load_context, metrics
 from funnelcast.overview import default_quarter
 from funnelcast.scoring import computed_mql_moments
@@ -42,7 +42,9 @@ def timed(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def naive_metrics(cur: duckdb.DuckDBPyConnection, quarter_start: dt.date, quarter_end: dt.date) -> dict:
+def naive_metrics(
+    cur: duckdb.DuckDBPyConnection, quarter_start: dt.date, quarter_end: dt.date
+) -> dict:
     """Return per-channel counts with one query per figure and channel (the baseline)."""
     sql = (HERE / "naive_count.sql").read_text()
     figures = ("leads", "mqls", "sqls", "customers", "mqls_reached_sql", "revenue", "spend")
@@ -52,7 +54,8 @@ def naive_metrics(cur: duckdb.DuckDBPyConnection, quarter_start: dt.date, quarte
         out[channel] = {}
         for figure in figures:
             rows = cur.execute(
-                sql, {"figure": figure, "channel": channel, "start": quarter_start, "end": quarter_end}
+                sql,
+                {"figure": figure, "channel": channel, "start": quarter_start, "end": quarter_end},
             ).fetchall()
             out[channel][figure] = float(rows[0][0] or 0)
     return out
@@ -63,7 +66,17 @@ def bench_size(leads: int, workdir: Path) -> dict:
     path = workdir / f"demo_{leads}.duckdb"
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "funnelcast", "demo", "--db", str(path), "--leads", str(leads), "--replace"],
+        [
+            sys.executable,
+            "-m",
+            "funnelcast",
+            "demo",
+            "--db",
+            str(path),
+            "--leads",
+            str(leads),
+            "--replace",
+        ],
         check=True,
     )
     demo_seconds = time.perf_counter() - started
@@ -71,7 +84,10 @@ def bench_size(leads: int, workdir: Path) -> dict:
 
     con = db.connect(path, read_only=True)
     cur = con.cursor()
-    counts = {t: cur.execute(f"select count(*) from {t}").fetchall()[0][0] for t in ("leads", "events", "stage_changes")}
+    counts = {
+        t: cur.execute(f"select count(*) from {t}").fetchall()[0][0]
+        for t in ("leads", "events", "stage_changes")
+    }
     ctx = load_context(cur)
     quarter = ctx.quarter(default_quarter(ctx))
 
@@ -79,12 +95,17 @@ def bench_size(leads: int, workdir: Path) -> dict:
     quarter_seconds, ours = timed(lambda: metrics(cur, quarter=quarter.label), 3)
     naive_seconds, naive = timed(lambda: naive_metrics(cur, quarter.start, quarter.end), 3)
     threshold = float(ctx.definition["threshold"]) + 10
-    threshold_seconds, _ = timed(lambda: metrics(cur, quarter=quarter.label, threshold=threshold), 1)
+    threshold_seconds, _ = timed(
+        lambda: metrics(cur, quarter=quarter.label, threshold=threshold), 1
+    )
     # MQL moments at that threshold: the linear-time scorer against the pairwise SQL definition
     definition_id = ctx.definition["definition_id"]
     scorer_seconds, fast = timed(lambda: computed_mql_moments(cur, definition_id, threshold), 1)
     sql_seconds, by_sql = timed(
-        lambda: db.run(cur, "computed_mql_moments", definition_id=definition_id, threshold=threshold), 1
+        lambda: db.run(
+            cur, "computed_mql_moments", definition_id=definition_id, threshold=threshold
+        ),
+        1,
     )
     assert fast["lead_id"].to_list() == by_sql["lead_id"].to_list()
     assert fast["mql_at"].to_list() == by_sql["mql_at"].to_list()
@@ -93,11 +114,27 @@ def bench_size(leads: int, workdir: Path) -> dict:
         theirs = naive.get(row["channel"])
         if theirs is None:
             continue
-        for key, figure in (("leads", "leads"), ("mqls", "mqls"), ("sqls", "sqls"), ("customers", "customers")):
+        for key, figure in (
+            ("leads", "leads"),
+            ("mqls", "mqls"),
+            ("sqls", "sqls"),
+            ("customers", "customers"),
+        ):
             assert row[key] == theirs[figure], (row["channel"], key, row[key], theirs[figure])
     cli_started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "funnelcast", "metrics", "--db", str(path), "--quarter", quarter.label, "--format", "json"],
+        [
+            sys.executable,
+            "-m",
+            "funnelcast",
+            "metrics",
+            "--db",
+            str(path),
+            "--quarter",
+            quarter.label,
+            "--format",
+            "json",
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import duckdb
 import polars as pl
@@ -85,7 +86,11 @@ def touches(
 
 
 def allocate_cents(
-    frame: pl.DataFrame, weight: str, *, total: str = "amount_cents", group=DEAL,
+    frame: pl.DataFrame,
+    weight: str,
+    *,
+    total: str = "amount_cents",
+    group=DEAL,
     order: str = "touch_index",
 ) -> pl.Series:
     """Return each row's whole-cent share of its group's total, by weight, summing exactly.
@@ -113,9 +118,7 @@ def allocate_cents(
         .with_columns(
             _rank=pl.col("_fraction").rank("ordinal", descending=True).over(group),
         )
-        .with_columns(
-            cents=pl.col("_floor") + (pl.col("_rank") <= pl.col("_left")).cast(pl.Int64)
-        )
+        .with_columns(cents=pl.col("_floor") + (pl.col("_rank") <= pl.col("_left")).cast(pl.Int64))
         .sort("_row")
     )
     return out["cents"]
@@ -212,7 +215,7 @@ def comparison(
     return rows
 
 
-def journeys(touch_frame: pl.DataFrame, *, quarter_starts=None) -> dict[str, int]:
+def journeys(touch_frame: pl.DataFrame, *, quarter_starts=None) -> dict[str, float | None]:
     """Return how the deals' journeys look: how many deals, and how many fall under each rule
     for a short journey (one touch, two touches, no MQL before the deal, source only)."""
     frame = touch_frame
@@ -230,6 +233,6 @@ def journeys(touch_frame: pl.DataFrame, *, quarter_starts=None) -> dict[str, int
         "without_mql": int(deals["is_without_mql"].sum()) if deals.height else 0,
         "source_only": int(deals["is_source_only"].sum()) if deals.height else 0,
         "median_touches": (
-            float(deals["count_touches"].median()) if deals.height else None
+            float(cast(float, deals["count_touches"].median())) if deals.height else None
         ),
     }

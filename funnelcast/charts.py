@@ -23,8 +23,16 @@ LOSS = "#b91c1c"
 NO_DATA = "#9ca3af"
 # Distinct, print-safe hues; a channel keeps its hue on every chart (see channel_colors).
 PALETTE = (
-    "#2563eb", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6",
-    "#06b6d4", "#ec4899", "#84cc16", "#f97316", "#64748b",
+    "#2563eb",
+    "#f59e0b",
+    "#10b981",
+    "#ef4444",
+    "#8b5cf6",
+    "#06b6d4",
+    "#ec4899",
+    "#84cc16",
+    "#f97316",
+    "#64748b",
 )
 FONT = "Inter, 'Source Sans Pro', 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
 
@@ -345,7 +353,9 @@ def tradeoff(
             line=dict(color=MUTED, width=1, dash="dot"),
             # one line below the chosen threshold's label, so the two never overlap
             annotation=dict(
-                text=f"current {current_threshold:g}", font=dict(size=11, color=MUTED), yshift=-16,
+                text=f"current {current_threshold:g}",
+                font=dict(size=11, color=MUTED),
+                yshift=-16,
                 bgcolor="white",
             ),
             annotation_position="top right",
@@ -354,7 +364,11 @@ def tradeoff(
         bargap=0,
         yaxis=dict(title_text="MQLs", rangemode="tozero"),
         yaxis2=dict(
-            overlaying="y", side="right", range=[0, 1.05], dtick=0.25, tickformat=".0%",
+            overlaying="y",
+            side="right",
+            range=[0, 1.05],
+            dtick=0.25,
+            tickformat=".0%",
             showgrid=False,
             title_text="share",
         ),

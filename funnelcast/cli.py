@@ -10,12 +10,13 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from funnelcast import cli_funnel, cli_import, cli_plan, cli_roi, db, definitions
+from funnelcast import cli_engine, cli_funnel, cli_import, cli_plan, cli_roi, db, definitions
 
 
 def _threshold(text: str) -> float:
@@ -54,7 +55,7 @@ def _positive_float(text: str) -> float:
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, pointing at --help."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
@@ -68,7 +69,9 @@ def parser() -> argparse.ArgumentParser:
     demo.add_argument("--leads", type=_positive_int, default=20_000, help="number of leads")
     demo.add_argument("--seed", type=int, default=7, help="random seed (same seed, same data)")
     demo.add_argument(
-        "--engagement", type=_positive_float, default=1.0,
+        "--engagement",
+        type=_positive_float,
+        default=1.0,
         help="scale the events per lead (1: about 12; benchmarks use more)",
     )
     demo.add_argument(
@@ -91,6 +94,7 @@ def parser() -> argparse.ArgumentParser:
     cli_roi.add_commands(commands)
     cli_plan.add_commands(commands)
     cli_import.add_commands(commands)
+    cli_engine.add_commands(commands)
     return top
 
 
@@ -111,9 +115,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     try:
         con = db.connect(tmp_name, create=True)
         try:
-            summary = build_demo(
-                con, leads=args.leads, seed=args.seed, engagement=args.engagement
-            )
+            summary = build_demo(con, leads=args.leads, seed=args.seed, engagement=args.engagement)
             con.execute("checkpoint")
         finally:
             con.close()
@@ -157,7 +159,10 @@ def _table(result: dict[str, Any]) -> str:
         rows.append([item["channel"]] + [show(item[name], kind) for name, kind in columns])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
-        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths))
+        )
         for row in rows
     ]
     scope = result["scope"]
@@ -167,8 +172,10 @@ def _table(result: dict[str, Any]) -> str:
         f" · MQLs {scope['mql_source']}"
         f"{' at threshold ' + format(scope['threshold'], 'g') if scope['threshold'] is not None else ''}"
     )
-    note = "" if scope["cohort_is_mature"] in (True, None) else (
-        "\nnote: this cohort is still maturing; its conversion rates will rise."
+    note = (
+        ""
+        if scope["cohort_is_mature"] in (True, None)
+        else ("\nnote: this cohort is still maturing; its conversion rates will rise.")
     )
     return "\n".join([title, *lines]) + note
 
@@ -221,11 +228,17 @@ def _add_definition_commands(commands: argparse._SubParsersAction) -> None:
 
     new = actions.add_parser("new", help="write an editable TOML copy of a version")
     new.add_argument("--db", required=True, type=Path, help="database file")
-    new.add_argument("--from", dest="source", required=True, type=_definition_ref,
-                     help="'current' or a definition id")
+    new.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        type=_definition_ref,
+        help="'current' or a definition id",
+    )
     new.add_argument("--out", required=True, type=Path, help="TOML file to write")
-    new.add_argument("--replace", action="store_true",
-                     help="overwrite the file if it exists (default: refuse)")
+    new.add_argument(
+        "--replace", action="store_true", help="overwrite the file if it exists (default: refuse)"
+    )
 
     compare = actions.add_parser("diff", help="the changes from version A to version B")
     compare.add_argument("--db", type=Path, help="database file (needed for ids and 'current')")
@@ -235,10 +248,12 @@ def _add_definition_commands(commands: argparse._SubParsersAction) -> None:
     save = actions.add_parser("save", help="save a TOML file as a new version from a quarter on")
     save.add_argument("--db", required=True, type=Path, help="database file")
     save.add_argument("file", type=Path, help="TOML file (as `definition new` writes it)")
-    save.add_argument("--quarter", required=True,
-                      help="quarter it takes effect, such as 2027Q1, or 'next'")
     save.add_argument(
-        "--replace", action="store_true",
+        "--quarter", required=True, help="quarter it takes effect, such as 2027Q1, or 'next'"
+    )
+    save.add_argument(
+        "--replace",
+        action="store_true",
         help="if a version already takes effect in that quarter, put this one in its place "
         "(the old one stays in history)",
     )
@@ -260,9 +275,7 @@ def _stored_definition(cur: duckdb.DuckDBPyConnection, ref: str) -> definitions.
     if ref == "current":
         found = definitions.current(cur)
         if found is None:
-            raise db.FunnelcastError(
-                f"no MQL definition is in force on {definitions.today(cur)}"
-            )
+            raise db.FunnelcastError(f"no MQL definition is in force on {definitions.today(cur)}")
         return found
     return definitions.load(cur, int(ref))
 
@@ -286,15 +299,33 @@ def _definition_list(args: argparse.Namespace) -> int:
     if versions.is_empty():
         print("no MQL definitions yet (write one with: funnelcast definition save)")
         return 0
-    rows = [["id", "name", "in force", "status", "threshold", "half-life", "fit", "behaviour",
-             "created"]]
+    rows = [
+        [
+            "id",
+            "name",
+            "in force",
+            "status",
+            "threshold",
+            "half-life",
+            "fit",
+            "behaviour",
+            "created",
+        ]
+    ]
     for v in versions.iter_rows(named=True):
-        rows.append([
-            str(v["definition_id"]), v["name"], v["in_force"], v["status"],
-            f"{v['threshold']:g}", f"{v['half_life_days']:g} d",
-            f"{v['fit_rules']} ({v['disqualifiers']} dq)", str(v["behaviour_rules"]),
-            f"{v['created_at']:%Y-%m-%d %H:%M}",
-        ])
+        rows.append(
+            [
+                str(v["definition_id"]),
+                v["name"],
+                v["in_force"],
+                v["status"],
+                f"{v['threshold']:g}",
+                f"{v['half_life_days']:g} d",
+                f"{v['fit_rules']} ({v['disqualifiers']} dq)",
+                str(v["behaviour_rules"]),
+                f"{v['created_at']:%Y-%m-%d %H:%M}",
+            ]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
@@ -306,6 +337,7 @@ def _definition_show(args: argparse.Namespace) -> int:
     con = db.connect(args.db, read_only=True)
     try:
         cur = con.cursor()
+        found: definitions.Definition | None
         if args.id is not None:
             found = definitions.load(cur, args.id)
         elif args.quarter is not None:
@@ -341,12 +373,15 @@ def _definition_new(args: argparse.Namespace) -> int:
     finally:
         con.close()
     try:
-        out.write_text(definitions.to_toml(definitions.new_version_from(source), fy),
-                       encoding="utf-8")
+        out.write_text(
+            definitions.to_toml(definitions.new_version_from(source), fy), encoding="utf-8"
+        )
     except OSError as exc:
         raise db.FunnelcastError(f"{out}: cannot write it: {exc}") from None
-    print(f"wrote {out}: a copy of {_describe(source)} to edit; then save it with:\n"
-          f"  funnelcast definition save --db {args.db} {out} --quarter {next_label}")
+    print(
+        f"wrote {out}: a copy of {_describe(source)} to edit; then save it with:\n"
+        f"  funnelcast definition save --db {args.db} {out} --quarter {next_label}"
+    )
     return 0
 
 
@@ -360,6 +395,7 @@ def _definition_diff(args: argparse.Namespace) -> int:
         sides = []
         for ref in (args.a, args.b):
             if ref == "current" or ref.isdigit():
+                assert con is not None  # opened above whenever a side is stored
                 found = _stored_definition(con.cursor(), ref)
                 sides.append((found, _describe(found)))
             else:
@@ -370,8 +406,10 @@ def _definition_diff(args: argparse.Namespace) -> int:
             con.close()
     (a, a_name), (b, b_name) = sides
     changes = definitions.diff(a, b)
-    print(f"{a_name} → {b_name}: " + (f"{len(changes)} change{'s' * (len(changes) != 1)}"
-                                      if changes else "no differences"))
+    print(
+        f"{a_name} → {b_name}: "
+        + (f"{len(changes)} change{'s' * (len(changes) != 1)}" if changes else "no differences")
+    )
     for change in changes:
         print(f"  {change}")
     return 0
@@ -399,8 +437,10 @@ def _definition_save(args: argparse.Namespace) -> int:
         con.close()
     print(f"saved {_describe(saved)}, in force from {quarter.label}")
     if replaced is not None:
-        print(f"it takes the place of {_describe(replaced)} for {quarter.label}; "
-              f"definition {replaced.definition_id} stays in history")
+        print(
+            f"it takes the place of {_describe(replaced)} for {quarter.label}; "
+            f"definition {replaced.definition_id} stays in history"
+        )
     return 0
 
 
@@ -419,16 +459,30 @@ def cmd_definition(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     args = parser().parse_args(argv)
-    handlers = {"demo": cmd_demo, "metrics": cmd_metrics, "definition": cmd_definition,
-                **cli_funnel.HANDLERS, **cli_roi.HANDLERS, **cli_plan.HANDLERS,
-                **cli_import.HANDLERS}
+    handlers: dict[str, Callable[[argparse.Namespace], int]] = {
+        "demo": cmd_demo,
+        "metrics": cmd_metrics,
+        "definition": cmd_definition,
+        **cli_funnel.HANDLERS,
+        **cli_roi.HANDLERS,
+        **cli_plan.HANDLERS,
+        **cli_import.HANDLERS,
+        **cli_engine.HANDLERS,
+    }
     try:
-        return handlers[args.command](args)
+        return cli_engine.route(args, handlers)(args)
     except db.FunnelcastError as exc:
         print(f"funnelcast: {exc}", file=sys.stderr)
         return 2
     except duckdb.Error as exc:
-        print(f"funnelcast: database error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        message = str(exc).splitlines()[0]
+        if getattr(args, "db", None) and any(
+            sign in message for sign in ("Could not read", "Corrupt", "checksum")
+        ):  # a damaged file opens, then fails when read
+            message = (
+                f"cannot read {args.db} ({message}): the file is damaged; restore it from a copy"
+            )
+        print(f"funnelcast: database error: {message}", file=sys.stderr)
         return 1
 
 

@@ -16,7 +16,9 @@ def _sla(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of business days, not {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number of business days, not {text!r}"
+        ) from None
     if not 0 <= value <= 60:
         raise argparse.ArgumentTypeError(f"the SLA must be 0 to 60 business days, not {text}")
     return value
@@ -32,10 +34,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     funnel.add_argument("--db", required=True, type=Path, help="database file")
     funnel.add_argument("--quarter", help="fiscal quarter such as 2026Q1 (default: all history)")
     funnel.add_argument("--channel", help="only leads of this channel")
-    funnel.add_argument("--by", choices=tuple(DIMENSIONS), default="channel",
-                        help="breakdown dimension (default: channel)")
-    funnel.add_argument("--cohort-grain", choices=("quarter", "month"), default="quarter",
-                        help="MQL cohorts by quarter or month (default: quarter)")
+    funnel.add_argument(
+        "--by",
+        choices=tuple(DIMENSIONS),
+        default="channel",
+        help="breakdown dimension (default: channel)",
+    )
+    funnel.add_argument(
+        "--cohort-grain",
+        choices=("quarter", "month"),
+        default="quarter",
+        help="MQL cohorts by quarter or month (default: quarter)",
+    )
     funnel.add_argument("--format", choices=("json", "table"), default="table")
 
     handoff = commands.add_parser(
@@ -44,10 +54,18 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     handoff.add_argument("--db", required=True, type=Path, help="database file")
     handoff.add_argument("--quarter", help="fiscal quarter such as 2026Q1 (default: all history)")
     handoff.add_argument("--channel", help="only leads of this channel")
-    handoff.add_argument("--sla-days", type=_sla, default=None,
-                         help="SLA in business days (default: the database's setting, else 2)")
-    handoff.add_argument("--by", choices=tuple(DIMENSIONS), default="channel",
-                         help="breakdown of rejection reasons (default: channel)")
+    handoff.add_argument(
+        "--sla-days",
+        type=_sla,
+        default=None,
+        help="SLA in business days (default: the database's setting, else 2)",
+    )
+    handoff.add_argument(
+        "--by",
+        choices=tuple(DIMENSIONS),
+        default="channel",
+        help="breakdown of rejection reasons (default: channel)",
+    )
     handoff.add_argument("--format", choices=("json", "table"), default="table")
 
 
@@ -71,17 +89,28 @@ def _lines(rows: list[list[str]]) -> list[str]:
 def funnel_table(result: dict[str, Any]) -> str:
     """Return the funnel report as text for people."""
     scope = result["scope"]
-    out = [f"{scope['quarter'] or 'all history'} · {scope['channel'] or 'all channels'}"
-           f" · leads by creation cohort, as of {scope['as_of']}"]
+    out = [
+        f"{scope['quarter'] or 'all history'} · {scope['channel'] or 'all channels'}"
+        f" · leads by creation cohort, as of {scope['as_of']}"
+    ]
     for name, view in (("this period", result["funnel"]), ("previous", result["previous"])):
         if view is None:
             continue
-        out.append(f"\n{name}: {view['quarter'] or 'all history'}"
-                   + ("" if view["is_mature"] else " (immature: later steps will still fill)"))
+        out.append(
+            f"\n{name}: {view['quarter'] or 'all history'}"
+            + ("" if view["is_mature"] else " (immature: later steps will still fill)")
+        )
         rows = [["stage", "count", "lost", "from previous", "from top"]]
         for s in view["steps"]:
-            rows.append([s["label"], f"{s['count']:,}", "" if s["lost"] is None else f"{s['lost']:,}",
-                         _share(s["from_previous"]), _share(s["from_top"])])
+            rows.append(
+                [
+                    s["label"],
+                    f"{s['count']:,}",
+                    "" if s["lost"] is None else f"{s['lost']:,}",
+                    _share(s["from_previous"]),
+                    _share(s["from_top"]),
+                ]
+            )
         out += _lines(rows)
         if view["mql_skipped"]:
             out.append(f"({view['mql_skipped']:,} counted at MQL skipped it: no MQL recorded)")
@@ -96,8 +125,15 @@ def funnel_table(result: dict[str, Any]) -> str:
     rows = [["cohort", "MQLs", "observed", "estimate", "mature"]]
     for c in result["cohorts"]["outcomes"]["sql"]["cohorts"]:
         est = c["estimate"]["value"]
-        rows.append([c["cohort"], f"{c['mqls']:,}", _share(c["observed"]),
-                     "—" if est is None else f"~{est:.1%}", "yes" if c["is_mature"] else "no"])
+        rows.append(
+            [
+                c["cohort"],
+                f"{c['mqls']:,}",
+                _share(c["observed"]),
+                "—" if est is None else f"~{est:.1%}",
+                "yes" if c["is_mature"] else "no",
+            ]
+        )
     out += _lines(rows)
     out.append("\ntime in stage (days)")
     rows = [["step", "n", "median", "p90"]]
@@ -118,30 +154,51 @@ def funnel_table(result: dict[str, Any]) -> str:
 def handoff_table(result: dict[str, Any]) -> str:
     """Return the hand-off report as text for people."""
     scope = result["scope"]
-    out = [f"{scope['quarter'] or 'all history'} · {scope['channel'] or 'all channels'}"
-           f" · SLA {scope['sla_business_days']} business days · as of {scope['as_of']}"]
+    out = [
+        f"{scope['quarter'] or 'all history'} · {scope['channel'] or 'all channels'}"
+        f" · SLA {scope['sla_business_days']} business days · as of {scope['as_of']}"
+    ]
     rows = [["", "hand-offs", "accepted", "rejected", "awaiting", "acceptance", "SLA breached"]]
     for name, r in (("this period", result), ("previous", result["previous"])):
         if r is not None:
-            rows.append([name, f"{r['handoffs']:,}", f"{r['accepted']:,}", f"{r['rejected']:,}",
-                         f"{r['awaiting']:,}", _share(r["acceptance"]), _share(r["sla_breach_rate"])])
+            rows.append(
+                [
+                    name,
+                    f"{r['handoffs']:,}",
+                    f"{r['accepted']:,}",
+                    f"{r['rejected']:,}",
+                    f"{r['awaiting']:,}",
+                    _share(r["acceptance"]),
+                    _share(r["sla_breach_rate"]),
+                ]
+            )
     out += _lines(rows)
     out.append("\nrejection reasons")
     rows = [["reason", "count", "share of rejections"]]
-    rows += [[r["reason"], f"{r['count']:,}", _share(r["share"])] for r in result["rejection_reasons"]]
+    rows += [
+        [r["reason"], f"{r['count']:,}", _share(r["share"])] for r in result["rejection_reasons"]
+    ]
     out += _lines(rows) if len(rows) > 1 else ["(no rejections)"]
     out.append("\nunanswered hand-offs by age (business days)")
-    out += _lines([["age", "count"]] + [[a["age"], f"{a['count']:,}"] for a in result["unanswered_by_age"]])
+    out += _lines(
+        [["age", "count"]] + [[a["age"], f"{a['count']:,}"] for a in result["unanswered_by_age"]]
+    )
     w = result["wait_vs_conversion"]
-    out.append(f"\nwait to the first answer vs conversion ({w['handoffs']:,} mature hand-offs "
-               f"before {w['handed_before'][:10]})")
+    out.append(
+        f"\nwait to the first answer vs conversion ({w['handoffs']:,} mature hand-offs "
+        f"before {w['handed_before'][:10]})"
+    )
     rows = [["wait", "hand-offs", "→ SQL", "→ customer"]]
-    rows += [[b["wait"], f"{b['handoffs']:,}", _share(b["to_sql"]), _share(b["to_customer"])]
-             for b in w["buckets"]]
+    rows += [
+        [b["wait"], f"{b['handoffs']:,}", _share(b["to_sql"]), _share(b["to_customer"])]
+        for b in w["buckets"]
+    ]
     out += _lines(rows)
     n = result["not_ready_later_won"]
-    out.append(f"\nrejected as not ready: {n['rejected_not_ready']:,}; bought later: "
-               f"{_share(n['won_later'])}, revenue {n['revenue']:,.2f}")
+    out.append(
+        f"\nrejected as not ready: {n['rejected_not_ready']:,}; bought later: "
+        f"{_share(n['won_later'])}, revenue {n['revenue']:,.2f}"
+    )
     return "\n".join(out)
 
 
@@ -151,8 +208,13 @@ def cmd_funnel(args: argparse.Namespace) -> int:
 
     con = db.connect(args.db, read_only=True)
     try:
-        result = funnel.report(con.cursor(), quarter=args.quarter, channel=args.channel,
-                               by=args.by, grain=args.cohort_grain)
+        result = funnel.report(
+            con.cursor(),
+            quarter=args.quarter,
+            channel=args.channel,
+            by=args.by,
+            grain=args.cohort_grain,
+        )
     finally:
         con.close()
     if args.format == "json":
@@ -168,8 +230,9 @@ def cmd_handoff(args: argparse.Namespace) -> int:
 
     con = db.connect(args.db, read_only=True)
     try:
-        result = handoff.report(con.cursor(), quarter=args.quarter, channel=args.channel,
-                                sla=args.sla_days, by=args.by)
+        result = handoff.report(
+            con.cursor(), quarter=args.quarter, channel=args.channel, sla=args.sla_days, by=args.by
+        )
     finally:
         con.close()
     if args.format == "json":

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+import duckdb
+
 from funnelcast import db, importer
 
 # Files at least this large get a progress bar on stderr.
@@ -26,29 +28,62 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         ),
     )
     command.add_argument("--db", required=True, type=Path, help="database file")
-    command.add_argument("--table", choices=tuple(importer.TABLES),
-                         help="table to load (may come from --mapping)")
-    command.add_argument("file", type=Path, help="CSV (any delimiter, UTF-8/Latin-1), "
-                         "Parquet or .xlsx file")
-    command.add_argument("--map", action="append", default=[], metavar="SRC=DST",
-                         help="file column SRC feeds field DST (repeatable)")
-    command.add_argument("--set", action="append", default=[], metavar="DST=VALUE",
-                         help="every row gets VALUE in field DST, e.g. --set stage=customer")
-    command.add_argument("--default", action="append", default=[], metavar="DST=VALUE",
-                         help="VALUE where a row's DST is missing or a placeholder")
-    command.add_argument("--date-format", action="append", default=[], metavar="DST=FORMAT",
-                         help="strptime format of a date field that is not ISO, e.g. "
-                         "created_at=%%d/%%m/%%Y")
-    command.add_argument("--placeholder", action="append", metavar="TEXT",
-                         help="a value that means missing; repeat to give the whole list "
-                         "(replaces the default list)")
-    command.add_argument("--decimal-comma", action="store_true",
-                         help="numbers are written 1.234,56")
+    command.add_argument(
+        "--table", choices=tuple(importer.TABLES), help="table to load (may come from --mapping)"
+    )
+    command.add_argument(
+        "file", type=Path, help="CSV (any delimiter, UTF-8/Latin-1), Parquet or .xlsx file"
+    )
+    command.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="SRC=DST",
+        help="file column SRC feeds field DST (repeatable)",
+    )
+    command.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="DST=VALUE",
+        help="every row gets VALUE in field DST, e.g. --set stage=customer",
+    )
+    command.add_argument(
+        "--default",
+        action="append",
+        default=[],
+        metavar="DST=VALUE",
+        help="VALUE where a row's DST is missing or a placeholder",
+    )
+    command.add_argument(
+        "--date-format",
+        action="append",
+        default=[],
+        metavar="DST=FORMAT",
+        help="strptime format of a date field that is not ISO, e.g. created_at=%%d/%%m/%%Y",
+    )
+    command.add_argument(
+        "--placeholder",
+        action="append",
+        metavar="TEXT",
+        help="a value that means missing; repeat to give the whole list "
+        "(replaces the default list)",
+    )
+    command.add_argument(
+        "--decimal-comma", action="store_true", help="numbers are written 1.234,56"
+    )
     command.add_argument("--sheet", help="worksheet of an .xlsx file (default: the first)")
-    command.add_argument("--mapping", type=Path, metavar="FILE.toml",
-                         help="a saved mapping; the options above add to or override it")
-    command.add_argument("--dry-run", action="store_true",
-                         help="validate and report what would change, write nothing")
+    command.add_argument(
+        "--mapping",
+        type=Path,
+        metavar="FILE.toml",
+        help="a saved mapping; the options above add to or override it",
+    )
+    command.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="validate and report what would change, write nothing",
+    )
 
 
 def build_mapping(args: argparse.Namespace) -> importer.Mapping:
@@ -56,11 +91,14 @@ def build_mapping(args: argparse.Namespace) -> importer.Mapping:
     base = importer.read_mapping_file(args.mapping) if args.mapping else None
     table = args.table or (base.table if base else None)
     if table is None:
-        raise db.FunnelcastError("which table? give --table NAME or a --mapping file with "
-                                 f"table = \"...\" ({', '.join(importer.TABLES)})")
+        raise db.FunnelcastError(
+            "which table? give --table NAME or a --mapping file with "
+            f'table = "..." ({", ".join(importer.TABLES)})'
+        )
     if base is not None and args.table and base.table != args.table:
-        raise db.FunnelcastError(f"--table {args.table} but {args.mapping} maps onto "
-                                 f"{base.table}; drop one")
+        raise db.FunnelcastError(
+            f"--table {args.table} but {args.mapping} maps onto {base.table}; drop one"
+        )
     base = base or importer.Mapping(table)
     columns = {**base.columns, **importer.parse_pairs(args.map, "--map")}
     return importer.Mapping(
@@ -69,8 +107,7 @@ def build_mapping(args: argparse.Namespace) -> importer.Mapping:
         constants={**base.constants, **importer.parse_pairs(args.set, "--set")},
         defaults={**base.defaults, **importer.parse_pairs(args.default, "--default")},
         formats={**base.formats, **importer.parse_pairs(args.date_format, "--date-format")},
-        placeholders=tuple(args.placeholder) if args.placeholder is not None
-        else base.placeholders,
+        placeholders=tuple(args.placeholder) if args.placeholder is not None else base.placeholders,
         decimal_comma=args.decimal_comma or base.decimal_comma,
     )
 
@@ -111,15 +148,33 @@ def cmd_import(args: argparse.Namespace) -> int:
     # A first import creates the database. A dry run writes nothing, so it can run beside an
     # open dashboard; on a database not yet created it checks against an empty one.
     if args.dry_run:
-        con = db.connect(args.db, read_only=True) if args.db.exists() else \
-            db.connect(":memory:", create=True)
+        con = (
+            db.connect(args.db, read_only=True)
+            if args.db.exists()
+            else db.connect(":memory:", create=True)
+        )
     else:
         con = db.connect(args.db, create=True)
     try:
-        result = importer.import_file(con.cursor(), args.file, mapping, dry_run=args.dry_run,
-                                      progress=progress, sheet=args.sheet)
+        result = importer.import_file(
+            con.cursor(),
+            args.file,
+            mapping,
+            dry_run=args.dry_run,
+            progress=progress,
+            sheet=args.sheet,
+        )
         if not args.dry_run:
-            con.execute("checkpoint")
+            try:
+                con.execute("checkpoint")
+            except duckdb.Error as exc:
+                # The commit is durable; only folding it into the file failed (disk full).
+                raise db.FunnelcastError(
+                    f"{args.file}: the import is committed ({result.inserted:,} new, "
+                    f"{result.updated:,} updated rows) but {args.db} could not be rewritten: "
+                    f"{str(exc).splitlines()[0]}; it is completed the next time the database "
+                    "is opened with room on the disk"
+                ) from None
     finally:
         con.close()
     print(result.summary())

@@ -52,17 +52,33 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         "plan", help="the MQLs, SQLs and budget a quarter's target takes, with their odds"
     )
     plan.add_argument("--db", required=True, type=Path, help="database file")
-    plan.add_argument("--target-customers", type=_whole_number,
-                      help="new customers the quarter should win (default: the stored target)")
-    plan.add_argument("--target-revenue", type=_positive_number,
-                      help="revenue the quarter should win (with customers: both must be reached)")
+    plan.add_argument(
+        "--target-customers",
+        type=_whole_number,
+        help="new customers the quarter should win (default: the stored target)",
+    )
+    plan.add_argument(
+        "--target-revenue",
+        type=_positive_number,
+        help="revenue the quarter should win (with customers: both must be reached)",
+    )
     plan.add_argument("--quarter", help="quarter to plan, such as 2027Q1 (default: the next one)")
-    plan.add_argument("--window", type=_whole_number, default=planner.DEFAULT_WINDOW,
-                      help=f"mature quarters to learn rates from (default {planner.DEFAULT_WINDOW})")
-    plan.add_argument("--mix", type=_mix,
-                      help="channel mix of new MQLs, as search=0.3,events=0.2 (default: recent)")
-    plan.add_argument("--threshold", type=_positive_number,
-                      help="what-if MQL threshold for the current definition (default: its own)")
+    plan.add_argument(
+        "--window",
+        type=_whole_number,
+        default=planner.DEFAULT_WINDOW,
+        help=f"mature quarters to learn rates from (default {planner.DEFAULT_WINDOW})",
+    )
+    plan.add_argument(
+        "--mix",
+        type=_mix,
+        help="channel mix of new MQLs, as search=0.3,events=0.2 (default: recent)",
+    )
+    plan.add_argument(
+        "--threshold",
+        type=_positive_number,
+        help="what-if MQL threshold for the current definition (default: its own)",
+    )
     plan.add_argument("--format", choices=("json", "table"), default="table")
 
 
@@ -70,10 +86,12 @@ def _table(result: dict[str, Any]) -> str:
     """Return the plan as plain text for people."""
     t = result["target"]
     wants = " and ".join(
-        part for part in (
+        part
+        for part in (
             f"{t['customers']:,} customers" if t["customers"] is not None else "",
             f"{formats.money(t['revenue'])} revenue" if t["revenue"] is not None else "",
-        ) if part
+        )
+        if part
     )
     req, budget = result["required_mqls"], result["budget"]
     lines = [

@@ -17,7 +17,9 @@ def _half_life(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"half-life must be a number of days, not {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"half-life must be a number of days, not {text!r}"
+        ) from None
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"half-life must be > 0 days, not {text}")
     return value
@@ -88,8 +90,24 @@ def table(result: dict[str, Any]) -> str:
         "",
     ]
     money = lambda v: "—" if v is None else f"{v:,.2f}"  # noqa: E731
-    rows = [["channel", "spend", "leads", "mqls", "sqls", "customers", "revenue", "cost/lead",
-             "cost/mql", "cost/sql", "cost/customer", "roi", "roi vs prev", "roi vs year ago"]]
+    rows = [
+        [
+            "channel",
+            "spend",
+            "leads",
+            "mqls",
+            "sqls",
+            "customers",
+            "revenue",
+            "cost/lead",
+            "cost/mql",
+            "cost/sql",
+            "cost/customer",
+            "roi",
+            "roi vs prev",
+            "roi vs year ago",
+        ]
+    ]
     for item in [*result["by_channel"], {"channel": "TOTAL", **result["totals"]}]:
         changes = []
         for key in ("vs_previous", "vs_year_ago"):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import duckdb
@@ -73,8 +73,17 @@ def file_key(path: Path) -> str:
 
 @st.cache_resource(show_spinner=False, on_release=lambda con: con.close())
 def _connection(key: str, path: str) -> duckdb.DuckDBPyConnection:
-    """Return the process's read-only connection to the file that key names."""
-    return db.connect(path, read_only=True)
+    """Return the process's read-only connection to the file that key names.
+
+    A database of an older schema version is migrated first, in one writable open (refused
+    with the usual "in use" message while another process writes it).
+    """
+    try:
+        return db.connect(path, read_only=True)
+    except db.NeedsMigration:
+        with _WRITE_LOCK:
+            db.connect(path).close()
+        return db.connect(path, read_only=True)
 
 
 # A connection used from several threads at once gave wrong results: each session's script
@@ -240,7 +249,9 @@ def _event_types(database: Database, definition: Definition) -> tuple[str, ...]:
 
 @st.cache_resource(show_spinner="Materialising the history for the Threshold Lab…", max_entries=2)
 def _lab_history(
-    _cur: duckdb.DuckDBPyConnection, key: str, event_types: tuple[str, ...],
+    _cur: duckdb.DuckDBPyConnection,
+    key: str,
+    event_types: tuple[str, ...],
     _half_life_days: float,
 ) -> lab.Materialised:
     """Return funnelcast.lab.materialise, cached on the file key and event types only: it is
@@ -263,7 +274,9 @@ def _lab_materialised(
 def lab_materialised(database: Database, definition: Definition) -> lab.Materialised:
     """Return the history materialised for scoring a definition (shared, never modified)."""
     return _lab_materialised(
-        database, database.key, _event_types(database, definition),
+        database,
+        database.key,
+        _event_types(database, definition),
         float(definition.half_life_days),
     )
 
@@ -301,7 +314,10 @@ def lab_versions_in_force(
 
 @st.cache_resource(show_spinner="Replaying the definitions in force…", max_entries=3)
 def _lab_current_moments(
-    _database: Database, key: str, spans_key: str, _current: Definition,
+    _database: Database,
+    key: str,
+    spans_key: str,
+    _current: Definition,
     _spans: list[tuple[Definition, tuple[int, int]]],
 ) -> np.ndarray:
     """Return funnelcast.lab.mql_moments_in_force, cached."""
@@ -318,7 +334,10 @@ def lab_current_moments(database: Database, current: Definition) -> np.ndarray:
 
 @st.cache_resource(show_spinner=False, max_entries=16)
 def _lab_curve(
-    _database: Database, key: str, scoring_key: str, quarters: tuple[str, ...],
+    _database: Database,
+    key: str,
+    scoring_key: str,
+    quarters: tuple[str, ...],
     _definition: Definition,
 ) -> pl.DataFrame:
     """Return funnelcast.lab.tradeoff_curve, cached: a threshold move does not change it."""
@@ -343,3 +362,13 @@ def viewer_mode() -> bool:
     but empty, 0, false, no or off. Pages then offer no saving and no importing."""
     value = os.environ.get(VIEWER_ENV, "").strip().lower()
     return value not in ("", "0", "false", "no", "off")
+
+
+def read_error(path: Path, exc: Exception) -> str:
+    """Return the one line the dashboard shows when reading the database fails mid-run."""
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return (
+        f"Reading the database {path} failed: {first}. If this repeats after a refresh, "
+        "the file is damaged: restore it from a copy, or set "
+        f"{ENV_VAR} to another database."
+    )

@@ -72,15 +72,22 @@ def loaded_tables(ctx: DataContext) -> pl.DataFrame:
         extent = ctx.extent.get(table, {})
         count = int(extent.get("count_rows") or 0)
         first, last = extent.get("first_at"), extent.get("last_at")
-        rows.append({
-            "table": table,
-            "rows": count,
-            "first": first.date() if first else None,
-            "last": last.date() if last else None,
-            "note": f"gives {GIVES[table]}" if count else f"not loaded: no {GIVES[table]}",
-        })
-    schema = {"table": pl.String, "rows": pl.Int64, "first": pl.Date, "last": pl.Date,
-              "note": pl.String}
+        rows.append(
+            {
+                "table": table,
+                "rows": count,
+                "first": first.date() if first else None,
+                "last": last.date() if last else None,
+                "note": f"gives {GIVES[table]}" if count else f"not loaded: no {GIVES[table]}",
+            }
+        )
+    schema = {
+        "table": pl.String,
+        "rows": pl.Int64,
+        "first": pl.Date,
+        "last": pl.Date,
+        "note": pl.String,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -96,9 +103,7 @@ def missing_tables(ctx: DataContext) -> list[str]:
 def column_nulls(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Return, per loaded table and column, the rows and the share of them that are empty."""
     frame = db.run(cur, "column_nulls").filter(pl.col("count_rows") > 0)
-    return frame.with_columns(
-        (pl.col("count_nulls") / pl.col("count_rows")).alias("share_empty")
-    )
+    return frame.with_columns((pl.col("count_nulls") / pl.col("count_rows")).alias("share_empty"))
 
 
 def _checks(frame: pl.DataFrame, texts: dict[str, str]) -> list[Note]:
@@ -109,8 +114,13 @@ def _checks(frame: pl.DataFrame, texts: dict[str, str]) -> list[Note]:
             continue
         examples = ", ".join(str(e) for e in row["examples"][:3])
         more = "…" if row["count_items"] > 3 else ""
-        notes.append(Note("warning", f"{formats.count(row['count_items'])} "
-                                     f"{texts[row['check_name']]} (e.g. {examples}{more})"))
+        notes.append(
+            Note(
+                "warning",
+                f"{formats.count(row['count_items'])} "
+                f"{texts[row['check_name']]} (e.g. {examples}{more})",
+            )
+        )
     return notes
 
 
@@ -133,12 +143,22 @@ def health(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> list[Note]:
     leads = int(ctx.extent.get("leads", {}).get("count_rows") or 0)
     stages = int(ctx.extent.get("stage_changes", {}).get("count_rows") or 0)
     if leads and not stages:
-        notes.append(Note("warning", "Leads are loaded but no stage changes: there are no MQLs, "
-                                     "customers or revenue to show."))
+        notes.append(
+            Note(
+                "warning",
+                "Leads are loaded but no stage changes: there are no MQLs, "
+                "customers or revenue to show.",
+            )
+        )
     if ctx.as_of is not None and as_of is None:
-        notes.append(Note("info", f"The data's 'now' is its latest date, {ctx.as_of:%Y-%m-%d}: "
-                                  "cohorts younger than the usual time to close are marked "
-                                  "as still maturing."))
+        notes.append(
+            Note(
+                "info",
+                f"The data's 'now' is its latest date, {ctx.as_of:%Y-%m-%d}: "
+                "cohorts younger than the usual time to close are marked "
+                "as still maturing.",
+            )
+        )
     return notes
 
 
@@ -150,15 +170,17 @@ def funnel_check(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for item in [{"channel": "All channels", **result}, *result["by_channel"]]:
         r = item["rates"]["mql_to_customer"]
-        rows.append({
-            "channel": item["channel"],
-            "mqls": item["mqls"],
-            "customers": item["customers"],
-            "mql_to_customer_pct": None if r["value"] is None else r["value"] * 100,
-            "basis": f"{'⚠ ' if r['is_small_sample'] else ''}"
-                     f"{formats.count(r['successes'])} of {formats.count(r['n'])} · "
-                     f"95% CI {formats.interval(r['low'], r['high'])}",
-        })
+        rows.append(
+            {
+                "channel": item["channel"],
+                "mqls": item["mqls"],
+                "customers": item["customers"],
+                "mql_to_customer_pct": None if r["value"] is None else r["value"] * 100,
+                "basis": f"{'⚠ ' if r['is_small_sample'] else ''}"
+                f"{formats.count(r['successes'])} of {formats.count(r['n'])} · "
+                f"95% CI {formats.interval(r['low'], r['high'])}",
+            }
+        )
     return rows
 
 
@@ -250,8 +272,9 @@ def save_mapping(database_path: Path, name: str, mapping: importer.Mapping) -> P
     return path
 
 
-def import_command(database_path: Path, table: str, mapping_path: Path | None,
-                   file_name: str) -> str:
+def import_command(
+    database_path: Path, table: str, mapping_path: Path | None, file_name: str
+) -> str:
     """Return the CLI command that repeats an import (with a saved mapping when there is one)."""
     mapping = f" --mapping {mapping_path}" if mapping_path else ""
     return f"funnelcast import --db {database_path} --table {table}{mapping} {file_name}"
@@ -279,7 +302,6 @@ def problem_lines(exc: importer.ImportProblems) -> list[str]:
     """Return an import's problems as the page lists them, the count of unlisted ones last."""
     more = exc.total - len(exc.problems)
     return [*exc.problems, *([f"… and {more:,} more"] if more > 0 else [])]
-
 
 
 # ===== cached for the page (the functions above stay plain for tests) =====
@@ -310,5 +332,7 @@ def upload_problem(name: str, size: int, limit_mb: int = MAX_UPLOAD_MB) -> str |
     """Return why an uploaded file is refused (larger than limit_mb), or None when it is not."""
     if size <= limit_mb * 2**20:
         return None
-    return (f"{name}: the file is {size / 2**20:,.1f} MB and the page imports up to "
-            f"{limit_mb} MB; load it with `funnelcast import` instead")
+    return (
+        f"{name}: the file is {size / 2**20:,.1f} MB and the page imports up to "
+        f"{limit_mb} MB; load it with `funnelcast import` instead"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import duckdb
 import polars as pl
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "funnelcast.duckdb"
 CANONICAL_TABLES = (
     "meta",
@@ -25,11 +26,29 @@ CANONICAL_TABLES = (
     "definition_behaviour_rules",
 )
 # Migrations from version N to N + 1, in order; each is a list of SQL statements.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    # 1 -> 2: events lose their foreign key to leads (see queries/schema.sql). DuckDB cannot
+    # drop a constraint, so the table is rebuilt as schema.sql now creates it, rows kept.
+    1: [
+        "create table events_v2 ("
+        "lead_id varchar not null, occurred_at timestamp not null, "
+        "event_type varchar not null, "
+        "content_stage varchar check (content_stage in ('top', 'middle', 'bottom')), "
+        "channel varchar, campaign varchar)",
+        "insert into events_v2 select lead_id, occurred_at, event_type, content_stage, channel, "
+        "campaign from events",
+        "drop table events",
+        "alter table events_v2 rename to events",
+    ],
+}
 
 
 class FunnelcastError(Exception):
     """An error a user can act on; its message is shown as is, without a traceback."""
+
+
+class NeedsMigration(FunnelcastError):
+    """A database of an older schema version was opened read-only: it cannot migrate so."""
 
 
 @functools.cache
@@ -113,6 +132,11 @@ def connect(
             raise FunnelcastError(
                 f"database {path} does not exist (create one with: funnelcast demo --db {path})"
             )
+        if not read_only and path.exists() and not os.access(path, os.W_OK):
+            raise FunnelcastError(
+                f"database {path} is read-only (no permission to write the file): change its "
+                "permissions to write to it; reading it works as it is"
+            )
     try:
         con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
@@ -122,9 +146,16 @@ def connect(
                 f"database {path} is in use by another process (close the dashboard or "
                 f"the other command, or open it read-only)"
             ) from exc
-        raise FunnelcastError(f"cannot open {path} as a DuckDB database: {text.splitlines()[0]}") from exc
+        raise FunnelcastError(
+            f"cannot open {path} as a DuckDB database: {text.splitlines()[0]}"
+        ) from exc
     except duckdb.Error as exc:
-        raise FunnelcastError(f"cannot open {path}: {str(exc).splitlines()[0]}") from exc
+        text = str(exc).splitlines()[0]
+        if "Corrupt" in text or "checksum" in text:
+            raise FunnelcastError(
+                f"database {path} is damaged ({text}): restore it from a copy"
+            ) from exc
+        raise FunnelcastError(f"cannot open {path}: {text}") from exc
     version = schema_version(con)
     if version is None:
         tables = con.execute("select count(*) from information_schema.tables").fetchall()
@@ -136,7 +167,7 @@ def connect(
     if version != SCHEMA_VERSION:
         if read_only:
             con.close()
-            raise FunnelcastError(
+            raise NeedsMigration(
                 f"{path} has schema version {version}; open it once for writing to migrate it"
             )
         migrate(con)
@@ -151,6 +182,4 @@ def get_meta(cur: duckdb.DuckDBPyConnection, key: str, default: str | None = Non
 
 def set_meta(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
     """Set a meta setting."""
-    cur.execute(
-        "insert or replace into meta values ($k, $v)", {"k": key, "v": value}
-    )
+    cur.execute("insert or replace into meta values ($k, $v)", {"k": key, "v": value})

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import tomllib
-from dataclasses import asdict, dataclass, replace as dataclass_replace
+from dataclasses import asdict, dataclass
+from dataclasses import replace as dataclass_replace
 from typing import Any
 
 import duckdb
@@ -97,7 +98,8 @@ class Definition:
         # that definitions with the same rules compare and hash equal whatever order they came in.
         object.__setattr__(self, "fit_rules", tuple(sorted(self.fit_rules, key=_fit_order)))
         object.__setattr__(
-            self, "behaviour_rules",
+            self,
+            "behaviour_rules",
             tuple(sorted(self.behaviour_rules, key=lambda rule: str(rule.event_type))),
         )
 
@@ -111,11 +113,13 @@ class Definition:
 def _fit_order(rule: FitRule) -> tuple:
     """Return a fit rule's place in the canonical order: schema attribute order, bands by size."""
     attribute_rank = (
-        FIT_ATTRIBUTES.index(rule.attribute) if rule.attribute in FIT_ATTRIBUTES
+        FIT_ATTRIBUTES.index(rule.attribute)
+        if rule.attribute in FIT_ATTRIBUTES
         else len(FIT_ATTRIBUTES)
     )
     band_rank = (
-        COMPANY_SIZE_BANDS.index(rule.value) if rule.value in COMPANY_SIZE_BANDS
+        COMPANY_SIZE_BANDS.index(rule.value)
+        if rule.value in COMPANY_SIZE_BANDS
         else len(COMPANY_SIZE_BANDS)
     )
     return attribute_rank, str(rule.attribute), band_rank, str(rule.value)
@@ -177,11 +181,13 @@ def load(cur: duckdb.DuckDBPyConnection, definition_id: int) -> Definition:
         half_life_days=head["half_life_days"],
         fit_rules=tuple(
             FitRule(r["attribute"], r["value"], r["points"], r["is_disqualifier"])
-            for r in rules if r["kind"] == "fit"
+            for r in rules
+            if r["kind"] == "fit"
         ),
         behaviour_rules=tuple(
             BehaviourRule(r["event_type"], r["points"], r["cap_points"])
-            for r in rules if r["kind"] == "behaviour"
+            for r in rules
+            if r["kind"] == "behaviour"
         ),
         note=head["note"],
         effective_from=head["effective_from"],
@@ -228,7 +234,7 @@ VERSION_SCHEMA = {
     "fit_rules": pl.Int64,
     "disqualifiers": pl.Int64,
     "behaviour_rules": pl.Int64,
-    "created_at": pl.Datetime("us"),
+    "created_at": pl.Datetime,  # microseconds, polars' default unit
     "note": pl.String,
     "next_definition_id": pl.Int64,
 }
@@ -257,17 +263,21 @@ def list_versions(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
             else:
                 status = "superseded"
             in_force = (
-                f"{first.label} onward" if last is None
-                else first.label if last == first
+                f"{first.label} onward"
+                if last is None
+                else first.label
+                if last == first
                 else f"{first.label}–{last.label}"
             )
-        out.append({
-            **row,
-            "first_quarter": first.label,
-            "last_quarter": last.label if last is not None and status != "replaced" else None,
-            "in_force": in_force,
-            "status": status,
-        })
+        out.append(
+            {
+                **row,
+                "first_quarter": first.label,
+                "last_quarter": last.label if last is not None and status != "replaced" else None,
+                "in_force": in_force,
+                "status": status,
+            }
+        )
     return pl.DataFrame(out, schema=VERSION_SCHEMA)
 
 
@@ -313,12 +323,12 @@ def diff(a: Definition, b: Definition) -> list[str]:
     for key in sorted(old_fit.keys() | new_fit.keys(), key=lambda k: _fit_order(FitRule(*k))):
         old, new = old_fit.get(key), new_fit.get(key)
         label = f"fit rule {key[0]}={key[1]}"
-        if old is None:
+        if old is None and new is not None:
             added = "as disqualifier" if new.is_disqualifier else f"with {_num(new.points)} points"
             changes.append(f"{label} added {added}")
-        elif new is None:
+        elif new is None and old is not None:
             changes.append(f"{label} removed (was {_fit_effect(old)})")
-        else:
+        elif old is not None and new is not None:
             if old.is_disqualifier != new.is_disqualifier:
                 now = "now a disqualifier" if new.is_disqualifier else "no longer a disqualifier"
                 changes.append(f"{label} {now}")
@@ -328,19 +338,23 @@ def diff(a: Definition, b: Definition) -> list[str]:
     old_behaviour = {r.event_type: r for r in a.behaviour_rules}
     new_behaviour = {r.event_type: r for r in b.behaviour_rules}
     for event_type in sorted(old_behaviour.keys() | new_behaviour.keys()):
-        old, new = old_behaviour.get(event_type), new_behaviour.get(event_type)
+        before, after = old_behaviour.get(event_type), new_behaviour.get(event_type)
         label = f"behaviour {event_type!r}"
-        if old is None:
-            changes.append(f"{label} added with {_num(new.points)} points, {_cap_text(new.cap)}")
-        elif new is None:
-            changes.append(f"{label} removed (was {_num(old.points)} points, {_cap_text(old.cap)})")
-        else:
-            if old.points != new.points:
-                changes.append(f"{label} points {_num(old.points)} → {_num(new.points)}")
-            if old.cap != new.cap:
+        if before is None and after is not None:
+            changes.append(
+                f"{label} added with {_num(after.points)} points, {_cap_text(after.cap)}"
+            )
+        elif after is None and before is not None:
+            changes.append(
+                f"{label} removed (was {_num(before.points)} points, {_cap_text(before.cap)})"
+            )
+        elif before is not None and after is not None:
+            if before.points != after.points:
+                changes.append(f"{label} points {_num(before.points)} → {_num(after.points)}")
+            if before.cap != after.cap:
                 changes.append(
-                    f"{label} cap {_num(old.cap) if old.cap is not None else 'none'} → "
-                    f"{_num(new.cap) if new.cap is not None else 'none'}"
+                    f"{label} cap {_num(before.cap) if before.cap is not None else 'none'} → "
+                    f"{_num(after.cap) if after.cap is not None else 'none'}"
                 )
 
     if a.note != b.note:
@@ -411,19 +425,19 @@ def validate(definition: Definition) -> list[str]:
         seen_fit.add(key)
 
     seen_behaviour: set = set()
-    for rule in definition.behaviour_rules:
-        where = f"behaviour rule {rule.event_type!r}"
-        if not isinstance(rule.event_type, str) or not rule.event_type.strip():
+    for behaviour in definition.behaviour_rules:
+        where = f"behaviour rule {behaviour.event_type!r}"
+        if not isinstance(behaviour.event_type, str) or not behaviour.event_type.strip():
             problems.append(f"{where}: event type must be non-empty text")
-        _check_range(problems, f"{where}: points", rule.points, MIN_POINTS, MAX_POINTS)
-        if rule.cap is not None:
-            if not _is_number(rule.cap):
-                problems.append(f"{where}: cap must be a number or absent, not {rule.cap!r}")
-            elif rule.cap < 0:
-                problems.append(f"{where}: cap {_num(rule.cap)} must be 0 or more")
-        if rule.event_type in seen_behaviour:
+        _check_range(problems, f"{where}: points", behaviour.points, MIN_POINTS, MAX_POINTS)
+        if behaviour.cap is not None:
+            if not _is_number(behaviour.cap):
+                problems.append(f"{where}: cap must be a number or absent, not {behaviour.cap!r}")
+            elif behaviour.cap < 0:
+                problems.append(f"{where}: cap {_num(behaviour.cap)} must be 0 or more")
+        if behaviour.event_type in seen_behaviour:
             problems.append(f"{where} appears more than once")
-        seen_behaviour.add(rule.event_type)
+        seen_behaviour.add(behaviour.event_type)
 
     if problems:
         raise DefinitionError(f"{_title(definition)} is not valid: {'; '.join(problems)}", problems)
@@ -436,18 +450,31 @@ def _score_warnings(definition: Definition) -> list[str]:
     if not definition.fit_rules and not definition.behaviour_rules:
         if definition.threshold > 0:
             return [f"{title} has no rules: every lead scores 0, so no lead becomes an MQL"]
-        return [f"{title} has no rules: every lead scores 0, so at threshold 0 every lead "
-                "becomes an MQL when it is created"]
+        return [
+            f"{title} has no rules: every lead scores 0, so at threshold 0 every lead "
+            "becomes an MQL when it is created"
+        ]
     # A lead has one value per attribute, so its best fit is the best rule of each attribute;
     # a type's decayed sum can come as close to its cap as one likes, but no further.
     if any(r.points > 0 and r.cap is None for r in definition.behaviour_rules):
         return []
     best_fit = sum(
-        max(0.0, max((r.points for r in definition.fit_rules
-                      if r.attribute == attribute and not r.is_disqualifier), default=0.0))
+        max(
+            0.0,
+            max(
+                (
+                    r.points
+                    for r in definition.fit_rules
+                    if r.attribute == attribute and not r.is_disqualifier
+                ),
+                default=0.0,
+            ),
+        )
         for attribute in {r.attribute for r in definition.fit_rules}
     )
-    best_behaviour = sum(r.cap for r in definition.behaviour_rules if r.points > 0)
+    best_behaviour = sum(
+        r.cap for r in definition.behaviour_rules if r.points > 0 and r.cap is not None
+    )
     best = best_fit + best_behaviour
     if best < definition.threshold:
         return [
@@ -478,14 +505,15 @@ def save_warnings(
         for rule in definition.fit_rules:
             if rule.value not in known.get(rule.attribute, set()):
                 in_data = known.get(rule.attribute)
-                hint = (f" ({rule.attribute} values in the data: {listed(in_data)})"
-                        if in_data else "")
+                hint = (
+                    f" ({rule.attribute} values in the data: {listed(in_data)})" if in_data else ""
+                )
                 warnings.append(f"fit rule {rule.label} matches no lead{hint}")
     if "event_type" in known:
-        for rule in definition.behaviour_rules:
-            if rule.event_type not in known["event_type"]:
+        for behaviour in definition.behaviour_rules:
+            if behaviour.event_type not in known["event_type"]:
                 warnings.append(
-                    f"behaviour rule {rule.event_type!r} matches no event (event types in the "
+                    f"behaviour rule {behaviour.event_type!r} matches no event (event types in the "
                     f"data: {listed(known['event_type'])})"
                 )
     data_today = today(cur)
@@ -539,16 +567,19 @@ def save(
             cur.executemany(
                 "insert into definition_fit_rules (definition_id, attribute, value, points, "
                 "is_disqualifier) values (?, ?, ?, ?, ?)",
-                [(new_id, r.attribute, r.value, float(r.points), r.is_disqualifier)
-                 for r in definition.fit_rules],
+                [
+                    (new_id, r.attribute, r.value, float(r.points), r.is_disqualifier)
+                    for r in definition.fit_rules
+                ],
             )
         if definition.behaviour_rules:
             cur.executemany(
                 "insert into definition_behaviour_rules (definition_id, event_type, points, "
                 "cap_points) values (?, ?, ?, ?)",
-                [(new_id, r.event_type, float(r.points),
-                  None if r.cap is None else float(r.cap))
-                 for r in definition.behaviour_rules],
+                [
+                    (new_id, r.event_type, float(r.points), None if r.cap is None else float(r.cap))
+                    for r in definition.behaviour_rules
+                ],
             )
         cur.execute("commit")
     except BaseException:
@@ -612,8 +643,11 @@ TOML_BEHAVIOUR_HELP = """\
 def to_toml(definition: Definition, fy_start_month: int = 1) -> str:
     """Return the definition as a commented TOML file a person can edit (from_toml reads it)."""
     limits = {"min_p": _num(MIN_POINTS), "max_p": _num(MAX_POINTS)}
-    lines = [TOML_HEADER.format(min_t=_num(MIN_THRESHOLD), max_t=_num(MAX_THRESHOLD),
-                                max_h=_num(MAX_HALF_LIFE_DAYS))]
+    lines = [
+        TOML_HEADER.format(
+            min_t=_num(MIN_THRESHOLD), max_t=_num(MAX_THRESHOLD), max_h=_num(MAX_HALF_LIFE_DAYS)
+        )
+    ]
     lines.append(f"name = {_toml_string(definition.name)}")
     if definition.note is not None:
         lines.append(f"note = {_toml_string(definition.note)}")
@@ -621,31 +655,45 @@ def to_toml(definition: Definition, fy_start_month: int = 1) -> str:
     lines.append(f"half_life_days = {_toml_number(definition.half_life_days)}")
     if definition.definition_id is not None or definition.effective_from is not None:
         lines.append("")
-        lines.append("# The stored version this file came from; a save ignores these and "
-                     "always adds a new version.")
+        lines.append(
+            "# The stored version this file came from; a save ignores these and "
+            "always adds a new version."
+        )
     if definition.definition_id is not None:
         lines.append(f"definition_id = {definition.definition_id}")
     if definition.effective_from is not None:
-        quarter = definition.effective_quarter(fy_start_month)
-        lines.append(f"effective_from = {definition.effective_from.isoformat()}  "
-                     f"# in force from {quarter.label}")
+        quarter = _first_quarter(definition.effective_from, fy_start_month)
+        lines.append(
+            f"effective_from = {definition.effective_from.isoformat()}  "
+            f"# in force from {quarter.label}"
+        )
     if definition.created_at is not None:
         lines.append(f"created_at = {definition.created_at.isoformat()}")
     lines.append("")
-    lines.append(TOML_FIT_HELP.format(attributes=", ".join(FIT_ATTRIBUTES),
-                                      bands=", ".join(COMPANY_SIZE_BANDS), **limits))
+    lines.append(
+        TOML_FIT_HELP.format(
+            attributes=", ".join(FIT_ATTRIBUTES), bands=", ".join(COMPANY_SIZE_BANDS), **limits
+        )
+    )
     for rule in definition.fit_rules:
-        lines += ["[[fit]]", f"attribute = {_toml_string(rule.attribute)}",
-                  f"value = {_toml_string(rule.value)}", f"points = {_toml_number(rule.points)}"]
+        lines += [
+            "[[fit]]",
+            f"attribute = {_toml_string(rule.attribute)}",
+            f"value = {_toml_string(rule.value)}",
+            f"points = {_toml_number(rule.points)}",
+        ]
         if rule.is_disqualifier:
             lines.append("is_disqualifier = true")
         lines.append("")
     lines.append(TOML_BEHAVIOUR_HELP.format(**limits))
-    for rule in definition.behaviour_rules:
-        lines += ["[[behaviour]]", f"event_type = {_toml_string(rule.event_type)}",
-                  f"points = {_toml_number(rule.points)}"]
-        if rule.cap is not None:
-            lines.append(f"cap = {_toml_number(rule.cap)}")
+    for behaviour in definition.behaviour_rules:
+        lines += [
+            "[[behaviour]]",
+            f"event_type = {_toml_string(behaviour.event_type)}",
+            f"points = {_toml_number(behaviour.points)}",
+        ]
+        if behaviour.cap is not None:
+            lines.append(f"cap = {_toml_number(behaviour.cap)}")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -706,27 +754,44 @@ def from_toml(text: str, source: str = "TOML") -> Definition:
     except tomllib.TOMLDecodeError as exc:
         raise DefinitionError(f"{source}: not valid TOML: {exc}") from None
     read = _Reader(source)
-    read.check_keys(data, ("name", "note", "threshold", "half_life_days", "definition_id",
-                           "effective_from", "created_at", "fit", "behaviour"), source)
+    read.check_keys(
+        data,
+        (
+            "name",
+            "note",
+            "threshold",
+            "half_life_days",
+            "definition_id",
+            "effective_from",
+            "created_at",
+            "fit",
+            "behaviour",
+        ),
+        source,
+    )
     fit_rules = []
     for where, entry in read.entries(data, "fit"):
         read.check_keys(entry, ("attribute", "value", "points", "is_disqualifier"), where)
-        fit_rules.append(FitRule(
-            attribute=read.take(entry, "attribute", "text", where),
-            value=read.take(entry, "value", "text", where),
-            points=read.take(entry, "points", "number", where, required=False) or 0.0,
-            is_disqualifier=bool(
-                read.take(entry, "is_disqualifier", "boolean", where, required=False)
-            ),
-        ))
+        fit_rules.append(
+            FitRule(
+                attribute=read.take(entry, "attribute", "text", where),
+                value=read.take(entry, "value", "text", where),
+                points=read.take(entry, "points", "number", where, required=False) or 0.0,
+                is_disqualifier=bool(
+                    read.take(entry, "is_disqualifier", "boolean", where, required=False)
+                ),
+            )
+        )
     behaviour_rules = []
     for where, entry in read.entries(data, "behaviour"):
         read.check_keys(entry, ("event_type", "points", "cap"), where)
-        behaviour_rules.append(BehaviourRule(
-            event_type=read.take(entry, "event_type", "text", where),
-            points=read.take(entry, "points", "number", where),
-            cap=read.take(entry, "cap", "number", where, required=False),
-        ))
+        behaviour_rules.append(
+            BehaviourRule(
+                event_type=read.take(entry, "event_type", "text", where),
+                points=read.take(entry, "points", "number", where),
+                cap=read.take(entry, "cap", "number", where, required=False),
+            )
+        )
     definition = Definition(
         name=read.take(data, "name", "text", source),
         note=read.take(data, "note", "text", source, required=False),

@@ -33,6 +33,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import ArrayLike
 
 from funnelcast import db, periods, scoring
 
@@ -48,10 +49,50 @@ ANNUAL_GROWTH = 1.3
 MONTH_FACTOR = (1.0, 1.05, 1.1, 1.0, 1.0, 0.95, 0.85, 0.75, 1.05, 1.15, 1.05, 0.7)
 WEEKDAY_FACTOR = (1.0, 1.05, 1.05, 1.0, 0.9, 0.3, 0.25)  # Monday first
 COMPANY_NAME_PARTS = (
-    ("North", "Blue", "Silver", "Bright", "Red", "Green", "Iron", "Clear", "Swift", "Summit",
-     "Stone", "Cedar", "Maple", "Harbor", "Eagle", "Lumen", "Nova", "Atlas", "Pine", "Coral"),
-    ("wind", "peak", "field", "bridge", "wave", "point", "line", "gate", "path", "ridge",
-     "brook", "light", "stream", "crest", "works", "forge", "vale", "port", "mark", "view"),
+    (
+        "North",
+        "Blue",
+        "Silver",
+        "Bright",
+        "Red",
+        "Green",
+        "Iron",
+        "Clear",
+        "Swift",
+        "Summit",
+        "Stone",
+        "Cedar",
+        "Maple",
+        "Harbor",
+        "Eagle",
+        "Lumen",
+        "Nova",
+        "Atlas",
+        "Pine",
+        "Coral",
+    ),
+    (
+        "wind",
+        "peak",
+        "field",
+        "bridge",
+        "wave",
+        "point",
+        "line",
+        "gate",
+        "path",
+        "ridge",
+        "brook",
+        "light",
+        "stream",
+        "crest",
+        "works",
+        "forge",
+        "vale",
+        "port",
+        "mark",
+        "view",
+    ),
 )
 
 
@@ -71,28 +112,101 @@ class Channel:
 
 
 CHANNELS = (
-    Channel("search", 0.26, 0.24, 220.0, 0.22, 0.17, 1.1, (1, 1, 1, 1, 1, 1),
-            (("search-brand", 0.35, 0.5), ("search-generic", 0.45, 1.2),
-             ("search-competitor", 0.20, 1.5))),
-    Channel("social", 0.12, 0.18, 160.0, 0.11, 0.10, 0.8, (1.5, 1.3, 1, 0.8, 0.8, 0.8),
-            (("social-linkedin", 0.55, 1.3), ("social-facebook", 0.25, 0.6),
-             ("social-twitter", 0.20, 0.7))),
-    Channel("email", 0.12, 0.10, 45.0, 0.14, 0.13, 0.9, (1, 1, 1, 1, 1, 1),
-            (("email-nurture", 0.5, 1.0), ("email-newsletter", 0.3, 0.8),
-             ("email-partner-list", 0.2, 1.4))),
-    Channel("display", 0.12, 0.07, 260.0, 0.08, 0.08, 0.7, (1.2, 1.2, 1, 0.9, 0.8, 0.8),
-            (("display-retargeting", 0.45, 0.8), ("display-programmatic", 0.55, 1.15))),
-    Channel("events", 0.07, 0.09, 650.0, 0.25, 0.19, 1.2, (0.5, 0.7, 1, 1.4, 1.5, 1.4),
-            (("events-tradeshow", 0.4, 1.5), ("events-webinars", 0.4, 0.5),
-             ("events-roadshow", 0.2, 1.0))),
-    Channel("content", 0.16, 0.17, 130.0, 0.15, 0.13, 0.9, (1.6, 1.4, 1, 0.8, 0.7, 0.6),
-            (("content-ebook", 0.45, 1.1), ("content-report", 0.30, 1.1),
-             ("content-blog", 0.25, 0.6))),
-    Channel("referral", 0.05, 0.06, 30.0, 0.40, 0.28, 1.3, (0.3, 0.6, 1, 1.3, 1.5, 1.6),
-            (("referral-partner", 0.6, 1.2), ("referral-customer", 0.4, 0.7))),
+    Channel(
+        "search",
+        0.26,
+        0.24,
+        220.0,
+        0.22,
+        0.17,
+        1.1,
+        (1, 1, 1, 1, 1, 1),
+        (
+            ("search-brand", 0.35, 0.5),
+            ("search-generic", 0.45, 1.2),
+            ("search-competitor", 0.20, 1.5),
+        ),
+    ),
+    Channel(
+        "social",
+        0.12,
+        0.18,
+        160.0,
+        0.11,
+        0.10,
+        0.8,
+        (1.5, 1.3, 1, 0.8, 0.8, 0.8),
+        (
+            ("social-linkedin", 0.55, 1.3),
+            ("social-facebook", 0.25, 0.6),
+            ("social-twitter", 0.20, 0.7),
+        ),
+    ),
+    Channel(
+        "email",
+        0.12,
+        0.10,
+        45.0,
+        0.14,
+        0.13,
+        0.9,
+        (1, 1, 1, 1, 1, 1),
+        (
+            ("email-nurture", 0.5, 1.0),
+            ("email-newsletter", 0.3, 0.8),
+            ("email-partner-list", 0.2, 1.4),
+        ),
+    ),
+    Channel(
+        "display",
+        0.12,
+        0.07,
+        260.0,
+        0.08,
+        0.08,
+        0.7,
+        (1.2, 1.2, 1, 0.9, 0.8, 0.8),
+        (("display-retargeting", 0.45, 0.8), ("display-programmatic", 0.55, 1.15)),
+    ),
+    Channel(
+        "events",
+        0.07,
+        0.09,
+        650.0,
+        0.25,
+        0.19,
+        1.2,
+        (0.5, 0.7, 1, 1.4, 1.5, 1.4),
+        (
+            ("events-tradeshow", 0.4, 1.5),
+            ("events-webinars", 0.4, 0.5),
+            ("events-roadshow", 0.2, 1.0),
+        ),
+    ),
+    Channel(
+        "content",
+        0.16,
+        0.17,
+        130.0,
+        0.15,
+        0.13,
+        0.9,
+        (1.6, 1.4, 1, 0.8, 0.7, 0.6),
+        (("content-ebook", 0.45, 1.1), ("content-report", 0.30, 1.1), ("content-blog", 0.25, 0.6)),
+    ),
+    Channel(
+        "referral",
+        0.05,
+        0.06,
+        30.0,
+        0.40,
+        0.28,
+        1.3,
+        (0.3, 0.6, 1, 1.3, 1.5, 1.6),
+        (("referral-partner", 0.6, 1.2), ("referral-customer", 0.4, 0.7)),
+    ),
     # Direct visitors come without a campaign; their spend row is the channel's, at zero.
-    Channel("direct", 0.10, 0.09, 0.0, 0.28, 0.20, 1.2, (1, 1, 1, 1, 1, 1),
-            ((None, 1.0, 1.0),)),
+    Channel("direct", 0.10, 0.09, 0.0, 0.28, 0.20, 1.2, (1, 1, 1, 1, 1, 1), ((None, 1.0, 1.0),)),
 )
 
 SENIORITY = ("intern", "junior", "manager", "director", "vp", "c_level")
@@ -102,12 +216,31 @@ SENIORITY_SQL_MULT = (0.0, 0.35, 0.8, 1.3, 1.5, 1.4)
 SENIORITY_CUSTOMER_MULT = (0.0, 0.0, 0.7, 1.2, 1.5, 1.6)
 JOB_TITLES = (
     ("Marketing Intern", "Sales Intern", "Engineering Intern", "Finance Intern"),
-    ("Marketing Associate", "Sales Development Representative", "Junior Developer",
-     "Data Analyst", "Marketing Coordinator", "IT Specialist"),
-    ("Marketing Manager", "Sales Manager", "IT Manager", "Engineering Manager",
-     "Operations Manager", "Product Manager", "Demand Generation Manager"),
-    ("Director of Marketing", "Director of Sales", "Director of Engineering", "Director of IT",
-     "Director of Operations", "Finance Director"),
+    (
+        "Marketing Associate",
+        "Sales Development Representative",
+        "Junior Developer",
+        "Data Analyst",
+        "Marketing Coordinator",
+        "IT Specialist",
+    ),
+    (
+        "Marketing Manager",
+        "Sales Manager",
+        "IT Manager",
+        "Engineering Manager",
+        "Operations Manager",
+        "Product Manager",
+        "Demand Generation Manager",
+    ),
+    (
+        "Director of Marketing",
+        "Director of Sales",
+        "Director of Engineering",
+        "Director of IT",
+        "Director of Operations",
+        "Finance Director",
+    ),
     ("VP Marketing", "VP Sales", "VP Engineering", "VP Operations", "VP Finance"),
     ("CEO", "CTO", "CMO", "CFO", "COO", "CIO"),
 )
@@ -135,38 +268,75 @@ INDUSTRIES = (
 # name, weight, multiplier, countries with weights, sales reps covering it
 REGIONS = (
     ("north_america", 0.42, 1.1, (("US", 0.85), ("CA", 0.15)), (1, 2, 3, 4, 5)),
-    ("europe", 0.32, 1.0, (("GB", 0.25), ("DE", 0.22), ("FR", 0.15), ("NL", 0.10),
-                            ("ES", 0.08), ("IT", 0.08), ("SE", 0.07), ("PL", 0.05)),
-     (6, 7, 8, 9)),
-    ("apac", 0.12, 0.8, (("AU", 0.30), ("IN", 0.25), ("JP", 0.20), ("SG", 0.15), ("NZ", 0.10)),
-     (10, 11)),
-    ("latam", 0.08, 0.7, (("BR", 0.45), ("MX", 0.30), ("AR", 0.10), ("CO", 0.10), ("CL", 0.05)),
-     (12,)),
+    (
+        "europe",
+        0.32,
+        1.0,
+        (
+            ("GB", 0.25),
+            ("DE", 0.22),
+            ("FR", 0.15),
+            ("NL", 0.10),
+            ("ES", 0.08),
+            ("IT", 0.08),
+            ("SE", 0.07),
+            ("PL", 0.05),
+        ),
+        (6, 7, 8, 9),
+    ),
+    (
+        "apac",
+        0.12,
+        0.8,
+        (("AU", 0.30), ("IN", 0.25), ("JP", 0.20), ("SG", 0.15), ("NZ", 0.10)),
+        (10, 11),
+    ),
+    (
+        "latam",
+        0.08,
+        0.7,
+        (("BR", 0.45), ("MX", 0.30), ("AR", 0.10), ("CO", 0.10), ("CL", 0.05)),
+        (12,),
+    ),
     # The company does not sell here: the definition disqualifies it and nobody buys.
     ("mena", 0.06, 0.0, (("AE", 0.40), ("SA", 0.35), ("EG", 0.25)), (12,)),
 )
 REPS = tuple(f"rep_{i:02d}" for i in range(1, 13))
 
 EVENT_TYPES = (
-    ("email_open", "top"), ("email_click", "top"), ("content_download", "top"),
-    ("webinar_signup", "middle"), ("webinar_attended", "middle"), ("case_study_view", "middle"),
-    ("pricing_page_view", "bottom"), ("demo_request", "bottom"),
-    ("unsubscribe", None), ("email_bounce", None),
+    ("email_open", "top"),
+    ("email_click", "top"),
+    ("content_download", "top"),
+    ("webinar_signup", "middle"),
+    ("webinar_attended", "middle"),
+    ("case_study_view", "middle"),
+    ("pricing_page_view", "bottom"),
+    ("demo_request", "bottom"),
+    ("unsubscribe", None),
+    ("email_bounce", None),
 )
 EVENT_INDEX = {name: i for i, (name, _) in enumerate(EVENT_TYPES)}
 EMAIL_EVENTS = ("email_open", "email_click", "unsubscribe", "email_bounce")
 WEBINAR_EVENTS = ("webinar_signup", "webinar_attended")
 # The form that created the lead: its first event, by channel.
 FIRST_EVENT = {
-    "search": {"content_download": 0.5, "pricing_page_view": 0.25, "demo_request": 0.1,
-               "case_study_view": 0.15},
+    "search": {
+        "content_download": 0.5,
+        "pricing_page_view": 0.25,
+        "demo_request": 0.1,
+        "case_study_view": 0.15,
+    },
     "social": {"content_download": 0.7, "webinar_signup": 0.2, "case_study_view": 0.1},
     "email": {"email_click": 0.8, "webinar_signup": 0.2},
     "display": {"content_download": 0.7, "pricing_page_view": 0.2, "case_study_view": 0.1},
     "events": {"webinar_signup": 0.7, "webinar_attended": 0.3},
     "content": {"content_download": 0.85, "case_study_view": 0.15},
-    "referral": {"demo_request": 0.35, "pricing_page_view": 0.25, "case_study_view": 0.2,
-                 "content_download": 0.2},
+    "referral": {
+        "demo_request": 0.35,
+        "pricing_page_view": 0.25,
+        "case_study_view": 0.2,
+        "content_download": 0.2,
+    },
     "direct": {"pricing_page_view": 0.4, "demo_request": 0.25, "content_download": 0.35},
 }
 # Event types within each content stage group, for events after the first.
@@ -215,8 +385,14 @@ BEHAVIOUR_RULES = (
 )
 
 STAGES = ("mql", "sal", "sql", "customer", "rejected", "recycled", "disqualified")
-REJECT_REASONS = ("not ready", "no budget", "wrong persona", "bad contact data", "competitor",
-                  "duplicate")
+REJECT_REASONS = (
+    "not ready",
+    "no budget",
+    "wrong persona",
+    "bad contact data",
+    "competitor",
+    "duplicate",
+)
 REJECT_WEIGHT = (0.35, 0.15, 0.20, 0.10, 0.10, 0.10)
 SAL_LOST_REASONS = ("no budget", "no need", "unresponsive")
 DEAL_LOST_REASONS = ("lost to competitor", "no decision", "price", "timing")
@@ -262,8 +438,9 @@ class Leads:
 
 
 CHANNEL_INDEX = {c.name: i for i, c in enumerate(CHANNELS)}
-CAMPAIGNS = tuple((c, name, share, cost) for c, ch in enumerate(CHANNELS)
-                  for name, share, cost in ch.campaigns)
+CAMPAIGNS = tuple(
+    (c, name, share, cost) for c, ch in enumerate(CHANNELS) for name, share, cost in ch.campaigns
+)
 TITLES = tuple(title for titles in JOB_TITLES for title in titles)
 COUNTRIES = tuple((r, code, w) for r, region in enumerate(REGIONS) for code, w in region[3])
 
@@ -291,7 +468,7 @@ def build_demo(
     cur = con.cursor()
     try:
         _check_empty(cur)
-        fy_start_month = int(db.get_meta(cur, "fiscal_year_start_month", "1"))
+        fy_start_month = int(db.get_meta(cur, "fiscal_year_start_month", "1") or 1)
         last = periods.quarter_of(end, fy_start_month)
         quarters = [last.shifted(i - QUARTERS + 1, fy_start_month) for i in range(QUARTERS + 2)]
         start_us = _day_us(quarters[0].start)
@@ -337,7 +514,7 @@ def build_demo(
             cur.execute("rollback")
             raise
         counts = {
-            table: cur.execute(f"select count(*) from {table}").fetchone()[0]
+            table: _count(cur, f"select count(*) from {table}")
             for table in (*db.CANONICAL_TABLES, "demo_planted_rates")
         }
     finally:
@@ -352,15 +529,22 @@ def build_demo(
 def _check_empty(cur: duckdb.DuckDBPyConnection) -> None:
     """Return nothing; raise FunnelcastError when the database already holds data."""
     for table in db.CANONICAL_TABLES:
-        if table != "meta" and cur.execute(f"select count(*) from {table}").fetchone()[0]:
+        if table != "meta" and _count(cur, f"select count(*) from {table}"):
             raise db.FunnelcastError(
                 f"the database is not empty (table {table} has rows); the demo needs a new one"
             )
-    exists = cur.execute(
-        "select count(*) from information_schema.tables where table_name = 'demo_planted_rates'"
-    ).fetchone()[0]
+    exists = _count(
+        cur,
+        "select count(*) from information_schema.tables where table_name = 'demo_planted_rates'",
+    )
     if exists:
         raise db.FunnelcastError("the database already holds a demo (demo_planted_rates exists)")
+
+
+def _count(cur: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """Return the number a `select count(*) ...` query gives (a table name, never user text)."""
+    [(n,)] = cur.execute(sql).fetchall()
+    return n
 
 
 def _day_us(day: dt.date) -> int:
@@ -368,14 +552,14 @@ def _day_us(day: dt.date) -> int:
     return (day - dt.date(1970, 1, 1)).days * DAY_US
 
 
-def _pick(rng: np.random.Generator, weights: np.ndarray, size: int | None = None) -> np.ndarray:
+def _pick(rng: np.random.Generator, weights: ArrayLike, size: int | None = None) -> np.ndarray:
     """Return category indices drawn from weights: one vector (with size) or one row per draw."""
-    weights = np.asarray(weights, dtype=float)
-    if weights.ndim == 1:
-        return rng.choice(len(weights), size=size, p=weights / weights.sum())
-    cumulative = np.cumsum(weights, axis=1)
-    u = rng.random(len(weights)) * cumulative[:, -1]
-    return np.minimum((u[:, None] >= cumulative).sum(axis=1), weights.shape[1] - 1)
+    w = np.asarray(weights, dtype=float)
+    if w.ndim == 1:
+        return rng.choice(len(w), size=size, p=w / w.sum())
+    cumulative = np.cumsum(w, axis=1)
+    u = rng.random(len(w)) * cumulative[:, -1]
+    return np.minimum((u[:, None] >= cumulative).sum(axis=1), w.shape[1] - 1)
 
 
 def _days_us(days: np.ndarray) -> np.ndarray:
@@ -399,9 +583,7 @@ def _make_leads(rng: np.random.Generator, n: int, start_us: int, end_us: int) ->
     for c in range(len(CHANNELS)):
         members = np.flatnonzero(channel == c)
         ids = [i for i, camp in enumerate(CAMPAIGNS) if camp[0] == c]
-        campaign[members] = np.array(ids)[
-            _pick(rng, [CAMPAIGNS[i][2] for i in ids], len(members))
-        ]
+        campaign[members] = np.array(ids)[_pick(rng, [CAMPAIGNS[i][2] for i in ids], len(members))]
 
     companies = _make_companies(rng, max(20, n // 4))
     popularity = companies["size"].astype(float) ** 0.25
@@ -432,9 +614,11 @@ def _make_leads(rng: np.random.Generator, n: int, start_us: int, end_us: int) ->
     intent = rng.beta(0.6 + 0.9 * np.minimum(sql_mult, 3.0) * channel_intent, 2.5)
 
     seniority_deal = np.array([0.0, 0.0, 0.8, 1.0, 1.15, 1.3])[seniority]
-    deal_median = np.array([b[5] for b in SIZE_BANDS])[band] * np.where(
-        industry == 1, 1.2, 1.0
-    ) * seniority_deal
+    deal_median = (
+        np.array([b[5] for b in SIZE_BANDS])[band]
+        * np.where(industry == 1, 1.2, 1.0)
+        * seniority_deal
+    )
 
     region_reps = [np.array(r[4]) - 1 for r in REGIONS]
     rep = np.empty(n, dtype=np.int64)
@@ -443,11 +627,22 @@ def _make_leads(rng: np.random.Generator, n: int, start_us: int, end_us: int) ->
         rep[members] = reps[rng.integers(0, len(reps), len(members))]
 
     return Leads(
-        created_us=created_us, channel=channel, campaign=campaign, company=company,
-        seniority=seniority, title=title, p_sql=p_sql, p_customer=p_customer, intent=intent,
-        deal_median=deal_median, rep=rep, company_name=companies["name"],
-        company_industry=companies["industry"], company_size=companies["size"],
-        company_country=companies["country"], company_region=companies["region"],
+        created_us=created_us,
+        channel=channel,
+        campaign=campaign,
+        company=company,
+        seniority=seniority,
+        title=title,
+        p_sql=p_sql,
+        p_customer=p_customer,
+        intent=intent,
+        deal_median=deal_median,
+        rep=rep,
+        company_name=companies["name"],
+        company_industry=companies["industry"],
+        company_size=companies["size"],
+        company_country=companies["country"],
+        company_region=companies["region"],
     )
 
 
@@ -496,8 +691,14 @@ def _make_companies(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
             rng.integers(0, len(suffixes), len(members))
         ]
     name = np.char.add(np.char.add(stem, " "), suffix.astype(str))
-    return {"name": name, "industry": industry, "band": band, "size": size,
-            "country": country, "region": region}
+    return {
+        "name": name,
+        "industry": industry,
+        "band": band,
+        "size": size,
+        "country": country,
+        "region": region,
+    }
 
 
 def _lead_ids(n: int) -> pa.Array:
@@ -523,20 +724,25 @@ def _leads_table(people: Leads, lead_ids: pa.Array) -> pa.Table:
     company = people.company
     campaign_names = tuple(c[1] for c in CAMPAIGNS)
     no_campaign = np.array([name is None for name in campaign_names])[people.campaign]
-    return pa.table({
-        "lead_id": lead_ids,
-        "created_at": _timestamps(people.created_us),
-        "channel": _dictionary(people.channel, tuple(c.name for c in CHANNELS)),
-        "campaign": _dictionary(people.campaign, tuple(n or "" for n in campaign_names),
-                                no_campaign),
-        "company": pa.array(people.company_name[company]),
-        "industry": _dictionary(people.company_industry[company], tuple(i[0] for i in INDUSTRIES)),
-        "company_size": pa.array(people.company_size[company].astype(np.int32)),
-        "country": _dictionary(people.company_country[company], tuple(c[1] for c in COUNTRIES)),
-        "region": _dictionary(people.company_region[company], tuple(r[0] for r in REGIONS)),
-        "job_title": _dictionary(people.title, TITLES),
-        "seniority": _dictionary(people.seniority, SENIORITY),
-    })
+    return pa.table(
+        {
+            "lead_id": lead_ids,
+            "created_at": _timestamps(people.created_us),
+            "channel": _dictionary(people.channel, tuple(c.name for c in CHANNELS)),
+            "campaign": _dictionary(
+                people.campaign, tuple(n or "" for n in campaign_names), no_campaign
+            ),
+            "company": pa.array(people.company_name[company]),
+            "industry": _dictionary(
+                people.company_industry[company], tuple(i[0] for i in INDUSTRIES)
+            ),
+            "company_size": pa.array(people.company_size[company].astype(np.int32)),
+            "country": _dictionary(people.company_country[company], tuple(c[1] for c in COUNTRIES)),
+            "region": _dictionary(people.company_region[company], tuple(r[0] for r in REGIONS)),
+            "job_title": _dictionary(people.title, TITLES),
+            "seniority": _dictionary(people.seniority, SENIORITY),
+        }
+    )
 
 
 def _insert(cur: duckdb.DuckDBPyConnection, table: str, data: pa.Table) -> None:
@@ -560,9 +766,7 @@ def _make_events(
     n = len(people.created_us)
     intent = people.intent
     # Peak of interest: a third peak at once, the others weeks or months after creation.
-    peak_days = np.where(
-        rng.random(n) < 0.35, rng.exponential(2.0, n), rng.gamma(1.5, 20.0, n)
-    )
+    peak_days = np.where(rng.random(n) < 0.35, rng.exponential(2.0, n), rng.gamma(1.5, 20.0, n))
     later = rng.poisson((4.0 + 24.0 * intent) * rng.gamma(2.0, 0.5, n) * engagement)
     count = 1 + later
     lead = np.repeat(np.arange(n), count)
@@ -613,8 +817,9 @@ def _make_events(
     campaign = _touch_campaigns(rng, people.campaign[lead], event_type, first)
 
     keep = occurred < end_us
-    order = np.argsort(lead[keep] * (end_us // 1_000_000 + 1) + occurred[keep] // 1_000_000,
-                       kind="stable")
+    order = np.argsort(
+        lead[keep] * (end_us // 1_000_000 + 1) + occurred[keep] // 1_000_000, kind="stable"
+    )
     return {
         "lead": lead[keep][order],
         "occurred_us": occurred[keep][order],
@@ -642,8 +847,9 @@ def _touch_campaigns(
     campaign[hosted] = index["events-webinars"]
     # Three in ten other touches come through retargeting or brand search.
     elsewhere = ~first & ~email & ~webinar & (u < 0.3)
-    retargeting = np.array([index["display-retargeting"], index["social-linkedin"],
-                            index["search-brand"]])
+    retargeting = np.array(
+        [index["display-retargeting"], index["social-linkedin"], index["search-brand"]]
+    )
     campaign[elsewhere] = retargeting[_pick(rng, [0.4, 0.3, 0.3], elsewhere.sum())]
     return campaign
 
@@ -656,16 +862,20 @@ def _events_table(events: dict[str, np.ndarray], lead_ids: pa.Array) -> pa.Table
     campaign = events["campaign"]
     campaign_names = tuple(c[1] or "" for c in CAMPAIGNS)
     no_campaign = np.array([c[1] is None for c in CAMPAIGNS])[campaign]
-    return pa.table({
-        "lead_id": pc.take(lead_ids, pa.array(events["lead"])),
-        "occurred_at": _timestamps(events["occurred_us"]),
-        "event_type": _dictionary(event_type, tuple(e for e, _ in EVENT_TYPES)),
-        "content_stage": _dictionary(np.maximum(stage, 0), ("top", "middle", "bottom"),
-                                     stage < 0),
-        "channel": _dictionary(np.array([c[0] for c in CAMPAIGNS])[campaign],
-                               tuple(c.name for c in CHANNELS)),
-        "campaign": _dictionary(campaign, campaign_names, no_campaign),
-    })
+    return pa.table(
+        {
+            "lead_id": pc.take(lead_ids, pa.array(events["lead"])),
+            "occurred_at": _timestamps(events["occurred_us"]),
+            "event_type": _dictionary(event_type, tuple(e for e, _ in EVENT_TYPES)),
+            "content_stage": _dictionary(
+                np.maximum(stage, 0), ("top", "middle", "bottom"), stage < 0
+            ),
+            "channel": _dictionary(
+                np.array([c[0] for c in CAMPAIGNS])[campaign], tuple(c.name for c in CHANNELS)
+            ),
+            "campaign": _dictionary(campaign, campaign_names, no_campaign),
+        }
+    )
 
 
 def _first_event_us(events: dict[str, np.ndarray], n: int, event_type: int) -> np.ndarray:
@@ -686,9 +896,13 @@ def _insert_definition(cur: duckdb.DuckDBPyConnection, effective_from: dt.date) 
         "insert into definitions values ($id, 'Default 2023', $from, $threshold, $half_life, "
         "$created, 'The demo''s starting definition: fit to the ideal customer plus decayed "
         "engagement.')",
-        {"id": DEFINITION_ID, "from": effective_from, "threshold": THRESHOLD,
-         "half_life": HALF_LIFE_DAYS,
-         "created": dt.datetime.combine(effective_from, dt.time())},
+        {
+            "id": DEFINITION_ID,
+            "from": effective_from,
+            "threshold": THRESHOLD,
+            "half_life": HALF_LIFE_DAYS,
+            "created": dt.datetime.combine(effective_from, dt.time()),
+        },
     )
     cur.executemany(
         "insert into definition_fit_rules values (?, ?, ?, ?, ?)",
@@ -754,17 +968,22 @@ def _make_stages(
     sal_at = start + _days_us(sales_lag(len(lead)))
     record(lead, "sal", sal_at)
     # SQLs of all paths are gathered here and closed (won or lost) together below.
-    sql_lead = [lead]
-    sql_at = [sal_at + _days_us(np.minimum(rng.gamma(2.0, 8.0, len(lead)), 45))]
-    sql_deadline = [start + cap_us]
+    sql_lead_parts = [lead]
+    sql_at_parts = [sal_at + _days_us(np.minimum(rng.gamma(2.0, 8.0, len(lead)), 45))]
+    sql_deadline_parts = [start + cap_us]
 
     # Accepted, then dropped at SAL.
     lead, start = mql[sal_lost], t0[sal_lost]
     sal_at = start + _days_us(sales_lag(len(lead)))
     record(lead, "sal", sal_at)
-    record(lead, "disqualified", sal_at + _days_us(np.minimum(rng.gamma(2.0, 10.0, len(lead)), 60)),
-           np.array([REASON_INDEX[r] for r in SAL_LOST_REASONS])[
-               _pick(rng, [0.4, 0.3, 0.3], len(lead))])
+    record(
+        lead,
+        "disqualified",
+        sal_at + _days_us(np.minimum(rng.gamma(2.0, 10.0, len(lead)), 60)),
+        np.array([REASON_INDEX[r] for r in SAL_LOST_REASONS])[
+            _pick(rng, [0.4, 0.3, 0.3], len(lead))
+        ],
+    )
 
     # Rejected with a reason; wrong persona is the usual one for leads that would never buy.
     lead, start = mql[rejected], t0[rejected]
@@ -784,14 +1003,22 @@ def _make_stages(
     back_at = recycled_at[back] + _days_us(rng.uniform(30, 75, back.sum()))
     record(back_lead, "mql", back_at)
     again = rng.random(len(back_lead)) < 0.5
-    record(back_lead[again], "rejected",
-           back_at[again] + _days_us(sales_lag(again.sum())),
-           np.array([REASON_INDEX["not ready"], REASON_INDEX["no budget"]])[
-               _pick(rng, [0.6, 0.4], again.sum())])
+    record(
+        back_lead[again],
+        "rejected",
+        back_at[again] + _days_us(sales_lag(again.sum())),
+        np.array([REASON_INDEX["not ready"], REASON_INDEX["no budget"]])[
+            _pick(rng, [0.6, 0.4], again.sum())
+        ],
+    )
     sal_at = back_at[~again] + _days_us(sales_lag((~again).sum()))
     record(back_lead[~again], "sal", sal_at)
-    record(back_lead[~again], "disqualified", sal_at + _days_us(rng.uniform(5, 40, len(sal_at))),
-           fixed_reason(back_lead[~again], "no need"))
+    record(
+        back_lead[~again],
+        "disqualified",
+        sal_at + _days_us(rng.uniform(5, 40, len(sal_at))),
+        fixed_reason(back_lead[~again], "no need"),
+    )
 
     # Rejected as not ready, recycled, back as an MQL, and this time qualified.
     lead, start = mql[via_recycle], t0[via_recycle]
@@ -803,29 +1030,34 @@ def _make_stages(
     record(lead, "mql", back_at)
     sal_at = back_at + _days_us(sales_lag(len(lead)))
     record(lead, "sal", sal_at)
-    sql_lead.append(lead)
-    sql_at.append(sal_at + _days_us(np.minimum(rng.gamma(2.0, 8.0, len(lead)), 45)))
-    sql_deadline.append(start + cap_us)
+    sql_lead_parts.append(lead)
+    sql_at_parts.append(sal_at + _days_us(np.minimum(rng.gamma(2.0, 8.0, len(lead)), 45)))
+    sql_deadline_parts.append(start + cap_us)
 
     # Demo requests sales took straight to SQL, from leads the definition never qualified.
     candidates = np.flatnonzero((first_demo_us >= 0) & (mql_us < 0))
-    direct = candidates[
-        rng.random(len(candidates)) < DIRECT_SQL_FACTOR * people.p_sql[candidates]
-    ]
+    direct = candidates[rng.random(len(candidates)) < DIRECT_SQL_FACTOR * people.p_sql[candidates]]
     direct_at = first_demo_us[direct] + _days_us(np.minimum(rng.gamma(1.5, 1.0, len(direct)), 10))
-    sql_lead.append(direct)
-    sql_at.append(direct_at)
-    sql_deadline.append(direct_at + cap_us)
+    sql_lead_parts.append(direct)
+    sql_at_parts.append(direct_at)
+    sql_deadline_parts.append(direct_at + cap_us)
 
-    sql_lead, sql_at, sql_deadline = (np.concatenate(a) for a in (sql_lead, sql_at, sql_deadline))
+    sql_lead, sql_at, sql_deadline = (
+        np.concatenate(a) for a in (sql_lead_parts, sql_at_parts, sql_deadline_parts)
+    )
     record(sql_lead, "sql", sql_at)
     won = rng.random(len(sql_lead)) < people.p_customer[sql_lead]
     closed_at = np.minimum(sql_at + _days_us(rng.gamma(3.0, 15.0, len(sql_lead))), sql_deadline)
     amount = np.round(people.deal_median[sql_lead[won]] * rng.lognormal(0.0, 0.5, won.sum()), 2)
     record(sql_lead[won], "customer", closed_at[won], None, amount)
-    record(sql_lead[~won], "disqualified", closed_at[~won],
-           np.array([REASON_INDEX[r] for r in DEAL_LOST_REASONS])[
-               _pick(rng, [0.35, 0.3, 0.2, 0.15], (~won).sum())])
+    record(
+        sql_lead[~won],
+        "disqualified",
+        closed_at[~won],
+        np.array([REASON_INDEX[r] for r in DEAL_LOST_REASONS])[
+            _pick(rng, [0.35, 0.3, 0.2, 0.15], (~won).sum())
+        ],
+    )
 
     stages = _collect_stages(rows, end_us)
     mature_before = end_us - cap_us
@@ -842,12 +1074,10 @@ def _collect_stages(rows: list, end_us: int) -> dict[str, np.ndarray]:
     lead = np.concatenate([r[0] for r in rows])
     stage = np.concatenate([np.full(len(r[0]), STAGES.index(r[1])) for r in rows])
     at = np.concatenate([r[2] for r in rows])
-    reason = np.concatenate([
-        r[3] if r[3] is not None else np.full(len(r[0]), -1) for r in rows
-    ])
-    amount = np.concatenate([
-        r[4] if r[4] is not None else np.full(len(r[0]), np.nan) for r in rows
-    ])
+    reason = np.concatenate([r[3] if r[3] is not None else np.full(len(r[0]), -1) for r in rows])
+    amount = np.concatenate(
+        [r[4] if r[4] is not None else np.full(len(r[0]), np.nan) for r in rows]
+    )
     keep = at < end_us
     order = np.lexsort((stage[keep], at[keep], lead[keep]))
     return {
@@ -885,14 +1115,16 @@ def _stages_table(stages: dict[str, np.ndarray], lead_ids: pa.Array, people: Lea
     """Return the stage changes as an Arrow table; amounts become decimals, owners reps."""
     reason = stages["reason"]
     amount = stages["amount"]
-    return pa.table({
-        "lead_id": pc.take(lead_ids, pa.array(stages["lead"])),
-        "stage": _dictionary(stages["stage"], STAGES),
-        "changed_at": _timestamps(stages["changed_us"]),
-        "reason": _dictionary(np.maximum(reason, 0), REASONS, reason < 0),
-        "amount": pa.array(amount, mask=np.isnan(amount)).cast(pa.decimal128(18, 2)),
-        "owner": _dictionary(people.rep[stages["lead"]], REPS),
-    })
+    return pa.table(
+        {
+            "lead_id": pc.take(lead_ids, pa.array(stages["lead"])),
+            "stage": _dictionary(stages["stage"], STAGES),
+            "changed_at": _timestamps(stages["changed_us"]),
+            "reason": _dictionary(np.maximum(reason, 0), REASONS, reason < 0),
+            "amount": pa.array(amount, mask=np.isnan(amount)).cast(pa.decimal128(18, 2)),
+            "owner": _dictionary(people.rep[stages["lead"]], REPS),
+        }
+    )
 
 
 # ===== money =====
@@ -903,25 +1135,31 @@ def _spend_table(
 ) -> pa.Table:
     """Return spend per quarter and campaign: its leads x its channel's cost per lead x noise."""
     quarter = np.searchsorted(bounds, people.created_us, side="right") - 1
-    leads = np.bincount(quarter * len(CAMPAIGNS) + people.campaign,
-                        minlength=QUARTERS * len(CAMPAIGNS)).reshape(QUARTERS, len(CAMPAIGNS))
+    leads = np.bincount(
+        quarter * len(CAMPAIGNS) + people.campaign, minlength=QUARTERS * len(CAMPAIGNS)
+    ).reshape(QUARTERS, len(CAMPAIGNS))
     campaign_channel = np.array([c[0] for c in CAMPAIGNS])
     # Relative campaign costs are scaled so that a channel's expected cost per lead is its own.
     relative = np.array([c[3] for c in CAMPAIGNS])
     share = np.array([c[2] for c in CAMPAIGNS])
     mean_relative = np.bincount(campaign_channel, share * relative) / np.bincount(
-        campaign_channel, share)
+        campaign_channel, share
+    )
     cost = np.array([c.cost_per_lead for c in CHANNELS])[campaign_channel] * (
-        relative / mean_relative[campaign_channel])
-    noise = rng.lognormal(-0.1**2 / 2, 0.1, leads.shape)  # mean 1
+        relative / mean_relative[campaign_channel]
+    )
+    noise = rng.lognormal(-(0.1**2) / 2, 0.1, leads.shape)  # mean 1
     amount = np.round(leads * cost * noise, 2)
-    return pa.table({
-        "period_start": pa.array(np.repeat([q.start for q in quarters[:QUARTERS]],
-                                           len(CAMPAIGNS)), pa.date32()),
-        "channel": pa.array(np.tile([CHANNELS[c].name for c in campaign_channel], QUARTERS)),
-        "campaign": pa.array(np.tile([c[1] or "" for c in CAMPAIGNS], QUARTERS)),
-        "amount": pa.array(amount.ravel()).cast(pa.decimal128(18, 2)),
-    })
+    return pa.table(
+        {
+            "period_start": pa.array(
+                np.repeat([q.start for q in quarters[:QUARTERS]], len(CAMPAIGNS)), pa.date32()
+            ),
+            "channel": pa.array(np.tile([CHANNELS[c].name for c in campaign_channel], QUARTERS)),
+            "campaign": pa.array(np.tile([c[1] or "" for c in CAMPAIGNS], QUARTERS)),
+            "amount": pa.array(amount.ravel()).cast(pa.decimal128(18, 2)),
+        }
+    )
 
 
 def _targets_table(
@@ -935,14 +1173,19 @@ def _targets_table(
     # The plan follows the trend of the last 8 quarters (the first ones are still ramping up).
     index = np.arange(QUARTERS + 2)
     fit = slice(QUARTERS - 8, QUARTERS)
-    trend_customers = np.exp(np.polyval(np.polyfit(index[fit], np.log(customers[fit] + 1), 1),
-                                        index))
+    trend_customers = np.exp(
+        np.polyval(np.polyfit(index[fit], np.log(customers[fit] + 1), 1), index)
+    )
     deal = revenue[fit].sum() / max(customers[fit].sum(), 1) or 10_000.0
     ambition = rng.normal(1.05, 0.05, len(index))
     target_customers = np.maximum(1, np.round(trend_customers * ambition)).astype(np.int32)
     target_revenue = np.round(target_customers * deal * rng.normal(1.0, 0.03, len(index)), -3)
-    return pa.table({
-        "quarter_start": pa.array([q.start for q in quarters], pa.date32()),
-        "target_customers": pa.array(target_customers),
-        "target_revenue": pa.array(np.maximum(target_revenue, 1000.0)).cast(pa.decimal128(18, 2)),
-    })
+    return pa.table(
+        {
+            "quarter_start": pa.array([q.start for q in quarters], pa.date32()),
+            "target_customers": pa.array(target_customers),
+            "target_revenue": pa.array(np.maximum(target_revenue, 1000.0)).cast(
+                pa.decimal128(18, 2)
+            ),
+        }
+    )

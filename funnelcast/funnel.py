@@ -82,9 +82,7 @@ def segment_of(by: str | None) -> str | None:
     if by is None:
         return None
     if by not in DIMENSIONS:
-        raise FunnelInputError(
-            f"unknown breakdown {by!r} (choose one of: {', '.join(DIMENSIONS)})"
-        )
+        raise FunnelInputError(f"unknown breakdown {by!r} (choose one of: {', '.join(DIMENSIONS)})")
     return DIMENSIONS[by][0]
 
 
@@ -106,13 +104,19 @@ def _as_of(ctx: DataContext) -> dt.datetime:
 
 
 def funnel_steps(
-    cur: duckdb.DuckDBPyConnection, ctx: DataContext, *, channel: str | None = None,
+    cur: duckdb.DuckDBPyConnection,
+    ctx: DataContext,
+    *,
+    channel: str | None = None,
     by: str | None = None,
 ) -> pl.DataFrame:
     """Return the lead funnel counts per creation quarter and segment, with quarter labels."""
     ctx.check_channel(channel)
     frame = db.run(
-        cur, "funnel_steps", fy_start_month=ctx.fy_start_month, channel=channel,
+        cur,
+        "funnel_steps",
+        fy_start_month=ctx.fy_start_month,
+        channel=channel,
         dimension=segment_of(by),
     )
     return _with_quarter_labels(frame, ctx, "quarter_start")
@@ -132,14 +136,16 @@ def steps(counts: dict[str, int]) -> list[dict[str, Any]]:
     previous = None
     for stage in STAGES:
         count = int(counts.get(STEP_COUNTS[stage], 0))
-        out.append({
-            "stage": stage,
-            "label": STAGE_LABELS[stage],
-            "count": count,
-            "lost": None if previous is None else previous - count,
-            "from_previous": None if previous is None else rate(count, previous).as_dict(),
-            "from_top": rate(count, top).as_dict(),
-        })
+        out.append(
+            {
+                "stage": stage,
+                "label": STAGE_LABELS[stage],
+                "count": count,
+                "lost": None if previous is None else previous - count,
+                "from_previous": None if previous is None else rate(count, previous).as_dict(),
+                "from_top": rate(count, top).as_dict(),
+            }
+        )
         previous = count
     return out
 
@@ -187,12 +193,14 @@ def breakdown(frame: pl.DataFrame, quarter: str | None) -> list[dict[str, Any]]:
     rows = []
     for (segment,), group in part.group_by("segment"):
         counts = _sum(group)
-        rows.append({
-            "segment": segment,
-            "leads": counts["count_leads"],
-            "mql_skipped": counts["count_mql_skipped"],
-            "steps": steps(counts),
-        })
+        rows.append(
+            {
+                "segment": segment,
+                "leads": counts["count_leads"],
+                "mql_skipped": counts["count_mql_skipped"],
+                "steps": steps(counts),
+            }
+        )
     return sorted(rows, key=lambda r: (-r["leads"], r["segment"]))
 
 
@@ -208,23 +216,30 @@ def survival_curve(days: pl.DataFrame) -> pl.DataFrame:
     """
     if days.is_empty():
         return pl.DataFrame(
-            schema={"day": pl.Int64, "at_risk": pl.Int64, "converted": pl.Int64,
-                    "share": pl.Float64}
+            schema={
+                "day": pl.Int64,
+                "at_risk": pl.Int64,
+                "converted": pl.Int64,
+                "share": pl.Float64,
+            }
         )
     per_day = (
-        days.group_by("day").agg(pl.col("count_converted").sum(), pl.col("count_censored").sum())
+        days.group_by("day")
+        .agg(pl.col("count_converted").sum(), pl.col("count_censored").sum())
         .sort("day")
     )
-    total = int(per_day["count_converted"].sum() + per_day["count_censored"].sum())
+    total = int(per_day["count_converted"].sum()) + int(per_day["count_censored"].sum())
     exits = per_day["count_converted"] + per_day["count_censored"]
     at_risk = total - exits.cum_sum() + exits
     remaining = (1 - per_day["count_converted"] / at_risk).cum_prod()
-    return pl.DataFrame({
-        "day": per_day["day"].cast(pl.Int64),
-        "at_risk": at_risk.cast(pl.Int64),
-        "converted": per_day["count_converted"].cast(pl.Int64),
-        "share": 1 - remaining,
-    })
+    return pl.DataFrame(
+        {
+            "day": per_day["day"].cast(pl.Int64),
+            "at_risk": at_risk.cast(pl.Int64),
+            "converted": per_day["count_converted"].cast(pl.Int64),
+            "share": 1 - remaining,
+        }
+    )
 
 
 def share_by(curve: pl.DataFrame, day: float) -> float:
@@ -268,7 +283,10 @@ def eventual_estimate(days: pl.DataFrame, reference: Reference) -> float:
 
 
 def cohort_frame(
-    cur: duckdb.DuckDBPyConnection, ctx: DataContext, *, channel: str | None = None,
+    cur: duckdb.DuckDBPyConnection,
+    ctx: DataContext,
+    *,
+    channel: str | None = None,
     grain: str = "quarter",
 ) -> pl.DataFrame:
     """Return queries/cohort_curves.sql's per-day counts for MQL cohorts."""
@@ -276,7 +294,11 @@ def cohort_frame(
         raise FunnelInputError(f"cohort grain must be 'quarter' or 'month', not {grain!r}")
     ctx.check_channel(channel)
     return db.run(
-        cur, "cohort_curves", as_of=_as_of(ctx), grain=grain, fy_start_month=ctx.fy_start_month,
+        cur,
+        "cohort_curves",
+        as_of=_as_of(ctx),
+        grain=grain,
+        fy_start_month=ctx.fy_start_month,
         channel=channel,
     )
 
@@ -293,9 +315,7 @@ def _cohort_end(start: dt.date, grain: str, ctx: DataContext) -> dt.date:
     return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
-def cohorts(
-    frame: pl.DataFrame, ctx: DataContext, grain: str = "quarter"
-) -> dict[str, Any]:
+def cohorts(frame: pl.DataFrame, ctx: DataContext, grain: str = "quarter") -> dict[str, Any]:
     """Return, per outcome, every cohort's observed rate, curve and maturity-adjusted estimate."""
     as_of = _as_of(ctx)
     result: dict[str, Any] = {"grain": grain, "outcomes": {}}
@@ -304,7 +324,7 @@ def cohorts(
         reference = reference_curve(part)
         rows = []
         for (start,), days in sorted(part.group_by("cohort_start"), key=lambda g: g[0][0]):
-            n = int(days["count_converted"].sum() + days["count_censored"].sum())
+            n = int(days["count_converted"].sum()) + int(days["count_censored"].sum())
             converted = int(days["count_converted"].sum())
             curve = survival_curve(days)
             end = dt.datetime.combine(_cohort_end(start, grain, ctx), dt.time())
@@ -314,26 +334,30 @@ def cohorts(
             mature = youngest_days >= reference.horizon_days
             expected = eventual_estimate(days, reference)
             low_high = rate(min(n, round(expected)), n) if n else None
-            rows.append({
-                "cohort": _cohort_label(start, ctx, grain),
-                "cohort_start": start.isoformat(),
-                "mqls": n,
-                "observed": rate(converted, n).as_dict(),
-                "is_mature": mature,
-                "youngest_days": round(youngest_days, 1),
-                "oldest_days": round(oldest_days, 1),
-                "estimate": {
-                    "value": expected / n if n else None,
-                    "low": low_high.low if low_high else None,
-                    "high": low_high.high if low_high else None,
-                    "is_estimate": True,
-                },
-                "by_day": {
-                    str(mark): (round(share_by(curve, mark), 4) if mark <= oldest_days else None)
-                    for mark in CURVE_MARKS
-                },
-                "curve": curve.select("day", "share"),
-            })
+            rows.append(
+                {
+                    "cohort": _cohort_label(start, ctx, grain),
+                    "cohort_start": start.isoformat(),
+                    "mqls": n,
+                    "observed": rate(converted, n).as_dict(),
+                    "is_mature": mature,
+                    "youngest_days": round(youngest_days, 1),
+                    "oldest_days": round(oldest_days, 1),
+                    "estimate": {
+                        "value": expected / n if n else None,
+                        "low": low_high.low if low_high else None,
+                        "high": low_high.high if low_high else None,
+                        "is_estimate": True,
+                    },
+                    "by_day": {
+                        str(mark): (
+                            round(share_by(curve, mark), 4) if mark <= oldest_days else None
+                        )
+                        for mark in CURVE_MARKS
+                    },
+                    "curve": curve.select("day", "share"),
+                }
+            )
         result["outcomes"][outcome] = {
             "plateau": reference.plateau,
             "horizon_days": reference.horizon_days,
@@ -492,8 +516,9 @@ def journeys(frame: pl.DataFrame, quarter: str | None) -> dict[str, Any]:
             "reached_sql_later": rate(
                 count(recycled & pl.col("recycled_outcome").is_in(["sql", "customer"])), n_recycled
             ).as_dict(),
-            "won_later": rate(count(recycled & (pl.col("recycled_outcome") == "customer")),
-                              n_recycled).as_dict(),
+            "won_later": rate(
+                count(recycled & (pl.col("recycled_outcome") == "customer")), n_recycled
+            ).as_dict(),
         },
         "sankey": sankey(part),
     }
@@ -588,17 +613,19 @@ def steps_table(current: dict[str, Any], previous: dict[str, Any] | None) -> pl.
     before = {s["stage"]: s for s in previous["steps"]} if previous else {}
     for s in current["steps"]:
         p = before.get(s["stage"])
-        rows.append({
-            "stage": s["label"],
-            "count": s["count"],
-            "lost": s["lost"],
-            "from_previous_pct": _pct(s["from_previous"]),
-            "from_previous_basis": basis(s["from_previous"]),
-            "from_top_pct": _pct(s["from_top"]),
-            "previous_count": p["count"] if p else None,
-            "previous_from_previous_pct": _pct(p["from_previous"]) if p else None,
-            "previous_from_top_pct": _pct(p["from_top"]) if p else None,
-        })
+        rows.append(
+            {
+                "stage": s["label"],
+                "count": s["count"],
+                "lost": s["lost"],
+                "from_previous_pct": _pct(s["from_previous"]),
+                "from_previous_basis": basis(s["from_previous"]),
+                "from_top_pct": _pct(s["from_top"]),
+                "previous_count": p["count"] if p else None,
+                "previous_from_previous_pct": _pct(p["from_previous"]) if p else None,
+                "previous_from_top_pct": _pct(p["from_top"]) if p else None,
+            }
+        )
     schema = {
         "stage": pl.String, "count": pl.Int64, "lost": pl.Int64, "from_previous_pct": pl.Float64,
         "from_previous_basis": pl.String, "from_top_pct": pl.Float64,
@@ -619,25 +646,29 @@ def segments_table(
         p = before.get(seg["segment"])
         s = {step["stage"]: step for step in seg["steps"]}
         mql_to_customer = rate(s["customer"]["count"], s["mql"]["count"]).as_dict()
-        rows.append({
-            "segment": seg["segment"],
-            "leads": s["leads"]["count"],
-            "mqls": s["mql"]["count"],
-            "sals": s["sal"]["count"],
-            "sqls": s["sql"]["count"],
-            "customers": s["customer"]["count"],
-            "lead_to_mql_pct": _pct(s["mql"]["from_previous"]),
-            "lead_to_mql_basis": basis(s["mql"]["from_previous"]),
-            "mql_to_sal_pct": _pct(s["sal"]["from_previous"]),
-            "sal_to_sql_pct": _pct(s["sql"]["from_previous"]),
-            "sql_to_customer_pct": _pct(s["customer"]["from_previous"]),
-            "mql_to_customer_pct": _pct(mql_to_customer),
-            "mql_to_customer_basis": basis(mql_to_customer),
-            "previous_lead_to_mql_pct": _pct(p["mql"]["from_previous"]) if p else None,
-            "previous_mql_to_customer_pct": _pct(
-                rate(p["customer"]["count"], p["mql"]["count"]).as_dict()
-            ) if p else None,
-        })
+        rows.append(
+            {
+                "segment": seg["segment"],
+                "leads": s["leads"]["count"],
+                "mqls": s["mql"]["count"],
+                "sals": s["sal"]["count"],
+                "sqls": s["sql"]["count"],
+                "customers": s["customer"]["count"],
+                "lead_to_mql_pct": _pct(s["mql"]["from_previous"]),
+                "lead_to_mql_basis": basis(s["mql"]["from_previous"]),
+                "mql_to_sal_pct": _pct(s["sal"]["from_previous"]),
+                "sal_to_sql_pct": _pct(s["sql"]["from_previous"]),
+                "sql_to_customer_pct": _pct(s["customer"]["from_previous"]),
+                "mql_to_customer_pct": _pct(mql_to_customer),
+                "mql_to_customer_basis": basis(mql_to_customer),
+                "previous_lead_to_mql_pct": _pct(p["mql"]["from_previous"]) if p else None,
+                "previous_mql_to_customer_pct": _pct(
+                    rate(p["customer"]["count"], p["mql"]["count"]).as_dict()
+                )
+                if p
+                else None,
+            }
+        )
     schema = {
         "segment": pl.String, "leads": pl.Int64, "mqls": pl.Int64, "sals": pl.Int64,
         "sqls": pl.Int64, "customers": pl.Int64, "lead_to_mql_pct": pl.Float64,
@@ -657,8 +688,11 @@ def cohorts_table(outcome: dict[str, Any]) -> pl.DataFrame:
             "mqls": c["mqls"],
             "observed_pct": _pct(c["observed"]),
             "observed_basis": basis(c["observed"]),
-            "estimate_pct": None if c["estimate"]["value"] is None else c["estimate"]["value"] * 100,
-            "estimate_range": "—" if c["estimate"]["low"] is None
+            "estimate_pct": None
+            if c["estimate"]["value"] is None
+            else c["estimate"]["value"] * 100,
+            "estimate_range": "—"
+            if c["estimate"]["low"] is None
             else f"≈{c['estimate']['low'] * 100:.0f}–{c['estimate']['high'] * 100:.0f}%",
             "status": "mature" if c["is_mature"] else "immature",
         }

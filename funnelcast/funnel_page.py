@@ -17,8 +17,12 @@ from funnelcast.dashboard import Database
 
 @st.cache_data(show_spinner="Computing the funnel…", max_entries=32)
 def _funnel_report(
-    _cur: duckdb.DuckDBPyConnection, key: str, quarter: str | None, channel: str | None,
-    by: str, grain: str,
+    _cur: duckdb.DuckDBPyConnection,
+    key: str,
+    quarter: str | None,
+    channel: str | None,
+    by: str,
+    grain: str,
 ) -> dict[str, Any]:
     """Return funnelcast.funnel.report, cached."""
     return funnel.report(_cur, quarter=quarter, channel=channel, by=by, grain=grain)
@@ -26,8 +30,12 @@ def _funnel_report(
 
 @st.cache_data(show_spinner="Computing the hand-offs…", max_entries=32)
 def _handoff_report(
-    _cur: duckdb.DuckDBPyConnection, key: str, quarter: str | None, channel: str | None,
-    sla: int, by: str,
+    _cur: duckdb.DuckDBPyConnection,
+    key: str,
+    quarter: str | None,
+    channel: str | None,
+    sla: int,
+    by: str,
 ) -> dict[str, Any]:
     """Return funnelcast.handoff.report, cached."""
     return handoff.report(_cur, quarter=quarter, channel=channel, sla=sla, by=by)

@@ -10,7 +10,7 @@ prints and the Handoff page shows.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import duckdb
 import numpy as np
@@ -21,6 +21,9 @@ from funnelcast.funnel import DIMENSIONS, FunnelInputError, previous_label, segm
 from funnelcast.metrics import DataContext, load_context
 from funnelcast.periods import quarter_of
 from funnelcast.stats import MIN_N, rate
+
+if TYPE_CHECKING:
+    from polars.expr.whenthen import ChainedThen, Then
 
 # The SLA: sales acts on an MQL within this many business days, unless meta says otherwise.
 DEFAULT_SLA_DAYS = 2
@@ -102,7 +105,10 @@ def sla_deadline(handed: pl.Series, days: int) -> pl.Series:
 
 
 def handoffs(
-    cur: duckdb.DuckDBPyConnection, ctx: DataContext, *, channel: str | None = None,
+    cur: duckdb.DuckDBPyConnection,
+    ctx: DataContext,
+    *,
+    channel: str | None = None,
     sla: int = DEFAULT_SLA_DAYS,
 ) -> pl.DataFrame:
     """Return every hand-off with its business-day wait, SLA verdict and quarter label."""
@@ -131,7 +137,7 @@ def handoffs(
 def wait_bucket_expr() -> pl.Expr:
     """Return an expression naming the WAIT_BUCKETS bucket of wait_business_days."""
     wait = pl.col("wait_business_days")
-    expr = pl.when(pl.lit(False)).then(pl.lit(None, dtype=pl.String))
+    expr: Then | ChainedThen = pl.when(pl.lit(False)).then(pl.lit(None, dtype=pl.String))
     for label, low, high in WAIT_BUCKETS:
         inside = (wait >= low) & (wait <= high) if high is not None else wait >= low
         expr = expr.when(inside).then(pl.lit(label))
@@ -173,7 +179,9 @@ def responses(part: pl.DataFrame) -> dict[str, Any]:
         "sla_breach_rate": rate(breached, n).as_dict(),
         "answered_late": answered.filter(pl.col("is_breached")).height,
         "unanswered_past_sla": part.filter(~pl.col("is_answered") & pl.col("is_breached")).height,
-        "median_wait_business_days": None if waits.is_empty() else float(waits.median()),
+        "median_wait_business_days": (
+            None if waits.is_empty() else float(cast(float, waits.median()))
+        ),
     }
 
 
@@ -182,7 +190,8 @@ def rejection_reasons(part: pl.DataFrame) -> list[dict[str, Any]]:
     rejected = part.filter(pl.col("response") == "rejected")
     counted = (
         rejected.with_columns(pl.col("response_reason").fill_null("(no reason)"))
-        .group_by("response_reason").len()
+        .group_by("response_reason")
+        .len()
         .sort(["len", "response_reason"], descending=[True, False])
     )
     return [
@@ -202,12 +211,14 @@ def reasons_by(part: pl.DataFrame, by: str) -> list[dict[str, Any]]:
     for (segment,), group in part.group_by(column):
         answered = group.filter(pl.col("is_answered"))
         rejected = answered.filter(pl.col("response") == "rejected").height
-        rows.append({
-            "segment": segment,
-            "handoffs": group.height,
-            "rejection_rate": rate(rejected, answered.height).as_dict(),
-            "reasons": rejection_reasons(group),
-        })
+        rows.append(
+            {
+                "segment": segment,
+                "handoffs": group.height,
+                "rejection_rate": rate(rejected, answered.height).as_dict(),
+                "reasons": rejection_reasons(group),
+            }
+        )
     return sorted(rows, key=lambda r: (-r["handoffs"], r["segment"]))
 
 
@@ -218,8 +229,7 @@ def unanswered_by_age(frame: pl.DataFrame, sla: int) -> list[dict[str, Any]]:
     for label, low, high in age_buckets(sla):
         ages = pl.col("age_business_days")
         inside = (ages >= low) & (ages <= high) if high is not None else ages >= low
-        out.append({"age": label, "count": open_.filter(inside).height,
-                    "is_past_sla": low > sla})
+        out.append({"age": label, "count": open_.filter(inside).height, "is_past_sla": low > sla})
     return out
 
 
@@ -227,8 +237,9 @@ def trend(frame: pl.DataFrame) -> list[dict[str, Any]]:
     """Return the hand-off figures per quarter, oldest first."""
     return [
         {"quarter": label, **responses(part)}
-        for (_, label), part in sorted(frame.group_by("quarter_start", "quarter"),
-                                       key=lambda g: g[0][0])
+        for (_, label), part in sorted(
+            frame.group_by("quarter_start", "quarter"), key=lambda g: g[0][0]
+        )
     ]
 
 
@@ -237,7 +248,7 @@ def sql_maturity_days(frame: pl.DataFrame) -> float:
     lags = frame.filter(pl.col("reached_sql_at").is_not_null()).select(
         ((pl.col("reached_sql_at") - pl.col("handed_at")).dt.total_seconds() / 86400).alias("d")
     )["d"]
-    return 0.0 if lags.is_empty() else float(lags.quantile(0.9, "linear"))
+    return 0.0 if lags.is_empty() else float(cast(float, lags.quantile(0.9, "linear")))
 
 
 def wait_vs_conversion(
@@ -250,19 +261,22 @@ def wait_vs_conversion(
     mature_before = as_of - dt.timedelta(days=mature_days)
     until = dt.datetime.combine(ctx.quarter(quarter).end, dt.time()) if quarter else as_of
     pool = frame.filter(
-        pl.col("is_answered")
-        & (pl.col("handed_at") < min(mature_before, until))
+        pl.col("is_answered") & (pl.col("handed_at") < min(mature_before, until))
     ).with_columns(wait_bucket_expr().alias("wait"))
     rows = []
     for label, _, _ in WAIT_BUCKETS:
         group = pool.filter(pl.col("wait") == label)
         n = group.height
-        rows.append({
-            "wait": label,
-            "handoffs": n,
-            "to_sql": rate(group["reached_sql_at"].is_not_null().sum(), n).as_dict(),
-            "to_customer": rate(group["reached_customer_at"].is_not_null().sum(), n).as_dict(),
-        })
+        rows.append(
+            {
+                "wait": label,
+                "handoffs": n,
+                "to_sql": rate(int(group["reached_sql_at"].is_not_null().sum()), n).as_dict(),
+                "to_customer": rate(
+                    int(group["reached_customer_at"].is_not_null().sum()), n
+                ).as_dict(),
+            }
+        )
     return {
         "handed_before": min(mature_before, until).isoformat(),
         "maturity_days": round(mature_days, 1),
@@ -282,9 +296,15 @@ def not_ready_later_won(part: pl.DataFrame) -> dict[str, Any]:
     )
     won = not_ready.filter(pl.col("reached_customer_at") >= pl.col("responded_at"))
     leads = won.select(
-        "lead_id", "channel", "handed_at", "responded_at", "reached_customer_at", "revenue",
+        "lead_id",
+        "channel",
+        "handed_at",
+        "responded_at",
+        "reached_customer_at",
+        "revenue",
         ((pl.col("reached_customer_at") - pl.col("responded_at")).dt.total_seconds() / 86400)
-        .round(1).alias("days_to_win"),
+        .round(1)
+        .alias("days_to_win"),
     ).sort("responded_at", "lead_id")
     return {
         "rejected_not_ready": not_ready.height,
@@ -294,10 +314,7 @@ def not_ready_later_won(part: pl.DataFrame) -> dict[str, Any]:
             not_ready.height,
         ).as_dict(),
         "revenue": round(float(won["revenue"].sum()), 2),
-        "leads": [
-            {**row, **{k: row[k].isoformat() for k in TIMES}}
-            for row in leads.to_dicts()
-        ],
+        "leads": [{**row, **{k: row[k].isoformat() for k in TIMES}} for row in leads.to_dicts()],
     }
 
 

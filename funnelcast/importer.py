@@ -1,10 +1,14 @@
 """Import an export (CRM, marketing automation, ad platform) into one canonical table.
 
 The file is read into a temporary staging table as text (CSV through DuckDB's own reader with
-explicit options, Parquet, Excel .xlsx), its columns are mapped onto the table's canonical
-fields, every row is parsed and checked, and only when nothing is wrong is the whole file
-written, in one transaction. A failed check, a database error or the process dying mid-load
-leaves the database exactly as it was.
+explicit options, Parquet, Excel .xlsx): only the columns the mapping uses, trimmed, with
+placeholders as null, in the reading pass itself. Then one pass over the staged rows parses
+every field and counts, for every check at once, the rows that break it (and, for events and
+stage changes, the rows whose lead is unknown); only when a count is not zero are the rows
+behind it looked up, to report them with file, row and column. Only when nothing is wrong is
+the whole file written, in one transaction (events: one INSERT ... SELECT straight from the
+staged text, through the same expressions the check used). A failed check, a database error
+or the process dying mid-load leaves the database exactly as it was.
 
 Re-importing is idempotent. Keyed tables match rows by their key: leads by lead_id,
 stage_changes by (lead_id, stage, changed_at), spend by (period_start, channel, campaign),
@@ -12,6 +16,24 @@ targets by quarter_start; a matching row whose mapped fields differ is updated (
 does not map are left alone), an identical one is left as it is. Events have no key: an event is
 identified by all its fields, so a file row identical to an event already stored is skipped
 (identical rows inside one new file are all loaded: two email opens in the same second happen).
+
+Matching 20M events against 20M stored ones field by field costs more than loading them, so
+a file imported into a table that already has events is first fingerprinted: how many rows,
+and the sum of their row hashes, as they would be stored. When that is the events table's own
+fingerprint, the table holds exactly the file's rows (a re-import after a first load); when
+the table still has the fingerprint recorded in meta (import_fingerprint_events) right after
+an import of rows with this very fingerprint, the table holds what that import left, which
+holds every row of the file. Either way nothing is new and no row is matched. Anything else
+(another file since, an event deleted or edited by hand, another mapping) falls back to
+matching every row, and an import that adds rows that way records the two fingerprints for
+next time. The fingerprints are content, not history: a table changed and changed back still
+matches, rightly. They can mislead only through a 64-bit hash collision between two different
+tables (the standard content_checksum keeps too). The first import into an empty table needs
+neither fingerprint nor matching.
+
+Events carry no foreign key to leads (schema 2): DuckDB checked it row by row and kept an
+index over every event, most of a large import's time. The check here keeps events of unknown
+leads out instead, as the demo builder does by making events only for its own leads.
 
 Identifiers in the SQL built here come only from the fixed TABLES allow-list and from
 positional staging column names (c0, c1, ...); file names, header names and every value the
@@ -27,7 +49,8 @@ import re
 import threading
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,9 +109,7 @@ class ImportProblems(db.FunnelcastError):
         more = self.total - len(problems)
         tail = f"\n  … and {more:,} more" if more > 0 else ""
         noun = "problem" if self.total == 1 else "problems"
-        super().__init__(
-            f"{file}: {self.total:,} {noun}; nothing was imported\n{shown}{tail}"
-        )
+        super().__init__(f"{file}: {self.total:,} {noun}; nothing was imported\n{shown}{tail}")
 
 
 @dataclass(frozen=True)
@@ -131,8 +152,11 @@ TABLES: dict[str, TableSpec] = {
             Field("campaign", "text"),
             Field("company", "text"),
             Field("industry", "text"),
-            Field("company_size", "integer", about="employees; a band such as 51-200 counts "
-                  "as its lower bound"),
+            Field(
+                "company_size",
+                "integer",
+                about="employees; a band such as 51-200 counts as its lower bound",
+            ),
             Field("country", "text"),
             Field("region", "text"),
             Field("job_title", "text"),
@@ -192,8 +216,14 @@ TABLES: dict[str, TableSpec] = {
     ),
 }
 
-SUFFIXES = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".parquet": "parquet",
-            ".pq": "parquet", ".xlsx": "xlsx"}
+SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "xlsx",
+}
 
 
 def normalise_name(text: str) -> str:
@@ -231,9 +261,7 @@ class Mapping:
 def check_table(name: str) -> TableSpec:
     """Return the spec of a table the importer loads, or a FunnelcastError naming the choices."""
     if name not in TABLES:
-        raise db.FunnelcastError(
-            f"cannot import into {name!r}: choose one of {', '.join(TABLES)}"
-        )
+        raise db.FunnelcastError(f"cannot import into {name!r}: choose one of {', '.join(TABLES)}")
     return TABLES[name]
 
 
@@ -270,7 +298,7 @@ def mapping_from_toml(text: str, source: str = "mapping") -> Mapping:
     for key in ("map", "set", "defaults", "formats"):
         value = data.get(key, {})
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-            raise db.FunnelcastError(f"{source}: [{key}] must hold NAME = \"text\" pairs")
+            raise db.FunnelcastError(f'{source}: [{key}] must hold NAME = "text" pairs')
         tables[key] = {str(k): v for k, v in value.items()}
     placeholders = data.get("placeholders", list(PLACEHOLDERS))
     if not isinstance(placeholders, list) or not all(isinstance(v, str) for v in placeholders):
@@ -301,11 +329,18 @@ def mapping_to_toml(mapping: Mapping) -> str:
     ]
     if mapping.decimal_comma:
         lines.append("decimal_comma = true")
-    for key, pairs in (("map", mapping.columns), ("set", mapping.constants),
-                       ("defaults", mapping.defaults), ("formats", mapping.formats)):
+    for key, pairs in (
+        ("map", mapping.columns),
+        ("set", mapping.constants),
+        ("defaults", mapping.defaults),
+        ("formats", mapping.formats),
+    ):
         if pairs:
-            lines += ["", f"[{key}]", *(f"{_toml_string(k)} = {_toml_string(v)}"
-                                       for k, v in pairs.items())]
+            lines += [
+                "",
+                f"[{key}]",
+                *(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in pairs.items()),
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -326,19 +361,62 @@ def read_mapping_file(path: Path) -> Mapping:
 # contact reports and Data Loader extracts, ad platforms' campaign reports.
 KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     "leads": {
-        "lead_id": ("record_id", "contact_id", "hs_object_id", "vid", "lead_id_18", "id",
-                    "lead_id", "contactid", "leadid", "mql_id", "email", "email_address"),
-        "created_at": ("create_date", "created_date", "createddate", "createdate",
-                       "date_created", "first_contact_date", "became_a_lead_date"),
-        "channel": ("original_source", "original_source_type", "hs_analytics_source",
-                    "lead_source", "leadsource", "source", "origin", "utm_medium"),
-        "campaign": ("original_source_drill_down_1", "hs_analytics_source_data_1",
-                     "campaign_name", "campaign", "utm_campaign", "landing_page_id"),
-        "company": ("company_name", "company", "account_name", "company_account",
-                    "associated_company"),
+        "lead_id": (
+            "record_id",
+            "contact_id",
+            "hs_object_id",
+            "vid",
+            "lead_id_18",
+            "id",
+            "lead_id",
+            "contactid",
+            "leadid",
+            "mql_id",
+            "email",
+            "email_address",
+        ),
+        "created_at": (
+            "create_date",
+            "created_date",
+            "createddate",
+            "createdate",
+            "date_created",
+            "first_contact_date",
+            "became_a_lead_date",
+        ),
+        "channel": (
+            "original_source",
+            "original_source_type",
+            "hs_analytics_source",
+            "lead_source",
+            "leadsource",
+            "source",
+            "origin",
+            "utm_medium",
+        ),
+        "campaign": (
+            "original_source_drill_down_1",
+            "hs_analytics_source_data_1",
+            "campaign_name",
+            "campaign",
+            "utm_campaign",
+            "landing_page_id",
+        ),
+        "company": (
+            "company_name",
+            "company",
+            "account_name",
+            "company_account",
+            "associated_company",
+        ),
         "industry": ("industry",),
-        "company_size": ("number_of_employees", "numberofemployees", "employees",
-                         "company_size", "no_of_employees"),
+        "company_size": (
+            "number_of_employees",
+            "numberofemployees",
+            "employees",
+            "company_size",
+            "no_of_employees",
+        ),
         "country": ("country_region", "country", "country_code"),
         "region": ("state_region", "region", "state_province", "state"),
         "job_title": ("job_title", "title", "jobtitle"),
@@ -346,17 +424,41 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "stage_changes": {
         "lead_id": ("record_id", "contact_id", "lead_id", "leadid", "mql_id", "id"),
-        "stage": ("lifecycle_stage", "lifecyclestage", "lead_status", "status", "stage",
-                  "deal_stage", "stage_name"),
-        "changed_at": ("last_modified_date", "lastmodifieddate", "date_entered_stage",
-                       "won_date", "close_date", "closedate", "converted_date",
-                       "became_a_customer_date", "became_a_marketing_qualified_lead_date"),
-        "reason": ("closed_lost_reason", "reason", "disqualification_reason", "loss_reason",
-                   "unqualified_reason"),
-        "amount": ("amount", "deal_amount", "annual_revenue", "opportunity_amount",
-                   "declared_monthly_revenue"),
-        "owner": ("contact_owner", "lead_owner", "owner", "deal_owner", "sr_id",
-                  "owner_name"),
+        "stage": (
+            "lifecycle_stage",
+            "lifecyclestage",
+            "lead_status",
+            "status",
+            "stage",
+            "deal_stage",
+            "stage_name",
+        ),
+        "changed_at": (
+            "last_modified_date",
+            "lastmodifieddate",
+            "date_entered_stage",
+            "won_date",
+            "close_date",
+            "closedate",
+            "converted_date",
+            "became_a_customer_date",
+            "became_a_marketing_qualified_lead_date",
+        ),
+        "reason": (
+            "closed_lost_reason",
+            "reason",
+            "disqualification_reason",
+            "loss_reason",
+            "unqualified_reason",
+        ),
+        "amount": (
+            "amount",
+            "deal_amount",
+            "annual_revenue",
+            "opportunity_amount",
+            "declared_monthly_revenue",
+        ),
+        "owner": ("contact_owner", "lead_owner", "owner", "deal_owner", "sr_id", "owner_name"),
     },
     "events": {
         "lead_id": ("record_id", "contact_id", "lead_id", "id"),
@@ -367,12 +469,19 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "campaign": ("campaign", "campaign_name", "utm_campaign"),
     },
     "spend": {
-        "period_start": ("date", "day", "month", "week", "reporting_starts", "period",
-                         "period_start", "start_date"),
+        "period_start": (
+            "date",
+            "day",
+            "month",
+            "week",
+            "reporting_starts",
+            "period",
+            "period_start",
+            "start_date",
+        ),
         "channel": ("channel", "platform", "network", "publisher", "source"),
         "campaign": ("campaign", "campaign_name"),
-        "amount": ("spend", "cost", "amount_spent", "amount_spent_usd", "cost_usd",
-                   "amount"),
+        "amount": ("spend", "cost", "amount_spent", "amount_spent_usd", "cost_usd", "amount"),
     },
     "targets": {
         "quarter_start": ("quarter", "quarter_start", "period_start"),
@@ -421,6 +530,7 @@ class Source:
     rows: int
     encoding: str | None = None
     delimiter: str | None = None
+    cleaned: bool = False  # staged values already trimmed, placeholders already null
 
     def column_index(self, name: str) -> int | None:
         """Return the position of a header name (exact first, then normalised), or None."""
@@ -476,7 +586,9 @@ def _csv_dialect(cur, path: Path, encoding: str) -> dict[str, Any]:
     }
 
 
-def _stage_csv(cur, path: Path, progress: Progress) -> tuple[tuple[str, ...], str, str]:
+def _stage_csv(
+    cur, path: Path, progress: Progress, staging: Staging
+) -> tuple[tuple[str, ...], str, str]:
     """Read a CSV file into import_raw; return its header, encoding and delimiter.
 
     UTF-8 (with or without a byte-order mark) is tried first, Latin-1 when the bytes are not
@@ -497,11 +609,9 @@ def _stage_csv(cur, path: Path, progress: Progress) -> tuple[tuple[str, ...], st
                 "null_padding = false)"
             )
             header = list(dialect["columns"])
-            positional = ", ".join(f"#{i + 1} as c{i}" for i in range(len(header)))
-            progress.run(
-                cur, f"create temp table {RAW} as select {positional} from {reader}",
-                params, "reading",
-            )
+            positional = staging.select(tuple(header), lambda i: f"#{i + 1}")
+            sql = f"create temp table {RAW} as select {positional} from {reader}"
+            progress.run(cur, sql, {**params, **staging.params(sql)}, "reading")
             return tuple(header), encoding, dialect["delim"]
         except duckdb.Error as exc:
             last_error = exc
@@ -531,8 +641,10 @@ def _text_frame(frame: pl.DataFrame) -> pl.DataFrame:
                 .otherwise(column.cast(pl.String))
             )
         elif dtype == pl.Datetime or dtype == pl.Date:
-            column = column.dt.to_string("iso") if dtype == pl.Date else column.dt.strftime(
-                "%Y-%m-%d %H:%M:%S%.f"
+            column = (
+                column.dt.to_string("iso")
+                if dtype == pl.Date
+                else column.dt.strftime("%Y-%m-%d %H:%M:%S%.f")
             )
         else:
             column = column.cast(pl.String)
@@ -540,22 +652,93 @@ def _text_frame(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(out)
 
 
-def _stage_frame(cur, frame: pl.DataFrame, progress: Progress) -> tuple[str, ...]:
+def _stage_frame(cur, frame: pl.DataFrame, progress: Progress, staging: Staging) -> tuple[str, ...]:
     """Copy a frame into import_raw as text columns c0, c1, …; return its header."""
     header = tuple(frame.columns)
     staged = _text_frame(frame).rename({name: f"c{i}" for i, name in enumerate(header)})
     cur.register("import_frame", staged)
     try:
-        progress.run(cur, f"create temp table {RAW} as select * from import_frame", {}, "reading")
+        sql = (
+            f"create temp table {RAW} as select "
+            f"{staging.select(header, lambda i: f'c{i}')} from import_frame"
+        )
+        progress.run(cur, sql, staging.params(sql), "reading")
     finally:
         cur.unregister("import_frame")
     return header
 
 
-def read_source(cur, path: Path, progress: Progress | None = None,
-                sheet: str | None = None) -> Source:
-    """Read a CSV, Parquet or .xlsx file into the temporary table import_raw; return its shape."""
+def clean_sql(value: str) -> str:
+    """Return SQL of a staged text trimmed of spaces, or null when it is a placeholder.
+
+    Most values are longer than any placeholder and have no spaces to trim: they pass as they
+    are, sparing them trim(), lower() and the list look-up. lower() keeps the number of
+    characters and UTF-8 spends at most 4 bytes on one, so a value of more than
+    $placeholder_bytes bytes is longer than every placeholder: its byte length (strlen, free)
+    settles most values before their character length (length, a scan) is needed.
+    """
+    return (
+        f"case when (strlen({value}) > $placeholder_bytes "
+        f"or length({value}) > $placeholder_length) "
+        f"and not starts_with({value}, ' ') and not ends_with({value}, ' ') "
+        f"then {value} "
+        f"when list_contains($placeholders, lower(trim({value}))) then null "
+        f"else trim({value}) end"
+    )
+
+
+def placeholder_params(placeholders: Iterable[str]) -> dict[str, Any]:
+    """Return the bound parameters clean_sql uses for a list of placeholders."""
+    listed = sorted({p.strip().lower() for p in placeholders})
+    longest = max((len(p) for p in listed), default=0)
+    return {"placeholders": listed, "placeholder_length": longest, "placeholder_bytes": 4 * longest}
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Which of a file's columns are staged, and whether cleaned on the way in.
+
+    Without a mapping every column is staged as it is (a preview of the header, the Data
+    page). With one, only the columns it maps are staged, trimmed and with placeholders as
+    null, in the same pass that reads the file: every later pass reads clean text.
+    """
+
+    mapping: Mapping | None = None
+
+    def columns(self, header: tuple[str, ...]) -> list[int]:
+        """Return the positions of the header's columns to stage."""
+        if self.mapping is None:
+            return list(range(len(header)))
+        probe = Source(Path(), "csv", header, 0)
+        used = sorted(set(_mapping_problems(self.mapping, probe)[1].values()))
+        return used or [0]  # a file whose every field is --set still has rows to count
+
+    def select(self, header: tuple[str, ...], value: Callable[[int], str]) -> str:
+        """Return the select list staging the header's chosen columns as c0, c1, …"""
+        if self.mapping is None:
+            return ", ".join(f"{value(i)} as c{i}" for i in self.columns(header))
+        return ", ".join(f"{clean_sql(value(i))} as c{i}" for i in self.columns(header))
+
+    def params(self, sql: str) -> dict[str, Any]:
+        """Return the parameters a staging statement uses."""
+        if self.mapping is None:
+            return {}
+        return _bind(sql, placeholder_params(self.mapping.placeholders))
+
+
+def read_source(
+    cur,
+    path: Path,
+    progress: Progress | None = None,
+    sheet: str | None = None,
+    mapping: Mapping | None = None,
+) -> Source:
+    """Read a CSV, Parquet or .xlsx file into the temporary table import_raw; return its shape.
+
+    With a mapping, only the columns it maps are staged, already cleaned (see Staging).
+    """
     progress = progress or Progress()
+    staging = Staging(mapping)
     path = Path(path)
     kind = file_format(path)
     if not path.exists():
@@ -567,31 +750,42 @@ def read_source(cur, path: Path, progress: Progress | None = None,
     cur.execute(f"drop table if exists {RAW}")
     encoding = delimiter = None
     if kind == "csv":
-        header, encoding, delimiter = _stage_csv(cur, path, progress)
+        header, encoding, delimiter = _stage_csv(cur, path, progress, staging)
     elif kind == "parquet":
         try:
-            names = [r[0] for r in cur.execute(
-                "describe select * from read_parquet($path)", {"path": str(path)}).fetchall()]
-            casts = ", ".join(f"cast(#{i + 1} as varchar) as c{i}" for i in range(len(names)))
-            progress.run(cur, f"create temp table {RAW} as select {casts} from "
-                              "read_parquet($path)", {"path": str(path)}, "reading")
+            names = [
+                r[0]
+                for r in cur.execute(
+                    "describe select * from read_parquet($path)", {"path": str(path)}
+                ).fetchall()
+            ]
+            casts = staging.select(tuple(names), lambda i: f"cast(#{i + 1} as varchar)")
+            sql = f"create temp table {RAW} as select {casts} from read_parquet($path)"
+            progress.run(cur, sql, {"path": str(path), **staging.params(sql)}, "reading")
         except duckdb.Error as exc:
-            raise db.FunnelcastError(f"{path}: cannot read it as Parquet: {_first_line(exc)}") from None
+            raise db.FunnelcastError(
+                f"{path}: cannot read it as Parquet: {_first_line(exc)}"
+            ) from None
         header = tuple(names)
     else:
         try:
-            frame = pl.read_excel(path, sheet_name=sheet, engine="calamine") if sheet else \
-                pl.read_excel(path, engine="calamine")
+            frame = (
+                pl.read_excel(path, sheet_name=sheet, engine="calamine")
+                if sheet
+                else pl.read_excel(path, engine="calamine")
+            )
         except Exception as exc:  # fastexcel raises its own types for broken files and sheets
-            raise db.FunnelcastError(f"{path}: cannot read it as Excel: {_first_line(exc)}") from None
-        header = _stage_frame(cur, frame, progress)
+            raise db.FunnelcastError(
+                f"{path}: cannot read it as Excel: {_first_line(exc)}"
+            ) from None
+        header = _stage_frame(cur, frame, progress, staging)
     rows = cur.execute(f"select count(*) from {RAW}").fetchall()[0][0]
-    return Source(path, kind, header, rows, encoding, delimiter)
+    return Source(path, kind, header, rows, encoding, delimiter, cleaned=mapping is not None)
 
 
 def drop_staging(cur) -> None:
     """Drop the importer's temporary tables."""
-    for name in (RAW, "import_typed", "import_bad"):
+    for name in (RAW, "import_typed", "import_new"):
         cur.execute(f"drop table if exists {name}")
 
 
@@ -605,8 +799,9 @@ class Progress:
     query progress; without one they simply run.
     """
 
-    def __init__(self, callback: Callable[[str, float | None], None] | None = None,
-                 interval: float = 0.2):
+    def __init__(
+        self, callback: Callable[[str, float | None], None] | None = None, interval: float = 0.2
+    ):
         self.callback = callback
         self.interval = interval
 
@@ -615,7 +810,7 @@ class Progress:
         if self.callback is not None:
             self.callback(name, fraction)
 
-    def run(self, cur, sql: str, params: Mapping[str, Any], stage: str) -> list[tuple]:
+    def run(self, cur, sql: str, params: AbcMapping[str, Any], stage: str) -> list[tuple]:
         """Run one statement, reporting its progress under a stage name; return its rows."""
         self.stage(stage, 0.0)
         if self.callback is None:
@@ -638,9 +833,9 @@ class Progress:
             done = cur.query_progress()
             if worker.is_alive() and done >= 0:
                 self.stage(stage, min(done / 100, 1.0))
-        cur.execute("set enable_progress_bar = false")
-        if "error" in outcome:
+        if "error" in outcome:  # before any other statement: a failed one aborts the transaction
             raise outcome["error"]
+        cur.execute("set enable_progress_bar = false")
         self.stage(stage, 1.0)
         return outcome["rows"]
 
@@ -665,8 +860,10 @@ def _number_text(text: str, decimal_comma: bool) -> str:
     bare = f"regexp_replace({text}, '[\\s$€£¥]|^(USD|EUR|GBP|BRL)|(USD|EUR|GBP|BRL)$', '', 'g')"
     if decimal_comma:
         return f"replace(replace({bare}, '.', ''), ',', '.')"
-    return (f"case when regexp_full_match({bare}, '-?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?') "
-            f"then replace({bare}, ',', '') else {bare} end")
+    return (
+        f"case when regexp_full_match({bare}, '-?\\d{{1,3}}(,\\d{{3}})+(\\.\\d+)?') "
+        f"then replace({bare}, ',', '') else {bare} end"
+    )
 
 
 def _typed_expr(f: Field, text: str, fmt: str | None) -> str:
@@ -679,29 +876,41 @@ def _typed_expr(f: Field, text: str, fmt: str | None) -> str:
         # A text with an offset (Z, +02:00, -0300) goes through timestamptz, which moves it to
         # UTC (the session's zone while importing); one without, the common case, through the
         # cheaper plain timestamp cast.
-        has_offset = (f"(ends_with({text}, 'Z') or contains(substr({text}, 11), '+') "
-                      f"or contains(substr({text}, 17), '-'))")
-        return (f"case when {has_offset} then cast(try_cast({text} as timestamptz) as timestamp) "
-                f"else try_cast({text} as timestamp) end")
+        has_offset = (
+            f"(ends_with({text}, 'Z') or contains(substr({text}, 11), '+') "
+            f"or contains(substr({text}, 17), '-'))"
+        )
+        return (
+            f"case when {has_offset} then cast(try_cast({text} as timestamptz) as timestamp) "
+            f"else try_cast({text} as timestamp) end"
+        )
     if f.kind == "date":
         if fmt:
             return f"cast(try_strptime({text}, $format_{f.name}) as date)"
-        return (f"coalesce(try_cast({text} as date), "
-                f"cast(cast(try_cast({text} as timestamptz) as timestamp) as date))")
+        return (
+            f"coalesce(try_cast({text} as date), "
+            f"cast(cast(try_cast({text} as timestamptz) as timestamp) as date))"
+        )
     if f.kind in ("integer", "amount"):
         number = _number_text(text, False)  # replaced below when the mapping says decimal comma
         if f.kind == "amount":
             return f"try_cast(try_cast({number} as double) as decimal(18, 2))"
         # a band such as 51-200 or 5000+ counts as its lower bound (it falls in the same band)
-        band = (f"coalesce(nullif(regexp_extract({text}, '^\\s*(\\d+)\\s*[-–]\\s*\\d+\\s*$', 1), ''), "
-                f"nullif(regexp_extract({text}, '^\\s*(\\d+)\\s*\\+\\s*$', 1), ''))")
+        band = (
+            f"coalesce(nullif(regexp_extract({text}, '^\\s*(\\d+)\\s*[-–]\\s*\\d+\\s*$', 1), ''), "
+            f"nullif(regexp_extract({text}, '^\\s*(\\d+)\\s*\\+\\s*$', 1), ''))"
+        )
         value = f"coalesce(try_cast({number} as double), try_cast({band} as double))"
-        return (f"case when {value} = floor({value}) and abs({value}) < 2e9 "
-                f"then cast({value} as integer) end")
+        return (
+            f"case when {value} = floor({value}) and abs({value}) < 2e9 "
+            f"then cast({value} as integer) end"
+        )
     if f.kind in ("stage", "content_stage"):
         # names already canonical skip the normalising regexp
-        return (f"case when list_contains($canonical_{f.name}, {text}) then {text} "
-                f"else $values_{f.name}[list_position($aliases_{f.name}, {_alias_key(text)})] end")
+        return (
+            f"case when list_contains($canonical_{f.name}, {text}) then {text} "
+            f"else $values_{f.name}[list_position($aliases_{f.name}, {_alias_key(text)})] end"
+        )
     raise ValueError(f"unknown field kind {f.kind}")
 
 
@@ -718,29 +927,41 @@ def _mapping_problems(mapping: Mapping, source: Source) -> tuple[list[str], dict
     listed = ", ".join(repr(c) for c in source.columns)
     for src, dst in mapping.columns.items():
         if spec.field(dst) is None:
-            problems.append(f"--map {src}={dst}: {spec.name} has no field {dst!r} "
-                            f"(its fields: {', '.join(spec.names)})")
+            problems.append(
+                f"--map {src}={dst}: {spec.name} has no field {dst!r} "
+                f"(its fields: {', '.join(spec.names)})"
+            )
             continue
         index = source.column_index(src)
         if index is None:
-            problems.append(f"--map {src}={dst}: the file has no column {src!r} "
-                            f"(its columns: {listed})")
+            problems.append(
+                f"--map {src}={dst}: the file has no column {src!r} (its columns: {listed})"
+            )
             continue
         if dst in columns:
-            problems.append(f"--map …={dst}: two columns are mapped to {dst} "
-                            f"({source.columns[columns[dst]]!r} and {src!r})")
+            problems.append(
+                f"--map …={dst}: two columns are mapped to {dst} "
+                f"({source.columns[columns[dst]]!r} and {src!r})"
+            )
             continue
         columns[dst] = index
-    for option, pairs in (("--set", mapping.constants), ("--default", mapping.defaults),
-                          ("--date-format", mapping.formats)):
+    for option, pairs in (
+        ("--set", mapping.constants),
+        ("--default", mapping.defaults),
+        ("--date-format", mapping.formats),
+    ):
         for dst in pairs:
             if spec.field(dst) is None:
-                problems.append(f"{option} {dst}=…: {spec.name} has no field {dst!r} "
-                                f"(its fields: {', '.join(spec.names)})")
+                problems.append(
+                    f"{option} {dst}=…: {spec.name} has no field {dst!r} "
+                    f"(its fields: {', '.join(spec.names)})"
+                )
     for dst in mapping.constants:
         if dst in columns:
-            problems.append(f"--set {dst}=…: {dst} is also mapped from column "
-                            f"{source.columns[columns[dst]]!r}; choose one")
+            problems.append(
+                f"--set {dst}=…: {dst} is also mapped from column "
+                f"{source.columns[columns[dst]]!r}; choose one"
+            )
     for dst, fmt in mapping.formats.items():
         f = spec.field(dst)
         if f is not None and f.kind not in ("timestamp", "date"):
@@ -754,8 +975,12 @@ def _mapping_problems(mapping: Mapping, source: Source) -> tuple[list[str], dict
         if index is not None and index not in mapped_sources:
             columns[f.name] = index
     for f in spec.fields:
-        if f.required and f.name not in columns and f.name not in mapping.constants \
-                and f.name not in mapping.defaults:
+        if (
+            f.required
+            and f.name not in columns
+            and f.name not in mapping.constants
+            and f.name not in mapping.defaults
+        ):
             problems.append(
                 f"required field {f.name} ({f.about or f.kind}) is missing: the file has no "
                 f"column {f.name!r}; map one with --map COLUMN={f.name} or give every row a "
@@ -774,11 +999,7 @@ def plan(mapping: Mapping, source: Source) -> Plan:
     if problems:
         raise ImportProblems(str(source.path), problems)
     spec = mapping.spec
-    placeholders = sorted({p.strip().lower() for p in mapping.placeholders})
-    params: dict[str, Any] = {
-        "placeholders": placeholders,
-        "placeholder_length": max((len(p) for p in placeholders), default=0),
-    }
+    params: dict[str, Any] = placeholder_params(mapping.placeholders)
     text: dict[str, str] = {}
     typed: dict[str, str] = {}
     sources: dict[str, str] = {}
@@ -789,13 +1010,7 @@ def plan(mapping: Mapping, source: Source) -> Plan:
             sources[f.name] = f"--set {f.name}"
         elif f.name in columns:
             column = f"c{columns[f.name]}"
-            # Most values are longer than any placeholder and have no spaces to trim: they
-            # pass as they are, sparing them trim(), lower() and the list look-up.
-            expr = (f"case when length({column}) > $placeholder_length "
-                    f"and not starts_with({column}, ' ') and not ends_with({column}, ' ') "
-                    f"then {column} "
-                    f"when list_contains($placeholders, lower(trim({column}))) then null "
-                    f"else trim({column}) end")
+            expr = column if source.cleaned else clean_sql(column)
             name = source.columns[columns[f.name]]
             sources[f.name] = f"column {name!r}" + (f" ({f.name})" if name != f.name else "")
         else:
@@ -810,8 +1025,9 @@ def plan(mapping: Mapping, source: Source) -> Plan:
         text[f.name] = expr
         typed_sql = _typed_expr(f, f"t_{f.name}", fmt)
         if mapping.decimal_comma and f.kind in ("integer", "amount"):
-            typed_sql = typed_sql.replace(_number_text(f"t_{f.name}", False),
-                                          _number_text(f"t_{f.name}", True))
+            typed_sql = typed_sql.replace(
+                _number_text(f"t_{f.name}", False), _number_text(f"t_{f.name}", True)
+            )
         typed[f.name] = typed_sql
         if f.kind in ("stage", "content_stage"):
             aliases = STAGE_ALIASES if f.kind == "stage" else CONTENT_STAGE_ALIASES
@@ -823,7 +1039,7 @@ def plan(mapping: Mapping, source: Source) -> Plan:
     return Plan(spec, sources, columns, text, typed, params)
 
 
-def _bind(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
+def _bind(sql: str, params: AbcMapping[str, Any]) -> dict[str, Any]:
     """Return the parameters a statement uses (DuckDB refuses unused named parameters)."""
     used = set(re.findall(r"\$([a-z_][a-z0-9_]*)", sql))
     return {k: v for k, v in params.items() if k in used}
@@ -846,32 +1062,57 @@ def _row_rules(p: Plan) -> list[tuple[str, str, str]]:
             rules.append((f.name, f"{t} is null", "is empty (a value is required)"))
         if f.kind in ("timestamp", "date"):
             fmt = p.params.get(f"format_{f.name}")
-            hint = (f"does not match the format {fmt}" if fmt else
-                    "is not a date (write it as 2024-01-31 or 2024-01-31 14:05:00, or give "
-                    f"its format: --date-format {f.name}=%d/%m/%Y)")
+            hint = (
+                f"does not match the format {fmt}"
+                if fmt
+                else "is not a date (write it as 2024-01-31 or 2024-01-31 14:05:00, or give "
+                f"its format: --date-format {f.name}=%d/%m/%Y)"
+            )
             rules.append((f.name, f"{t} is not null and {v} is null", hint))
             if p.spec.name != "targets":  # a plan is for quarters to come
-                rules.append((f.name, f"{v} > $latest",
-                              "is in the future (after {latest})"))
-            rules.append((f.name, f"{v} < $oldest",
-                          "is implausibly old (before {oldest})"))
+                rules.append((f.name, f"{v} > $latest", "is in the future (after {latest})"))
+            rules.append((f.name, f"{v} < $oldest", "is implausibly old (before {oldest})"))
         elif f.kind in ("integer", "amount"):
             what = "a whole number" if f.kind == "integer" else "a number"
-            rules.append((f.name, f"{t} is not null and {v} is null",
-                          f"is not {what} (for 1.234,56 use --decimal-comma)"))
+            rules.append(
+                (
+                    f.name,
+                    f"{t} is not null and {v} is null",
+                    f"is not {what} (for 1.234,56 use --decimal-comma)",
+                )
+            )
             positive = p.spec.name == "targets"
-            rules.append((f.name, f"{v} {'<=' if positive else '<'} 0",
-                          "must be greater than 0" if positive else "is negative"))
+            rules.append(
+                (
+                    f.name,
+                    f"{v} {'<=' if positive else '<'} 0",
+                    "must be greater than 0" if positive else "is negative",
+                )
+            )
         elif f.kind == "stage":
-            rules.append((f.name, f"{t} is not null and {v} is null",
-                          f"is not a stage (stages: {', '.join(STAGES)})"))
+            rules.append(
+                (
+                    f.name,
+                    f"{t} is not null and {v} is null",
+                    f"is not a stage (stages: {', '.join(STAGES)})",
+                )
+            )
         elif f.kind == "content_stage":
-            rules.append((f.name, f"{t} is not null and {v} is null",
-                          "is not a content stage (top, middle, bottom)"))
+            rules.append(
+                (
+                    f.name,
+                    f"{t} is not null and {v} is null",
+                    "is not a content stage (top, middle, bottom)",
+                )
+            )
     if p.spec.name == "targets":
-        rules.append(("target_customers",
-                      "v_target_customers is null and v_target_revenue is null",
-                      "is empty, and so is target_revenue (a target needs one of them)"))
+        rules.append(
+            (
+                "target_customers",
+                "v_target_customers is null and v_target_revenue is null",
+                "is empty, and so is target_revenue (a target needs one of them)",
+            )
+        )
     return rules
 
 
@@ -913,12 +1154,20 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def validate(cur, p: Plan, source: Source, progress: Progress, *,
-             now: dt.datetime | None = None, limit: int = MAX_PROBLEMS) -> Fingerprint | None:
+def validate(
+    cur,
+    p: Plan,
+    source: Source,
+    progress: Progress,
+    *,
+    now: dt.datetime | None = None,
+    limit: int = MAX_PROBLEMS,
+    fingerprint: bool = False,
+) -> Fingerprint | None:
     """Check every row; ImportProblems lists what is wrong. Return the rows' fingerprint.
 
     One pass over the staged rows counts, for every rule at once, the rows that break it
-    (FILTER counts), the rows whose lead is unknown and, for events, the fingerprint of the
+    (FILTER counts), the rows whose lead is unknown and, when asked, the fingerprint of the
     rows as they would be stored. Only when a count is not zero are the rows behind it looked
     up, in file order. A keyed table's typed rows are then materialised in import_typed (its
     duplicate keys are checked there, and the write matches on them).
@@ -937,13 +1186,15 @@ def validate(cur, p: Plan, source: Source, progress: Progress, *,
     scanned = f"({rows_sql}) r"
     if p.spec.needs_leads:
         # a mark join: one probe of the leads' key per row, no payload
-        counts.append("count(*) filter (where v_lead_id is not null and "
-                      "v_lead_id not in (select lead_id from leads))")
-    if p.spec.key is None:
+        counts.append(
+            "count(*) filter (where v_lead_id is not null and "
+            "v_lead_id not in (select lead_id from leads))"
+        )
+    if fingerprint:
         counts += ["count(*)", f"coalesce(sum({_row_hash(p, 'v_')}), 0)"]
     sql = f"select {', '.join(counts)} from {scanned}"
     found_counts = list(progress.run(cur, sql, _bind(sql, params), "checking")[0])
-    fingerprint = Fingerprint(*found_counts[-2:]) if p.spec.key is None else None
+    file_print = Fingerprint(*found_counts[-2:]) if fingerprint else None
     found: list[tuple[int, str]] = []
     total = 0
     for (name, cond, message), count in zip(rules, found_counts):
@@ -957,12 +1208,19 @@ def validate(cur, p: Plan, source: Source, progress: Progress, *,
             found.append((row, f"row {row}, {p.sources[name]}: {shown}{text}"))
     if p.spec.needs_leads and found_counts[len(rules)]:
         total += found_counts[len(rules)]
-        sql = (f"select _row, v_lead_id from ({rows_sql}) r where v_lead_id is not null and "
-               "not exists (select 1 from leads where leads.lead_id = r.v_lead_id) "
-               f"order by _row limit {limit}")
+        sql = (
+            f"select _row, v_lead_id from ({rows_sql}) r where v_lead_id is not null and "
+            "not exists (select 1 from leads where leads.lead_id = r.v_lead_id) "
+            f"order by _row limit {limit}"
+        )
         for row, lead in cur.execute(sql, _bind(sql, params)).fetchall():
-            found.append((row, f"row {row}, {p.sources['lead_id']}: no lead {lead!r} in "
-                               "the database (import the leads first)"))
+            found.append(
+                (
+                    row,
+                    f"row {row}, {p.sources['lead_id']}: no lead {lead!r} in "
+                    "the database (import the leads first)",
+                )
+            )
     if p.spec.key:
         values = ", ".join(f"v_{name} as {name}" for name in p.typed)
         cur.execute("drop table if exists import_typed")
@@ -970,8 +1228,10 @@ def validate(cur, p: Plan, source: Source, progress: Progress, *,
         cur.execute(sql, _bind(sql, params))
         keys = ", ".join(p.spec.key)
         complete = " and ".join(f"{k} is not null" for k in p.spec.key)
-        sql = (f"select list(_row order by _row) as rows, {keys} from import_typed "
-               f"where {complete} group by {keys} having count(*) > 1")
+        sql = (
+            f"select list(_row order by _row) as rows, {keys} from import_typed "
+            f"where {complete} group by {keys} having count(*) > 1"
+        )
         count = cur.execute(f"select coalesce(sum(len(rows)), 0) from ({sql})").fetchall()[0][0]
         if count:
             total += count
@@ -982,7 +1242,7 @@ def validate(cur, p: Plan, source: Source, progress: Progress, *,
     if found:
         found.sort(key=lambda item: item[0])
         raise ImportProblems(file, [text for _, text in found[:limit]], total)
-    return fingerprint
+    return file_print
 
 
 @dataclass(frozen=True)
@@ -1023,63 +1283,102 @@ def _recorded_fingerprints(cur) -> tuple[Fingerprint, Fingerprint] | None:
     text = db.get_meta(cur, EVENTS_FINGERPRINT)
     try:
         data = json.loads(text) if text else None
+        if data is None:
+            return None
         return Fingerprint(*data["file"]), Fingerprint(*data["table"])
     except (ValueError, TypeError, KeyError):
         return None
 
 
-def _write_events(cur, p: Plan, progress: Progress, file_print: Fingerprint, params,
-                  *, dry_run: bool) -> tuple[int, int, int]:
+def _write_events(
+    cur, p: Plan, progress: Progress, file_print: Fingerprint | None, *, dry_run: bool
+) -> tuple[int, int, int]:
     """Insert the file's events not already stored; return the three counts.
 
     Into a table without events every row goes, straight from the staged text (the same
-    expressions validate checked), in one INSERT … SELECT. Otherwise, when the events table
-    holds exactly what it held right after an import of a file with these very rows (both
-    fingerprints recorded in meta), every row is already stored and nothing is read again;
-    in every other case each row is matched against the stored events on all its fields.
+    expressions validate checked), in one INSERT … SELECT; file_print is None then (not
+    needed: nothing can match). Otherwise the file's rows are all stored already, and nothing
+    is matched row by row, when their fingerprint is the table's (the table is this file), or
+    when the table still has the fingerprint recorded right after an import of rows with this
+    very fingerprint. In every other case each row is matched against the stored events on all
+    its fields, and an import that adds rows records the two fingerprints for next time.
     """
     fields = list(p.typed)
     columns = ", ".join(fields)
     values = ", ".join(f"v_{name} as {name}" for name in fields)
-    rows_sql = _rows_sql(p)
-    stored = cur.execute("select count(*) from events").fetchall()[0][0]
-    if stored == 0:
-        before = Fingerprint(0, 0)
-        new_print = file_print
-        source_sql = f"select {values} from ({rows_sql})"
+    rows = cur.execute(f"select count(*) from {RAW}").fetchall()[0][0]
+    if file_print is None:
+        before = new_print = None
+        inserted = rows
+        source_sql = f"select {values} from ({_rows_sql(p)})"
     else:
         progress.stage("checking", None)
         before = _table_fingerprint(cur, p)
-        if _recorded_fingerprints(cur) == (file_print, before):
-            return 0, 0, file_print.rows
+        if file_print == before or _recorded_fingerprints(cur) == (file_print, before):
+            return 0, 0, rows
         same = " and ".join(f"e.{c} is not distinct from t.v_{c}" for c in fields)
-        sql = (f"create or replace temp table import_new as select {values} from ({rows_sql}) t "
-               f"where not exists (select 1 from events e where {same})")
-        progress.run(cur, sql, _bind(sql, params), "checking")
-        rows, total = cur.execute(
-            f"select count(*), coalesce(sum({_row_hash(p)}), 0) from import_new"
-        ).fetchall()[0]
-        new_print = Fingerprint(rows, total)
+        sql = (
+            f"create or replace temp table import_new as select {values} "
+            f"from ({_rows_sql(p)}) t where not exists (select 1 from events e where {same})"
+        )
+        progress.run(cur, sql, _bind(sql, p.params), "checking")
+        new_print = Fingerprint(
+            *cur.execute(
+                f"select count(*), coalesce(sum({_row_hash(p)}), 0) from import_new"
+            ).fetchall()[0]
+        )
+        inserted = new_print.rows
         source_sql = "select * from import_new"
-    inserted = new_print.rows
     if not dry_run and inserted:
         sql = f"insert into events ({columns}) {source_sql}"
-        progress.run(cur, sql, _bind(sql, params), "writing")
-        after = before + new_print
-        db.set_meta(cur, EVENTS_FINGERPRINT, json.dumps(
-            {"file": [file_print.rows, file_print.hash_sum],
-             "table": [after.rows, after.hash_sum]}))
-    return inserted, 0, file_print.rows - inserted
+        # Events carry no order a query relies on: letting DuckDB's threads append them as
+        # they finish, rather than in file order, halves a large insert. (Only here: staging
+        # keeps file order, which the row numbers in messages rest on.)
+        previous = cur.execute("select current_setting('preserve_insertion_order')").fetchall()
+        cur.execute("set preserve_insertion_order = false")
+        try:
+            progress.run(cur, sql, _bind(sql, p.params), "writing")
+        finally:
+            try:
+                cur.execute(f"set preserve_insertion_order = {bool(previous[0][0])}")
+            except duckdb.TransactionException:
+                pass  # the insert failed (a full disk) and aborted the transaction: its error follows
+        if before is None:  # a first load: the table is this file, which settles a re-import
+            cur.execute("delete from meta where key = $k", {"k": EVENTS_FINGERPRINT})
+        else:
+            # both counted whenever there was a table to compare with
+            assert new_print is not None and file_print is not None
+            after = before + new_print
+            db.set_meta(
+                cur,
+                EVENTS_FINGERPRINT,
+                json.dumps(
+                    {
+                        "file": [file_print.rows, file_print.hash_sum],
+                        "table": [after.rows, after.hash_sum],
+                    }
+                ),
+            )
+    return inserted, 0, rows - inserted
 
 
-def _write(cur, p: Plan, mapping: Mapping, progress: Progress, *, dry_run: bool) -> tuple[int, int, int]:
+def _write(
+    cur, p: Plan, mapping: Mapping, progress: Progress, *, dry_run: bool
+) -> tuple[int, int, int]:
     """Insert new rows and update changed ones from import_typed; return the three counts."""
     spec = p.spec
     table = spec.name
     fields = list(p.typed)
     # Fields a file does not map are left as they are on existing rows (never set to null).
-    given = [f for f in fields if f in p.columns or f in mapping.constants
-             or f in mapping.defaults or (table == "spend" and f == "campaign")]
+    given = [
+        f
+        for f in fields
+        if f in p.columns
+        or f in mapping.constants
+        or f in mapping.defaults
+        or (table == "spend" and f == "campaign")
+    ]
+    assert spec.key is not None  # keyed tables only: events go through their own path
     key = list(spec.key)
     match = " and ".join(f"e.{k} = t.{k}" for k in key)
     changed = " or ".join(f"e.{c} is distinct from t.{c}" for c in given if c not in key) or "false"
@@ -1099,15 +1398,21 @@ def _write(cur, p: Plan, mapping: Mapping, progress: Progress, *, dry_run: bool)
                 cur,
                 f"insert into {table} ({columns}) select {columns} from import_typed t "
                 f"where not exists (select 1 from {table} e where {match}){order}",
-                {}, "writing",
+                {},
+                "writing",
             )
         if updated:
             sets = ", ".join(f"{c} = t.{c}" for c in given if c not in key)
             where = " and ".join(f"{table}.{k} = t.{k}" for k in key)
-            distinct = " or ".join(f"{table}.{c} is distinct from t.{c}" for c in given
-                                   if c not in key)
-            progress.run(cur, f"update {table} set {sets} from import_typed t where {where} "
-                              f"and ({distinct})", {}, "writing")
+            distinct = " or ".join(
+                f"{table}.{c} is distinct from t.{c}" for c in given if c not in key
+            )
+            progress.run(
+                cur,
+                f"update {table} set {sets} from import_typed t where {where} and ({distinct})",
+                {},
+                "writing",
+            )
     return inserted, updated, total - inserted - updated
 
 
@@ -1130,13 +1435,23 @@ def import_file(
     previous_zone = cur.execute("select current_setting('TimeZone')").fetchall()[0][0]
     cur.execute("set TimeZone = 'UTC'")
     try:
-        source = read_source(cur, Path(path), progress, sheet=sheet)
+        source = read_source(cur, Path(path), progress, sheet=sheet, mapping=mapping)
         p = plan(mapping, source)
         if not dry_run:
             cur.execute("begin transaction")
         try:
-            validate(cur, p, source, progress, now=now)
-            inserted, updated, unchanged = _write(cur, p, mapping, progress, dry_run=dry_run)
+            # events already stored: the file's fingerprint may spare matching them row by row
+            stored = (
+                p.spec.key is None
+                and cur.execute("select exists (select 1 from events)").fetchall()[0][0]
+            )
+            file_print = validate(cur, p, source, progress, now=now, fingerprint=stored)
+            if p.spec.key is None:
+                inserted, updated, unchanged = _write_events(
+                    cur, p, progress, file_print, dry_run=dry_run
+                )
+            else:
+                inserted, updated, unchanged = _write(cur, p, mapping, progress, dry_run=dry_run)
             progress.stage("committing", None)
             if not dry_run:
                 cur.execute("commit")
@@ -1145,26 +1460,35 @@ def import_file(
                 cur.execute("rollback")
             raise
         progress.stage("done", 1.0)
-        return ImportResult(str(path), mapping.table, source.rows, inserted, updated, unchanged,
-                            dry_run, time.perf_counter() - started)
+        return ImportResult(
+            str(path),
+            mapping.table,
+            source.rows,
+            inserted,
+            updated,
+            unchanged,
+            dry_run,
+            time.perf_counter() - started,
+        )
     except duckdb.Error as exc:
-        raise db.FunnelcastError(f"{path}: import failed, nothing was written: "
-                                 f"{_first_line(exc)}") from None
+        raise db.FunnelcastError(
+            f"{path}: import failed, nothing was written: {_first_line(exc)}"
+        ) from None
     finally:
         try:
             drop_staging(cur)
-            cur.execute("drop view if exists import_new")
         finally:
             cur.execute("set TimeZone = $zone", {"zone": previous_zone})
 
 
-def preview(cur, path: str | Path, mapping: Mapping, rows: int = 20,
-            sheet: str | None = None) -> pl.DataFrame:
+def preview(
+    cur, path: str | Path, mapping: Mapping, rows: int = 20, sheet: str | None = None
+) -> pl.DataFrame:
     """Return the first rows of a file as the table would receive them (unparseable: null)."""
     previous_zone = cur.execute("select current_setting('TimeZone')").fetchall()[0][0]
     cur.execute("set TimeZone = 'UTC'")
     try:
-        source = read_source(cur, Path(path), sheet=sheet)
+        source = read_source(cur, Path(path), sheet=sheet, mapping=mapping)
         p = plan(mapping, source)
         values = ", ".join(f"v_{name} as {name}" for name in p.typed)
         sql = f"select _row as row, {values} from ({_rows_sql(p)}) order by _row limit {int(rows)}"
@@ -1186,4 +1510,3 @@ def content_checksum(cur: duckdb.DuckDBPyConnection) -> str:
         ).fetchall()
         digest.update(f"{table}:{rows[0][0]}:{rows[0][1]};".encode())
     return digest.hexdigest()
-

@@ -35,7 +35,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import duckdb
 import numpy as np
@@ -156,17 +156,24 @@ class Materialised:
     @property
     def nbytes(self) -> int:
         """Return the bytes the numpy arrays hold."""
-        return sum(
-            v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)
-        ) + sum(c.nbytes for c in self.codes.values())
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)) + sum(
+            c.nbytes for c in self.codes.values()
+        )
 
     @property
     def history(self) -> tuple:
         """Return the arrays the compiled loops read (funnelcast.lab_kernels), in their order."""
         return (
-            self.check_start, self.group_start, self.early_start, self.check_groups,
-            self.group_type, self.group_count, self.early_type, self.early_count,
-            self.early_weight, self.decay,
+            self.check_start,
+            self.group_start,
+            self.early_start,
+            self.check_groups,
+            self.group_type,
+            self.group_count,
+            self.early_type,
+            self.early_count,
+            self.early_weight,
+            self.decay,
         )
 
     @property
@@ -230,8 +237,13 @@ def materialise(
         stage_totals=stage_totals,
         check_day=check_day.astype(np.min_scalar_type(-calendar.n_days)),
         **layout,
-        **_decays(layout["check_us"], layout["check_start"], layout["early_count"],
-                  layout["early_age_us"], half_life_days),
+        **_decays(
+            layout["check_us"],
+            layout["check_start"],
+            layout["early_count"],
+            layout["early_age_us"],
+            half_life_days,
+        ),
     )
 
 
@@ -263,7 +275,7 @@ def _decays(
     early_count: np.ndarray,
     early_age_us: np.ndarray,
     half_life_days: float,
-) -> dict[str, np.ndarray]:
+) -> _Decays:
     """Return per check 0.5^(gap since the lead's previous check / half-life) (1 at a lead's
     first), and per early event group count x 0.5^(age at creation / half-life)."""
     if not half_life_days > 0:
@@ -277,10 +289,10 @@ def _decays(
             gap = check_us[start:stop] - check_us[start - 1 : stop - 1]
             np.exp2(gap * scale, out=decay[start:stop])
     decay[check_start[:-1]] = 1.0
-    return {
-        "decay": decay,
-        "early_weight": early_count * np.exp2(-early_age_us / (DAY_US * half_life_days)),
-    }
+    return _Decays(
+        decay=decay,
+        early_weight=early_count * np.exp2(-early_age_us / (DAY_US * half_life_days)),
+    )
 
 
 def _calendar(cur: duckdb.DuckDBPyConnection, moments: Iterable[np.ndarray]) -> Calendar:
@@ -315,10 +327,12 @@ def _calendar(cur: duckdb.DuckDBPyConnection, moments: Iterable[np.ndarray]) -> 
         as_of=ctx.as_of,
         quarter_start_day=starts,
         quarter_of_day=quarter_of_day,
-        is_mature=np.array([
-            dt.datetime.combine(q.end, dt.time()) + dt.timedelta(days=mature_days) <= as_of
-            for q in quarters
-        ]),
+        is_mature=np.array(
+            [
+                dt.datetime.combine(q.end, dt.time()) + dt.timedelta(days=mature_days) <= as_of
+                for q in quarters
+            ]
+        ),
         spend=np.array([float(by_start.get(q.start, 0.0)) for q in quarters]),
     )
 
@@ -332,7 +346,29 @@ def _encode(column: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     return codes, tuple(values.to_list())
 
 
-def _layout(events: pl.DataFrame, created_us: np.ndarray, n_types: int) -> dict[str, np.ndarray]:
+class _Layout(TypedDict):
+    """The Materialised fields _layout fills (see there)."""
+
+    check_start: np.ndarray
+    group_start: np.ndarray
+    early_start: np.ndarray
+    check_us: np.ndarray
+    check_groups: np.ndarray
+    group_type: np.ndarray
+    group_count: np.ndarray
+    early_type: np.ndarray
+    early_count: np.ndarray
+    early_age_us: np.ndarray
+
+
+class _Decays(TypedDict):
+    """The Materialised fields a half-life sets (see _decays)."""
+
+    decay: np.ndarray
+    early_weight: np.ndarray
+
+
+def _layout(events: pl.DataFrame, created_us: np.ndarray, n_types: int) -> _Layout:
     """Return the check layout: checks, event groups and early events, lead by lead.
 
     events: lab_check_events.sql's rows, one per event, sorted by lead, moment and type.
@@ -349,7 +385,9 @@ def _layout(events: pl.DataFrame, created_us: np.ndarray, n_types: int) -> dict[
     type_dtype = np.int8 if n_types < 128 else np.int16
     out = {
         "check_us": np.empty(starts["check"][-1], dtype=np.int64),
-        "check_groups": np.zeros(starts["check"][-1], dtype=np.uint8 if n_types < 256 else np.uint16),
+        "check_groups": np.zeros(
+            starts["check"][-1], dtype=np.uint8 if n_types < 256 else np.uint16
+        ),
         "group_type": np.empty(starts["group"][-1], dtype=type_dtype),
         "group_count": np.empty(starts["group"][-1], dtype=np.int32),
         "early_type": np.empty(starts["early"][-1], dtype=type_dtype),
@@ -357,17 +395,29 @@ def _layout(events: pl.DataFrame, created_us: np.ndarray, n_types: int) -> dict[
         "early_age_us": np.empty(starts["early"][-1], dtype=np.int64),
     }
     kernels.fill_layout(
-        lead, at_us, kind, created_us, starts["check"], starts["group"], starts["early"],
+        lead,
+        at_us,
+        kind,
+        created_us,
+        starts["check"],
+        starts["group"],
+        starts["early"],
         *out.values(),
     )
     if out["group_count"].max(initial=0) < 256:
         out["group_count"] = out["group_count"].astype(np.uint8)
-    return {
-        "check_start": starts["check"],
-        "group_start": starts["group"],
-        "early_start": starts["early"],
-        **out,
-    }
+    return _Layout(
+        check_start=starts["check"],
+        group_start=starts["group"],
+        early_start=starts["early"],
+        check_us=out["check_us"],
+        check_groups=out["check_groups"],
+        group_type=out["group_type"],
+        group_count=out["group_count"],
+        early_type=out["early_type"],
+        early_count=out["early_count"],
+        early_age_us=out["early_age_us"],
+    )
 
 
 def _utc_now() -> dt.datetime:
@@ -402,7 +452,11 @@ class Weights:
     def arrays(self) -> tuple:
         """Return the arrays the compiled loops read, in their order."""
         return (
-            self.fit_points, self.kind, self.points, self.slot, self.cap_over_points,
+            self.fit_points,
+            self.kind,
+            self.points,
+            self.slot,
+            self.cap_over_points,
             self.capped_points,
         )
 
@@ -418,7 +472,7 @@ def compile_weights(m: Materialised, definition: Definition) -> Weights:
     kind = np.full(len(m.event_types), kernels.NO_SCORE, dtype=np.int8)
     points = np.zeros(len(m.event_types))
     slot = np.full(len(m.event_types), -1, dtype=np.int64)
-    caps = []
+    caps: list[tuple[float, float]] = []
     for rule in definition.behaviour_rules:
         i = index.get(rule.event_type)
         if i is None:
@@ -437,13 +491,13 @@ def compile_weights(m: Materialised, definition: Definition) -> Weights:
     disqualified = np.zeros(m.n_leads, dtype=bool)
     tables = {a: np.zeros(len(m.values[a]) + 1) for a in FIT_ATTRIBUTES}
     disqualifying = {a: np.zeros(len(m.values[a]) + 1, dtype=bool) for a in FIT_ATTRIBUTES}
-    for rule in definition.fit_rules:
-        known = m.values.get(rule.attribute, ())
+    for fit_rule in definition.fit_rules:
+        known = m.values.get(fit_rule.attribute, ())
         # a rule on a value no lead has matches nobody
-        if rule.value in known:
-            code = known.index(rule.value)
-            tables[rule.attribute][code] += rule.points
-            disqualifying[rule.attribute][code] |= bool(rule.is_disqualifier)
+        if fit_rule.value in known:
+            code = known.index(fit_rule.value)
+            tables[fit_rule.attribute][code] += fit_rule.points
+            disqualifying[fit_rule.attribute][code] |= bool(fit_rule.is_disqualifier)
     for attribute in FIT_ATTRIBUTES:
         if tables[attribute].any():
             fit += tables[attribute][m.codes[attribute]]
@@ -510,8 +564,19 @@ def score(m: Materialised, definition: Definition) -> Scores:
         first, stop = leads
         keys, sql = buffers[leads]
         n_keys, n_sql = kernels.records(
-            first, stop, m.history, w, m.check_day, m.check_us, m.reached_sql_us,
-            m.reached_customer_us, keys[0], keys[1], sql, lead_max, np.empty(most),
+            first,
+            stop,
+            m.history,
+            w,
+            m.check_day,
+            m.check_us,
+            m.reached_sql_us,
+            m.reached_customer_us,
+            keys[0],
+            keys[1],
+            sql,
+            lead_max,
+            np.empty(most),
             kernels.new_scratch(w),
         )
         return keys[0, :n_keys], keys[1, :n_keys], sql[:, :n_sql]
@@ -607,7 +672,7 @@ class Backtest:
     together, rates with their n and Wilson interval.
     """
 
-    threshold: float
+    threshold: float | None  # None: replayed from given MQL moments (backtest_moments)
     quarters: pl.DataFrame
     weeks: pl.DataFrame
     totals: dict[str, Any]
@@ -715,26 +780,31 @@ def _summarise(
 
     with np.errstate(invalid="ignore", divide="ignore"):
         cost_per_mql = np.where((cal.spend > 0) & (mqls > 0), cal.spend / mqls, np.nan)
-    frame = pl.DataFrame({
-        "quarter": [cal.quarters[i].label for i in chosen],
-        "quarter_start": [cal.quarters[i].start for i in chosen],
-        "is_mature": cal.is_mature[chosen],
-        "mqls": mqls[chosen].astype(np.int64),
-        "mqls_reached_sql": reached_sql[chosen],
-        "mqls_reached_customer": reached_customer[chosen],
-        "sqls": m.stage_totals["sql"][chosen],
-        "sqls_captured": captured["sql"][chosen],
-        "sql_days_earlier_mean": mean_lag["sql"][chosen],
-        "customers": m.stage_totals["customer"][chosen],
-        "customers_captured": captured["customer"][chosen],
-        "customer_days_earlier_mean": mean_lag["customer"][chosen],
-        "spend": cal.spend[chosen],
-        "cost_per_mql": cost_per_mql[chosen],
-    }, nan_to_null=True)
-    weeks = pl.DataFrame({
-        "week_start": (np.datetime64(cal.day0, "D") + whole).astype("datetime64[D]"),
-        "mqls": weekly.astype(np.int64),
-    })
+    frame = pl.DataFrame(
+        {
+            "quarter": [cal.quarters[i].label for i in chosen],
+            "quarter_start": [cal.quarters[i].start for i in chosen],
+            "is_mature": cal.is_mature[chosen],
+            "mqls": mqls[chosen].astype(np.int64),
+            "mqls_reached_sql": reached_sql[chosen],
+            "mqls_reached_customer": reached_customer[chosen],
+            "sqls": m.stage_totals["sql"][chosen],
+            "sqls_captured": captured["sql"][chosen],
+            "sql_days_earlier_mean": mean_lag["sql"][chosen],
+            "customers": m.stage_totals["customer"][chosen],
+            "customers_captured": captured["customer"][chosen],
+            "customer_days_earlier_mean": mean_lag["customer"][chosen],
+            "spend": cal.spend[chosen],
+            "cost_per_mql": cost_per_mql[chosen],
+        },
+        nan_to_null=True,
+    )
+    weeks = pl.DataFrame(
+        {
+            "week_start": (np.datetime64(cal.day0, "D") + whole).astype("datetime64[D]"),
+            "mqls": weekly.astype(np.int64),
+        }
+    )
     if capacity is not None:
         weeks = weeks.with_columns((pl.col("mqls") > capacity).alias("over_capacity"))
     total_mqls = int(mqls[chosen].sum())
@@ -781,9 +851,8 @@ def tradeoff_curve(
     """Return per threshold the chosen quarters' MQLs, SQL and customer rates, and capture."""
     cal = m.calendar
     chosen = cal.quarter_indices(quarters)
-    if thresholds is None:
-        thresholds = default_thresholds(scores)
-    s = np.array([threshold_micro(t) for t in thresholds], dtype=np.int64)
+    grid = default_thresholds(scores) if thresholds is None else thresholds
+    s = np.array([threshold_micro(t) for t in grid], dtype=np.int64)
     mqls = np.zeros(len(s), dtype=np.int64)
     # a record run is an MQL moment at s when lo < s <= hi: count, per threshold, the runs in
     # the chosen days with lo < s and take those with hi < s (their lo is lower still)
@@ -805,8 +874,9 @@ def tradeoff_curve(
         """Return per threshold how many selected SQL-lead records are an MQL moment."""
         counts = np.empty((2, len(s)), dtype=np.int64)
         for row, bins in enumerate((lo_bin[select], hi_bin[select])):
-            counts[row, order] = np.cumsum(
-                np.bincount(bins, minlength=len(ranked) + 1))[: len(ranked)]
+            counts[row, order] = np.cumsum(np.bincount(bins, minlength=len(ranked) + 1))[
+                : len(ranked)
+            ]
         return counts[0] - counts[1]
 
     facts = scores.sql_facts
@@ -815,7 +885,7 @@ def tradeoff_curve(
     is_chosen[chosen + 1] = True
     in_cohort = is_chosen[facts["cohort"] + 1]
     columns = {
-        "threshold": np.asarray(thresholds, dtype=np.float64),
+        "threshold": np.asarray(grid, dtype=np.float64),
         "mqls": mqls,
         "mqls_reached_sql": active(in_cohort),
         "mqls_reached_customer": active(in_cohort & facts["won"]),
@@ -878,7 +948,15 @@ def mql_moments(
 
     def half(leads: tuple[int, int]) -> None:
         kernels.first_crossings(
-            *leads, m.history, w, m.check_us, s, since, until, first, np.empty(most),
+            *leads,
+            m.history,
+            w,
+            m.check_us,
+            s,
+            since,
+            until,
+            first,
+            np.empty(most),
             kernels.new_scratch(w),
         )
 
@@ -923,8 +1001,11 @@ def mql_moments_in_force(
     """
     moments = np.full(m.n_leads, NEVER, dtype=np.int64)
     for definition, window in spans:
-        history = m if definition.half_life_days == m.half_life_days else with_half_life(
-            m, definition.half_life_days)
+        history = (
+            m
+            if definition.half_life_days == m.half_life_days
+            else with_half_life(m, definition.half_life_days)
+        )
         np.minimum(moments, mql_moments(history, definition, window=window), out=moments)
     return moments
 
@@ -933,8 +1014,10 @@ def moments_frame(m: Materialised, mql_us: np.ndarray) -> pl.DataFrame:
     """Return (lead_id, mql_at) for the leads with an MQL moment, as the SQL returns them."""
     has = mql_us != NEVER
     return pl.DataFrame(
-        {"lead_id": m.lead_id.filter(pl.Series(has)),
-         "mql_at": pl.Series(mql_us[has], dtype=pl.Int64).cast(pl.Datetime("us"))}
+        {
+            "lead_id": m.lead_id.filter(pl.Series(has)),
+            "mql_at": pl.Series(mql_us[has], dtype=pl.Int64).cast(pl.Datetime("us")),
+        }
     )
 
 
@@ -942,9 +1025,7 @@ def lead_checks(m: Materialised, w: Weights, lead: int) -> tuple[np.ndarray, np.
     """Return one lead's check moments (us) and unrounded scores at them."""
     first, stop = m.check_start[lead], m.check_start[lead + 1]
     scores = np.empty(stop - first)
-    kernels.one_lead(
-        lead, m.history, w.arrays, scores, kernels.new_scratch(w.arrays)
-    )
+    kernels.one_lead(lead, m.history, w.arrays, scores, kernels.new_scratch(w.arrays))
     return m.check_us[first:stop], scores
 
 
@@ -1007,8 +1088,14 @@ def who_moves(
         for code in np.flatnonzero(ins + outs):
             groups.append((dimension, values[code], int(ins[code]), int(outs[code])))
     by_group = pl.DataFrame(
-        groups, schema={"dimension": pl.String, "value": pl.String, "entering": pl.Int64,
-                        "leaving": pl.Int64}, orient="row",
+        groups,
+        schema={
+            "dimension": pl.String,
+            "value": pl.String,
+            "entering": pl.Int64,
+            "leaving": pl.Int64,
+        },
+        orient="row",
     ).with_columns((pl.col("entering") - pl.col("leaving")).alias("net"))
     # the most marginal: lowest best score that now qualifies, highest that no longer does
     closest_in = _closest(entering, scores.lead_max, sample, highest=False)
@@ -1025,8 +1112,9 @@ def who_moves(
         by_group=by_group,
         sample=frame.with_columns(
             pl.Series("direction", ["enters"] * len(closest_in) + ["leaves"] * len(closest_out)),
-            pl.Series("candidate_mql_at", first_at + [None] * len(closest_out),
-                      dtype=pl.Int64).cast(pl.Datetime("us")),
+            pl.Series(
+                "candidate_mql_at", first_at + [None] * len(closest_out), dtype=pl.Int64
+            ).cast(pl.Datetime("us")),
         ).select("lead_id", "direction", pl.exclude("lead_id", "direction")),
     )
 
@@ -1038,9 +1126,13 @@ def movers(
     entering, leaving, _ = _moving(current_mql_us, scores, threshold)
     entering = _closest(entering, scores.lead_max, len(entering), highest=False)
     leaving = _closest(leaving, scores.lead_max, len(leaving), highest=True)
-    return _lead_frame(m, np.concatenate([entering, leaving]), scores, current_mql_us).with_columns(
-        pl.Series("direction", ["enters"] * len(entering) + ["leaves"] * len(leaving))
-    ).select("lead_id", "direction", pl.exclude("lead_id", "direction"))
+    return (
+        _lead_frame(m, np.concatenate([entering, leaving]), scores, current_mql_us)
+        .with_columns(
+            pl.Series("direction", ["enters"] * len(entering) + ["leaves"] * len(leaving))
+        )
+        .select("lead_id", "direction", pl.exclude("lead_id", "direction"))
+    )
 
 
 def _lead_frame(
@@ -1050,25 +1142,31 @@ def _lead_frame(
     and outcomes."""
 
     def moment(us: np.ndarray) -> pl.Series:
-        return pl.Series(np.where(us == NEVER, 0, us), dtype=pl.Int64).cast(
-            pl.Datetime("us")
-        ).scatter(np.flatnonzero(us == NEVER), None)
+        return (
+            pl.Series(np.where(us == NEVER, 0, us), dtype=pl.Int64)
+            .cast(pl.Datetime("us"))
+            .scatter(np.flatnonzero(us == NEVER), None)
+        )
 
     best = scores.lead_max[leads]
-    return pl.DataFrame({
-        "lead_id": m.lead_id.gather(leads),
-        **{
-            dimension: np.array((*m.values[dimension], NO_VALUE), dtype=object)[
-                m.codes[dimension][leads]
-            ]
-            for dimension in PERSONA
+    return pl.DataFrame(
+        {
+            "lead_id": m.lead_id.gather(leads),
+            **{
+                dimension: np.array((*m.values[dimension], NO_VALUE), dtype=object)[
+                    m.codes[dimension][leads]
+                ]
+                for dimension in PERSONA
+            },
+            "best_score": np.where(best <= -BIAS, np.nan, best / 1e6),
+            "current_mql_at": moment(current_mql_us[leads]),
+            "recorded_mql_at": moment(m.recorded_mql_us[leads]),
+            "reached_sql_at": moment(m.reached_sql_us[leads]),
+            "reached_customer_at": moment(m.reached_customer_us[leads]),
         },
-        "best_score": np.where(best <= -BIAS, np.nan, best / 1e6),
-        "current_mql_at": moment(current_mql_us[leads]),
-        "recorded_mql_at": moment(m.recorded_mql_us[leads]),
-        "reached_sql_at": moment(m.reached_sql_us[leads]),
-        "reached_customer_at": moment(m.reached_customer_us[leads]),
-    }, schema_overrides={d: pl.String for d in PERSONA}, nan_to_null=True)
+        schema_overrides={d: pl.String for d in PERSONA},
+        nan_to_null=True,
+    )
 
 
 def explain_score(

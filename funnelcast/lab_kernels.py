@@ -25,7 +25,8 @@ SCORE_BITS = 44
 NO_SCORE, REWARD, CAPPED, PENALTY = 0, 1, 2, 3  # what an event type's points do
 BIAS = 1 << (SCORE_BITS - 1)
 NEVER = np.iinfo(np.int64).max
-
+# _nrt=False is numba's private switch for reference counting; numba's type stubs do not list it,
+# so the decorators that pass it carry a targeted `type: ignore[call-overload]`.
 
 
 @njit(cache=True, nogil=True)
@@ -59,8 +60,20 @@ def count_layout(lead, at_us, kind, created_us):
 
 @njit(cache=True, nogil=True)
 def fill_layout(
-    lead, at_us, kind, created_us, check_start, group_start, early_start,
-    check_us, check_groups, group_type, group_count, early_type, early_count, early_age_us,
+    lead,
+    at_us,
+    kind,
+    created_us,
+    check_start,
+    group_start,
+    early_start,
+    check_us,
+    check_groups,
+    group_type,
+    group_count,
+    early_type,
+    early_count,
+    early_age_us,
 ):
     """Fill the layout count_layout sized (outputs: the arrays after early_start)."""
     n_leads = len(created_us)
@@ -110,14 +123,24 @@ def micro(x):
     return np.int64(np.rint(y))
 
 
-@njit(cache=True, nogil=True, _nrt=False, inline="always")
+@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
 def lead_scores(person, history, weights, capped, out):
     """Write one lead's scores at its checks into out; return how many checks it has.
 
     capped: scratch, one float per capped type.
     """
-    (check_start, group_start, early_start, check_groups, group_type, group_count,
-     early_type, early_count, early_weight, decay) = history
+    (
+        check_start,
+        group_start,
+        early_start,
+        check_groups,
+        group_type,
+        group_count,
+        early_type,
+        early_count,
+        early_weight,
+        decay,
+    ) = history
     fit, kind, points, slot, cap_over_points, capped_points = weights
     first, stop = check_start[person], check_start[person + 1]
     base = fit[person]
@@ -160,10 +183,22 @@ def lead_scores(person, history, weights, capped, out):
     return stop - first
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
 def records(
-    first_lead, stop_lead, history, weights, check_day, check_us, sql_us, customer_us,
-    key_lo, key_hi, sql, lead_max, scores, scratch,
+    first_lead,
+    stop_lead,
+    history,
+    weights,
+    check_day,
+    check_us,
+    sql_us,
+    customer_us,
+    key_lo,
+    key_hi,
+    sql,
+    lead_max,
+    scores,
+    scratch,
 ):
     """Find the record highs of leads first_lead..stop_lead-1; return (keys, sql records).
 
@@ -181,7 +216,7 @@ def records(
         running = -np.inf
         best = -BIAS
         open_run = False
-        run_day = 0
+        run_day = np.int64(0)
         run_lo = 0
         run_hi = 0
         of_sql = sql_us[person] != NEVER
@@ -219,9 +254,18 @@ def records(
     return n_keys, n_sql
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
 def first_crossings(
-    first_lead, stop_lead, history, weights, check_us, s, since_us, until_us, out, scores,
+    first_lead,
+    stop_lead,
+    history,
+    weights,
+    check_us,
+    s,
+    since_us,
+    until_us,
+    out,
+    scores,
     scratch,
 ):
     """Write each lead's first check moment in [since_us, until_us) whose rounded score
@@ -262,7 +306,7 @@ def count_at_or_below(ranked, values, low_bits, bias):
             v = (v & low_bits) - bias
         if even:
             c = np.int64(np.floor((v - ranked[0]) / step)) + 1
-            c = min(max(c, 0), n)
+            c = min(max(c, np.int64(0)), np.int64(n))
             while c < n and ranked[c] <= v:
                 c += 1
             while c > 0 and ranked[c - 1] > v:
@@ -278,7 +322,7 @@ def new_scratch(weights: tuple) -> np.ndarray:
     return np.empty(len(weights[-1]))
 
 
-@njit(cache=True, nogil=True, _nrt=False)
+@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
 def one_lead(person, history, weights, out, scratch):
     """Write one lead's scores at its checks into out; return how many."""
     return lead_scores(person, history, weights, scratch, out)

@@ -187,7 +187,10 @@ def funnel_by_quarter(
         .alias("quarter"),
         pl.col("quarter_start")
         .replace_strict(
-            {s: dt.datetime.combine(q.end, dt.time()) + maturity <= as_of for s, q in quarters.items()},
+            {
+                s: dt.datetime.combine(q.end, dt.time()) + maturity <= as_of
+                for s, q in quarters.items()
+            },
             return_dtype=pl.Boolean,
         )
         .alias("is_mature"),
@@ -197,13 +200,14 @@ def funnel_by_quarter(
 def figures(totals: dict[str, float]) -> dict[str, Any]:
     """Return the headline figures from summed counts: volumes, rates, costs and ROI."""
     t = {k: totals.get(k, 0) or 0 for k in COUNT_COLUMNS}
+    n = {k: int(v) for k, v in t.items() if k.startswith("count_")}
     rates: dict[str, Rate] = {
-        "lead_to_mql": rate(t["count_leads_reached_mql"], t["count_leads"]),
-        "mql_to_sal": rate(t["count_mqls_reached_sal"], t["count_mqls"]),
-        "mql_to_sql": rate(t["count_mqls_reached_sql"], t["count_mqls"]),
-        "mql_to_customer": rate(t["count_mqls_reached_customer"], t["count_mqls"]),
-        "sal_to_sql": rate(t["count_mqls_reached_sql"], t["count_mqls_reached_sal"]),
-        "sql_to_customer": rate(t["count_sqls_reached_customer"], t["count_sqls"]),
+        "lead_to_mql": rate(n["count_leads_reached_mql"], n["count_leads"]),
+        "mql_to_sal": rate(n["count_mqls_reached_sal"], n["count_mqls"]),
+        "mql_to_sql": rate(n["count_mqls_reached_sql"], n["count_mqls"]),
+        "mql_to_customer": rate(n["count_mqls_reached_customer"], n["count_mqls"]),
+        "sal_to_sql": rate(n["count_mqls_reached_sql"], n["count_mqls_reached_sal"]),
+        "sql_to_customer": rate(n["count_sqls_reached_customer"], n["count_sqls"]),
     }
     spend, revenue = float(t["spend"]), float(t["revenue"])
     cost = lambda count: ratio(spend, count) if spend > 0 else None  # noqa: E731

@@ -51,11 +51,19 @@ KPI_SPECS = (
     KpiSpec("customers", "Customers", "count", "up", "won in the period"),
     KpiSpec("mql_to_sql", "MQL → SQL", "share", "up", "of the period's MQLs", "mql_to_sql"),
     KpiSpec(
-        "sql_to_customer", "SQL → customer", "share", "up", "of the period's SQLs",
+        "sql_to_customer",
+        "SQL → customer",
+        "share",
+        "up",
+        "of the period's SQLs",
         "sql_to_customer",
     ),  # fmt: skip
     KpiSpec(
-        "mql_to_customer", "MQL → customer", "share", "up", "of the period's MQLs",
+        "mql_to_customer",
+        "MQL → customer",
+        "share",
+        "up",
+        "of the period's MQLs",
         "mql_to_customer",
     ),  # fmt: skip
     KpiSpec("revenue", "Revenue", "money", "up", "deals won in the period"),
@@ -116,8 +124,16 @@ def kpis(current: dict[str, Any], previous: dict[str, Any] | None) -> list[Kpi]:
         rate = current["rates"][spec.rate_key] if spec.rate_key else None
         out.append(
             Kpi(
-                spec.key, spec.label, spec.kind, value, before, delta, relative, spec.better,
-                spec.note, rate,
+                spec.key,
+                spec.label,
+                spec.kind,
+                value,
+                before,
+                delta,
+                relative,
+                spec.better,
+                spec.note,
+                rate,
             )  # fmt: skip
         )
     return out

@@ -26,7 +26,7 @@ import datetime as dt
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import numpy as np
@@ -130,7 +130,9 @@ def _is_complete(quarter: Quarter, as_of: dt.datetime) -> bool:
 def data_today(ctx: metrics.DataContext) -> dt.datetime:
     """Return the moment just after the data ends (as_of is the last moment it covers)."""
     if ctx.as_of is None:
-        raise PlanError("the database has no leads or stage changes: there is no history to plan from")
+        raise PlanError(
+            "the database has no leads or stage changes: there is no history to plan from"
+        )
     return ctx.as_of + dt.timedelta(microseconds=1)
 
 
@@ -154,7 +156,8 @@ def _lags(
     out = {}
     for step in ("mql_to_sql", "sql_to_customer", "mql_to_customer"):
         part = frame.filter(pl.col("step") == step)
-        counts = [0] * (int(part["quarters_later"].max()) + 1 if not part.is_empty() else 0)
+        longest = cast(int, part["quarters_later"].max())  # polars types max() as any literal
+        counts = [0] * (int(longest) + 1 if not part.is_empty() else 0)
         for k, n in part.select("quarters_later", "count_leads").iter_rows():
             counts[k] = int(n)
         out[step] = tuple(counts)
@@ -188,13 +191,18 @@ def load_history(
     # Recent cohorts have only had time for their quick deals, which makes lags look short:
     # once a first estimate says how long cohorts take, learn it again from the cohorts that
     # have had longer than that, until it holds.
-    need = quarters_to_mature(_lags(
-        cur, as_of, fy, complete[0].start, as_of.date() + dt.timedelta(days=1))["mql_to_customer"])
+    need = quarters_to_mature(
+        _lags(cur, as_of, fy, complete[0].start, as_of.date() + dt.timedelta(days=1))[
+            "mql_to_customer"
+        ]
+    )
     for _ in range(4):
         older = [q for q in complete if _is_complete(q.shifted(need + 1, fy), as_of)]
         if not older:
             break
-        again = quarters_to_mature(_lags(cur, as_of, fy, complete[0].start, older[-1].end)["mql_to_customer"])
+        again = quarters_to_mature(
+            _lags(cur, as_of, fy, complete[0].start, older[-1].end)["mql_to_customer"]
+        )
         if again <= need:
             break
         need = again
@@ -223,17 +231,19 @@ def load_history(
     channels = []
     for name in names:
         w, r = in_window.get(name, {}), in_recent.get(name, {})
-        channels.append(ChannelHistory(
-            channel=name,
-            mqls=int(w.get("count_mqls", 0)),
-            mqls_reached_sql=int(w.get("count_mqls_reached_sql", 0)),
-            mqls_reached_customer=int(w.get("count_mqls_reached_customer", 0)),
-            sqls=int(w.get("count_sqls", 0)),
-            sqls_reached_customer=int(w.get("count_sqls_reached_customer", 0)),
-            recent_mqls=int(r.get("count_mqls", 0)),
-            recent_spend=float(r.get("spend", 0.0)),
-            recent_has_spend=bool(r.get("has_spend", False)),
-        ))
+        channels.append(
+            ChannelHistory(
+                channel=name,
+                mqls=int(w.get("count_mqls", 0)),
+                mqls_reached_sql=int(w.get("count_mqls_reached_sql", 0)),
+                mqls_reached_customer=int(w.get("count_mqls_reached_customer", 0)),
+                sqls=int(w.get("count_sqls", 0)),
+                sqls_reached_customer=int(w.get("count_sqls_reached_customer", 0)),
+                recent_mqls=int(r.get("count_mqls", 0)),
+                recent_spend=float(r.get("spend", 0.0)),
+                recent_has_spend=bool(r.get("has_spend", False)),
+            )
+        )
     recent_rows = totals(recent)
     cohort_mqls: dict[str, dict[str, int]] = {}
     for start, channel, n in rates.select("quarter_start", "channel", "count_mqls").iter_rows():
@@ -307,10 +317,10 @@ def channel_mix(history: History, mix: Mapping[str, float] | None = None) -> dic
     bad = [f"{k}={v}" for k, v in mix.items() if not math.isfinite(v) or v < 0]
     if bad:
         raise PlanError(f"channel mix: shares must be numbers of 0 or more, not {', '.join(bad)}")
-    total = float(sum(mix.values()))
-    if total <= 0:
+    mix_total = float(sum(mix.values()))
+    if mix_total <= 0:
         raise PlanError("channel mix: at least one channel needs a share above 0")
-    return {c.channel: float(mix.get(c.channel, 0.0)) / total for c in history.channels}
+    return {c.channel: float(mix.get(c.channel, 0.0)) / mix_total for c in history.channels}
 
 
 @dataclass(frozen=True)
@@ -449,12 +459,16 @@ def plan(
             f"plan a quarter that starts later, such as {nxt.label}"
         )
     ch = history.channels
-    if sum(c.mqls_reached_customer for c in ch) == 0 or sum(c.sqls_reached_customer for c in ch) == 0:
+    if (
+        sum(c.mqls_reached_customer for c in ch) == 0
+        or sum(c.sqls_reached_customer for c in ch) == 0
+    ):
         raise PlanError(
             f"no conversions in the history window ({history.window[0]}–{history.window[-1]}): "
             f"no MQL or SQL of those quarters became a customer, so there is no rate to plan with"
         )
-    if target.revenue is not None and history.mean_deal is None:
+    mean_deal = history.mean_deal
+    if target.revenue is not None and mean_deal is None:
         raise PlanError(
             f"a revenue target needs deal amounts, and no deal in {history.recent[0]}–"
             f"{history.recent[-1]} has one: give a customer target instead"
@@ -480,14 +494,16 @@ def plan(
         )
     per_mql = w * a_hat * b_hat  # customers per new MQL, per channel, whenever they close
     known_customers = {
-        c.quarter: float(sum(c.mqls.get(x.channel, 0.0) * a_hat[i] * b_hat[i]
-                             for i, x in enumerate(ch)) * g_hat[c.quarters_before])
+        c.quarter: float(
+            sum(c.mqls.get(x.channel, 0.0) * a_hat[i] * b_hat[i] for i, x in enumerate(ch))
+            * g_hat[c.quarters_before]
+        )
         for c in known
     }
     direct = history.direct_customers / max(1, len(history.recent))
     customers_needed = float(target.customers or 0)
-    if target.revenue is not None:
-        customers_needed = max(customers_needed, target.revenue / history.mean_deal)
+    if target.revenue is not None and mean_deal is not None:  # (None refused above)
+        customers_needed = max(customers_needed, target.revenue / mean_deal)
     from_new = max(0.0, customers_needed - direct - sum(known_customers.values()))
     mqls_point = from_new / (per_mql.sum() * future_share) if per_mql.sum() > 0 else math.inf
     point = {
@@ -511,8 +527,18 @@ def plan(
     point["mqls_steady_state"] = (
         max(0.0, customers_needed - direct) / per_mql.sum() if per_mql.sum() > 0 else math.inf
     )
-    return Plan(target, history, shares, cohorts, point, odds.levels(), odds,
-                known_customers, steady.levels(), steady)
+    return Plan(
+        target,
+        history,
+        shares,
+        cohorts,
+        point,
+        odds.levels(),
+        odds,
+        known_customers,
+        steady.levels(),
+        steady,
+    )
 
 
 def _lgamma(x: np.ndarray) -> np.ndarray:
@@ -565,8 +591,7 @@ def betainc(a: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     if not inside.any():
         return out
     a_, b_, x_ = a[inside], b[inside], x[inside]
-    log_front = (_lgamma(a_ + b_) - _lgamma(a_) - _lgamma(b_)
-                 + a_ * np.log(x_) + b_ * np.log1p(-x_))
+    log_front = _lgamma(a_ + b_) - _lgamma(a_) - _lgamma(b_) + a_ * np.log(x_) + b_ * np.log1p(-x_)
     front = np.exp(log_front)
     direct = x_ < (a_ + 1) / (a_ + b_ + 2)
     value = np.empty_like(x_)
@@ -583,8 +608,9 @@ def _normal_above(x: np.ndarray) -> np.ndarray:
     """Return P(Z > x) for a standard normal Z (Abramowitz and Stegun 7.1.26, error < 2e-7)."""
     z = np.abs(x) / math.sqrt(2)
     t = 1 / (1 + 0.3275911 * z)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
-                                                                         + t * 1.061405429))))
+    poly = t * (
+        0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429)))
+    )
     tail = 0.5 * poly * np.exp(-z * z)
     return np.where(x >= 0, tail, 1 - tail)
 
@@ -605,8 +631,7 @@ def binomial_at_least(k: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray
         big = variance > NORMAL_VARIANCE
         value = np.empty_like(km)
         if big.any():
-            value[big] = _normal_above(
-                (km[big] - 0.5 - nm[big] * pm[big]) / np.sqrt(variance[big]))
+            value[big] = _normal_above((km[big] - 0.5 - nm[big] * pm[big]) / np.sqrt(variance[big]))
         if (~big).any():
             value[~big] = betainc(km[~big], nm[~big] - km[~big] + 1, pm[~big])
         out[mid] = value
@@ -640,8 +665,9 @@ class Odds:
         (None when even `cap` would not)."""
         if self.probability(0) >= level:
             return 0
-        hi = max(1, int(np.median(np.maximum(self.need, 0) / np.maximum(self.p, 1e-12))
-                        / self.future))
+        hi = max(
+            1, int(np.median(np.maximum(self.need, 0) / np.maximum(self.p, 1e-12)) / self.future)
+        )
         while self.probability(hi) < level:
             if hi >= cap:
                 return None
@@ -687,13 +713,16 @@ def _simulate(
             counts = np.round([c.mqls.get(x.channel, 0.0) for x in ch]).astype(np.int64)
             known_sim += rng.binomial(counts, ab * g[:, [c.quarters_before]]).sum(axis=1)
         future = [c for c in cohorts if c.is_future]
-        g_future, n_future = sum(g[:, c.quarters_before] for c in future), len(future)
+        g_future = sum((g[:, c.quarters_before] for c in future), np.zeros(simulations))
+        n_future = len(future)
     direct_sim = rng.poisson(d.direct_rate)
     needed = np.full(simulations, float(target.customers or 0))
     z = rng.standard_normal(simulations)
     if target.revenue is not None:
-        needed = np.maximum(needed, customers_for_revenue(
-            target.revenue, d.deal_mean, history.deal_sd, z))
+        assert d.deal_mean is not None  # plan() refuses a revenue target without deal amounts
+        needed = np.maximum(
+            needed, customers_for_revenue(target.revenue, d.deal_mean, history.deal_sd, z)
+        )
     need = needed - known_sim - direct_sim
     p_new = (ab * w).sum(axis=1) * g_future / n_future  # per new MQL, averaged over cohorts
     return Odds(need, p_new, n_future)
@@ -711,19 +740,25 @@ def channel_rows(p: Plan) -> list[dict[str, Any]]:
     for c in p.history.channels:
         share = p.mix[c.channel]
         cpm = c.cost_per_mql
-        mqls = {k: v * share for k, v in p.required_mqls.items()}
-        rows.append({
-            "channel": c.channel,
-            "rates_borrowed_from_all_channels": c.channel in borrowed,
-            "mix_share": share,
-            "mql_to_sql": rate(c.mqls_reached_sql, c.mqls).as_dict(),
-            "sql_to_customer": rate(c.sqls_reached_customer, c.sqls).as_dict(),
-            "cost_per_mql": cpm,
-            "mqls": mqls,
-            "mqls_point": p.point["by_channel"][c.channel]["mqls"],
-            "sqls_point": p.point["by_channel"][c.channel]["sqls"],
-            "budget": {k: (v * cpm if cpm is not None else None) for k, v in mqls.items()},
-        })
+        # a level no number of MQLs reaches (None) has no MQLs or budget to share out
+        mqls = {k: v * share if v is not None else None for k, v in p.required_mqls.items()}
+        rows.append(
+            {
+                "channel": c.channel,
+                "rates_borrowed_from_all_channels": c.channel in borrowed,
+                "mix_share": share,
+                "mql_to_sql": rate(c.mqls_reached_sql, c.mqls).as_dict(),
+                "sql_to_customer": rate(c.sqls_reached_customer, c.sqls).as_dict(),
+                "cost_per_mql": cpm,
+                "mqls": mqls,
+                "mqls_point": p.point["by_channel"][c.channel]["mqls"],
+                "sqls_point": p.point["by_channel"][c.channel]["sqls"],
+                "budget": {
+                    k: (v * cpm if cpm is not None and v is not None else None)
+                    for k, v in mqls.items()
+                },
+            }
+        )
     return rows
 
 
@@ -735,12 +770,15 @@ def budget(p: Plan) -> dict[str, Any]:
     rows = channel_rows(p)
     costed = [r for r in rows if r["cost_per_mql"] is not None]
     out: dict[str, Any] = {
-        k: float(sum(r["budget"][k] for r in costed)) for k in p.required_mqls
+        k: float(sum(r["budget"][k] for r in costed)) if v is not None else None
+        for k, v in p.required_mqls.items()
     }
-    out["point"] = float(sum(p.point["by_channel"][r["channel"]]["mqls"] * r["cost_per_mql"]
-                             for r in costed))
-    out["channels_without_cost"] = [r["channel"] for r in rows
-                                    if r["cost_per_mql"] is None and r["mix_share"] > 0]
+    out["point"] = float(
+        sum(p.point["by_channel"][r["channel"]]["mqls"] * r["cost_per_mql"] for r in costed)
+    )
+    out["channels_without_cost"] = [
+        r["channel"] for r in rows if r["cost_per_mql"] is None and r["mix_share"] > 0
+    ]
     return out
 
 
@@ -780,17 +818,28 @@ def _quarters_between(a: Quarter, b: Quarter, fy: int) -> int:
     return ((b.start.year - a.start.year) * 12 + b.start.month - a.start.month) // 3
 
 
-def rate_posteriors(history: History, levels: Sequence[float] = (0.8, 0.9),
-                    simulations: int = SIMULATIONS, seed: int = SEED) -> pl.DataFrame:
+def rate_posteriors(
+    history: History,
+    levels: Sequence[float] = (0.8, 0.9),
+    simulations: int = SIMULATIONS,
+    seed: int = SEED,
+) -> pl.DataFrame:
     """Return per channel and rate (mql_to_sql, sql_to_customer) the posterior mean and the
     central credible interval for each level (low_80, high_80, ...)."""
     d = draw(history, np.random.default_rng(seed), simulations)
     rows = []
     for i, c in enumerate(history.channels):
-        for name, samples, s, n in (("mql_to_sql", d.a[:, i], c.mqls_reached_sql, c.mqls),
-                                    ("sql_to_customer", d.b[:, i], c.sqls_reached_customer, c.sqls)):
-            row = {"channel": c.channel, "rate": name, "successes": s, "n": n,
-                   "mean": float(samples.mean())}
+        for name, samples, s, n in (
+            ("mql_to_sql", d.a[:, i], c.mqls_reached_sql, c.mqls),
+            ("sql_to_customer", d.b[:, i], c.sqls_reached_customer, c.sqls),
+        ):
+            row = {
+                "channel": c.channel,
+                "rate": name,
+                "successes": s,
+                "n": n,
+                "mean": float(samples.mean()),
+            }
             for level in levels:
                 lo, hi = np.quantile(samples, [(1 - level) / 2, (1 + level) / 2])
                 row[f"low_{round(level * 100)}"] = float(lo)
@@ -804,7 +853,9 @@ def rate_posteriors(history: History, levels: Sequence[float] = (0.8, 0.9),
 # =====================================================================================
 
 
-def stored_targets(cur: duckdb.DuckDBPyConnection, since: dt.date = dt.date(1900, 1, 1)) -> pl.DataFrame:
+def stored_targets(
+    cur: duckdb.DuckDBPyConnection, since: dt.date = dt.date(1900, 1, 1)
+) -> pl.DataFrame:
     """Return the stored targets of the quarters starting on or after a day."""
     return db.run(cur, "planner_targets", from_date=since)
 
@@ -818,8 +869,9 @@ def stored_target(cur: duckdb.DuckDBPyConnection, quarter: Quarter) -> Target | 
     return Target(quarter.label, customers, revenue)
 
 
-def save_target(cur: duckdb.DuckDBPyConnection, quarter: Quarter, customers: int | None,
-                revenue: float | None) -> Target:
+def save_target(
+    cur: duckdb.DuckDBPyConnection, quarter: Quarter, customers: int | None, revenue: float | None
+) -> Target:
     """Store a quarter's target (replacing the one it had) and return it; checked first."""
     target = Target(quarter.label, customers, revenue)
     target.check()
@@ -842,7 +894,9 @@ def default_quarter(history: History) -> Quarter:
 # =====================================================================================
 
 
-def lab_engine(cur: duckdb.DuckDBPyConnection) -> tuple[definitions.Definition, lab.Materialised, lab.Scores] | None:
+def lab_engine(
+    cur: duckdb.DuckDBPyConnection,
+) -> tuple[definitions.Definition, lab.Materialised, lab.Scores] | None:
     """Return the definition in force with its materialised history and scores (None: none)."""
     current = definitions.current(cur)
     if current is None:
@@ -864,13 +918,15 @@ def qualified_leads(
     is rescaled to the MQL-to-customer rate that threshold gives on the mature window
     ("customers": a looser threshold brings more MQLs, each less likely to buy)."""
     if engine is None:
-        recent = [sum(history.cohort_mqls.get(q, {}).values()) for q in history.recent]
-        expected = float(np.mean(recent)) if recent else 0.0
+        recent_mqls = [sum(history.cohort_mqls.get(q, {}).values()) for q in history.recent]
+        expected = float(np.mean(recent_mqls)) if recent_mqls else 0.0
         return {
             "source": "recorded MQLs (no MQL definition is in force)",
-            "definition": None, "threshold": None,
-            "expected_mqls": expected, "probability_of_target": p.probability(expected),
-            "enough": {k: expected >= v for k, v in p.required_mqls.items()},
+            "definition": None,
+            "threshold": None,
+            "expected_mqls": expected,
+            "probability_of_target": p.probability(expected),
+            "enough": {k: v is not None and expected >= v for k, v in p.required_mqls.items()},
             "threshold_for_required": None,
             "threshold_for_steady_state": None,
         }
@@ -882,18 +938,20 @@ def qualified_leads(
     recent = [q for q in history.recent if q in known]
     window = [q for q in history.window if q in known]
     bt = lab.backtest(m, s, t, recent)
-    expected = float(bt.quarters["mqls"].mean()) if not bt.quarters.is_empty() else 0.0
+    expected = float(cast(float, bt.quarters["mqls"].mean())) if not bt.quarters.is_empty() else 0.0
     thresholds = sorted(set(np.round(lab.default_thresholds(s), 6).tolist()) | {t})
     volume = lab.tradeoff_curve(m, s, recent, thresholds)
     quality = lab.tradeoff_curve(m, s, window, thresholds)
     n_recent = max(1, len(recent))
-    curve = pl.DataFrame({
-        "threshold": volume["threshold"],
-        "expected_mqls": volume["mqls"] / n_recent,
-        "mql_to_sql": quality["mql_to_sql"],
-        "mql_to_customer": quality["mql_to_customer"],
-        "mqls_in_window": quality["mqls"],
-    })
+    curve = pl.DataFrame(
+        {
+            "threshold": volume["threshold"],
+            "expected_mqls": volume["mqls"] / n_recent,
+            "mql_to_sql": quality["mql_to_sql"],
+            "mql_to_customer": quality["mql_to_customer"],
+            "mqls_in_window": quality["mqls"],
+        }
+    )
     at_t = curve.filter(pl.col("threshold") == t).row(0, named=True)
     base_q = at_t["mql_to_customer"]
     by_threshold = curve.sort("threshold", descending=True).to_dicts()
@@ -913,22 +971,29 @@ def qualified_leads(
     def for_levels(requirements: Mapping[str, int | None]) -> dict[str, Any]:
         return {
             level: {"volume": highest(required, False), "customers": highest(required, True)}
-            if required is not None else {"volume": None, "customers": None}
+            if required is not None
+            else {"volume": None, "customers": None}
             for level, required in requirements.items()
         }
 
     return {
         "source": f"definition {current.definition_id} '{current.name}' replayed on "
-                  f"{recent[0]}–{recent[-1]}" if recent else "no complete quarter",
-        "definition": {"definition_id": current.definition_id, "name": current.name,
-                       "threshold": float(current.threshold)},
+        f"{recent[0]}–{recent[-1]}"
+        if recent
+        else "no complete quarter",
+        "definition": {
+            "definition_id": current.definition_id,
+            "name": current.name,
+            "threshold": float(current.threshold),
+        },
         "threshold": t,
         "expected_mqls": expected,
-        "mqls_per_quarter": dict(zip(bt.quarters["quarter"].to_list(),
-                                     bt.quarters["mqls"].to_list())),
+        "mqls_per_quarter": dict(
+            zip(bt.quarters["quarter"].to_list(), bt.quarters["mqls"].to_list())
+        ),
         "mql_to_sql": at_t["mql_to_sql"],
         "probability_of_target": p.probability(expected),
-        "enough": {k: expected >= v for k, v in p.required_mqls.items()},
+        "enough": {k: v is not None and expected >= v for k, v in p.required_mqls.items()},
         "threshold_for_required": for_levels(p.required_mqls),
         "threshold_for_steady_state": for_levels(p.required_mqls_steady_state),
         "curve": curve,
@@ -993,18 +1058,29 @@ def summary(p: Plan, leads: dict[str, Any]) -> dict[str, Any]:
     expected = leads["expected_mqls"]
     rows = channel_rows(p)
     return {
-        "target": {"quarter": quarter.label, "customers": p.target.customers,
-                   "revenue": p.target.revenue},
+        "target": {
+            "quarter": quarter.label,
+            "customers": p.target.customers,
+            "revenue": p.target.revenue,
+        },
         "as_of": (h.as_of - dt.timedelta(microseconds=1)).isoformat(),
-        "history": {"rates_from": list(h.window), "mix_costs_and_run_rates_from": list(h.recent),
-                    "mean_deal": h.mean_deal, "deals": h.deals},
+        "history": {
+            "rates_from": list(h.window),
+            "mix_costs_and_run_rates_from": list(h.recent),
+            "mean_deal": h.mean_deal,
+            "deals": h.deals,
+        },
         "required_mqls": p.required_mqls,
         "required_mqls_point": p.point["mqls"],
         "required_mqls_steady_state": p.required_mqls_steady_state,
         "required_mqls_steady_state_point": p.point["mqls_steady_state"],
         "required_sqls": p.point["sqls"],
-        "required_sqls_by_level": {k: v * p.point["sqls"] / p.point["mqls"] if p.point["mqls"] else 0.0
-                                   for k, v in p.required_mqls.items()},
+        "required_sqls_by_level": {
+            k: (None if v is None else v * p.point["sqls"] / p.point["mqls"])
+            if p.point["mqls"]
+            else 0.0
+            for k, v in p.required_mqls.items()
+        },
         "customers_needed": needed,
         "budget": budget(p),
         "expected_mqls_current_definition": expected,
@@ -1013,21 +1089,31 @@ def summary(p: Plan, leads: dict[str, Any]) -> dict[str, Any]:
         "per_channel": rows,
         "waterfall": {k: v for k, v in p.point.items() if k != "by_channel"},
         "stage_lags": {
-            "mql_to_customer_close_share": {f"{k} quarters later": float(n / lags.sum())
-                                            for k, n in enumerate(lags)},
+            "mql_to_customer_close_share": {
+                f"{k} quarters later": float(n / lags.sum()) for k, n in enumerate(lags)
+            },
             "cohorts": [
-                {"quarter": c.quarter, "quarters_before_target": c.quarters_before,
-                 "close_share": c.close_share,
-                 "status": "to come" if c.is_future else ("so far, scaled" if c.is_partial else "in"),
-                 "mqls": (p.point["mqls"] if c.is_future else float(sum(c.mqls.values()))),
-                 "expected_customers_in_target": (
-                     p.point["mqls"] * p.point["mql_to_customer"] * c.close_share
-                     if c.is_future else p.expected_customers_known.get(c.quarter, 0.0))}
+                {
+                    "quarter": c.quarter,
+                    "quarters_before_target": c.quarters_before,
+                    "close_share": c.close_share,
+                    "status": "to come"
+                    if c.is_future
+                    else ("so far, scaled" if c.is_partial else "in"),
+                    "mqls": (p.point["mqls"] if c.is_future else float(sum(c.mqls.values()))),
+                    "expected_customers_in_target": (
+                        p.point["mqls"] * p.point["mql_to_customer"] * c.close_share
+                        if c.is_future
+                        else p.expected_customers_known.get(c.quarter, 0.0)
+                    ),
+                }
                 for c in p.cohorts
             ],
         },
-        "open_pipeline": {**pipeline,
-                          "share_of_target": pipeline["expected_customers"] / needed if needed else None},
+        "open_pipeline": {
+            **pipeline,
+            "share_of_target": pipeline["expected_customers"] / needed if needed else None,
+        },
         "qualified_leads": {k: v for k, v in leads.items() if k != "curve"},
     }
 
@@ -1037,8 +1123,13 @@ def summary(p: Plan, leads: dict[str, Any]) -> dict[str, Any]:
 # =====================================================================================
 
 
-def predict_customers(history: History, quarter: Quarter, new_mqls: Mapping[str, float],
-                      simulations: int = SIMULATIONS, seed: int = SEED) -> np.ndarray:
+def predict_customers(
+    history: History,
+    quarter: Quarter,
+    new_mqls: Mapping[str, float],
+    simulations: int = SIMULATIONS,
+    seed: int = SEED,
+) -> np.ndarray:
     """Return per simulation the customers closing in a quarter, given its own MQLs per
     channel (the cohorts before it as the history knows them)."""
     rng = np.random.default_rng(seed)
@@ -1086,41 +1177,64 @@ def backtest(
         sims = predict_customers(h, q, new, simulations)
         lo80, hi80, lo90, hi90, median = np.quantile(sims, [0.1, 0.9, 0.05, 0.95, 0.5])
         happened = int(here["count_customers"].sum())
-        rows.append({
-            "quarter": q.label,
-            "history": f"{h.window[0]}–{h.window[-1]}",
-            "mqls": int(sum(new.values())),
-            "predicted": float(median),
-            "mean": float(sims.mean()),
-            "low_80": float(lo80), "high_80": float(hi80),
-            "low_90": float(lo90), "high_90": float(hi90),
-            "actual": happened,
-            "in_80": bool(lo80 <= happened <= hi80),
-            "in_90": bool(lo90 <= happened <= hi90),
-            "error": float(median - happened),
-        })
-    schema = {"quarter": pl.String, "history": pl.String, "mqls": pl.Int64, "predicted": pl.Float64,
-              "mean": pl.Float64, "low_80": pl.Float64, "high_80": pl.Float64,
-              "low_90": pl.Float64, "high_90": pl.Float64, "actual": pl.Int64,
-              "in_80": pl.Boolean, "in_90": pl.Boolean, "error": pl.Float64}
+        rows.append(
+            {
+                "quarter": q.label,
+                "history": f"{h.window[0]}–{h.window[-1]}",
+                "mqls": int(sum(new.values())),
+                "predicted": float(median),
+                "mean": float(sims.mean()),
+                "low_80": float(lo80),
+                "high_80": float(hi80),
+                "low_90": float(lo90),
+                "high_90": float(hi90),
+                "actual": happened,
+                "in_80": bool(lo80 <= happened <= hi80),
+                "in_90": bool(lo90 <= happened <= hi90),
+                "error": float(median - happened),
+            }
+        )
+    schema = {
+        "quarter": pl.String,
+        "history": pl.String,
+        "mqls": pl.Int64,
+        "predicted": pl.Float64,
+        "mean": pl.Float64,
+        "low_80": pl.Float64,
+        "high_80": pl.Float64,
+        "low_90": pl.Float64,
+        "high_90": pl.Float64,
+        "actual": pl.Int64,
+        "in_80": pl.Boolean,
+        "in_90": pl.Boolean,
+        "error": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
 def backtest_summary(frame: pl.DataFrame) -> dict[str, Any]:
     """Return the hit rates of the 80% and 90% ranges and the point forecast's errors."""
     if frame.is_empty():
-        return {"quarters": 0, "hit_rate_80": None, "hit_rate_90": None,
-                "mean_absolute_error": None, "mean_absolute_percentage_error": None, "bias": None}
+        return {
+            "quarters": 0,
+            "hit_rate_80": None,
+            "hit_rate_90": None,
+            "mean_absolute_error": None,
+            "mean_absolute_percentage_error": None,
+            "bias": None,
+        }
     actual = frame["actual"].cast(pl.Float64)
     with_actual = frame.filter(pl.col("actual") > 0)
     return {
         "quarters": frame.height,
         "hit_rate_80": rate(int(frame["in_80"].sum()), frame.height).as_dict(),
         "hit_rate_90": rate(int(frame["in_90"].sum()), frame.height).as_dict(),
-        "mean_absolute_error": float(frame["error"].abs().mean()),
+        "mean_absolute_error": float(cast(float, frame["error"].abs().mean())),
         "mean_absolute_percentage_error": (
-            float((with_actual["error"].abs() / with_actual["actual"]).mean())
-            if not with_actual.is_empty() else None),
-        "bias": float(frame["error"].mean()),
-        "mean_actual": float(actual.mean()),
+            float(cast(float, (with_actual["error"].abs() / with_actual["actual"]).mean()))
+            if not with_actual.is_empty()
+            else None
+        ),
+        "bias": float(cast(float, frame["error"].mean())),
+        "mean_actual": float(cast(float, actual.mean())),
     }

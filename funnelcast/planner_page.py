@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import polars as pl
 import streamlit as st
 
-from funnelcast import charts, dashboard, definitions, formats, lab, metrics, planner
+from funnelcast import charts, dashboard, definitions, formats, metrics, planner
 from funnelcast.dashboard import Database
 from funnelcast.periods import Quarter
 
@@ -147,10 +147,12 @@ def chance_curve(p: planner.Plan, expected: float, points: int = 60) -> pl.DataF
 def mix_frame(h: planner.History, mix: Mapping[str, float] | None = None) -> pl.DataFrame:
     """Return the channel mix as an editable table of shares in percent."""
     shares = planner.channel_mix(h, mix)
-    return pl.DataFrame({
-        "channel": list(shares),
-        "share_pct": [round(v * 100, 1) for v in shares.values()],
-    })
+    return pl.DataFrame(
+        {
+            "channel": list(shares),
+            "share_pct": [round(v * 100, 1) for v in shares.values()],
+        }
+    )
 
 
 def mix_from(frame: Any, default: pl.DataFrame) -> dict[str, float] | None:
@@ -164,8 +166,10 @@ def mix_from(frame: Any, default: pl.DataFrame) -> dict[str, float] | None:
 def _rate_text(r: dict[str, Any]) -> str:
     """Return a rate with its n and 95% interval, flagged when n is small."""
     flag = "⚠ " if r["is_small_sample"] else ""
-    return (f"{flag}{formats.share(r['value'])} of {formats.count(r['n'])} "
-            f"({formats.interval(r['low'], r['high'], 0)})")
+    return (
+        f"{flag}{formats.share(r['value'])} of {formats.count(r['n'])} "
+        f"({formats.interval(r['low'], r['high'], 0)})"
+    )
 
 
 def borrowed(row: dict[str, Any]) -> str:
@@ -188,9 +192,16 @@ def channel_table(result: dict[str, Any]) -> pl.DataFrame:
         }
         for r in result["per_channel"]
     ]
-    schema = {"channel": pl.String, "share_pct": pl.Float64, "mql_to_sql": pl.String,
-              "sql_to_customer": pl.String, "cost_per_mql": pl.Float64, "mqls_p80": pl.Float64,
-              "sqls_point": pl.Float64, "budget_p80": pl.Float64}
+    schema = {
+        "channel": pl.String,
+        "share_pct": pl.Float64,
+        "mql_to_sql": pl.String,
+        "sql_to_customer": pl.String,
+        "cost_per_mql": pl.Float64,
+        "mqls_p80": pl.Float64,
+        "sqls_point": pl.Float64,
+        "budget_p80": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -200,16 +211,24 @@ def cohort_table(result: dict[str, Any]) -> pl.DataFrame:
     rows = [
         {
             "quarter": c["quarter"],
-            "status": {"to come": "needed (p50 point)", "in": "in the funnel",
-                       "so far, scaled": "so far, scaled to the quarter"}[c["status"]],
+            "status": {
+                "to come": "needed (p50 point)",
+                "in": "in the funnel",
+                "so far, scaled": "so far, scaled to the quarter",
+            }[c["status"]],
             "mqls": c["mqls"],
             "close_share_pct": c["close_share"] * 100,
             "expected_customers": c["expected_customers_in_target"],
         }
         for c in result["stage_lags"]["cohorts"]
     ]
-    schema = {"quarter": pl.String, "status": pl.String, "mqls": pl.Float64,
-              "close_share_pct": pl.Float64, "expected_customers": pl.Float64}
+    schema = {
+        "quarter": pl.String,
+        "status": pl.String,
+        "mqls": pl.Float64,
+        "close_share_pct": pl.Float64,
+        "expected_customers": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -227,16 +246,24 @@ def threshold_rows(result: dict[str, Any]) -> pl.DataFrame:
         for level, name in LEVEL_NAMES.items():
             volume = (found.get(level) or {}).get("volume")
             customers = (found.get(level) or {}).get("customers")
-            rows.append({
-                "need": f"{name} · {basis}",
-                "required_mqls": required[level],
-                "threshold": volume["threshold"] if volume else None,
-                "mql_to_sql_pct": volume["mql_to_sql"] * 100
-                if volume and volume["mql_to_sql"] is not None else None,
-                "threshold_at_its_rates": customers["threshold"] if customers else None,
-            })
-    schema = {"need": pl.String, "required_mqls": pl.Float64, "threshold": pl.Float64,
-              "mql_to_sql_pct": pl.Float64, "threshold_at_its_rates": pl.Float64}
+            rows.append(
+                {
+                    "need": f"{name} · {basis}",
+                    "required_mqls": required[level],
+                    "threshold": volume["threshold"] if volume else None,
+                    "mql_to_sql_pct": volume["mql_to_sql"] * 100
+                    if volume and volume["mql_to_sql"] is not None
+                    else None,
+                    "threshold_at_its_rates": customers["threshold"] if customers else None,
+                }
+            )
+    schema = {
+        "need": pl.String,
+        "required_mqls": pl.Float64,
+        "threshold": pl.Float64,
+        "mql_to_sql_pct": pl.Float64,
+        "threshold_at_its_rates": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -246,28 +273,50 @@ def threshold_rows(result: dict[str, Any]) -> pl.DataFrame:
 def chance_figure(curve: pl.DataFrame, result: dict[str, Any]) -> go.Figure:
     """Return the chance of reaching the target by new MQLs, with the 50/80/90% requirements and
     the MQLs the current definition is expected to produce."""
-    fig = charts._figure(f"Chance of reaching {result['target']['quarter']}'s target by new MQLs", 340)
-    fig.add_trace(go.Scatter(
-        x=curve["mqls"].to_list(), y=curve["probability"].to_list(), mode="lines",
-        line=dict(color=charts.ACCENT, width=3), name="chance",
-        hovertemplate="%{x:,} MQLs: %{y:.0%}<extra></extra>",
-    ))
+    fig = charts._figure(
+        f"Chance of reaching {result['target']['quarter']}'s target by new MQLs", 340
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=curve["mqls"].to_list(),
+            y=curve["probability"].to_list(),
+            mode="lines",
+            line=dict(color=charts.ACCENT, width=3),
+            name="chance",
+            hovertemplate="%{x:,} MQLs: %{y:.0%}<extra></extra>",
+        )
+    )
     for level, name in LEVEL_NAMES.items():
         value = result["required_mqls"][level]
         if value is None:
             continue
-        fig.add_trace(go.Scatter(
-            x=[value], y=[int(name[:-1]) / 100], mode="markers+text", name=name,
-            marker=dict(color=charts.INK, size=9), text=[f"{name}: {value:,}"],
-            textposition="middle left", showlegend=False,
-            hovertemplate=f"{name} chance: %{{x:,}} MQLs<extra></extra>",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=[value],
+                y=[int(name[:-1]) / 100],
+                mode="markers+text",
+                name=name,
+                marker=dict(color=charts.INK, size=9),
+                text=[f"{name}: {value:,}"],
+                textposition="middle left",
+                showlegend=False,
+                hovertemplate=f"{name} chance: %{{x:,}} MQLs<extra></extra>",
+            )
+        )
     expected = result["expected_mqls_current_definition"]
-    fig.add_vline(x=expected, line=dict(color=charts.LOSS if result["probability_of_target"] < 0.5
-                                        else charts.GAIN, dash="dash"),
-                  annotation_text=f"expected {expected:,.0f}", annotation_position="top right")
-    fig.update_layout(showlegend=False, xaxis_title="new MQLs per quarter still to come",
-                      yaxis=dict(tickformat=".0%", range=[0, 1.05], title="chance"))
+    fig.add_vline(
+        x=expected,
+        line=dict(
+            color=charts.LOSS if result["probability_of_target"] < 0.5 else charts.GAIN, dash="dash"
+        ),
+        annotation_text=f"expected {expected:,.0f}",
+        annotation_position="top right",
+    )
+    fig.update_layout(
+        showlegend=False,
+        xaxis_title="new MQLs per quarter still to come",
+        yaxis=dict(tickformat=".0%", range=[0, 1.05], title="chance"),
+    )
     return fig
 
 
@@ -275,23 +324,34 @@ def threshold_figure(curve: pl.DataFrame, result: dict[str, Any]) -> go.Figure:
     """Return the definition's expected MQLs per quarter by threshold against the requirement."""
     q = result["qualified_leads"]
     fig = charts._figure("MQLs per quarter by threshold (current definition)", 320)
-    fig.add_trace(go.Scatter(
-        x=curve["threshold"].to_list(), y=curve["expected_mqls"].to_list(), mode="lines",
-        line=dict(color=charts.ACCENT, width=3), name="expected MQLs",
-        hovertemplate="threshold %{x:g}: %{y:,.0f} MQLs<extra></extra>",
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=curve["threshold"].to_list(),
+            y=curve["expected_mqls"].to_list(),
+            mode="lines",
+            line=dict(color=charts.ACCENT, width=3),
+            name="expected MQLs",
+            hovertemplate="threshold %{x:g}: %{y:,.0f} MQLs<extra></extra>",
+        )
+    )
     for need, text, position in (
         (result["required_mqls"]["p80"], f"{result['target']['quarter']}, 80%", "top right"),
         (result["required_mqls_steady_state"]["p80"], "steady state, 80%", "bottom right"),
     ):
         if need is not None:
-            fig.add_hline(y=need, line=dict(color=charts.LOSS, dash="dot"),
-                          annotation_text=f"{text}: {need:,}", annotation_position=position)
+            fig.add_hline(
+                y=need,
+                line=dict(color=charts.LOSS, dash="dot"),
+                annotation_text=f"{text}: {need:,}",
+                annotation_position=position,
+            )
     if q.get("threshold") is not None:
-        fig.add_vline(x=q["threshold"], line=dict(color=charts.MUTED, dash="dash"),
-                      annotation_text=f"threshold {q['threshold']:g}")
-    fig.update_layout(showlegend=False, xaxis_title="MQL threshold",
-                      yaxis_title="MQLs per quarter")
+        fig.add_vline(
+            x=q["threshold"],
+            line=dict(color=charts.MUTED, dash="dash"),
+            annotation_text=f"threshold {q['threshold']:g}",
+        )
+    fig.update_layout(showlegend=False, xaxis_title="MQL threshold", yaxis_title="MQLs per quarter")
     return fig
 
 
@@ -303,19 +363,37 @@ def backtest_figure(frame: pl.DataFrame) -> go.Figure:
         ("low_90", "high_90", "90% range", "#bfdbfe", 0.5),
         ("low_80", "high_80", "80% range", "#60a5fa", 0.3),
     ):
-        fig.add_trace(go.Bar(
-            x=x, y=(frame[high] - frame[low]).to_list(), base=frame[low].to_list(), name=name,
-            marker=dict(color=color), width=width,
-            customdata=frame[high].to_list(),
-            hovertemplate=f"{name}: %{{base:.0f}}–%{{customdata:.0f}}<extra></extra>",
-        ))
-    fig.add_trace(go.Scatter(x=x, y=frame["predicted"].to_list(), mode="markers", name="forecast",
-                             marker=dict(symbol="line-ew-open", size=22, color=charts.INK)))
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=(frame[high] - frame[low]).to_list(),
+                base=frame[low].to_list(),
+                name=name,
+                marker=dict(color=color),
+                width=width,
+                customdata=frame[high].to_list(),
+                hovertemplate=f"{name}: %{{base:.0f}}–%{{customdata:.0f}}<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=frame["predicted"].to_list(),
+            mode="markers",
+            name="forecast",
+            marker=dict(symbol="line-ew-open", size=22, color=charts.INK),
+        )
+    )
     hit = frame["in_80"].to_list()
-    fig.add_trace(go.Scatter(
-        x=x, y=frame["actual"].to_list(), mode="markers", name="won (red: outside the 80% range)",
-        marker=dict(size=10, color=[charts.GAIN if h else charts.LOSS for h in hit]),
-    ))
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=frame["actual"].to_list(),
+            mode="markers",
+            name="won (red: outside the 80% range)",
+            marker=dict(size=10, color=[charts.GAIN if h else charts.LOSS for h in hit]),
+        )
+    )
     fig.update_layout(barmode="overlay", yaxis_title="customers won in the quarter")
     return fig
 

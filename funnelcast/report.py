@@ -67,7 +67,7 @@ def collect(
         as_of=ctx.as_of.date().isoformat() if ctx.as_of else None,
         is_complete=overview.is_complete(q, ctx.as_of),
         roi=report,
-        current=summary(q.label),
+        current=metrics.summarize(ctx, frame, quarter=q.label),
         previous=summary(scope["previous_quarter"]),
         year_ago=summary(scope["year_ago_quarter"]),
         target=targets[0] if targets else None,
@@ -170,7 +170,7 @@ def _kpi_tiles(data: ReportData) -> str:
         tiles.append(
             f'<div class="kpi"><div class="label">{_e(kpi.label)}</div>'
             f'<div class="value">{_e(formats.by_kind(kpi.value, kpi.kind))}</div>'
-            f"{''.join(lines)}<div class=\"muted\">{_e(basis)}</div></div>"
+            f'{"".join(lines)}<div class="muted">{_e(basis)}</div></div>'
         )
     return f'<div class="kpis">{"".join(tiles)}</div>'
 
@@ -234,14 +234,18 @@ def _channel_table(report: dict[str, Any]) -> str:
             _money(row["cost_per_sql"]), _money(row["cost_per_customer"]),
             "no spend" if row["roi"] is None else formats.share(row["roi"], 0),
         ]  # fmt: skip
-        for key, label in (("vs_previous", "previous_quarter"), ("vs_year_ago", "year_ago_quarter")):
+        for key, label in (
+            ("vs_previous", "previous_quarter"),
+            ("vs_year_ago", "year_ago_quarter"),
+        ):
             if scope[label]:
                 delta = (row["change"][key] or {}).get("roi") if row["change"][key] else None
                 out.append(_points(delta))
         return out
 
     body = [
-        f"<tr><td>{_e(r['channel'])}</td>" + "".join(f"<td>{_e(c)}</td>" for c in cells(r))
+        f"<tr><td>{_e(r['channel'])}</td>"
+        + "".join(f"<td>{_e(c)}</td>" for c in cells(r))
         + "</tr>"
         for r in report["by_channel"]
     ]
@@ -267,9 +271,7 @@ def _attribution_table(report: dict[str, Any]) -> str:
             + (f" (#{row['models'][m]['rank']})" if row["models"][m]["rank"] else "")
             for m in attribution.MODEL_KEYS
         ]
-        flag = (
-            f"⚑ ranks {row['rank_low']}–{row['rank_high']}" if row["rank_changes"] else "—"
-        )
+        flag = f"⚑ ranks {row['rank_low']}–{row['rank_high']}" if row["rank_changes"] else "—"
         body.append(
             f"<tr><td>{_e(row['channel'])}</td>"
             + "".join(f"<td>{_e(c)}</td>" for c in cells)
@@ -278,7 +280,9 @@ def _attribution_table(report: dict[str, Any]) -> str:
     roi_row = []
     for row in report["attribution"]["by_channel"]:
         rois = [
-            "no spend" if row["models"][m]["roi"] is None else formats.share(row["models"][m]["roi"], 0)
+            "no spend"
+            if row["models"][m]["roi"] is None
+            else formats.share(row["models"][m]["roi"], 0)
             for m in attribution.MODEL_KEYS
         ]
         roi_row.append(
@@ -306,7 +310,11 @@ def attribution_notes(report: dict[str, Any]) -> list[str]:
         )
     notes.append(
         f"{journeys['deals']} deals in scope"
-        + (f", a median of {journeys['median_touches']:g} touches each" if journeys["deals"] else "")
+        + (
+            f", a median of {journeys['median_touches']:g} touches each"
+            if journeys["deals"]
+            else ""
+        )
         + f"; {journeys['one_touch']} with one touch (every model gives it all), "
         f"{journeys['two_touches']} with two (U-shaped splits them 50/50), "
         f"{journeys['without_mql']} without an MQL before the deal (the last touch before the "
@@ -341,7 +349,9 @@ def render(data: ReportData) -> str:
     report = data.roi
     scope = report["scope"]
     compare = ", ".join(
-        f"against {label}" for label in (scope["previous_quarter"], scope["year_ago_quarter"]) if label
+        f"against {label}"
+        for label in (scope["previous_quarter"], scope["year_ago_quarter"])
+        if label
     )
     definition = data.current["scope"]["definition"]
     warnings = []
@@ -426,7 +436,7 @@ def render(data: ReportData) -> str:
         f'<p class="muted">Made by Funnelcast on {dt.date.today().isoformat()}.</p>',
     ]  # fmt: skip
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>Quarterly review {_e(data.quarter)} · Funnelcast</title>"
         f"<style>{CSS}</style>"
         f'<script type="text/javascript">{plotly.offline.get_plotlyjs()}</script>'

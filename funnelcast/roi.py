@@ -66,9 +66,9 @@ def load(
     """Return the inputs of every ROI figure: run the queries once."""
     fy = ctx.fy_start_month
     touch_frame = attribution.touches(cur, fy, half_life_days)
-    lags = metrics.with_mql_moments(
-        cur, metrics.mql_moments(cur, ctx), "conversion_lags"
-    ).filter(pl.col("step") == "mql_to_sql")
+    lags = metrics.with_mql_moments(cur, metrics.mql_moments(cur, ctx), "conversion_lags").filter(
+        pl.col("step") == "mql_to_sql"
+    )
     outcome = db.run(cur, "outcome_lag", outcome="customer")
     return Inputs(
         frame=db.run(cur, "roi_by_channel_quarter", fy_start_month=fy),
@@ -286,9 +286,7 @@ def report(
     }
     by_channel = []
     for ch, row in rows.items():
-        earlier = {
-            name: (found[1].get(ch) if found else None) for name, found in before.items()
-        }
+        earlier = {name: (found[1].get(ch) if found else None) for name, found in before.items()}
         by_channel.append(
             {
                 "channel": ch,

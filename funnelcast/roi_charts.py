@@ -48,9 +48,11 @@ def roi_by_channel(
     channels = [r["channel"] for r in rows]
     values = [r["roi"] for r in rows]
     earlier = [
-        (r[k] or {}).get("roi") for r in rows for k in ("previous", "year_ago")
-        if (r[k] or {}).get("roi") is not None
-    ]  # fmt: skip
+        roi
+        for r in rows
+        for k in ("previous", "year_ago")
+        if (roi := (r[k] or {}).get("roi")) is not None
+    ]
     # One channel far above the rest would flatten them: cut its bar at the axis top.
     cap = _axis_cap([v for v in values if v is not None])
     shown = [0 if v is None else min(v, cap) if cap else v for v in values]
@@ -223,4 +225,3 @@ def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
         showarrow=False, font=dict(size=11, color=MUTED),
     )  # fmt: skip
     return fig
-

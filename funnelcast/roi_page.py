@@ -39,7 +39,11 @@ def result(
 
 @st.cache_data(show_spinner="Preparing the quarterly review…", max_entries=8)
 def _review(
-    _cur: duckdb.DuckDBPyConnection, key: str, quarter: str, model: str, half_life_days: float,
+    _cur: duckdb.DuckDBPyConnection,
+    key: str,
+    quarter: str,
+    model: str,
+    half_life_days: float,
     source: str,
 ) -> report.ReportData:
     """Return funnelcast.report.collect, cached."""

@@ -93,7 +93,9 @@ def mql_moments(
     )
     timeline = pl.concat(
         [
-            scored.select("lead_key", "t_us", "type", "ref_us", "running", pl.lit(False).alias("is_check")),
+            scored.select(
+                "lead_key", "t_us", "type", "ref_us", "running", pl.lit(False).alias("is_check")
+            ),
             checks.with_columns(
                 pl.lit(None, pl.Int64).alias("type"),
                 pl.lit(None, pl.Int64).alias("ref_us"),
@@ -161,6 +163,4 @@ def computed_mql_moments(
         )
     except SpanTooLong:
         # years of events under a short half-life: the pairwise SQL is slower but always sums
-        return db.run(
-            cur, "computed_mql_moments", definition_id=definition_id, threshold=threshold
-        )
+        return db.run(cur, "computed_mql_moments", definition_id=definition_id, threshold=threshold)

@@ -41,6 +41,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import duckdb
 import numpy as np
@@ -144,31 +145,37 @@ def known_outcome_features(
     half_life = definition["half_life_days"] if definition else DEFAULT_HALF_LIFE_DAYS
     if horizon_days is None:
         lag = db.run(cur, "outcome_lag", outcome=outcome)["p90_days"][0]
-        horizon_days = (
-            max(window_days, math.ceil(lag)) if lag is not None else DEFAULT_HORIZON_DAYS
-        )
+        horizon_days = max(window_days, math.ceil(lag)) if lag is not None else DEFAULT_HORIZON_DAYS
     elif not horizon_days >= window_days:
         raise ValueError(
             f"horizon_days ({horizon_days}) must be at least window_days ({window_days})"
         )
     if ctx.as_of is None:
         leads = pl.DataFrame(
-            schema={"lead_id": pl.String, "created_at": pl.Datetime("us"),
-                    "recorded_mql_at": pl.Datetime("us"), "outcome_at": pl.Datetime("us"),
-                    "converted": pl.Boolean, "feature_at": pl.Datetime("us")}
+            schema={
+                "lead_id": pl.String,
+                "created_at": pl.Datetime("us"),
+                "recorded_mql_at": pl.Datetime("us"),
+                "outcome_at": pl.Datetime("us"),
+                "converted": pl.Boolean,
+                "feature_at": pl.Datetime("us"),
+            }
         )
     else:
         leads = db.run(
-            cur, "known_outcome_leads",
+            cur,
+            "known_outcome_leads",
             outcome=outcome,
             created_before=ctx.as_of - dt.timedelta(days=horizon_days),
             horizon_days=float(horizon_days),
             window_days=float(window_days),
         )
     definition_id = definition["definition_id"] if definition else None
-    catalogue = db.run(cur, "feature_catalogue", definition_id=definition_id).with_row_index(
-        "column_index"
-    ).with_columns(pl.col("column_index").cast(pl.Int64))
+    catalogue = (
+        db.run(cur, "feature_catalogue", definition_id=definition_id)
+        .with_row_index("column_index")
+        .with_columns(pl.col("column_index").cast(pl.Int64))
+    )
     moments = leads.select(
         pl.int_range(pl.len(), dtype=pl.Int64).alias("lead_key"), "lead_id", "feature_at"
     )
@@ -199,7 +206,8 @@ def known_outcome_features(
     current = _definition_score(
         long,
         catalogue.select(
-            "column_index", "attribute",
+            "column_index",
+            "attribute",
             pl.col("current_points").alias("points"),
             pl.col("current_cap").alias("cap"),
             pl.col("current_disqualifies").alias("disqualifies"),
@@ -208,10 +216,17 @@ def known_outcome_features(
         catalogue.height,
     )
     return Features(
-        leads=leads, catalogue=catalogue, long=long, x=x,
-        converted=leads["converted"].to_numpy().astype(bool), current_score=current,
-        definition=definition, as_of=ctx.as_of, outcome=outcome,
-        horizon_days=float(horizon_days), window_days=float(window_days),
+        leads=leads,
+        catalogue=catalogue,
+        long=long,
+        x=x,
+        converted=leads["converted"].to_numpy().astype(bool),
+        current_score=current,
+        definition=definition,
+        as_of=ctx.as_of,
+        outcome=outcome,
+        horizon_days=float(horizon_days),
+        window_days=float(window_days),
         half_life_days=float(half_life),
     )
 
@@ -259,12 +274,14 @@ def suggest_weights(
         "fit_rules": [
             (a, v, p, d)
             for a, v, p, d in kept.filter(pl.col("attribute") != EVENT_TYPE)
-            .select("attribute", "value", "points", "is_disqualifier").iter_rows()
+            .select("attribute", "value", "points", "is_disqualifier")
+            .iter_rows()
         ],
         "behaviour_rules": [
             (v, p, None)
             for v, p in kept.filter(pl.col("attribute") == EVENT_TYPE)
-            .select("value", "points").iter_rows()
+            .select("value", "points")
+            .iter_rows()
         ],
     }
     draft_score = score_draft(features, rules)
@@ -272,7 +289,8 @@ def suggest_weights(
     target = target_mql_share
     if target is None and features.definition is None:
         # with no definition to match, match the MQLs the CRM recorded
-        target = float(features.leads["recorded_mql_at"][train].is_not_null().mean() or 0.0)
+        recorded = features.leads["recorded_mql_at"][train].is_not_null().mean()
+        target = float(cast(float, recorded) or 0.0)  # polars types mean() as any literal
     try:
         matched = _match_mql_volume(cur, features, n - n_test, rules, target)
     except scoring.SpanTooLong:
@@ -282,7 +300,7 @@ def suggest_weights(
         if target is None and n > n_test:
             target = float(np.mean(features.current_score[train] >= current_threshold))
         threshold = _threshold_for_share(draft_score[train], target or 0.0)
-        mql_share = {"current": None, "draft": None}
+        mql_share: dict[str, float | None] = {"current": None, "draft": None}
     else:
         threshold, mql_share = matched
     draft = {"threshold": threshold, "half_life_days": features.half_life_days, **rules}
@@ -292,15 +310,28 @@ def suggest_weights(
     if features.definition is not None:
         scores["current"] = features.current_score[test]
     lift = pl.concat(
-        [lift_by_decile(s, y[test]).select(pl.lit(name).alias("score"), pl.all())
-         for name, s in scores.items()]
+        [
+            lift_by_decile(s, y[test]).select(pl.lit(name).alias("score"), pl.all())
+            for name, s in scores.items()
+        ]
     )
-    thresholds = {"draft": threshold, "current": current_threshold}
+    thresholds = {"draft": threshold}
+    if current_threshold is not None:
+        thresholds["current"] = current_threshold
     operating_points = pl.DataFrame(
-        [_operating_point(name, scores[name], y[test], t)
-         for name, t in thresholds.items() if name in scores],
-        schema={"score": pl.String, "threshold": pl.Float64, "mqls": pl.Int64,
-                "share": pl.Float64, "rate": pl.Float64, "capture": pl.Float64},
+        [
+            _operating_point(name, scores[name], y[test], t)
+            for name, t in thresholds.items()
+            if name in scores
+        ],
+        schema={
+            "score": pl.String,
+            "threshold": pl.Float64,
+            "mqls": pl.Int64,
+            "share": pl.Float64,
+            "rate": pl.Float64,
+            "capture": pl.Float64,
+        },
         orient="row",
     )
     too_thin, why = _thinness(features, n - n_test, int(y[train].sum()), n_test, int(y[test].sum()))
@@ -348,8 +379,13 @@ def _draft_rules(draft: dict) -> pl.DataFrame:
     return pl.DataFrame(
         [(a, v, float(p), None, bool(d)) for a, v, p, d in draft["fit_rules"]]
         + [(EVENT_TYPE, e, float(p), c, False) for e, p, c in draft["behaviour_rules"]],
-        schema={"attribute": pl.String, "value": pl.String, "points": pl.Float64,
-                "cap": pl.Float64, "disqualifies": pl.Boolean},
+        schema={
+            "attribute": pl.String,
+            "value": pl.String,
+            "points": pl.Float64,
+            "cap": pl.Float64,
+            "disqualifies": pl.Boolean,
+        },
         orient="row",
     )
 
@@ -379,8 +415,9 @@ def _match_mql_volume(
     keys = np.arange(n_train)
     if n_train > VOLUME_SAMPLE_LEADS:
         keys = np.sort(np.random.default_rng(0).choice(n_train, VOLUME_SAMPLE_LEADS, replace=False))
-    sample = features.leads.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("lead_key"),
-                                   "lead_id", "created_at")[keys]
+    sample = features.leads.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("lead_key"), "lead_id", "created_at"
+    )[keys]
     cur.register("chosen_leads", sample.select("lead_id"))
     try:
         events = db.run(cur, "lead_events")
@@ -391,15 +428,18 @@ def _match_mql_volume(
     def share_of_mqls(rules: pl.DataFrame, threshold: float) -> float:
         """Return the share of the sampled leads whose score reaches threshold by as_of."""
         fit = _definition_score(
-            long, _coded(features, rules.filter(pl.col("attribute") != EVENT_TYPE)),
-            features.leads.height, features.catalogue.height,
+            long,
+            _coded(features, rules.filter(pl.col("attribute") != EVENT_TYPE)),
+            features.leads.height,
+            features.catalogue.height,
         )[keys]
         behaviour = rules.filter(pl.col("attribute") == EVENT_TYPE).select(
             pl.col("value").alias("event_type"), "points", pl.col("cap").alias("cap_points")
         )
         moments = scoring.mql_moments(
             sample.select(
-                "lead_id", "created_at",
+                "lead_id",
+                "created_at",
                 pl.Series("fit_points", np.where(np.isinf(fit), 0.0, fit)),
                 pl.Series("is_disqualified", np.isinf(fit)),
             ),
@@ -413,11 +453,16 @@ def _match_mql_volume(
     if features.definition is not None:
         current_rules = features.catalogue.filter(
             (pl.col("current_points") != 0) | pl.col("current_disqualifies")
-        ).select("attribute", "value", pl.col("current_points").alias("points"),
-                 pl.col("current_cap").alias("cap"),
-                 pl.col("current_disqualifies").alias("disqualifies"))
+        ).select(
+            "attribute",
+            "value",
+            pl.col("current_points").alias("points"),
+            pl.col("current_cap").alias("cap"),
+            pl.col("current_disqualifies").alias("disqualifies"),
+        )
         current = share_of_mqls(current_rules, features.definition["threshold"])
     wanted = current if target_share is None else target_share
+    assert wanted is not None  # the caller gives a target share when there is no definition
     rules = _draft_rules(draft)
     shares: dict[int, float] = {}
 
@@ -541,8 +586,13 @@ def lift_by_decile(score: np.ndarray, converted: np.ndarray, deciles: int = 10) 
             "rate": rate,
             "lift": [r / overall if r is not None and overall > 0 else None for r in rate],
         },
-        schema={"decile": pl.Int64, "leads": pl.Int64, "converted": pl.Int64,
-                "rate": pl.Float64, "lift": pl.Float64},
+        schema={
+            "decile": pl.Int64,
+            "leads": pl.Int64,
+            "converted": pl.Int64,
+            "rate": pl.Float64,
+            "lift": pl.Float64,
+        },
     )
 
 
@@ -607,8 +657,11 @@ def _weights(
         "current_points",
         "current_disqualifies",
         pl.Series("train_leads", held, dtype=pl.Int64),
-        pl.Series("train_rate", [h / c if c else None for h, c in zip(hits, held, strict=True)],
-                  dtype=pl.Float64),
+        pl.Series(
+            "train_rate",
+            [h / c if c else None for h, c in zip(hits, held, strict=True)],
+            dtype=pl.Float64,
+        ),
     )
 
 
@@ -675,8 +728,8 @@ def _penalised_loss(x: np.ndarray, y: np.ndarray, theta: np.ndarray, penalty: np
     """Return the negative log-likelihood of theta (intercept, weights) plus its L2 penalty."""
     total = 0.0
     for start in range(0, len(y), CHUNK_ROWS):
-        eta = theta[0] + x[start:start + CHUNK_ROWS] @ theta[1:]
-        total += float(np.sum(np.logaddexp(0.0, eta) - y[start:start + CHUNK_ROWS] * eta))
+        eta = theta[0] + x[start : start + CHUNK_ROWS] @ theta[1:]
+        total += float(np.sum(np.logaddexp(0.0, eta) - y[start : start + CHUNK_ROWS] * eta))
     return total + 0.5 * float(np.sum(penalty * theta * theta))
 
 
@@ -688,9 +741,9 @@ def _gradient_hessian(
     gradient = np.zeros(k)
     hessian = np.zeros((k, k))
     for start in range(0, len(y), CHUNK_ROWS):
-        block = x[start:start + CHUNK_ROWS]
+        block = x[start : start + CHUNK_ROWS]
         p = 0.5 * (1.0 + np.tanh(0.5 * (theta[0] + block @ theta[1:])))  # logistic, stable
-        residual = p - y[start:start + CHUNK_ROWS]
+        residual = p - y[start : start + CHUNK_ROWS]
         w = p * (1.0 - p)
         gradient[0] += residual.sum()
         gradient[1:] += block.T @ residual

@@ -62,9 +62,9 @@ def widget_values(definition: Definition) -> dict[str, Any]:
         values[behaviour_key(rule.event_type, "cap")] = (
             None if rule.cap is None else float(rule.cap)
         )
-    for rule in definition.fit_rules:
-        values[fit_key(rule, "points")] = float(rule.points)
-        values[fit_key(rule, "dq")] = bool(rule.is_disqualifier)
+    for fit_rule in definition.fit_rules:
+        values[fit_key(fit_rule, "points")] = float(fit_rule.points)
+        values[fit_key(fit_rule, "dq")] = bool(fit_rule.is_disqualifier)
     return values
 
 
@@ -109,9 +109,7 @@ def definition_from_suggestion(draft: Mapping[str, Any], current: Definition) ->
         name=f"{current.name} (suggested)",
         threshold=float(draft["threshold"]),
         half_life_days=float(draft["half_life_days"]),
-        fit_rules=tuple(
-            FitRule(a, v, float(p), bool(d)) for a, v, p, d in draft["fit_rules"]
-        ),
+        fit_rules=tuple(FitRule(a, v, float(p), bool(d)) for a, v, p, d in draft["fit_rules"]),
         behaviour_rules=tuple(
             BehaviourRule(t, float(p), None if c is None else float(c))
             for t, p, c in draft["behaviour_rules"]
@@ -193,6 +191,7 @@ def over_capacity(totals: dict[str, Any]) -> str:
 
 def per_quarter(candidate: lab.Backtest, current: lab.Backtest) -> pl.DataFrame:
     """Return MQLs, precision and capture per chosen quarter, candidate beside current."""
+
     def shares(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
         return frame.select(
             "quarter",
@@ -202,10 +201,10 @@ def per_quarter(candidate: lab.Backtest, current: lab.Backtest) -> pl.DataFrame:
             pl.col("cost_per_mql").alias(f"cost_per_mql_{suffix}"),
         ).fill_nan(None)
 
-    return shares(candidate.quarters, "candidate").join(
-        shares(current.quarters, "current"), on="quarter", how="left"
-    ).with_columns(
-        candidate.quarters["is_mature"].alias("is_mature")
+    return (
+        shares(candidate.quarters, "candidate")
+        .join(shares(current.quarters, "current"), on="quarter", how="left")
+        .with_columns(candidate.quarters["is_mature"].alias("is_mature"))
     )
 
 
@@ -226,17 +225,43 @@ def headline(candidate: lab.Backtest, current: lab.Backtest) -> list[Card]:
     per_week = formats.DASH if c["mqls_per_week"] is None else f"{c['mqls_per_week']:,.1f}"
     capacity = c["sales_capacity_per_week"]
     return [
-        Card("MQLs", formats.count(c["mqls"]), f"{change:+,} vs current" if change else None,
-             "normal", f"current: {formats.count(b['mqls'])}"),
-        Card("MQL → SQL", formats.share(c["mql_to_sql"]["value"]), None, "normal",
-             f"current: {formats.share(b['mql_to_sql']['value'])}"),
-        Card("SQLs caught as MQL", formats.share(c["sql_capture"]["value"]), None, "normal",
-             f"current: {formats.share(b['sql_capture']['value'])}"),
-        Card("Cost per MQL", formats.money(c["cost_per_mql"]), None, "inverse",
-             f"current: {formats.money(b['cost_per_mql'])}"),
-        Card("MQLs per week", per_week, None, "off",
-             "no capacity given" if capacity is None
-             else f"capacity {capacity:g} · {over_capacity(c)} weeks over"),
+        Card(
+            "MQLs",
+            formats.count(c["mqls"]),
+            f"{change:+,} vs current" if change else None,
+            "normal",
+            f"current: {formats.count(b['mqls'])}",
+        ),
+        Card(
+            "MQL → SQL",
+            formats.share(c["mql_to_sql"]["value"]),
+            None,
+            "normal",
+            f"current: {formats.share(b['mql_to_sql']['value'])}",
+        ),
+        Card(
+            "SQLs caught as MQL",
+            formats.share(c["sql_capture"]["value"]),
+            None,
+            "normal",
+            f"current: {formats.share(b['sql_capture']['value'])}",
+        ),
+        Card(
+            "Cost per MQL",
+            formats.money(c["cost_per_mql"]),
+            None,
+            "inverse",
+            f"current: {formats.money(b['cost_per_mql'])}",
+        ),
+        Card(
+            "MQLs per week",
+            per_week,
+            None,
+            "off",
+            "no capacity given"
+            if capacity is None
+            else f"capacity {capacity:g} · {over_capacity(c)} weeks over",
+        ),
     ]
 
 
@@ -247,11 +272,13 @@ def suggestion_scores(suggestion: suggest.Suggestion) -> list[tuple[str, str, st
     out = []
     for label, key in (("Model", "model"), ("Its draft", "draft"), ("Current", "current")):
         auc = suggestion.auc.get(key)
-        out.append((
-            label,
-            formats.DASH if auc is None else f"{auc:.3f}",
-            formats.DASH if lift.get(key) is None else f"{lift[key]:.1f}×",
-        ))
+        out.append(
+            (
+                label,
+                formats.DASH if auc is None else f"{auc:.3f}",
+                formats.DASH if lift.get(key) is None else f"{lift[key]:.1f}×",
+            )
+        )
     return out
 
 
@@ -334,7 +361,11 @@ def versions_text(spans: list) -> str:
     for d, (since, until) in spans:
         start = "" if since == -lab.NEVER else _day(since).isoformat()
         end = "" if until == lab.NEVER else _day(until).isoformat()
-        span = f"from {start}" if not end else (f"before {end}" if not start else f"from {start}, before {end}")
+        span = (
+            f"from {start}"
+            if not end
+            else (f"before {end}" if not start else f"from {start}, before {end}")
+        )
         parts.append(f"**{d.name}** (v{d.definition_id}, threshold {d.threshold:g}) {span}")
     return "each quarter by the version in force then: " + "; ".join(parts)
 
@@ -353,12 +384,14 @@ def with_fit_rule(base: Definition, values: Mapping[str, Any], rule: FitRule) ->
     draft = draft_from(base, values)
     if rule.attribute not in lab.FIT_ATTRIBUTES:
         raise definitions.DefinitionError(
-            f"fit rules match {', '.join(lab.FIT_ATTRIBUTES)}, not {rule.attribute!r}")
+            f"fit rules match {', '.join(lab.FIT_ATTRIBUTES)}, not {rule.attribute!r}"
+        )
     if not str(rule.value).strip():
         raise definitions.DefinitionError("choose the value the fit rule matches")
     if any((r.attribute, r.value) == (rule.attribute, rule.value) for r in draft.fit_rules):
         raise definitions.DefinitionError(
-            f"{rule.label} already has a rule: change its points instead")
+            f"{rule.label} already has a rule: change its points instead"
+        )
     return replace(draft, fit_rules=(*draft.fit_rules, rule))
 
 
@@ -367,8 +400,10 @@ def without_fit_rule(
 ) -> Definition:
     """Return the draft the inputs describe without the fit rule on attribute=value."""
     draft = draft_from(base, values)
-    return replace(draft, fit_rules=tuple(
-        r for r in draft.fit_rules if (r.attribute, r.value) != (attribute, value)))
+    return replace(
+        draft,
+        fit_rules=tuple(r for r in draft.fit_rules if (r.attribute, r.value) != (attribute, value)),
+    )
 
 
 def with_behaviour_rule(
@@ -381,7 +416,8 @@ def with_behaviour_rule(
         raise definitions.DefinitionError("choose the event type the rule scores")
     if any(r.event_type == rule.event_type for r in draft.behaviour_rules):
         raise definitions.DefinitionError(
-            f"{rule.event_type} already scores: change its points instead")
+            f"{rule.event_type} already scores: change its points instead"
+        )
     return replace(draft, behaviour_rules=(*draft.behaviour_rules, rule))
 
 
@@ -390,8 +426,9 @@ def without_behaviour_rule(
 ) -> Definition:
     """Return the draft the inputs describe without the rule scoring event_type."""
     draft = draft_from(base, values)
-    return replace(draft, behaviour_rules=tuple(
-        r for r in draft.behaviour_rules if r.event_type != event_type))
+    return replace(
+        draft, behaviour_rules=tuple(r for r in draft.behaviour_rules if r.event_type != event_type)
+    )
 
 
 def rule_choices(vocabulary: pl.DataFrame, draft: Definition) -> dict[str, list[str]]:

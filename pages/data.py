@@ -50,9 +50,11 @@ if int(ctx.extent["leads"]["count_rows"] or 0):
             ("Leads", formats.count(result["leads"]), "loaded"),
             ("MQLs", formats.count(result["mqls"]), "recorded"),
             ("Customers", formats.count(result["customers"]), "won"),
-            ("MQL → customer", f"{rate['value'] * 100:.2f}%" if rate["value"] is not None
-             else formats.DASH,
-             f"n = {formats.count(rate['n'])} · 95% CI {formats.interval(rate['low'], rate['high'])}"),
+            (
+                "MQL → customer",
+                f"{rate['value'] * 100:.2f}%" if rate["value"] is not None else formats.DASH,
+                f"n = {formats.count(rate['n'])} · 95% CI {formats.interval(rate['low'], rate['high'])}",
+            ),
         ],
     ):
         with column.container(border=True):
@@ -109,7 +111,9 @@ st.caption(
     "again adds nothing."
 )
 table = st.selectbox(
-    "Table", list(importer.TABLES), key="data_table",
+    "Table",
+    list(importer.TABLES),
+    key="data_table",
     format_func=lambda name: name.replace("_", " "),
 )
 upload = st.file_uploader(
@@ -139,8 +143,10 @@ try:
 except db.FunnelcastError as exc:
     st.error(str(exc))
     st.stop()
-st.caption(f"{upload.name}: {formats.count(header.rows)} rows, {len(header.columns)} columns"
-           + (f", {header.encoding}, delimiter {header.delimiter!r}" if header.encoding else ""))
+st.caption(
+    f"{upload.name}: {formats.count(header.rows)} rows, {len(header.columns)} columns"
+    + (f", {header.encoding}, delimiter {header.delimiter!r}" if header.encoding else "")
+)
 
 saved = data_page.saved_mappings(database.path, table)
 start = st.selectbox(
@@ -163,8 +169,11 @@ for i, f in enumerate(fields):
     with grid[i % 3]:
         key = f"data_map_{table}_{start}_{digest}_{f.name}"
         picked[f.name] = st.selectbox(
-            f"{f.name}{' *' if f.required else ''}", options,
-            index=options.index(choices[f.name]), key=key, help=f.about or None,
+            f"{f.name}{' *' if f.required else ''}",
+            options,
+            index=options.index(choices[f.name]),
+            key=key,
+            help=f.about or None,
         )
         if picked[f.name] == data_page.SET_VALUE:
             constants[f.name] = st.text_input(
@@ -174,31 +183,43 @@ for i, f in enumerate(fields):
 with st.expander("Missing values, defaults and formats"):
     placeholder_text = st.text_area(
         "Values that mean missing, one per line (an empty line: the empty cell)",
-        value="\n".join(base.placeholders), key=f"data_placeholders_{table}_{start}",
+        value="\n".join(base.placeholders),
+        key=f"data_placeholders_{table}_{start}",
         help="Compared ignoring case and surrounding spaces.",
     )
-    decimal_comma = st.checkbox("Numbers are written 1.234,56", value=base.decimal_comma,
-                                key=f"data_decimal_{table}_{start}")
+    decimal_comma = st.checkbox(
+        "Numbers are written 1.234,56",
+        value=base.decimal_comma,
+        key=f"data_decimal_{table}_{start}",
+    )
     defaults = {}
     formats_ = {}
     for f in fields:
         defaults[f.name] = st.text_input(
-            f"{f.name}: value where a row has none", value=base.defaults.get(f.name, ""),
+            f"{f.name}: value where a row has none",
+            value=base.defaults.get(f.name, ""),
             key=f"data_default_{table}_{start}_{f.name}",
         )
         if f.kind in ("timestamp", "date"):
             formats_[f.name] = st.text_input(
                 f"{f.name}: date format when not ISO (e.g. %d/%m/%Y %H:%M)",
-                value=base.formats.get(f.name, ""), key=f"data_format_{table}_{start}_{f.name}",
+                value=base.formats.get(f.name, ""),
+                key=f"data_format_{table}_{start}_{f.name}",
             )
 
 mapping = data_page.mapping_from_choices(
-    table, picked, constants, defaults=defaults, formats_=formats_,
-    placeholders=data_page.parse_placeholders(placeholder_text), decimal_comma=decimal_comma,
+    table,
+    picked,
+    constants,
+    defaults=defaults,
+    formats_=formats_,
+    placeholders=data_page.parse_placeholders(placeholder_text),
+    decimal_comma=decimal_comma,
 )
 
-st.markdown("**Preview** (the first rows as the table would receive them; empty: missing or "
-            "not readable)")
+st.markdown(
+    "**Preview** (the first rows as the table would receive them; empty: missing or not readable)"
+)
 try:
     st.dataframe(data_page.preview(path, mapping), hide_index=True)
 except importer.ImportProblems as exc:
@@ -226,8 +247,9 @@ if load.button("Import", key="data_import", type="primary", icon=":material/uplo
     try:
         outcome = dashboard.write(
             database.path,
-            lambda cur: importer.import_file(cur, path, mapping,
-                                             progress=importer.Progress(show, interval=0.3)),
+            lambda cur: importer.import_file(
+                cur, path, mapping, progress=importer.Progress(show, interval=0.3)
+            ),
         )
     except importer.ImportProblems as exc:
         bar.empty()
@@ -249,9 +271,14 @@ if save_col.button("Save", key="data_save"):
     except (db.FunnelcastError, OSError) as exc:
         st.error(str(exc))
     else:
-        st.success(f"Saved {saved_path}. From the command line: "
-                   f"`{data_page.import_command(database.path, table, saved_path, upload.name)}`")
+        st.success(
+            f"Saved {saved_path}. From the command line: "
+            f"`{data_page.import_command(database.path, table, saved_path, upload.name)}`"
+        )
 download_col.download_button(
-    "Download", importer.mapping_to_toml(mapping), file_name=f"{name or 'mapping'}.toml",
-    mime="application/toml", key="data_download",
+    "Download",
+    importer.mapping_to_toml(mapping),
+    file_name=f"{name or 'mapping'}.toml",
+    mime="application/toml",
+    key="data_download",
 )

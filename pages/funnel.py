@@ -22,7 +22,10 @@ labels = {name: label for name, (_, label) in funnel.DIMENSIONS.items()}
 left, right = st.columns([1, 1])
 by = left.selectbox("Break down by", list(labels), format_func=labels.get, key="funnel_by")
 grain = right.radio(
-    "MQL cohorts by", ["quarter", "month"], horizontal=True, key="funnel_grain",
+    "MQL cohorts by",
+    ["quarter", "month"],
+    horizontal=True,
+    key="funnel_grain",
     format_func=str.capitalize,
 )
 result = funnel_page.funnel_report(database, quarter, channel, by, grain)
@@ -30,8 +33,7 @@ current, previous = result["funnel"], result["previous"]
 
 st.markdown(
     f"**{quarter or 'All history'}** · {formats.period(*overview.period_of(ctx, quarter))} · "
-    f"{channel or 'all channels'}"
-    + (f" · beside {previous['quarter']}" if previous else "")
+    f"{channel or 'all channels'}" + (f" · beside {previous['quarter']}" if previous else "")
 )
 st.caption(
     "Leads by **creation cohort**: of the leads created in the period, how many have reached each "
@@ -39,8 +41,9 @@ st.caption(
     f"is larger than the one before. ⚠ marks a rate on fewer than {stats.MIN_N} cases."
 )
 if "stage_changes" in missing:
-    st.info(missing["stage_changes"] + ". Only lead counts can be shown.",
-            icon=":material/upload_file:")
+    st.info(
+        missing["stage_changes"] + ". Only lead counts can be shown.", icon=":material/upload_file:"
+    )
 if not current["is_mature"]:
     st.warning(
         f"{current['quarter'] or 'The latest'} leads are still young: 90% of past lead-to-customer "
@@ -57,27 +60,38 @@ with right:
         funnel.steps_table(current, previous),
         hide_index=True,
         placeholder="—",
-        column_order=None if previous else
-        ["stage", "count", "lost", "from_previous_pct", "from_previous_basis", "from_top_pct"],
+        column_order=None
+        if previous
+        else ["stage", "count", "lost", "from_previous_pct", "from_previous_basis", "from_top_pct"],
         column_config={
             "stage": st.column_config.TextColumn("Stage", width=70),
             "count": st.column_config.NumberColumn("Reached", format="localized", width=62),
-            "lost": st.column_config.NumberColumn("Lost", format="localized", width=55,
-                                                  help="Dropped out at this step"),
+            "lost": st.column_config.NumberColumn(
+                "Lost", format="localized", width=55, help="Dropped out at this step"
+            ),
             "from_previous_pct": st.column_config.NumberColumn(
-                "Step rate", format="%.1f%%", help="Of the previous step", width=70),
+                "Step rate", format="%.1f%%", help="Of the previous step", width=70
+            ),
             "from_previous_basis": st.column_config.TextColumn(
-                "n · 95% CI", help="The previous step's count and the step rate's interval",
-                width=110),
+                "n · 95% CI",
+                help="The previous step's count and the step rate's interval",
+                width=110,
+            ),
             "from_top_pct": st.column_config.NumberColumn(
-                "Of leads", format="%.1f%%", help="Of the period's leads", width=65),
+                "Of leads", format="%.1f%%", help="Of the period's leads", width=65
+            ),
             "previous_count": st.column_config.NumberColumn(
-                previous["quarter"] if previous else "Previous", format="localized", width=62,
-                help="Reached, in the previous period"),
+                previous["quarter"] if previous else "Previous",
+                format="localized",
+                width=62,
+                help="Reached, in the previous period",
+            ),
             "previous_from_previous_pct": st.column_config.NumberColumn(
-                "Step rate ", format="%.1f%%", width=66, help="Step rate in the previous period"),
+                "Step rate ", format="%.1f%%", width=66, help="Step rate in the previous period"
+            ),
             "previous_from_top_pct": st.column_config.NumberColumn(
-                "Of leads ", format="%.1f%%", width=62, help="Of leads in the previous period"),
+                "Of leads ", format="%.1f%%", width=62, help="Of leads in the previous period"
+            ),
         },
     )
     if current["mql_skipped"]:
@@ -106,31 +120,51 @@ if segments:
             "mqls": st.column_config.NumberColumn("MQL", format="localized", width=46),
             "sals": st.column_config.NumberColumn("SAL", format="localized", width=46),
             "sqls": st.column_config.NumberColumn("SQL", format="localized", width=46),
-            "customers": st.column_config.NumberColumn("Cust.", format="localized", width=46,
-                                                       help="Customers"),
-            "lead_to_mql_pct": st.column_config.NumberColumn("Lead → MQL", format="%.1f%%",
-                                                             width=78),
+            "customers": st.column_config.NumberColumn(
+                "Cust.", format="localized", width=46, help="Customers"
+            ),
+            "lead_to_mql_pct": st.column_config.NumberColumn(
+                "Lead → MQL", format="%.1f%%", width=78
+            ),
             "lead_to_mql_basis": st.column_config.TextColumn("n · 95% CI", width=104),
-            "mql_to_sal_pct": st.column_config.NumberColumn("MQL → SAL", format="%.1f%%",
-                                                            width=74),
-            "sal_to_sql_pct": st.column_config.NumberColumn("SAL → SQL", format="%.1f%%",
-                                                            width=74),
-            "sql_to_customer_pct": st.column_config.NumberColumn("SQL → cust.", format="%.1f%%",
-                                                                 width=76),
-            "mql_to_customer_pct": st.column_config.NumberColumn("MQL → cust.", format="%.1f%%",
-                                                                 width=78),
+            "mql_to_sal_pct": st.column_config.NumberColumn("MQL → SAL", format="%.1f%%", width=74),
+            "sal_to_sql_pct": st.column_config.NumberColumn("SAL → SQL", format="%.1f%%", width=74),
+            "sql_to_customer_pct": st.column_config.NumberColumn(
+                "SQL → cust.", format="%.1f%%", width=76
+            ),
+            "mql_to_customer_pct": st.column_config.NumberColumn(
+                "MQL → cust.", format="%.1f%%", width=78
+            ),
             "mql_to_customer_basis": st.column_config.TextColumn("n · 95% CI ", width=96),
             "previous_lead_to_mql_pct": st.column_config.NumberColumn(
                 f"{previous['quarter']} L→MQL" if previous else "Lead → MQL before",
-                format="%.1f%%", width=104, help="Lead → MQL in the previous period"),
+                format="%.1f%%",
+                width=104,
+                help="Lead → MQL in the previous period",
+            ),
             "previous_mql_to_customer_pct": st.column_config.NumberColumn(
                 f"{previous['quarter']} MQL→cust." if previous else "MQL → cust. before",
-                format="%.1f%%", width=106, help="MQL → customer in the previous period"),
+                format="%.1f%%",
+                width=106,
+                help="MQL → customer in the previous period",
+            ),
         },
-        column_order=None if previous else [
-            "segment", "leads", "mqls", "sals", "sqls", "customers", "lead_to_mql_pct",
-            "lead_to_mql_basis", "mql_to_sal_pct", "sal_to_sql_pct", "sql_to_customer_pct",
-            "mql_to_customer_pct", "mql_to_customer_basis",
+        column_order=None
+        if previous
+        else [
+            "segment",
+            "leads",
+            "mqls",
+            "sals",
+            "sqls",
+            "customers",
+            "lead_to_mql_pct",
+            "lead_to_mql_basis",
+            "mql_to_sal_pct",
+            "sal_to_sql_pct",
+            "sql_to_customer_pct",
+            "mql_to_customer_pct",
+            "mql_to_customer_basis",
         ],
     )
 else:
@@ -153,8 +187,12 @@ for tab, outcome, name in zip(
             st.info("No recorded MQLs: there are no cohorts to follow.")
             continue
         st.plotly_chart(
-            funnel_charts.cohort_curves(part, title=f"MQL cohorts reaching {name}", selected=quarter),
-            theme=None, config=PLOTLY, key=f"cohorts_{outcome}",
+            funnel_charts.cohort_curves(
+                part, title=f"MQL cohorts reaching {name}", selected=quarter
+            ),
+            theme=None,
+            config=PLOTLY,
+            key=f"cohorts_{outcome}",
         )
         st.dataframe(
             funnel.cohorts_table(part),
@@ -167,8 +205,10 @@ for tab, outcome, name in zip(
                 "observed_pct": st.column_config.NumberColumn(f"→ {name} so far", format="%.1f%%"),
                 "observed_basis": st.column_config.TextColumn("n · 95% CI"),
                 "estimate_pct": st.column_config.NumberColumn(
-                    "Estimated eventual", format="%.1f%%",
-                    help="Maturity-adjusted estimate: conversions so far plus those expected later"),
+                    "Estimated eventual",
+                    format="%.1f%%",
+                    help="Maturity-adjusted estimate: conversions so far plus those expected later",
+                ),
                 "estimate_range": st.column_config.TextColumn("≈ range"),
                 "status": st.column_config.TextColumn("Status"),
             },
@@ -197,18 +237,29 @@ st.subheader("Non-linear journeys")
 journeys = result["journeys"]
 recycled = journeys["recycled"]
 cells = [
-    ("SQLs without an MQL", formats.count(sum(journeys["sqls_without_mql"].values())),
-     f"{journeys['sqls_without_mql']['demo_request']} by demo request · "
-     f"{journeys['sqls_without_mql']['direct']} direct · of {formats.count(journeys['sqls'])} SQLs"),
-    ("Customers, no MQL", formats.count(journeys["customers_without_mql"]),
-     f"of {formats.count(journeys['customers'])} customers"),
+    (
+        "SQLs without an MQL",
+        formats.count(sum(journeys["sqls_without_mql"].values())),
+        f"{journeys['sqls_without_mql']['demo_request']} by demo request · "
+        f"{journeys['sqls_without_mql']['direct']} direct · of {formats.count(journeys['sqls'])} SQLs",
+    ),
+    (
+        "Customers, no MQL",
+        formats.count(journeys["customers_without_mql"]),
+        f"of {formats.count(journeys['customers'])} customers",
+    ),
     ("Skipped SAL", formats.count(journeys["sal_skipped"]), "reached SQL with no SAL recorded"),
-    ("Recycled", formats.count(recycled["leads"]),
-     f"{recycled['back_as_mql']} came back as MQL"),
-    ("Recycled → SQL", formats.share(recycled["reached_sql_later"]["value"]),
-     overview.rate_basis(recycled["reached_sql_later"], short=True)),
-    ("Recycled → won", formats.share(recycled["won_later"]["value"]),
-     overview.rate_basis(recycled["won_later"], short=True)),
+    ("Recycled", formats.count(recycled["leads"]), f"{recycled['back_as_mql']} came back as MQL"),
+    (
+        "Recycled → SQL",
+        formats.share(recycled["reached_sql_later"]["value"]),
+        overview.rate_basis(recycled["reached_sql_later"], short=True),
+    ),
+    (
+        "Recycled → won",
+        formats.share(recycled["won_later"]["value"]),
+        overview.rate_basis(recycled["won_later"], short=True),
+    ),
 ]
 for column, (label, value, note) in zip(st.columns(len(cells)), cells):
     with column.container(border=True, height="stretch"):
@@ -222,7 +273,8 @@ if journeys["sankey"]["links"]:
             f"({formats.count(journeys['never_reached_sales'])} of "
             f"{formats.count(journeys['leads'])} never reached sales)",
         ),
-        theme=None, config=PLOTLY,
+        theme=None,
+        config=PLOTLY,
     )
 else:
     st.info("No lead of this period has reached sales yet.")

@@ -4,7 +4,14 @@ whether waiting loses buyers, and 'not ready' leads that bought later."""
 import streamlit as st
 
 from funnelcast import (
-    dashboard, formats, funnel, funnel_charts, funnel_page, handoff, overview, stats,
+    dashboard,
+    formats,
+    funnel,
+    funnel_charts,
+    funnel_page,
+    handoff,
+    overview,
+    stats,
 )
 
 dashboard.require_shell()
@@ -19,7 +26,8 @@ st.title("Handoff")
 if "leads" in missing or "stage_changes" in missing:
     st.info(
         "Hand-offs need the CRM's stage history: "
-        + (missing.get("stage_changes") or missing["leads"]) + ".",
+        + (missing.get("stage_changes") or missing["leads"])
+        + ".",
         icon=":material/upload_file:",
     )
     st.stop()
@@ -27,12 +35,21 @@ if "leads" in missing or "stage_changes" in missing:
 labels = {name: label for name, (_, label) in funnel.DIMENSIONS.items()}
 left, right = st.columns([1, 1])
 sla = left.number_input(
-    "SLA (business days)", min_value=0, max_value=60, value=funnel_page.sla_setting(database),
-    step=1, key="handoff_sla",
+    "SLA (business days)",
+    min_value=0,
+    max_value=60,
+    value=funnel_page.sla_setting(database),
+    step=1,
+    key="handoff_sla",
     help="Sales should answer an MQL within this many business days (Mon–Fri).",
 )
-by = right.selectbox("Rejection reasons by", list(labels), format_func=labels.get,
-                     index=list(labels).index("seniority"), key="handoff_by")
+by = right.selectbox(
+    "Rejection reasons by",
+    list(labels),
+    format_func=labels.get,
+    index=list(labels).index("seniority"),
+    key="handoff_by",
+)
 result = funnel_page.handoff_report(database, quarter, channel, int(sla), by)
 previous = result["previous"]
 
@@ -59,19 +76,44 @@ def change(key: str) -> str | None:
 
 
 cells = [
-    ("Hand-offs", formats.count(result["handoffs"]),
-     formats.change(result["handoffs"] - previous["handoffs"], "count") if previous else None,
-     "off", f"{formats.count(result['awaiting'])} awaiting an answer"),
-    ("Acceptance", formats.share(result["acceptance"]["value"]), change("acceptance"), "normal",
-     overview.rate_basis(result["acceptance"])),
-    ("Rejected", formats.count(result["rejected"]), None, "off",
-     f"{formats.count(result['disqualified'])} disqualified"),
-    ("SLA breached", formats.share(result["sla_breach_rate"]["value"]), change("sla_breach_rate"),
-     "inverse", f"{formats.count(result['sla_breached'])} hand-offs · "
-     + overview.rate_basis(result["sla_breach_rate"], short=True)),
-    ("Median wait", f"{result['median_wait_business_days']:g} d"
-     if result["median_wait_business_days"] is not None else formats.DASH, None, "off",
-     "business days to sales' first answer"),
+    (
+        "Hand-offs",
+        formats.count(result["handoffs"]),
+        formats.change(result["handoffs"] - previous["handoffs"], "count") if previous else None,
+        "off",
+        f"{formats.count(result['awaiting'])} awaiting an answer",
+    ),
+    (
+        "Acceptance",
+        formats.share(result["acceptance"]["value"]),
+        change("acceptance"),
+        "normal",
+        overview.rate_basis(result["acceptance"]),
+    ),
+    (
+        "Rejected",
+        formats.count(result["rejected"]),
+        None,
+        "off",
+        f"{formats.count(result['disqualified'])} disqualified",
+    ),
+    (
+        "SLA breached",
+        formats.share(result["sla_breach_rate"]["value"]),
+        change("sla_breach_rate"),
+        "inverse",
+        f"{formats.count(result['sla_breached'])} hand-offs · "
+        + overview.rate_basis(result["sla_breach_rate"], short=True),
+    ),
+    (
+        "Median wait",
+        f"{result['median_wait_business_days']:g} d"
+        if result["median_wait_business_days"] is not None
+        else formats.DASH,
+        None,
+        "off",
+        "business days to sales' first answer",
+    ),
 ]
 for column, (label, value, delta, colour, note) in zip(st.columns(len(cells)), cells):
     with column.container(border=True, height="stretch"):
@@ -82,22 +124,27 @@ for column, (label, value, delta, colour, note) in zip(st.columns(len(cells)), c
 st.subheader("Why sales rejects MQLs")
 if result["rejection_reasons"]:
     left, right = st.columns([2, 3])
-    left.plotly_chart(funnel_charts.reason_bars(result["rejection_reasons"]), theme=None,
-                      config=PLOTLY)
+    left.plotly_chart(
+        funnel_charts.reason_bars(result["rejection_reasons"]), theme=None, config=PLOTLY
+    )
     right.plotly_chart(
         funnel_charts.reasons_heatmap(result["reasons_by"]["segments"], labels[by]),
-        theme=None, config=PLOTLY,
+        theme=None,
+        config=PLOTLY,
     )
-    st.caption("In brackets: the segment's rejections; ⚠ fewer than "
-               f"{stats.MIN_N}. 'Not ready' is highlighted: a fit, handed over too early.")
+    st.caption(
+        "In brackets: the segment's rejections; ⚠ fewer than "
+        f"{stats.MIN_N}. 'Not ready' is highlighted: a fit, handed over too early."
+    )
 else:
     st.info("Sales rejected no MQL in this period.")
 
 # ----- SLA -----
 st.subheader(f"Answered within {int(sla)} business days?")
 left, right = st.columns([2, 3])
-left.plotly_chart(funnel_charts.unanswered_ages(result["unanswered_by_age"]), theme=None,
-                  config=PLOTLY)
+left.plotly_chart(
+    funnel_charts.unanswered_ages(result["unanswered_by_age"]), theme=None, config=PLOTLY
+)
 right.plotly_chart(funnel_charts.sla_trend(result["trend"], int(sla)), theme=None, config=PLOTLY)
 st.caption(
     f"{formats.count(result['answered_late'])} answered late and "
@@ -121,10 +168,16 @@ st.subheader("Rejected as 'not ready', bought later")
 not_ready = result["not_ready_later_won"]
 cells = [
     ("Rejected as not ready", formats.count(not_ready["rejected_not_ready"]), "in the period"),
-    ("Became customers later", formats.share(not_ready["won_later"]["value"]),
-     overview.rate_basis(not_ready["won_later"], short=True)),
-    ("Reached SQL later", formats.share(not_ready["reached_sql_later"]["value"]),
-     overview.rate_basis(not_ready["reached_sql_later"], short=True)),
+    (
+        "Became customers later",
+        formats.share(not_ready["won_later"]["value"]),
+        overview.rate_basis(not_ready["won_later"], short=True),
+    ),
+    (
+        "Reached SQL later",
+        formats.share(not_ready["reached_sql_later"]["value"]),
+        overview.rate_basis(not_ready["reached_sql_later"], short=True),
+    ),
     ("Their revenue", formats.money(not_ready["revenue"]), "deals won after the rejection"),
 ]
 for column, (label, value, note) in zip(st.columns(len(cells)), cells):

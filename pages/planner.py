@@ -15,8 +15,10 @@ if not ctx.extent.get("leads", {}).get("count_rows"):
     st.info("This database holds no leads yet: load leads and their stage history to plan.")
     st.stop()
 if not ctx.extent.get("stage_changes", {}).get("count_rows"):
-    st.info("No stage changes are loaded: the planner learns its rates from the CRM's stage "
-            "history (lead_id, stage, changed_at, amount). Load it to plan.")
+    st.info(
+        "No stage changes are loaded: the planner learns its rates from the CRM's stage "
+        "history (lead_id, stage, changed_at, amount). Load it to plan."
+    )
     st.stop()
 
 for kind, text in st.session_state.pop(pp.FLASH_KEY, []):
@@ -38,8 +40,9 @@ if st.session_state.get(pp.QUARTER_KEY) not in labels:
 # ----- inputs: target, history window, channel mix, threshold -----
 st.subheader("Target")
 left, middle, right, save = st.columns([1, 1, 1, 1], vertical_alignment="bottom")
-label = left.selectbox("Quarter to plan", labels, key=pp.QUARTER_KEY,
-                       help="The quarters after the data's last day.")
+label = left.selectbox(
+    "Quarter to plan", labels, key=pp.QUARTER_KEY, help="The quarters after the data's last day."
+)
 quarter = quarters[labels.index(label)]
 stored = pp.stored_values(pp.targets(database), quarter)
 # A quarter's stored target fills the inputs when the quarter (or the database) changes.
@@ -47,56 +50,93 @@ loaded = (str(database.path), database.key, label)
 if st.session_state.get(pp.LOADED_KEY) != loaded:
     st.session_state[pp.LOADED_KEY] = loaded
     st.session_state[pp.CUSTOMERS_KEY], st.session_state[pp.REVENUE_KEY] = stored
-customers = middle.number_input("Target customers", value=None, step=1, key=pp.CUSTOMERS_KEY,
-                                placeholder="none", help="New customers won in the quarter.")
-revenue = right.number_input("Target revenue", value=None, step=10_000.0, key=pp.REVENUE_KEY,
-                             placeholder="none", format="%.0f",
-                             help="Deal amounts won in the quarter. With customers: both count.")
+customers = middle.number_input(
+    "Target customers",
+    value=None,
+    step=1,
+    key=pp.CUSTOMERS_KEY,
+    placeholder="none",
+    help="New customers won in the quarter.",
+)
+revenue = right.number_input(
+    "Target revenue",
+    value=None,
+    step=10_000.0,
+    key=pp.REVENUE_KEY,
+    placeholder="none",
+    format="%.0f",
+    help="Deal amounts won in the quarter. With customers: both count.",
+)
 changed = (customers, revenue) != stored
 viewer = dashboard.viewer_mode()
-if save.button("Save target", key=pp.SAVE_KEY, disabled=viewer or not changed,
-               help="Read-only viewer: targets cannot be saved." if viewer else
-               "Store these figures as the quarter's target."):
+if save.button(
+    "Save target",
+    key=pp.SAVE_KEY,
+    disabled=viewer or not changed,
+    help="Read-only viewer: targets cannot be saved."
+    if viewer
+    else "Store these figures as the quarter's target.",
+):
     try:
         planner.Target(label, customers, revenue).check()
-        dashboard.write(database.path,
-                        lambda cur: planner.save_target(cur, quarter, customers, revenue))
+        dashboard.write(
+            database.path, lambda cur: planner.save_target(cur, quarter, customers, revenue)
+        )
     except db.FunnelcastError as exc:
         st.error(f"Not saved: {exc}")
     else:
         st.session_state[pp.FLASH_KEY] = [("success", f"Saved the target for {label}.")]
         st.rerun()
 if viewer:
-    st.caption(f":material/visibility: Read-only viewer ({dashboard.VIEWER_ENV} is set): plan "
-               "with any figures; saving a target is turned off.")
+    st.caption(
+        f":material/visibility: Read-only viewer ({dashboard.VIEWER_ENV} is set): plan "
+        "with any figures; saving a target is turned off."
+    )
 if stored == (None, None):
     st.caption(f"No target is stored for {label}: enter one to plan, and save it to keep it.")
 elif changed:
-    st.caption(f"Planning with figures that differ from {label}'s stored target "
-               f"({formats.count(stored[0])} customers, {formats.money(stored[1])} revenue).")
+    st.caption(
+        f"Planning with figures that differ from {label}'s stored target "
+        f"({formats.count(stored[0])} customers, {formats.money(stored[1])} revenue)."
+    )
 
 with st.expander("History window, channel mix and threshold"):
     col_window, col_threshold = st.columns(2)
-    col_window.slider("Mature quarters to learn rates from", 1, pp.MAX_WINDOW, key=pp.WINDOW_KEY,
-                      help="A quarter is mature once the quarters after it held 95% of past "
-                           "MQL-to-customer closes.")
+    col_window.slider(
+        "Mature quarters to learn rates from",
+        1,
+        pp.MAX_WINDOW,
+        key=pp.WINDOW_KEY,
+        help="A quarter is mature once the quarters after it held 95% of past "
+        "MQL-to-customer closes.",
+    )
     current = dashboard.context(database).definition
     threshold = col_threshold.number_input(
-        "What-if MQL threshold", min_value=0.0, value=None, step=1.0, key=pp.THRESHOLD_KEY,
+        "What-if MQL threshold",
+        min_value=0.0,
+        value=None,
+        step=1.0,
+        key=pp.THRESHOLD_KEY,
         placeholder=f"current: {current['threshold']:g}" if current else "no definition",
         help="Replays the current definition at another threshold (empty: its own).",
     )
     default_mix = pp.mix_frame(history)
     edited = st.data_editor(
-        default_mix, key=pp.MIX_KEY, hide_index=True, disabled=["channel"],
+        default_mix,
+        key=pp.MIX_KEY,
+        hide_index=True,
+        disabled=["channel"],
         column_config={
             "channel": "Channel",
-            "share_pct": st.column_config.NumberColumn("Share of new MQLs (%)", min_value=0.0,
-                                                       format="%.1f"),
+            "share_pct": st.column_config.NumberColumn(
+                "Share of new MQLs (%)", min_value=0.0, format="%.1f"
+            ),
         },
     )
-    st.caption(f"The default mix is each channel's share of MQLs in {history.recent[0]}–"
-               f"{history.recent[-1]}; shares are rescaled to 100%.")
+    st.caption(
+        f"The default mix is each channel's share of MQLs in {history.recent[0]}–"
+        f"{history.recent[-1]}; shares are rescaled to 100%."
+    )
 mix = pp.mix_from(edited, default_mix)
 
 try:
@@ -117,24 +157,37 @@ st.caption(
 required, budget = result["required_mqls"], result["budget"]
 future = ", ".join(result["future_quarters"])
 cards = [
-    ("New MQLs needed (80%)", formats.count(required["p80"]),
-     f"in {future} · 50%: {formats.count(required['p50'])} · 90%: {formats.count(required['p90'])}"),
-    ("SQLs (80%)", formats.count(result["required_sqls_by_level"]["p80"]),
-     f"point estimate {formats.count(result['required_sqls'])}"),
-    ("Budget (80%)", formats.money(budget["p80"]),
-     f"50%: {formats.money(budget['p50'])} · 90%: {formats.money(budget['p90'])}"),
-    ("Expected MQLs", formats.count(result["expected_mqls_current_definition"]),
-     result["qualified_leads"]["source"]),
-    ("Chance of target", formats.share(result["probability_of_target"]),
-     "with the expected MQLs"),
+    (
+        "New MQLs needed (80%)",
+        formats.count(required["p80"]),
+        f"in {future} · 50%: {formats.count(required['p50'])} · 90%: {formats.count(required['p90'])}",
+    ),
+    (
+        "SQLs (80%)",
+        formats.count(result["required_sqls_by_level"]["p80"]),
+        f"point estimate {formats.count(result['required_sqls'])}",
+    ),
+    (
+        "Budget (80%)",
+        formats.money(budget["p80"]),
+        f"50%: {formats.money(budget['p50'])} · 90%: {formats.money(budget['p90'])}",
+    ),
+    (
+        "Expected MQLs",
+        formats.count(result["expected_mqls_current_definition"]),
+        result["qualified_leads"]["source"],
+    ),
+    ("Chance of target", formats.share(result["probability_of_target"]), "with the expected MQLs"),
 ]
 for column, (name, value, note) in zip(st.columns(len(cards)), cards):
     with column.container(border=True, height="stretch"):
         st.metric(name, value)
         st.caption(note)
 if budget["channels_without_cost"]:
-    st.caption(f"No spend is recorded for {', '.join(budget['channels_without_cost'])}: "
-               f"their MQLs are not in the budget.")
+    st.caption(
+        f"No spend is recorded for {', '.join(budget['channels_without_cost'])}: "
+        f"their MQLs are not in the budget."
+    )
 
 w = result["waterfall"]
 steady = result["required_mqls_steady_state"]
@@ -168,28 +221,39 @@ st.caption(
     f"{pipeline['open_sqls']:,} SQLs not yet won or lost — is expected to bring "
     f"**{pipeline['expected_customers']:,.1f}** of them "
     f"({formats.share(share, 0) if share is not None else '—'} of the target)"
-    + (f"; {pipeline['stale_open_sqls']:,} open SQLs are older than any past deal took and are "
-       f"not counted" if pipeline["stale_open_sqls"] else "")
+    + (
+        f"; {pipeline['stale_open_sqls']:,} open SQLs are older than any past deal took and are "
+        f"not counted"
+        if pipeline["stale_open_sqls"]
+        else ""
+    )
     + "."
 )
 st.dataframe(
-    pp.cohort_table(result), hide_index=True, placeholder="—",
+    pp.cohort_table(result),
+    hide_index=True,
+    placeholder="—",
     column_config={
         "quarter": "MQL cohort",
         "status": "MQLs",
         "mqls": st.column_config.NumberColumn("Count", format="%,.0f"),
-        "close_share_pct": st.column_config.NumberColumn("Deals closing in target quarter",
-                                                         format="%.0f%%"),
+        "close_share_pct": st.column_config.NumberColumn(
+            "Deals closing in target quarter", format="%.0f%%"
+        ),
         "expected_customers": st.column_config.NumberColumn("Expected customers", format="%.1f"),
     },
 )
 
 # ----- channels -----
 st.subheader("By channel")
-st.caption(f"Rates with their n and 95% interval; ⚠ marks fewer than {stats.MIN_N} cases. "
-           "MQL → SQL follows MQL cohorts, SQL → customer SQL cohorts (demo requests included).")
+st.caption(
+    f"Rates with their n and 95% interval; ⚠ marks fewer than {stats.MIN_N} cases. "
+    "MQL → SQL follows MQL cohorts, SQL → customer SQL cohorts (demo requests included)."
+)
 st.dataframe(
-    pp.channel_table(result), hide_index=True, placeholder="—",
+    pp.channel_table(result),
+    hide_index=True,
+    placeholder="—",
     column_config={
         "channel": st.column_config.TextColumn("Channel", pinned=True),
         "share_pct": st.column_config.NumberColumn("Mix", format="%.0f%%"),
@@ -206,8 +270,10 @@ st.dataframe(
 st.subheader("Enough qualified leads?")
 q = result["qualified_leads"]
 if q["threshold"] is None:
-    st.info("No MQL definition is in force, so the expected MQLs are the recorded run rate and "
-            "there is no threshold to move.")
+    st.info(
+        "No MQL definition is in force, so the expected MQLs are the recorded run rate and "
+        "there is no threshold to move."
+    )
 else:
     enough = q["enough"]["p80"]
     st.markdown(
@@ -215,33 +281,45 @@ else:
         f"have produced **{formats.count(q['expected_mqls'])} MQLs a quarter** on "
         f"{', '.join(q['mqls_per_quarter'])} (MQL → SQL {formats.share(q['mql_to_sql'])} on the "
         f"mature quarters): "
-        + ("enough for an 80% chance." if enough else
-           f"short of the {formats.count(required['p80'])} an 80% chance takes.")
+        + (
+            "enough for an 80% chance."
+            if enough
+            else f"short of the {formats.count(required['p80'])} an 80% chance takes."
+        )
     )
     left, right = st.columns([1, 1])
     with left:
         if lab_curve is not None:
-            st.plotly_chart(pp.threshold_figure(lab_curve, result), theme=None,
-                            config={"displaylogo": False})
+            st.plotly_chart(
+                pp.threshold_figure(lab_curve, result), theme=None, config={"displaylogo": False}
+            )
     with right:
-        st.caption("Per requirement: the highest threshold that gives that many MQLs a "
-                   "quarter, and its MQL → SQL rate; then the highest whose MQLs still meet "
-                   "the requirement once their lower conversion is counted.")
+        st.caption(
+            "Per requirement: the highest threshold that gives that many MQLs a "
+            "quarter, and its MQL → SQL rate; then the highest whose MQLs still meet "
+            "the requirement once their lower conversion is counted."
+        )
         st.dataframe(
-            pp.threshold_rows(result), hide_index=True, placeholder="—",
+            pp.threshold_rows(result),
+            hide_index=True,
+            placeholder="—",
             column_config={
                 "need": "Chance · for",
                 "required_mqls": st.column_config.NumberColumn("MQLs needed", format="%,.0f"),
                 "threshold": st.column_config.NumberColumn("Threshold", format="%g"),
                 "mql_to_sql_pct": st.column_config.NumberColumn("Its MQL → SQL", format="%.1f%%"),
                 "threshold_at_its_rates": st.column_config.NumberColumn(
-                    "At its rates", format="%g",
+                    "At its rates",
+                    format="%g",
                     help="Highest threshold whose MQLs meet the requirement rescaled to that "
-                         "threshold's MQL-to-customer rate on the mature quarters."),
+                    "threshold's MQL-to-customer rate on the mature quarters.",
+                ),
             },
         )
-        st.caption("— in the last column: no threshold gets there; a looser definition adds "
-                   "MQLs that rarely buy, so more (or better) leads are needed.")
+        st.caption(
+            "— in the last column: no threshold gets there; a looser definition adds "
+            "MQLs that rarely buy, so more (or better) leads are needed."
+        )
 
 # ----- backtest -----
 st.subheader("How well past plans came true")

@@ -86,7 +86,9 @@ for column, (label, key, kind, colour) in zip(st.columns(len(tiles)), tiles):
     with column.container(border=True, height="stretch"):
         st.metric(
             label,
-            "no spend" if key == "roi" and totals[key] is None else formats.by_kind(totals[key], kind),
+            "no spend"
+            if key == "roi" and totals[key] is None
+            else formats.by_kind(totals[key], kind),
             formats.change(previous.get(key), kind) if key in previous else None,
             delta_color=colour,
         )
@@ -144,9 +146,7 @@ st.dataframe(
     },
 )
 with st.expander("By campaign" + (f" ({channel})" if channel else "")):
-    st.caption(
-        "Campaign (none): leads without a campaign, or spend on the channel as a whole."
-    )
+    st.caption("Campaign (none): leads without a campaign, or spend on the channel as a whole.")
     st.dataframe(
         roi.campaign_table(result, channel),
         hide_index=True,
@@ -170,13 +170,16 @@ st.plotly_chart(
     theme=None,
     config=PLOT,
 )
-shown = st.segmented_control(
-    "Show per model",
-    ["revenue", "roi", "rank"],
-    default="revenue",
-    format_func={"revenue": "Revenue credited", "roi": "ROI %", "rank": "Rank"}.get,
-    key="roi_attribution_value",
-) or "revenue"
+shown = (
+    st.segmented_control(
+        "Show per model",
+        ["revenue", "roi", "rank"],
+        default="revenue",
+        format_func={"revenue": "Revenue credited", "roi": "ROI %", "rank": "Rank"}.get,
+        key="roi_attribution_value",
+    )
+    or "revenue"
+)
 model_format = {"revenue": "compact", "roi": "%,.0f%%", "rank": "%d"}[shown]
 st.dataframe(
     roi.attribution_table(result, shown),

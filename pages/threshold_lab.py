@@ -65,17 +65,27 @@ top = tl.slider_max(scores, current.threshold) if scores else definitions.MAX_TH
 if st.session_state[tl.THRESHOLD_KEY] > top:
     st.session_state[tl.THRESHOLD_KEY] = top
 left.slider(
-    "MQL threshold (points)", 0.0, top, step=1.0, key=tl.THRESHOLD_KEY,
+    "MQL threshold (points)",
+    0.0,
+    top,
+    step=1.0,
+    key=tl.THRESHOLD_KEY,
     help="A lead becomes an MQL the first time its score reaches this.",
 )
 middle.multiselect(
-    "Quarters of history", quarters, key=tl.QUARTERS_KEY,
+    "Quarters of history",
+    quarters,
+    key=tl.QUARTERS_KEY,
     help="The backtest replays these quarters. Default: the last four complete ones.",
 )
 right.number_input(
-    "Sales capacity (MQLs / week)", min_value=0.0, step=5.0, key=tl.CAPACITY_KEY,
+    "Sales capacity (MQLs / week)",
+    min_value=0.0,
+    step=5.0,
+    key=tl.CAPACITY_KEY,
     help="How many MQLs a week sales can follow up.",
 )
+
 
 def set_base(new_base) -> None:
     """Make new_base the draft the inputs edit, its values in the inputs."""
@@ -92,8 +102,10 @@ def add_fit_rule() -> None:
     """Add the fit rule the 'add' inputs describe, or say why not."""
     state = st.session_state
     rule = definitions.FitRule(
-        state["lab_new_fit_attribute"], state.get("lab_new_fit_value") or "",
-        float(state["lab_new_fit_points"]), bool(state["lab_new_fit_dq"]),
+        state["lab_new_fit_attribute"],
+        state.get("lab_new_fit_value") or "",
+        float(state["lab_new_fit_points"]),
+        bool(state["lab_new_fit_dq"]),
     )
     try:
         set_base(tl.with_fit_rule(state["lab_base"], state, rule))
@@ -106,7 +118,8 @@ def add_behaviour_rule() -> None:
     state = st.session_state
     cap = state.get("lab_new_event_cap")
     rule = definitions.BehaviourRule(
-        state.get("lab_new_event_type") or "", float(state["lab_new_event_points"]),
+        state.get("lab_new_event_type") or "",
+        float(state["lab_new_event_points"]),
         None if cap is None else float(cap),
     )
     try:
@@ -119,24 +132,36 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
     name_col, half_life_col = st.columns([3, 1])
     name_col.text_input("Draft name", key=tl.NAME_KEY)
     half_life_col.number_input(
-        "Half-life (days)", min_value=1.0, max_value=definitions.MAX_HALF_LIFE_DAYS, step=5.0,
-        key=tl.HALF_LIFE_KEY, help="Behaviour points halve in value every this many days.",
+        "Half-life (days)",
+        min_value=1.0,
+        max_value=definitions.MAX_HALF_LIFE_DAYS,
+        step=5.0,
+        key=tl.HALF_LIFE_KEY,
+        help="Behaviour points halve in value every this many days.",
     )
     st.markdown("**Behaviour**: points per event, and the most a type can add (empty: no cap)")
     columns = st.columns(4)
     for i, rule in enumerate(base.behaviour_rules):
         with columns[i % 4].container(border=True):
             st.number_input(
-                f"{rule.event_type}: points", definitions.MIN_POINTS, definitions.MAX_POINTS,
-                step=1.0, key=tl.behaviour_key(rule.event_type, "points"),
+                f"{rule.event_type}: points",
+                definitions.MIN_POINTS,
+                definitions.MAX_POINTS,
+                step=1.0,
+                key=tl.behaviour_key(rule.event_type, "points"),
             )
             st.number_input(
-                f"{rule.event_type}: cap", min_value=0.0, step=1.0,
+                f"{rule.event_type}: cap",
+                min_value=0.0,
+                step=1.0,
                 key=tl.behaviour_key(rule.event_type, "cap"),
             )
             st.button(
-                "Remove", key=f"lab_remove_behaviour_{rule.event_type}", icon=":material/delete:",
-                on_click=change_rules, args=(tl.without_behaviour_rule, rule.event_type),
+                "Remove",
+                key=f"lab_remove_behaviour_{rule.event_type}",
+                icon=":material/delete:",
+                on_click=change_rules,
+                args=(tl.without_behaviour_rule, rule.event_type),
                 help=f"Stop scoring {rule.event_type} in the draft.",
             )
     st.markdown("**Fit**: points for a lead with this value; a disqualifier never qualifies")
@@ -144,14 +169,19 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
     for i, rule in enumerate(base.fit_rules):
         with columns[i % 4].container(border=True):
             st.number_input(
-                rule.label, definitions.MIN_POINTS, definitions.MAX_POINTS, step=1.0,
+                rule.label,
+                definitions.MIN_POINTS,
+                definitions.MAX_POINTS,
+                step=1.0,
                 key=tl.fit_key(rule, "points"),
             )
             tick, remove = st.columns([3, 2])
             tick.checkbox("disqualifier", key=tl.fit_key(rule, "dq"))
             remove.button(
-                "Remove", key=f"lab_remove_fit_{rule.attribute}={rule.value}",
-                icon=":material/delete:", on_click=change_rules,
+                "Remove",
+                key=f"lab_remove_fit_{rule.attribute}={rule.value}",
+                icon=":material/delete:",
+                on_click=change_rules,
                 args=(tl.without_fit_rule, rule.attribute, rule.value),
                 help=f"Drop the rule on {rule.label} from the draft.",
             )
@@ -161,32 +191,53 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
         st.markdown("**Add a fit rule**")
         attribute = st.selectbox("Attribute", lab.FIT_ATTRIBUTES, key="lab_new_fit_attribute")
         st.selectbox(
-            "Value", choices[attribute], key="lab_new_fit_value",
+            "Value",
+            choices[attribute],
+            key="lab_new_fit_value",
             help="The values the data holds that have no rule yet, most common first.",
         )
         points_col, dq_col = st.columns(2)
         points_col.number_input(
-            "Points", definitions.MIN_POINTS, definitions.MAX_POINTS, value=10.0, step=1.0,
+            "Points",
+            definitions.MIN_POINTS,
+            definitions.MAX_POINTS,
+            value=10.0,
+            step=1.0,
             key="lab_new_fit_points",
         )
         dq_col.checkbox("disqualifier", key="lab_new_fit_dq")
-        st.button("Add fit rule", key="lab_add_fit", on_click=add_fit_rule,
-                  disabled=not choices[attribute])
+        st.button(
+            "Add fit rule",
+            key="lab_add_fit",
+            on_click=add_fit_rule,
+            disabled=not choices[attribute],
+        )
     with add_behaviour.container(border=True):
         st.markdown("**Score another event type**")
         st.selectbox(
-            "Event type", choices["event_type"], key="lab_new_event_type",
+            "Event type",
+            choices["event_type"],
+            key="lab_new_event_type",
             help="Event types in the data that the draft does not score yet.",
         )
         points_col, cap_col = st.columns(2)
         points_col.number_input(
-            "Points", definitions.MIN_POINTS, definitions.MAX_POINTS, value=5.0, step=1.0,
+            "Points",
+            definitions.MIN_POINTS,
+            definitions.MAX_POINTS,
+            value=5.0,
+            step=1.0,
             key="lab_new_event_points",
         )
-        cap_col.number_input("Cap (empty: none)", min_value=0.0, value=None, step=1.0,
-                             key="lab_new_event_cap")
-        st.button("Add behaviour rule", key="lab_add_behaviour", on_click=add_behaviour_rule,
-                  disabled=not choices["event_type"])
+        cap_col.number_input(
+            "Cap (empty: none)", min_value=0.0, value=None, step=1.0, key="lab_new_event_cap"
+        )
+        st.button(
+            "Add behaviour rule",
+            key="lab_add_behaviour",
+            on_click=add_behaviour_rule,
+            disabled=not choices["event_type"],
+        )
 
 for problem in problems:
     st.error(f"The draft cannot be scored: {problem}.", icon=":material/error:")
@@ -203,8 +254,11 @@ elif scores is not None:
     current_moments = dashboard.lab_current_moments(database, current)
     candidate = lab.backtest(m, scores, threshold, chosen, capacity)
     baseline = lab.backtest_moments(
-        dashboard.lab_materialised(database, current), current_moments, current.threshold,
-        chosen, capacity,
+        dashboard.lab_materialised(database, current),
+        current_moments,
+        current.threshold,
+        chosen,
+        capacity,
     )
     st.subheader(f"The draft at threshold {threshold:g}, against the current definition")
     best = tl.top_score(scores)
@@ -229,7 +283,9 @@ elif scores is not None:
     with left:
         table = tl.comparison_rows(candidate, baseline)
         st.dataframe(
-            table, hide_index=True, height=(table.height + 1) * 35 + 3,
+            table,
+            hide_index=True,
+            height=(table.height + 1) * 35 + 3,
             column_config={
                 "figure": st.column_config.TextColumn("Chosen quarters together", width=250),
                 "candidate": st.column_config.TextColumn("Draft", width=150),
@@ -240,29 +296,35 @@ elif scores is not None:
         st.plotly_chart(
             charts.tradeoff(
                 dashboard.lab_curve(database, draft, tuple(chosen)),
-                threshold=threshold, current_threshold=current.threshold,
+                threshold=threshold,
+                current_threshold=current.threshold,
                 title="Over all thresholds: volume, SQL rate, customers caught",
             ),
-            theme=None, config={"displaylogo": False},
+            theme=None,
+            config={"displaylogo": False},
         )
     st.dataframe(
-        tl.per_quarter(candidate, baseline), hide_index=True, placeholder="—",
+        tl.per_quarter(candidate, baseline),
+        hide_index=True,
+        placeholder="—",
         column_config={
             "quarter": st.column_config.TextColumn("Quarter"),
             "mqls_candidate": st.column_config.NumberColumn("MQLs (draft)", format="localized"),
-            "mql_to_sql_candidate": st.column_config.NumberColumn(
-                "→ SQL (draft)", format="%.1f%%"),
+            "mql_to_sql_candidate": st.column_config.NumberColumn("→ SQL (draft)", format="%.1f%%"),
             "sql_capture_candidate": st.column_config.NumberColumn(
-                "SQL capture (draft)", format="%.1f%%"),
+                "SQL capture (draft)", format="%.1f%%"
+            ),
             "cost_per_mql_candidate": st.column_config.NumberColumn(
-                "Cost/MQL (draft)", format="%,.0f"),
+                "Cost/MQL (draft)", format="%,.0f"
+            ),
             "mqls_current": st.column_config.NumberColumn("MQLs (current)", format="localized"),
-            "mql_to_sql_current": st.column_config.NumberColumn(
-                "→ SQL (current)", format="%.1f%%"),
+            "mql_to_sql_current": st.column_config.NumberColumn("→ SQL (current)", format="%.1f%%"),
             "sql_capture_current": st.column_config.NumberColumn(
-                "SQL capture (current)", format="%.1f%%"),
+                "SQL capture (current)", format="%.1f%%"
+            ),
             "cost_per_mql_current": st.column_config.NumberColumn(
-                "Cost/MQL (current)", format="%,.0f"),
+                "Cost/MQL (current)", format="%,.0f"
+            ),
             "is_mature": st.column_config.CheckboxColumn("Mature", help="Had time to convert"),
         },
     )
@@ -278,21 +340,29 @@ elif scores is not None:
         columns = st.columns(3)
         for column, dimension in zip(columns, ("channel", "seniority", "company_size_band")):
             column.dataframe(
-                tl.moves_by_group(moves.by_group, dimension), hide_index=True,
+                tl.moves_by_group(moves.by_group, dimension),
+                hide_index=True,
                 column_config={"value": st.column_config.TextColumn(dimension.replace("_", " "))},
             )
         st.caption("The leads closest to the threshold on either side:")
         st.dataframe(moves.sample, hide_index=True, placeholder="—")
+        # Made on click: a file made on every rerun is dropped by the next one, and a browser
+        # still fetching it gets a 404 when the slider moves fast.
         st.download_button(
             "Download every lead that moves (CSV)",
-            tl.movers_csv(lab.movers(m, current_moments, scores, threshold)),
+            lambda: tl.movers_csv(lab.movers(m, current_moments, scores, threshold)),
             file_name=f"movers_threshold_{threshold:g}.csv",
-            mime="text/csv", key="lab_movers_csv", icon=":material/download:",
+            mime="text/csv",
+            key="lab_movers_csv",
+            icon=":material/download:",
+            on_click="ignore",
         )
 
     st.subheader("Explain a score")
     lead_id = st.text_input(
-        "Lead id", key=tl.LEAD_KEY, placeholder="e.g. " + str(m.lead_id[0]),
+        "Lead id",
+        key=tl.LEAD_KEY,
+        placeholder="e.g. " + str(m.lead_id[0]),
         help="Its score under the draft, rule by rule, at its MQL moment (else its last event).",
     ).strip()
     if lead_id:
@@ -306,8 +376,11 @@ elif scores is not None:
             st.metric(f"Score of {lead_id}", f"{total:,.2f}")
             st.caption(
                 f"At {at:%Y-%m-%d %H:%M}: "
-                + ("the moment it became an MQL under the draft." if reached
-                   else f"its latest activity; it never reached {threshold:g}.")
+                + (
+                    "the moment it became an MQL under the draft."
+                    if reached
+                    else f"its latest activity; it never reached {threshold:g}."
+                )
                 + " Event points decay by half every "
                 f"{draft.half_life_days:g} days; a cap row takes back what a type's cap cuts."
             )
@@ -341,7 +414,9 @@ if suggestion is not None:
         column.metric(f"{label}: held-out AUC", auc)
         column.caption(f"top-decile lift {lift}")
     st.button(
-        "Use as draft", key="lab_use_draft", on_click=use_suggestion,
+        "Use as draft",
+        key="lab_use_draft",
+        on_click=use_suggestion,
         help="Replace the inputs above with the suggested points and threshold.",
     )
 
@@ -349,8 +424,16 @@ st.subheader("Definition versions")
 versions = definitions.list_versions(cur)
 st.dataframe(
     versions.select(
-        "definition_id", "name", "in_force", "status", "threshold", "half_life_days",
-        "fit_rules", "disqualifiers", "behaviour_rules", "created_at",
+        "definition_id",
+        "name",
+        "in_force",
+        "status",
+        "threshold",
+        "half_life_days",
+        "fit_rules",
+        "disqualifiers",
+        "behaviour_rules",
+        "created_at",
     ),
     hide_index=True,
     column_config={
@@ -391,11 +474,13 @@ def save(replace: bool) -> None:
         st.session_state["lab_flash"] = [("error", f"Not saved: {exc}")]
     else:
         st.session_state.pop("lab_confirm", None)
-        st.session_state["lab_flash"] = [(
-            "success",
-            f"Saved as version {saved.definition_id} {saved.name!r}, in force from "
-            f"{next_quarter.label}.",
-        )]
+        st.session_state["lab_flash"] = [
+            (
+                "success",
+                f"Saved as version {saved.definition_id} {saved.name!r}, in force from "
+                f"{next_quarter.label}.",
+            )
+        ]
     # The write closed this run's cursor: start again on the file as it is now.
     st.rerun()
 
@@ -404,7 +489,8 @@ confirm = st.session_state.get("lab_confirm")
 if dashboard.viewer_mode():
     st.info(
         f"Read-only viewer ({dashboard.VIEWER_ENV} is set): drafts can be tried here but not "
-        "saved as the definition.", icon=":material/visibility:",
+        "saved as the definition.",
+        icon=":material/visibility:",
     )
 elif confirm:
     st.warning(confirm, icon=":material/help:")
@@ -415,7 +501,9 @@ elif confirm:
         st.session_state.pop("lab_confirm")
         st.rerun()
 elif st.button(
-    f"Save the draft to take effect from {next_quarter.label}", key="lab_save",
-    disabled=bool(problems), type="primary",
+    f"Save the draft to take effect from {next_quarter.label}",
+    key="lab_save",
+    disabled=bool(problems),
+    type="primary",
 ):
     save(replace=False)

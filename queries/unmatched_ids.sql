@@ -1,5 +1,5 @@
--- unmatched_ids.sql: ids and names that do not match across tables (the foreign keys keep
--- events and stage changes of unknown leads out; these are the mismatches they allow).
+-- unmatched_ids.sql: ids and names that do not match across tables (the importer keeps
+-- events and stage changes of unknown leads out; these are the mismatches it allows).
 -- Grain: one row per check, with how many items fail it and up to five examples.
 --   leads_without_stage_changes: leads the CRM history never mentions
 --   customers_without_mql: leads that became customers with no recorded MQL

@@ -19,8 +19,16 @@ import polars as pl
 
 from funnelcast import db
 
-LEAD_ATTRIBUTES = ("campaign", "company", "industry", "company_size", "country", "region",
-                   "job_title", "seniority")
+LEAD_ATTRIBUTES = (
+    "campaign",
+    "company",
+    "industry",
+    "company_size",
+    "country",
+    "region",
+    "job_title",
+    "seniority",
+)
 
 
 def at(text: str) -> dt.datetime:
@@ -77,7 +85,9 @@ class Spend:
     campaign: str = ""
 
 
-def new_database(path: str | Path = ":memory:", *, fy_start_month: int = 1) -> duckdb.DuckDBPyConnection:
+def new_database(
+    path: str | Path = ":memory:", *, fy_start_month: int = 1
+) -> duckdb.DuckDBPyConnection:
     """Return a connection to a new, empty Funnelcast database."""
     con = db.connect(path, create=True)
     if fy_start_month != 1:
@@ -133,14 +143,23 @@ def add_definitions(con: duckdb.DuckDBPyConnection, definitions: Iterable[Defini
         for attribute, value, points, *rest in d.fit_rules:
             con.execute(
                 "insert into definition_fit_rules values ($id, $a, $v, $p, $dq)",
-                {"id": d.definition_id, "a": attribute, "v": value, "p": points,
-                 "dq": bool(rest and rest[0])},
+                {
+                    "id": d.definition_id,
+                    "a": attribute,
+                    "v": value,
+                    "p": points,
+                    "dq": bool(rest and rest[0]),
+                },
             )
         for event_type, points, *rest in d.behaviour_rules:
             con.execute(
                 "insert into definition_behaviour_rules values ($id, $e, $p, $cap)",
-                {"id": d.definition_id, "e": event_type, "p": points,
-                 "cap": rest[0] if rest else None},
+                {
+                    "id": d.definition_id,
+                    "e": event_type,
+                    "p": points,
+                    "cap": rest[0] if rest else None,
+                },
             )
 
 
@@ -188,7 +207,9 @@ def with_moments(
         cur.unregister("mql_moments")
 
 
-def rows(cur: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple]:
+def rows(
+    cur: duckdb.DuckDBPyConnection, sql: str, params: Mapping[str, Any] | None = None
+) -> list[tuple]:
     """Return every row of a SQL statement, fully fetched."""
     return cur.execute(sql, dict(params or {})).fetchall()
 
@@ -221,35 +242,55 @@ SCORING_2026 = Definition(
 
 # The canonical journey: every stage, in order, inside one quarter (2026Q1).
 STRAIGHT_TO_CUSTOMER = Journey(
-    "straight_to_customer", "2026-01-05", "search",
+    "straight_to_customer",
+    "2026-01-05",
+    "search",
     attributes={"seniority": "vp"},
     events=[("content_download", "2026-01-08")],
-    stages=[("mql", "2026-01-10"), ("sal", "2026-01-12"), ("sql", "2026-02-01"),
-            ("customer", "2026-03-01", 10_000)],
+    stages=[
+        ("mql", "2026-01-10"),
+        ("sal", "2026-01-12"),
+        ("sql", "2026-02-01"),
+        ("customer", "2026-03-01", 10_000),
+    ],
 )
 # Sales rejects an MQL: counted as an MQL and as rejected, never as SAL or SQL.
 MQL_THEN_REJECTED = Journey(
-    "mql_then_rejected", "2026-01-20", "search",
+    "mql_then_rejected",
+    "2026-01-20",
+    "search",
     stages=[("mql", "2026-02-01"), ("rejected", "2026-02-05")],
 )
 # A buyer who asks for a demo and goes straight to SQL: no MQL was ever recorded, yet the lead
 # reached SAL and SQL. Marketing's definition missed it; sqls_without_mql counts it.
 DEMO_REQUEST_WITHOUT_MQL = Journey(
-    "demo_request_without_mql", "2026-02-10 09:00", "social",
+    "demo_request_without_mql",
+    "2026-02-10 09:00",
+    "social",
     events=[("demo_request", "2026-02-10 10:00")],
     stages=[("sql", "2026-02-11")],
 )
 # MQL in 2025Q4, accepted, recycled, MQL again in 2026Q1, won in 2026Q2: only the first MQL
 # record counts, so the lead belongs to the 2025Q4 MQL cohort and is one MQL, not two.
 RECYCLED_THEN_WON = Journey(
-    "recycled_then_won", "2025-11-15", "social",
-    stages=[("mql", "2025-12-01"), ("sal", "2025-12-03"), ("recycled", "2025-12-20"),
-            ("mql", "2026-02-15"), ("sql", "2026-03-01"), ("customer", "2026-05-10", 5_000)],
+    "recycled_then_won",
+    "2025-11-15",
+    "social",
+    stages=[
+        ("mql", "2025-12-01"),
+        ("sal", "2025-12-03"),
+        ("recycled", "2025-12-20"),
+        ("mql", "2026-02-15"),
+        ("sql", "2026-03-01"),
+        ("customer", "2026-05-10", 5_000),
+    ],
 )
 # MQL and SQL in 2026Q1, customer in 2026Q2: the 2026Q1 cohort converted, but by period the
 # customer and its revenue belong to 2026Q2.
 WON_IN_NEXT_QUARTER = Journey(
-    "won_in_next_quarter", "2026-02-20", "search",
+    "won_in_next_quarter",
+    "2026-02-20",
+    "search",
     stages=[("mql", "2026-03-01"), ("sql", "2026-03-15"), ("customer", "2026-04-10", 20_000)],
 )
 # A lead that did nothing yet: counts as a lead only.
@@ -277,7 +318,9 @@ QUARTER_REVIEW_SPEND = (
 QUARTER_REVIEW_DEFINITION = SCORING_2026
 
 
-def quarter_review(fy_start_month: int = 1, path: str | Path = ":memory:") -> duckdb.DuckDBPyConnection:
+def quarter_review(
+    fy_start_month: int = 1, path: str | Path = ":memory:"
+) -> duckdb.DuckDBPyConnection:
     """Return the quarter-review database: six journeys over 2025Q4-2026Q2, spend, a definition."""
     return build(
         QUARTER_REVIEW_JOURNEYS,
@@ -291,7 +334,9 @@ def quarter_review(fy_start_month: int = 1, path: str | Path = ":memory:") -> du
 # ===== reasons on recorded stages (funnel and handoff tests) =====
 
 
-def set_reasons(con: duckdb.DuckDBPyConnection, reasons: Iterable[tuple[str, str, str, str]]) -> None:
+def set_reasons(
+    con: duckdb.DuckDBPyConnection, reasons: Iterable[tuple[str, str, str, str]]
+) -> None:
     """Record a reason on stage changes already added: (lead_id, stage, changed_at, reason)."""
     for lead_id, stage, changed_at, reason in reasons:
         con.execute(
@@ -321,8 +366,13 @@ def add_touches(con: duckdb.DuckDBPyConnection, touches: Iterable[Touch]) -> Non
         con.execute(
             "insert into events (lead_id, occurred_at, event_type, channel, campaign) "
             "values ($l, $t, $e, $c, $k)",
-            {"l": t.lead_id, "t": at(t.occurred_at), "e": t.event_type, "c": t.channel,
-             "k": t.campaign},
+            {
+                "l": t.lead_id,
+                "t": at(t.occurred_at),
+                "e": t.event_type,
+                "c": t.channel,
+                "k": t.campaign,
+            },
         )
 
 
@@ -334,37 +384,62 @@ def add_touches(con: duckdb.DuckDBPyConnection, touches: Iterable[Touch]) -> Non
 # social 15 Feb; won 1 Mar for 3,100.00. An email after the deal is not a touch of it.
 # With a 7-day half-life the touches weigh 1/16, 1/8, 1/4, 1/2, 1: shares 1, 2, 4, 8, 16 of 31.
 MULTI_TOUCH_WON = Journey(
-    "multi_touch_won", "2026-01-18", "search", attributes={"campaign": "search-brand"},
-    stages=[("mql", "2026-02-02"), ("sal", "2026-02-10"), ("sql", "2026-02-16"),
-            ("customer", "2026-03-01", 3_100)],
+    "multi_touch_won",
+    "2026-01-18",
+    "search",
+    attributes={"campaign": "search-brand"},
+    stages=[
+        ("mql", "2026-02-02"),
+        ("sal", "2026-02-10"),
+        ("sql", "2026-02-16"),
+        ("customer", "2026-03-01", 3_100),
+    ],
 )
 # No events: the source is the only touch, and every model gives it all.
 SINGLE_TOUCH_WON = Journey(
-    "single_touch_won", "2026-02-03", "referral", attributes={"campaign": "referral-partner"},
+    "single_touch_won",
+    "2026-02-03",
+    "referral",
+    attributes={"campaign": "referral-partner"},
     stages=[("mql", "2026-02-10"), ("sql", "2026-02-20"), ("customer", "2026-03-10", 1_000)],
 )
 # Two touches and no MQL (a demo request straight to SQL), for an amount with odd cents: the
 # MQL touch falls back to the last touch, and 999.99 splits into whole cents.
 TWO_TOUCHES_WITHOUT_MQL = Journey(
-    "two_touches_without_mql", "2026-03-01", "social", attributes={"campaign": "social-facebook"},
+    "two_touches_without_mql",
+    "2026-03-01",
+    "social",
+    attributes={"campaign": "social-facebook"},
     stages=[("sql", "2026-03-04"), ("customer", "2026-03-20", 999.99)],
 )
 # Volume without revenue: an MQL sales rejected, and an SQL not yet won.
 MQL_REJECTED = Journey(
-    "mql_rejected", "2026-01-08", "email", attributes={"campaign": "email-newsletter"},
+    "mql_rejected",
+    "2026-01-08",
+    "email",
+    attributes={"campaign": "email-newsletter"},
     stages=[("mql", "2026-01-15"), ("rejected", "2026-01-20")],
 )
 SQL_NOT_WON = Journey(
-    "sql_not_won", "2026-02-01", "search", attributes={"campaign": "search-generic"},
+    "sql_not_won",
+    "2026-02-01",
+    "search",
+    attributes={"campaign": "search-generic"},
     stages=[("mql", "2026-02-05"), ("sql", "2026-02-25")],
 )
 # The comparison quarters: 2025Q4 (previous) and 2025Q1 (a year before).
 WON_PREVIOUS_QUARTER = Journey(
-    "won_previous_quarter", "2025-10-05", "search", attributes={"campaign": "search-brand"},
+    "won_previous_quarter",
+    "2025-10-05",
+    "search",
+    attributes={"campaign": "search-brand"},
     stages=[("mql", "2025-10-10"), ("sql", "2025-10-20"), ("customer", "2025-11-15", 2_000)],
 )
 WON_YEAR_AGO = Journey(
-    "won_year_ago", "2025-01-10", "email", attributes={"campaign": "email-nurture"},
+    "won_year_ago",
+    "2025-01-10",
+    "email",
+    attributes={"campaign": "email-nurture"},
     stages=[("mql", "2025-01-12"), ("sql", "2025-01-20"), ("customer", "2025-02-10", 500)],
 )
 ROI_JOURNEYS = (
@@ -410,33 +485,53 @@ def roi_review(
 # Handed over on a Wednesday, accepted twelve days later (8 business days: an SLA breach), and
 # still won: waiting did not lose this one.
 WON_AFTER_LONG_WAIT = Journey(
-    "won_after_long_wait", "2026-01-02", "events",
+    "won_after_long_wait",
+    "2026-01-02",
+    "events",
     attributes={"seniority": "director"},
-    stages=[("mql", "2026-01-07"), ("sal", "2026-01-19"), ("sql", "2026-02-20"),
-            ("customer", "2026-06-01", 8_000)],
+    stages=[
+        ("mql", "2026-01-07"),
+        ("sal", "2026-01-19"),
+        ("sql", "2026-02-20"),
+        ("customer", "2026-06-01", 8_000),
+    ],
 )
 # Someone phoned sales, no form and no MQL: an SQL by direct contact.
 DIRECT_SQL_WITHOUT_MQL = Journey(
-    "direct_sql_without_mql", "2026-03-02", "referral",
+    "direct_sql_without_mql",
+    "2026-03-02",
+    "referral",
     stages=[("sql", "2026-03-05")],
 )
 # An MQL sales never answered: open, and past any SLA by the as-of day.
 MQL_AWAITING_SALES = Journey(
-    "mql_awaiting_sales", "2026-03-20", "search",
+    "mql_awaiting_sales",
+    "2026-03-20",
+    "search",
     stages=[("mql", "2026-03-25")],
 )
 # Accepted the next day, then dropped at SAL ("no need").
 SAL_THEN_DROPPED = Journey(
-    "sal_then_dropped", "2026-01-12", "email",
+    "sal_then_dropped",
+    "2026-01-12",
+    "email",
     stages=[("mql", "2026-01-14"), ("sal", "2026-01-15"), ("disqualified", "2026-02-01")],
 )
 # Rejected as 'not ready' on the Monday after a Friday hand-off, recycled, back as an MQL in
 # March, accepted and won in April: handed over too early.
 NOT_READY_THEN_WON = Journey(
-    "not_ready_then_won", "2026-01-08", "content",
-    stages=[("mql", "2026-01-09"), ("rejected", "2026-01-12"), ("recycled", "2026-01-13"),
-            ("mql", "2026-03-02"), ("sal", "2026-03-03"), ("sql", "2026-03-10"),
-            ("customer", "2026-04-20", 7_000)],
+    "not_ready_then_won",
+    "2026-01-08",
+    "content",
+    stages=[
+        ("mql", "2026-01-09"),
+        ("rejected", "2026-01-12"),
+        ("recycled", "2026-01-13"),
+        ("mql", "2026-03-02"),
+        ("sal", "2026-03-03"),
+        ("sql", "2026-03-10"),
+        ("customer", "2026-04-20", 7_000),
+    ],
 )
 FUNNEL_REVIEW_JOURNEYS = (
     *QUARTER_REVIEW_JOURNEYS,

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import fixtures as fx
 import polars as pl
 import pytest
+from fixtures import Journey, Touch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import fixtures as fx
-from fixtures import Journey, Touch
 from funnelcast import attribution
 
 Q1 = [dt.date(2026, 1, 1)]
@@ -68,8 +68,17 @@ def test_a_deal_without_mql_uses_its_last_touch_as_the_mql_touch(touch_frame):
 
 
 def test_an_event_without_a_channel_is_credited_to_the_lead_s_source():
-    con = fx.build([Journey("silent_event", "2026-01-05", "events", attributes={"campaign": "expo"},
-                            stages=[("customer", "2026-02-01", 100)])])
+    con = fx.build(
+        [
+            Journey(
+                "silent_event",
+                "2026-01-05",
+                "events",
+                attributes={"campaign": "expo"},
+                stages=[("customer", "2026-02-01", 100)],
+            )
+        ]
+    )
     fx.add_touches(con, [Touch("silent_event", "2026-01-10", "email_open", None)])
 
     frame = attribution.touches(con.cursor(), 1, 7.0)
@@ -167,7 +176,9 @@ def test_channels_side_by_side_with_roi_and_rank_changes(touch_frame):
 
 def test_customers_are_credited_once_per_lead_by_model_weights(touch_frame):
     table = attribution.credited(attribution.credits(touch_frame), quarter_starts=Q1)
-    linear = {r["channel"]: r["customers"] for r in table.filter(pl.col("model") == "linear").to_dicts()}
+    linear = {
+        r["channel"]: r["customers"] for r in table.filter(pl.col("model") == "linear").to_dicts()
+    }
 
     # multi: a fifth each (email twice); two touches: a half each; single: referral
     assert linear == pytest.approx(
@@ -176,8 +187,16 @@ def test_customers_are_credited_once_per_lead_by_model_weights(touch_frame):
 
 
 def test_later_deals_of_a_customer_credit_revenue_but_no_customer():
-    con = fx.build([Journey("buys_twice", "2026-01-05", "search",
-                            stages=[("customer", "2026-01-20", 100), ("customer", "2026-03-01", 50)])])
+    con = fx.build(
+        [
+            Journey(
+                "buys_twice",
+                "2026-01-05",
+                "search",
+                stages=[("customer", "2026-01-20", 100), ("customer", "2026-03-01", 50)],
+            )
+        ]
+    )
     frame = attribution.credits(attribution.touches(con.cursor(), 1, 7.0))
     first = frame.filter(pl.col("model") == "first_touch").sort("deal_at")
 
@@ -213,7 +232,9 @@ def test_a_half_life_must_be_positive(roi_db, days):
 
 
 def test_an_unknown_model_is_refused_with_the_known_ones():
-    with pytest.raises(attribution.AttributionInputError, match="unknown attribution model 'last'.*first_touch"):
+    with pytest.raises(
+        attribution.AttributionInputError, match="unknown attribution model 'last'.*first_touch"
+    ):
         attribution.check_model("last")
 
 
@@ -293,8 +314,9 @@ def test_a_customer_s_credits_sum_to_its_revenue_exactly_under_every_model(leads
         frame = attribution.touches(con.cursor(), 1, half_life)
         credit = attribution.credits(frame)
         recorded = fx.rows(
-            con, "select cast(coalesce(sum(amount), 0) * 100 as bigint) from stage_changes "
-            "where stage = 'customer'"
+            con,
+            "select cast(coalesce(sum(amount), 0) * 100 as bigint) from stage_changes "
+            "where stage = 'customer'",
         )[0][0]
     finally:
         con.close()
@@ -304,7 +326,9 @@ def test_a_customer_s_credits_sum_to_its_revenue_exactly_under_every_model(leads
     for w in weights:
         assert per_deal[w].to_list() == pytest.approx([1.0] * per_deal.height)
     sums = credit.group_by("lead_id", "deal_at", "model").agg(
-        pl.col("revenue_cents").sum(), pl.col("amount_cents").first(), pl.col("customers").sum(),
+        pl.col("revenue_cents").sum(),
+        pl.col("amount_cents").first(),
+        pl.col("customers").sum(),
         pl.col("is_first_deal").first(),
     )
     assert (sums["revenue_cents"] == sums["amount_cents"]).all()

@@ -83,11 +83,19 @@ def served_app(demo_db: Path, tmp_path: Path) -> Iterator[str]:
     with log.open("w") as out:
         server = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "app.py",
-                "--server.headless", "true",
-                "--server.port", str(port),
-                "--server.address", "127.0.0.1",
-                "--browser.gatherUsageStats", "false",
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
             ],  # fmt: skip
             cwd=ROOT,
             env={**os.environ, "FUNNELCAST_DB": str(demo_db)},
@@ -138,9 +146,7 @@ def test_served_overview_shows_the_cli_figures(chromium, served_app, demo_db, ca
             errors = page.get_by_test_id("stAlertContentError").all_inner_texts()
 
             ARTIFACTS.mkdir(exist_ok=True)
-            height = page.evaluate(
-                "document.querySelector('[data-testid=stMain]').scrollHeight"
-            )
+            height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
             page.set_viewport_size({"width": 1600, "height": height + 40})
             page.wait_for_timeout(500)
             page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_browser import ARTIFACTS, CHROMIUM_ARGS, PAGE_RENDER_MS, chromium, served_app  # noqa: F401
 
 from funnelcast import cli, db, definitions
-from test_browser import ARTIFACTS, CHROMIUM_ARGS, PAGE_RENDER_MS, chromium, served_app  # noqa: F401
 
 pytestmark = pytest.mark.browser
 QUARTERS = ("2025Q4", "2026Q1", "2026Q2", "2026Q3")  # the Lab's default: last four complete
@@ -20,8 +20,17 @@ def cli_mqls(capsys, database, threshold: float) -> int:
     """Return the MQLs `funnelcast metrics --threshold` counts over the default quarters."""
     total = 0
     for quarter in QUARTERS:
-        args = ["metrics", "--db", str(database), "--quarter", quarter,
-                "--threshold", f"{threshold:g}", "--format", "json"]
+        args = [
+            "metrics",
+            "--db",
+            str(database),
+            "--quarter",
+            quarter,
+            "--threshold",
+            f"{threshold:g}",
+            "--format",
+            "json",
+        ]
         assert cli.main(args) == 0
         total += json.loads(capsys.readouterr().out)["mqls"]
     return total
@@ -44,7 +53,9 @@ def test_the_served_lab_shows_the_cli_mqls_as_the_slider_moves(
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.set_default_timeout(PAGE_RENDER_MS)
-            page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+            page.on(
+                "console", lambda m: m.type == "error" and problems.append(f"console: {m.text}")
+            )
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             page.goto(served_app)
             page.get_by_test_id("stMetric").first.wait_for()
@@ -53,7 +64,8 @@ def test_the_served_lab_shows_the_cli_mqls_as_the_slider_moves(
 
             def mqls() -> str:
                 card = page.get_by_test_id("stMetric").filter(
-                    has=page.get_by_test_id("stMetricLabel").get_by_text("MQLs", exact=True))
+                    has=page.get_by_test_id("stMetricLabel").get_by_text("MQLs", exact=True)
+                )
                 card.first.wait_for()
                 return card.first.get_by_test_id("stMetricValue").inner_text()
 

@@ -8,14 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-
-from funnelcast import cli, formats
 from test_browser import (  # noqa: F401  (fixtures used by name)
     CHROMIUM_ARGS,
     PAGE_RENDER_MS,
     chromium,
     served_app,
 )
+
+from funnelcast import cli, formats
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +36,9 @@ def test_the_served_planner_shows_the_cli_plan(chromium, served_app, demo_db, ca
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.set_default_timeout(PAGE_RENDER_MS)
-            page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+            page.on(
+                "console", lambda m: m.type == "error" and problems.append(f"console: {m.text}")
+            )
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             page.goto(served_app)
             page.get_by_test_id("stSidebarNav").get_by_text("MQL Planner").click()
@@ -45,8 +47,11 @@ def test_the_served_planner_shows_the_cli_plan(chromium, served_app, demo_db, ca
             page.wait_for_timeout(1500)
             needed = (
                 page.get_by_test_id("stMetric")
-                .filter(has=page.get_by_test_id("stMetricLabel").get_by_text(
-                    "New MQLs needed (80%)", exact=True))
+                .filter(
+                    has=page.get_by_test_id("stMetricLabel").get_by_text(
+                        "New MQLs needed (80%)", exact=True
+                    )
+                )
                 .get_by_test_id("stMetricValue")
                 .inner_text()
             )

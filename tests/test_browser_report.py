@@ -9,14 +9,14 @@ import json
 from pathlib import Path
 
 import pytest
-
-from funnelcast import cli, formats
 from test_browser import (  # noqa: F401  (fixtures used by name)
     CHROMIUM_ARGS,
     PAGE_RENDER_MS,
     chromium,
     served_app,
 )
+
+from funnelcast import cli, formats
 
 pytestmark = pytest.mark.browser
 

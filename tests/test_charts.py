@@ -16,7 +16,9 @@ def result_with(mqls: int, sal: int, sql: int, customers: int) -> dict:
     """Return a metrics-shaped result whose MQL cohort reached each stage this often."""
     return figures(
         dict(
-            count_mqls=mqls, count_mqls_reached_sal=sal, count_mqls_reached_sql=sql,
+            count_mqls=mqls,
+            count_mqls_reached_sal=sal,
+            count_mqls_reached_sql=sql,
             count_mqls_reached_customer=customers,
         )  # fmt: skip
     )

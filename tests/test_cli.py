@@ -14,14 +14,25 @@ import sys
 from pathlib import Path
 
 import duckdb
+import fixtures as fx
 import pytest
 
-import fixtures as fx
 from funnelcast.cli import main
 
 REPO = Path(__file__).resolve().parent.parent
-HEADLINE_KEYS = ("leads", "mqls", "sals", "sqls", "customers", "mql_to_sql", "sql_to_customer",
-                 "revenue", "spend", "cost_per_mql", "roi")
+HEADLINE_KEYS = (
+    "leads",
+    "mqls",
+    "sals",
+    "sqls",
+    "customers",
+    "mql_to_sql",
+    "sql_to_customer",
+    "revenue",
+    "spend",
+    "cost_per_mql",
+    "roi",
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +49,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     """Run `python -m funnelcast ARGS` as a user would; return its exit status and output."""
     return subprocess.run(
         [sys.executable, "-m", "funnelcast", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -64,11 +78,21 @@ def test_json_has_the_headline_figures_overall_and_per_channel(capsys, review_fi
         for key in HEADLINE_KEYS:
             assert key in item, (item["channel"], key)
     # the all-history figures of test_metrics.ALL_HISTORY
-    assert {k: result[k] for k in HEADLINE_KEYS} == pytest.approx({
-        "leads": 6, "mqls": 4, "sals": 4, "sqls": 4, "customers": 3,
-        "mql_to_sql": 0.75, "sql_to_customer": 0.75, "revenue": 35_000.0, "spend": 9_500.0,
-        "cost_per_mql": 2_375.0, "roi": (35_000 - 9_500) / 9_500,
-    })
+    assert {k: result[k] for k in HEADLINE_KEYS} == pytest.approx(
+        {
+            "leads": 6,
+            "mqls": 4,
+            "sals": 4,
+            "sqls": 4,
+            "customers": 3,
+            "mql_to_sql": 0.75,
+            "sql_to_customer": 0.75,
+            "revenue": 35_000.0,
+            "spend": 9_500.0,
+            "cost_per_mql": 2_375.0,
+            "roi": (35_000 - 9_500) / 9_500,
+        }
+    )
     assert result["scope"]["mql_source"] == "recorded"
 
 
@@ -83,24 +107,43 @@ def test_json_division_by_zero_is_null(capsys, review_file):
 @pytest.mark.parametrize(
     "args, expected",
     [
-        pytest.param((), {"leads": 6, "mqls": 4, "customers": 3, "revenue": 35_000.0,
-                          "spend": 9_500.0}, id="all_history"),
-        pytest.param(("--quarter", "2026Q1"), {"leads": 5, "mqls": 3, "customers": 1,
-                                               "revenue": 10_000.0, "spend": 7_500.0}, id="quarter"),
-        pytest.param(("--channel", "social"), {"leads": 3, "mqls": 1, "customers": 1,
-                                               "revenue": 5_000.0, "spend": 1_000.0}, id="channel"),
-        pytest.param(("--quarter", "2026Q1", "--channel", "search"),
-                     {"leads": 3, "mqls": 3, "customers": 1, "revenue": 10_000.0,
-                      "spend": 6_000.0}, id="quarter_and_channel"),
+        pytest.param(
+            (),
+            {"leads": 6, "mqls": 4, "customers": 3, "revenue": 35_000.0, "spend": 9_500.0},
+            id="all_history",
+        ),
+        pytest.param(
+            ("--quarter", "2026Q1"),
+            {"leads": 5, "mqls": 3, "customers": 1, "revenue": 10_000.0, "spend": 7_500.0},
+            id="quarter",
+        ),
+        pytest.param(
+            ("--channel", "social"),
+            {"leads": 3, "mqls": 1, "customers": 1, "revenue": 5_000.0, "spend": 1_000.0},
+            id="channel",
+        ),
+        pytest.param(
+            ("--quarter", "2026Q1", "--channel", "search"),
+            {"leads": 3, "mqls": 3, "customers": 1, "revenue": 10_000.0, "spend": 6_000.0},
+            id="quarter_and_channel",
+        ),
         # computed MQLs: at 0 every lead, at 50 straight_to_customer and the demo request,
         # at 55 the demo request alone (80)
-        pytest.param(("--threshold", "0"), {"leads": 6, "mqls": 6, "customers": 3,
-                                            "revenue": 35_000.0, "spend": 9_500.0}, id="threshold_0"),
-        pytest.param(("--threshold", "50"), {"leads": 6, "mqls": 2, "customers": 3,
-                                             "revenue": 35_000.0, "spend": 9_500.0}, id="threshold_50"),
-        pytest.param(("--threshold", "55", "--channel", "social"),
-                     {"leads": 3, "mqls": 1, "customers": 1, "revenue": 5_000.0,
-                      "spend": 1_000.0}, id="threshold_and_channel"),
+        pytest.param(
+            ("--threshold", "0"),
+            {"leads": 6, "mqls": 6, "customers": 3, "revenue": 35_000.0, "spend": 9_500.0},
+            id="threshold_0",
+        ),
+        pytest.param(
+            ("--threshold", "50"),
+            {"leads": 6, "mqls": 2, "customers": 3, "revenue": 35_000.0, "spend": 9_500.0},
+            id="threshold_50",
+        ),
+        pytest.param(
+            ("--threshold", "55", "--channel", "social"),
+            {"leads": 3, "mqls": 1, "customers": 1, "revenue": 5_000.0, "spend": 1_000.0},
+            id="threshold_and_channel",
+        ),
     ],
 )
 def test_options_scope_the_figures(capsys, review_file, args, expected):
@@ -129,21 +172,56 @@ def test_table_has_a_row_per_channel_and_a_total(capsys, review_file):
     assert main(["metrics", "--db", str(review_file), "--format", "table"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "all history · MQLs recorded"
-    assert lines[1].split() == ["channel", "leads", "mqls", "sqls", "customers", "mql_to_sql",
-                                "sql_to_customer", "revenue", "spend", "cost_per_mql", "roi"]
+    assert lines[1].split() == [
+        "channel",
+        "leads",
+        "mqls",
+        "sqls",
+        "customers",
+        "mql_to_sql",
+        "sql_to_customer",
+        "revenue",
+        "spend",
+        "cost_per_mql",
+        "roi",
+    ]
     rows = {line.split()[0]: line.split()[1:] for line in lines[2:6]}
     assert list(rows) == ["display", "search", "social", "TOTAL"]
     # leads, mqls, sqls, customers, mql_to_sql, sql_to_customer, revenue, spend, cost/MQL, ROI
-    assert rows["TOTAL"] == ["6", "4", "4", "3", "75.0%", "75.0%", "35,000.00", "9,500.00",
-                             "2,375.00", "268.4%"]
+    assert rows["TOTAL"] == [
+        "6",
+        "4",
+        "4",
+        "3",
+        "75.0%",
+        "75.0%",
+        "35,000.00",
+        "9,500.00",
+        "2,375.00",
+        "268.4%",
+    ]
     assert rows["display"] == ["0", "0", "0", "0", "—", "—", "0.00", "500.00", "—", "-100.0%"]
     # the cohorts have not had 138 days since their quarter ended (see test_metrics)
     assert lines[6:] == ["note: this cohort is still maturing; its conversion rates will rise."]
 
 
 def test_table_is_the_default_format_and_names_its_scope(capsys, review_file):
-    assert main(["metrics", "--db", str(review_file), "--quarter", "2026Q1", "--channel", "search",
-                 "--threshold", "50"]) == 0
+    assert (
+        main(
+            [
+                "metrics",
+                "--db",
+                str(review_file),
+                "--quarter",
+                "2026Q1",
+                "--channel",
+                "search",
+                "--threshold",
+                "50",
+            ]
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "2026Q1 · channel search · MQLs computed at threshold 50"
     total = next(line for line in lines if line.startswith("TOTAL")).split()
@@ -175,26 +253,59 @@ def bad_files(tmp_path_factory) -> dict[str, Path]:
     con = duckdb.connect(str(other_app))
     con.execute("create table orders (order_id integer, amount double)")
     con.close()
-    return {"csv": csv_file, "other_app": other_app, "folder": folder, "missing": folder / "nope.duckdb"}
+    return {
+        "csv": csv_file,
+        "other_app": other_app,
+        "folder": folder,
+        "missing": folder / "nope.duckdb",
+    }
 
 
 @pytest.mark.parametrize(
     "case, args, pattern",
     [
-        pytest.param("missing", (), r"database .*nope\.duckdb does not exist", id="db_path_does_not_exist"),
-        pytest.param("folder", (), r"is a directory, not a database file", id="db_path_is_a_directory"),
-        pytest.param("csv", (), r"cannot open .*leads\.duckdb as a DuckDB database", id="not_a_duckdb_file"),
-        pytest.param("other_app", (), r"other_app\.duckdb is not a Funnelcast database",
-                     id="duckdb_without_funnelcast_schema"),
-        pytest.param("review", ("--quarter", "2024Q1"),
-                     r"quarter 2024Q1 is not in the data \(2025Q4 to 2026Q2\)", id="unknown_quarter"),
-        pytest.param("review", ("--quarter", "2026Q5"), r"not a quarter: '2026Q5'", id="quarter_five"),
-        pytest.param("review", ("--quarter", "last"), r"not a quarter: 'last'", id="quarter_in_words"),
-        pytest.param("review", ("--channel", "tiktok"), r"unknown channel 'tiktok'", id="unknown_channel"),
-        pytest.param("review", ("--threshold", "-5"), r"threshold must be a number >= 0, not -5",
-                     id="negative_threshold"),
-        pytest.param("review", ("--threshold", "high"), r"threshold must be a number, not 'high'",
-                     id="threshold_not_a_number"),
+        pytest.param(
+            "missing", (), r"database .*nope\.duckdb does not exist", id="db_path_does_not_exist"
+        ),
+        pytest.param(
+            "folder", (), r"is a directory, not a database file", id="db_path_is_a_directory"
+        ),
+        pytest.param(
+            "csv", (), r"cannot open .*leads\.duckdb as a DuckDB database", id="not_a_duckdb_file"
+        ),
+        pytest.param(
+            "other_app",
+            (),
+            r"other_app\.duckdb is not a Funnelcast database",
+            id="duckdb_without_funnelcast_schema",
+        ),
+        pytest.param(
+            "review",
+            ("--quarter", "2024Q1"),
+            r"quarter 2024Q1 is not in the data \(2025Q4 to 2026Q2\)",
+            id="unknown_quarter",
+        ),
+        pytest.param(
+            "review", ("--quarter", "2026Q5"), r"not a quarter: '2026Q5'", id="quarter_five"
+        ),
+        pytest.param(
+            "review", ("--quarter", "last"), r"not a quarter: 'last'", id="quarter_in_words"
+        ),
+        pytest.param(
+            "review", ("--channel", "tiktok"), r"unknown channel 'tiktok'", id="unknown_channel"
+        ),
+        pytest.param(
+            "review",
+            ("--threshold", "-5"),
+            r"threshold must be a number >= 0, not -5",
+            id="negative_threshold",
+        ),
+        pytest.param(
+            "review",
+            ("--threshold", "high"),
+            r"threshold must be a number, not 'high'",
+            id="threshold_not_a_number",
+        ),
     ],
 )
 def test_bad_input_is_refused_in_one_line(review_file, bad_files, case, args, pattern):
@@ -210,6 +321,8 @@ def test_a_database_another_process_writes_is_refused_in_one_line(tmp_path):
     path = tmp_path / "busy.duckdb"
     writer = fx.quarter_review(path=path)  # this process keeps it open for writing
     try:
-        assert_refused(run_cli("metrics", "--db", path), r"busy\.duckdb is in use by another process")
+        assert_refused(
+            run_cli("metrics", "--db", path), r"busy\.duckdb is in use by another process"
+        )
     finally:
         writer.close()

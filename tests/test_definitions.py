@@ -17,10 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fixtures as fx
 import polars as pl
 import pytest
 
-import fixtures as fx
 from funnelcast import db
 from funnelcast import definitions as defs
 from funnelcast.definitions import BehaviourRule, Definition, FitRule
@@ -30,21 +30,47 @@ DEFINITION_TABLES = ("definitions", "definition_fit_rules", "definition_behaviou
 
 # Three versions: 2025Q1, 2025Q3 and 2026Q1 (calendar quarters).
 V1 = fx.Definition(
-    definition_id=1, name="first", effective_from="2025-01-01", threshold=50, half_life_days=30,
+    definition_id=1,
+    name="first",
+    effective_from="2025-01-01",
+    threshold=50,
+    half_life_days=30,
     fit_rules=(("seniority", "vp", 30), ("region", "apac", 0, True)),
     behaviour_rules=(("demo_request", 80), ("content_download", 20, 30)),
     created_at="2024-12-01",
 )
-V2 = dataclasses.replace(V1, definition_id=2, name="second", effective_from="2025-07-01",
-                         threshold=60, created_at="2025-06-01")
-V3 = dataclasses.replace(V1, definition_id=3, name="third", effective_from="2026-01-01",
-                         threshold=70, created_at="2025-12-01")
+V2 = dataclasses.replace(
+    V1,
+    definition_id=2,
+    name="second",
+    effective_from="2025-07-01",
+    threshold=60,
+    created_at="2025-06-01",
+)
+V3 = dataclasses.replace(
+    V1,
+    definition_id=3,
+    name="third",
+    effective_from="2026-01-01",
+    threshold=70,
+    created_at="2025-12-01",
+)
 # Leads and events, so that saves can check rules against the data.
 JOURNEYS = (
-    fx.Journey("a", "2025-02-01", "search", attributes={"seniority": "vp", "region": "europe"},
-               events=[("demo_request", "2025-02-02"), ("content_download", "2025-02-03")]),
-    fx.Journey("b", "2026-03-01", "social", attributes={"seniority": "intern", "region": "apac"},
-               events=[("email_open", "2026-03-02")]),
+    fx.Journey(
+        "a",
+        "2025-02-01",
+        "search",
+        attributes={"seniority": "vp", "region": "europe"},
+        events=[("demo_request", "2025-02-02"), ("content_download", "2025-02-03")],
+    ),
+    fx.Journey(
+        "b",
+        "2026-03-01",
+        "social",
+        attributes={"seniority": "intern", "region": "apac"},
+        events=[("email_open", "2026-03-02")],
+    ),
 )
 
 # A draft with every feature: a disqualifier, fractions, a negative weight, caps and no cap.
@@ -76,14 +102,20 @@ def database(path: str | Path = ":memory:", *, as_of: str = "2026-02-15"):
 
 def snapshot(cur) -> dict[str, list[tuple]]:
     """Return every row of the definition tables, sorted."""
-    return {table: sorted(fx.rows(cur, f"select * from {table}"), key=repr)
-            for table in DEFINITION_TABLES}
+    return {
+        table: sorted(fx.rows(cur, f"select * from {table}"), key=repr)
+        for table in DEFINITION_TABLES
+    }
 
 
 def stored(definition: Definition, saved: Definition) -> Definition:
     """Return the draft as it should read back after a save: with the stored id and dates."""
-    return dataclasses.replace(definition, definition_id=saved.definition_id,
-                               effective_from=saved.effective_from, created_at=saved.created_at)
+    return dataclasses.replace(
+        definition,
+        definition_id=saved.definition_id,
+        effective_from=saved.effective_from,
+        created_at=saved.created_at,
+    )
 
 
 @pytest.fixture
@@ -120,8 +152,9 @@ def test_save_then_load_gives_the_same_definition(cur):
 
 
 def test_rules_in_any_order_make_the_same_definition():
-    shuffled = dataclasses.replace(DRAFT, fit_rules=DRAFT.fit_rules[::-1],
-                                   behaviour_rules=DRAFT.behaviour_rules[::-1])
+    shuffled = dataclasses.replace(
+        DRAFT, fit_rules=DRAFT.fit_rules[::-1], behaviour_rules=DRAFT.behaviour_rules[::-1]
+    )
     assert shuffled == DRAFT
     assert hash(shuffled) == hash(DRAFT)
 
@@ -149,10 +182,18 @@ def test_new_version_is_an_unsaved_copy(cur):
 # =====================================================================================
 
 
-@pytest.mark.parametrize("quarter, expected", [
-    ("2024Q4", None), ("2025Q1", 1), ("2025Q2", 1), ("2025Q3", 2), ("2025Q4", 2),
-    ("2026Q1", 3), ("2027Q4", 3),
-])
+@pytest.mark.parametrize(
+    "quarter, expected",
+    [
+        ("2024Q4", None),
+        ("2025Q1", 1),
+        ("2025Q2", 1),
+        ("2025Q3", 2),
+        ("2025Q4", 2),
+        ("2026Q1", 3),
+        ("2027Q4", 3),
+    ],
+)
 def test_in_force_for_quarter(cur, quarter, expected):
     found = defs.in_force_for_quarter(cur, quarter)
     assert (found.definition_id if found else None) == expected
@@ -166,9 +207,11 @@ def test_current_is_the_version_in_force_on_a_day(cur):
 
 def test_list_versions_shows_the_quarters_each_is_in_force(cur):
     defs.save(cur, DRAFT, "2026Q3")
-    versions = defs.list_versions(cur).select(
-        "definition_id", "first_quarter", "last_quarter", "in_force", "status"
-    ).rows()
+    versions = (
+        defs.list_versions(cur)
+        .select("definition_id", "first_quarter", "last_quarter", "in_force", "status")
+        .rows()
+    )
     assert versions == [
         (1, "2025Q1", "2025Q2", "2025Q1–2025Q2", "superseded"),
         (2, "2025Q3", "2025Q4", "2025Q3–2025Q4", "superseded"),
@@ -198,20 +241,37 @@ def test_next_quarter_follows_the_data(cur):
 
 def test_diff_reads_as_a_list_of_changes():
     before = Definition(
-        name="Default", threshold=65, half_life_days=30,
-        fit_rules=(FitRule("seniority", "vp", 20), FitRule("industry", "education", -5),
-                   FitRule("region", "mena", 0, True), FitRule("seniority", "junior", -10)),
-        behaviour_rules=(BehaviourRule("demo_request", 40), BehaviourRule("email_open", 1, 5),
-                         BehaviourRule("email_click", 3, 12)),
+        name="Default",
+        threshold=65,
+        half_life_days=30,
+        fit_rules=(
+            FitRule("seniority", "vp", 20),
+            FitRule("industry", "education", -5),
+            FitRule("region", "mena", 0, True),
+            FitRule("seniority", "junior", -10),
+        ),
+        behaviour_rules=(
+            BehaviourRule("demo_request", 40),
+            BehaviourRule("email_open", 1, 5),
+            BehaviourRule("email_click", 3, 12),
+        ),
     )
     after = Definition(
-        name="Default", threshold=70, half_life_days=45,
-        fit_rules=(FitRule("seniority", "vp", 25), FitRule("region", "mena", 0, True),
-                   FitRule("seniority", "intern", 0, True),
-                   FitRule("seniority", "junior", 0, True)),
-        behaviour_rules=(BehaviourRule("demo_request", 50), BehaviourRule("email_open", 1),
-                         BehaviourRule("email_click", 3, 12),
-                         BehaviourRule("pricing_page_view", 12.5, 25)),
+        name="Default",
+        threshold=70,
+        half_life_days=45,
+        fit_rules=(
+            FitRule("seniority", "vp", 25),
+            FitRule("region", "mena", 0, True),
+            FitRule("seniority", "intern", 0, True),
+            FitRule("seniority", "junior", 0, True),
+        ),
+        behaviour_rules=(
+            BehaviourRule("demo_request", 50),
+            BehaviourRule("email_open", 1),
+            BehaviourRule("email_click", 3, 12),
+            BehaviourRule("pricing_page_view", 12.5, 25),
+        ),
         note="tighter",
     )
     assert defs.diff(before, after) == [
@@ -244,35 +304,61 @@ def with_behaviour(rule: BehaviourRule) -> Definition:
 
 
 BAD_DEFINITIONS = {
-    "fit points too high": (with_fit(FitRule("industry", "software", 150)),
-                            r"fit rule industry=software: points 150 is outside \[-100, 100\]"),
-    "behaviour points too low": (with_behaviour(BehaviourRule("email_open", -101)),
-                                 r"behaviour rule 'email_open': points -101 is outside"),
-    "points not a number": (with_fit(FitRule("industry", "software", "ten")),
-                            r"fit rule industry=software: points must be a number, not 'ten'"),
-    "negative cap": (with_behaviour(BehaviourRule("email_open", 1, -5)),
-                     r"behaviour rule 'email_open': cap -5 must be 0 or more"),
-    "threshold too high": (dataclasses.replace(DRAFT, threshold=1001),
-                           r"threshold 1001 is outside \[0, 1000\]"),
+    "fit points too high": (
+        with_fit(FitRule("industry", "software", 150)),
+        r"fit rule industry=software: points 150 is outside \[-100, 100\]",
+    ),
+    "behaviour points too low": (
+        with_behaviour(BehaviourRule("email_open", -101)),
+        r"behaviour rule 'email_open': points -101 is outside",
+    ),
+    "points not a number": (
+        with_fit(FitRule("industry", "software", "ten")),
+        r"fit rule industry=software: points must be a number, not 'ten'",
+    ),
+    "negative cap": (
+        with_behaviour(BehaviourRule("email_open", 1, -5)),
+        r"behaviour rule 'email_open': cap -5 must be 0 or more",
+    ),
+    "threshold too high": (
+        dataclasses.replace(DRAFT, threshold=1001),
+        r"threshold 1001 is outside \[0, 1000\]",
+    ),
     "negative threshold": (dataclasses.replace(DRAFT, threshold=-1), r"threshold -1 is outside"),
-    "threshold not finite": (dataclasses.replace(DRAFT, threshold=float("nan")),
-                             r"threshold must be a number, not nan"),
-    "zero half-life": (dataclasses.replace(DRAFT, half_life_days=0),
-                       r"half-life 0 days must be more than 0 and at most 3650"),
-    "half-life too long": (dataclasses.replace(DRAFT, half_life_days=4000),
-                           r"half-life 4000 days must be"),
-    "unknown attribute": (with_fit(FitRule("job_title", "CEO", 10)),
-                          r"fit rule job_title=CEO: unknown attribute 'job_title' \(allowed: "
-                          r"channel, industry, company_size_band, country, region, seniority\)"),
-    "unknown band": (with_fit(FitRule("company_size_band", "10-50", 5)),
-                     r"fit rule company_size_band=10-50: unknown company size band '10-50'"),
+    "threshold not finite": (
+        dataclasses.replace(DRAFT, threshold=float("nan")),
+        r"threshold must be a number, not nan",
+    ),
+    "zero half-life": (
+        dataclasses.replace(DRAFT, half_life_days=0),
+        r"half-life 0 days must be more than 0 and at most 3650",
+    ),
+    "half-life too long": (
+        dataclasses.replace(DRAFT, half_life_days=4000),
+        r"half-life 4000 days must be",
+    ),
+    "unknown attribute": (
+        with_fit(FitRule("job_title", "CEO", 10)),
+        r"fit rule job_title=CEO: unknown attribute 'job_title' \(allowed: "
+        r"channel, industry, company_size_band, country, region, seniority\)",
+    ),
+    "unknown band": (
+        with_fit(FitRule("company_size_band", "10-50", 5)),
+        r"fit rule company_size_band=10-50: unknown company size band '10-50'",
+    ),
     "empty fit value": (with_fit(FitRule("industry", " ", 5)), r"value must be non-empty text"),
-    "duplicate fit rule": (with_fit(FitRule("seniority", "vp", 10)),
-                           r"fit rule seniority=vp appears more than once"),
-    "duplicate behaviour rule": (with_behaviour(BehaviourRule("demo_request", 10)),
-                                 r"behaviour rule 'demo_request' appears more than once"),
-    "empty name": (dataclasses.replace(DRAFT, name=""),
-                   r"^the definition is not valid: name is empty$"),
+    "duplicate fit rule": (
+        with_fit(FitRule("seniority", "vp", 10)),
+        r"fit rule seniority=vp appears more than once",
+    ),
+    "duplicate behaviour rule": (
+        with_behaviour(BehaviourRule("demo_request", 10)),
+        r"behaviour rule 'demo_request' appears more than once",
+    ),
+    "empty name": (
+        dataclasses.replace(DRAFT, name=""),
+        r"^the definition is not valid: name is empty$",
+    ),
     "blank name": (dataclasses.replace(DRAFT, name="   "), r"name is empty"),
 }
 
@@ -287,8 +373,9 @@ def test_bad_definitions_are_refused_and_nothing_is_written(cur, case):
 
 
 def test_every_problem_is_named_at_once():
-    bad = dataclasses.replace(DRAFT, name="", threshold=2000,
-                              fit_rules=(FitRule("colour", "red", 500),))
+    bad = dataclasses.replace(
+        DRAFT, name="", threshold=2000, fit_rules=(FitRule("colour", "red", 500),)
+    )
     with pytest.raises(defs.DefinitionError) as raised:
         defs.validate(bad)
     assert len(raised.value.problems) == 4
@@ -316,11 +403,19 @@ def test_a_definition_without_rules_is_allowed_with_a_warning(cur):
 
 def test_a_threshold_no_lead_can_reach_is_a_warning():
     capped = Definition(
-        name="capped", threshold=90, half_life_days=30,
-        fit_rules=(FitRule("seniority", "vp", 30), FitRule("seniority", "c_level", 40),
-                   FitRule("region", "apac", 0, True), FitRule("industry", "retail", -10)),
-        behaviour_rules=(BehaviourRule("content_download", 20, 30),
-                         BehaviourRule("unsubscribe", -20)),
+        name="capped",
+        threshold=90,
+        half_life_days=30,
+        fit_rules=(
+            FitRule("seniority", "vp", 30),
+            FitRule("seniority", "c_level", 40),
+            FitRule("region", "apac", 0, True),
+            FitRule("industry", "retail", -10),
+        ),
+        behaviour_rules=(
+            BehaviourRule("content_download", 20, 30),
+            BehaviourRule("unsubscribe", -20),
+        ),
     )
     assert defs.validate(capped) == [
         "no lead can reach threshold 90: the most a lead can score is 70 (best fit 40 + every "
@@ -404,8 +499,10 @@ def test_a_quarter_that_only_inherits_a_version_is_free(cur):
 
 BAD_FILES = {
     "not TOML": ("name = \n", r"draft.toml: not valid TOML"),
-    "misspelt key": ('name = "x"\nthreshold = 1\nhalf_life_days = 2\ntreshold = 3\n',
-                     r"draft.toml: unknown key 'treshold'"),
+    "misspelt key": (
+        'name = "x"\nthreshold = 1\nhalf_life_days = 2\ntreshold = 3\n',
+        r"draft.toml: unknown key 'treshold'",
+    ),
     "missing threshold": ('name = "x"\nhalf_life_days = 2\n', r"draft.toml: missing threshold"),
     "text for a number": (
         'name = "x"\nthreshold = 1\nhalf_life_days = 2\n'
@@ -422,8 +519,10 @@ BAD_FILES = {
         'name = "x"\nthreshold = 1\nhalf_life_days = 2\n[[behaviour]]\nevent_type = "a"\n',
         r"draft.toml, \[\[behaviour\]\] entry 1: missing points",
     ),
-    "fit not a list of tables": ('name = "x"\nthreshold = 1\nhalf_life_days = 2\nfit = 3\n',
-                                 r"draft.toml: fit must be a list of \[\[fit\]\] tables"),
+    "fit not a list of tables": (
+        'name = "x"\nthreshold = 1\nhalf_life_days = 2\nfit = 3\n',
+        r"draft.toml: fit must be a list of \[\[fit\]\] tables",
+    ),
 }
 
 
@@ -443,7 +542,10 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     """Run `python -m funnelcast ARGS` as a user would; return its exit status and output."""
     return subprocess.run(
         [sys.executable, "-m", "funnelcast", *map(str, args)],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -487,13 +589,16 @@ def test_cli_list(db_file):
     assert re.search(r"^3\s+third\s+2026Q1 onward\s+in force\s+70", table.stdout, re.M)
     listed = run_cli("definition", "list", "--db", db_file, "--format", "json")
     assert [(v["definition_id"], v["status"]) for v in json.loads(listed.stdout)] == [
-        (1, "superseded"), (2, "superseded"), (3, "in force")
+        (1, "superseded"),
+        (2, "superseded"),
+        (3, "in force"),
     ]
 
 
 def test_cli_show_and_new(db_file, tmp_path):
-    shown = run_cli("definition", "show", "--db", db_file, "--quarter", "2025Q4",
-                    "--format", "json")
+    shown = run_cli(
+        "definition", "show", "--db", db_file, "--quarter", "2025Q4", "--format", "json"
+    )
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["definition_id"] == 2
     as_toml = run_cli("definition", "show", "--db", db_file)
@@ -534,8 +639,9 @@ def test_cli_save_asks_about_an_occupied_quarter_then_keeps_both(writable, tmp_p
     assert_one_line_error(asked, r"2026Q2 already has a definition: version 4 .*--replace")
     assert file_snapshot(writable) == before
 
-    replaced = run_cli("definition", "save", "--db", writable, out, "--quarter", "2026Q2",
-                       "--replace")
+    replaced = run_cli(
+        "definition", "save", "--db", writable, out, "--quarter", "2026Q2", "--replace"
+    )
     assert replaced.returncode == 0, replaced.stderr
     assert "takes the place of definition 4" in replaced.stdout
     assert len(file_snapshot(writable)["definitions"]) == 5
@@ -547,11 +653,13 @@ def test_cli_save_refuses_a_bad_file_and_writes_nothing(writable, tmp_path):
     before = file_snapshot(writable)
     result = run_cli("definition", "save", "--db", writable, out, "--quarter", "2026Q3")
     assert_one_line_error(
-        result, rf"{re.escape(str(out))}: definition '2026 tightened' is not valid: behaviour rule "
+        result,
+        rf"{re.escape(str(out))}: definition '2026 tightened' is not valid: behaviour rule "
         r"'demo_request': points 500 is outside \[-100, 100\]",
     )
-    bad_quarter = run_cli("definition", "save", "--db", writable, out.with_name("none.toml"),
-                          "--quarter", "2026Q3")
+    bad_quarter = run_cli(
+        "definition", "save", "--db", writable, out.with_name("none.toml"), "--quarter", "2026Q3"
+    )
     assert_one_line_error(bad_quarter, r"none.toml: no such file")
     assert file_snapshot(writable) == before
 
@@ -560,10 +668,16 @@ def test_cli_save_says_plainly_when_the_file_is_busy(writable, tmp_path):
     out = tmp_path / "draft.toml"
     out.write_text(defs.to_toml(DRAFT))
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
-         "print('open', flush=True); sys.stdin.read()", str(writable)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('open', flush=True); sys.stdin.read()",
+            str(writable),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "open"
@@ -575,10 +689,14 @@ def test_cli_save_says_plainly_when_the_file_is_busy(writable, tmp_path):
 
 
 def test_cli_bad_arguments_are_one_line(db_file):
-    assert_one_line_error(run_cli("definition", "new", "--db", db_file, "--from", "latest",
-                                  "--out", "x.toml"),
-                          r"expected 'current' or a definition id, not 'latest'")
-    assert_one_line_error(run_cli("definition", "show", "--db", db_file, "--id", "9"),
-                          r"no MQL definition with id 9")
-    assert_one_line_error(run_cli("definition", "show", "--db", db_file, "--quarter", "2024Q4"),
-                          r"no MQL definition is in force in 2024Q4")
+    assert_one_line_error(
+        run_cli("definition", "new", "--db", db_file, "--from", "latest", "--out", "x.toml"),
+        r"expected 'current' or a definition id, not 'latest'",
+    )
+    assert_one_line_error(
+        run_cli("definition", "show", "--db", db_file, "--id", "9"), r"no MQL definition with id 9"
+    )
+    assert_one_line_error(
+        run_cli("definition", "show", "--db", db_file, "--quarter", "2024Q4"),
+        r"no MQL definition is in force in 2024Q4",
+    )

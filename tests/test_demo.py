@@ -15,8 +15,17 @@ from funnelcast.metrics import figures, funnel_by_quarter, load_context, sum_cou
 END = dt.date(2026, 9, 30)
 # Cohorts before this (meta as_of's next midnight minus the lag cap) are mature: read from meta.
 CUTOFF = f"cast(value as date) + interval 1 day - interval {demo.LAG_CAP_DAYS} day"
-TABLES = ("leads", "events", "stage_changes", "spend", "targets", "definitions",
-          "definition_fit_rules", "definition_behaviour_rules", "demo_planted_rates")
+TABLES = (
+    "leads",
+    "events",
+    "stage_changes",
+    "spend",
+    "targets",
+    "definitions",
+    "definition_fit_rules",
+    "definition_behaviour_rules",
+    "demo_planted_rates",
+)
 
 
 def one(cur, sql: str, **params):
@@ -82,8 +91,14 @@ def test_failure_leaves_the_database_empty_and_buildable(tmp_path, monkeypatch):
         if table != "meta":
             assert one(con, f"select count(*) from {table}") == 0, table
     assert db.get_meta(con, "as_of") is None
-    assert one(con, "select count(*) from information_schema.tables "
-                    "where table_name = 'demo_planted_rates'") == 0
+    assert (
+        one(
+            con,
+            "select count(*) from information_schema.tables "
+            "where table_name = 'demo_planted_rates'",
+        )
+        == 0
+    )
     monkeypatch.undo()
     assert demo.build_demo(con, leads=500)["counts"]["leads"] == 500
 
@@ -145,15 +160,23 @@ def test_nothing_is_recorded_after_the_end_day(demo20k):
     assert one(cur, "select max(created_at) from leads") < after
     assert one(cur, "select max(occurred_at) from events") < after
     assert one(cur, "select max(changed_at) from stage_changes") < after
-    assert one(cur, "select count(*) from events join leads using (lead_id) "
-                    "where occurred_at < created_at") == 0
+    assert (
+        one(
+            cur,
+            "select count(*) from events join leads using (lead_id) where occurred_at < created_at",
+        )
+        == 0
+    )
 
 
 def test_twelve_quarters_of_leads_and_spend_with_growth(demo20k):
     cur, _ = demo20k
-    per_quarter = [r[1] for r in cur.sql(
-        "select date_trunc('quarter', created_at), count(*) from leads group by 1 order by 1"
-    ).fetchall()]
+    per_quarter = [
+        r[1]
+        for r in cur.sql(
+            "select date_trunc('quarter', created_at), count(*) from leads group by 1 order by 1"
+        ).fetchall()
+    ]
     assert len(per_quarter) == 12
     assert sum(per_quarter[-4:]) > 1.3 * sum(per_quarter[:4])
     assert one(cur, "select count(distinct period_start) from spend") == 12
@@ -163,14 +186,24 @@ def test_twelve_quarters_of_leads_and_spend_with_growth(demo20k):
 
 def test_eight_channels_each_with_campaigns(demo20k):
     cur, _ = demo20k
-    rows = dict(cur.sql(
-        "select channel, count(distinct campaign) from leads group by 1"
-    ).fetchall())
-    assert set(rows) == {"search", "social", "email", "display", "events", "content",
-                         "referral", "direct"}
+    rows = dict(
+        cur.sql("select channel, count(distinct campaign) from leads group by 1").fetchall()
+    )
+    assert set(rows) == {
+        "search",
+        "social",
+        "email",
+        "display",
+        "events",
+        "content",
+        "referral",
+        "direct",
+    }
     assert all(n >= 2 for channel, n in rows.items() if channel != "direct")
-    assert one(cur, "select count(*) from leads "
-                    "where channel = 'direct' and campaign is not null") == 0
+    assert (
+        one(cur, "select count(*) from leads where channel = 'direct' and campaign is not null")
+        == 0
+    )
 
 
 def test_amounts_are_never_negative_and_only_customers_have_one(demo20k):
@@ -178,10 +211,17 @@ def test_amounts_are_never_negative_and_only_customers_have_one(demo20k):
     assert one(cur, "select min(amount) from spend") >= 0
     assert one(cur, "select sum(amount) from spend where channel = 'direct'") == 0
     assert one(cur, "select min(amount) from stage_changes where stage = 'customer'") > 0
-    assert one(cur, "select count(*) from stage_changes where stage = 'customer' "
-                    "and amount is null") == 0
-    assert one(cur, "select count(*) from stage_changes where stage <> 'customer' "
-                    "and amount is not null") == 0
+    assert (
+        one(cur, "select count(*) from stage_changes where stage = 'customer' and amount is null")
+        == 0
+    )
+    assert (
+        one(
+            cur,
+            "select count(*) from stage_changes where stage <> 'customer' and amount is not null",
+        )
+        == 0
+    )
     assert one(cur, "select min(target_revenue) from targets") > 0
 
 
@@ -216,9 +256,15 @@ def test_interns_and_the_unserved_region_never_buy(demo20k):
     cur, _ = demo20k
     for condition in ("seniority = 'intern'", "region = 'mena'", "seniority = 'junior'"):
         assert one(cur, f"select count(*) filter (where {condition}) from leads") > 0
-        assert one(cur, f"""
+        assert (
+            one(
+                cur,
+                f"""
             select count(*) from leads join lead_milestones using (lead_id)
-            where {condition} and reached_customer_at is not null""") == 0, condition
+            where {condition} and reached_customer_at is not null""",
+            )
+            == 0
+        ), condition
 
 
 def test_senior_buyers_at_mid_sized_software_and_finance_firms_convert_far_better(demo20k):
@@ -261,34 +307,57 @@ def test_mqls_engage_more_deeply_and_around_their_mql_moment(demo20k):
 
 def test_milestones_come_in_funnel_order(demo20k):
     cur, _ = demo20k
-    assert one(cur, """
+    assert (
+        one(
+            cur,
+            """
         select count(*) from lead_milestones
         where recorded_mql_at > reached_sal_at or reached_sal_at > reached_sql_at
-            or reached_sql_at > reached_customer_at or created_at > recorded_mql_at""") == 0
+            or reached_sql_at > reached_customer_at or created_at > recorded_mql_at""",
+        )
+        == 0
+    )
 
 
 def test_every_journey_resolves_within_the_lag_cap(demo20k):
     cur, _ = demo20k
-    longest = one(cur, "select max(span) from (select max(changed_at) - min(changed_at) as span "
-                       "from stage_changes group by lead_id)")
+    longest = one(
+        cur,
+        "select max(span) from (select max(changed_at) - min(changed_at) as span "
+        "from stage_changes group by lead_id)",
+    )
     assert longest <= dt.timedelta(days=demo.LAG_CAP_DAYS)
     # A mature MQL has an outcome: it reached SQL, or sales rejected or disqualified it.
-    assert one(cur, f"""
+    assert (
+        one(
+            cur,
+            f"""
         select count(*) from lead_milestones, meta
         where meta.key = 'as_of' and recorded_mql_at < {CUTOFF}
             and reached_sql_at is null
             and lead_id not in (select lead_id from stage_changes
-                                where stage in ('rejected', 'disqualified'))""") == 0
+                                where stage in ('rejected', 'disqualified'))""",
+        )
+        == 0
+    )
 
 
 def test_rejections_carry_the_known_reasons(demo20k):
     cur, _ = demo20k
-    reasons = dict(cur.sql(
-        "select reason, count(*) from stage_changes where stage = 'rejected' group by 1"
-    ).fetchall())
+    reasons = dict(
+        cur.sql(
+            "select reason, count(*) from stage_changes where stage = 'rejected' group by 1"
+        ).fetchall()
+    )
     assert set(reasons) == set(demo.REJECT_REASONS)
-    assert one(cur, "select count(*) from stage_changes where stage in ('rejected', "
-                    "'recycled', 'disqualified') and reason is null") == 0
+    assert (
+        one(
+            cur,
+            "select count(*) from stage_changes where stage in ('rejected', "
+            "'recycled', 'disqualified') and reason is null",
+        )
+        == 0
+    )
 
 
 def test_recycled_leads_come_back_and_some_convert(demo20k):
@@ -312,12 +381,18 @@ def test_a_few_percent_of_sqls_skipped_mql_after_a_demo_request(demo20k):
         select count(*) filter (where recorded_mql_at is null), count(*)
         from lead_milestones where reached_sql_at is not null""").fetchall()[0]
     assert 0.01 <= direct / sqls <= 0.10
-    assert one(cur, """
+    assert (
+        one(
+            cur,
+            """
         select count(*) from lead_milestones as m
         where recorded_mql_at is null and reached_sql_at is not null
             and not exists (select 1 from events as e where e.lead_id = m.lead_id
                             and e.event_type = 'demo_request' and e.occurred_at <= m.reached_sql_at)
-        """) == 0
+        """,
+        )
+        == 0
+    )
 
 
 def test_sales_reps_own_every_stage_change(demo20k):
@@ -329,18 +404,23 @@ def test_sales_reps_own_every_stage_change(demo20k):
 # ===== planted rates are recovered =====
 
 
-@pytest.mark.parametrize("metric, cohort_at, reached", [
-    ("mql_to_sql", "recorded_mql_at", "reached_sql_at"),
-    ("sql_to_customer", "reached_sql_at", "reached_customer_at"),
-])
-def test_planted_conversion_rates_are_recovered_on_mature_cohorts(demo20k, metric, cohort_at,
-                                                                   reached):
+@pytest.mark.parametrize(
+    "metric, cohort_at, reached",
+    [
+        ("mql_to_sql", "recorded_mql_at", "reached_sql_at"),
+        ("sql_to_customer", "reached_sql_at", "reached_customer_at"),
+    ],
+)
+def test_planted_conversion_rates_are_recovered_on_mature_cohorts(
+    demo20k, metric, cohort_at, reached
+):
     """Each converted count is a sum of independent Bernoulli(p_i) draws over the cohort, so its
     variance sum p_i(1 - p_i) is at most n p(1 - p) for the mean planted p: four such standard
     errors leave a false alarm below 1 in 10,000 per rate, the seed makes it reproducible, and a
     rate planted wrong by a few points on a channel with hundreds of leads still fails."""
     cur, _ = demo20k
-    rows = cur.sql(f"""
+    rows = cur.sql(
+        f"""
         with
         observed as (
             select coalesce(channel, 'all') as channel, count(*) as n,
@@ -353,7 +433,9 @@ def test_planted_conversion_rates_are_recovered_on_mature_cohorts(demo20k, metri
         from observed
         join demo_planted_rates as planted
             on planted.channel = observed.channel and planted.metric = $metric
-        order by 1""", params={"metric": metric}).fetchall()
+        order by 1""",
+        params={"metric": metric},
+    ).fetchall()
     assert len(rows) == 9
     # Below 20 the normal approximation says little; the demo is sized so that few channels are.
     checked = [row for row in rows if row[1] >= 20]

@@ -13,15 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fixtures as fx
 import polars as pl
 import pytest
+from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
-import fixtures as fx
-from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from funnelcast import db, funnel
 from funnelcast.cli import main
 from funnelcast.metrics import load_context
@@ -72,7 +72,9 @@ def test_lead_funnel_counts_each_creation_quarter_with_stages_reached_or_passed(
 
 
 def test_lead_funnel_breaks_down_by_an_allowed_dimension_with_unknowns_named(review):
-    frame = db.run(review, "funnel_steps", fy_start_month=1, channel="search", dimension="seniority")
+    frame = db.run(
+        review, "funnel_steps", fy_start_month=1, channel="search", dimension="seniority"
+    )
     # search in 2026Q1: straight_to_customer (vp), mql_then_rejected, won_in_next_quarter,
     # mql_awaiting_sales (no seniority).
     expected = pl.DataFrame(
@@ -90,8 +92,13 @@ def test_funnel_steps_give_step_and_top_rates_with_their_n(review):
     ctx = load_context(review)
     view = funnel.funnel_view(funnel.funnel_steps(review, ctx), ctx, "2026Q1", 0.0)
     counts = [(s["stage"], s["count"], s["lost"]) for s in view["steps"]]
-    assert counts == [("leads", 10, None), ("mql", 9, 1), ("sal", 7, 2), ("sql", 6, 1),
-                      ("customer", 4, 2)]
+    assert counts == [
+        ("leads", 10, None),
+        ("mql", 9, 1),
+        ("sal", 7, 2),
+        ("sql", 6, 1),
+        ("customer", 4, 2),
+    ]
     sal = view["steps"][2]
     assert (sal["from_previous"]["successes"], sal["from_previous"]["n"]) == (7, 9)
     assert (sal["from_top"]["successes"], sal["from_top"]["n"]) == (7, 10)
@@ -120,38 +127,62 @@ def test_a_young_creation_cohort_is_immature():
 
 def test_cohort_curves_count_conversions_and_censoring_by_day_since_the_first_mql(review):
     frame = db.run(
-        review, "cohort_curves", as_of=dt.datetime(2026, 7, 1), grain="quarter",
-        fy_start_month=1, channel=None,
+        review,
+        "cohort_curves",
+        as_of=dt.datetime(2026, 7, 1),
+        grain="quarter",
+        fy_start_month=1,
+        channel=None,
     )
     sql_q1 = frame.filter((pl.col("cohort_start") == Q1_2026) & (pl.col("outcome") == "sql"))
     # converted: won_in_next_quarter 14 d, straight_to_customer 22, won_after_long_wait 44,
     # not_ready_then_won 60 (from its first MQL); still without SQL on 2026-07-01:
     # mql_awaiting_sales 98 d, mql_then_rejected 150, sal_then_dropped 168.
     assert sql_q1.select("day", "count_converted", "count_censored").rows() == [
-        (14, 1, 0), (22, 1, 0), (44, 1, 0), (60, 1, 0), (98, 0, 1), (150, 0, 1), (168, 0, 1),
+        (14, 1, 0),
+        (22, 1, 0),
+        (44, 1, 0),
+        (60, 1, 0),
+        (98, 0, 1),
+        (150, 0, 1),
+        (168, 0, 1),
     ]
     # recycled_then_won's cohort is its first MQL's (2025-12-01): SQL on day 90, customer 160.
     q4 = frame.filter(pl.col("cohort_start") == Q4_2025)
     assert q4.select("outcome", "day", "count_converted").rows() == [
-        ("customer", 160, 1), ("sql", 90, 1),
+        ("customer", 160, 1),
+        ("sql", 90, 1),
     ]
 
 
 def test_cohort_curves_by_month_and_channel(review):
     frame = db.run(
-        review, "cohort_curves", as_of=dt.datetime(2026, 7, 1), grain="month",
-        fy_start_month=1, channel="search",
+        review,
+        "cohort_curves",
+        as_of=dt.datetime(2026, 7, 1),
+        grain="month",
+        fy_start_month=1,
+        channel="search",
     )
     # search MQLs: straight_to_customer (January), mql_then_rejected (February),
     # won_in_next_quarter and mql_awaiting_sales (March)
-    sizes = frame.filter(pl.col("outcome") == "sql").group_by("cohort_start").agg(
-        (pl.col("count_converted") + pl.col("count_censored")).sum().alias("n")
-    ).sort("cohort_start")
-    assert sizes.rows() == [(dt.date(2026, 1, 1), 1), (dt.date(2026, 2, 1), 1), (dt.date(2026, 3, 1), 2)]
+    sizes = (
+        frame.filter(pl.col("outcome") == "sql")
+        .group_by("cohort_start")
+        .agg((pl.col("count_converted") + pl.col("count_censored")).sum().alias("n"))
+        .sort("cohort_start")
+    )
+    assert sizes.rows() == [
+        (dt.date(2026, 1, 1), 1),
+        (dt.date(2026, 2, 1), 1),
+        (dt.date(2026, 3, 1), 2),
+    ]
 
 
 def test_the_survival_curve_drops_the_censored_from_those_at_risk():
-    days = pl.DataFrame({"day": [10, 20, 30], "count_converted": [1, 0, 1], "count_censored": [0, 2, 0]})
+    days = pl.DataFrame(
+        {"day": [10, 20, 30], "count_converted": [1, 0, 1], "count_censored": [0, 2, 0]}
+    )
     curve = funnel.survival_curve(days)
     # day 10: 1 of 4 converts (3/4 left); day 20: two leave unconverted; day 30: 1 of 1 converts
     assert curve["at_risk"].to_list() == [4, 3, 1]
@@ -161,9 +192,11 @@ def test_the_survival_curve_drops_the_censored_from_those_at_risk():
 def test_the_eventual_estimate_adds_the_expected_late_conversions_of_the_unconverted():
     # Reference: a quarter convert by day 10, half eventually.
     reference = funnel.Reference(
-        pl.DataFrame({"day": [10, 40], "at_risk": [100, 50], "converted": [25, 25],
-                      "share": [0.25, 0.5]}),
-        plateau=0.5, horizon_days=40.0,
+        pl.DataFrame(
+            {"day": [10, 40], "at_risk": [100, 50], "converted": [25, 25], "share": [0.25, 0.5]}
+        ),
+        plateau=0.5,
+        horizon_days=40.0,
     )
     young = pl.DataFrame({"day": [5, 10], "count_converted": [1, 0], "count_censored": [0, 2]})
     # two leads unconverted at day 10 each convert later with (0.5 - 0.25) / (1 - 0.25) = 1/3
@@ -174,8 +207,12 @@ def test_the_eventual_estimate_adds_the_expected_late_conversions_of_the_unconve
 
 def test_the_reference_curve_finds_its_plateau_and_horizon(review):
     frame = db.run(
-        review, "cohort_curves", as_of=dt.datetime(2026, 7, 1), grain="quarter",
-        fy_start_month=1, channel=None,
+        review,
+        "cohort_curves",
+        as_of=dt.datetime(2026, 7, 1),
+        grain="quarter",
+        fy_start_month=1,
+        channel=None,
     )
     reference = funnel.reference_curve(frame.filter(pl.col("outcome") == "sql"))
     # pooled: conversions on days 14, 22, 44, 60, 90 among 8, three censored after day 90:
@@ -220,11 +257,14 @@ def test_time_in_stage_per_quarter_the_step_began_and_channel(review):
     frame = db.run(review, "time_in_stage", fy_start_month=1, channel=None)
     q4 = frame.filter(pl.col("quarter_start") == Q4_2025).sort("step", "is_all_channels")
     assert q4.select("step", "channel", "is_all_channels", "count_leads", "median_days").rows() == [
-        ("mql_to_sal", "social", False, 1, 2.0), ("mql_to_sal", None, True, 1, 2.0),
-        ("sal_to_sql", "social", False, 1, 88.0), ("sal_to_sql", None, True, 1, 88.0),
+        ("mql_to_sal", "social", False, 1, 2.0),
+        ("mql_to_sal", None, True, 1, 2.0),
+        ("sal_to_sql", "social", False, 1, 88.0),
+        ("sal_to_sql", None, True, 1, 88.0),
     ]
     search = frame.filter(
-        (pl.col("quarter_start") == Q1_2026) & (pl.col("channel") == "search")
+        (pl.col("quarter_start") == Q1_2026)
+        & (pl.col("channel") == "search")
         & (pl.col("step") == "sql_to_customer")
     )
     assert search.select("count_leads", "p10_days", "median_days").rows() == [
@@ -237,29 +277,43 @@ def test_time_in_stage_per_quarter_the_step_began_and_channel(review):
 # =====================================================================================
 
 
-PATTERN_COLUMNS = ("entry", "first_response", "is_recycled", "is_back", "second_response",
-                   "outcome", "is_sal_skipped", "recycled_outcome", "count_leads")
+PATTERN_COLUMNS = (
+    "entry",
+    "first_response",
+    "is_recycled",
+    "is_back",
+    "second_response",
+    "outcome",
+    "is_sal_skipped",
+    "recycled_outcome",
+    "count_leads",
+)
 
 
 def test_journey_patterns_of_a_quarter(review):
     frame = db.run(review, "journeys", fy_start_month=1, channel=None)
     q1 = frame.filter(pl.col("quarter_start") == Q1_2026).select(PATTERN_COLUMNS)
-    assert sorted(q1.rows(), key=str) == sorted([
-        ("demo_request", None, False, False, None, "open_sql", True, None, 1),
-        ("direct", None, False, False, None, "open_sql", True, None, 1),
-        # straight_to_customer, won_after_long_wait (SAL recorded)
-        ("mql", "accepted", False, False, None, "customer", False, None, 2),
-        # won_in_next_quarter: SQL without a SAL record
-        ("mql", "accepted", False, False, None, "customer", True, None, 1),
-        ("mql", "accepted", False, False, None, "dropped_at_sal", False, None, 1),
-        ("mql", "awaiting", False, False, None, None, False, None, 1),
-        ("mql", "rejected", False, False, None, None, False, None, 1),
-        ("mql", "rejected", True, True, "accepted", "customer", False, "customer", 1),
-        ("none", None, False, False, None, None, False, None, 1),
-    ], key=str)
+    assert sorted(q1.rows(), key=str) == sorted(
+        [
+            ("demo_request", None, False, False, None, "open_sql", True, None, 1),
+            ("direct", None, False, False, None, "open_sql", True, None, 1),
+            # straight_to_customer, won_after_long_wait (SAL recorded)
+            ("mql", "accepted", False, False, None, "customer", False, None, 2),
+            # won_in_next_quarter: SQL without a SAL record
+            ("mql", "accepted", False, False, None, "customer", True, None, 1),
+            ("mql", "accepted", False, False, None, "dropped_at_sal", False, None, 1),
+            ("mql", "awaiting", False, False, None, None, False, None, 1),
+            ("mql", "rejected", False, False, None, None, False, None, 1),
+            ("mql", "rejected", True, True, "accepted", "customer", False, "customer", 1),
+            ("none", None, False, False, None, None, False, None, 1),
+        ],
+        key=str,
+    )
     # recycled_then_won: accepted, recycled, back, accepted again (SQL) and won
     q4 = frame.filter(pl.col("quarter_start") == Q4_2025).select(PATTERN_COLUMNS)
-    assert q4.rows() == [("mql", "accepted", True, True, "accepted", "customer", False, "customer", 1)]
+    assert q4.rows() == [
+        ("mql", "accepted", True, True, "accepted", "customer", False, "customer", 1)
+    ]
 
 
 def test_journeys_summarise_skips_recycling_and_the_flows(review):
@@ -275,18 +329,31 @@ def test_journeys_summarise_skips_recycling_and_the_flows(review):
     assert result["recycled"]["won_later"]["successes"] == 1
     links = {(link["source"], link["target"]): link["count"] for link in result["sankey"]["links"]}
     assert links == {
-        ("MQL", "Accepted (SAL)"): 4, ("Accepted (SAL)", "SQL"): 3, ("SQL", "Customer"): 4,
-        ("Accepted (SAL)", "Dropped at SAL"): 1, ("MQL", "Rejected"): 2,
-        ("Rejected", "Recycled"): 1, ("Recycled", "Back as MQL"): 1,
-        ("Back as MQL", "Accepted on return"): 1, ("Accepted on return", "SQL"): 1,
-        ("MQL", "Awaiting sales"): 1, ("Demo request, no MQL", "SQL"): 1,
-        ("Direct, no MQL", "SQL"): 1, ("SQL", "Open opportunity"): 2,
+        ("MQL", "Accepted (SAL)"): 4,
+        ("Accepted (SAL)", "SQL"): 3,
+        ("SQL", "Customer"): 4,
+        ("Accepted (SAL)", "Dropped at SAL"): 1,
+        ("MQL", "Rejected"): 2,
+        ("Rejected", "Recycled"): 1,
+        ("Recycled", "Back as MQL"): 1,
+        ("Back as MQL", "Accepted on return"): 1,
+        ("Accepted on return", "SQL"): 1,
+        ("MQL", "Awaiting sales"): 1,
+        ("Demo request, no MQL", "SQL"): 1,
+        ("Direct, no MQL", "SQL"): 1,
+        ("SQL", "Open opportunity"): 2,
     }
 
 
 def test_a_recycled_lead_that_never_came_back_ends_in_nurturing():
-    pattern = {"entry": "mql", "first_response": "rejected", "is_recycled": True, "is_back": False,
-               "second_response": None, "outcome": None}
+    pattern = {
+        "entry": "mql",
+        "first_response": "rejected",
+        "is_recycled": True,
+        "is_back": False,
+        "second_response": None,
+        "outcome": None,
+    }
     assert funnel.journey_path(pattern) == ["MQL", "Rejected", "Recycled", "Nurturing"]
 
 
@@ -304,11 +371,17 @@ def random_journeys(draw) -> list[fx.Journey]:
     for i in range(draw(st.integers(1, 8))):
         created = dt.date(2025, 10, 1) + dt.timedelta(days=draw(st.integers(0, 200)))
         stages = draw(st.lists(st.sampled_from(STAGE_NAMES), unique=True, max_size=5))
-        journeys.append(fx.Journey(
-            f"L{i}", created.isoformat(), draw(st.sampled_from(["search", "social"])),
-            stages=[(s, (created + dt.timedelta(days=draw(st.integers(0, 120)))).isoformat())
-                    for s in stages],
-        ))
+        journeys.append(
+            fx.Journey(
+                f"L{i}",
+                created.isoformat(),
+                draw(st.sampled_from(["search", "social"])),
+                stages=[
+                    (s, (created + dt.timedelta(days=draw(st.integers(0, 120)))).isoformat())
+                    for s in stages
+                ],
+            )
+        )
     return journeys
 
 
@@ -325,7 +398,11 @@ def test_stage_counts_never_grow_down_the_funnel_and_rates_stay_in_0_1(journeys)
         for quarter in [None, *frame["quarter"].unique().to_list()]:
             for step in funnel.funnel_view(frame, ctx, quarter, 0.0)["steps"]:
                 for r in (step["from_previous"], step["from_top"]):
-                    assert r is None or r["value"] is None or 0 <= r["low"] <= r["value"] <= r["high"] <= 1
+                    assert (
+                        r is None
+                        or r["value"] is None
+                        or 0 <= r["low"] <= r["value"] <= r["high"] <= 1
+                    )
         journeys_result = funnel.journeys(funnel.journeys_frame(con, ctx), None)
         inflow: dict[str, int] = {}
         outflow: dict[str, int] = {}
@@ -391,9 +468,21 @@ def test_cli_funnel_table_is_for_people(capsys, review_file):
 )
 def test_cli_funnel_bad_input_is_one_line_and_non_zero(review_file, args, message):
     done = subprocess.run(
-        [sys.executable, "-m", "funnelcast", "funnel", "--db", str(review_file), *args,
-         "--format", "json"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "funnelcast",
+            "funnel",
+            "--db",
+            str(review_file),
+            *args,
+            "--format",
+            "json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode != 0
     assert message in done.stderr
@@ -406,7 +495,9 @@ def test_cli_funnel_bad_input_is_one_line_and_non_zero(review_file, args, messag
 # =====================================================================================
 
 
-def run_page(demo_db: Path, monkeypatch, quarter: str | None = None, by: str | None = None) -> AppTest:
+def run_page(
+    demo_db: Path, monkeypatch, quarter: str | None = None, by: str | None = None
+) -> AppTest:
     """Return the Funnel page run in AppTest on the demo database."""
     monkeypatch.setenv("FUNNELCAST_DB", str(demo_db))
     at = AppTest.from_file(str(APP), default_timeout=120)
@@ -450,7 +541,9 @@ def test_funnel_page_warns_about_an_immature_quarter(demo_db, monkeypatch):
     assert any("still young" in w.value for w in at.warning)
 
 
-def test_funnel_page_on_a_database_without_stage_changes_says_what_is_missing(tmp_path, monkeypatch):
+def test_funnel_page_on_a_database_without_stage_changes_says_what_is_missing(
+    tmp_path, monkeypatch
+):
     path = tmp_path / "leads_only.duckdb"
     con = fx.build([fx.LEAD_ONLY, fx.Journey("another", "2026-02-01", "search")], path=path)
     con.close()
@@ -466,11 +559,20 @@ def test_funnel_page_on_a_database_without_stage_changes_says_what_is_missing(tm
 def test_the_breakdown_table_puts_the_previous_period_beside(review):
     ctx = load_context(review)
     frame = funnel.funnel_steps(review, ctx, by="channel")
-    table = funnel.segments_table(funnel.breakdown(frame, "2026Q1"), funnel.breakdown(frame, "2025Q4"))
+    table = funnel.segments_table(
+        funnel.breakdown(frame, "2026Q1"), funnel.breakdown(frame, "2025Q4")
+    )
     social = table.filter(pl.col("segment") == "social").to_dicts()[0]
     # 2026Q1 social: 2 leads, 1 reached MQL (the demo request), no customer;
     # 2025Q4 social: recycled_then_won, an MQL and a customer
-    assert (social["leads"], social["lead_to_mql_pct"], social["mql_to_customer_pct"]) == (2, 50.0, 0.0)
-    assert (social["previous_lead_to_mql_pct"], social["previous_mql_to_customer_pct"]) == (100.0, 100.0)
+    assert (social["leads"], social["lead_to_mql_pct"], social["mql_to_customer_pct"]) == (
+        2,
+        50.0,
+        0.0,
+    )
+    assert (social["previous_lead_to_mql_pct"], social["previous_mql_to_customer_pct"]) == (
+        100.0,
+        100.0,
+    )
     search = table.filter(pl.col("segment") == "search").to_dicts()[0]
     assert search["previous_lead_to_mql_pct"] is None  # no search leads in 2025Q4

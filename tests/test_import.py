@@ -16,12 +16,12 @@ import time
 from pathlib import Path
 
 import duckdb
+import fixtures as fx
 import polars as pl
 import pytest
+from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-import fixtures as fx
-from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from funnelcast import cli, data_page, db, importer
 from funnelcast.metrics import load_context
 
@@ -31,10 +31,20 @@ NOW = dt.datetime(2026, 11, 24, 12, 0)
 
 # Three leads with a little history each: enough content for a checksum to notice any change.
 JOURNEYS = [
-    fx.Journey("L1", "2026-01-05", "search", events=[("email_open", "2026-01-06")],
-               stages=[("mql", "2026-01-10")], attributes={"company": "Acme"}),
-    fx.Journey("L2", "2026-02-01", "social", stages=[("mql", "2026-02-03"),
-                                                     ("customer", "2026-03-01", 5000)]),
+    fx.Journey(
+        "L1",
+        "2026-01-05",
+        "search",
+        events=[("email_open", "2026-01-06")],
+        stages=[("mql", "2026-01-10")],
+        attributes={"company": "Acme"},
+    ),
+    fx.Journey(
+        "L2",
+        "2026-02-01",
+        "social",
+        stages=[("mql", "2026-02-03"), ("customer", "2026-03-01", 5000)],
+    ),
     fx.Journey("L3", "2026-03-01", "email"),
 ]
 
@@ -60,8 +70,15 @@ def checksum(path: Path) -> str:
         con.close()
 
 
-def csv(tmp_path: Path, text: str, name: str = "export.csv", *, encoding: str = "utf-8",
-        newline: str = "\n", bom: bool = False) -> Path:
+def csv(
+    tmp_path: Path,
+    text: str,
+    name: str = "export.csv",
+    *,
+    encoding: str = "utf-8",
+    newline: str = "\n",
+    bom: bool = False,
+) -> Path:
     """Write a CSV file from dedented text, with the encoding, line ending and BOM asked for."""
     body = textwrap.dedent(text).lstrip("\n").replace("\n", newline).encode(encoding)
     path = tmp_path / name
@@ -69,12 +86,15 @@ def csv(tmp_path: Path, text: str, name: str = "export.csv", *, encoding: str = 
     return path
 
 
-def load(path: Path, file: Path, table: str, *, dry_run: bool = False, **mapping) -> importer.ImportResult:
+def load(
+    path: Path, file: Path, table: str, *, dry_run: bool = False, **mapping
+) -> importer.ImportResult:
     """Import a file into the database file with a mapping built from keyword arguments."""
     con = db.connect(path)
     try:
-        return importer.import_file(con.cursor(), file, importer.Mapping(table, **mapping),
-                                    dry_run=dry_run, now=NOW)
+        return importer.import_file(
+            con.cursor(), file, importer.Mapping(table, **mapping), dry_run=dry_run, now=NOW
+        )
     finally:
         con.close()
 
@@ -88,7 +108,9 @@ def rows(path: Path, sql: str) -> list[tuple]:
         con.close()
 
 
-def refused(path: Path, file: Path, table: str, *expected: str, **mapping) -> importer.ImportProblems:
+def refused(
+    path: Path, file: Path, table: str, *expected: str, **mapping
+) -> importer.ImportProblems:
     """Assert an import is refused with messages containing `expected`, and nothing changed."""
     before = checksum(path)
     with pytest.raises(db.FunnelcastError) as caught:
@@ -126,128 +148,221 @@ def test_header_without_rows(db_file, tmp_path):
 
 
 def test_missing_required_column(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,channel
         L9,search
-    """)
-    refused(db_file, file, "leads", "required field created_at", "--map COLUMN=created_at",
-            "'lead_id', 'channel'")
+    """,
+    )
+    refused(
+        db_file,
+        file,
+        "leads",
+        "required field created_at",
+        "--map COLUMN=created_at",
+        "'lead_id', 'channel'",
+    )
 
 
 def test_mapping_names_a_column_the_file_lacks_or_a_field_the_table_lacks(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         id,created,channel
         L9,2026-01-01,search
-    """)
-    problem = refused(db_file, file, "leads", "--map origin=lead_id: the file has no column 'origin'",
-                      "--map created=colour: leads has no field 'colour'",
-                      columns={"origin": "lead_id", "created": "colour"})
+    """,
+    )
+    problem = refused(
+        db_file,
+        file,
+        "leads",
+        "--map origin=lead_id: the file has no column 'origin'",
+        "--map created=colour: leads has no field 'colour'",
+        columns={"origin": "lead_id", "created": "colour"},
+    )
     assert problem.total == 4  # and so lead_id and created_at are missing
 
 
 def test_unparseable_dates_and_numbers_name_row_and_column(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead,stage,when,value
         L1,customer,2026-04-01,100
         L2,customer,yesterday,200
         L3,customer,2026-04-03,12 apples
-    """)
-    refused(db_file, file, "stage_changes",
-            "row 3, column 'when' (changed_at): 'yesterday' is not a date",
-            "row 4, column 'value' (amount): '12 apples' is not a number",
-            columns={"lead": "lead_id", "when": "changed_at", "value": "amount"})
+    """,
+    )
+    refused(
+        db_file,
+        file,
+        "stage_changes",
+        "row 3, column 'when' (changed_at): 'yesterday' is not a date",
+        "row 4, column 'value' (amount): '12 apples' is not a number",
+        columns={"lead": "lead_id", "when": "changed_at", "value": "amount"},
+    )
 
 
 def test_duplicate_keys(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L7,2026-01-01,search
         L8,2026-01-02,search
         L7,2026-01-03,social
-    """)
+    """,
+    )
     refused(db_file, file, "leads", "rows 2, 4: duplicate key (lead_id L7)")
 
 
 def test_events_and_stage_changes_of_unknown_leads(db_file, tmp_path):
-    events = csv(tmp_path, """
+    events = csv(
+        tmp_path,
+        """
         lead_id,occurred_at,event_type
         L1,2026-01-07,email_click
         ghost,2026-01-08,email_click
-    """, "events.csv")
-    refused(db_file, events, "events",
-            "row 3, column 'lead_id': no lead 'ghost' in the database (import the leads first)")
-    stages = csv(tmp_path, """
+    """,
+        "events.csv",
+    )
+    refused(
+        db_file,
+        events,
+        "events",
+        "row 3, column 'lead_id': no lead 'ghost' in the database (import the leads first)",
+    )
+    stages = csv(
+        tmp_path,
+        """
         lead_id,stage,changed_at
         phantom,mql,2026-01-08
-    """, "stages.csv")
+    """,
+        "stages.csv",
+    )
     refused(db_file, stages, "stage_changes", "row 2, column 'lead_id': no lead 'phantom'")
 
 
 def test_negative_amounts(db_file, tmp_path):
-    spend = csv(tmp_path, """
+    spend = csv(
+        tmp_path,
+        """
         date,channel,cost
         2026-02-01,search,-50
-    """, "spend.csv")
-    refused(db_file, spend, "spend", "row 2, column 'cost' (amount): '-50' is negative",
-            columns={"date": "period_start", "cost": "amount"})
-    deals = csv(tmp_path, """
+    """,
+        "spend.csv",
+    )
+    refused(
+        db_file,
+        spend,
+        "spend",
+        "row 2, column 'cost' (amount): '-50' is negative",
+        columns={"date": "period_start", "cost": "amount"},
+    )
+    deals = csv(
+        tmp_path,
+        """
         lead_id,stage,changed_at,amount
         L2,customer,2026-03-05,-1
-    """, "deals.csv")
+    """,
+        "deals.csv",
+    )
     refused(db_file, deals, "stage_changes", "row 2, column 'amount': '-1' is negative")
 
 
 def test_unknown_stage_names_from_the_file_and_from_set(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,stage,changed_at
         L3,Closed Won,2026-03-05
         L3,custmer,2026-03-06
-    """)
-    refused(db_file, file, "stage_changes", "row 3, column 'stage': 'custmer' is not a stage",
-            "stages: mql, sal, sql, customer")
-    no_stage = csv(tmp_path, """
+    """,
+    )
+    refused(
+        db_file,
+        file,
+        "stage_changes",
+        "row 3, column 'stage': 'custmer' is not a stage",
+        "stages: mql, sal, sql, customer",
+    )
+    no_stage = csv(
+        tmp_path,
+        """
         lead_id,changed_at
         L3,2026-03-05
-    """, "no_stage.csv")
-    refused(db_file, no_stage, "stage_changes", "row 2, --set stage: 'won_deal' is not a stage",
-            constants={"stage": "won_deal"})
+    """,
+        "no_stage.csv",
+    )
+    refused(
+        db_file,
+        no_stage,
+        "stage_changes",
+        "row 2, --set stage: 'won_deal' is not a stage",
+        constants={"stage": "won_deal"},
+    )
 
 
 def test_dates_in_the_future_or_implausibly_old(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L7,2027-01-01,search
         L8,1899-12-30,search
         L9,2026-11-24 23:00,search
-    """)
+    """,
+    )
     # NOW is 2026-11-24 12:00: a day of slack for time zones, then the future
-    refused(db_file, file, "leads", "row 2, column 'created_at': '2027-01-01' is in the future",
-            "row 3, column 'created_at': '1899-12-30' is implausibly old (before 1990-01-01)")
+    refused(
+        db_file,
+        file,
+        "leads",
+        "row 2, column 'created_at': '2027-01-01' is in the future",
+        "row 3, column 'created_at': '1899-12-30' is implausibly old (before 1990-01-01)",
+    )
 
 
 def test_placeholders_are_missing_values_and_the_list_can_change(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel,industry
         L7,2026-01-01, N/A ,Select
         L8,2026-01-02,unknown,-
-    """)
-    refused(db_file, file, "leads", "row 2, column 'channel': is empty (a value is required)",
-            "row 3, column 'channel': is empty")
+    """,
+    )
+    refused(
+        db_file,
+        file,
+        "leads",
+        "row 2, column 'channel': is empty (a value is required)",
+        "row 3, column 'channel': is empty",
+    )
     load(db_file, file, "leads", placeholders=("", "-", "Select"))
-    assert rows(db_file, "select lead_id, channel, industry from leads where lead_id in "
-                         "('L7', 'L8') order by 1") == [("L7", "N/A", None), ("L8", "unknown", None)]
+    assert rows(
+        db_file,
+        "select lead_id, channel, industry from leads where lead_id in ('L7', 'L8') order by 1",
+    ) == [("L7", "N/A", None), ("L8", "unknown", None)]
 
 
 def test_defaults_fill_missing_values(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L7,2026-01-01,
         L8,2026-01-02,Unknown
         L9,2026-01-03,social
-    """)
+    """,
+    )
     load(db_file, file, "leads", defaults={"channel": "unattributed"})
     assert rows(db_file, "select lead_id, channel from leads where lead_id >= 'L7' order by 1") == [
-        ("L7", "unattributed"), ("L8", "unattributed"), ("L9", "social")]
+        ("L7", "unattributed"),
+        ("L8", "unattributed"),
+        ("L9", "social"),
+    ]
 
 
 def test_every_problem_is_reported_together_up_to_the_limit(db_file, tmp_path):
@@ -255,33 +370,40 @@ def test_every_problem_is_reported_together_up_to_the_limit(db_file, tmp_path):
     # 60 bad dates, an empty channel, and X0 twice (both rows count): 63
     lines += ["L1,2026-01-01,", "X0,2026-01-01,search"]
     file = csv(tmp_path, "\n".join(lines) + "\n")
-    problem = refused(db_file, file, "leads", "63 problems; nothing was imported",
-                      "… and 13 more")
+    problem = refused(db_file, file, "leads", "63 problems; nothing was imported", "… and 13 more")
     assert len(problem.problems) == importer.MAX_PROBLEMS
-    assert problem.problems[0] == "row 2, column 'created_at': 'not a date' is not a date " \
-        "(write it as 2024-01-31 or 2024-01-31 14:05:00, or give its format: " \
+    assert (
+        problem.problems[0] == "row 2, column 'created_at': 'not a date' is not a date "
+        "(write it as 2024-01-31 or 2024-01-31 14:05:00, or give its format: "
         "--date-format created_at=%d/%m/%Y)"
+    )
     # rows come in file order, whatever check found them
     numbers = [int(p.split(",")[0].split()[-1]) for p in problem.problems]
     assert numbers == sorted(numbers)
 
 
 def test_one_bad_row_keeps_the_good_ones_out_too(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L7,2026-01-01,search
         L8,2026-01-02,search
         L9,2026-13-45,search
-    """)
+    """,
+    )
     refused(db_file, file, "leads", "row 4")
     assert rows(db_file, "select count(*) from leads") == [(3,)]
 
 
 def test_a_failure_while_writing_rolls_everything_back(db_file, tmp_path, monkeypatch):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L7,2026-01-01,search
-    """)
+    """,
+    )
     real_write = importer._write
 
     def write_then_fail(cur, *args, **kwargs):
@@ -324,28 +446,46 @@ def events_file(tmp_path: Path, count: int, leads: list[str]) -> Path:
 def test_killed_after_inserting_before_commit_leaves_the_database_as_it_was(db_file, tmp_path):
     file = events_file(tmp_path, 200_000, ["L1", "L2", "L3"])
     before = checksum(db_file)
-    done = subprocess.run([sys.executable, "-c", KILL_DRIVER, str(db_file), str(file)],
-                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", KILL_DRIVER, str(db_file), str(file)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert checksum(db_file) == before
     assert rows(db_file, "select count(*) from events") == [(1,)]
 
 
 def test_cli_killed_mid_load_leaves_the_database_as_it_was(db_file, tmp_path):
-    # large enough for the progress lines (which say when writing starts) and a few seconds' load
-    file = events_file(tmp_path, 600_000, ["L1", "L2", "L3"])
+    # large enough for the progress lines (which say when writing starts) and an insert that
+    # lasts well past the kill (were the kill late, the exit status below would say so)
+    file = events_file(tmp_path, 2_000_000, ["L1", "L2", "L3"])
     assert file.stat().st_size >= 20 * 2**20
     before = checksum(db_file)
     process = subprocess.Popen(
-        [sys.executable, "-m", "funnelcast", "import", "--db", str(db_file), "--table", "events",
-         str(file)],
-        cwd=REPO, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "funnelcast",
+            "import",
+            "--db",
+            str(db_file),
+            "--table",
+            "events",
+            str(file),
+        ],
+        cwd=REPO,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     seen = []
     for line in process.stderr:
         seen.append(line)
         if "writing" in line:
-            time.sleep(0.2)
+            time.sleep(0.1)
             process.send_signal(signal.SIGKILL)
             break
     process.wait(timeout=60)
@@ -359,16 +499,22 @@ def test_cli_killed_mid_load_leaves_the_database_as_it_was(db_file, tmp_path):
 
 
 def test_utf8_bom_crlf_semicolons_and_quoted_delimiters(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id;created_at;channel;company
         L7;2026-01-01 09:30:00;search;"Café; Ltd"
         L8;2026-01-02;social;"line one
         line two"
-    """, bom=True, newline="\r\n")
+    """,
+        bom=True,
+        newline="\r\n",
+    )
     result = load(db_file, file, "leads")
     assert (result.inserted, result.rows) == (2, 2)
-    assert rows(db_file, "select lead_id, created_at, company from leads where lead_id >= 'L7' "
-                         "order by 1") == [
+    assert rows(
+        db_file, "select lead_id, created_at, company from leads where lead_id >= 'L7' order by 1"
+    ) == [
         ("L7", dt.datetime(2026, 1, 1, 9, 30), "Café; Ltd"),
         ("L8", dt.datetime(2026, 1, 2), "line one\r\nline two"),
     ]
@@ -376,101 +522,154 @@ def test_utf8_bom_crlf_semicolons_and_quoted_delimiters(db_file, tmp_path):
 
 @pytest.mark.parametrize("delimiter", ["\t", "|", ","])
 def test_any_delimiter(db_file, tmp_path, delimiter):
-    text = delimiter.join(["lead_id", "created_at", "channel"]) + "\n" + \
-        delimiter.join(["L7", "2026-01-01", "search"]) + "\n"
+    text = (
+        delimiter.join(["lead_id", "created_at", "channel"])
+        + "\n"
+        + delimiter.join(["L7", "2026-01-01", "search"])
+        + "\n"
+    )
     load(db_file, csv(tmp_path, text, "leads.tsv"), "leads")
     assert rows(db_file, "select channel from leads where lead_id = 'L7'") == [("search",)]
 
 
 def test_latin1_file(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel,company,country
         L7,2026-01-01,search,Société Générale,España
-    """, encoding="latin-1")
+    """,
+        encoding="latin-1",
+    )
     load(db_file, file, "leads")
     assert rows(db_file, "select company, country from leads where lead_id = 'L7'") == [
-        ("Société Générale", "España")]
+        ("Société Générale", "España")
+    ]
 
 
 def test_times_with_offsets_are_stored_in_utc_and_formats_can_be_given(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,stage,changed_at
         L3,mql,2026-03-05T10:00:00+02:00
         L3,sql,2026-03-06T10:00:00Z
         L3,customer,2026-03-07 10:00
-    """)
+    """,
+    )
     load(db_file, file, "stage_changes")
-    european = csv(tmp_path, """
+    european = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L7,31/01/2026 14:05,search
-    """, "eu.csv")
+    """,
+        "eu.csv",
+    )
     load(db_file, european, "leads", formats={"created_at": "%d/%m/%Y %H:%M"})
-    assert rows(db_file, "select stage, changed_at from stage_changes where lead_id = 'L3' "
-                         "order by 2") == [
-        ("mql", dt.datetime(2026, 3, 5, 8)), ("sql", dt.datetime(2026, 3, 6, 10)),
-        ("customer", dt.datetime(2026, 3, 7, 10))]
+    assert rows(
+        db_file, "select stage, changed_at from stage_changes where lead_id = 'L3' order by 2"
+    ) == [
+        ("mql", dt.datetime(2026, 3, 5, 8)),
+        ("sql", dt.datetime(2026, 3, 6, 10)),
+        ("customer", dt.datetime(2026, 3, 7, 10)),
+    ]
     assert rows(db_file, "select created_at from leads where lead_id = 'L7'") == [
-        (dt.datetime(2026, 1, 31, 14, 5),)]
+        (dt.datetime(2026, 1, 31, 14, 5),)
+    ]
 
 
 def test_numbers_bands_and_stage_names_as_exports_write_them(db_file, tmp_path):
-    deals = csv(tmp_path, """
+    deals = csv(
+        tmp_path,
+        """
         lead_id,stage,changed_at,amount
         L3,Closed Won,2026-03-07,"$12,500.50"
         L3,MQL,2026-03-02,
         L1,Sales Qualified Lead,2026-02-01,
-    """)
+    """,
+    )
     load(db_file, deals, "stage_changes")
-    assert rows(db_file, "select lead_id, stage, amount from stage_changes where "
-                         "changed_at >= '2026-02-01' and lead_id in ('L1', 'L3') order by 1, 2") == [
-        ("L1", "sql", None), ("L3", "customer", 12500.50), ("L3", "mql", None)]
-    leads = csv(tmp_path, """
+    assert rows(
+        db_file,
+        "select lead_id, stage, amount from stage_changes where "
+        "changed_at >= '2026-02-01' and lead_id in ('L1', 'L3') order by 1, 2",
+    ) == [("L1", "sql", None), ("L3", "customer", 12500.50), ("L3", "mql", None)]
+    leads = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel,company_size
         L7,2026-01-01,search,51-200
         L8,2026-01-01,search,5000+
         L9,2026-01-01,search,"1,200"
-    """, "sizes.csv")
+    """,
+        "sizes.csv",
+    )
     load(db_file, leads, "leads")
     assert rows(db_file, "select company_size from leads where lead_id >= 'L7' order by 1") == [
-        (51,), (1200,), (5000,)]
-    european = csv(tmp_path, """
+        (51,),
+        (1200,),
+        (5000,),
+    ]
+    european = csv(
+        tmp_path,
+        """
         date;channel;amount
         2026-02-01;search;1.234,50
-    """, "spend.csv")
+    """,
+        "spend.csv",
+    )
     load(db_file, european, "spend", columns={"date": "period_start"}, decimal_comma=True)
     assert rows(db_file, "select amount from spend where period_start = '2026-02-01'") == [
-        (1234.50,)]
+        (1234.50,)
+    ]
 
 
 def test_parquet(db_file, tmp_path):
     path = tmp_path / "events.parquet"
-    pl.DataFrame({
-        "lead_id": ["L2", "L3"],
-        "occurred_at": [dt.datetime(2026, 2, 2, 8), dt.datetime(2026, 3, 2, 9)],
-        "event_type": ["webinar_signup", "pricing_page_view"],
-        "content_stage": ["MOFU", "bottom"],
-    }).write_parquet(path)
+    pl.DataFrame(
+        {
+            "lead_id": ["L2", "L3"],
+            "occurred_at": [dt.datetime(2026, 2, 2, 8), dt.datetime(2026, 3, 2, 9)],
+            "event_type": ["webinar_signup", "pricing_page_view"],
+            "content_stage": ["MOFU", "bottom"],
+        }
+    ).write_parquet(path)
     assert load(db_file, path, "events").inserted == 2
-    assert rows(db_file, "select lead_id, occurred_at, content_stage from events "
-                         "where lead_id > 'L1' order by 1") == [
-        ("L2", dt.datetime(2026, 2, 2, 8), "middle"), ("L3", dt.datetime(2026, 3, 2, 9), "bottom")]
+    assert rows(
+        db_file,
+        "select lead_id, occurred_at, content_stage from events where lead_id > 'L1' order by 1",
+    ) == [
+        ("L2", dt.datetime(2026, 2, 2, 8), "middle"),
+        ("L3", dt.datetime(2026, 3, 2, 9), "bottom"),
+    ]
 
 
 def test_xlsx(db_file, tmp_path):
     path = tmp_path / "leads.xlsx"
-    pl.DataFrame({
-        "Record ID": [101, 102],
-        "Create Date": [dt.datetime(2026, 4, 1, 9, 15), dt.datetime(2026, 4, 2)],
-        "Original Source": ["Organic Search", "Paid Social"],
-        "Number of Employees": [250.0, None],
-    }).write_excel(path)
-    mapping = {"Record ID": "lead_id", "Create Date": "created_at",
-               "Original Source": "channel", "Number of Employees": "company_size"}
+    pl.DataFrame(
+        {
+            "Record ID": [101, 102],
+            "Create Date": [dt.datetime(2026, 4, 1, 9, 15), dt.datetime(2026, 4, 2)],
+            "Original Source": ["Organic Search", "Paid Social"],
+            "Number of Employees": [250.0, None],
+        }
+    ).write_excel(path)
+    mapping = {
+        "Record ID": "lead_id",
+        "Create Date": "created_at",
+        "Original Source": "channel",
+        "Number of Employees": "company_size",
+    }
     assert load(db_file, path, "leads", columns=mapping).inserted == 2
-    assert rows(db_file, "select lead_id, created_at, channel, company_size from leads "
-                         "where lead_id like '10%' order by 1") == [
+    assert rows(
+        db_file,
+        "select lead_id, created_at, channel, company_size from leads "
+        "where lead_id like '10%' order by 1",
+    ) == [
         ("101", dt.datetime(2026, 4, 1, 9, 15), "Organic Search", 250),
-        ("102", dt.datetime(2026, 4, 2), "Paid Social", None)]
+        ("102", dt.datetime(2026, 4, 2), "Paid Social", None),
+    ]
 
 
 def test_unknown_file_types_are_refused(db_file, tmp_path):
@@ -485,11 +684,14 @@ def test_unknown_file_types_are_refused(db_file, tmp_path):
 
 
 def test_importing_the_same_leads_twice_adds_nothing(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L7,2026-01-01,search
         L8,2026-01-02,social
-    """)
+    """,
+    )
     first = load(db_file, file, "leads")
     after_first = checksum(db_file)
     second = load(db_file, file, "leads")
@@ -499,75 +701,267 @@ def test_importing_the_same_leads_twice_adds_nothing(db_file, tmp_path):
 
 
 def test_a_changed_lead_is_updated_and_fields_the_file_lacks_are_kept(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L1,2026-01-05,display
         L3,2026-03-01,email
-    """)
+    """,
+    )
     result = load(db_file, file, "leads")
     assert (result.inserted, result.updated, result.unchanged) == (0, 1, 1)
     assert rows(db_file, "select channel, company from leads where lead_id = 'L1'") == [
-        ("display", "Acme")]
+        ("display", "Acme")
+    ]
 
 
 def test_events_are_deduplicated_on_all_their_fields(db_file, tmp_path):
     # the stored email_open of L1 is in the file; two identical clicks are two real events
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,occurred_at,event_type
         L1,2026-01-06,email_open
         L1,2026-01-07,email_click
         L1,2026-01-07,email_click
-    """)
+    """,
+    )
     first = load(db_file, file, "events")
     second = load(db_file, file, "events")
     assert (first.inserted, first.unchanged) == (2, 1)
     assert (second.inserted, second.unchanged) == (0, 3)
     assert rows(db_file, "select event_type, count(*) from events group by 1 order by 1") == [
-        ("email_click", 2), ("email_open", 1)]
+        ("email_click", 2),
+        ("email_open", 1),
+    ]
+
+
+class Statements:
+    """A cursor that notes every statement run through it."""
+
+    def __init__(self, cur):
+        self.cur = cur
+        self.seen: list[str] = []
+
+    def execute(self, sql, params=None):
+        self.seen.append(" ".join(sql.split()))
+        return self.cur.execute(sql, params or {})
+
+    def __getattr__(self, name):
+        return getattr(self.cur, name)
+
+
+def load_noting(path: Path, file: Path, **mapping) -> tuple[importer.ImportResult, list[str]]:
+    """Import an events file; return what it did and the statements it ran."""
+    con = db.connect(path)
+    try:
+        cur = Statements(con.cursor())
+        return importer.import_file(
+            cur, file, importer.Mapping("events", **mapping), now=NOW
+        ), cur.seen
+    finally:
+        con.close()
+
+
+def matched_row_by_row(statements: list[str]) -> bool:
+    """Return whether an import matched its rows against the stored events one by one."""
+    return any("not exists (select 1 from events e" in s for s in statements)
+
+
+def events_fingerprint(path: Path) -> tuple[int, int]:
+    """Return (rows, sum of row hashes) of the events stored, computed here, not by importer."""
+    return rows(
+        path,
+        "select count(*), sum(hash(lead_id, occurred_at, event_type, "
+        "content_stage, channel, campaign)) from events",
+    )[0]
+
+
+def test_reimporting_events_skips_the_match_only_while_the_table_is_as_that_import_left_it(
+    db_file, tmp_path
+):
+    file = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type
+        L1,2026-01-06,email_open
+        L1,2026-01-07,email_click
+        L1,2026-01-07,email_click
+        L2,2026-02-02,webinar_signup
+    """,
+    )
+    # the stored email_open of L1 is in the file: matched row by row, 3 new
+    first, seen = load_noting(db_file, file)
+    assert (first.inserted, first.unchanged) == (3, 1) and matched_row_by_row(seen)
+    table = events_fingerprint(db_file)
+    assert table[0] == 4
+    recorded = json.loads(
+        rows(db_file, "select value from meta where key = 'import_fingerprint_events'")[0][0]
+    )
+    assert tuple(recorded["table"]) == table
+    file_rows = rows(
+        db_file,
+        "select count(*), sum(hash(lead_id, occurred_at, event_type, "
+        "content_stage, channel, campaign)) from events "
+        "where lead_id = 'L2' or event_type = 'email_click' "
+        "or (lead_id = 'L1' and event_type = 'email_open')",
+    )[0]
+    # the open is counted once in the table but is the file's row too: file = all 4 rows
+    assert tuple(recorded["file"]) == file_rows
+    # again, table untouched: the fingerprints settle it, no row is matched, nothing changes
+    after_first = checksum(db_file)
+    second, seen = load_noting(db_file, file)
+    assert (second.inserted, second.unchanged) == (0, 4) and not matched_row_by_row(seen)
+    assert checksum(db_file) == after_first
+    # an event deleted by hand: the table is no longer as the import left it, so the rows are
+    # matched one by one and exactly the missing one comes back
+    con = db.connect(db_file)
+    con.execute("delete from events where lead_id = 'L2'")
+    con.close()
+    third, seen = load_noting(db_file, file)
+    assert (third.inserted, third.unchanged) == (1, 3) and matched_row_by_row(seen)
+    assert checksum(db_file) == after_first
+    # another file in between: matched again (nothing new), then the same rows under another
+    # mapping are other rows (the fingerprint is of rows as stored, not of the file's bytes)
+    other = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type
+        L3,2026-03-02,email_open
+    """,
+        "other.csv",
+    )
+    assert load(db_file, other, "events").inserted == 1
+    fourth, seen = load_noting(db_file, file)
+    assert (fourth.inserted, fourth.unchanged) == (0, 4) and matched_row_by_row(seen)
+    fifth, seen = load_noting(db_file, file, constants={"channel": "email"})
+    assert (fifth.inserted, fifth.unchanged) == (4, 0)
+    assert rows(db_file, "select count(*) from events") == [(9,)]
+
+
+def test_events_into_an_empty_table_are_all_inserted_and_then_the_table_is_the_file(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    fx.new_database(path).close()
+    con = db.connect(path)
+    con.execute(
+        "insert into leads (lead_id, created_at, channel) values "
+        "('A', '2026-01-01', 'search'), ('B', '2026-01-01', 'social')"
+    )
+    con.close()
+    file = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type,content_stage,channel
+        A,2026-01-02 10:00,email_open,TOFU, search
+        A,2026-01-02 10:00,email_open,TOFU,search
+        B,2026-01-03,demo_request,N/A,
+    """,
+    )
+    first, seen = load_noting(path, file)
+    assert (first.inserted, first.unchanged) == (3, 0) and not matched_row_by_row(seen)
+    assert rows(
+        path,
+        "select lead_id, occurred_at, event_type, content_stage, channel from events order by all",
+    ) == [
+        ("A", dt.datetime(2026, 1, 2, 10), "email_open", "top", "search"),
+        ("A", dt.datetime(2026, 1, 2, 10), "email_open", "top", "search"),
+        ("B", dt.datetime(2026, 1, 3), "demo_request", None, None),
+    ]
+    # nothing to record: the table now holds exactly the file's rows, and a re-import sees
+    # that from the two fingerprints (the file's and the table's) alone
+    assert rows(path, "select count(*) from meta where key = 'import_fingerprint_events'") == [(0,)]
+    after_first = checksum(path)
+    second, seen = load_noting(path, file)
+    assert (second.inserted, second.unchanged) == (0, 3) and not matched_row_by_row(seen)
+    assert checksum(path) == after_first
+    # one row more in the file: not the table any more, so every row is matched
+    bigger = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type,content_stage,channel
+        A,2026-01-02 10:00,email_open,TOFU, search
+        A,2026-01-02 10:00,email_open,TOFU,search
+        B,2026-01-03,demo_request,N/A,
+        B,2026-01-04,demo_request,,
+    """,
+        "bigger.csv",
+    )
+    third, seen = load_noting(path, bigger)
+    assert (third.inserted, third.unchanged) == (1, 3) and matched_row_by_row(seen)
 
 
 def test_stage_changes_spend_and_targets_by_key(db_file, tmp_path):
-    stages = csv(tmp_path, """
+    stages = csv(
+        tmp_path,
+        """
         lead_id,stage,changed_at,amount
         L2,customer,2026-03-01,6000
         L3,mql,2026-03-02,
-    """, "stages.csv")
+    """,
+        "stages.csv",
+    )
     result = load(db_file, stages, "stage_changes")
     assert (result.inserted, result.updated, result.unchanged) == (1, 1, 0)
     assert rows(db_file, "select amount from stage_changes where stage = 'customer'") == [(6000,)]
-    spend = csv(tmp_path, """
+    spend = csv(
+        tmp_path,
+        """
         period_start,channel,amount
         2026-01-01,search,1500
         2026-01-01,social,300
-    """, "spend.csv")
+    """,
+        "spend.csv",
+    )
     result = load(db_file, spend, "spend")
     assert (result.inserted, result.updated) == (1, 1)
     assert rows(db_file, "select channel, campaign, amount from spend order by 1") == [
-        ("search", "", 1500), ("social", "", 300)]
-    targets = csv(tmp_path, """
+        ("search", "", 1500),
+        ("social", "", 300),
+    ]
+    targets = csv(
+        tmp_path,
+        """
         quarter,customers,revenue
         2026-07-01,12,
         2026-10-01,,250000
-    """, "targets.csv")
-    mapping = {"quarter": "quarter_start", "customers": "target_customers",
-               "revenue": "target_revenue"}
+    """,
+        "targets.csv",
+    )
+    mapping = {
+        "quarter": "quarter_start",
+        "customers": "target_customers",
+        "revenue": "target_revenue",
+    }
     assert load(db_file, targets, "targets", columns=mapping).inserted == 2
     assert load(db_file, targets, "targets", columns=mapping).unchanged == 2
-    bad = csv(tmp_path, """
+    bad = csv(
+        tmp_path,
+        """
         quarter_start,target_customers,target_revenue
         2027-01-01,0,
         2027-04-01,,
-    """, "bad_targets.csv")
-    refused(db_file, bad, "targets", "row 2, column 'target_customers': '0' must be greater than 0",
-            "row 3, column 'target_customers': is empty, and so is target_revenue")
+    """,
+        "bad_targets.csv",
+    )
+    refused(
+        db_file,
+        bad,
+        "targets",
+        "row 2, column 'target_customers': '0' must be greater than 0",
+        "row 3, column 'target_customers': is empty, and so is target_revenue",
+    )
 
 
 def test_dry_run_reports_and_writes_nothing(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L1,2026-01-05,display
         L7,2026-01-01,search
-    """)
+    """,
+    )
     before = checksum(db_file)
     result = load(db_file, file, "leads", dry_run=True)
     assert (result.inserted, result.updated, result.dry_run) == (1, 1, True)
@@ -582,9 +976,13 @@ def test_dry_run_reports_and_writes_nothing(db_file, tmp_path):
 
 def test_mapping_toml_round_trip_and_errors():
     mapping = importer.Mapping(
-        "stage_changes", columns={"Deal \"ID\"": "lead_id", "won": "changed_at"},
-        constants={"stage": "customer"}, defaults={"owner": "nobody"},
-        formats={"changed_at": "%d/%m/%Y"}, placeholders=("", "n.a."), decimal_comma=True,
+        "stage_changes",
+        columns={'Deal "ID"': "lead_id", "won": "changed_at"},
+        constants={"stage": "customer"},
+        defaults={"owner": "nobody"},
+        formats={"changed_at": "%d/%m/%Y"},
+        placeholders=("", "n.a."),
+        decimal_comma=True,
     )
     assert importer.mapping_from_toml(importer.mapping_to_toml(mapping)) == mapping
     with pytest.raises(db.FunnelcastError, match="x.toml: unknown key 'tabel'"):
@@ -594,21 +992,55 @@ def test_mapping_toml_round_trip_and_errors():
 
 
 def test_suggestions_recognise_hubspot_and_salesforce_exports():
-    hubspot = ["Record ID", "First Name", "Email", "Create Date", "Original Source",
-               "Original Source Drill-Down 1", "Company Name", "Industry", "Number of Employees",
-               "Country/Region", "State/Region", "Job Title", "Lifecycle Stage"]
+    hubspot = [
+        "Record ID",
+        "First Name",
+        "Email",
+        "Create Date",
+        "Original Source",
+        "Original Source Drill-Down 1",
+        "Company Name",
+        "Industry",
+        "Number of Employees",
+        "Country/Region",
+        "State/Region",
+        "Job Title",
+        "Lifecycle Stage",
+    ]
     assert importer.suggest_mapping("leads", hubspot) == {
-        "lead_id": "Record ID", "created_at": "Create Date", "channel": "Original Source",
-        "campaign": "Original Source Drill-Down 1", "company": "Company Name",
-        "industry": "Industry", "company_size": "Number of Employees",
-        "country": "Country/Region", "region": "State/Region", "job_title": "Job Title",
+        "lead_id": "Record ID",
+        "created_at": "Create Date",
+        "channel": "Original Source",
+        "campaign": "Original Source Drill-Down 1",
+        "company": "Company Name",
+        "industry": "Industry",
+        "company_size": "Number of Employees",
+        "country": "Country/Region",
+        "region": "State/Region",
+        "job_title": "Job Title",
     }
-    salesforce = ["Lead ID", "Created Date", "Lead Source", "Company / Account", "Title",
-                  "Industry", "No. of Employees", "Country", "State/Province", "Lead Status"]
+    salesforce = [
+        "Lead ID",
+        "Created Date",
+        "Lead Source",
+        "Company / Account",
+        "Title",
+        "Industry",
+        "No. of Employees",
+        "Country",
+        "State/Province",
+        "Lead Status",
+    ]
     assert importer.suggest_mapping("leads", salesforce) == {
-        "lead_id": "Lead ID", "created_at": "Created Date", "channel": "Lead Source",
-        "company": "Company / Account", "industry": "Industry", "company_size": "No. of Employees",
-        "country": "Country", "region": "State/Province", "job_title": "Title",
+        "lead_id": "Lead ID",
+        "created_at": "Created Date",
+        "channel": "Lead Source",
+        "company": "Company / Account",
+        "industry": "Industry",
+        "company_size": "No. of Employees",
+        "country": "Country",
+        "region": "State/Province",
+        "job_title": "Title",
     }
     assert importer.suggest_mapping("stage_changes", salesforce)["stage"] == "Lead Status"
 
@@ -620,29 +1052,67 @@ def test_suggestions_recognise_hubspot_and_salesforce_exports():
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     """Run `python -m funnelcast ARGS`; return its exit status and output."""
-    return subprocess.run([sys.executable, "-m", "funnelcast", *map(str, args)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "funnelcast", *map(str, args)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_cli_imports_refuses_and_dry_runs(db_file, tmp_path):
-    good = csv(tmp_path, """
+    good = csv(
+        tmp_path,
+        """
         id,created,source
         L7,2026-01-01,search
-    """, "good.csv")
-    done = run_cli("import", "--db", db_file, "--table", "leads", good, "--map", "id=lead_id",
-                   "--map", "created=created_at", "--map", "source=channel", "--dry-run")
+    """,
+        "good.csv",
+    )
+    done = run_cli(
+        "import",
+        "--db",
+        db_file,
+        "--table",
+        "leads",
+        good,
+        "--map",
+        "id=lead_id",
+        "--map",
+        "created=created_at",
+        "--map",
+        "source=channel",
+        "--dry-run",
+    )
     assert done.returncode == 0, done.stderr
     assert "would import" in done.stdout and "1 new" in done.stdout
     assert rows(db_file, "select count(*) from leads") == [(3,)]
-    done = run_cli("import", "--db", db_file, "--table", "leads", good, "--map", "id=lead_id",
-                   "--map", "created=created_at", "--map", "source=channel")
+    done = run_cli(
+        "import",
+        "--db",
+        db_file,
+        "--table",
+        "leads",
+        good,
+        "--map",
+        "id=lead_id",
+        "--map",
+        "created=created_at",
+        "--map",
+        "source=channel",
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"imported {good} into leads: 1 rows read, 1 new")
     before = checksum(db_file)
-    bad = csv(tmp_path, """
+    bad = csv(
+        tmp_path,
+        """
         lead_id,stage,changed_at
         L7,won,2030-01-01
-    """, "bad.csv")
+    """,
+        "bad.csv",
+    )
     done = run_cli("import", "--db", db_file, "--table", "stage_changes", bad)
     assert done.returncode == 2
     assert done.stdout == ""
@@ -655,17 +1125,27 @@ def test_cli_imports_refuses_and_dry_runs(db_file, tmp_path):
 
 
 def test_cli_set_and_mapping_file_and_conflicts(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         deal,won_on,value
         L3,2026-03-09,700
-    """)
+    """,
+    )
     mapping = tmp_path / "deals.toml"
-    mapping.write_text(importer.mapping_to_toml(importer.Mapping(
-        "stage_changes", columns={"deal": "lead_id", "won_on": "changed_at", "value": "amount"})))
+    mapping.write_text(
+        importer.mapping_to_toml(
+            importer.Mapping(
+                "stage_changes",
+                columns={"deal": "lead_id", "won_on": "changed_at", "value": "amount"},
+            )
+        )
+    )
     done = run_cli("import", "--db", db_file, "--mapping", mapping, file, "--set", "stage=customer")
     assert done.returncode == 0, done.stderr
     assert rows(db_file, "select stage, amount from stage_changes where lead_id = 'L3'") == [
-        ("customer", 700)]
+        ("customer", 700)
+    ]
     done = run_cli("import", "--db", db_file, "--mapping", mapping, "--table", "leads", file)
     assert done.returncode == 2
     assert "--table leads but" in done.stderr and "maps onto stage_changes" in done.stderr
@@ -674,10 +1154,13 @@ def test_cli_set_and_mapping_file_and_conflicts(db_file, tmp_path):
 
 
 def test_cli_creates_a_new_database_on_first_import(tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L1,2026-01-01,search
-    """)
+    """,
+    )
     target = tmp_path / "new.duckdb"
     done = run_cli("import", "--db", target, "--table", "leads", file)
     assert done.returncode == 0, done.stderr
@@ -685,15 +1168,24 @@ def test_cli_creates_a_new_database_on_first_import(tmp_path):
 
 
 def test_cli_says_plainly_when_a_dashboard_holds_the_file(db_file, tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         lead_id,created_at,channel
         L7,2026-01-01,search
-    """)
+    """,
+    )
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time, duckdb; "
-         "con = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); "
-         "time.sleep(60)", str(db_file)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, duckdb; "
+            "con = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); "
+            "time.sleep(60)",
+            str(db_file),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "open"
@@ -729,8 +1221,9 @@ def olist_db(tmp_path_factory) -> Path:
         pytest.skip(f"the Olist data is not here: {OLIST} is absent")
     path = tmp_path_factory.mktemp("olist") / "olist.duckdb"
     for mapping, file in OLIST_LOADS:
-        done = run_cli("import", "--db", path, "--mapping", REPO / "data" / "olist" / mapping,
-                       OLIST / file)
+        done = run_cli(
+            "import", "--db", path, "--mapping", REPO / "data" / "olist" / mapping, OLIST / file
+        )
         assert done.returncode == 0, done.stderr
     return path
 
@@ -746,8 +1239,11 @@ def olist_expected() -> tuple[dict[str, tuple[int, int]], int, int]:
         .group_by("origin")
         .agg(pl.len().alias("mqls"), pl.col("won").sum().alias("customers"))
     )
-    return ({r["origin"]: (r["mqls"], r["customers"]) for r in per.iter_rows(named=True)},
-            mqls.height, deals.height)
+    return (
+        {r["origin"]: (r["mqls"], r["customers"]) for r in per.iter_rows(named=True)},
+        mqls.height,
+        deals.height,
+    )
 
 
 def test_olist_metrics_match_the_files(olist_db, capsys):
@@ -769,8 +1265,9 @@ def test_olist_metrics_match_the_files(olist_db, capsys):
 def test_olist_reimport_adds_nothing(olist_db):
     before = checksum(olist_db)
     for mapping, file in OLIST_LOADS:
-        done = run_cli("import", "--db", olist_db, "--mapping",
-                       REPO / "data" / "olist" / mapping, OLIST / file)
+        done = run_cli(
+            "import", "--db", olist_db, "--mapping", REPO / "data" / "olist" / mapping, OLIST / file
+        )
         assert done.returncode == 0, done.stderr
         assert " 0 new, 0 updated" in done.stdout
     assert checksum(olist_db) == before
@@ -784,15 +1281,20 @@ def test_olist_data_page_shows_the_cli_figures_and_what_is_missing(olist_db, mon
     at.switch_page("pages/data.py").run()
     assert not at.exception
     shown = {m.label: m.value for m in at.metric}
-    assert shown == {"Leads": "8,000", "MQLs": f"{expected['mqls']:,}",
-                     "Customers": f"{expected['customers']:,}",
-                     "MQL → customer": f"{expected['mql_to_customer'] * 100:.2f}%"}
+    assert shown == {
+        "Leads": "8,000",
+        "MQLs": f"{expected['mqls']:,}",
+        "Customers": f"{expected['customers']:,}",
+        "MQL → customer": f"{expected['mql_to_customer'] * 100:.2f}%",
+    }
     assert shown["MQL → customer"] == "10.53%"
     infos = [i.value for i in at.info]
     assert any(text.startswith("No events loaded") for text in infos)
     assert any(text.startswith("No spend loaded") for text in infos)
     warnings = [w.value for w in at.warning]
-    assert any(text.startswith("797 customer stage changes with an amount of 0") for text in warnings)
+    assert any(
+        text.startswith("797 customer stage changes with an amount of 0") for text in warnings
+    )
     assert any(text.startswith("1,159 leads in the channel 'unknown'") for text in warnings)
     assert any(text.startswith("1 leads won before their first recorded MQL") for text in warnings)
 
@@ -807,26 +1309,54 @@ def odd_db(tmp_path: Path) -> Path:
     """A database with one of each oddity the Data page reports, counted by hand below."""
     path = tmp_path / "odd.duckdb"
     con = fx.new_database(path)
-    fx.add_journeys(con, [
-        # won before it was an MQL, with no amount
-        fx.Journey("A", "2026-01-10", "search", stages=[("customer", "2026-01-20"),
-                                                        ("mql", "2026-02-01")]),
-        # a stage change dated before the lead was created
-        fx.Journey("B", "2026-03-01", "unknown", stages=[("mql", "2026-02-20")]),
-        # won for 0; two typical deals of 100 and an outlier over 100 x their median
-        fx.Journey("C", "2026-01-01", "social", stages=[("mql", "2026-01-02"),
-                                                        ("customer", "2026-01-09", 0)]),
-        fx.Journey("D", "2026-01-01", "social", stages=[("mql", "2026-01-02"),
-                                                        ("customer", "2026-01-09", 100)]),
-        fx.Journey("E", "2026-01-01", "social", stages=[("mql", "2026-01-02"),
-                                                        ("customer", "2026-01-09", 20000)]),
-        fx.Journey("G", "2026-01-01", "social", stages=[("mql", "2026-01-02"),
-                                                        ("customer", "2026-01-09", 100)]),
-        # no stage change at all; an event before it was created
-        fx.Journey("F", "2026-01-05", "email", events=[("email_open", "2026-01-01")]),
-    ])
-    fx.add_spend(con, [fx.Spend("2026-01-01", "display", 500.0),
-                       fx.Spend("2026-01-01", "social", 800.0, campaign="spring")])
+    fx.add_journeys(
+        con,
+        [
+            # won before it was an MQL, with no amount
+            fx.Journey(
+                "A",
+                "2026-01-10",
+                "search",
+                stages=[("customer", "2026-01-20"), ("mql", "2026-02-01")],
+            ),
+            # a stage change dated before the lead was created
+            fx.Journey("B", "2026-03-01", "unknown", stages=[("mql", "2026-02-20")]),
+            # won for 0; two typical deals of 100 and an outlier over 100 x their median
+            fx.Journey(
+                "C",
+                "2026-01-01",
+                "social",
+                stages=[("mql", "2026-01-02"), ("customer", "2026-01-09", 0)],
+            ),
+            fx.Journey(
+                "D",
+                "2026-01-01",
+                "social",
+                stages=[("mql", "2026-01-02"), ("customer", "2026-01-09", 100)],
+            ),
+            fx.Journey(
+                "E",
+                "2026-01-01",
+                "social",
+                stages=[("mql", "2026-01-02"), ("customer", "2026-01-09", 20000)],
+            ),
+            fx.Journey(
+                "G",
+                "2026-01-01",
+                "social",
+                stages=[("mql", "2026-01-02"), ("customer", "2026-01-09", 100)],
+            ),
+            # no stage change at all; an event before it was created
+            fx.Journey("F", "2026-01-05", "email", events=[("email_open", "2026-01-01")]),
+        ],
+    )
+    fx.add_spend(
+        con,
+        [
+            fx.Spend("2026-01-01", "display", 500.0),
+            fx.Spend("2026-01-01", "social", 800.0, campaign="spring"),
+        ],
+    )
     con.execute("checkpoint")
     con.close()
     return path
@@ -844,12 +1374,19 @@ def test_data_page_logic_on_hand_made_oddities(odd_db):
     finally:
         con.close()
     assert loaded.select("table", "rows").rows() == [
-        ("leads", 7), ("events", 1), ("stage_changes", 11), ("spend", 2), ("targets", 0)]
+        ("leads", 7),
+        ("events", 1),
+        ("stage_changes", 11),
+        ("spend", 2),
+        ("targets", 0),
+    ]
     assert loaded.row(0, named=True)["first"] == dt.date(2026, 1, 1)
     assert data_page.missing_tables(ctx) == [
-        "No targets loaded: load them for the plan: how many MQLs next quarter needs."]
-    amount = nulls.filter((pl.col("table_name") == "stage_changes")
-                          & (pl.col("column_name") == "amount")).row(0, named=True)
+        "No targets loaded: load them for the plan: how many MQLs next quarter needs."
+    ]
+    amount = nulls.filter(
+        (pl.col("table_name") == "stage_changes") & (pl.col("column_name") == "amount")
+    ).row(0, named=True)
     # 11 stage changes; amounts on the deals of C, D, E and G only
     assert (amount["count_rows"], amount["count_nulls"], amount["share_empty"]) == (11, 7, 7 / 11)
     assert set(nulls["table_name"]) == {"leads", "events", "stage_changes", "spend"}
@@ -883,13 +1420,17 @@ def test_page_mapping_helpers(tmp_path):
     choices["campaign"] = "Notes"
     choices["channel"] = data_page.SET_VALUE
     mapping = data_page.mapping_from_choices(
-        "leads", choices, {"channel": "events"}, defaults={"region": "emea", "country": ""},
+        "leads",
+        choices,
+        {"channel": "events"},
+        defaults={"region": "emea", "country": ""},
         placeholders=data_page.parse_placeholders("\nN/A\n tbd "),
     )
     assert mapping == importer.Mapping(
-        "leads", columns={"Record ID": "lead_id", "Create Date": "created_at",
-                          "Notes": "campaign"},
-        constants={"channel": "events"}, defaults={"region": "emea"},
+        "leads",
+        columns={"Record ID": "lead_id", "Create Date": "created_at", "Notes": "campaign"},
+        constants={"channel": "events"},
+        defaults={"region": "emea"},
         placeholders=("", "N/A", "tbd"),
     )
     database = tmp_path / "x.duckdb"
@@ -902,19 +1443,28 @@ def test_page_mapping_helpers(tmp_path):
 
 
 def test_page_preview_shows_parsed_values(tmp_path):
-    file = csv(tmp_path, """
+    file = csv(
+        tmp_path,
+        """
         Record ID,Create Date,Original Source
         7,2026-01-01T10:00:00Z,ORGANIC_SEARCH
         8,not a date,Select
-    """)
+    """,
+    )
     header = data_page.file_header(file)
     assert (header.columns, header.rows, header.delimiter) == (
-        ("Record ID", "Create Date", "Original Source"), 2, ",")
+        ("Record ID", "Create Date", "Original Source"),
+        2,
+        ",",
+    )
     mapping = data_page.mapping_from_choices(
-        "leads", data_page.initial_choices("leads", list(header.columns)), {})
+        "leads", data_page.initial_choices("leads", list(header.columns)), {}
+    )
     frame = data_page.preview(file, mapping)
     assert frame.select("row", "lead_id", "created_at", "channel").rows() == [
-        (2, "7", dt.datetime(2026, 1, 1, 10), "ORGANIC_SEARCH"), (3, "8", None, None)]
+        (2, "7", dt.datetime(2026, 1, 1, 10), "ORGANIC_SEARCH"),
+        (3, "8", None, None),
+    ]
 
 
 def test_data_page_on_an_empty_database_says_what_to_load(tmp_path, monkeypatch):
@@ -929,18 +1479,35 @@ def test_data_page_on_an_empty_database_says_what_to_load(tmp_path, monkeypatch)
         assert any(text.startswith(f"No {table} loaded") for text in infos), (table, infos)
     assert not at.metric
     assert at.selectbox(key="data_table").options == [
-        "leads", "events", "stage changes", "spend", "targets"]
+        "leads",
+        "events",
+        "stage changes",
+        "spend",
+        "targets",
+    ]
 
 
 def test_unmatched_ids_and_data_health_queries_row_by_row(tmp_path):
     con = fx.new_database()
-    fx.add_journeys(con, [
-        # a demo request straight to a deal: a customer without a recorded MQL
-        fx.Journey("H", "2026-01-01", "events", stages=[("sql", "2026-01-03"),
-                                                        ("customer", "2026-02-01", 900)]),
-        fx.Journey("J", "2026-01-01", "events", stages=[("mql", "2026-01-02")],
-                   events=[("demo_request", "2026-10-02")]),
-    ])
+    fx.add_journeys(
+        con,
+        [
+            # a demo request straight to a deal: a customer without a recorded MQL
+            fx.Journey(
+                "H",
+                "2026-01-01",
+                "events",
+                stages=[("sql", "2026-01-03"), ("customer", "2026-02-01", 900)],
+            ),
+            fx.Journey(
+                "J",
+                "2026-01-01",
+                "events",
+                stages=[("mql", "2026-01-02")],
+                events=[("demo_request", "2026-10-02")],
+            ),
+        ],
+    )
     fx.add_spend(con, [fx.Spend("2026-01-01", "events", 50.0, campaign="expo")])
     unmatched = db.run(con, "unmatched_ids").rows()
     assert unmatched == [
@@ -951,12 +1518,17 @@ def test_unmatched_ids_and_data_health_queries_row_by_row(tmp_path):
         ("spend_campaigns_without_leads", 1, ["events / expo"]),
     ]
     # as of the end of September: J's October event lies after it
-    health = dict((name, (count, examples)) for name, count, examples in
-                  db.run(con, "data_health", as_of=dt.datetime(2026, 9, 30, 23, 59)).rows())
+    health = dict(
+        (name, (count, examples))
+        for name, count, examples in db.run(
+            con, "data_health", as_of=dt.datetime(2026, 9, 30, 23, 59)
+        ).rows()
+    )
     assert health["activity_after_as_of"] == (1, ["event J"])
     assert health["customers_without_amount"] == (0, [])
     assert health["amount_outliers"] == (0, [])  # one deal is its own median
     assert sum(count for count, _ in health.values()) == 1
     # without an as-of nothing lies after it
     assert db.run(con, "data_health", as_of=None).filter(
-        pl.col("check_name") == "activity_after_as_of")["count_items"].to_list() == [0]
+        pl.col("check_name") == "activity_after_as_of"
+    )["count_items"].to_list() == [0]

@@ -12,8 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from funnelcast import db, importer
 from test_browser import (  # noqa: F401  (chromium is a fixture)
     ARTIFACTS,
     CHROMIUM_ARGS,
@@ -23,6 +21,8 @@ from test_browser import (  # noqa: F401  (chromium is a fixture)
     free_port,
     wait_until_healthy,
 )
+
+from funnelcast import db, importer
 
 pytestmark = pytest.mark.browser
 
@@ -45,8 +45,9 @@ def olist_db(tmp_path: Path) -> Path:
     con = db.connect(path, create=True)
     try:
         for mapping, file in LOADS:
-            importer.import_file(con.cursor(), OLIST / file,
-                                 importer.read_mapping_file(MAPPINGS / mapping))
+            importer.import_file(
+                con.cursor(), OLIST / file, importer.read_mapping_file(MAPPINGS / mapping)
+            )
         con.execute("checkpoint")
     finally:
         con.close()
@@ -61,11 +62,25 @@ def served_olist(olist_db: Path, tmp_path: Path) -> Iterator[str]:
     log = tmp_path / "streamlit.log"
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env={**os.environ, "FUNNELCAST_DB": str(olist_db)},
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "FUNNELCAST_DB": str(olist_db)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_until_healthy(url, server, log)
@@ -109,10 +124,12 @@ def test_olist_in_the_browser(chromium, served_olist):
             page.get_by_test_id("stSidebarNavLink").filter(has_text="Data").click()
             page.get_by_text("What the loaded data gives").wait_for()
             page.get_by_test_id("stMetric").nth(3).wait_for()
-            metrics = dict(zip(
-                page.get_by_test_id("stMetricLabel").all_inner_texts(),
-                page.get_by_test_id("stMetricValue").all_inner_texts(),
-            ))
+            metrics = dict(
+                zip(
+                    page.get_by_test_id("stMetricLabel").all_inner_texts(),
+                    page.get_by_test_id("stMetricValue").all_inner_texts(),
+                )
+            )
             data_info = page.get_by_test_id("stAlertContentInfo").all_inner_texts()
             data_errors = page.get_by_test_id("stException").all_inner_texts()
             full_page(page, SCREENSHOTS / "data.png")
@@ -123,7 +140,9 @@ def test_olist_in_the_browser(chromium, served_olist):
     assert not overview_errors and not data_errors, (overview_errors, data_errors)
     assert any("no spend loaded" in text.lower() for text in overview_info), overview_info
     assert {k: metrics[k] for k in ("MQLs", "Customers", "MQL → customer")} == {
-        "MQLs": "8,000", "Customers": "842", "MQL → customer": "10.53%"
+        "MQLs": "8,000",
+        "Customers": "842",
+        "MQL → customer": "10.53%",
     }
     assert any("No events loaded" in text for text in data_info), data_info
     assert any("No spend loaded" in text for text in data_info), data_info
@@ -139,11 +158,25 @@ def served_empty(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     log = tmp_path / "streamlit.log"
     with log.open("w") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1",
-             "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env={**os.environ, "FUNNELCAST_DB": str(path)},
-            stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "FUNNELCAST_DB": str(path)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_until_healthy(url, server, log)
@@ -196,8 +229,11 @@ def test_upload_map_check_and_import_in_the_browser(chromium, served_empty, tmp_
     try:
         stored = con.execute(
             "select lead_id, created_at::varchar, channel, company, company_size from leads "
-            "order by 1").fetchall()
+            "order by 1"
+        ).fetchall()
     finally:
         con.close()
-    assert stored == [("501", "2026-05-04 10:00:00", "Organic Search", "Acme", 51),
-                      ("502", "2026-05-05 11:30:00", "Paid Social", "Globex", None)]
+    assert stored == [
+        ("501", "2026-05-04 10:00:00", "Organic Search", "Acme", 51),
+        ("502", "2026-05-05 11:30:00", "Paid Social", "Globex", None),
+    ]

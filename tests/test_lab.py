@@ -11,19 +11,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import fixtures as fx
 import numpy as np
 import polars as pl
 import pytest
+from fixtures import Definition as StoredDefinition
+from fixtures import Journey, Spend
 from hypothesis import given
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
+from test_properties import SETTINGS, datasets
 
-import fixtures as fx
-from fixtures import Definition as StoredDefinition, Journey, Spend
 from funnelcast import db, definitions, lab
 from funnelcast.definitions import BehaviourRule, Definition
 from funnelcast.demo import build_demo
-from test_properties import SETTINGS, datasets
 
 EPOCH = dt.datetime(1970, 1, 1)
 
@@ -54,8 +55,9 @@ def assert_same_backtest(fast: lab.Backtest, reference: lab.Backtest) -> None:
             assert fast.totals[key] == value, key
 
 
-def check_against_sql(cur, m: lab.Materialised, definition: Definition, definition_id: int,
-                      thresholds) -> None:
+def check_against_sql(
+    cur, m: lab.Materialised, definition: Definition, definition_id: int, thresholds
+) -> None:
     """Assert the Lab's moments and backtests equal those of the SQL at each threshold."""
     scores = lab.score(m, definition)
     volumes = []
@@ -78,9 +80,11 @@ def check_against_sql(cur, m: lab.Materialised, definition: Definition, definiti
 
 
 @SETTINGS
-@given(data=datasets(allow_negative=True),
-       thresholds=st.lists(st.integers(0, 150), min_size=1, max_size=4),
-       half=st.booleans())
+@given(
+    data=datasets(allow_negative=True),
+    thresholds=st.lists(st.integers(0, 150), min_size=1, max_size=4),
+    half=st.booleans(),
+)
 def test_the_lab_finds_the_sql_mql_moments_on_random_data(data, thresholds, half):
     con = data.build()
     cur = con.cursor()
@@ -97,16 +101,31 @@ def demo():
     build_demo(con, leads=3000, seed=11)
     current = definitions.load(con, 1)
     reweighted = StoredDefinition(
-        definition_id=2, effective_from="2030-01-01", threshold=40, half_life_days=30,
-        fit_rules=[("seniority", "director", 25), ("industry", "retail", -15),
-                   ("region", "apac", 0, True), ("company_size_band", "5000+", 12.5)],
-        behaviour_rules=[(r.event_type, r.points * 1.5 if r.points > 0 else r.points,
-                          None if r.cap is None else r.cap / 2) for r in current.behaviour_rules],
+        definition_id=2,
+        effective_from="2030-01-01",
+        threshold=40,
+        half_life_days=30,
+        fit_rules=[
+            ("seniority", "director", 25),
+            ("industry", "retail", -15),
+            ("region", "apac", 0, True),
+            ("company_size_band", "5000+", 12.5),
+        ],
+        behaviour_rules=[
+            (
+                r.event_type,
+                r.points * 1.5 if r.points > 0 else r.points,
+                None if r.cap is None else r.cap / 2,
+            )
+            for r in current.behaviour_rules
+        ],
     )
     slower = dataclasses.replace(reweighted, definition_id=3, half_life_days=75)
     # every behaviour rule a penalty: the same events, counted undecayed
     penalties = dataclasses.replace(
-        reweighted, definition_id=4, effective_from="2031-01-01",
+        reweighted,
+        definition_id=4,
+        effective_from="2031-01-01",
         fit_rules=[(r.attribute, r.value, r.points, r.is_disqualifier) for r in current.fit_rules],
         behaviour_rules=[(r.event_type, -abs(r.points), r.cap) for r in current.behaviour_rules],
     )
@@ -130,8 +149,10 @@ def test_the_lab_finds_the_sql_mql_moments_on_the_demo(demo):
 
 def test_a_definition_without_rules_makes_every_lead_an_mql_at_creation():
     con = fx.build(
-        [Journey("a", "2025-02-01", events=[("email_open", "2025-02-03")]),
-         Journey("b", "2025-03-01")],
+        [
+            Journey("a", "2025-02-01", events=[("email_open", "2025-02-03")]),
+            Journey("b", "2025-03-01"),
+        ],
         definitions=[StoredDefinition(1, "2024-01-01", threshold=0, half_life_days=30)],
     )
     cur = con.cursor()
@@ -154,8 +175,13 @@ def test_the_tradeoff_curve_is_monotone_and_agrees_with_each_backtest(demo):
     scores = lab.score(m, definition)
     everything = lab.tradeoff_curve(m, scores)
     assert everything["threshold"][0] == 0 and everything.height > 50
-    for column in ("mqls", "mqls_reached_sql", "mqls_reached_customer", "sqls_captured",
-                   "customers_captured"):
+    for column in (
+        "mqls",
+        "mqls_reached_sql",
+        "mqls_reached_customer",
+        "sqls_captured",
+        "customers_captured",
+    ):
         assert (everything[column].diff().drop_nulls() <= 0).all(), column
     # Inside a window of quarters only capture must fall: a higher threshold can move a
     # lead's MQL moment later, out of an earlier quarter and into the window.
@@ -186,8 +212,12 @@ def test_a_threshold_no_lead_reaches_gives_zeros(demo):
     assert result.quarters["cost_per_mql"].null_count() == result.quarters.height
     assert lab.tradeoff_curve(m, scores, thresholds=[100_000])["mqls"].to_list() == [0]
     moves = lab.who_moves(m, lab.mql_moments(m, definition), scores, 100_000)
-    assert moves.entering == 0 and moves.leaving == moves.by_group.filter(
-        pl.col("dimension") == "channel")["leaving"].sum() > 0
+    assert (
+        moves.entering == 0
+        and moves.leaving
+        == moves.by_group.filter(pl.col("dimension") == "channel")["leaving"].sum()
+        > 0
+    )
 
 
 @pytest.mark.parametrize("threshold", [-1, float("nan"), float("inf"), "65"])
@@ -205,8 +235,9 @@ def test_threshold_micro_is_the_least_rounded_score_the_sql_lets_through(thresho
 def test_micro_rounds_half_away_from_zero_like_duckdb():
     x = np.array([0.0000005, -0.0000005, 1.0000025, 2.5e-6, 65.4999995, -3.0000015, 12.345678])
     con = fx.build()
-    expected = [con.execute("select round($x::double, 6)", {"x": float(v)}).fetchone()[0]
-                for v in x]
+    expected = [
+        con.execute("select round($x::double, 6)", {"x": float(v)}).fetchone()[0] for v in x
+    ]
     assert (lab.micro(x) / 1e6).tolist() == expected
 
 
@@ -218,28 +249,56 @@ def test_micro_rounds_half_away_from_zero_like_duckdb():
 # demo_request 80, content_download 20, webinar_attended 40):
 JOURNEYS = [
     # MQL 2026-01-08 (30 + 20); SQL 10 days later, customer 30 days later: caught both times
-    Journey("download_then_won", "2026-01-05", "search", attributes={"seniority": "vp"},
-            events=[("content_download", "2026-01-08")],
-            stages=[("sql", "2026-01-18"), ("customer", "2026-02-07", 9_000)]),
+    Journey(
+        "download_then_won",
+        "2026-01-05",
+        "search",
+        attributes={"seniority": "vp"},
+        events=[("content_download", "2026-01-08")],
+        stages=[("sql", "2026-01-18"), ("customer", "2026-02-07", 9_000)],
+    ),
     # MQL 2026-02-10 10:00 (80), half an hour after sales made it an SQL: not caught first
-    Journey("sql_before_mql", "2026-02-10 09:00", "social",
-            events=[("demo_request", "2026-02-10 10:00")], stages=[("sql", "2026-02-10 09:30")]),
+    Journey(
+        "sql_before_mql",
+        "2026-02-10 09:00",
+        "social",
+        events=[("demo_request", "2026-02-10 10:00")],
+        stages=[("sql", "2026-02-10 09:30")],
+    ),
     # 20 points: never an MQL, an SQL all the same
-    Journey("missed_buyer", "2026-01-20", "search", events=[("content_download", "2026-01-21")],
-            stages=[("sql", "2026-03-01")]),
+    Journey(
+        "missed_buyer",
+        "2026-01-20",
+        "search",
+        events=[("content_download", "2026-01-21")],
+        stages=[("sql", "2026-03-01")],
+    ),
     # 60 + 80 points, but apac is disqualified
-    Journey("disqualified_buyer", "2026-02-01", "email",
-            attributes={"seniority": "c_level", "region": "apac"},
-            events=[("demo_request", "2026-02-02")], stages=[("sql", "2026-03-05")]),
+    Journey(
+        "disqualified_buyer",
+        "2026-02-01",
+        "email",
+        attributes={"seniority": "c_level", "region": "apac"},
+        events=[("demo_request", "2026-02-02")],
+        stages=[("sql", "2026-03-05")],
+    ),
     # an MQL at creation (60) in 2026Q2 that went nowhere
     Journey("quiet_mql", "2026-04-02", "social", attributes={"seniority": "c_level"}),
     # MQL 2025-12-22 (30 + 40) in 2025Q4; SQL 14 days later in 2026Q1, customer 114 days later
-    Journey("slow_winner", "2025-12-20", "events", attributes={"seniority": "vp"},
-            events=[("webinar_attended", "2025-12-22")],
-            stages=[("sql", "2026-01-05"), ("customer", "2026-04-15", 20_000)]),
+    Journey(
+        "slow_winner",
+        "2025-12-20",
+        "events",
+        attributes={"seniority": "vp"},
+        events=[("webinar_attended", "2025-12-22")],
+        stages=[("sql", "2026-01-05"), ("customer", "2026-04-15", 20_000)],
+    ),
 ]
-SPEND = [Spend("2026-01-01", "search", 3_000), Spend("2026-02-01", "social", 1_000),
-         Spend("2025-10-01", "events", 500)]
+SPEND = [
+    Spend("2026-01-01", "search", 3_000),
+    Spend("2026-02-01", "social", 1_000),
+    Spend("2025-10-01", "events", 500),
+]
 
 
 @pytest.fixture(scope="module")
@@ -258,14 +317,20 @@ def test_precision_capture_and_days_earlier_by_hand(journeys):
     result = lab.backtest(m, scores, 50, ["2026Q1"], sales_capacity_per_week=0.5)
     row = result.quarters.row(0, named=True)
     assert row | {"quarter_start": None} == {
-        "quarter": "2026Q1", "quarter_start": None, "is_mature": row["is_mature"],
+        "quarter": "2026Q1",
+        "quarter_start": None,
+        "is_mature": row["is_mature"],
         "mqls": 2,  # download_then_won, sql_before_mql
-        "mqls_reached_sql": 2, "mqls_reached_customer": 1,
+        "mqls_reached_sql": 2,
+        "mqls_reached_customer": 1,
         "sqls": 5,  # all but quiet_mql reached SQL in 2026Q1
         "sqls_captured": 2,  # download_then_won (10 days), slow_winner (14 days)
         "sql_days_earlier_mean": 12.0,
-        "customers": 1, "customers_captured": 1, "customer_days_earlier_mean": 30.0,
-        "spend": 4_000.0, "cost_per_mql": 2_000.0,
+        "customers": 1,
+        "customers_captured": 1,
+        "customer_days_earlier_mean": 30.0,
+        "spend": 4_000.0,
+        "cost_per_mql": 2_000.0,
     }
     totals = result.totals
     assert totals["mql_to_sql"]["value"] == 1.0 and totals["mql_to_customer"]["value"] == 0.5
@@ -277,7 +342,8 @@ def test_precision_capture_and_days_earlier_by_hand(journeys):
     assert totals["weeks_over_capacity"] == 2
     assert totals["mqls_per_week"] == pytest.approx(2 / (90 / 7))
     assert result.weeks.filter("over_capacity")["week_start"].to_list() == [
-        dt.date(2026, 1, 5), dt.date(2026, 2, 9)
+        dt.date(2026, 1, 5),
+        dt.date(2026, 2, 9),
     ]
     # the customer won in 2026Q2 was caught 114 days before; its MQL counts in 2025Q4
     later = lab.backtest(m, scores, 50, ["2025Q4", "2026Q2"])
@@ -315,7 +381,8 @@ def test_who_moves_counts_the_leads_that_enter_and_leave(journeys):
     back = lab.who_moves(m, lab.mql_moments(m, definitions.load(cur, 1), 65), scores, 50)
     assert (back.entering, back.leaving) == (2, 0)
     assert back.sample["candidate_mql_at"].to_list() == [
-        dt.datetime(2026, 1, 8), dt.datetime(2026, 4, 2)
+        dt.datetime(2026, 1, 8),
+        dt.datetime(2026, 4, 2),
     ]
     everyone = lab.movers(m, current, scores, 65)
     assert everyone.sort("lead_id")["lead_id"].to_list() == ["download_then_won", "quiet_mql"]
@@ -338,8 +405,10 @@ def test_who_moves_agrees_with_counting_every_lead(demo):
             rows = moves.by_group.filter(pl.col("dimension") == dimension)
             values = (*m.values[dimension], lab.NO_VALUE)
             expected = {
-                values[code]: (int(((m.codes[dimension] == code) & candidate & ~was).sum()),
-                               int(((m.codes[dimension] == code) & was & ~candidate).sum()))
+                values[code]: (
+                    int(((m.codes[dimension] == code) & candidate & ~was).sum()),
+                    int(((m.codes[dimension] == code) & was & ~candidate).sum()),
+                )
                 for code in range(len(values))
             }
             assert {v: (i, o) for _, v, i, o, _ in rows.rows()} == {
@@ -354,7 +423,8 @@ def test_who_moves_agrees_with_counting_every_lead(demo):
         for lead_id, at in entering.select("lead_id", "candidate_mql_at").rows():
             assert at == EPOCH + dt.timedelta(microseconds=int(straight[m.lead_index(lead_id)]))
         assert lab.movers(m, current_mql_us, scores, threshold).height == (
-            moves.entering + moves.leaving)
+            moves.entering + moves.leaving
+        )
 
 
 def test_an_explained_score_adds_up_to_lead_scores(demo):
@@ -372,9 +442,19 @@ def test_an_explained_score_adds_up_to_lead_scores(demo):
 
 def test_an_explanation_shows_fit_events_caps_and_penalties():
     con = fx.build(
-        [Journey("busy", "2025-01-01", attributes={"seniority": "vp", "region": "apac"},
-                 events=[("content_download", "2025-01-02"), ("content_download", "2025-01-02"),
-                         ("unsubscribe", "2025-01-03"), ("email_open", "2025-01-03")])],
+        [
+            Journey(
+                "busy",
+                "2025-01-01",
+                attributes={"seniority": "vp", "region": "apac"},
+                events=[
+                    ("content_download", "2025-01-02"),
+                    ("content_download", "2025-01-02"),
+                    ("unsubscribe", "2025-01-03"),
+                    ("email_open", "2025-01-03"),
+                ],
+            )
+        ],
         definitions=[fx.SCORING_2026],
     )
     rows = lab.explain_score(
@@ -407,8 +487,11 @@ def test_a_definition_the_sums_cannot_score_asks_for_a_new_materialisation(demo)
     with pytest.raises(lab.Rematerialise, match="30-day half-life, not 45"):
         lab.score(m, dataclasses.replace(current, half_life_days=45))
     # a weight set to 0 scores nothing, whichever kind the type is
-    silent = dataclasses.replace(current, fit_rules=(), behaviour_rules=tuple(
-        BehaviourRule(r.event_type, 0, r.cap) for r in rules))
+    silent = dataclasses.replace(
+        current,
+        fit_rules=(),
+        behaviour_rules=tuple(BehaviourRule(r.event_type, 0, r.cap) for r in rules),
+    )
     assert lab.backtest(m, lab.score(m, silent), 0.000001).totals["mqls"] == 0
     assert lab.backtest(m, lab.score(m, silent), 0).totals["mqls"] == m.n_leads
 
@@ -435,8 +518,9 @@ def test_each_quarter_is_judged_by_the_version_in_force_then(demo):
     m = lab.materialise_for(cur, first, second)
     quarters = m.calendar.quarters
     middle = len(quarters) // 2
-    spans = lab.versions_in_force(m, [None] * 2 + [first] * (middle - 2)
-                                  + [second] * (len(quarters) - middle))
+    spans = lab.versions_in_force(
+        m, [None] * 2 + [first] * (middle - 2) + [second] * (len(quarters) - middle)
+    )
     # the quarters before the first version go to it; each span runs to the next's start
     assert [d.definition_id for d, _ in spans] == [1, 3]
     assert spans[0][1][0] == -lab.NEVER and spans[1][1][1] == lab.NEVER
@@ -451,8 +535,11 @@ def test_each_quarter_is_judged_by_the_version_in_force_then(demo):
     for lead in range(m.n_leads):
         at, x1 = lab.lead_checks(m, w1, lead)
         _, x2 = lab.lead_checks(slower, w2, lead)
-        hit = np.where(at < switch, lab.micro(x1) >= lab.threshold_micro(first.threshold),
-                       lab.micro(x2) >= lab.threshold_micro(second.threshold))
+        hit = np.where(
+            at < switch,
+            lab.micro(x1) >= lab.threshold_micro(first.threshold),
+            lab.micro(x2) >= lab.threshold_micro(second.threshold),
+        )
         if hit.any():
             expected[lead] = at[np.argmax(hit)]
     assert (moments == expected).all()
@@ -463,14 +550,20 @@ def test_each_quarter_is_judged_by_the_version_in_force_then(demo):
     assert (lab.mql_moments_in_force(m, alone) == lab.mql_moments(m, first)).all()
 
 
-@given(thresholds=st.one_of(
-           st.lists(st.integers(0, 10**9), min_size=1, max_size=40).map(sorted),
-           st.tuples(st.integers(0, 10**6), st.integers(1, 10**6), st.integers(3, 300)).map(
-               lambda t: [lab.threshold_micro(round(t[0] / 1e6 + k * t[1] / 1e6, 6))
-                          for k in range(t[2])])),
-       values=st.lists(st.integers(-10**6, 2 * 10**9), max_size=60))
+@given(
+    thresholds=st.one_of(
+        st.lists(st.integers(0, 10**9), min_size=1, max_size=40).map(sorted),
+        st.tuples(st.integers(0, 10**6), st.integers(1, 10**6), st.integers(3, 300)).map(
+            lambda t: [
+                lab.threshold_micro(round(t[0] / 1e6 + k * t[1] / 1e6, 6)) for k in range(t[2])
+            ]
+        ),
+    ),
+    values=st.lists(st.integers(-(10**6), 2 * 10**9), max_size=60),
+)
 def test_counting_thresholds_below_equals_a_binary_search(thresholds, values):
     ranked = np.array(sorted(thresholds), dtype=np.int64)
     values = np.array(values, dtype=np.int64)
-    assert (lab._count_at_or_below(ranked, values)
-            == np.searchsorted(ranked, values, side="right")).all()
+    assert (
+        lab._count_at_or_below(ranked, values) == np.searchsorted(ranked, values, side="right")
+    ).all()

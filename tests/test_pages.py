@@ -9,13 +9,14 @@ import shutil
 from pathlib import Path
 
 import pytest
+from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from funnelcast import cli, db, formats, overview
 from funnelcast.metrics import load_context
 
 KPI_LABELS = {key: (label, kind) for key, label, kind, *_ in overview.KPI_SPECS}
+
 
 def run_app(monkeypatch: pytest.MonkeyPatch, database: Path) -> AppTest:
     """Return the app after one run against the database file."""

@@ -21,18 +21,40 @@ D = dt.date
     "day, fy_start_month, quarter",
     [
         # calendar quarters
-        pytest.param(D(2026, 1, 1), 1, Quarter(D(2026, 1, 1), D(2026, 4, 1), "2026Q1"), id="jan_first_day"),
-        pytest.param(D(2026, 3, 31), 1, Quarter(D(2026, 1, 1), D(2026, 4, 1), "2026Q1"), id="jan_last_day"),
-        pytest.param(D(2026, 4, 1), 1, Quarter(D(2026, 4, 1), D(2026, 7, 1), "2026Q2"), id="jan_q2"),
-        pytest.param(D(2025, 12, 31), 1, Quarter(D(2025, 10, 1), D(2026, 1, 1), "2025Q4"), id="jan_q4"),
+        pytest.param(
+            D(2026, 1, 1), 1, Quarter(D(2026, 1, 1), D(2026, 4, 1), "2026Q1"), id="jan_first_day"
+        ),
+        pytest.param(
+            D(2026, 3, 31), 1, Quarter(D(2026, 1, 1), D(2026, 4, 1), "2026Q1"), id="jan_last_day"
+        ),
+        pytest.param(
+            D(2026, 4, 1), 1, Quarter(D(2026, 4, 1), D(2026, 7, 1), "2026Q2"), id="jan_q2"
+        ),
+        pytest.param(
+            D(2025, 12, 31), 1, Quarter(D(2025, 10, 1), D(2026, 1, 1), "2025Q4"), id="jan_q4"
+        ),
         # February start: the fiscal year Feb 2025 - Jan 2026 is FY2026, named for its end
-        pytest.param(D(2025, 2, 1), 2, Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"), id="feb_first_day"),
-        pytest.param(D(2025, 4, 30), 2, Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"), id="feb_q1_last"),
-        pytest.param(D(2025, 5, 1), 2, Quarter(D(2025, 5, 1), D(2025, 8, 1), "2026Q2"), id="feb_q2"),
-        pytest.param(D(2025, 12, 15), 2, Quarter(D(2025, 11, 1), D(2026, 2, 1), "2026Q4"), id="feb_q4_dec"),
-        pytest.param(D(2026, 1, 31), 2, Quarter(D(2025, 11, 1), D(2026, 2, 1), "2026Q4"), id="feb_q4_jan"),
-        pytest.param(D(2025, 1, 31), 2, Quarter(D(2024, 11, 1), D(2025, 2, 1), "2025Q4"),
-                     id="feb_previous_fy"),
+        pytest.param(
+            D(2025, 2, 1), 2, Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"), id="feb_first_day"
+        ),
+        pytest.param(
+            D(2025, 4, 30), 2, Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"), id="feb_q1_last"
+        ),
+        pytest.param(
+            D(2025, 5, 1), 2, Quarter(D(2025, 5, 1), D(2025, 8, 1), "2026Q2"), id="feb_q2"
+        ),
+        pytest.param(
+            D(2025, 12, 15), 2, Quarter(D(2025, 11, 1), D(2026, 2, 1), "2026Q4"), id="feb_q4_dec"
+        ),
+        pytest.param(
+            D(2026, 1, 31), 2, Quarter(D(2025, 11, 1), D(2026, 2, 1), "2026Q4"), id="feb_q4_jan"
+        ),
+        pytest.param(
+            D(2025, 1, 31),
+            2,
+            Quarter(D(2024, 11, 1), D(2025, 2, 1), "2025Q4"),
+            id="feb_previous_fy",
+        ),
     ],
 )
 def test_quarter_of_a_day(day, fy_start_month, quarter):
@@ -46,10 +68,18 @@ def test_quarter_of_a_timestamp_is_the_quarter_of_its_day():
 @pytest.mark.parametrize(
     "fy_start_month, label, previous",
     [
-        pytest.param(1, "2026Q1", Quarter(D(2025, 10, 1), D(2026, 1, 1), "2025Q4"), id="jan_across_years"),
-        pytest.param(1, "2026Q3", Quarter(D(2026, 4, 1), D(2026, 7, 1), "2026Q2"), id="jan_inside_year"),
-        pytest.param(2, "2026Q1", Quarter(D(2024, 11, 1), D(2025, 2, 1), "2025Q4"), id="feb_across_years"),
-        pytest.param(2, "2026Q2", Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"), id="feb_inside_year"),
+        pytest.param(
+            1, "2026Q1", Quarter(D(2025, 10, 1), D(2026, 1, 1), "2025Q4"), id="jan_across_years"
+        ),
+        pytest.param(
+            1, "2026Q3", Quarter(D(2026, 4, 1), D(2026, 7, 1), "2026Q2"), id="jan_inside_year"
+        ),
+        pytest.param(
+            2, "2026Q1", Quarter(D(2024, 11, 1), D(2025, 2, 1), "2025Q4"), id="feb_across_years"
+        ),
+        pytest.param(
+            2, "2026Q2", Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"), id="feb_inside_year"
+        ),
     ],
 )
 def test_previous_quarter(fy_start_month, label, previous):
@@ -61,12 +91,22 @@ def test_previous_quarter(fy_start_month, label, previous):
     [
         pytest.param("2026Q1", 1, Quarter(D(2026, 1, 1), D(2026, 4, 1), "2026Q1"), id="jan_q1"),
         pytest.param("2026Q4", 1, Quarter(D(2026, 10, 1), D(2027, 1, 1), "2026Q4"), id="jan_q4"),
-        pytest.param("2026Q1", 2, Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"),
-                     id="feb_q1_starts_the_year_before"),
+        pytest.param(
+            "2026Q1",
+            2,
+            Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"),
+            id="feb_q1_starts_the_year_before",
+        ),
         pytest.param("2026Q4", 2, Quarter(D(2025, 11, 1), D(2026, 2, 1), "2026Q4"), id="feb_q4"),
-        pytest.param("2026-Q2", 1, Quarter(D(2026, 4, 1), D(2026, 7, 1), "2026Q2"), id="with_a_dash"),
-        pytest.param(" 2026 q3 ", 1, Quarter(D(2026, 7, 1), D(2026, 10, 1), "2026Q3"),
-                     id="lower_case_and_spaces"),
+        pytest.param(
+            "2026-Q2", 1, Quarter(D(2026, 4, 1), D(2026, 7, 1), "2026Q2"), id="with_a_dash"
+        ),
+        pytest.param(
+            " 2026 q3 ",
+            1,
+            Quarter(D(2026, 7, 1), D(2026, 10, 1), "2026Q3"),
+            id="lower_case_and_spaces",
+        ),
     ],
 )
 def test_parse_quarter(text, fy_start_month, quarter):
@@ -102,16 +142,22 @@ def test_parse_quarter_refuses_what_is_not_a_quarter(label):
 
 @pytest.mark.parametrize("fy_start_month", [0, 13])
 def test_fiscal_start_month_must_be_a_month(fy_start_month):
-    with pytest.raises(ValueError, match=f"fiscal year start month must be 1-12, not {fy_start_month}"):
+    with pytest.raises(
+        ValueError, match=f"fiscal year start month must be 1-12, not {fy_start_month}"
+    ):
         quarter_of(D(2026, 1, 1), fy_start_month)
 
 
 def test_quarters_between():
     assert [q.label for q in quarters_between(D(2025, 11, 15), D(2026, 5, 10), 1)] == [
-        "2025Q4", "2026Q1", "2026Q2",
+        "2025Q4",
+        "2026Q1",
+        "2026Q2",
     ]
     assert [q.label for q in quarters_between(D(2025, 11, 15), D(2026, 5, 10), 2)] == [
-        "2026Q4", "2027Q1", "2027Q2",
+        "2026Q4",
+        "2027Q1",
+        "2027Q2",
     ]
     assert [q.label for q in quarters_between(D(2026, 2, 1), D(2026, 2, 1), 1)] == ["2026Q1"]
 
@@ -160,19 +206,30 @@ def test_regression_wilson_of_all_ends_at_exactly_one():
 
 def test_rate_of_five_in_ten():
     assert rate(5, 10) == Rate(
-        successes=5, n=10, value=0.5, low=pytest.approx(0.2366, abs=5e-5),
-        high=pytest.approx(0.7634, abs=5e-5), is_small_sample=True,
+        successes=5,
+        n=10,
+        value=0.5,
+        low=pytest.approx(0.2366, abs=5e-5),
+        high=pytest.approx(0.7634, abs=5e-5),
+        is_small_sample=True,
     )
 
 
 def test_rate_of_nothing_has_no_value_and_no_interval():
     assert rate(0, 0) == Rate(0, 0, None, None, None, True)
     assert rate(0, 0).as_dict() == {
-        "successes": 0, "n": 0, "value": None, "low": None, "high": None, "is_small_sample": True,
+        "successes": 0,
+        "n": 0,
+        "value": None,
+        "low": None,
+        "high": None,
+        "is_small_sample": True,
     }
 
 
-@pytest.mark.parametrize("n, is_small", [(1, True), (MIN_N - 1, True), (MIN_N, False), (1000, False)])
+@pytest.mark.parametrize(
+    "n, is_small", [(1, True), (MIN_N - 1, True), (MIN_N, False), (1000, False)]
+)
 def test_small_sample_flag(n, is_small):
     assert MIN_N == 30
     assert rate(0, n).is_small_sample is is_small
@@ -185,11 +242,16 @@ def test_rate_accepts_whole_floats_from_sums():
 
 @pytest.mark.parametrize(
     "successes, n",
-    [pytest.param(5, 4, id="more_successes_than_trials"), pytest.param(-1, 4, id="negative_successes"),
-     pytest.param(0, -1, id="negative_n")],
+    [
+        pytest.param(5, 4, id="more_successes_than_trials"),
+        pytest.param(-1, 4, id="negative_successes"),
+        pytest.param(0, -1, id="negative_n"),
+    ],
 )
 def test_rate_refuses_impossible_counts(successes, n):
-    with pytest.raises(ValueError, match=rf"a rate needs 0 <= successes <= n, got {successes} of {n}"):
+    with pytest.raises(
+        ValueError, match=rf"a rate needs 0 <= successes <= n, got {successes} of {n}"
+    ):
         rate(successes, n)
 
 

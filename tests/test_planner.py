@@ -13,17 +13,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fixtures as fx
 import numpy as np
 import polars as pl
 import pytest
+from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
+from fixtures import Journey, Spend, at, day
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
-import fixtures as fx
-from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
-from fixtures import Journey, Spend, at, day
 from funnelcast import cli, db, formats, metrics, planner
 from funnelcast.demo import build_demo
 from funnelcast.planner import ChannelHistory, History, PlanError, Target
@@ -44,26 +44,51 @@ AS_OF = at("2025-07-01")
 
 PLAN_JOURNEYS = (
     # MQL, SQL and won inside 2025Q1: the simple case, all at offset 0.
-    Journey("won_same_quarter", "2025-01-02", "search",
-            stages=[("mql", "2025-01-05"), ("sql", "2025-01-20"), ("customer", "2025-02-10", 1000)]),
+    Journey(
+        "won_same_quarter",
+        "2025-01-02",
+        "search",
+        stages=[("mql", "2025-01-05"), ("sql", "2025-01-20"), ("customer", "2025-02-10", 1000)],
+    ),
     # MQL in 2025Q1, SQL and won in 2025Q2: one quarter of lag for MQL->SQL and MQL->customer.
-    Journey("won_next_quarter", "2025-02-01", "search",
-            stages=[("mql", "2025-03-10"), ("sql", "2025-04-02"), ("customer", "2025-04-15", 3000)]),
+    Journey(
+        "won_next_quarter",
+        "2025-02-01",
+        "search",
+        stages=[("mql", "2025-03-10"), ("sql", "2025-04-02"), ("customer", "2025-04-15", 3000)],
+    ),
     # An MQL sales rejected: in the MQL cohort, nowhere after.
-    Journey("mql_rejected", "2025-01-10", "search",
-            stages=[("mql", "2025-01-15"), ("rejected", "2025-01-18")]),
+    Journey(
+        "mql_rejected",
+        "2025-01-10",
+        "search",
+        stages=[("mql", "2025-01-15"), ("rejected", "2025-01-18")],
+    ),
     # An SQL lost: closed, so not open pipeline.
-    Journey("sql_lost", "2025-01-25", "social",
-            stages=[("mql", "2025-02-01"), ("sql", "2025-02-20"), ("disqualified", "2025-03-01")]),
+    Journey(
+        "sql_lost",
+        "2025-01-25",
+        "social",
+        stages=[("mql", "2025-02-01"), ("sql", "2025-02-20"), ("disqualified", "2025-03-01")],
+    ),
     # A demo request taken straight to SQL and won: a customer without an MQL.
-    Journey("demo_request_won", "2025-02-03", "social",
-            stages=[("sql", "2025-02-05"), ("customer", "2025-03-20", 2000)]),
+    Journey(
+        "demo_request_won",
+        "2025-02-03",
+        "social",
+        stages=[("sql", "2025-02-05"), ("customer", "2025-03-20", 2000)],
+    ),
     # An SQL nobody has closed yet: open pipeline.
-    Journey("open_sql", "2025-05-01", "social",
-            stages=[("mql", "2025-05-02"), ("sql", "2025-06-10")]),
+    Journey(
+        "open_sql", "2025-05-01", "social", stages=[("mql", "2025-05-02"), ("sql", "2025-06-10")]
+    ),
     # Won after the planner's as-of: at 2025-07-01 it is an open SQL, not a customer.
-    Journey("won_after_as_of", "2025-05-01", "search",
-            stages=[("mql", "2025-05-03"), ("sql", "2025-05-20"), ("customer", "2025-07-10", 4000)]),
+    Journey(
+        "won_after_as_of",
+        "2025-05-01",
+        "search",
+        stages=[("mql", "2025-05-03"), ("sql", "2025-05-20"), ("customer", "2025-07-10", 4000)],
+    ),
     # Created after the as-of: invisible then.
     Journey("created_after_as_of", "2025-07-05", "search", stages=[("mql", "2025-07-06")]),
 )
@@ -73,12 +98,20 @@ PLAN_SPEND = (
     Spend("2025-02-01", "social", 300),
 )
 RATE_COLUMNS = {
-    "quarter_start": pl.Date, "channel": pl.String, "count_mqls": pl.Int64,
-    "count_mqls_reached_sql": pl.Int64, "count_mqls_reached_customer": pl.Int64,
-    "count_sqls": pl.Int64, "count_sqls_reached_customer": pl.Int64,
-    "count_customers": pl.Int64, "count_customers_without_mql": pl.Int64,
-    "count_deals": pl.Int64, "revenue": pl.Float64, "revenue_squares": pl.Float64,
-    "spend": pl.Float64, "has_spend": pl.Boolean,
+    "quarter_start": pl.Date,
+    "channel": pl.String,
+    "count_mqls": pl.Int64,
+    "count_mqls_reached_sql": pl.Int64,
+    "count_mqls_reached_customer": pl.Int64,
+    "count_sqls": pl.Int64,
+    "count_sqls_reached_customer": pl.Int64,
+    "count_customers": pl.Int64,
+    "count_customers_without_mql": pl.Int64,
+    "count_deals": pl.Int64,
+    "revenue": pl.Float64,
+    "revenue_squares": pl.Float64,
+    "spend": pl.Float64,
+    "has_spend": pl.Boolean,
 }
 
 
@@ -93,29 +126,38 @@ def plan_db():
 def test_planner_rates_count_cohorts_and_periods_as_known_then(plan_db):
     frame = db.run(plan_db, "planner_rates", as_of=AS_OF, fy_start_month=1)
 
-    assert_frame_equal(frame, expected(RATE_COLUMNS, [
-        # MQLs: won_same_quarter, won_next_quarter, mql_rejected; two reached SQL and were won
-        # (won_next_quarter's SQL and deal fell in 2025Q2 but belong to this MQL cohort). SQL
-        # cohort: won_same_quarter only. Won in the period: won_same_quarter, 1,000.
-        (day("2025-01-01"), "search", 3, 2, 2, 1, 1, 1, 0, 1, 1000.0, 1e6, 1000.0, True),
-        # MQL: sql_lost. SQLs: sql_lost and demo_request_won, which was won without an MQL.
-        (day("2025-01-01"), "social", 1, 1, 0, 2, 1, 1, 1, 1, 2000.0, 4e6, 300.0, True),
-        # MQL: won_after_as_of, not yet won on 2025-07-01. SQLs: won_next_quarter (won) and
-        # won_after_as_of (not yet). Won in the period: won_next_quarter, 3,000.
-        (day("2025-04-01"), "search", 1, 1, 0, 2, 1, 1, 0, 1, 3000.0, 9e6, 500.0, True),
-        # open_sql; social has no spend row in 2025Q2.
-        (day("2025-04-01"), "social", 1, 1, 0, 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, False),
-    ]))
+    assert_frame_equal(
+        frame,
+        expected(
+            RATE_COLUMNS,
+            [
+                # MQLs: won_same_quarter, won_next_quarter, mql_rejected; two reached SQL and were won
+                # (won_next_quarter's SQL and deal fell in 2025Q2 but belong to this MQL cohort). SQL
+                # cohort: won_same_quarter only. Won in the period: won_same_quarter, 1,000.
+                (day("2025-01-01"), "search", 3, 2, 2, 1, 1, 1, 0, 1, 1000.0, 1e6, 1000.0, True),
+                # MQL: sql_lost. SQLs: sql_lost and demo_request_won, which was won without an MQL.
+                (day("2025-01-01"), "social", 1, 1, 0, 2, 1, 1, 1, 1, 2000.0, 4e6, 300.0, True),
+                # MQL: won_after_as_of, not yet won on 2025-07-01. SQLs: won_next_quarter (won) and
+                # won_after_as_of (not yet). Won in the period: won_next_quarter, 3,000.
+                (day("2025-04-01"), "search", 1, 1, 0, 2, 1, 1, 0, 1, 3000.0, 9e6, 500.0, True),
+                # open_sql; social has no spend row in 2025Q2.
+                (day("2025-04-01"), "social", 1, 1, 0, 1, 0, 0, 0, 0, 0.0, 0.0, 0.0, False),
+            ],
+        ),
+    )
 
 
 def test_planner_rates_later_as_of_sees_the_later_deal_and_lead(plan_db):
     frame = db.run(plan_db, "planner_rates", as_of=at("2026-01-01"), fy_start_month=1)
-    q2_search = frame.filter((pl.col("quarter_start") == day("2025-04-01"))
-                             & (pl.col("channel") == "search"))
+    q2_search = frame.filter(
+        (pl.col("quarter_start") == day("2025-04-01")) & (pl.col("channel") == "search")
+    )
     q3 = frame.filter(pl.col("quarter_start") == day("2025-07-01"))
 
     # won_after_as_of is now won: its MQL and SQL cohorts (2025Q2) count it.
-    assert q2_search.select("count_mqls_reached_customer", "count_sqls_reached_customer").row(0) == (1, 2)
+    assert q2_search.select("count_mqls_reached_customer", "count_sqls_reached_customer").row(
+        0
+    ) == (1, 2)
     # 2025Q3: created_after_as_of's MQL, and won_after_as_of's deal of 4,000.
     assert q3.select("channel", "count_mqls", "count_customers", "revenue").rows() == [
         ("search", 1, 1, 4000.0)
@@ -123,36 +165,56 @@ def test_planner_rates_later_as_of_sees_the_later_deal_and_lead(plan_db):
 
 
 def test_planner_lags_count_quarters_between_start_and_close(plan_db):
-    frame = db.run(plan_db, "planner_lags", as_of=AS_OF, fy_start_month=1,
-                   cohort_from=day("2025-01-01"), cohort_to=day("2025-07-01"))
+    frame = db.run(
+        plan_db,
+        "planner_lags",
+        as_of=AS_OF,
+        fy_start_month=1,
+        cohort_from=day("2025-01-01"),
+        cohort_to=day("2025-07-01"),
+    )
 
-    assert_frame_equal(frame, expected(
-        {"step": pl.String, "quarters_later": pl.Int64, "count_leads": pl.Int64,
-         "mean_days": pl.Float64},
-        [
-            # won_same_quarter 5 Jan -> 10 Feb: 36 days in its quarter
-            ("mql_to_customer", 0, 1, 36.0),
-            # won_next_quarter 10 Mar -> 15 Apr: 36 days, the next quarter
-            ("mql_to_customer", 1, 1, 36.0),
-            # won_same_quarter 15, sql_lost 19, open_sql 39, won_after_as_of 17 days
-            ("mql_to_sql", 0, 4, 22.5),
-            # won_next_quarter 10 Mar -> 2 Apr
-            ("mql_to_sql", 1, 1, 23.0),
-            # won_same_quarter 21, won_next_quarter 13, demo_request_won 43 days; the deal of
-            # won_after_as_of came after the as-of
-            ("sql_to_customer", 0, 3, 77 / 3),
-        ],
-    ))
+    assert_frame_equal(
+        frame,
+        expected(
+            {
+                "step": pl.String,
+                "quarters_later": pl.Int64,
+                "count_leads": pl.Int64,
+                "mean_days": pl.Float64,
+            },
+            [
+                # won_same_quarter 5 Jan -> 10 Feb: 36 days in its quarter
+                ("mql_to_customer", 0, 1, 36.0),
+                # won_next_quarter 10 Mar -> 15 Apr: 36 days, the next quarter
+                ("mql_to_customer", 1, 1, 36.0),
+                # won_same_quarter 15, sql_lost 19, open_sql 39, won_after_as_of 17 days
+                ("mql_to_sql", 0, 4, 22.5),
+                # won_next_quarter 10 Mar -> 2 Apr
+                ("mql_to_sql", 1, 1, 23.0),
+                # won_same_quarter 21, won_next_quarter 13, demo_request_won 43 days; the deal of
+                # won_after_as_of came after the as-of
+                ("sql_to_customer", 0, 3, 77 / 3),
+            ],
+        ),
+    )
 
 
 def test_planner_lags_keep_to_the_cohort_window(plan_db):
-    frame = db.run(plan_db, "planner_lags", as_of=AS_OF, fy_start_month=1,
-                   cohort_from=day("2025-04-01"), cohort_to=day("2025-07-01"))
+    frame = db.run(
+        plan_db,
+        "planner_lags",
+        as_of=AS_OF,
+        fy_start_month=1,
+        cohort_from=day("2025-04-01"),
+        cohort_to=day("2025-07-01"),
+    )
 
     # Starts in 2025Q2 only: open_sql and won_after_as_of reached SQL; won_next_quarter's SQL
     # (2 Apr) was won 13 days later.
     assert frame.select("step", "quarters_later", "count_leads").rows() == [
-        ("mql_to_sql", 0, 2), ("sql_to_customer", 0, 1),
+        ("mql_to_sql", 0, 2),
+        ("sql_to_customer", 0, 1),
     ]
 
 
@@ -162,23 +224,44 @@ def test_open_pipeline_is_sqls_neither_won_nor_lost(plan_db):
 
     columns = {"channel": pl.String, "sql_quarter": pl.Date, "count_open_sqls": pl.Int64}
     # sql_lost was disqualified, the won ones are won; won_after_as_of was not won yet.
-    assert_frame_equal(then, expected(columns, [
-        ("search", day("2025-04-01"), 1),
-        ("social", day("2025-04-01"), 1),
-    ]))
+    assert_frame_equal(
+        then,
+        expected(
+            columns,
+            [
+                ("search", day("2025-04-01"), 1),
+                ("social", day("2025-04-01"), 1),
+            ],
+        ),
+    )
     assert_frame_equal(later, expected(columns, [("social", day("2025-04-01"), 1)]))
 
 
 def test_open_pipeline_a_rejection_before_the_sql_does_not_close_it():
-    con = fx.build([
-        # Rejected as an MQL, recycled, back, and now an open SQL.
-        Journey("rejected_then_sql", "2025-03-01", "referral",
-                stages=[("mql", "2025-03-02"), ("rejected", "2025-03-05"), ("recycled", "2025-03-06"),
-                        ("mql", "2025-05-01"), ("sql", "2025-06-01")]),
-        # Recycled after its SQL: lost.
-        Journey("sql_then_recycled", "2025-03-01", "referral",
-                stages=[("sql", "2025-04-01"), ("recycled", "2025-04-20")]),
-    ])
+    con = fx.build(
+        [
+            # Rejected as an MQL, recycled, back, and now an open SQL.
+            Journey(
+                "rejected_then_sql",
+                "2025-03-01",
+                "referral",
+                stages=[
+                    ("mql", "2025-03-02"),
+                    ("rejected", "2025-03-05"),
+                    ("recycled", "2025-03-06"),
+                    ("mql", "2025-05-01"),
+                    ("sql", "2025-06-01"),
+                ],
+            ),
+            # Recycled after its SQL: lost.
+            Journey(
+                "sql_then_recycled",
+                "2025-03-01",
+                "referral",
+                stages=[("sql", "2025-04-01"), ("recycled", "2025-04-20")],
+            ),
+        ]
+    )
     frame = db.run(con, "open_pipeline", as_of=AS_OF, fy_start_month=1)
 
     assert frame.rows() == [("referral", day("2025-04-01"), 1)]
@@ -192,7 +275,8 @@ def test_planner_targets_and_save_target():
     planner.save_target(con, q, 14, 70_000.0)  # replaces the first
 
     assert db.run(con, "planner_targets", from_date=day("2025-01-01")).rows() == [
-        (day("2025-07-01"), 14, 70_000.0), (day("2025-10-01"), None, 50_000.0),
+        (day("2025-07-01"), 14, 70_000.0),
+        (day("2025-10-01"), None, 50_000.0),
     ]
     assert planner.stored_target(con, q) == Target("2025Q3", 14, 70_000.0)
     with pytest.raises(PlanError, match="must be a number above 0, not 0"):
@@ -209,7 +293,12 @@ def test_load_history_on_the_journeys(plan_db):
     assert h.window == ("2025Q1",)
     assert h.recent == ("2025Q1", "2025Q2")
     search, social = h.channels
-    assert (search.mqls, search.mqls_reached_sql, search.sqls, search.sqls_reached_customer) == (3, 2, 1, 1)
+    assert (search.mqls, search.mqls_reached_sql, search.sqls, search.sqls_reached_customer) == (
+        3,
+        2,
+        1,
+        1,
+    )
     assert (social.mqls, social.sqls, social.sqls_reached_customer) == (1, 2, 1)
     assert (search.recent_mqls, search.recent_spend, search.cost_per_mql) == (4, 1500.0, 375.0)
     assert social.cost_per_mql == 300.0 / 2
@@ -234,10 +323,12 @@ def two_channels(scale: int = 1, lags: tuple[int, ...] = (10,), known: int = 0) 
         window=("2025Q1", "2025Q2"),
         recent=("2025Q1", "2025Q2", "2025Q3", "2025Q4"),
         channels=(
-            ChannelHistory("a", 100 * scale, 40 * scale, 8 * scale, 50 * scale, 10 * scale,
-                           60, 6000.0, True),
-            ChannelHistory("b", 100 * scale, 20 * scale, 2 * scale, 20 * scale, 2 * scale,
-                           40, 2000.0, True),
+            ChannelHistory(
+                "a", 100 * scale, 40 * scale, 8 * scale, 50 * scale, 10 * scale, 60, 6000.0, True
+            ),
+            ChannelHistory(
+                "b", 100 * scale, 20 * scale, 2 * scale, 20 * scale, 2 * scale, 40, 2000.0, True
+            ),
         ),
         lag_counts=tuple(n * scale for n in lags),
         sql_lag_counts=(2, 6, 2),
@@ -279,7 +370,8 @@ def test_waterfall_by_hand_with_lags_and_a_known_cohort():
     assert p.point["mqls"] == pytest.approx(11.5 / (0.056 * 0.25))
     assert p.point["mqls_steady_state"] == pytest.approx(19 / 0.056)
     assert [(c.quarter, c.is_future, c.close_share) for c in p.cohorts] == [
-        ("2026Q1", True, 0.25), ("2025Q4", False, 0.75),
+        ("2026Q1", True, 0.25),
+        ("2025Q4", False, 0.75),
     ]
 
 
@@ -292,8 +384,9 @@ def test_two_quarters_ahead_both_are_to_come():
 
 
 def test_the_quarter_in_progress_counts_its_mqls_so_far_scaled_to_the_quarter():
-    h = dataclasses.replace(two_channels(lags=(1, 3)), as_of=at("2025-11-15"),
-                            cohort_mqls={"2025Q4": {"a": 50}})
+    h = dataclasses.replace(
+        two_channels(lags=(1, 3)), as_of=at("2025-11-15"), cohort_mqls={"2025Q4": {"a": 50}}
+    )
     p = planner.plan(h, Target("2026Q1", customers=20))
     known = p.cohorts[1]
 
@@ -337,13 +430,22 @@ def test_binomial_tail_against_exact_sums():
     def exact(k: int, n: int, prob: float) -> float:
         return sum(math.comb(n, i) * prob**i * (1 - prob) ** (n - i) for i in range(k, n + 1))
 
-    cases = [(1, 1, 0.3), (3, 10, 0.2), (5, 10, 0.5), (50, 400, 0.1), (30, 400, 0.1),
-             (200, 1000, 0.21), (1, 500, 0.001)]
+    cases = [
+        (1, 1, 0.3),
+        (3, 10, 0.2),
+        (5, 10, 0.5),
+        (50, 400, 0.1),
+        (30, 400, 0.1),
+        (200, 1000, 0.21),
+        (1, 500, 0.001),
+    ]
     k, n, prob = (np.array(c) for c in zip(*cases))
     got = planner.binomial_at_least(k, n, prob)
 
     assert got == pytest.approx([exact(*c) for c in cases], abs=1e-9)
-    assert planner.binomial_at_least(np.array([0, 6]), np.array([5, 5]), np.array([0.3, 0.3])).tolist() == [1.0, 0.0]
+    assert planner.binomial_at_least(
+        np.array([0, 6]), np.array([5, 5]), np.array([0.3, 0.3])
+    ).tolist() == [1.0, 0.0]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -396,8 +498,10 @@ def test_rate_intervals_cover_the_planted_rates_about_as_often_as_they_claim(tmp
             # every mature quarter: the planted rates average over all mature cohorts
             h = planner.load_history(cur, ctx, window=12)
             planted = {
-                (metric, channel): value for metric, channel, value in cur.execute(
-                    "select metric, channel, value from demo_planted_rates").fetchall()
+                (metric, channel): value
+                for metric, channel, value in cur.execute(
+                    "select metric, channel, value from demo_planted_rates"
+                ).fetchall()
             }
             post = planner.rate_posteriors(h, simulations=4000, seed=seed)
         finally:
@@ -429,10 +533,16 @@ def test_backtest_plans_with_earlier_data_only(demo_db, tmp_path):
     try:
         for table, column in (("stage_changes", "changed_at"), ("events", "occurred_at")):
             cut.execute(f"delete from {table} where {column} >= $t", {"t": start})
-        cut.execute("delete from stage_changes where lead_id in "
-                    "(select lead_id from leads where created_at >= $t)", {"t": start})
-        cut.execute("delete from events where lead_id in "
-                    "(select lead_id from leads where created_at >= $t)", {"t": start})
+        cut.execute(
+            "delete from stage_changes where lead_id in "
+            "(select lead_id from leads where created_at >= $t)",
+            {"t": start},
+        )
+        cut.execute(
+            "delete from events where lead_id in "
+            "(select lead_id from leads where created_at >= $t)",
+            {"t": start},
+        )
         cut.execute("delete from leads where created_at >= $t", {"t": start})
         cut.execute("delete from spend where period_start >= $t", {"t": start})
         ctx_full = metrics.load_context(full.cursor())
@@ -452,8 +562,12 @@ def test_backtest_rows_are_consistent(demo_db):
     try:
         cur = con.cursor()
         frame = planner.backtest(cur, simulations=2000)
-        actual = db.run(cur, "planner_rates", as_of=planner.data_today(metrics.load_context(cur)),
-                        fy_start_month=1)
+        actual = db.run(
+            cur,
+            "planner_rates",
+            as_of=planner.data_today(metrics.load_context(cur)),
+            fy_start_month=1,
+        )
     finally:
         con.close()
     summary = planner.backtest_summary(frame)
@@ -477,16 +591,22 @@ def test_backtest_rows_are_consistent(demo_db):
 # =====================================================================================
 
 
-@pytest.mark.parametrize("target, message", [
-    (Target("2026Q1", customers=0), "target customers for 2026Q1 must be a number above 0, not 0"),
-    (Target("2026Q1", customers=-3), "must be a number above 0, not -3"),
-    (Target("2026Q1", revenue=-10.0), "target revenue for 2026Q1 must be a number above 0"),
-    (Target("2026Q1", revenue=float("nan")), "must be a number above 0, not nan"),
-    (Target("2026Q1"), "no target for 2026Q1: give target customers or revenue"),
-    (Target("2026Q1", customers=2.5), "must be a whole number, not 2.5"),
-    (Target("2025Q4", customers=5), r"2025Q4 has begun .*such as 2026Q1"),
-    (Target("2026Q5", customers=5), "not a quarter"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        (
+            Target("2026Q1", customers=0),
+            "target customers for 2026Q1 must be a number above 0, not 0",
+        ),
+        (Target("2026Q1", customers=-3), "must be a number above 0, not -3"),
+        (Target("2026Q1", revenue=-10.0), "target revenue for 2026Q1 must be a number above 0"),
+        (Target("2026Q1", revenue=float("nan")), "must be a number above 0, not nan"),
+        (Target("2026Q1"), "no target for 2026Q1: give target customers or revenue"),
+        (Target("2026Q1", customers=2.5), "must be a whole number, not 2.5"),
+        (Target("2025Q4", customers=5), r"2025Q4 has begun .*such as 2026Q1"),
+        (Target("2026Q5", customers=5), "not a quarter"),
+    ],
+)
 def test_bad_targets_are_refused_plainly(target, message):
     with pytest.raises(PlanError, match=message):
         planner.plan(two_channels(), target)
@@ -494,19 +614,26 @@ def test_bad_targets_are_refused_plainly(target, message):
 
 def test_no_conversions_in_the_window_is_said_plainly():
     h = two_channels()
-    none_won = dataclasses.replace(h, channels=tuple(
-        dataclasses.replace(c, mqls_reached_customer=0, sqls_reached_customer=0)
-        for c in h.channels))
+    none_won = dataclasses.replace(
+        h,
+        channels=tuple(
+            dataclasses.replace(c, mqls_reached_customer=0, sqls_reached_customer=0)
+            for c in h.channels
+        ),
+    )
 
     with pytest.raises(PlanError, match="no conversions in the history window"):
         planner.plan(none_won, Target("2026Q1", customers=5))
 
 
-@pytest.mark.parametrize("mix, message", [
-    ({"a": 1, "nowhere": 1}, "unknown channel 'nowhere'"),
-    ({"a": 0, "b": 0}, "at least one channel needs a share above 0"),
-    ({"a": -1, "b": 2}, "shares must be numbers of 0 or more"),
-])
+@pytest.mark.parametrize(
+    "mix, message",
+    [
+        ({"a": 1, "nowhere": 1}, "unknown channel 'nowhere'"),
+        ({"a": 0, "b": 0}, "at least one channel needs a share above 0"),
+        ({"a": -1, "b": 2}, "shares must be numbers of 0 or more"),
+    ],
+)
 def test_bad_channel_mix_is_refused(mix, message):
     with pytest.raises(PlanError, match=message):
         planner.plan(two_channels(), Target("2026Q1", customers=5), mix=mix)
@@ -570,15 +697,31 @@ def cli_plan(capsys, database: Path, *args: str) -> dict:
 def test_plan_json_has_the_promised_keys(capsys, demo_db):
     out = cli_plan(capsys, demo_db, "--target-customers", "30")
 
-    for key in ("required_mqls", "required_sqls", "budget", "expected_mqls_current_definition",
-                "probability_of_target", "per_channel"):
+    for key in (
+        "required_mqls",
+        "required_sqls",
+        "budget",
+        "expected_mqls_current_definition",
+        "probability_of_target",
+        "per_channel",
+    ):
         assert key in out
     assert set(out["required_mqls"]) == {"p50", "p80", "p90"}
     assert out["target"] == {"quarter": "2026Q4", "customers": 30, "revenue": None}
     assert {row["channel"] for row in out["per_channel"]} == {
-        "content", "direct", "display", "email", "events", "referral", "search", "social"}
+        "content",
+        "direct",
+        "display",
+        "email",
+        "events",
+        "referral",
+        "search",
+        "social",
+    }
     assert sum(row["mix_share"] for row in out["per_channel"]) == pytest.approx(1)
-    assert sum(row["budget"]["p80"] for row in out["per_channel"]) == pytest.approx(out["budget"]["p80"])
+    assert sum(row["budget"]["p80"] for row in out["per_channel"]) == pytest.approx(
+        out["budget"]["p80"]
+    )
     assert 0 <= out["probability_of_target"] <= 1
     # the definition's replayed MQLs: the demo records exactly what definition 1 computes
     recorded = out["qualified_leads"]["mqls_per_quarter"]
@@ -592,11 +735,22 @@ def test_plan_uses_the_stored_target_by_default(capsys, demo_db):
     finally:
         con.close()
     out = cli_plan(capsys, demo_db, "--quarter", "2027Q1")
-    given_ = cli_plan(capsys, demo_db, "--quarter", "2027Q1", "--target-customers",
-                      str(stored.customers), "--target-revenue", str(stored.revenue))
+    given_ = cli_plan(
+        capsys,
+        demo_db,
+        "--quarter",
+        "2027Q1",
+        "--target-customers",
+        str(stored.customers),
+        "--target-revenue",
+        str(stored.revenue),
+    )
 
-    assert out["target"] == {"quarter": "2027Q1", "customers": stored.customers,
-                             "revenue": stored.revenue}
+    assert out["target"] == {
+        "quarter": "2027Q1",
+        "customers": stored.customers,
+        "revenue": stored.revenue,
+    }
     assert out["required_mqls"] == given_["required_mqls"]
     assert out["future_quarters"] == ["2027Q1", "2026Q4"]
 
@@ -609,18 +763,34 @@ def test_plan_table_is_readable(capsys, demo_db):
     assert "  80%" in text and "search" in text
 
 
-@pytest.mark.parametrize("args, pattern", [
-    (["--target-customers", "0"], r"^funnelcast: target customers for 2026Q4 must be a number above 0, not 0$"),
-    (["--target-customers", "-5"], r"must be a number above 0, not -5$"),
-    (["--target-customers", "10", "--quarter", "2026Q3"], r"2026Q3 has begun"),
-    (["--target-customers", "10", "--mix", "search=1,moon=1"], r"unknown channel 'moon'"),
-    (["--target-customers", "ten"], r"expected a whole number, not 'ten'"),
-    (["--target-customers", "10", "--threshold", "-5"], r"what-if threshold must be a number of 0 or more, not -5$"),
-    (["--target-customers", "10", "--window", "0"], r"history window must be at least 1 quarter, not 0$"),
-])
+@pytest.mark.parametrize(
+    "args, pattern",
+    [
+        (
+            ["--target-customers", "0"],
+            r"^funnelcast: target customers for 2026Q4 must be a number above 0, not 0$",
+        ),
+        (["--target-customers", "-5"], r"must be a number above 0, not -5$"),
+        (["--target-customers", "10", "--quarter", "2026Q3"], r"2026Q3 has begun"),
+        (["--target-customers", "10", "--mix", "search=1,moon=1"], r"unknown channel 'moon'"),
+        (["--target-customers", "ten"], r"expected a whole number, not 'ten'"),
+        (
+            ["--target-customers", "10", "--threshold", "-5"],
+            r"what-if threshold must be a number of 0 or more, not -5$",
+        ),
+        (
+            ["--target-customers", "10", "--window", "0"],
+            r"history window must be at least 1 quarter, not 0$",
+        ),
+    ],
+)
 def test_plan_bad_input_is_one_line_and_non_zero(demo_db, args, pattern):
-    run = subprocess.run([sys.executable, "-m", "funnelcast", "plan", "--db", str(demo_db), *args],
-                         capture_output=True, text=True, cwd=REPO)
+    run = subprocess.run(
+        [sys.executable, "-m", "funnelcast", "plan", "--db", str(demo_db), *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
 
     assert run.returncode == 2
     assert run.stdout == ""
@@ -689,7 +859,8 @@ def test_page_says_what_is_wrong_with_a_zero_target(monkeypatch, demo_db):
 
     assert not at_.exception
     assert [w.value for w in at_.warning] == [
-        "target customers for 2026Q4 must be a number above 0, not 0"]
+        "target customers for 2026Q4 must be a number above 0, not 0"
+    ]
 
 
 def test_page_saves_a_target(monkeypatch, capsys, demo_db, tmp_path):
@@ -739,7 +910,8 @@ def test_expected_mqls_and_thresholds_come_from_the_lab_engine(demo_db):
 
     assert leads["threshold"] == current.threshold == 65.0
     assert leads["expected_mqls"] == pytest.approx(
-        np.mean([leads["mqls_per_quarter"][q] for q in h.recent]))
+        np.mean([leads["mqls_per_quarter"][q] for q in h.recent])
+    )
     # the demo records exactly the MQLs definition 1 computes
     assert leads["mqls_per_quarter"] == {q: sum(h.cohort_mqls[q].values()) for q in h.recent}
     assert what_if["expected_mqls"] == pytest.approx(replay.quarters["mqls"].mean())
@@ -777,7 +949,9 @@ def test_page_what_if_threshold_matches_the_cli(monkeypatch, capsys, demo_db):
     assert out["qualified_leads"]["threshold"] == 40.0
 
 
-def test_page_without_spend_plans_and_says_what_is_not_costed(monkeypatch, capsys, demo_db, tmp_path):
+def test_page_without_spend_plans_and_says_what_is_not_costed(
+    monkeypatch, capsys, demo_db, tmp_path
+):
     copy = tmp_path / "no_spend.duckdb"
     shutil.copy(demo_db, copy)
     con = db.connect(copy)
@@ -803,10 +977,31 @@ def test_page_on_a_small_database_without_definition_or_targets(monkeypatch, tmp
     # the data runs to 10 July 2025 (its last stage change): 2025Q4 is the next quarter
     assert at_.selectbox(key="planner_quarter").value == "2025Q4"
     assert [w.value for w in at_.warning] == [
-        "no target for 2025Q4: give target customers or revenue"]
+        "no target for 2025Q4: give target customers or revenue"
+    ]
     at_.number_input(key="planner_customers").set_value(2).run()
     assert not at_.exception, at_.exception
     assert not at_.warning
     assert any("No MQL definition is in force" in i.value for i in at_.info)
     # recorded MQLs of the complete quarters 2025Q1 (4) and 2025Q2 (2)
     assert shown(at_)["Expected MQLs"] == "3"
+
+
+def test_a_level_no_number_of_mqls_reaches_reads_as_none_not_a_crash():
+    # Odds.required gives None when even 10^9 MQLs would not give the chance; every figure
+    # derived from that level is then None (shown as a dash), the others stay as they were.
+    whole = planner.plan(two_channels(), Target("2026Q1", customers=20))
+    p = dataclasses.replace(whole, required_mqls={**whole.required_mqls, "p90": None})
+    leads = planner.qualified_leads(p.history, p, None)
+    out = planner.summary(p, leads)
+
+    assert out["budget"]["p90"] is None
+    assert out["budget"]["p80"] == planner.budget(whole)["p80"]
+    assert out["required_sqls_by_level"]["p90"] is None
+    assert out["required_sqls_by_level"]["p80"] == pytest.approx(
+        whole.required_mqls["p80"] * whole.point["sqls"] / whole.point["mqls"]
+    )
+    for row in planner.channel_rows(p):
+        assert row["mqls"]["p90"] is None and row["budget"]["p90"] is None
+        assert row["mqls"]["p80"] == whole.required_mqls["p80"] * row["mix_share"]
+    assert leads["enough"]["p90"] is False

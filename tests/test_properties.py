@@ -9,25 +9,25 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
+import fixtures as fx
 import polars as pl
-from polars.testing import assert_frame_equal
 import pytest
+from fixtures import Definition, Journey, Spend
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-import fixtures as fx
-from fixtures import Definition, Journey, Spend
-from funnelcast import db, scoring
+from funnelcast import db, importer, scoring
 from funnelcast.metrics import load_context, metrics
 from funnelcast.periods import quarter_of
 from funnelcast.stats import wilson
 
-SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BASE = dt.datetime(2025, 1, 1)
 CHANNELS = ("search", "social", "email")
 SPEND_CHANNELS = (*CHANNELS, "display")
@@ -51,28 +51,39 @@ def journeys(draw) -> list[Journey]:
     out = []
     for i in range(draw(st.integers(min_value=1, max_value=8))):
         created = draw(st.integers(min_value=0, max_value=450 * 24))
-        events = draw(st.lists(
-            st.tuples(st.sampled_from(EVENT_TYPES),
-                      st.integers(min_value=created - 60 * 24, max_value=created + 120 * 24)),
-            max_size=6,
-        ))
-        stages = draw(st.lists(
-            st.tuples(st.sampled_from(STAGES), hours_in_data, st.integers(0, 50_000)),
-            max_size=6, unique_by=lambda s: (s[0], s[1]),
-        ))
-        out.append(Journey(
-            f"lead_{i}",
-            moment(created),
-            draw(st.sampled_from(CHANNELS)),
-            events=[(event_type, moment(h)) for event_type, h in events],
-            stages=[(stage, moment(h), amount if stage == "customer" else None)
-                    for stage, h, amount in stages],
-            attributes={
-                "seniority": draw(st.sampled_from([None, "vp", "c_level", "manager"])),
-                "region": draw(st.sampled_from([None, "apac", "emea"])),
-                "company_size": draw(st.sampled_from([None, 5, 30, 300, 3000])),
-            },
-        ))
+        events = draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(EVENT_TYPES),
+                    st.integers(min_value=created - 60 * 24, max_value=created + 120 * 24),
+                ),
+                max_size=6,
+            )
+        )
+        stages = draw(
+            st.lists(
+                st.tuples(st.sampled_from(STAGES), hours_in_data, st.integers(0, 50_000)),
+                max_size=6,
+                unique_by=lambda s: (s[0], s[1]),
+            )
+        )
+        out.append(
+            Journey(
+                f"lead_{i}",
+                moment(created),
+                draw(st.sampled_from(CHANNELS)),
+                events=[(event_type, moment(h)) for event_type, h in events],
+                stages=[
+                    (stage, moment(h), amount if stage == "customer" else None)
+                    for stage, h, amount in stages
+                ],
+                attributes={
+                    "seniority": draw(st.sampled_from([None, "vp", "c_level", "manager"])),
+                    "region": draw(st.sampled_from([None, "apac", "emea"])),
+                    "company_size": draw(st.sampled_from([None, 5, 30, 300, 3000])),
+                },
+            )
+        )
     return out
 
 
@@ -126,8 +137,12 @@ class Dataset:
 
     def build(self) -> duckdb.DuckDBPyConnection:
         """Return an in-memory Funnelcast database holding this data."""
-        return fx.build(self.journeys, spend=self.spend, definitions=[self.definition],
-                        fy_start_month=self.fy_start_month)
+        return fx.build(
+            self.journeys,
+            spend=self.spend,
+            definitions=[self.definition],
+            fy_start_month=self.fy_start_month,
+        )
 
 
 def datasets(*, allow_negative: bool = True):
@@ -145,7 +160,9 @@ def mql_moment_sets(con, threshold):
     """Return the recorded MQL moments and those computed at a threshold."""
     return {
         "recorded": db.run(con, "recorded_mql_moments"),
-        "computed": db.run(con, "computed_mql_moments", definition_id=1, threshold=float(threshold)),
+        "computed": db.run(
+            con, "computed_mql_moments", definition_id=1, threshold=float(threshold)
+        ),
     }
 
 
@@ -159,8 +176,9 @@ def mql_moment_sets(con, threshold):
 def test_stage_counts_never_grow_down_a_cohorts_funnel(data, threshold):
     con, fy_start_month = data.build(), data.fy_start_month
     for source, moments in mql_moment_sets(con, threshold).items():
-        funnel = fx.with_moments(con, moments, "funnel_by_quarter",
-                                 fy_start_month=fy_start_month, channel=None)
+        funnel = fx.with_moments(
+            con, moments, "funnel_by_quarter", fy_start_month=fy_start_month, channel=None
+        )
         for row in funnel.iter_rows(named=True):
             where = f"{source} {row['quarter_start']} {row['channel']}"
             assert row["count_mqls"] >= row["count_mqls_reached_sal"], where
@@ -217,15 +235,23 @@ def test_wilson_interval_contains_p_and_lies_in_0_1(n, share):
 @SETTINGS
 @given(
     data=datasets(),
-    thresholds=st.tuples(st.integers(min_value=0, max_value=120), st.integers(min_value=1, max_value=60)),
+    thresholds=st.tuples(
+        st.integers(min_value=0, max_value=120), st.integers(min_value=1, max_value=60)
+    ),
 )
 def test_a_higher_threshold_never_yields_more_mqls(data, thresholds):
     con = data.build()
     low, high = thresholds[0], thresholds[0] + thresholds[1]
-    at_low = dict(db.run(con, "computed_mql_moments", definition_id=1, threshold=float(low))
-                  .select("lead_id", "mql_at").rows())
-    at_high = dict(db.run(con, "computed_mql_moments", definition_id=1, threshold=float(high))
-                   .select("lead_id", "mql_at").rows())
+    at_low = dict(
+        db.run(con, "computed_mql_moments", definition_id=1, threshold=float(low))
+        .select("lead_id", "mql_at")
+        .rows()
+    )
+    at_high = dict(
+        db.run(con, "computed_mql_moments", definition_id=1, threshold=float(high))
+        .select("lead_id", "mql_at")
+        .rows()
+    )
     assert set(at_high) <= set(at_low)
     for lead_id, mql_at in at_high.items():
         assert mql_at >= at_low[lead_id], lead_id
@@ -237,8 +263,11 @@ def test_computed_mql_moments_agree_with_lead_scores(data, probes):
     # Positive points fade and penalties stand, so a score only falls between events: the
     # computed moment is exactly when lead_scores first says "above the threshold".
     con = data.build()
-    moments = dict(db.run(con, "computed_mql_moments", definition_id=1, threshold=None)
-                   .select("lead_id", "mql_at").rows())
+    moments = dict(
+        db.run(con, "computed_mql_moments", definition_id=1, threshold=None)
+        .select("lead_id", "mql_at")
+        .rows()
+    )
     for lead_id, mql_at in moments.items():
         scores = db.run(con, "lead_scores", definition_id=1, as_of=mql_at)
         row = scores.filter(pl.col("lead_id") == lead_id).row(0, named=True)
@@ -275,10 +304,13 @@ def test_channels_add_up_to_the_total(data, threshold, pick_quarter):
         assert sum(item[key] for item in result["by_channel"]) == pytest.approx(result[key]), key
     for name, r in result["rates"].items():
         assert sum(item["rates"][name]["n"] for item in result["by_channel"]) == r["n"], name
-        assert sum(item["rates"][name]["successes"] for item in result["by_channel"]) == r["successes"]
+        assert (
+            sum(item["rates"][name]["successes"] for item in result["by_channel"]) == r["successes"]
+        )
     # the spend in scope is every spend row whose period starts in the quarter
     expected_spend = sum(
-        amount for start, amount in fx.rows(cur, "select period_start, amount from spend")
+        amount
+        for start, amount in fx.rows(cur, "select period_start, amount from spend")
         if quarter is None or quarter_label(start, result) == quarter
     )
     assert result["spend"] == pytest.approx(float(expected_spend))
@@ -302,34 +334,61 @@ lead_ids = st.sampled_from(["ada", "bob", "cyd", "dee"])
     event_rows=st.lists(st.one_of(lead_ids, st.just("ghost")), max_size=6),
     spend_rows=st.lists(st.integers(min_value=-5_000, max_value=5_000), max_size=6),
 )
-def test_the_schema_refuses_rows_that_break_the_invariants(lead_rows, event_rows, spend_rows):
+def test_the_schema_and_the_importer_refuse_rows_that_break_the_invariants(
+    lead_rows, event_rows, spend_rows
+):
     con = fx.build()
     inserted = set()
     for i, lead_id in enumerate(lead_rows):
         try:
-            con.execute("insert into leads (lead_id, created_at, channel) values ($l, $t, 'search')",
-                        {"l": lead_id, "t": BASE + dt.timedelta(days=i)})
+            con.execute(
+                "insert into leads (lead_id, created_at, channel) values ($l, $t, 'search')",
+                {"l": lead_id, "t": BASE + dt.timedelta(days=i)},
+            )
             assert lead_id not in inserted, f"duplicate lead id {lead_id} accepted"
             inserted.add(lead_id)
         except duckdb.ConstraintException as exc:
             assert lead_id in inserted and "Duplicate key" in str(exc)
-    for lead_id in event_rows:
+    # Events have no foreign key (it cost most of a large import): funnelcast import is what
+    # keeps events of unknown leads out, refusing the whole file and naming every such row.
+    unknown_rows = [i + 2 for i, lead_id in enumerate(event_rows) if lead_id not in inserted]
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "events.csv"
+        file.write_text(
+            "lead_id,occurred_at,event_type\n"
+            + "".join(f"{lead_id},{moment(i)},email_open\n" for i, lead_id in enumerate(event_rows))
+        )
+        before = importer.content_checksum(con)
         try:
-            con.execute("insert into events (lead_id, occurred_at, event_type) "
-                        "values ($l, $t, 'email_open')", {"l": lead_id, "t": BASE})
-            assert lead_id in inserted, f"event of unknown lead {lead_id} accepted"
-        except duckdb.ConstraintException as exc:
-            assert lead_id not in inserted and "foreign key" in str(exc)
+            done = importer.import_file(
+                con, file, importer.Mapping("events"), now=BASE + dt.timedelta(days=30)
+            )
+            assert not unknown_rows, f"events of unknown leads accepted: rows {unknown_rows}"
+            assert done.inserted == len(event_rows)
+        except importer.ImportProblems as exc:
+            if not event_rows:
+                assert exc.problems == ["the file has a header but no data rows"]
+            else:
+                assert unknown_rows, exc
+                assert exc.total == len(exc.problems) == len(unknown_rows)
+                for row, problem in zip(unknown_rows, exc.problems):
+                    assert problem.startswith(f"row {row}, column 'lead_id': no lead ")
+            assert importer.content_checksum(con) == before
     for month, amount in enumerate(spend_rows):
         try:
-            con.execute("insert into spend values ($p, 'search', '', $a)",
-                        {"p": dt.date(2025, 1 + month, 1), "a": amount})
+            con.execute(
+                "insert into spend values ($p, 'search', '', $a)",
+                {"p": dt.date(2025, 1 + month, 1), "a": amount},
+            )
             assert amount >= 0, f"negative spend {amount} accepted"
         except duckdb.ConstraintException as exc:
             assert amount < 0 and "CHECK constraint" in str(exc)
     # the jaffle-shop tests, on whatever got in: unique, relationships, expression_is_true
     assert fx.rows(con, "select count(*) - count(distinct lead_id) from leads") == [(0,)]
     assert fx.rows(con, "select count(*) from events anti join leads using (lead_id)") == [(0,)]
+    assert fx.rows(con, "select count(*) from events")[0][0] == (
+        0 if unknown_rows else len(event_rows)
+    )
     assert fx.rows(con, "select count(*) from spend where amount < 0") == [(0,)]
     assert fx.rows(con, "select count(*) from leads")[0][0] == len(inserted)
     assert math.isclose(
@@ -359,11 +418,23 @@ def test_the_linear_time_scorer_counts_events_at_one_moment_together():
     # Two downloads in the same second, worth 30 each with the threshold at 50: the check at that
     # moment sees both (60), not one at a time.
     con = fx.build(
-        [Journey("double_download", "2025-01-01",
-                 events=[("content_download", "2025-01-05"), ("content_download", "2025-01-05")])],
-        definitions=[Definition(definition_id=1, effective_from="2024-01-01", threshold=50,
-                                half_life_days=30, fit_rules=[],
-                                behaviour_rules=[("content_download", 30)])],
+        [
+            Journey(
+                "double_download",
+                "2025-01-01",
+                events=[("content_download", "2025-01-05"), ("content_download", "2025-01-05")],
+            )
+        ],
+        definitions=[
+            Definition(
+                definition_id=1,
+                effective_from="2024-01-01",
+                threshold=50,
+                half_life_days=30,
+                fit_rules=[],
+                behaviour_rules=[("content_download", 30)],
+            )
+        ],
     )
     fast = scoring.computed_mql_moments(con, 1)
     assert fast.rows() == [("double_download", dt.datetime(2025, 1, 5), 60.0)]
@@ -375,11 +446,23 @@ def test_a_history_too_long_for_running_sums_falls_back_to_the_sql(monkeypatch):
     # lowered to 10, the running sums would overflow in spirit, so the SQL answers instead.
     monkeypatch.setattr(scoring, "MAX_EXPONENT", 10.0)
     con = fx.build(
-        [Journey("long_history", "2025-01-01",
-                 events=[("content_download", "2025-01-01"), ("content_download", "2025-01-31")])],
-        definitions=[Definition(definition_id=1, effective_from="2024-01-01", threshold=50,
-                                half_life_days=1, fit_rules=[],
-                                behaviour_rules=[("content_download", 60)])],
+        [
+            Journey(
+                "long_history",
+                "2025-01-01",
+                events=[("content_download", "2025-01-01"), ("content_download", "2025-01-31")],
+            )
+        ],
+        definitions=[
+            Definition(
+                definition_id=1,
+                effective_from="2024-01-01",
+                threshold=50,
+                half_life_days=1,
+                fit_rules=[],
+                behaviour_rules=[("content_download", 60)],
+            )
+        ],
     )
     fit = db.run(con, "lead_fit_points", definition_id=1)
     events = db.run(con, "scoring_events", definition_id=1)

@@ -9,12 +9,12 @@ import json
 import re
 from pathlib import Path
 
+import fixtures as fx
 import plotly.offline
 import pytest
+from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-import fixtures as fx
-from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from funnelcast import cli, db, formats, metrics, roi
 
 
@@ -138,7 +138,9 @@ def test_per_channel_cost_and_return_under_first_touch(roi_db):
 
 
 def test_the_model_moves_revenue_and_roi_between_channels(roi_db):
-    rows = {r["channel"]: r for r in run_roi(roi_db, quarter="2026Q1", model="w_shaped")["by_channel"]}
+    rows = {
+        r["channel"]: r for r in run_roi(roi_db, quarter="2026Q1", model="w_shaped")["by_channel"]
+    }
 
     # see test_attribution: W-shaped credits search 1,579.99, events 930, social 1,280
     assert rows["search"]["revenue"] == 1579.99
@@ -280,8 +282,10 @@ def test_report_writes_a_self_contained_review(tmp_path, capsys):
     assert html.count('class="plotly-graph-div"') == 5
     assert "this quarter&#x27;s budget of 2,500 produced 4 MQLs; 75.0% became SQLs." in html
     # the plan: 3 of 4 customers (75%), 5,099.99 of 6,000 revenue (85%)
-    assert "<tr><td>Customers</td><td>4</td><td>3</td><td class=\"bad\">75%</td><td>-1</td></tr>" in html
-    assert "<td>Revenue</td><td>6,000</td><td>5,100</td><td class=\"bad\">85%</td>" in html
+    assert (
+        '<tr><td>Customers</td><td>4</td><td>3</td><td class="bad">75%</td><td>-1</td></tr>' in html
+    )
+    assert '<td>Revenue</td><td>6,000</td><td>5,100</td><td class="bad">85%</td>' in html
     # an existing file is kept unless --replace
     assert cli.main(["report", "--db", str(roi_db), "--quarter", "2026Q1", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err

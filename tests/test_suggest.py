@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import fixtures as fx
 import numpy as np
 import pytest
-
-import fixtures as fx
 from fixtures import Definition, Journey, at
+
 from funnelcast import db, scoring, suggest
 from funnelcast.demo import build_demo
-
 
 # =====================================================================================
 # AUC and lift on hand-made scores
@@ -85,8 +84,9 @@ def test_fit_logistic_recovers_planted_weights():
     ids=["no positives", "only positives", "one positive"],
 )
 def test_fit_logistic_does_not_crash_on_tiny_data(y):
-    x = np.array([[1.0, 0.0, 3.0], [1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [1.0, 1.0, 2.0],
-                  [1.0, 0.0, 5.0]])
+    x = np.array(
+        [[1.0, 0.0, 3.0], [1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [1.0, 1.0, 2.0], [1.0, 0.0, 5.0]]
+    )
     intercept, beta = suggest.fit_logistic(x, y)
     assert np.isfinite(intercept) and np.isfinite(beta).all()
     # the first column never varies: it says nothing, so it gets no weight
@@ -106,7 +106,10 @@ def test_fit_logistic_without_rows_or_columns():
 
 # threshold 50, half-life 30 days; unsubscribe is a penalty, so it does not decay
 LEAKAGE_DEFINITION = Definition(
-    definition_id=1, effective_from="2024-01-01", threshold=50, half_life_days=30,
+    definition_id=1,
+    effective_from="2024-01-01",
+    threshold=50,
+    half_life_days=30,
     fit_rules=(("seniority", "vp", 20), ("region", "mena", 0, True)),
     behaviour_rules=(("demo_request", 40), ("content_download", 10, 15), ("unsubscribe", -20)),
 )
@@ -114,24 +117,36 @@ LEAKAGE_DEFINITION = Definition(
 # dominate any score taken after the SQL. Only the download before it may count; the demo
 # request logged at the SQL moment itself counts neither.
 BUSY_AFTER_SQL = Journey(
-    "busy_after_sql", "2025-03-01", "search",
+    "busy_after_sql",
+    "2025-03-01",
+    "search",
     attributes={"seniority": "vp", "industry": "software"},
-    events=[("content_download", "2025-03-03"), ("demo_request", "2025-03-05"),
-            *[("demo_request", f"2025-03-{d:02d}") for d in range(6, 26)],
-            *[("pricing_page_view", f"2025-03-{d:02d}") for d in range(6, 26)]],
+    events=[
+        ("content_download", "2025-03-03"),
+        ("demo_request", "2025-03-05"),
+        *[("demo_request", f"2025-03-{d:02d}") for d in range(6, 26)],
+        *[("pricing_page_view", f"2025-03-{d:02d}") for d in range(6, 26)],
+    ],
     stages=[("sql", "2025-03-05"), ("customer", "2025-04-20", 9_000)],
 )
 # Never reached SQL: features are taken on day 30, so its day-40 demo request does not count;
 # its unsubscribe is a penalty and counts undecayed.
 QUIET_THEN_LATE = Journey(
-    "quiet_then_late", "2025-03-01", "social",
+    "quiet_then_late",
+    "2025-03-01",
+    "social",
     attributes={"region": "mena"},
-    events=[("unsubscribe", "2025-03-02"), ("content_download", "2025-03-31"),
-            ("demo_request", "2025-04-10")],
+    events=[
+        ("unsubscribe", "2025-03-02"),
+        ("content_download", "2025-03-31"),
+        ("demo_request", "2025-04-10"),
+    ],
 )
 # Reached SQL 200 days after creation: later than the 180-day horizon, so not converted.
 SLOW_SQL = Journey(
-    "slow_sql", "2025-02-01", "email",
+    "slow_sql",
+    "2025-02-01",
+    "email",
     events=[("email_open", "2025-02-10")],
     stages=[("sql", "2025-08-20")],
 )
@@ -142,8 +157,9 @@ AS_OF = "2025-12-31"
 
 @pytest.fixture
 def journeys_cur():
-    con = fx.build([BUSY_AFTER_SQL, QUIET_THEN_LATE, SLOW_SQL, TOO_RECENT],
-                   definitions=[LEAKAGE_DEFINITION])
+    con = fx.build(
+        [BUSY_AFTER_SQL, QUIET_THEN_LATE, SLOW_SQL, TOO_RECENT], definitions=[LEAKAGE_DEFINITION]
+    )
     db.set_meta(con, "as_of", AS_OF)
     yield con.cursor()
     con.close()
@@ -180,8 +196,11 @@ def test_the_window_ends_features_and_penalties_do_not_decay(journeys_cur):
     f = suggest.known_outcome_features(journeys_cur, horizon_days=180)
     quiet = {c: v for c, v in zip(f.columns, f.x[2], strict=True) if v}
     # the download at the very end of the window (day 30) is not before it; day 40 is after it
-    assert quiet == {("event_type", "unsubscribe"): 1.0, ("channel", "social"): 1.0,
-                     ("region", "mena"): 1.0}
+    assert quiet == {
+        ("event_type", "unsubscribe"): 1.0,
+        ("channel", "social"): 1.0,
+        ("region", "mena"): 1.0,
+    }
     assert f.current_score[2] == -np.inf  # mena is disqualified
 
 
@@ -190,8 +209,12 @@ def test_current_scores_equal_lead_scores_at_the_feature_moments(journeys_cur):
     moments = f.leads.select("lead_id", "feature_at").iter_rows()
     for key, (lead_id, feature_at) in enumerate(moments):
         # lead_scores counts events at as_of itself; features count only those before it
-        rows = db.run(journeys_cur, "lead_scores", definition_id=1,
-                      as_of=feature_at - dt.timedelta(microseconds=1))
+        rows = db.run(
+            journeys_cur,
+            "lead_scores",
+            definition_id=1,
+            as_of=feature_at - dt.timedelta(microseconds=1),
+        )
         row = rows.filter(rows["lead_id"] == lead_id).row(0, named=True)
         expected = -np.inf if row["is_disqualified"] else row["score"]
         assert f.current_score[key] == pytest.approx(expected, abs=1e-6)
@@ -205,10 +228,16 @@ def test_a_history_of_three_leads_is_too_thin_and_says_why(journeys_cur):
 
 
 def test_a_single_class_history_does_not_crash():
-    journeys = [Journey(f"lead_{i:03d}", f"2024-0{1 + i % 9}-1{i % 10}", "search",
-                        attributes={"seniority": "vp" if i % 2 else "junior"},
-                        events=[("content_download", f"2024-0{1 + i % 9}-2{i % 10}")])
-                for i in range(300)]
+    journeys = [
+        Journey(
+            f"lead_{i:03d}",
+            f"2024-0{1 + i % 9}-1{i % 10}",
+            "search",
+            attributes={"seniority": "vp" if i % 2 else "junior"},
+            events=[("content_download", f"2024-0{1 + i % 9}-2{i % 10}")],
+        )
+        for i in range(300)
+    ]
     con = fx.build(journeys, definitions=[LEAKAGE_DEFINITION])
     db.set_meta(con, "as_of", AS_OF)
     s = suggest.suggest_weights(con.cursor())
@@ -223,12 +252,22 @@ def test_a_single_class_history_does_not_crash():
 def test_histories_too_long_for_the_scorer_match_the_volume_at_the_feature_moments():
     # half-life 0.1 day: downloads 150 days apart span 1,500 half-lives, more than running sums
     # can hold, so the MQL volume cannot be scored over the whole history
-    short_memory = Definition(definition_id=1, effective_from="2024-01-01", threshold=5,
-                              half_life_days=0.1, behaviour_rules=(("content_download", 10),))
-    journeys = [Journey(f"lead_{i}", "2024-01-01", "search",
-                        events=[("content_download", "2024-01-02"),
-                                ("content_download", "2024-06-01")])
-                for i in range(4)]
+    short_memory = Definition(
+        definition_id=1,
+        effective_from="2024-01-01",
+        threshold=5,
+        half_life_days=0.1,
+        behaviour_rules=(("content_download", 10),),
+    )
+    journeys = [
+        Journey(
+            f"lead_{i}",
+            "2024-01-01",
+            "search",
+            events=[("content_download", "2024-01-02"), ("content_download", "2024-06-01")],
+        )
+        for i in range(4)
+    ]
     con = fx.build(journeys, definitions=[short_memory])
     db.set_meta(con, "as_of", AS_OF)
     s = suggest.suggest_weights(con.cursor())
@@ -280,8 +319,12 @@ def test_the_newest_quarter_of_known_leads_is_held_out(demo_cur, demo_suggestion
 
 
 def test_the_converting_personas_and_behaviours_get_positive_points(demo_suggestion):
-    points = {(a, v): (p, d) for a, v, p, d in demo_suggestion.weights.select(
-        "attribute", "value", "points", "is_disqualifier").iter_rows()}
+    points = {
+        (a, v): (p, d)
+        for a, v, p, d in demo_suggestion.weights.select(
+            "attribute", "value", "points", "is_disqualifier"
+        ).iter_rows()
+    }
     for value in ("vp", "c_level", "director"):
         assert points["seniority", value][0] > 0
     for value in ("software", "finance"):
@@ -298,8 +341,14 @@ def test_the_draft_is_a_plain_definition_within_bounds(demo_suggestion):
     assert set(draft) == {"threshold", "half_life_days", "fit_rules", "behaviour_rules"}
     assert draft["half_life_days"] == 30.0 and draft["threshold"] >= 0
     for attribute, _, points, is_disqualifier in draft["fit_rules"]:
-        assert attribute in ("channel", "industry", "company_size_band", "country", "region",
-                             "seniority")
+        assert attribute in (
+            "channel",
+            "industry",
+            "company_size_band",
+            "country",
+            "region",
+            "seniority",
+        )
         assert -100 <= points <= 100 and isinstance(is_disqualifier, bool)
     for _, points, cap in draft["behaviour_rules"]:
         assert -100 <= points <= 100 and points != 0 and cap is None
@@ -311,26 +360,41 @@ def demo_with_draft(demo_suggestion):
     draft = demo_suggestion.draft
     con = fx.new_database()
     build_demo(con, leads=8_000, seed=7)
-    fx.add_definitions(con, [Definition(
-        definition_id=2, effective_from="2030-01-01", threshold=draft["threshold"],
-        half_life_days=draft["half_life_days"], fit_rules=draft["fit_rules"],
-        behaviour_rules=[(e, p) for e, p, _ in draft["behaviour_rules"]])])
+    fx.add_definitions(
+        con,
+        [
+            Definition(
+                definition_id=2,
+                effective_from="2030-01-01",
+                threshold=draft["threshold"],
+                half_life_days=draft["half_life_days"],
+                fit_rules=draft["fit_rules"],
+                behaviour_rules=[(e, p) for e, p, _ in draft["behaviour_rules"]],
+            )
+        ],
+    )
     yield con.cursor()
     con.close()
 
 
-def test_the_draft_scores_as_lead_scores_would_once_saved(demo_cur, demo_suggestion,
-                                                          demo_with_draft):
+def test_the_draft_scores_as_lead_scores_would_once_saved(
+    demo_cur, demo_suggestion, demo_with_draft
+):
     """Saved as a definition, the draft scores each lead at its feature moment as the page does."""
     f = suggest.known_outcome_features(demo_cur)
     draft = suggest.score_draft(f, demo_suggestion.draft)
     for key in (0, 100, 2_000, f.leads.height - 1):
         lead_id, feature_at = f.leads["lead_id"][key], f.leads["feature_at"][key]
-        rows = db.run(demo_with_draft, "lead_scores", definition_id=2,
-                      as_of=feature_at - dt.timedelta(microseconds=1))
+        rows = db.run(
+            demo_with_draft,
+            "lead_scores",
+            definition_id=2,
+            as_of=feature_at - dt.timedelta(microseconds=1),
+        )
         row = rows.filter(rows["lead_id"] == lead_id).row(0, named=True)
-        assert draft[key] == pytest.approx(-np.inf if row["is_disqualified"] else row["score"],
-                                           abs=1e-4)
+        assert draft[key] == pytest.approx(
+            -np.inf if row["is_disqualified"] else row["score"], abs=1e-4
+        )
 
 
 def test_the_draft_makes_as_many_mqls_as_the_current_definition_on_the_training_leads(
@@ -340,9 +404,14 @@ def test_the_draft_makes_as_many_mqls_as_the_current_definition_on_the_training_
     counts = {}
     for name, definition_id in (("current", 1), ("draft", 2)):
         moments = scoring.computed_mql_moments(demo_with_draft, definition_id)
-        created = db.run(demo_with_draft, "known_outcome_leads", outcome="sql",
-                         created_before=s.held_out_from - dt.timedelta(microseconds=1),
-                         horizon_days=s.horizon_days, window_days=s.window_days)
+        created = db.run(
+            demo_with_draft,
+            "known_outcome_leads",
+            outcome="sql",
+            created_before=s.held_out_from - dt.timedelta(microseconds=1),
+            horizon_days=s.horizon_days,
+            window_days=s.window_days,
+        )
         counts[name] = moments.join(created, on="lead_id").height
     # matched on a sample of the training leads, by whole-number thresholds
     assert counts["draft"] == pytest.approx(counts["current"], rel=0.05)

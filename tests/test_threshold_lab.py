@@ -14,13 +14,14 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from funnelcast import cli, db, definitions, formats, lab
 from funnelcast import threshold_lab as tl
 
 PAGE = "pages/threshold_lab.py"
+
 
 def open_lab(monkeypatch: pytest.MonkeyPatch, database: Path) -> AppTest:
     """Return the app after a run on the Threshold Lab page against the database file."""
@@ -265,7 +266,9 @@ def test_rules_can_be_added_and_removed_on_the_page(monkeypatch, demo_db):
     assert metric(at, "MQLs") == start_mqls
     # a behaviour rule out: demo requests stop scoring, and fewer leads qualify
     at.button(key="lab_remove_behaviour_demo_request").click().run()
-    assert "demo_request" not in {r.event_type for r in at.session_state["lab_base"].behaviour_rules}
+    assert "demo_request" not in {
+        r.event_type for r in at.session_state["lab_base"].behaviour_rules
+    }
     assert int(metric(at, "MQLs").replace(",", "")) < int(start_mqls.replace(",", ""))
     # and back in, with its own points
     at.selectbox(key="lab_new_event_type").set_value("demo_request").run()
@@ -277,7 +280,9 @@ def test_rules_can_be_added_and_removed_on_the_page(monkeypatch, demo_db):
 
 def test_adding_a_rule_twice_is_refused_with_a_reason():
     base = definitions.Definition(
-        name="x", threshold=10, half_life_days=30,
+        name="x",
+        threshold=10,
+        half_life_days=30,
         fit_rules=(definitions.FitRule("seniority", "vp", 10),),
         behaviour_rules=(definitions.BehaviourRule("demo_request", 20),),
     )

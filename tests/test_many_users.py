@@ -1,0 +1,126 @@
+"""Many users at once on one database: 20 browser sessions on one served dashboard (Playwright
+driving headless Chromium, a context per user) choose quarters and channels in the sidebar, move
+the Threshold Lab's threshold and switch pages for a bounded time. No session sees an error, every
+figure a session is shown equals what a single user sees for the same choice, and the server's
+memory stays bounded. The Lab's numba kernels release the GIL and run two threads per scoring:
+scoring from many threads at once gives exactly the single-threaded scores. The longer run with
+the latency distribution is benchmarks/bench_many_users.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+
+import numpy as np
+import pytest
+from many_users_support import ACTIONS, Choices, run_users
+from test_browser import chromium  # noqa: F401  (a fixture)
+
+from funnelcast import db, definitions, lab
+
+USERS = 20
+SECONDS = 20  # of work once all 20 have the app open
+CHOICES = Choices(
+    scopes=(
+        ("2026Q3", "All channels"),
+        ("2026Q3", "search"),
+        ("2026Q2", "social"),
+        ("2025Q4", "email"),
+    ),
+    thresholds=(63, 64, 65, 66, 67),
+)
+# The server may grow by this much while 20 users work: their sessions' state, the Lab's
+# materialised history and scores, cached frames. A leak (a cursor or a history per rerun,
+# per session) grows past it.
+RSS_GROWTH_MIB = 500
+
+
+@pytest.mark.browser
+def test_twenty_users_at_once_see_the_single_user_figures(chromium, demo_db, tmp_path):
+    expected, outcome = run_users(demo_db, tmp_path / "streamlit.log", USERS, SECONDS, CHOICES)
+    # the choices really differ: a user shown another choice's figures would be caught
+    assert len(set(expected.values())) == len(expected)
+
+    assert not outcome.problems, outcome.problems[:10]
+    assert not outcome.wrong, outcome.wrong[:5]
+    assert outcome.checked >= USERS, outcome.checked  # every user got work done
+    assert all(outcome.timings[action] for action in ACTIONS), {
+        a: len(t) for a, t in outcome.timings.items()
+    }
+    growth = outcome.rss_peak_mib - outcome.rss_start_mib
+    assert growth < RSS_GROWTH_MIB, (outcome.rss_start_mib, outcome.rss_peak_mib)
+
+
+def variants(current: definitions.Definition) -> list[definitions.Definition]:
+    """Return six definitions that score differently: behaviour points and caps changed."""
+    out = []
+    for i in range(6):
+        rules = tuple(
+            dataclasses.replace(
+                r,
+                points=r.points + (i + 1) * (1 if j % 2 else -1) * 2,
+                cap=None if i % 3 == 0 else r.cap,
+            )
+            for j, r in enumerate(current.behaviour_rules)
+        )
+        out.append(dataclasses.replace(current, behaviour_rules=rules, name=f"variant {i}"))
+    return out
+
+
+def same_scores(a: lab.Scores, b: lab.Scores) -> bool:
+    """Return whether two scorings are identical, array for array."""
+    return (
+        np.array_equal(a.lead_max, b.lead_max)
+        and np.array_equal(a.key_lo, b.key_lo)
+        and np.array_equal(a.key_hi, b.key_hi)
+        and np.array_equal(a.sql_hi, b.sql_hi)
+        and all(np.array_equal(a.sql_facts[k], b.sql_facts[k]) for k in a.sql_facts)
+    )
+
+
+def test_scoring_from_many_threads_at_once_gives_the_single_thread_scores(demo_db):
+    con = db.connect(demo_db, read_only=True)
+    try:
+        cur = con.cursor()
+        current = definitions.current(cur)
+        drafts = [current, *variants(current)]
+        m = lab.materialise_for(cur, *drafts)
+    finally:
+        con.close()
+    slower = lab.with_half_life(m, 60.0)  # shares the history and the scoring buffers with m
+    jobs = [(m, d) for d in drafts] + [
+        (slower, dataclasses.replace(d, half_life_days=60.0)) for d in drafts[:3]
+    ]
+    alone = [lab.score(h, d) for h, d in jobs]
+    assert len({int(s.lead_max.sum()) for s in alone}) == len(alone)  # they differ
+
+    results: list[tuple[int, lab.Scores]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    start = threading.Barrier(8)
+
+    def worker(seed: int) -> None:
+        order = list(range(len(jobs))) * 2
+        random.Random(seed).shuffle(order)
+        start.wait()
+        try:
+            for i in order:
+                scores = lab.score(*jobs[i])
+                with lock:
+                    results.append((i, scores))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+
+    assert not errors, errors
+    assert len(results) == 8 * 2 * len(jobs)
+    wrong = [i for i, scores in results if not same_scores(scores, alone[i])]
+    assert not wrong, (
+        f"{len(wrong)} of {len(results)} concurrent scorings differ: jobs {wrong[:10]}"
+    )
