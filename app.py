@@ -8,6 +8,21 @@ from funnelcast import dashboard, db, formats, overview
 
 st.set_page_config(page_title="Funnelcast", page_icon="📊", layout="wide")
 
+# Navigation first: until st.navigation runs, Streamlit treats pages/ as a legacy multipage
+# folder, and widgets made before it (the sidebar's quarter and channel) would belong to that
+# legacy page and lose their first change in a server's first session.
+page = st.navigation(
+    [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:"),
+        st.Page("pages/handoff.py", title="Handoff", icon=":material/handshake:"),
+        st.Page("pages/roi.py", title="ROI & attribution", icon=":material/payments:"),
+        st.Page("pages/threshold_lab.py", title="Threshold Lab", icon=":material/science:"),
+        st.Page("pages/planner.py", title="MQL Planner", icon=":material/target:"),
+        st.Page("pages/data.py", title="Data", icon=":material/database:"),
+    ]
+)
+
 path = dashboard.database_path()
 if not path.exists():
     with st.spinner(
@@ -80,17 +95,6 @@ with st.sidebar:
     ]
     st.caption("  \n".join([f"As of **{as_of}**", *rows]))
 
-page = st.navigation(
-    [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
-        st.Page("pages/funnel.py", title="Funnel", icon=":material/filter_alt:"),
-        st.Page("pages/handoff.py", title="Handoff", icon=":material/handshake:"),
-        st.Page("pages/roi.py", title="ROI & attribution", icon=":material/payments:"),
-        st.Page("pages/threshold_lab.py", title="Threshold Lab", icon=":material/science:"),
-        st.Page("pages/planner.py", title="MQL Planner", icon=":material/target:"),
-        st.Page("pages/data.py", title="Data", icon=":material/database:"),
-    ]
-)
 st.session_state[dashboard.SHELL_KEY] = True
 try:
     page.run()

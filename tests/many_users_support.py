@@ -225,10 +225,6 @@ async def single_user(
     context = await browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         user = User(0, await context.new_page(), outcome)
-        # The first session of a fresh server runs before st.navigation has, in Streamlit's
-        # legacy pages/ mode, and loses its first sidebar choice: open the app, then reload.
-        await user.open(url)
-        await user.page.reload()
         await timed("open the app", user.open(url))
         expected: dict[tuple, Figures] = {}
         for quarter, channel in choices.scopes:
