@@ -127,11 +127,13 @@ def measure(db: str, moves: int) -> dict:
                 thumb.focus()
                 thumb.press("ArrowRight")
                 # the rerun has drawn the figures for the new threshold once the threshold
-                # heading under the slider says so; then Streamlit's run must be over
+                # heading under the slider says so and nothing of the previous run is left
+                # (a move reruns only the page's fragment); then Streamlit's run must be over
                 page.wait_for_function(
                     f"(b) => {{ const now = ({SHOWN_JS})(); return now.split('|')[0] !== "
                     "b.split('|')[0] && document.body.innerText.includes('The draft at "
-                    "threshold ' + now.split('|')[0].replace(/\\.?0+$/, '') + ','); }",
+                    "threshold ' + now.split('|')[0].replace(/\\.?0+$/, '') + ',') && "
+                    "!document.querySelector('[data-stale=\"true\"]'); }",
                     arg=before,
                 )
                 page.get_by_test_id("stStatusWidget").wait_for(state="hidden")

@@ -43,7 +43,7 @@ import polars as pl
 
 from funnelcast import db, metrics, periods
 from funnelcast import lab_kernels as kernels
-from funnelcast.definitions import Definition
+from funnelcast.definitions import Definition, FitRule
 from funnelcast.stats import rate, ratio
 
 DAY_US = 86_400_000_000
@@ -125,6 +125,7 @@ class Materialised:
     reached_sql_us: np.ndarray
     reached_customer_us: np.ndarray
     stage_totals: dict[str, np.ndarray]  # 'sql', 'customer' -> leads reaching it per quarter
+    reached_quarter: dict[str, np.ndarray]  # 'sql', 'customer' -> per lead, its quarter (-1: not)
     check_start: np.ndarray  # per lead, plus the end
     check_us: np.ndarray  # moment of each check
     check_day: np.ndarray  # day index of each check
@@ -142,6 +143,8 @@ class Materialised:
     # (shared by the half-life variants of one history; one scoring at a time uses them)
     buffers: dict = field(default_factory=dict, repr=False)
     buffers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # per fit-rule set, its points per lead: a weight change leaves the fit as it was
+    fit_cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_leads(self) -> int:
@@ -216,13 +219,14 @@ def materialise(
     check_day = calendar.day_of(layout["check_us"])
     if len(check_day) and (check_day.min() < 0 or check_day.max() >= calendar.n_days):
         raise db.FunnelcastError("a lead or event lies outside the data's quarters")
-    stage_totals = {}
+    stage_totals, reached_quarter = {}, {}
     for stage in ("sql", "customer"):
-        reached = moments[f"reached_{stage}"]
-        reached = reached[reached != NEVER]
-        stage_totals[stage] = np.bincount(
-            calendar.quarter_of_day[calendar.day_of(reached)], minlength=len(calendar.quarters)
-        )
+        at = moments[f"reached_{stage}"]
+        reached = at != NEVER
+        quarter = np.full(len(at), -1, dtype=np.int16)
+        quarter[reached] = calendar.quarter_of_day[calendar.day_of(at[reached])]
+        reached_quarter[stage] = quarter
+        stage_totals[stage] = np.bincount(quarter[reached], minlength=len(calendar.quarters))
     return Materialised(
         half_life_days=float(half_life_days),
         event_types=types,
@@ -235,6 +239,7 @@ def materialise(
         reached_sql_us=moments["reached_sql"],
         reached_customer_us=moments["reached_customer"],
         stage_totals=stage_totals,
+        reached_quarter=reached_quarter,
         check_day=check_day.astype(np.min_scalar_type(-calendar.n_days)),
         **layout,
         **_decays(
@@ -487,11 +492,33 @@ def compile_weights(m: Materialised, definition: Definition) -> Weights:
         elif rule.points > 0:
             kind[i] = kernels.REWARD
     capped = np.array(caps, dtype=np.float64).reshape(len(caps), 2)
+    fit, disqualified = _fit(m, definition.fit_rules)
+    return Weights(
+        fit_points=fit,
+        is_disqualified=disqualified,
+        kind=kind,
+        points=points,
+        slot=slot,
+        cap_over_points=capped[:, 0].copy(),
+        capped_points=capped[:, 1].copy(),
+    )
+
+
+FIT_CACHE_SIZE = 4
+
+
+def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Return per lead the fit points of these rules (-inf when disqualified) and whether
+    disqualified; the last few rule sets' are kept on m (read-only arrays, shared)."""
+    key = tuple(rules)
+    cached = m.fit_cache.get(key)
+    if cached is not None:
+        return cached
     fit = np.zeros(m.n_leads)
     disqualified = np.zeros(m.n_leads, dtype=bool)
     tables = {a: np.zeros(len(m.values[a]) + 1) for a in FIT_ATTRIBUTES}
     disqualifying = {a: np.zeros(len(m.values[a]) + 1, dtype=bool) for a in FIT_ATTRIBUTES}
-    for fit_rule in definition.fit_rules:
+    for fit_rule in rules:
         known = m.values.get(fit_rule.attribute, ())
         # a rule on a value no lead has matches nobody
         if fit_rule.value in known:
@@ -504,15 +531,16 @@ def compile_weights(m: Materialised, definition: Definition) -> Weights:
         if disqualifying[attribute].any():
             disqualified |= disqualifying[attribute][m.codes[attribute]]
     fit[disqualified] = -np.inf
-    return Weights(
-        fit_points=fit,
-        is_disqualified=disqualified,
-        kind=kind,
-        points=points,
-        slot=slot,
-        cap_over_points=capped[:, 0].copy(),
-        capped_points=capped[:, 1].copy(),
-    )
+    fit.flags.writeable = False
+    disqualified.flags.writeable = False
+    # several sessions may add at once: a dict's single operations are atomic under the GIL
+    if len(m.fit_cache) >= FIT_CACHE_SIZE:
+        try:
+            m.fit_cache.pop(next(iter(m.fit_cache)), None)
+        except (RuntimeError, StopIteration):  # another session changed it meanwhile
+            pass
+    m.fit_cache[key] = (fit, disqualified)
+    return fit, disqualified
 
 
 @dataclass(frozen=True, eq=False)
@@ -522,7 +550,8 @@ class Scores:
     key_lo / key_hi: per day's run of records of a lead, day << SCORE_BITS | (bound + BIAS),
     each sorted; the run holds the lead's MQL moment for thresholds in (lo, hi] (micro-points).
     sql_lo, sql_hi and sql_facts repeat every record of the leads that reached SQL, sorted by
-    hi, with what precision and capture count of each (see _sql_facts).
+    hi, with what precision and capture count of each (see _sql_facts; sql_code holds the
+    quarters and won as lab_kernels.records writes them).
     """
 
     definition: Definition
@@ -531,6 +560,7 @@ class Scores:
     key_hi: np.ndarray
     sql_lo: np.ndarray
     sql_hi: np.ndarray
+    sql_code: np.ndarray  # the records' cohort, won, SQL and customer quarters (see records)
     sql_facts: dict[str, np.ndarray]
     lead_max: np.ndarray  # per lead: highest score in micro-points (-BIAS when disqualified)
     weights: Weights
@@ -552,34 +582,41 @@ def score(m: Materialised, definition: Definition) -> Scores:
     """Return a definition's record highs over the materialised history.
 
     The definition's half-life must be the materialisation's (see with_half_life). Two threads
-    score half the leads each.
+    score half the leads each, then sort the record keys and the SQL leads' records at once.
     """
     weights = compile_weights(m, definition)
     w = weights.arrays
     lead_max = np.empty(m.n_leads, dtype=np.int64)
     most = m.most_checks
-    sql_checks = np.where(m.reached_sql_us != NEVER, np.diff(m.check_start), 0)
+    outcomes = (
+        m.check_day,
+        m.check_us,
+        m.calendar.quarter_of_day,
+        m.reached_sql_us,
+        m.reached_customer_us,
+        m.reached_quarter["sql"],
+        m.reached_quarter["customer"],
+    )
 
-    def half(leads: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def half(leads: tuple[int, int]) -> tuple[np.ndarray, ...]:
         first, stop = leads
-        keys, sql = buffers[leads]
+        keys, bound, code, lag = buffers[leads]
         n_keys, n_sql = kernels.records(
             first,
             stop,
             m.history,
             w,
-            m.check_day,
-            m.check_us,
-            m.reached_sql_us,
-            m.reached_customer_us,
+            outcomes,
             keys[0],
             keys[1],
-            sql,
+            bound,
+            code,
+            lag,
             lead_max,
             np.empty(most),
             kernels.new_scratch(w),
         )
-        return keys[0, :n_keys], keys[1, :n_keys], sql[:, :n_sql]
+        return keys[0, :n_keys], keys[1, :n_keys], bound[:, :n_sql], code[:, :n_sql], lag[:, :n_sql]
 
     # as many records as checks at most: buffer pages never written are never touched
     own = m.buffers_lock.acquire(blocking=False)
@@ -588,30 +625,42 @@ def score(m: Materialised, definition: Definition) -> Scores:
         for first, stop in _halves(m):
             if (first, stop) not in buffers:
                 n_checks = int(m.check_start[stop] - m.check_start[first])
+                of_sql = m.reached_sql_us[first:stop] != NEVER
+                n_sql = int(np.diff(m.check_start[first : stop + 1])[of_sql].sum())
                 buffers[first, stop] = (
                     np.empty((2, n_checks), dtype=np.int64),
-                    np.empty((5, int(sql_checks[first:stop].sum())), dtype=np.int64),
+                    np.empty((2, n_sql), dtype=np.int64),
+                    np.empty((4, n_sql), dtype=np.int16),
+                    np.empty((2, n_sql)),
                 )
         with ThreadPoolExecutor(2) as pool:
             halves = list(pool.map(half, _halves(m)))
-            key_lo, key_hi = pool.map(
-                _sorted_concat, [[h[0] for h in halves], [h[1] for h in halves]]
-            )
-        sql = np.concatenate([h[2] for h in halves], axis=1)
+            bound, code, lag = (np.concatenate([h[k] for h in halves], axis=1) for k in (2, 3, 4))
+            # by upper bound, so that a threshold move scans only the records that reach it
+            sorting = [pool.submit(_sorted_concat, [h[k] for h in halves]) for k in (0, 1)]
+            order = np.argsort(bound[1])
+            key_lo, key_hi = (f.result() for f in sorting)
         del halves
     finally:
         if own:
             m.buffers_lock.release()
-    # by upper bound, so that a threshold move scans only the records that reach it
-    sql = sql[:, np.argsort(sql[1])]
+    bound, code, lag = bound[:, order], code[:, order], lag[:, order]
     return Scores(
         definition=definition,
         half_life_days=m.half_life_days,
         key_lo=key_lo,
         key_hi=key_hi,
-        sql_lo=sql[0],
-        sql_hi=sql[1],
-        sql_facts=_sql_facts(m, sql[2], sql[3], sql[4]),
+        sql_lo=bound[0],
+        sql_hi=bound[1],
+        sql_code=code,
+        sql_facts={
+            "cohort": code[0],
+            "won": code[1].astype(bool),
+            "sql_quarter": code[2],
+            "sql_lag": lag[0],
+            "customer_quarter": code[3],
+            "customer_lag": lag[1],
+        },
         lead_max=lead_max,
         weights=weights,
     )
@@ -858,41 +907,32 @@ def tradeoff_curve(
     # the chosen days with lo < s and take those with hi < s (their lo is lower still)
     order = np.argsort(s, kind="stable")
     ranked = s[order]
+    hist = np.zeros(len(ranked) + 1, dtype=np.int64)
     for since, until in _day_ranges(np.isin(cal.quarter_of_day, chosen)):
-        span = (since << SCORE_BITS, until << SCORE_BITS)
         for keys, sign in ((scores.key_lo, 1), (scores.key_hi, -1)):
-            part = keys[np.searchsorted(keys, span[0]) : np.searchsorted(keys, span[1])]
-            below = _count_at_or_below(ranked, part, keys=True)
-            counts = np.cumsum(np.bincount(below, minlength=len(ranked) + 1))[: len(ranked)]
-            mqls[order] += sign * counts
+            kernels.key_histogram(
+                keys, since << SCORE_BITS, until << SCORE_BITS, ranked, sign, hist
+            )
+    mqls[order] = np.cumsum(hist)[: len(ranked)]
 
-    # the SQL leads' records: each bound's threshold bin once, reused by every selection
-    lo_bin = _count_at_or_below(ranked, scores.sql_lo)
-    hi_bin = _count_at_or_below(ranked, scores.sql_hi)
-
-    def active(select: np.ndarray) -> np.ndarray:
-        """Return per threshold how many selected SQL-lead records are an MQL moment."""
-        counts = np.empty((2, len(s)), dtype=np.int64)
-        for row, bins in enumerate((lo_bin[select], hi_bin[select])):
-            counts[row, order] = np.cumsum(np.bincount(bins, minlength=len(ranked) + 1))[
-                : len(ranked)
-            ]
-        return counts[0] - counts[1]
-
-    facts = scores.sql_facts
-    # is_chosen[q + 1]: whether quarter q is chosen; -1 (a stage not caught) is not
-    is_chosen = np.zeros(len(cal.quarters) + 1, dtype=bool)
+    # the SQL leads' records, by the selections precision and capture count
+    is_chosen = np.zeros(len(cal.quarters) + 1, dtype=bool)  # [q + 1]: quarter q chosen
     is_chosen[chosen + 1] = True
-    in_cohort = is_chosen[facts["cohort"] + 1]
+    sql_hist = np.zeros((4, len(ranked) + 1), dtype=np.int64)
+    kernels.sql_histograms(
+        scores.sql_lo, scores.sql_hi, scores.sql_code, is_chosen, ranked, sql_hist
+    )
+    active = np.empty((4, len(s)), dtype=np.int64)
+    active[:, order] = np.cumsum(sql_hist, axis=1)[:, : len(ranked)]
     columns = {
         "threshold": np.asarray(grid, dtype=np.float64),
         "mqls": mqls,
-        "mqls_reached_sql": active(in_cohort),
-        "mqls_reached_customer": active(in_cohort & facts["won"]),
+        "mqls_reached_sql": active[0],
+        "mqls_reached_customer": active[1],
     }
-    for stage in ("sql", "customer"):
+    for row, stage in ((2, "sql"), (3, "customer")):
         total = m.stage_totals[stage][chosen].sum()
-        captured = active(is_chosen[facts[f"{stage}_quarter"] + 1])
+        captured = active[row]
         columns[f"{stage}s_captured"] = captured
         columns[f"{stage}_capture"] = captured / total if total else np.full(len(s), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -915,9 +955,14 @@ def _day_ranges(days: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
+QUANTILE_SAMPLE = 100_000
+
+
 def default_thresholds(scores: Scores, steps: int = 200) -> np.ndarray:
     """Return thresholds from 0 to about the 99.9th percentile of leads' best scores."""
     best = scores.lead_max[scores.lead_max >= 0]
+    if len(best) > QUANTILE_SAMPLE:  # every k-th lead tells the percentile closely enough
+        best = best[:: len(best) // QUANTILE_SAMPLE]
     top = float(np.quantile(best, 0.999)) / 1e6 if len(best) else 0.0
     raw = max(top, 1.0) / steps
     step = min(m * 10**e for e in range(-2, 6) for m in (1, 2, 5) if m * 10**e >= raw)

@@ -25,6 +25,7 @@ SCORE_BITS = 44
 NO_SCORE, REWARD, CAPPED, PENALTY = 0, 1, 2, 3  # what an event type's points do
 BIAS = 1 << (SCORE_BITS - 1)
 NEVER = np.iinfo(np.int64).max
+DAY_US = 86_400_000_000
 # _nrt=False is numba's private switch for reference counting; numba's type stubs do not list it,
 # so the decorators that pass it carry a targeted `type: ignore[call-overload]`.
 
@@ -189,13 +190,12 @@ def records(
     stop_lead,
     history,
     weights,
-    check_day,
-    check_us,
-    sql_us,
-    customer_us,
+    outcomes,
     key_lo,
     key_hi,
-    sql,
+    sql_bound,
+    sql_code,
+    sql_lag,
     lead_max,
     scores,
     scratch,
@@ -205,9 +205,18 @@ def records(
     A record (a score above every earlier one of the lead) at check i is the lead's MQL moment
     for thresholds in (previous best, best] (micro-points). Records of one day follow each
     other's bounds, so each day's run is one key pair: day << SCORE_BITS | (bound + BIAS).
-    sql: per record of a lead that reached SQL (sql_us != NEVER), rows lo, hi, moment, sql
-    and customer moments. lead_max: each lead's best in micro-points (-BIAS: never above).
+    lead_max: each lead's best in micro-points (-BIAS: never above).
+
+    outcomes: (check_day, check_us, quarter_of_day, sql_us, customer_us, sql_quarter,
+    customer_quarter), the last four per lead (NEVER, -1: not reached). Every record of a lead
+    that reached SQL is also a row of what precision and capture count of it: sql_bound lo
+    and hi; sql_code the record's quarter (its MQL cohort), whether the lead was won (1/0), and
+    per stage (SQL, customer) the quarter it was reached in when that came after the record
+    (else -1); sql_lag per stage the days from the record to it (else 0).
     """
+    check_day, check_us, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
+        outcomes
+    )
     n_keys = 0
     n_sql = 0
     for person in range(first_lead, stop_lead):
@@ -219,7 +228,10 @@ def records(
         run_day = np.int64(0)
         run_lo = 0
         run_hi = 0
-        of_sql = sql_us[person] != NEVER
+        sql_at = sql_us[person]
+        customer_at = customer_us[person]
+        of_sql = sql_at != NEVER
+        won = 1 if customer_at != NEVER else 0
         for i in range(n):
             x = scores[i]
             if x > running:
@@ -240,11 +252,23 @@ def records(
                         open_run = True
                         run_day, run_lo, run_hi = day, lo, hi
                     if of_sql:
-                        sql[0, n_sql] = lo
-                        sql[1, n_sql] = hi
-                        sql[2, n_sql] = check_us[c0 + i]
-                        sql[3, n_sql] = sql_us[person]
-                        sql[4, n_sql] = customer_us[person]
+                        at = check_us[c0 + i]
+                        sql_bound[0, n_sql] = lo
+                        sql_bound[1, n_sql] = hi
+                        sql_code[0, n_sql] = quarter_of_day[day]
+                        sql_code[1, n_sql] = won
+                        if sql_at > at:  # the MQL moment strictly before the stage
+                            sql_code[2, n_sql] = sql_quarter[person]
+                            sql_lag[0, n_sql] = (sql_at - at) / DAY_US
+                        else:
+                            sql_code[2, n_sql] = -1
+                            sql_lag[0, n_sql] = 0.0
+                        if won and customer_at > at:
+                            sql_code[3, n_sql] = customer_quarter[person]
+                            sql_lag[1, n_sql] = (customer_at - at) / DAY_US
+                        else:
+                            sql_code[3, n_sql] = -1
+                            sql_lag[1, n_sql] = 0.0
                         n_sql += 1
         if open_run:
             key_lo[n_keys] = (run_day << SCORE_BITS) + BIAS + run_lo
@@ -283,38 +307,97 @@ def first_crossings(
                 break
 
 
+@njit(cache=True, nogil=True, inline="always")
+def even_step(ranked):
+    """Return the step of evenly spaced sorted thresholds (as lab.default_thresholds makes
+    them, give or take rounding), or 0.0 when they are not."""
+    n = len(ranked)
+    if n < 3:
+        return 0.0
+    step = (ranked[n - 1] - ranked[0]) / (n - 1)
+    if step <= 0:
+        return 0.0
+    for k in range(1, n):
+        gap = ranked[k] - ranked[k - 1]
+        if gap < step - 2 or gap > step + 2:
+            return 0.0
+    return step
+
+
+@njit(cache=True, nogil=True, inline="always")
+def rank(ranked, step, v):
+    """Return how many of the sorted thresholds ranked are <= v: by arithmetic when they are
+    evenly spaced (step > 0), nudged where rounding is off by one; else by binary search."""
+    n = len(ranked)
+    if step > 0:
+        c = np.int64(np.floor((v - ranked[0]) / step)) + 1
+        c = min(max(c, np.int64(0)), np.int64(n))
+        while c < n and ranked[c] <= v:
+            c += 1
+        while c > 0 and ranked[c - 1] > v:
+            c -= 1
+        return c
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ranked[mid] <= v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 @njit(cache=True, nogil=True)
 def count_at_or_below(ranked, values, low_bits, bias):
     """Return per value how many of the sorted thresholds ranked are <= it, the value being
-    (key & low_bits) - bias (low_bits 0: the key itself). Evenly spaced thresholds (as
-    lab.default_thresholds makes them) are found by arithmetic, nudged where rounding is off
-    by one; others by binary search."""
-    n = len(ranked)
+    (key & low_bits) - bias (low_bits 0: the key itself)."""
+    step = even_step(ranked)
     out = np.empty(len(values), dtype=np.int64)
-    even = n >= 3
-    step = 0.0
-    if even:
-        step = (ranked[n - 1] - ranked[0]) / (n - 1)
-        for k in range(1, n):
-            gap = ranked[k] - ranked[k - 1]
-            if step <= 0 or gap < step - 2 or gap > step + 2:
-                even = False
-                break
     for i in range(len(values)):
         v = values[i]
         if low_bits:
             v = (v & low_bits) - bias
-        if even:
-            c = np.int64(np.floor((v - ranked[0]) / step)) + 1
-            c = min(max(c, np.int64(0)), np.int64(n))
-            while c < n and ranked[c] <= v:
-                c += 1
-            while c > 0 and ranked[c - 1] > v:
-                c -= 1
-        else:
-            c = np.searchsorted(ranked, v, side="right")
-        out[i] = c
+        out[i] = rank(ranked, step, v)
     return out
+
+
+@njit(cache=True, nogil=True)
+def key_histogram(keys, since, until, ranked, sign, out):
+    """Add sign to out[how many thresholds are <= the key's bound] for each of the sorted
+    record keys in [since, until) (day << SCORE_BITS bounds)."""
+    step = even_step(ranked)
+    low_bits = (np.int64(1) << SCORE_BITS) - 1
+    for i in range(np.searchsorted(keys, since), np.searchsorted(keys, until)):
+        out[rank(ranked, step, (keys[i] & low_bits) - BIAS)] += sign
+
+
+@njit(cache=True, nogil=True)
+def sql_histograms(lo, hi, code, is_chosen, ranked, out):
+    """Histogram the SQL leads' records by threshold bin, for the trade-off curve.
+
+    A record counts at threshold k when rank(lo) <= k < rank(hi): add 1 at out[row, rank(lo)]
+    and -1 at out[row, rank(hi)], for the rows it belongs to: 0 its cohort is chosen, 1 and
+    won, 2 the SQL it caught falls in a chosen quarter, 3 the customer likewise. code: the
+    records' lab_kernels.records sql_code rows; is_chosen[q + 1]: quarter q chosen.
+    """
+    step = even_step(ranked)
+    for i in range(len(lo)):
+        a = rank(ranked, step, lo[i])
+        b = rank(ranked, step, hi[i])
+        if a == b:
+            continue
+        if is_chosen[code[0, i] + 1]:
+            out[0, a] += 1
+            out[0, b] -= 1
+            if code[1, i]:
+                out[1, a] += 1
+                out[1, b] -= 1
+        if is_chosen[code[2, i] + 1]:
+            out[2, a] += 1
+            out[2, b] -= 1
+        if is_chosen[code[3, i] + 1]:
+            out[3, a] += 1
+            out[3, b] -= 1
 
 
 def new_scratch(weights: tuple) -> np.ndarray:

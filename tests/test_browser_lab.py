@@ -74,12 +74,13 @@ def test_the_served_lab_shows_the_cli_mqls_as_the_slider_moves(
             thumb.focus()
             for _ in range(5):  # step 1: five points up
                 thumb.press("ArrowRight")
-            page.wait_for_timeout(500)
-            # wait for the rerun to finish, then for the figure to change
+            # The slider reruns only the page's threshold fragment, which the status widget
+            # may not announce: wait until the figures are drawn for the last threshold and no
+            # element of an earlier run is left on the page.
             page.wait_for_function(
-                "(before) => [...document.querySelectorAll('[data-testid=stMetric]')]"
-                ".some(m => m.innerText.startsWith('MQLs') && !m.innerText.includes(before))",
-                arg=shown[0].split("\n")[0],
+                "(want) => document.body.innerText.includes('The draft at threshold ' + want +"
+                " ',') && !document.querySelector('[data-stale=\"true\"]')",
+                arg=f"{start + 5:g}",
             )
             page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
             shown.append(mqls())

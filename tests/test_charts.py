@@ -120,3 +120,26 @@ def test_highlighting_a_channel_fades_the_others():
 
 def test_channel_colours_do_not_depend_on_order():
     assert charts.channel_colors(["b", "a"]) == charts.channel_colors(["a", "b"])
+
+
+def test_tradeoff_draws_the_curve_and_marks_the_chosen_and_current_thresholds():
+    curve = pl.DataFrame(
+        {
+            "threshold": [0.0, 10.0, 20.0],
+            "mqls": [30, 20, 5],
+            "mql_to_sql": [0.1, 0.2, 0.4],
+            "customer_capture": [0.9, 0.6, 0.2],
+        }
+    )
+    fig = charts.tradeoff(curve, threshold=10.0, current_threshold=20.0)
+
+    bars, rate, capture = fig.data
+    assert list(bars.y) == [30, 20, 5] and list(rate.y) == [0.1, 0.2, 0.4]
+    assert list(capture.y) == [0.9, 0.6, 0.2]
+    chosen, current = fig.layout.shapes
+    assert (chosen.x0, chosen.x1, chosen.line.dash) == (10.0, 10.0, None)
+    assert (current.x0, current.x1, current.line.dash) == (20.0, 20.0, "dot")
+    assert [a.text for a in fig.layout.annotations] == ["chosen 10", "current 20"]
+    # the same threshold twice: one mark
+    same = charts.tradeoff(curve, threshold=20.0, current_threshold=20.0)
+    assert [a.text for a in same.layout.annotations] == ["chosen 20"]

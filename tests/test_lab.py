@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from fixtures import Definition as StoredDefinition
 from fixtures import Journey, Spend
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from test_properties import SETTINGS, datasets
@@ -561,6 +561,7 @@ def test_each_quarter_is_judged_by_the_version_in_force_then(demo):
     ),
     values=st.lists(st.integers(-(10**6), 2 * 10**9), max_size=60),
 )
+@settings(deadline=None)  # the first example also compiles the kernel
 def test_counting_thresholds_below_equals_a_binary_search(thresholds, values):
     ranked = np.array(sorted(thresholds), dtype=np.int64)
     values = np.array(values, dtype=np.int64)
