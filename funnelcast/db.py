@@ -62,13 +62,19 @@ def query_text(name: str) -> str:
 
 def run(cur: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pl.DataFrame:
     """Return the rows of queries/NAME.sql, run with named parameters, as a polars frame."""
+    return relation(cur, name, **params).pl()
+
+
+def relation(cur: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyRelation:
+    """Return queries/NAME.sql with named parameters bound, not yet fetched (to stream a large
+    result in batches: .to_arrow_reader(rows))."""
     sql = query_text(name)
     used = set(re.findall(r"\$([a-z_][a-z0-9_]*)", sql))
     missing = used - params.keys()
     if missing:
         raise TypeError(f"query {name} needs parameters: {', '.join(sorted(missing))}")
     bound = {k: v for k, v in params.items() if k in used}
-    return cur.sql(sql, params=bound).pl()
+    return cur.sql(sql, params=bound)
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, fiscal_year_start_month: int = 1) -> None:

@@ -32,7 +32,7 @@ import datetime as dt
 import math
 import numbers
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -212,10 +212,9 @@ def materialise(
     del leads
     calendar = _calendar(cur, moments.values())
 
-    # the frame goes straight in, so that nothing here keeps its 14 bytes per event alive
-    layout = _layout(
-        db.run(cur, "lab_check_events", event_types=list(types)), moments["created"], len(types)
-    )
+    lead, at_us, kind = kernels.sort_events(_event_batches(cur, types), len(moments["created"]))
+    layout = _layout(lead, at_us, kind, moments["created"], len(types))
+    del lead, at_us, kind
     check_day = calendar.day_of(layout["check_us"])
     if len(check_day) and (check_day.min() < 0 or check_day.max() >= calendar.n_days):
         raise db.FunnelcastError("a lead or event lies outside the data's quarters")
@@ -373,15 +372,33 @@ class _Decays(TypedDict):
     early_weight: np.ndarray
 
 
-def _layout(events: pl.DataFrame, created_us: np.ndarray, n_types: int) -> _Layout:
+BATCH_ROWS = 1 << 20
+
+
+def _event_batches(
+    cur: duckdb.DuckDBPyConnection, types: tuple[str, ...]
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield lab_check_events.sql's rows as (lead index, moment in us, type index) arrays, in
+    batches streamed from DuckDB (from another engine, its whole result at once)."""
+    result = db.relation(cur, "lab_check_events", event_types=list(types))
+    columns = ("lead_index", "occurred_us", "type_index")
+    if not hasattr(result, "to_arrow_reader"):  # the Spark engine's result
+        frame = result.pl()
+        yield tuple(frame[c].to_numpy() for c in columns)
+        return
+    for batch in result.to_arrow_reader(BATCH_ROWS):
+        yield tuple(
+            batch.column(c).to_numpy(zero_copy_only=False) for c in columns
+        )
+
+
+def _layout(
+    lead: np.ndarray, at_us: np.ndarray, kind: np.ndarray, created_us: np.ndarray, n_types: int
+) -> _Layout:
     """Return the check layout: checks, event groups and early events, lead by lead.
 
-    events: lab_check_events.sql's rows, one per event, sorted by lead, moment and type.
+    lead, at_us, kind: one row per event, sorted by lead, moment and type (sort_events).
     """
-    lead = events["lead_index"].to_numpy()
-    at_us = events["occurred_us"].to_numpy()
-    kind = events["type_index"].to_numpy()
-    del events
     n_checks, n_groups, n_early = kernels.count_layout(lead, at_us, kind, created_us)
     starts = {
         name: np.concatenate([[0], np.cumsum(n)]).astype(np.int64)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from test_properties import SETTINGS, datasets
 
-from funnelcast import db, definitions, lab
+from funnelcast import db, definitions, lab, lab_kernels
 from funnelcast.definitions import BehaviourRule, Definition
 from funnelcast.demo import build_demo
 
@@ -568,3 +568,36 @@ def test_counting_thresholds_below_equals_a_binary_search(thresholds, values):
     assert (
         lab._count_at_or_below(ranked, values) == np.searchsorted(ranked, values, side="right")
     ).all()
+
+
+@given(
+    events=st.lists(
+        st.tuples(st.integers(0, 5), st.integers(0, 6), st.integers(0, 3)), max_size=400
+    ),
+    cuts=st.lists(st.integers(0, 400), max_size=4),
+)
+@settings(deadline=None)  # the first example also compiles the kernels
+def test_sorting_events_in_batches_equals_a_lexsort(events, cuts):
+    """Leads 0-5 with few or many events (past the insertion-sort limit), moments and types
+    tied often, given in batches: the same order as sorting by lead, moment and type."""
+    lead = np.array([e[0] for e in events], dtype=np.int32)
+    at_us = np.array([e[1] for e in events], dtype=np.int64) * 1_000_000
+    kind = np.array([e[2] for e in events], dtype=np.int16)
+    bounds = [0, *sorted(c for c in cuts if c < len(events)), len(events)]
+    batches = [(lead[a:b], at_us[a:b], kind[a:b]) for a, b in zip(bounds, bounds[1:])]
+    got = lab_kernels.sort_events(batches, 6)
+    order = np.lexsort((kind, at_us, lead))
+    for mine, theirs in zip(got, (lead[order], at_us[order], kind[order])):
+        assert mine.tolist() == theirs.tolist()
+
+
+def test_sorting_a_lead_with_many_events_uses_the_stable_path():
+    n = lab_kernels.INSERTION_MAX * 3
+    rng = np.random.default_rng(3)
+    lead = np.zeros(n, dtype=np.int32)
+    at_us = rng.integers(0, 20, n).astype(np.int64)
+    kind = rng.integers(0, 4, n).astype(np.int16)
+    _, at_sorted, kind_sorted = lab_kernels.sort_events([(lead, at_us, kind)], 1)
+    order = np.lexsort((kind, at_us))
+    assert at_sorted.tolist() == at_us[order].tolist()
+    assert kind_sorted.tolist() == kind[order].tolist()
