@@ -387,9 +387,7 @@ def _event_batches(
         yield tuple(frame[c].to_numpy() for c in columns)
         return
     for batch in result.to_arrow_reader(BATCH_ROWS):
-        yield tuple(
-            batch.column(c).to_numpy(zero_copy_only=False) for c in columns
-        )
+        yield tuple(batch.column(c).to_numpy(zero_copy_only=False) for c in columns)
 
 
 def _layout(
@@ -472,7 +470,9 @@ class Weights:
 
     @property
     def arrays(self) -> tuple:
-        """Return the arrays the compiled loops read, in their order."""
+        """Return the arrays the compiled loops read, in their order: these, then per type
+        the points of rewards and of penalties (0 for the other kinds), then the caps and
+        capped points padded with zeros to lab_kernels.UNROLLED slots."""
         return (
             self.fit_points,
             self.kind,
@@ -480,7 +480,18 @@ class Weights:
             self.slot,
             self.cap_over_points,
             self.capped_points,
+            np.where(self.kind == kernels.REWARD, self.points, 0.0),
+            np.where(self.kind == kernels.PENALTY, self.points, 0.0),
+            _padded(self.cap_over_points),
+            _padded(self.capped_points),
         )
+
+
+def _padded(values: np.ndarray) -> np.ndarray:
+    """Return values with zeros after them, to at least lab_kernels.UNROLLED of them."""
+    out = np.zeros(max(len(values), kernels.UNROLLED))
+    out[: len(values)] = values
+    return out
 
 
 def compile_weights(m: Materialised, definition: Definition) -> Weights:

@@ -601,3 +601,50 @@ def test_sorting_a_lead_with_many_events_uses_the_stable_path():
     order = np.lexsort((kind, at_us))
     assert at_sorted.tolist() == at_us[order].tolist()
     assert kind_sorted.tolist() == kind[order].tolist()
+
+
+_MATERIALISED: dict = {}
+
+
+def _demo_materialised(con) -> lab.Materialised:
+    """Return the demo's history materialised for version 1, once per test session."""
+    if id(con) not in _MATERIALISED:
+        _MATERIALISED[id(con)] = lab.materialise_for(
+            con.cursor(), definitions.load(con.cursor(), 1)
+        )
+    return _MATERIALISED[id(con)]
+
+
+def _generic(weights: tuple) -> tuple:
+    """Return compiled weights the kernels score with generic_scores (more capped slots than
+    lab_kernels.UNROLLED, the extra ones adding 0.0), for comparing the two paths."""
+    n = lab_kernels.UNROLLED + 1
+    pad = [np.concatenate([a, np.zeros(n - len(a))]) for a in weights[4:6]]
+    return (*weights[:4], *pad, *weights[6:])
+
+
+@given(
+    points=st.lists(st.floats(-30, 60, allow_nan=False).map(lambda x: round(x, 2)), min_size=10),
+    caps=st.lists(st.one_of(st.none(), st.floats(0.5, 90).map(lambda x: round(x, 1))), min_size=10),
+)
+@settings(max_examples=25, deadline=None)
+def test_the_unrolled_scores_are_the_generic_ones_bit_for_bit(demo, points, caps):
+    """Up to UNROLLED capped types the kernels keep the sums in local variables; every score
+    at every check of every lead is exactly what the array-of-sums loop gives."""
+    current = definitions.load(demo.cursor(), 1)
+    m = _demo_materialised(demo)
+    draft = dataclasses.replace(
+        current,
+        behaviour_rules=tuple(
+            BehaviourRule(r.event_type, p, c)
+            for r, p, c in zip(current.behaviour_rules, points, caps)
+        ),
+    )
+    w = lab.compile_weights(m, draft).arrays
+    assert 0 <= len(w[5]) <= lab_kernels.UNROLLED
+    mine, theirs = np.empty(m.most_checks), np.empty(m.most_checks)
+    for lead in range(m.n_leads):
+        n = lab_kernels.one_lead(lead, m.history, w, mine, lab_kernels.new_scratch(w))
+        generic = _generic(w)
+        lab_kernels.one_lead(lead, m.history, generic, theirs, lab_kernels.new_scratch(generic))
+        assert mine[:n].tobytes() == theirs[:n].tobytes(), lead
