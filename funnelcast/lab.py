@@ -643,6 +643,7 @@ def score(m: Materialised, definition: Definition) -> Scores:
             lead_max,
             np.empty(most),
             kernels.new_scratch(w),
+            np.empty(most, dtype=np.int64),
         )
         return keys[0, :n_keys], keys[1, :n_keys], bound[:, :n_sql], code[:, :n_sql], lag[:, :n_sql]
 
