@@ -212,9 +212,11 @@ def materialise(
     del leads
     calendar = _calendar(cur, moments.values())
 
-    lead, at_us, kind = kernels.sort_events(_event_batches(cur, types), len(moments["created"]))
-    layout = _layout(lead, at_us, kind, moments["created"], len(types))
-    del lead, at_us, kind
+    event_start, at_us, kind = kernels.sort_events(
+        _event_batches(cur, types), len(moments["created"])
+    )
+    layout = _layout(event_start, at_us, kind, moments["created"], len(types))
+    del event_start, at_us, kind
     check_day = calendar.day_of(layout["check_us"])
     if len(check_day) and (check_day.min() < 0 or check_day.max() >= calendar.n_days):
         raise db.FunnelcastError("a lead or event lies outside the data's quarters")
@@ -391,13 +393,19 @@ def _event_batches(
 
 
 def _layout(
-    lead: np.ndarray, at_us: np.ndarray, kind: np.ndarray, created_us: np.ndarray, n_types: int
+    event_start: np.ndarray,
+    at_us: np.ndarray,
+    kind: np.ndarray,
+    created_us: np.ndarray,
+    n_types: int,
 ) -> _Layout:
     """Return the check layout: checks, event groups and early events, lead by lead.
 
-    lead, at_us, kind: one row per event, sorted by lead, moment and type (sort_events).
+    event_start, at_us, kind: the events as lab_kernels.sort_events sorts them.
     """
-    n_checks, n_groups, n_early = kernels.count_layout(lead, at_us, kind, created_us)
+    n_checks, n_groups, n_early, largest = kernels.count_layout(
+        event_start, at_us, kind, created_us
+    )
     starts = {
         name: np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
         for name, n in (("check", n_checks), ("group", n_groups), ("early", n_early))
@@ -409,13 +417,13 @@ def _layout(
             starts["check"][-1], dtype=np.uint8 if n_types < 256 else np.uint16
         ),
         "group_type": np.empty(starts["group"][-1], dtype=type_dtype),
-        "group_count": np.empty(starts["group"][-1], dtype=np.int32),
+        "group_count": np.empty(starts["group"][-1], dtype=np.min_scalar_type(largest)),
         "early_type": np.empty(starts["early"][-1], dtype=type_dtype),
         "early_count": np.empty(starts["early"][-1], dtype=np.int32),
         "early_age_us": np.empty(starts["early"][-1], dtype=np.int64),
     }
     kernels.fill_layout(
-        lead,
+        event_start,
         at_us,
         kind,
         created_us,
@@ -424,8 +432,6 @@ def _layout(
         starts["early"],
         *out.values(),
     )
-    if out["group_count"].max(initial=0) < 256:
-        out["group_count"] = out["group_count"].astype(np.uint8)
     return _Layout(
         check_start=starts["check"],
         group_start=starts["group"],

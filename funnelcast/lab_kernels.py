@@ -55,12 +55,10 @@ def place_by_lead(lead, at_us, kind, fill, out_at, out_kind):
 
 @njit(cache=True, nogil=True)
 def sort_within_leads(start, out_at, out_kind):
-    """Sort each lead's events by moment and type (see sort_events); return each event's lead."""
+    """Sort each lead's events by moment and type (see sort_events)."""
     n_leads = len(start) - 1
-    out_lead = np.empty(len(out_at), dtype=np.int32)
     for person in range(n_leads):
         a, b = start[person], start[person + 1]
-        out_lead[a:b] = person
         if b - a > INSERTION_MAX:
             by_kind = np.argsort(out_kind[a:b], kind="mergesort")
             order = by_kind[np.argsort(out_at[a:b][by_kind], kind="mergesort")]
@@ -76,12 +74,11 @@ def sort_within_leads(start, out_at, out_kind):
                 j -= 1
             out_at[j + 1] = moment
             out_kind[j + 1] = what
-    return out_lead
 
 
 def sort_events(batches, n_leads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return events given in batches of (lead, moment, type) arrays as three arrays sorted by
-    lead, moment and type.
+    """Return events given in batches of (lead, moment, type) arrays sorted by lead, moment and
+    type: where each lead's events start (plus the end), and their moments and types.
 
     A counting sort by lead (0..n_leads-1) over the batches, then each lead's events by moment
     and type: by insertion, as a lead has a few dozen; by two stable argsorts when it has more.
@@ -102,41 +99,47 @@ def sort_events(batches, n_leads: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     while batches:
         lead, at_us, kind = batches.pop(0)  # each batch is freed once placed
         place_by_lead(lead, at_us, kind, fill, out_at, out_kind)
-    return sort_within_leads(start, out_at, out_kind), out_at, out_kind
+    sort_within_leads(start, out_at, out_kind)
+    return start, out_at, out_kind
 
 
 @njit(cache=True, nogil=True)
-def count_layout(lead, at_us, kind, created_us):
-    """Return per lead its checks, event groups at or after creation, and earlier event groups.
+def count_layout(event_start, at_us, kind, created_us):
+    """Return per lead its checks, event groups at or after creation and earlier event groups,
+    and the most events in one group.
 
-    lead, at_us, kind: one row per event, sorted by lead, moment and type. A group is the
-    events of one lead, moment and type. A check opens at creation and at each later moment.
+    event_start: per lead where its events start in at_us and kind (plus the end), each lead's
+    sorted by moment and type (sort_events). A group is the events of one lead, moment and
+    type. A check opens at creation and at each later moment.
     """
     n_leads = len(created_us)
     n_checks = np.ones(n_leads, dtype=np.int64)
     n_groups = np.zeros(n_leads, dtype=np.int64)
     n_early = np.zeros(n_leads, dtype=np.int64)
-    i, n = 0, len(lead)
-    while i < n:
-        person, moment, what = lead[i], at_us[i], kind[i]
-        j = i + 1
-        while j < n and lead[j] == person and at_us[j] == moment and kind[j] == what:
-            j += 1
+    largest = 0
+    for person in range(n_leads):
         created = created_us[person]
-        if moment < created:
-            n_early[person] += 1
-        else:
-            n_groups[person] += 1
-            new_moment = i == 0 or lead[i - 1] != person or at_us[i - 1] != moment
-            if moment > created and new_moment:
-                n_checks[person] += 1
-        i = j
-    return n_checks, n_groups, n_early
+        i, n = event_start[person], event_start[person + 1]
+        while i < n:
+            moment, what = at_us[i], kind[i]
+            j = i + 1
+            while j < n and at_us[j] == moment and kind[j] == what:
+                j += 1
+            largest = max(largest, j - i)
+            if moment < created:
+                n_early[person] += 1
+            else:
+                n_groups[person] += 1
+                new_moment = i == event_start[person] or at_us[i - 1] != moment
+                if moment > created and new_moment:
+                    n_checks[person] += 1
+            i = j
+    return n_checks, n_groups, n_early, largest
 
 
 @njit(cache=True, nogil=True)
 def fill_layout(
-    lead,
+    event_start,
     at_us,
     kind,
     created_us,
@@ -154,34 +157,30 @@ def fill_layout(
     """Fill the layout count_layout sized (outputs: the arrays after early_start)."""
     n_leads = len(created_us)
     for person in range(n_leads):
-        check_us[check_start[person]] = created_us[person]
-    i, n = 0, len(lead)
-    check = group = early = -1
-    last = -1
-    while i < n:
-        person, moment, what = lead[i], at_us[i], kind[i]
-        j = i + 1
-        while j < n and lead[j] == person and at_us[j] == moment and kind[j] == what:
-            j += 1
-        if person != last:
-            check, group, early = check_start[person], group_start[person], early_start[person]
-            last = person
         created = created_us[person]
-        if moment < created:
-            early_type[early] = what
-            early_count[early] = j - i
-            early_age_us[early] = created - moment
-            early += 1
-        else:
-            new_moment = i == 0 or lead[i - 1] != person or at_us[i - 1] != moment
-            if moment > created and new_moment:
-                check += 1
-                check_us[check] = moment
-            check_groups[check] += 1
-            group_type[group] = what
-            group_count[group] = j - i
-            group += 1
-        i = j
+        check, group, early = check_start[person], group_start[person], early_start[person]
+        check_us[check] = created
+        i, n = event_start[person], event_start[person + 1]
+        while i < n:
+            moment, what = at_us[i], kind[i]
+            j = i + 1
+            while j < n and at_us[j] == moment and kind[j] == what:
+                j += 1
+            if moment < created:
+                early_type[early] = what
+                early_count[early] = j - i
+                early_age_us[early] = created - moment
+                early += 1
+            else:
+                new_moment = i == event_start[person] or at_us[i - 1] != moment
+                if moment > created and new_moment:
+                    check += 1
+                    check_us[check] = moment
+                check_groups[check] += 1
+                group_type[group] = what
+                group_count[group] = j - i
+                group += 1
+            i = j
 
 
 @njit(cache=True, nogil=True, inline="always")

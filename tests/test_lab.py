@@ -585,10 +585,11 @@ def test_sorting_events_in_batches_equals_a_lexsort(events, cuts):
     kind = np.array([e[2] for e in events], dtype=np.int16)
     bounds = [0, *sorted(c for c in cuts if c < len(events)), len(events)]
     batches = [(lead[a:b], at_us[a:b], kind[a:b]) for a, b in zip(bounds, bounds[1:])]
-    got = lab_kernels.sort_events(batches, 6)
+    start, at_sorted, kind_sorted = lab_kernels.sort_events(batches, 6)
     order = np.lexsort((kind, at_us, lead))
-    for mine, theirs in zip(got, (lead[order], at_us[order], kind[order])):
-        assert mine.tolist() == theirs.tolist()
+    assert start.tolist() == [0, *np.cumsum(np.bincount(lead, minlength=6)).tolist()]
+    assert at_sorted.tolist() == at_us[order].tolist()
+    assert kind_sorted.tolist() == kind[order].tolist()
 
 
 def test_sorting_a_lead_with_many_events_uses_the_stable_path():
