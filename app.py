@@ -4,7 +4,7 @@ the shared sidebar (quarter, channel, what is loaded) and the navigation."""
 import duckdb
 import streamlit as st
 
-from funnelcast import dashboard, db, formats, overview
+from funnelcast import dashboard, db, engine, formats, overview
 
 st.set_page_config(page_title="Funnelcast", page_icon="📊", layout="wide")
 
@@ -23,8 +23,14 @@ page = st.navigation(
     ]
 )
 
+try:
+    engine_name, _lake = dashboard.engine_setting()
+except db.FunnelcastError as exc:
+    st.error(f"Cannot use the engine setting: {exc}")
+    st.stop()
 path = dashboard.database_path()
-if not path.exists():
+# With the Spark engine the data is the lake: no DuckDB file is needed, or built.
+if engine_name == "duckdb" and not path.exists():
     with st.spinner(
         f"No database at {path} yet: building the demo database "
         f"({dashboard.DEMO_LEADS:,} leads, seed {dashboard.DEMO_SEED})…"
@@ -37,16 +43,25 @@ if not path.exists():
             st.stop()
 
 try:
-    database = dashboard.open_database(path)
+    database = dashboard.current_database()
     ctx = dashboard.context(database)
 except db.FunnelcastError as exc:
-    st.error(f"Cannot use the database: {exc}")
+    st.error(f"Cannot use the {'lake' if engine_name == 'spark' else 'database'}: {exc}")
     st.caption(
-        f"Set {dashboard.ENV_VAR} to a Funnelcast database, or unset it to use {db.DEFAULT_DB}."
+        f"Set {engine.PARQUET_ENV} to a directory `funnelcast export-parquet` wrote, or unset "
+        f"{engine.ENGINE_ENV} to read the DuckDB file."
+        if engine_name == "spark"
+        else f"Set {dashboard.ENV_VAR} to a Funnelcast database, or unset it to use "
+        f"{db.DEFAULT_DB}."
     )
     st.stop()
 except duckdb.Error as exc:  # a damaged file opens, then fails when read
     st.error(dashboard.read_error(path, exc))
+    st.stop()
+except Exception as exc:  # Spark's own errors (a damaged lake), one line; anything else surfaces
+    if (failure := dashboard.engine_failure(exc)) is None:
+        raise
+    st.error(failure)
     st.stop()
 
 if st.session_state.get("built_demo_at") == str(path):
@@ -82,7 +97,7 @@ with st.sidebar:
 
     st.divider()
     st.markdown("**Database**")
-    st.caption(f"`{path}`")
+    st.caption(database.source)
     demo = dashboard.meta(database, "demo_seed", "demo_leads")
     if demo["demo_seed"] is not None:
         st.caption(
@@ -100,3 +115,7 @@ try:
     page.run()
 except duckdb.Error as exc:
     st.error(dashboard.read_error(path, exc))
+except Exception as exc:  # Spark's own errors, one line; anything else surfaces
+    if (failure := dashboard.engine_failure(exc)) is None:
+        raise
+    st.error(failure)

@@ -51,9 +51,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         )
         sub.add_argument(
             "--parquet",
-            type=Path,
-            default=None,
-            help=f"Parquet directory of the tables (spark engine; default: ${engine.PARQUET_ENV})",
+            default=None,  # text: a URI such as s3a://bucket/lake must reach Spark whole
+            help=f"Parquet directory or URI of the tables (spark engine; default: "
+            f"${engine.PARQUET_ENV})",
         )
 
 
@@ -68,8 +68,8 @@ def cmd_export_parquet(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine_of(args: argparse.Namespace) -> tuple[str, Path | None]:
-    """Return the engine and Parquet directory: the command line's, else the environment's."""
+def _engine_of(args: argparse.Namespace) -> tuple[str, str | None]:
+    """Return the engine and Parquet location: the command line's, else the environment's."""
     if args.engine is not None:
         parquet = args.parquet or engine.configured_parquet()
         return args.engine, parquet

@@ -7,8 +7,10 @@ funnelcast.overview) are plain and tested without Streamlit.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,7 @@ import numpy as np
 import polars as pl
 import streamlit as st
 
-from funnelcast import cli, db, definitions, lab, metrics
+from funnelcast import cli, db, definitions, engine, lab, metrics
 from funnelcast.definitions import Definition
 
 T = TypeVar("T")
@@ -43,11 +45,21 @@ _WRITE_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class Database:
-    """This session's handle on the database file."""
+    """This session's handle on the data: a DuckDB file, or a Parquet lake read through Spark."""
 
-    path: Path
-    key: str  # names the file's current content; part of every cached result's key
-    cursor: duckdb.DuckDBPyConnection
+    path: Path  # the DuckDB file; for the Spark engine, the lake's location
+    key: str  # names the data's current content; part of every cached result's key
+    cursor: Any  # a duckdb cursor, or a funnelcast.spark_engine.SparkCursor
+    engine: str = "duckdb"  # "duckdb" or "spark"
+    location: str = ""  # the lake as $FUNNELCAST_PARQUET names it (s3a://... kept whole)
+
+    @property
+    def source(self) -> str:
+        """Return which engine reads which data, for the sidebar (never a Spark Connect token)."""
+        if self.engine == "spark":
+            where = "Spark Connect" if os.environ.get(SPARK_REMOTE_ENV) else "local"
+            return f"Engine: Spark ({where}), lake `{self.location.rstrip('/')}/`"
+        return f"Engine: DuckDB, `{self.path}`"
 
 
 def database_path() -> Path:
@@ -109,8 +121,132 @@ def open_database(path: Path) -> Database:
 
 
 def current_database() -> Database:
-    """Return this session's handle on the database the app uses (app.py has checked it)."""
+    """Return this session's handle on the data the app uses (app.py has checked it): the
+    DuckDB file, or with FUNNELCAST_ENGINE=spark the Parquet lake at FUNNELCAST_PARQUET."""
+    chosen, location = engine_setting()
+    if chosen == "spark":
+        return open_lake(location)
     return open_database(database_path())
+
+
+# ===== the Spark engine: the same pages over a Parquet lake =====
+# FUNNELCAST_ENGINE=spark and FUNNELCAST_PARQUET=DIR: every figure is read through one Spark
+# session per process (funnelcast.spark_engine), writes stay with the DuckDB file.
+SPARK_REMOTE_ENV = "FUNNELCAST_SPARK_REMOTE"  # spark_engine.REMOTE_ENV; that module needs sqlglot
+# A remote lake cannot be listed cheaply on every rerun: its key changes every few minutes.
+LAKE_TTL_SECONDS = 300
+
+
+def engine_setting() -> tuple[str, str | None]:
+    """Return the configured engine and, for Spark, the lake's location (FunnelcastError when
+    FUNNELCAST_ENGINE names no engine, or spark has no FUNNELCAST_PARQUET)."""
+    chosen, _ = engine.configured()
+    # read as written: a Path would fold s3a://bucket into s3a:/bucket
+    location = (os.environ.get(engine.PARQUET_ENV) or "").strip() or None
+    if chosen == "spark" and location is None:
+        raise db.FunnelcastError(
+            f"{engine.ENGINE_ENV}=spark needs {engine.PARQUET_ENV}, the directory of Parquet "
+            "tables `funnelcast export-parquet` writes"
+        )
+    return chosen, location
+
+
+def spark_mode() -> bool:
+    """Return whether the dashboard reads through Spark (a bad setting reads as not)."""
+    try:
+        return engine_setting()[0] == "spark"
+    except db.FunnelcastError:
+        return False
+
+
+def _remote_lake(location: str) -> bool:
+    """Return whether the lake is elsewhere: a URI, or any path a Spark Connect server reads."""
+    return (
+        "://" in location or location.startswith("dbfs:") or bool(os.environ.get(SPARK_REMOTE_ENV))
+    )
+
+
+def lake_key(location: str, now: float | None = None) -> str:
+    """Return a key that changes when the lake's files change: a hash of every file's path,
+    modification time and size under a local directory; for a remote lake, its location and
+    the current LAKE_TTL_SECONDS window."""
+    if _remote_lake(location):
+        window = int((time.time() if now is None else now) // LAKE_TTL_SECONDS)
+        return f"spark|{location}|ttl{window}"
+    root = Path(location)
+    if not root.is_dir():
+        raise db.FunnelcastError(
+            f"{location} is not a directory of Parquet tables (write one with: "
+            f"funnelcast export-parquet --db FILE --out {location})"
+        )
+    digest = hashlib.sha256()
+    for folder, subfolders, files in os.walk(root):
+        subfolders.sort()
+        for name in sorted(files):
+            file = Path(folder, name)
+            stat = file.stat()
+            digest.update(f"{file.relative_to(root)}|{stat.st_mtime_ns}|{stat.st_size}\n".encode())
+    return f"spark|{root.resolve()}|{digest.hexdigest()[:20]}"
+
+
+@st.cache_resource(show_spinner="Starting Spark…")
+def _spark_session() -> Any:
+    """Return the process's Spark session (local[2], or Spark Connect): starting one is the
+    slow part, so it outlives every lake connection and is never stopped by a cache clear."""
+    from funnelcast import spark_engine
+
+    return spark_engine.session()
+
+
+@st.cache_resource(show_spinner="Reading the lake's tables…", on_release=lambda con: con.close())
+def _lake_connection(key: str, location: str) -> Any:
+    """Return the Spark engine's connection to the lake that key names (its tables as views)."""
+    from funnelcast import spark_engine
+
+    return spark_engine.SparkConnection(location, spark=_spark_session())
+
+
+@st.cache_resource(
+    scope="session", show_spinner=False, max_entries=4, on_release=lambda cur: cur.close()
+)
+def _lake_session_cursor(key: str, location: str, thread: int) -> Any:
+    """Return this session's Spark cursor on the lake, for one script thread (see above)."""
+    return _lake_connection(key, location).cursor()
+
+
+def open_lake(location: str | None) -> Database:
+    """Return this session's handle on the Parquet lake at location; FunnelcastError when unusable."""
+    if not location:
+        raise db.FunnelcastError(f"the spark engine needs {engine.PARQUET_ENV}")
+    key = lake_key(location)
+    cursor = _lake_session_cursor(key, location, threading.get_ident())
+    return Database(Path(location), key, cursor, engine="spark", location=location)
+
+
+def spark_write_note(action: str) -> str | None:
+    """Return why ACTION is not offered when the dashboard reads through Spark, else None."""
+    if not spark_mode():
+        return None
+    return (
+        f"This dashboard reads the lake through Spark ({engine.ENGINE_ENV}=spark), which it "
+        f"never writes: {action} goes through the DuckDB file (the same page without "
+        f"{engine.ENGINE_ENV}, or the `funnelcast` command) and then `funnelcast export-parquet`,"
+        " or through the lake's own pipeline."
+    )
+
+
+def engine_failure(exc: Exception) -> str | None:
+    """Return the one line to show when Spark fails while a page reads, or None when exc is
+    not Spark's (let it surface)."""
+    if type(exc).__module__.split(".")[0] not in ("pyspark", "py4j"):
+        return None
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    location = os.environ.get(engine.PARQUET_ENV, "")
+    return (
+        f"Reading the lake {location} through Spark failed: {first}. If this repeats after a "
+        f"refresh, check the lake's Parquet tables, or unset {engine.ENGINE_ENV} to read the "
+        "DuckDB file."
+    )
 
 
 def write(path: Path, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
@@ -123,6 +259,8 @@ def write(path: Path, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     cursor keyed on the old key is left behind and nothing stale is read. A session running at
     that very moment fails once and is right again on its next run.
     """
+    if spark_mode():  # the lake is written by its pipeline, never by the dashboard
+        raise db.FunnelcastError(spark_write_note("writing") or "")
     with _WRITE_LOCK:
         _connection.clear()
         _session_cursor.clear()

@@ -23,8 +23,8 @@ ENGINE_ENV = "FUNNELCAST_ENGINE"
 PARQUET_ENV = "FUNNELCAST_PARQUET"
 
 
-def configured() -> tuple[str, Path | None]:
-    """Return the engine and Parquet directory the environment names (duckdb, None by default)."""
+def configured() -> tuple[str, str | None]:
+    """Return the engine and Parquet location the environment names (duckdb, None by default)."""
     engine = (os.environ.get(ENGINE_ENV) or "duckdb").strip().lower()
     if engine not in ENGINES:
         raise db.FunnelcastError(
@@ -33,10 +33,11 @@ def configured() -> tuple[str, Path | None]:
     return engine, configured_parquet()
 
 
-def configured_parquet() -> Path | None:
-    """Return the Parquet directory the environment names, or None."""
-    parquet = os.environ.get(PARQUET_ENV)
-    return Path(parquet) if parquet else None
+def configured_parquet() -> str | None:
+    """Return the Parquet location the environment names, or None: as written, since a Path
+    would fold a URI's s3a://bucket into s3a:/bucket."""
+    parquet = (os.environ.get(PARQUET_ENV) or "").strip()
+    return parquet or None
 
 
 def connect(

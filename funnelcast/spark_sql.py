@@ -41,9 +41,9 @@ from funnelcast import db
 # Queries that only DuckDB can run, and why; every other file in queries/ runs on both.
 DUCKDB_ONLY = {
     "schema": "creates the DuckDB tables; a lake's tables are Parquet, read by the Spark engine",
-    "column_nulls": "reads DuckDB's own catalogue (duckdb_columns()) and unpivots columns(*): "
-    "it checks an import into the DuckDB file, which the Spark engine never makes",
 }
+# The columns of DuckDB's catalogue function duckdb_columns() that a translated query can read.
+CATALOGUE_COLUMNS = ("schema_name", "table_name", "column_name", "column_index", "data_type")
 
 
 class UntranslatableQuery(db.FunnelcastError):
@@ -130,6 +130,61 @@ def _unnest_select(select: exp.Select) -> exp.Expression:
     return exp.Select(expressions=[generator])
 
 
+def _excluded(star: exp.Star) -> list[exp.Expression]:
+    """Return the columns of `* exclude (...)` (sqlglot names the argument except_)."""
+    return star.args.get("except_") or star.args.get("except") or []
+
+
+def _expand_unpivot_columns(tree: exp.Expression) -> None:
+    """Replace `unpivot cte on columns(* exclude (a, ...))` by the CTE's columns, named.
+
+    The CTE's select list names them; Spark's UNPIVOT needs them listed. Only an unpivot of a
+    CTE expands: elsewhere `* exclude` still refuses to translate (see to_spark).
+    """
+    ctes = {cte.alias: cte.this for cte in tree.find_all(exp.CTE)}
+    for pivot in tree.find_all(exp.Pivot):
+        if not pivot.args.get("unpivot"):
+            continue
+        listed = []
+        for item in pivot.expressions:
+            star = item.this if isinstance(item, exp.Columns) else None
+            if not isinstance(star, exp.Star):
+                listed.append(item)
+                continue
+            source = pivot.this
+            body = ctes.get(source.name) if isinstance(source, exp.Table) else None
+            if body is None:
+                raise UntranslatableQuery(
+                    f"{pivot.sql('duckdb')}: columns(*) translates only in an unpivot of a CTE"
+                )
+            excluded = {c.name for c in _excluded(star)}
+            listed += [exp.column(n) for n in body.named_selects if n not in excluded]
+        pivot.set("expressions", listed)
+
+
+def _catalogue(alias: exp.TableAlias | None) -> exp.Expression:
+    """Return duckdb_columns() as an inline table of the canonical tables' columns: the
+    Spark engine's views have exactly queries/schema.sql's columns, in its order."""
+    rows = [
+        exp.Tuple(
+            expressions=[
+                exp.Literal.string("main"),
+                exp.Literal.string(table),
+                exp.Literal.string(column),
+                exp.Literal.number(index),
+                exp.Literal.string(kind),
+            ]
+        )
+        for table, columns in schema_tables().items()
+        for index, (column, kind) in enumerate(columns, start=1)
+    ]
+    name = alias.this.copy() if alias is not None else exp.to_identifier("duckdb_columns")
+    return exp.Values(
+        expressions=rows,
+        alias=exp.TableAlias(this=name, columns=[exp.to_identifier(c) for c in CATALOGUE_COLUMNS]),
+    )
+
+
 def _rewrite(node: exp.Expression) -> exp.Expression:
     """Return one node of a DuckDB query as its Spark meaning (see the module docstring)."""
     if isinstance(node, exp.TimeToUnix):
@@ -199,6 +254,12 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         > 1
     ):
         return _unnest_select(node)
+    if (
+        isinstance(node, exp.Table)
+        and isinstance(node.this, exp.Anonymous)
+        and node.this.name.lower() == "duckdb_columns"
+    ):
+        return _catalogue(node.args.get("alias"))
     if isinstance(node, exp.Placeholder) and not re.fullmatch(r"[a-z_][a-z0-9_]*", node.name):
         raise UntranslatableQuery(f"parameter {node.sql('duckdb')}: use $name parameters")
     return node
@@ -220,7 +281,8 @@ def to_spark(sql: str) -> str:
         tree: exp.Expression = sqlglot.parse_one(sql, read="duckdb")  # type: ignore[assignment]
     except sqlglot.errors.ParseError as exc:
         raise UntranslatableQuery(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
-    if any(star.args.get("except") for star in tree.find_all(exp.Star)):
+    _expand_unpivot_columns(tree)
+    if any(_excluded(star) for star in tree.find_all(exp.Star)):
         raise UntranslatableQuery("select * exclude (...) has no Spark SQL equivalent")
     tree = _translate(tree)
     return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)

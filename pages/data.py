@@ -105,6 +105,9 @@ if dashboard.viewer_mode():
         icon=":material/visibility:",
     )
     st.stop()
+if lake_note := dashboard.spark_write_note("importing a file"):
+    st.info(lake_note, icon=":material/cloud:")
+    st.stop()
 st.caption(
     "CSV (any delimiter; UTF-8 or Latin-1), Parquet or Excel .xlsx. Every row is checked "
     "before anything is written; the whole file loads, or nothing does. Importing the same file "

@@ -69,13 +69,14 @@ revenue = right.number_input(
 )
 changed = (customers, revenue) != stored
 viewer = dashboard.viewer_mode()
+lake_note = dashboard.spark_write_note("saving a target")
 if save.button(
     "Save target",
     key=pp.SAVE_KEY,
-    disabled=viewer or not changed,
+    disabled=viewer or bool(lake_note) or not changed,
     help="Read-only viewer: targets cannot be saved."
     if viewer
-    else "Store these figures as the quarter's target.",
+    else lake_note or "Store these figures as the quarter's target.",
 ):
     try:
         planner.Target(label, customers, revenue).check()
@@ -92,6 +93,8 @@ if viewer:
         f":material/visibility: Read-only viewer ({dashboard.VIEWER_ENV} is set): plan "
         "with any figures; saving a target is turned off."
     )
+elif lake_note:
+    st.caption(f":material/cloud: {lake_note}")
 if stored == (None, None):
     st.caption(f"No target is stored for {label}: enter one to plan, and save it to keep it.")
 elif changed:

@@ -39,7 +39,8 @@ for key, value in tl.widget_values(base).items():
 draft = tl.draft_from(base, st.session_state)
 
 st.caption(
-    f"Change the threshold and the points below: every figure is the draft replayed on the "
+    f"Change the points and rules below, then the threshold under them: every figure is the "
+    f"draft replayed on the "
     f"chosen quarters of history, beside the definitions in force replayed on the same "
     f"quarters ({tl.versions_text(dashboard.lab_versions_in_force(database, current))}). "
     "MQLs count by the quarter a lead first reached the threshold."
@@ -51,40 +52,6 @@ try:
 except definitions.DefinitionError as exc:
     warnings, problems = [], exc.problems
 scores = dashboard.lab_scores(database, draft) if not problems else None
-
-quarters = [q.label for q in ctx.quarters]
-if not set(st.session_state.get(tl.QUARTERS_KEY) or ()) <= set(quarters):
-    st.session_state.pop(tl.QUARTERS_KEY, None)
-st.session_state.setdefault(tl.QUARTERS_KEY, tl.default_quarters(ctx))
-st.session_state.setdefault(tl.CAPACITY_KEY, tl.DEFAULT_CAPACITY)
-
-left, middle, right = st.columns([3, 3, 2])
-# The range follows the draft's scores only: a range that moved with the value would make
-# Streamlit treat the slider as a new widget and reset it.
-top = tl.slider_max(scores, current.threshold) if scores else definitions.MAX_THRESHOLD
-if st.session_state[tl.THRESHOLD_KEY] > top:
-    st.session_state[tl.THRESHOLD_KEY] = top
-left.slider(
-    "MQL threshold (points)",
-    0.0,
-    top,
-    step=1.0,
-    key=tl.THRESHOLD_KEY,
-    help="A lead becomes an MQL the first time its score reaches this.",
-)
-middle.multiselect(
-    "Quarters of history",
-    quarters,
-    key=tl.QUARTERS_KEY,
-    help="The backtest replays these quarters. Default: the last four complete ones.",
-)
-right.number_input(
-    "Sales capacity (MQLs / week)",
-    min_value=0.0,
-    step=5.0,
-    key=tl.CAPACITY_KEY,
-    help="How many MQLs a week sales can follow up.",
-)
 
 
 def set_base(new_base) -> None:
@@ -244,147 +211,288 @@ for problem in problems:
 for warning in warnings:
     st.warning(warning, icon=":material/warning:")
 
-chosen = st.session_state[tl.QUARTERS_KEY]
-threshold = float(st.session_state[tl.THRESHOLD_KEY])
-capacity = st.session_state[tl.CAPACITY_KEY]
-if scores is not None and not chosen:
-    st.info("Choose at least one quarter of history to replay.")
-elif scores is not None:
-    m = dashboard.lab_materialised(database, draft)
-    current_moments = dashboard.lab_current_moments(database, current)
-    candidate = lab.backtest(m, scores, threshold, chosen, capacity)
-    baseline = lab.backtest_moments(
-        dashboard.lab_materialised(database, current),
-        current_moments,
-        current.threshold,
-        chosen,
-        capacity,
-    )
-    st.subheader(f"The draft at threshold {threshold:g}, against the current definition")
-    best = tl.top_score(scores)
-    if tl.no_lead_reaches(scores, threshold):
-        st.warning(
-            f"No lead's score ever reaches {threshold:g}: the highest any lead scored is "
-            f"{formats.DASH if best is None else f'{best:,.1f}'}. Under this draft nobody "
-            "becomes an MQL, so its figures are zero.",
-            icon=":material/block:",
-        )
-    if not candidate.totals["all_mature"]:
-        st.caption(
-            ":material/hourglass_top: Some chosen quarters are recent: their MQLs have not all "
-            "had time to reach SQL or customer, so their precision will still rise."
-        )
-    for column, card in zip(st.columns(5), tl.headline(candidate, baseline)):
-        with column.container(border=True, height="stretch"):
-            st.metric(card.label, card.value, card.delta, delta_color=card.delta_color)
-            st.caption(card.note)
 
-    left, right = st.columns([1, 1])
-    with left:
-        table = tl.comparison_rows(candidate, baseline)
+# A threshold, quarter or capacity change reruns only this part: the draft's scores (from the
+# last full run, which any change of points or rules starts) answer it without rescoring.
+@st.fragment
+def replay(scores: lab.Scores | None) -> None:
+    """Draw the threshold slider and everything that follows from the draft at a threshold."""
+    database = dashboard.current_database()  # this run's own cursor
+    cur = database.cursor
+    # the draft as the inputs have it now: only the threshold can differ from the full run's
+    draft = tl.draft_from(st.session_state["lab_base"], st.session_state)
+    quarters = [q.label for q in ctx.quarters]
+    if not set(st.session_state.get(tl.QUARTERS_KEY) or ()) <= set(quarters):
+        st.session_state.pop(tl.QUARTERS_KEY, None)
+    st.session_state.setdefault(tl.QUARTERS_KEY, tl.default_quarters(ctx))
+    st.session_state.setdefault(tl.CAPACITY_KEY, tl.DEFAULT_CAPACITY)
+
+    left, middle, right = st.columns([3, 3, 2])
+    # The range follows the draft's scores only: a range that moved with the value would make
+    # Streamlit treat the slider as a new widget and reset it.
+    top = tl.slider_max(scores, current.threshold) if scores else definitions.MAX_THRESHOLD
+    if st.session_state[tl.THRESHOLD_KEY] > top:
+        st.session_state[tl.THRESHOLD_KEY] = top
+    left.slider(
+        "MQL threshold (points)",
+        0.0,
+        top,
+        step=1.0,
+        key=tl.THRESHOLD_KEY,
+        help="A lead becomes an MQL the first time its score reaches this.",
+    )
+    middle.multiselect(
+        "Quarters of history",
+        quarters,
+        key=tl.QUARTERS_KEY,
+        help="The backtest replays these quarters. Default: the last four complete ones.",
+    )
+    right.number_input(
+        "Sales capacity (MQLs / week)",
+        min_value=0.0,
+        step=5.0,
+        key=tl.CAPACITY_KEY,
+        help="How many MQLs a week sales can follow up.",
+    )
+
+    chosen = st.session_state[tl.QUARTERS_KEY]
+    threshold = float(st.session_state[tl.THRESHOLD_KEY])
+    capacity = st.session_state[tl.CAPACITY_KEY]
+    if scores is not None and not chosen:
+        st.info("Choose at least one quarter of history to replay.")
+    elif scores is not None:
+        m = dashboard.lab_materialised(database, draft)
+        current_moments = dashboard.lab_current_moments(database, current)
+        candidate = lab.backtest(m, scores, threshold, chosen, capacity)
+        baseline = lab.backtest_moments(
+            dashboard.lab_materialised(database, current),
+            current_moments,
+            current.threshold,
+            chosen,
+            capacity,
+        )
+        st.subheader(f"The draft at threshold {threshold:g}, against the current definition")
+        best = tl.top_score(scores)
+        if tl.no_lead_reaches(scores, threshold):
+            st.warning(
+                f"No lead's score ever reaches {threshold:g}: the highest any lead scored is "
+                f"{formats.DASH if best is None else f'{best:,.1f}'}. Under this draft nobody "
+                "becomes an MQL, so its figures are zero.",
+                icon=":material/block:",
+            )
+        if not candidate.totals["all_mature"]:
+            st.caption(
+                ":material/hourglass_top: Some chosen quarters are recent: their MQLs have not all "
+                "had time to reach SQL or customer, so their precision will still rise."
+            )
+        for column, card in zip(st.columns(5), tl.headline(candidate, baseline)):
+            with column.container(border=True, height="stretch"):
+                st.metric(card.label, card.value, card.delta, delta_color=card.delta_color)
+                st.caption(card.note)
+
+        left, right = st.columns([1, 1])
+        with left:
+            table = tl.comparison_rows(candidate, baseline)
+            st.dataframe(
+                table,
+                hide_index=True,
+                height=(table.height + 1) * 35 + 3,
+                column_config={
+                    "figure": st.column_config.TextColumn("Chosen quarters together", width=250),
+                    "candidate": st.column_config.TextColumn("Draft", width=150),
+                    "current": st.column_config.TextColumn("Current", width=150),
+                },
+            )
+        with right:
+            st.plotly_chart(
+                charts.tradeoff(
+                    dashboard.lab_curve(database, draft, tuple(chosen)),
+                    threshold=threshold,
+                    current_threshold=current.threshold,
+                    title="Over all thresholds: volume, SQL rate, customers caught",
+                ),
+                theme=None,
+                config={"displaylogo": False},
+            )
         st.dataframe(
-            table,
+            tl.per_quarter(candidate, baseline),
             hide_index=True,
-            height=(table.height + 1) * 35 + 3,
+            placeholder="—",
             column_config={
-                "figure": st.column_config.TextColumn("Chosen quarters together", width=250),
-                "candidate": st.column_config.TextColumn("Draft", width=150),
-                "current": st.column_config.TextColumn("Current", width=150),
+                "quarter": st.column_config.TextColumn("Quarter"),
+                "mqls_candidate": st.column_config.NumberColumn("MQLs (draft)", format="localized"),
+                "mql_to_sql_candidate": st.column_config.NumberColumn(
+                    "→ SQL (draft)", format="%.1f%%"
+                ),
+                "sql_capture_candidate": st.column_config.NumberColumn(
+                    "SQL capture (draft)", format="%.1f%%"
+                ),
+                "cost_per_mql_candidate": st.column_config.NumberColumn(
+                    "Cost/MQL (draft)", format="%,.0f"
+                ),
+                "mqls_current": st.column_config.NumberColumn("MQLs (current)", format="localized"),
+                "mql_to_sql_current": st.column_config.NumberColumn(
+                    "→ SQL (current)", format="%.1f%%"
+                ),
+                "sql_capture_current": st.column_config.NumberColumn(
+                    "SQL capture (current)", format="%.1f%%"
+                ),
+                "cost_per_mql_current": st.column_config.NumberColumn(
+                    "Cost/MQL (current)", format="%,.0f"
+                ),
+                "is_mature": st.column_config.CheckboxColumn("Mature", help="Had time to convert"),
             },
         )
-    with right:
-        st.plotly_chart(
-            charts.tradeoff(
-                dashboard.lab_curve(database, draft, tuple(chosen)),
-                threshold=threshold,
-                current_threshold=current.threshold,
-                title="Over all thresholds: volume, SQL rate, customers caught",
-            ),
-            theme=None,
-            config={"displaylogo": False},
+
+        st.subheader("Who moves")
+        moves = lab.who_moves(m, current_moments, scores, threshold)
+        st.markdown(
+            f"Over all history, **{moves.entering:,}** leads would become MQLs that the current "
+            f"definition never made MQLs, **{moves.leaving:,}** would no longer become one, and "
+            f"{moves.staying:,} are MQLs under both."
         )
+        if moves.entering or moves.leaving:
+            columns = st.columns(3)
+            for column, dimension in zip(columns, ("channel", "seniority", "company_size_band")):
+                column.dataframe(
+                    tl.moves_by_group(moves.by_group, dimension),
+                    hide_index=True,
+                    column_config={
+                        "value": st.column_config.TextColumn(dimension.replace("_", " "))
+                    },
+                )
+            st.caption("The leads closest to the threshold on either side:")
+            st.dataframe(moves.sample, hide_index=True, placeholder="—")
+            # Made on click: a file made on every rerun is dropped by the next one, and a browser
+            # still fetching it gets a 404 when the slider moves fast.
+            st.download_button(
+                "Download every lead that moves (CSV)",
+                lambda: tl.movers_csv(lab.movers(m, current_moments, scores, threshold)),
+                file_name=f"movers_threshold_{threshold:g}.csv",
+                mime="text/csv",
+                key="lab_movers_csv",
+                icon=":material/download:",
+                on_click="ignore",
+            )
+
+        st.subheader("Explain a score")
+        lead_id = st.text_input(
+            "Lead id",
+            key=tl.LEAD_KEY,
+            placeholder="e.g. " + str(m.lead_id[0]),
+            help="Its score under the draft, rule by rule, at its MQL moment (else its last event).",
+        ).strip()
+        if lead_id:
+            try:
+                at, engine_score, reached = tl.explain_moment(m, scores, lead_id, threshold)
+            except db.FunnelcastError as exc:
+                st.warning(str(exc))
+            else:
+                rows = lab.explain_score(cur, draft, lead_id, at)
+                total = tl.explanation_total(rows)
+                st.metric(f"Score of {lead_id}", f"{total:,.2f}")
+                st.caption(
+                    f"At {at:%Y-%m-%d %H:%M}: "
+                    + (
+                        "the moment it became an MQL under the draft."
+                        if reached
+                        else f"its latest activity; it never reached {threshold:g}."
+                    )
+                    + " Event points decay by half every "
+                    f"{draft.half_life_days:g} days; a cap row takes back what a type's cap cuts."
+                )
+                st.dataframe(rows, hide_index=True, placeholder="—")
+
+    st.subheader("Definition versions")
+    versions = definitions.list_versions(cur)
     st.dataframe(
-        tl.per_quarter(candidate, baseline),
+        versions.select(
+            "definition_id",
+            "name",
+            "in_force",
+            "status",
+            "threshold",
+            "half_life_days",
+            "fit_rules",
+            "disqualifiers",
+            "behaviour_rules",
+            "created_at",
+        ),
         hide_index=True,
-        placeholder="—",
         column_config={
-            "quarter": st.column_config.TextColumn("Quarter"),
-            "mqls_candidate": st.column_config.NumberColumn("MQLs (draft)", format="localized"),
-            "mql_to_sql_candidate": st.column_config.NumberColumn("→ SQL (draft)", format="%.1f%%"),
-            "sql_capture_candidate": st.column_config.NumberColumn(
-                "SQL capture (draft)", format="%.1f%%"
-            ),
-            "cost_per_mql_candidate": st.column_config.NumberColumn(
-                "Cost/MQL (draft)", format="%,.0f"
-            ),
-            "mqls_current": st.column_config.NumberColumn("MQLs (current)", format="localized"),
-            "mql_to_sql_current": st.column_config.NumberColumn("→ SQL (current)", format="%.1f%%"),
-            "sql_capture_current": st.column_config.NumberColumn(
-                "SQL capture (current)", format="%.1f%%"
-            ),
-            "cost_per_mql_current": st.column_config.NumberColumn(
-                "Cost/MQL (current)", format="%,.0f"
-            ),
-            "is_mature": st.column_config.CheckboxColumn("Mature", help="Had time to convert"),
+            "definition_id": st.column_config.NumberColumn("Version", width=60),
+            "name": st.column_config.TextColumn("Name"),
+            "in_force": st.column_config.TextColumn("In force"),
+            "status": st.column_config.TextColumn("Status"),
+            "threshold": st.column_config.NumberColumn("Threshold"),
+            "half_life_days": st.column_config.NumberColumn("Half-life (days)"),
+            "fit_rules": st.column_config.NumberColumn("Fit rules"),
+            "disqualifiers": st.column_config.NumberColumn("Disqualifiers"),
+            "behaviour_rules": st.column_config.NumberColumn("Behaviour rules"),
+            "created_at": st.column_config.DatetimeColumn("Saved", format="YYYY-MM-DD HH:mm"),
         },
     )
-
-    st.subheader("Who moves")
-    moves = lab.who_moves(m, current_moments, scores, threshold)
-    st.markdown(
-        f"Over all history, **{moves.entering:,}** leads would become MQLs that the current "
-        f"definition never made MQLs, **{moves.leaving:,}** would no longer become one, and "
-        f"{moves.staying:,} are MQLs under both."
-    )
-    if moves.entering or moves.leaving:
-        columns = st.columns(3)
-        for column, dimension in zip(columns, ("channel", "seniority", "company_size_band")):
-            column.dataframe(
-                tl.moves_by_group(moves.by_group, dimension),
-                hide_index=True,
-                column_config={"value": st.column_config.TextColumn(dimension.replace("_", " "))},
-            )
-        st.caption("The leads closest to the threshold on either side:")
-        st.dataframe(moves.sample, hide_index=True, placeholder="—")
-        # Made on click: a file made on every rerun is dropped by the next one, and a browser
-        # still fetching it gets a 404 when the slider moves fast.
-        st.download_button(
-            "Download every lead that moves (CSV)",
-            lambda: tl.movers_csv(lab.movers(m, current_moments, scores, threshold)),
-            file_name=f"movers_threshold_{threshold:g}.csv",
-            mime="text/csv",
-            key="lab_movers_csv",
-            icon=":material/download:",
-            on_click="ignore",
+    changes = tl.diff_lines(current, draft)
+    if changes:
+        st.markdown(
+            f"**The draft against version {current.definition_id}:**\n"
+            + "\n".join(f"- {line}" for line in changes)
         )
+    else:
+        st.caption("The draft is the current definition: change something above to compare.")
 
-    st.subheader("Explain a score")
-    lead_id = st.text_input(
-        "Lead id",
-        key=tl.LEAD_KEY,
-        placeholder="e.g. " + str(m.lead_id[0]),
-        help="Its score under the draft, rule by rule, at its MQL moment (else its last event).",
-    ).strip()
-    if lead_id:
+    next_quarter = definitions.next_quarter(cur)
+
+    def save(replace: bool) -> None:
+        """Save the draft from the next quarter, through the one writer; rerun to show the outcome."""
         try:
-            at, engine_score, reached = tl.explain_moment(m, scores, lead_id, threshold)
-        except db.FunnelcastError as exc:
-            st.warning(str(exc))
-        else:
-            rows = lab.explain_score(cur, draft, lead_id, at)
-            total = tl.explanation_total(rows)
-            st.metric(f"Score of {lead_id}", f"{total:,.2f}")
-            st.caption(
-                f"At {at:%Y-%m-%d %H:%M}: "
-                + (
-                    "the moment it became an MQL under the draft."
-                    if reached
-                    else f"its latest activity; it never reached {threshold:g}."
-                )
-                + " Event points decay by half every "
-                f"{draft.half_life_days:g} days; a cap row takes back what a type's cap cuts."
+            saved = dashboard.write(
+                database.path,
+                lambda write_cur: definitions.save(write_cur, draft, next_quarter, replace=replace),
             )
-            st.dataframe(rows, hide_index=True, placeholder="—")
+        except definitions.QuarterTakenError as exc:
+            st.session_state["lab_confirm"] = str(exc)
+        except db.FunnelcastError as exc:
+            st.session_state["lab_flash"] = [("error", f"Not saved: {exc}")]
+        else:
+            st.session_state.pop("lab_confirm", None)
+            st.session_state["lab_flash"] = [
+                (
+                    "success",
+                    f"Saved as version {saved.definition_id} {saved.name!r}, in force from "
+                    f"{next_quarter.label}.",
+                )
+            ]
+        # The write closed this run's cursor: start again on the file as it is now.
+        st.rerun()
+
+    confirm = st.session_state.get("lab_confirm")
+    if dashboard.viewer_mode():
+        st.info(
+            f"Read-only viewer ({dashboard.VIEWER_ENV} is set): drafts can be tried here but not "
+            "saved as the definition.",
+            icon=":material/visibility:",
+        )
+    elif lake_note := dashboard.spark_write_note("saving the draft as the definition"):
+        st.info(lake_note, icon=":material/cloud:")
+    elif confirm:
+        st.warning(confirm, icon=":material/help:")
+        yes, no, _ = st.columns([2, 1, 3])
+        if yes.button(f"Replace: the draft takes {next_quarter.label}", key="lab_replace"):
+            save(replace=True)
+        if no.button("Cancel", key="lab_cancel"):
+            st.session_state.pop("lab_confirm")
+            st.rerun()
+    elif st.button(
+        f"Save the draft to take effect from {next_quarter.label}",
+        key="lab_save",
+        disabled=bool(problems),
+        type="primary",
+    ):
+        save(replace=False)
+
+
+replay(scores)
 
 st.subheader("Suggested weights")
 st.caption(
@@ -419,91 +527,3 @@ if suggestion is not None:
         on_click=use_suggestion,
         help="Replace the inputs above with the suggested points and threshold.",
     )
-
-st.subheader("Definition versions")
-versions = definitions.list_versions(cur)
-st.dataframe(
-    versions.select(
-        "definition_id",
-        "name",
-        "in_force",
-        "status",
-        "threshold",
-        "half_life_days",
-        "fit_rules",
-        "disqualifiers",
-        "behaviour_rules",
-        "created_at",
-    ),
-    hide_index=True,
-    column_config={
-        "definition_id": st.column_config.NumberColumn("Version", width=60),
-        "name": st.column_config.TextColumn("Name"),
-        "in_force": st.column_config.TextColumn("In force"),
-        "status": st.column_config.TextColumn("Status"),
-        "threshold": st.column_config.NumberColumn("Threshold"),
-        "half_life_days": st.column_config.NumberColumn("Half-life (days)"),
-        "fit_rules": st.column_config.NumberColumn("Fit rules"),
-        "disqualifiers": st.column_config.NumberColumn("Disqualifiers"),
-        "behaviour_rules": st.column_config.NumberColumn("Behaviour rules"),
-        "created_at": st.column_config.DatetimeColumn("Saved", format="YYYY-MM-DD HH:mm"),
-    },
-)
-changes = tl.diff_lines(current, draft)
-if changes:
-    st.markdown(
-        f"**The draft against version {current.definition_id}:**\n"
-        + "\n".join(f"- {line}" for line in changes)
-    )
-else:
-    st.caption("The draft is the current definition: change something above to compare.")
-
-next_quarter = definitions.next_quarter(cur)
-
-
-def save(replace: bool) -> None:
-    """Save the draft from the next quarter, through the one writer; rerun to show the outcome."""
-    try:
-        saved = dashboard.write(
-            database.path,
-            lambda write_cur: definitions.save(write_cur, draft, next_quarter, replace=replace),
-        )
-    except definitions.QuarterTakenError as exc:
-        st.session_state["lab_confirm"] = str(exc)
-    except db.FunnelcastError as exc:
-        st.session_state["lab_flash"] = [("error", f"Not saved: {exc}")]
-    else:
-        st.session_state.pop("lab_confirm", None)
-        st.session_state["lab_flash"] = [
-            (
-                "success",
-                f"Saved as version {saved.definition_id} {saved.name!r}, in force from "
-                f"{next_quarter.label}.",
-            )
-        ]
-    # The write closed this run's cursor: start again on the file as it is now.
-    st.rerun()
-
-
-confirm = st.session_state.get("lab_confirm")
-if dashboard.viewer_mode():
-    st.info(
-        f"Read-only viewer ({dashboard.VIEWER_ENV} is set): drafts can be tried here but not "
-        "saved as the definition.",
-        icon=":material/visibility:",
-    )
-elif confirm:
-    st.warning(confirm, icon=":material/help:")
-    yes, no, _ = st.columns([2, 1, 3])
-    if yes.button(f"Replace: the draft takes {next_quarter.label}", key="lab_replace"):
-        save(replace=True)
-    if no.button("Cancel", key="lab_cancel"):
-        st.session_state.pop("lab_confirm")
-        st.rerun()
-elif st.button(
-    f"Save the draft to take effect from {next_quarter.label}",
-    key="lab_save",
-    disabled=bool(problems),
-    type="primary",
-):
-    save(replace=False)

@@ -200,6 +200,7 @@ RECORDED = "recorded"
 QUERY_PARAMS: dict[str, list[dict]] = {
     "attribution_touches": [dict(fy_start_month=4, half_life_days=30.0)],
     "channels": [{}],
+    "column_nulls": [{}],
     "cohort_curves": [
         dict(as_of=AS_OF, channel=None, fy_start_month=4, grain="quarter"),
         dict(as_of=AS_OF, channel="search", fy_start_month=1, grain="month"),
@@ -475,8 +476,10 @@ def test_probes_catch_sparks_own_rounding(duck, spark):
 def test_untranslatable_sql_says_so():
     with pytest.raises(spark_sql.UntranslatableQuery, match="without order by"):
         spark_sql.to_spark("select list(x) from t")
+    with pytest.raises(spark_sql.UntranslatableQuery, match="exclude"):
+        spark_sql.to_spark("select * exclude (b) from t")
     with pytest.raises(spark_sql.UntranslatableQuery, match="DuckDB only"):
-        spark_sql.query("column_nulls")
+        spark_sql.query("schema")
 
 
 # ===== the CLI and the Threshold Lab on Spark =====
