@@ -1,10 +1,17 @@
 """Funnelcast dashboard: `streamlit run app.py`. The frame around every page: which database,
 the shared sidebar (quarter, channel, what is loaded) and the navigation."""
 
-import duckdb
-import streamlit as st
+import os
 
-from funnelcast import dashboard, db, engine, formats, overview
+import funnelcast
+
+# before DuckDB loads in this server process (see funnelcast.DUCKDB_ALLOCATOR_ENV)
+os.environ.setdefault(funnelcast.DUCKDB_ALLOCATOR_ENV, funnelcast.DUCKDB_ALLOCATOR_PROMPT)
+
+import duckdb  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from funnelcast import dashboard, db, engine, formats, overview  # noqa: E402
 
 st.set_page_config(page_title="Funnelcast", page_icon="📊", layout="wide")
 

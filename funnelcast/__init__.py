@@ -1,7 +1,14 @@
 """Funnelcast: funnel analytics and marketing ROI for B2B teams, on DuckDB."""
 
+# DuckDB's allocator (jemalloc) keeps what its queries freed for several seconds before handing
+# it back. A dashboard then peaks with that and the Threshold Lab's arrays at once (2.0 GiB at
+# 1M leads, where 1.4 GiB is in use). app.py sets this before DuckDB loads: freed memory goes
+# back within a quarter second, by a background thread. Read once, when DuckDB first loads.
+DUCKDB_ALLOCATOR_ENV = "DUCKDB_JE_MALLOC_CONF"
+DUCKDB_ALLOCATOR_PROMPT = "background_thread:true,dirty_decay_ms:250,muzzy_decay_ms:0"
+
 # Plotly and Streamlit look pandas up in sys.modules without taking the import lock; when a
 # dashboard's script threads start together, one could find it half imported by the other
 # ("partially initialized module 'pandas' has no attribute 'Series"). Importing it here, before
 # anything of ours runs, means every thread that uses Funnelcast sees it whole.
-import pandas  # noqa: F401
+import pandas  # noqa: F401, E402

@@ -265,6 +265,7 @@ def write(path: Path, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         _connection.clear()
         _session_cursor.clear()
         _lab_curve.clear()
+        _lab_versions_in_force.clear()
         _lab_scores.clear()
         _lab_materialised.clear()
         _lab_history.clear()
@@ -397,7 +398,7 @@ def _lab_history(
     return lab.materialise(_cur, _half_life_days, event_types)
 
 
-@st.cache_resource(show_spinner="Decaying the history by the half-life…", max_entries=4)
+@st.cache_resource(show_spinner="Decaying the history by the half-life…", max_entries=3)
 def _lab_materialised(
     _database: Database, key: str, event_types: tuple[str, ...], half_life_days: float
 ) -> lab.Materialised:
@@ -424,7 +425,8 @@ def _scoring_key(definition: Definition) -> str:
     return repr((definition.half_life_days, definition.fit_rules, definition.behaviour_rules))
 
 
-@st.cache_resource(show_spinner="Scoring the history…", max_entries=6)
+# Each entry is 100-200 MB at 1M leads: the current and the draft's, and one before.
+@st.cache_resource(show_spinner="Scoring the history…", max_entries=3)
 def _lab_scores(
     _database: Database, key: str, scoring_key: str, _definition: Definition
 ) -> lab.Scores:
@@ -437,17 +439,25 @@ def lab_scores(database: Database, definition: Definition) -> lab.Scores:
     return _lab_scores(database, database.key, _scoring_key(definition), definition)
 
 
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _lab_versions_in_force(
+    _database: Database, key: str, current_id: int | None, _current: Definition
+) -> list[tuple[Definition, tuple[int, int]]]:
+    """Return the versions in force over the history, cached: one query per quarter."""
+    m = lab_materialised(_database, _current)
+    by_id = {v.definition_id: v for v in _versions(_database.cursor, key)}
+    in_force = []
+    for quarter in m.calendar.quarters:
+        row = db.run(_database.cursor, "definition_in_force", on=quarter.start).to_dicts()
+        in_force.append(by_id.get(row[0]["definition_id"]) if row else None)
+    return lab.versions_in_force(m, in_force)
+
+
 def lab_versions_in_force(
     database: Database, current: Definition
 ) -> list[tuple[Definition, tuple[int, int]]]:
     """Return the versions in force over the history, each with the moments it governs."""
-    m = lab_materialised(database, current)
-    by_id = {v.definition_id: v for v in _versions(database.cursor, database.key)}
-    in_force = []
-    for quarter in m.calendar.quarters:
-        row = db.run(database.cursor, "definition_in_force", on=quarter.start).to_dicts()
-        in_force.append(by_id.get(row[0]["definition_id"]) if row else None)
-    return lab.versions_in_force(m, in_force)
+    return _lab_versions_in_force(database, database.key, current.definition_id, current)
 
 
 @st.cache_resource(show_spinner="Replaying the definitions in force…", max_entries=3)
