@@ -265,6 +265,7 @@ def write(path: Path, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
         _connection.clear()
         _session_cursor.clear()
         _lab_curve.clear()
+        _lab_baseline.clear()
         _lab_versions_in_force.clear()
         _lab_scores.clear()
         _lab_materialised.clear()
@@ -478,6 +479,34 @@ def lab_current_moments(database: Database, current: Definition) -> np.ndarray:
     spans = lab_versions_in_force(database, current)
     spans_key = repr([(d.definition_id, window) for d, window in spans])
     return _lab_current_moments(database, database.key, spans_key, current, spans)
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _lab_baseline(
+    _database: Database,
+    key: str,
+    current_id: int | None,
+    quarters: tuple[str, ...],
+    capacity: float | None,
+    _current: Definition,
+) -> lab.Backtest:
+    """Return the definitions in force replayed on the chosen quarters, cached: a threshold
+    move of the draft does not change them."""
+    return lab.backtest_moments(
+        lab_materialised(_database, _current),
+        lab_current_moments(_database, _current),
+        _current.threshold,
+        quarters,
+        capacity,
+    )
+
+
+def lab_baseline(
+    database: Database, current: Definition, quarters: tuple[str, ...], capacity: float | None
+) -> lab.Backtest:
+    """Return the backtest of the definitions in force (each quarter its own version) on the
+    chosen quarters, with sales capacity per week, to set the draft's figures against."""
+    return _lab_baseline(database, database.key, current.definition_id, quarters, capacity, current)
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)

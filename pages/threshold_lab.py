@@ -264,13 +264,7 @@ def replay(scores: lab.Scores | None) -> None:
         m = dashboard.lab_materialised(database, draft)
         current_moments = dashboard.lab_current_moments(database, current)
         candidate = lab.backtest(m, scores, threshold, chosen, capacity)
-        baseline = lab.backtest_moments(
-            dashboard.lab_materialised(database, current),
-            current_moments,
-            current.threshold,
-            chosen,
-            capacity,
-        )
+        baseline = dashboard.lab_baseline(database, current, tuple(chosen), capacity)
         st.subheader(f"The draft at threshold {threshold:g}, against the current definition")
         best = tl.top_score(scores)
         if tl.no_lead_reaches(scores, threshold):
