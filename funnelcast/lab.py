@@ -942,21 +942,28 @@ def tradeoff_curve(
     # the chosen days with lo < s and take those with hi < s (their lo is lower still)
     order = np.argsort(s, kind="stable")
     ranked = s[order]
-    hist = np.zeros(len(ranked) + 1, dtype=np.int64)
-    for since, until in _day_ranges(np.isin(cal.quarter_of_day, chosen)):
-        for keys, sign in ((scores.key_lo, 1), (scores.key_hi, -1)):
-            kernels.key_histogram(
-                keys, since << SCORE_BITS, until << SCORE_BITS, ranked, sign, hist
-            )
-    mqls[order] = np.cumsum(hist)[: len(ranked)]
-
+    days = _day_ranges(np.isin(cal.quarter_of_day, chosen))
     # the SQL leads' records, by the selections precision and capture count
     is_chosen = np.zeros(len(cal.quarters) + 1, dtype=bool)  # [q + 1]: quarter q chosen
     is_chosen[chosen + 1] = True
+    hist = np.zeros((2, len(ranked) + 1), dtype=np.int64)  # key_lo's, key_hi's
     sql_hist = np.zeros((4, len(ranked) + 1), dtype=np.int64)
-    kernels.sql_histograms(
-        scores.sql_lo, scores.sql_hi, scores.sql_code, is_chosen, ranked, sql_hist
-    )
+
+    def keys_histogram() -> None:
+        """Histogram the chosen days' key_lo (row 0) and key_hi (row 1)."""
+        for row, keys in enumerate((scores.key_lo, scores.key_hi)):
+            for since, until in days:
+                kernels.key_histogram(
+                    keys, since << SCORE_BITS, until << SCORE_BITS, ranked, 1, hist[row]
+                )
+
+    with ThreadPoolExecutor(1) as pool:  # the keys on one thread, the SQL records on this one
+        keys_done = pool.submit(keys_histogram)
+        kernels.sql_histograms(
+            scores.sql_lo, scores.sql_hi, scores.sql_code, is_chosen, ranked, sql_hist
+        )
+        keys_done.result()
+    mqls[order] = np.cumsum(hist[0] - hist[1])[: len(ranked)]
     active = np.empty((4, len(s)), dtype=np.int64)
     active[:, order] = np.cumsum(sql_hist, axis=1)[:, : len(ranked)]
     columns = {

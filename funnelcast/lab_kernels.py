@@ -559,23 +559,21 @@ def sql_histograms(lo, hi, code, is_chosen, ranked, out):
     records' lab_kernels.records sql_code rows; is_chosen[q + 1]: quarter q chosen.
     """
     step = even_step(ranked)
-    for i in range(len(lo)):
+    for i in range(len(lo)):  # without a branch: which rows a record counts in is a coin toss
         a = rank(ranked, step, lo[i])
         b = rank(ranked, step, hi[i])
-        if a == b:
-            continue
-        if is_chosen[code[0, i] + 1]:
-            out[0, a] += 1
-            out[0, b] -= 1
-            if code[1, i]:
-                out[1, a] += 1
-                out[1, b] -= 1
-        if is_chosen[code[2, i] + 1]:
-            out[2, a] += 1
-            out[2, b] -= 1
-        if is_chosen[code[3, i] + 1]:
-            out[3, a] += 1
-            out[3, b] -= 1
+        cohort = np.int64(is_chosen[code[0, i] + 1])
+        won = cohort * (code[1, i] != 0)
+        sql = np.int64(is_chosen[code[2, i] + 1])
+        customer = np.int64(is_chosen[code[3, i] + 1])
+        out[0, a] += cohort
+        out[0, b] -= cohort
+        out[1, a] += won
+        out[1, b] -= won
+        out[2, a] += sql
+        out[2, b] -= sql
+        out[3, a] += customer
+        out[3, b] -= customer
 
 
 def new_scratch(weights: tuple) -> np.ndarray:
