@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 import streamlit as st
 
-from funnelcast import cli, db, definitions, engine, lab, metrics
+from funnelcast import cli, db, definitions, engine, lab, metrics, periods
 from funnelcast.definitions import Definition
 
 T = TypeVar("T")
@@ -345,6 +345,28 @@ def headline(database: Database, quarter: str | None, channel: str | None) -> di
 def funnel_by_quarter(database: Database, channel: str | None) -> pl.DataFrame:
     """Return funnelcast.metrics.funnel_by_quarter for a channel (None: all channels)."""
     return _funnel_by_quarter(database.cursor, database.key, channel)
+
+
+@st.cache_data(show_spinner=False)
+def _definition_versions(_cur: duckdb.DuckDBPyConnection, key: str) -> pl.DataFrame:
+    """Return funnelcast.definitions.list_versions, cached."""
+    return definitions.list_versions(_cur)
+
+
+def definition_versions(database: Database) -> pl.DataFrame:
+    """Return every kept version of the MQL definition, with the quarters it is in force in."""
+    return _definition_versions(database.cursor, database.key)
+
+
+@st.cache_data(show_spinner=False)
+def _next_quarter(_cur: duckdb.DuckDBPyConnection, key: str) -> periods.Quarter:
+    """Return funnelcast.definitions.next_quarter, cached."""
+    return definitions.next_quarter(_cur)
+
+
+def next_quarter(database: Database) -> periods.Quarter:
+    """Return the quarter after the data's today, where a newly saved version takes effect."""
+    return _next_quarter(database.cursor, database.key)
 
 
 # ===== the Threshold Lab engine, kept in memory between reruns =====

@@ -129,13 +129,13 @@ def is_scorable(draft: Definition) -> bool:
 
 def top_score(scores: lab.Scores) -> float | None:
     """Return the highest score any lead ever reached (None: every lead is disqualified)."""
-    best = scores.lead_max[scores.lead_max > -lab.BIAS]
-    return float(best.max()) / 1e6 if len(best) else None
+    best = int(scores.lead_max.max(initial=-lab.BIAS))
+    return best / 1e6 if best > -lab.BIAS else None
 
 
 def no_lead_reaches(scores: lab.Scores, threshold: float) -> bool:
     """Return whether no lead's score ever reaches the threshold."""
-    return not bool((scores.lead_max >= lab.threshold_micro(threshold)).any())
+    return int(scores.lead_max.max(initial=-lab.BIAS)) < lab.threshold_micro(threshold)
 
 
 def slider_max(scores: lab.Scores, *thresholds: float) -> float:

@@ -398,7 +398,7 @@ def replay(scores: lab.Scores | None) -> None:
                 st.dataframe(rows, hide_index=True, placeholder="—")
 
     st.subheader("Definition versions")
-    versions = definitions.list_versions(cur)
+    versions = dashboard.definition_versions(database)
     st.dataframe(
         versions.select(
             "definition_id",
@@ -435,7 +435,7 @@ def replay(scores: lab.Scores | None) -> None:
     else:
         st.caption("The draft is the current definition: change something above to compare.")
 
-    next_quarter = definitions.next_quarter(cur)
+    next_quarter = dashboard.next_quarter(database)
 
     def save(replace: bool) -> None:
         """Save the draft from the next quarter, through the one writer; rerun to show the outcome."""
