@@ -1,13 +1,15 @@
 """Import an export (CRM, marketing automation, ad platform) into one canonical table.
 
-The file is read into a temporary staging table as text (CSV through DuckDB's own reader with
-explicit options, Parquet, Excel .xlsx): only the columns the mapping uses, trimmed, with
-placeholders as null, in the reading pass itself. Then one pass over the staged rows parses
-every field and counts, for every check at once, the rows that break it (and, for events and
-stage changes, the rows whose lead is unknown); only when a count is not zero are the rows
-behind it looked up, to report them with file, row and column. Only when nothing is wrong is
-the whole file written, in one transaction (events: one INSERT ... SELECT straight from the
-staged text, through the same expressions the check used). A failed check, a database error
+The file (CSV through DuckDB's own reader with explicit options, Parquet, Excel .xlsx) is read
+once into a temporary staging table, typed: only the columns the mapping uses, each field
+trimmed, placeholders as null, parsed, and every row flagged when it breaks any rule, all in
+the reading pass (TypedStaging). Values in a common form skip the costly part: a date in ISO
+form and a stage name already canonical are taken as they are. One pass over the staged rows
+then counts the flagged rows and, for events and stage changes, the rows whose lead is unknown
+(and, for keyed tables, duplicate keys). Only when all is well is the whole file written, in
+one transaction, copying the typed rows. When anything is wrong, the file is read again as
+text in file order (read_source, validate) and every problem reported with file, row and
+column: the rows behind each rule are looked up only then. A failed check, a database error
 or the process dying mid-load leaves the database exactly as it was.
 
 Re-importing is idempotent. Keyed tables match rows by their key: leads by lead_id,
@@ -587,7 +589,7 @@ def _csv_dialect(cur, path: Path, encoding: str) -> dict[str, Any]:
 
 
 def _stage_csv(
-    cur, path: Path, progress: Progress, staging: Staging
+    cur, path: Path, progress: Progress, staging: Staging | TypedStaging
 ) -> tuple[tuple[str, ...], str, str]:
     """Read a CSV file into import_raw; return its header, encoding and delimiter.
 
@@ -609,14 +611,13 @@ def _stage_csv(
                 "null_padding = false)"
             )
             header = list(dialect["columns"])
-            positional = staging.select(tuple(header), lambda i: f"#{i + 1}")
-            sql = f"create temp table {RAW} as select {positional} from {reader}"
-            progress.run(cur, sql, {**params, **staging.params(sql)}, "reading")
+            sql = staging.statement(tuple(header), lambda i: f"#{i + 1}", reader)
+            staging.run(cur, sql, params, progress)
             return tuple(header), encoding, dialect["delim"]
         except duckdb.Error as exc:
             last_error = exc
             if "unicode" in str(exc).lower() and encoding != encodings[-1]:
-                cur.execute(f"drop table if exists {RAW}")
+                cur.execute(f"drop table if exists {staging.table}")
                 continue
             raise db.FunnelcastError(f"{path}: cannot read it as CSV: {_first_line(exc)}") from None
     raise db.FunnelcastError(f"{path}: cannot read it as CSV: {_first_line(last_error)}")
@@ -652,20 +653,28 @@ def _text_frame(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.select(out)
 
 
-def _stage_frame(cur, frame: pl.DataFrame, progress: Progress, staging: Staging) -> tuple[str, ...]:
+def _stage_frame(
+    cur, frame: pl.DataFrame, progress: Progress, staging: Staging | TypedStaging
+) -> tuple[str, ...]:
     """Copy a frame into import_raw as text columns c0, c1, …; return its header."""
     header = tuple(frame.columns)
     staged = _text_frame(frame).rename({name: f"c{i}" for i, name in enumerate(header)})
     cur.register("import_frame", staged)
     try:
-        sql = (
-            f"create temp table {RAW} as select "
-            f"{staging.select(header, lambda i: f'c{i}')} from import_frame"
-        )
-        progress.run(cur, sql, staging.params(sql), "reading")
+        sql = staging.statement(header, lambda i: f"c{i}", "import_frame")
+        staging.run(cur, sql, {}, progress)
     finally:
         cur.unregister("import_frame")
     return header
+
+
+def in_list(values: str, value: str) -> str:
+    """Return SQL: is value one of the (null-free) list values?
+
+    Not list_contains: DuckDB 2.0 turns list_contains of a constant list into a join, which
+    computes its operand for every row, even where a CASE around it needed it for none.
+    """
+    return f"list_position({values}, {value}) is not null"
 
 
 def clean_sql(value: str) -> str:
@@ -682,7 +691,7 @@ def clean_sql(value: str) -> str:
         f"or length({value}) > $placeholder_length) "
         f"and not starts_with({value}, ' ') and not ends_with({value}, ' ') "
         f"then {value} "
-        f"when list_contains($placeholders, lower(trim({value}))) then null "
+        f"when {in_list('$placeholders', f'lower(trim({value}))')} then null "
         f"else trim({value}) end"
     )
 
@@ -704,6 +713,7 @@ class Staging:
     """
 
     mapping: Mapping | None = None
+    table = RAW  # the staging table it creates
 
     def columns(self, header: tuple[str, ...]) -> list[int]:
         """Return the positions of the header's columns to stage."""
@@ -725,6 +735,14 @@ class Staging:
             return {}
         return _bind(sql, placeholder_params(self.mapping.placeholders))
 
+    def statement(self, header: tuple[str, ...], value: Callable[[int], str], source: str) -> str:
+        """Return the statement staging the chosen columns (value(i): column i of source)."""
+        return f"create temp table {RAW} as select {self.select(header, value)} from {source}"
+
+    def run(self, cur, sql: str, params: AbcMapping[str, Any], progress: Progress) -> None:
+        """Run a staging statement; params: the reader's."""
+        progress.run(cur, sql, {**params, **self.params(sql)}, "reading")
+
 
 def read_source(
     cur,
@@ -732,13 +750,15 @@ def read_source(
     progress: Progress | None = None,
     sheet: str | None = None,
     mapping: Mapping | None = None,
+    staging: Staging | TypedStaging | None = None,
 ) -> Source:
     """Read a CSV, Parquet or .xlsx file into the temporary table import_raw; return its shape.
 
-    With a mapping, only the columns it maps are staged, already cleaned (see Staging).
+    With a mapping, only the columns it maps are staged, already cleaned (see Staging). With
+    a TypedStaging, the mapped fields are staged typed into import_typed instead.
     """
     progress = progress or Progress()
-    staging = Staging(mapping)
+    staging = staging or Staging(mapping)
     path = Path(path)
     kind = file_format(path)
     if not path.exists():
@@ -747,7 +767,7 @@ def read_source(
         raise db.FunnelcastError(f"{path}: is a directory, not a file")
     if path.stat().st_size == 0:
         raise ImportProblems(str(path), ["the file is empty (0 bytes)"])
-    cur.execute(f"drop table if exists {RAW}")
+    cur.execute(f"drop table if exists {staging.table}")
     encoding = delimiter = None
     if kind == "csv":
         header, encoding, delimiter = _stage_csv(cur, path, progress, staging)
@@ -759,9 +779,10 @@ def read_source(
                     "describe select * from read_parquet($path)", {"path": str(path)}
                 ).fetchall()
             ]
-            casts = staging.select(tuple(names), lambda i: f"cast(#{i + 1} as varchar)")
-            sql = f"create temp table {RAW} as select {casts} from read_parquet($path)"
-            progress.run(cur, sql, {"path": str(path), **staging.params(sql)}, "reading")
+            sql = staging.statement(
+                tuple(names), lambda i: f"cast(#{i + 1} as varchar)", "read_parquet($path)"
+            )
+            staging.run(cur, sql, {"path": str(path)}, progress)
         except duckdb.Error as exc:
             raise db.FunnelcastError(
                 f"{path}: cannot read it as Parquet: {_first_line(exc)}"
@@ -779,8 +800,9 @@ def read_source(
                 f"{path}: cannot read it as Excel: {_first_line(exc)}"
             ) from None
         header = _stage_frame(cur, frame, progress, staging)
-    rows = cur.execute(f"select count(*) from {RAW}").fetchall()[0][0]
-    return Source(path, kind, header, rows, encoding, delimiter, cleaned=mapping is not None)
+    rows = cur.execute(f"select count(*) from {staging.table}").fetchall()[0][0]
+    cleaned = isinstance(staging, Staging) and staging.mapping is not None
+    return Source(path, kind, header, rows, encoding, delimiter, cleaned=cleaned)
 
 
 def drop_staging(cur) -> None:
@@ -908,7 +930,7 @@ def _typed_expr(f: Field, text: str, fmt: str | None) -> str:
     if f.kind in ("stage", "content_stage"):
         # names already canonical skip the normalising regexp
         return (
-            f"case when list_contains($canonical_{f.name}, {text}) then {text} "
+            f"case when {in_list(f'$canonical_{f.name}', text)} then {text} "
             f"else $values_{f.name}[list_position($aliases_{f.name}, {_alias_key(text)})] end"
         )
     raise ValueError(f"unknown field kind {f.kind}")
@@ -1122,6 +1144,184 @@ def _rows_sql(p: Plan, table: str = RAW, row: str = "rowid + 2") -> str:
     return f"select *, {typed} from ({_texts_sql(p, table, row)})"
 
 
+# ===== the fast path: typed staging =====
+
+TYPED = "import_typed"
+# Dates as most exports write them. A text try_strptime parses with one of these formats (it
+# must consume the whole text, spaces around it aside) has no time-zone offset, is no
+# placeholder (none has a digit; when one does, the field takes the full path) and parses to
+# the value the full path gives it (trim, placeholder test, offset-aware cast): such a value
+# skips all of that. Any other text takes the full path.
+FAST_FORMATS = {
+    "timestamp": ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"],
+    "date": ["%Y-%m-%d"],
+}
+
+
+def _fast_values(p: Plan, mapping: Mapping) -> dict[str, str]:
+    """Return field -> SQL of its typed value when the raw text settles it cheaply, else null.
+
+    Dates in a common format (FAST_FORMATS); stage names already canonical (a stage in the
+    vocabulary, exactly as written, is no placeholder and has no spaces to trim).
+    """
+    placeholders = placeholder_params(mapping.placeholders)["placeholders"]
+    digits = any(ch.isdigit() for text in placeholders for ch in text)
+    out: dict[str, str] = {}
+    for f in p.spec.fields:
+        if f.name not in p.columns:
+            continue
+        raw = f"c{p.columns[f.name]}"
+        if f.kind in FAST_FORMATS and f.name not in mapping.formats and not digits:
+            value = f"try_strptime({raw}, $fast_{f.kind})"
+            out[f.name] = value if f.kind == "timestamp" else f"cast({value} as date)"
+        elif f.kind in ("stage", "content_stage"):
+            canonical = p.params[f"canonical_{f.name}"]
+            if not set(canonical) & set(placeholders):
+                member = in_list(f"$canonical_{f.name}", raw)
+                out[f.name] = f"case when {member} then {raw} end"
+    return out
+
+
+def _raw_leads(p: Plan, mapping: Mapping) -> bool:
+    """Return whether the lead ids of a table that refers to leads are staged as read.
+
+    Every one must then be a stored lead id, and a clean one (no spaces around it, no
+    placeholder), or the file takes the full path: so an id found needs no trimming and is no
+    placeholder, and the check's probe of the leads settles it (trimming and testing 20M ids
+    would cost more). An id that is padded, a placeholder or unknown is sorted out by validate.
+    """
+    return p.spec.needs_leads and "lead_id" in p.columns and "lead_id" not in mapping.defaults
+
+
+def _typed_sql(p: Plan, mapping: Mapping, raw: str) -> str:
+    """Return SQL of every row's typed fields and whether it breaks any rule (_bad).
+
+    raw selects the file's columns as read (c0, c1, …: text, not yet trimmed). A field's text
+    and typed value are the full path's (Plan.text on the raw column, then Plan.typed), except
+    where _fast_values settles the value first; the rules are validate's, on those values.
+    """
+    fast = _fast_values(p, mapping)
+    sure = ", ".join(f"{expr} as s_{name}" for name, expr in fast.items())
+    texts = []
+    values = []
+    for name, text in p.text.items():
+        if name in fast:
+            text = f"case when s_{name} is not null then c{p.columns[name]} else {text} end"
+        elif name == "lead_id" and _raw_leads(p, mapping):
+            text = f"c{p.columns[name]}"  # as read: _fast_check matches it to clean lead ids
+        texts.append(f"{text} as t_{name}")
+    for name, typed in p.typed.items():
+        if name in fast:
+            typed = f"case when s_{name} is not null then s_{name} else {typed} end"
+        values.append(f"{typed} as v_{name}")
+    bad = " or ".join(f"coalesce({cond}, false)" for _, cond, _ in _row_rules(p)) or "false"
+    fields = ", ".join(f"v_{name} as {name}" for name in p.typed)
+    sql = f"select *{', ' + sure if sure else ''} from ({raw})"
+    sql = f"select *, {', '.join(texts)} from ({sql})"
+    sql = f"select *, {', '.join(values)} from ({sql})"
+    return f"select {fields}, {bad} as _bad from ({sql})"
+
+
+@dataclass
+class TypedStaging:
+    """Stages a file's mapped fields typed, with a flag for rows breaking a rule (import_typed).
+
+    The plan comes from the header, before any row is read: a wrong mapping is reported
+    without reading the file. Events keep no order (no row numbers are needed: a file with
+    problems is read again, in order, to report them); keyed rows keep the file's.
+    """
+
+    mapping: Mapping
+    path: Path
+    now: dt.datetime | None  # "now" for the future-date rule (None: the wall clock)
+    plan: Plan | None = None
+    table = TYPED
+
+    def statement(self, header: tuple[str, ...], value: Callable[[int], str], source: str) -> str:
+        """Return the statement staging the mapped fields typed (value(i): column i of source)."""
+        self.plan = p = plan(self.mapping, Source(self.path, "csv", header, 0))
+        used = sorted(set(p.columns.values())) or [0]
+        raw = f"select {', '.join(f'{value(i)} as c{i}' for i in used)} from {source}"
+        return f"create temp table {TYPED} as {_typed_sql(p, self.mapping, raw)}"
+
+    def run(self, cur, sql: str, params: AbcMapping[str, Any], progress: Progress) -> None:
+        """Run a staging statement; params: the reader's."""
+        assert self.plan is not None  # statement() made it
+        bound = {
+            **self.plan.params,
+            **{f"fast_{kind}": formats for kind, formats in FAST_FORMATS.items()},
+            **_limits(self.now),
+        }
+        with _insertion_order(cur, self.plan.spec.key is not None):
+            progress.run(cur, sql, {**params, **_bind(sql, bound)}, "reading")
+
+
+def _limits(now: dt.datetime | None) -> dict[str, dt.datetime]:
+    """Return the bounds a date must fall between: $latest (now and slack) and $oldest."""
+    return {
+        "latest": (now or _now()) + FUTURE_SLACK,
+        "oldest": dt.datetime.combine(OLDEST, dt.time()),
+    }
+
+
+class _insertion_order:
+    """Within it, statements keep (True) or need not keep (False) the order of their input."""
+
+    def __init__(self, cur, keep: bool):
+        self.cur = cur
+        self.keep = keep
+        self.previous: bool | None = None
+
+    def __enter__(self) -> None:
+        self.previous = bool(
+            self.cur.execute("select current_setting('preserve_insertion_order')").fetchall()[0][0]
+        )
+        self.cur.execute(f"set preserve_insertion_order = {self.keep}")
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.cur.execute(f"set preserve_insertion_order = {self.previous}")
+        except duckdb.TransactionException:
+            pass  # the statement failed and aborted the transaction: its error follows
+
+
+def _fast_check(
+    cur, p: Plan, mapping: Mapping, source: Source, progress: Progress, *, fingerprint: bool
+) -> tuple[bool, Fingerprint | None]:
+    """Check the typed rows in one pass: return whether all is well, and their fingerprint.
+
+    Counts the rows breaking a rule (flagged while staging), the rows whose lead is unknown
+    and, for keyed tables, the rows sharing a key. Not all well: the caller reports the
+    problems through validate, which reads the file again, in order, to name every row.
+    """
+    if source.rows == 0:
+        return False, None
+    counts = ["count(*) filter (where _bad)"]
+    if p.spec.needs_leads:
+        # a mark join: one probe of the leads' key per row, no payload
+        known = "select lead_id from leads"
+        if _raw_leads(p, mapping):  # ids as read: only a clean stored id settles one
+            known += (
+                " where not starts_with(lead_id, ' ') and not ends_with(lead_id, ' ') and "
+                f"not {in_list('$placeholders', 'lower(lead_id)')}"
+            )
+        counts.append(f"count(*) filter (where lead_id is not null and lead_id not in ({known}))")
+    if fingerprint:
+        counts += ["count(*)", f"coalesce(sum({_row_hash(p)}), 0)"]
+    sql = f"select {', '.join(counts)} from {TYPED}"
+    found = list(progress.run(cur, sql, _bind(sql, p.params), "checking")[0])
+    file_print = Fingerprint(*found[-2:]) if fingerprint else None
+    problems = sum(found[: 2 if p.spec.needs_leads else 1])
+    if p.spec.key and not problems:
+        keys = ", ".join(p.spec.key)
+        complete = " and ".join(f"{k} is not null" for k in p.spec.key)
+        problems = cur.execute(
+            f"select count(*) from (select 1 from {TYPED} where {complete} "
+            f"group by {keys} having count(*) > 1)"
+        ).fetchall()[0][0]
+    return not problems, file_print
+
+
 # ===== the import =====
 
 
@@ -1175,11 +1375,7 @@ def validate(
     file = str(source.path)
     if source.rows == 0:
         raise ImportProblems(file, ["the file has a header but no data rows"])
-    params = {
-        **p.params,
-        "latest": (now or _now()) + FUTURE_SLACK,
-        "oldest": dt.datetime.combine(OLDEST, dt.time()),
-    }
+    params = {**p.params, **_limits(now)}
     rules = _row_rules(p)
     rows_sql = _rows_sql(p)
     counts = [f"count(*) filter (where {cond})" for _, cond, _ in rules]
@@ -1305,23 +1501,22 @@ def _write_events(
     """
     fields = list(p.typed)
     columns = ", ".join(fields)
-    values = ", ".join(f"v_{name} as {name}" for name in fields)
-    rows = cur.execute(f"select count(*) from {RAW}").fetchall()[0][0]
+    rows = cur.execute(f"select count(*) from {TYPED}").fetchall()[0][0]
     if file_print is None:
         before = new_print = None
         inserted = rows
-        source_sql = f"select {values} from ({_rows_sql(p)})"
+        source_sql = f"select {columns} from {TYPED}"
     else:
         progress.stage("checking", None)
         before = _table_fingerprint(cur, p)
         if file_print == before or _recorded_fingerprints(cur) == (file_print, before):
             return 0, 0, rows
-        same = " and ".join(f"e.{c} is not distinct from t.v_{c}" for c in fields)
+        same = " and ".join(f"e.{c} is not distinct from t.{c}" for c in fields)
         sql = (
-            f"create or replace temp table import_new as select {values} "
-            f"from ({_rows_sql(p)}) t where not exists (select 1 from events e where {same})"
+            f"create or replace temp table import_new as select {columns} "
+            f"from {TYPED} t where not exists (select 1 from events e where {same})"
         )
-        progress.run(cur, sql, _bind(sql, p.params), "checking")
+        progress.run(cur, sql, {}, "checking")
         new_print = Fingerprint(
             *cur.execute(
                 f"select count(*), coalesce(sum({_row_hash(p)}), 0) from import_new"
@@ -1332,17 +1527,9 @@ def _write_events(
     if not dry_run and inserted:
         sql = f"insert into events ({columns}) {source_sql}"
         # Events carry no order a query relies on: letting DuckDB's threads append them as
-        # they finish, rather than in file order, halves a large insert. (Only here: staging
-        # keeps file order, which the row numbers in messages rest on.)
-        previous = cur.execute("select current_setting('preserve_insertion_order')").fetchall()
-        cur.execute("set preserve_insertion_order = false")
-        try:
-            progress.run(cur, sql, _bind(sql, p.params), "writing")
-        finally:
-            try:
-                cur.execute(f"set preserve_insertion_order = {bool(previous[0][0])}")
-            except duckdb.TransactionException:
-                pass  # the insert failed (a full disk) and aborted the transaction: its error follows
+        # they finish, rather than in file order, halves a large insert.
+        with _insertion_order(cur, False):
+            progress.run(cur, sql, {}, "writing")
         if before is None:  # a first load: the table is this file, which settles a re-import
             cur.execute("delete from meta where key = $k", {"k": EVENTS_FINGERPRINT})
         else:
@@ -1384,7 +1571,7 @@ def _write(
     changed = " or ".join(f"e.{c} is distinct from t.{c}" for c in given if c not in key) or "false"
     counts = cur.execute(
         f"select count(*) filter (where not e_hit), count(*) filter (where e_hit and is_changed) "
-        f"from (select t._row, e.{key[0]} is not null as e_hit, "
+        f"from (select e.{key[0]} is not null as e_hit, "
         f"coalesce(e.{key[0]} is not null and ({changed}), false) as is_changed "
         f"from import_typed t left join {table} e on {match})"
     ).fetchall()[0]
@@ -1416,6 +1603,57 @@ def _write(
     return inserted, updated, total - inserted - updated
 
 
+def _load(
+    cur,
+    p: Plan,
+    source: Source,
+    mapping: Mapping,
+    progress: Progress,
+    *,
+    now: dt.datetime | None,
+    dry_run: bool,
+    fast: bool,
+) -> tuple[int, int, int] | None:
+    """Check the staged rows and write them, in one transaction; return the three counts.
+
+    fast: the rows are staged typed (TypedStaging); None when the fast check finds anything,
+    after rolling back: the caller then stages the file again as text, in order, and calls
+    this again (fast=False), where validate names every problem with its row and column.
+    """
+    if not dry_run:
+        cur.execute("begin transaction")
+    try:
+        # events already stored: the file's fingerprint may spare matching them row by row
+        stored = (
+            p.spec.key is None
+            and cur.execute("select exists (select 1 from events)").fetchall()[0][0]
+        )
+        if fast:
+            fine, file_print = _fast_check(cur, p, mapping, source, progress, fingerprint=stored)
+            if not fine:
+                if not dry_run:
+                    cur.execute("rollback")
+                return None
+        else:
+            file_print = validate(cur, p, source, progress, now=now, fingerprint=stored)
+            # validate found nothing the fast check did: write from its own typed rows
+            values = ", ".join(f"v_{name} as {name}" for name in p.typed)
+            sql = f"create or replace temp table {TYPED} as select {values} from ({_rows_sql(p)})"
+            cur.execute(sql, _bind(sql, p.params))
+        if p.spec.key is None:
+            counts = _write_events(cur, p, progress, file_print, dry_run=dry_run)
+        else:
+            counts = _write(cur, p, mapping, progress, dry_run=dry_run)
+        progress.stage("committing", None)
+        if not dry_run:
+            cur.execute("commit")
+        return counts
+    except BaseException:
+        if not dry_run:
+            cur.execute("rollback")
+        raise
+
+
 def import_file(
     cur: duckdb.DuckDBPyConnection,
     path: str | Path,
@@ -1429,36 +1667,27 @@ def import_file(
     """Validate a whole file, then load it into its table in one transaction (or report).
 
     ImportProblems when anything is wrong; then, as after any error, nothing was written.
+    The file is read once, typed, and checked in one pass; only when that check finds a
+    problem is it read again as text, in order, to report every problem by row and column.
     """
     progress = progress or Progress()
     started = time.perf_counter()
     previous_zone = cur.execute("select current_setting('TimeZone')").fetchall()[0][0]
     cur.execute("set TimeZone = 'UTC'")
     try:
-        source = read_source(cur, Path(path), progress, sheet=sheet, mapping=mapping)
-        p = plan(mapping, source)
-        if not dry_run:
-            cur.execute("begin transaction")
-        try:
-            # events already stored: the file's fingerprint may spare matching them row by row
-            stored = (
-                p.spec.key is None
-                and cur.execute("select exists (select 1 from events)").fetchall()[0][0]
-            )
-            file_print = validate(cur, p, source, progress, now=now, fingerprint=stored)
-            if p.spec.key is None:
-                inserted, updated, unchanged = _write_events(
-                    cur, p, progress, file_print, dry_run=dry_run
-                )
-            else:
-                inserted, updated, unchanged = _write(cur, p, mapping, progress, dry_run=dry_run)
-            progress.stage("committing", None)
-            if not dry_run:
-                cur.execute("commit")
-        except BaseException:
-            if not dry_run:
-                cur.execute("rollback")
-            raise
+        staging = TypedStaging(mapping, Path(path), now)
+        source = read_source(cur, Path(path), progress, sheet=sheet, staging=staging)
+        assert staging.plan is not None  # staging made it from the header
+        counts = _load(
+            cur, staging.plan, source, mapping, progress, now=now, dry_run=dry_run, fast=True
+        )
+        if counts is None:
+            drop_staging(cur)
+            source = read_source(cur, Path(path), progress, sheet=sheet, mapping=mapping)
+            p = plan(mapping, source)
+            counts = _load(cur, p, source, mapping, progress, now=now, dry_run=dry_run, fast=False)
+            assert counts is not None  # the full path never defers
+        inserted, updated, unchanged = counts
         progress.stage("done", 1.0)
         return ImportResult(
             str(path),

@@ -20,6 +20,8 @@ import fixtures as fx
 import polars as pl
 import pytest
 from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from funnelcast import cli, data_page, db, importer
@@ -491,6 +493,258 @@ def test_cli_killed_mid_load_leaves_the_database_as_it_was(db_file, tmp_path):
     process.wait(timeout=60)
     assert process.returncode == -signal.SIGKILL, seen
     assert checksum(db_file) == before
+
+
+# =====================================================================================
+# the fast path: a file is read once, typed, and checked in one pass; common forms (ISO
+# dates, canonical stage names) skip trimming and the placeholder test. Whatever it skips must
+# come out exactly as the full path (trim, placeholders, offset-aware parsing) has it, and a
+# file with any problem is read again in order to name every row.
+# =====================================================================================
+
+
+def test_a_placeholder_in_a_date_column_is_a_missing_date(db_file, tmp_path):
+    file = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type
+        L1,2026-01-06 10:00:00,email_open
+        L2,N/A,email_open
+        L3, unknown ,email_open
+        L1,Select,email_open
+    """,
+    )
+    refused(
+        db_file,
+        file,
+        "events",
+        "3 problems",
+        "row 3, column 'occurred_at': is empty (a value is required)",
+        "row 4, column 'occurred_at': is empty (a value is required)",
+        "row 5, column 'occurred_at': is empty (a value is required)",
+    )
+
+
+def test_a_placeholder_that_looks_like_a_date_is_still_a_placeholder(db_file, tmp_path):
+    # a placeholder with a digit in it may parse as a date: the field then takes the full
+    # path, where the placeholder test comes before parsing
+    file = csv(
+        tmp_path,
+        """
+        lead_id,created_at,channel
+        L7,2026-01-01,search
+        L8,2001-01-01,search
+    """,
+    )
+    refused(
+        db_file,
+        file,
+        "leads",
+        "1 problem;",
+        "row 3, column 'created_at': is empty (a value is required)",
+        placeholders=("", "2001-01-01"),
+    )
+    # with the default list it is a date
+    assert load(db_file, file, "leads").inserted == 2
+    assert rows(db_file, "select created_at from leads where lead_id = 'L8'") == [
+        (dt.datetime(2001, 1, 1),)
+    ]
+
+
+def test_misparsed_dates_are_reported_with_row_and_column(db_file, tmp_path):
+    file = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type
+        L1,2026-01-06 10:00:00,email_open
+        L1,2026-13-45,email_open
+        L2,2026-02-30 10:00:00,email_open
+        L2,06/01/2026,email_open
+        L3,2026-01-06 10:00:61,email_open
+        L3,20260106,email_open
+    """,
+    )
+    problem = refused(db_file, file, "events", "5 problems")
+    assert [p.split(" is not a date")[0] for p in problem.problems] == [
+        "row 3, column 'occurred_at': '2026-13-45'",
+        "row 4, column 'occurred_at': '2026-02-30 10:00:00'",
+        "row 5, column 'occurred_at': '06/01/2026'",
+        "row 6, column 'occurred_at': '2026-01-06 10:00:61'",
+        "row 7, column 'occurred_at': '20260106'",
+    ]
+
+
+def test_padded_values_and_stage_names_are_trimmed(db_file, tmp_path):
+    events = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type,content_stage,channel
+        " L2 ", 2026-02-02 08:00:00 ,webinar_signup, top ,search
+        L3,2026-02-03T09:30:00, pricing_page_view ,Bottom, Select
+        L3,2026-02-04,demo_request,  MOFU,email
+    """,
+    )
+    assert load(db_file, events, "events").inserted == 3
+    assert rows(
+        db_file,
+        "select lead_id, occurred_at, event_type, content_stage, channel from events "
+        "where lead_id > 'L1' order by occurred_at",
+    ) == [
+        ("L2", dt.datetime(2026, 2, 2, 8), "webinar_signup", "top", "search"),
+        ("L3", dt.datetime(2026, 2, 3, 9, 30), "pricing_page_view", "bottom", None),
+        ("L3", dt.datetime(2026, 2, 4), "demo_request", "middle", "email"),
+    ]
+    stages = csv(
+        tmp_path,
+        """
+        lead_id,stage,changed_at
+        L3, MQL ,2026-03-05 10:00:00
+        L3,  sales qualified lead,2026-03-06
+    """,
+        "stages.csv",
+    )
+    assert load(db_file, stages, "stage_changes").inserted == 2
+    assert rows(
+        db_file, "select stage, changed_at from stage_changes where lead_id = 'L3' order by 2"
+    ) == [("mql", dt.datetime(2026, 3, 5, 10)), ("sql", dt.datetime(2026, 3, 6))]
+    padded = csv(
+        tmp_path,
+        """
+        lead_id,stage,changed_at
+        L3, custmer ,2026-03-07
+    """,
+        "padded.csv",
+    )
+    refused(db_file, padded, "stage_changes", "row 2, column 'stage': 'custmer' is not a stage")
+
+
+def test_lead_ids_are_placeholders_before_they_are_leads(db_file, tmp_path):
+    # the fast path takes a lead id as read when it is a stored, clean lead id; a lead stored
+    # under an id that this import's list calls a placeholder does not make it one
+    leads = csv(
+        tmp_path,
+        """
+        lead_id,created_at,channel
+        unknown,2026-01-01,search
+    """,
+        "leads.csv",
+    )
+    load(db_file, leads, "leads", placeholders=("",))
+    assert rows(db_file, "select count(*) from leads where lead_id = 'unknown'") == [(1,)]
+    events = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type
+        L1,2026-01-06 10:00:00,email_open
+        unknown,2026-01-06 11:00:00,email_open
+        N/A,2026-01-06 12:00:00,email_open
+    """,
+    )
+    refused(
+        db_file,
+        events,
+        "events",
+        "2 problems",
+        "row 3, column 'lead_id': is empty (a value is required)",
+        "row 4, column 'lead_id': is empty (a value is required)",
+    )
+    # under a list without 'unknown' it is that lead's id (and N/A an unknown lead)
+    refused(
+        db_file,
+        events,
+        "events",
+        "1 problem;",
+        "row 4, column 'lead_id': no lead 'N/A' in the database",
+        placeholders=("",),
+    )
+    known = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type
+        unknown,2026-01-06 11:00:00,email_open
+    """,
+        "known.csv",
+    )
+    # alone (no other problem sends the file down the full path), it is still a placeholder
+    refused(db_file, known, "events", "row 2, column 'lead_id': is empty (a value is required)")
+    assert load(db_file, known, "events", placeholders=("",)).inserted == 1
+    assert rows(db_file, "select lead_id from events where lead_id <> 'L1'") == [("unknown",)]
+
+
+def test_a_problem_deep_in_a_large_file_is_named_by_its_row(db_file, tmp_path):
+    # the fast pass stages rows in any order; the report reads the file again, in order
+    file = events_file(tmp_path, 300_000, ["L1", "L2", "L3"])
+    lines = file.read_text().splitlines()
+    lines[250_001] = "L1,2026-01-09 10:00:00,email_open,toppish"  # file row 250,002
+    lines[123_456] = "phantom,2026-01-08 10:00:00,email_open,top"  # file row 123,457
+    file.write_text("\n".join(lines) + "\n")
+    refused(
+        db_file,
+        file,
+        "events",
+        "2 problems",
+        "row 123457, column 'lead_id': no lead 'phantom'",
+        "row 250002, column 'content_stage': 'toppish' is not a content stage",
+    )
+
+
+CELLS = {
+    "lead_id": ["L1", " L2", "L3 ", "L2"],
+    "occurred_at": [
+        "2026-01-06 10:00:00",
+        " 2026-01-06 10:00:00 ",
+        "2026-01-06",
+        "2026-1-6 9:5:1",
+        "2026-01-06T10:00:00",
+        "2026-01-06T10:00:00Z",
+        "2026-01-06 10:00:00+02:00",
+        "2026-01-06 10:00:00-0300",
+        "2026-01-06 10:00",
+        "2026-01-06 10:00:00.25",
+    ],
+    "event_type": ["email_open", " email_click", "Demo Request ", "x" * 40],
+    "content_stage": ["top", " middle", "BOFU", "tofu ", "Select", "", "N/A", "bottom"],
+    "campaign": ["spring", " spring ", "unknown", "UNKNOWN", "-", "Ünknown", "a,b", ""],
+}
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_the_fast_path_stores_what_the_full_path_parses(db_file, tmp_path_factory, data):
+    # preview() parses through the full path only (trim, placeholders, offset-aware casts):
+    # what the import stores must be exactly that, row for row
+    picks = data.draw(
+        st.lists(
+            st.fixed_dictionaries({k: st.sampled_from(v) for k, v in CELLS.items()}),
+            min_size=1,
+            max_size=12,
+        )
+    )
+    folder = tmp_path_factory.mktemp("fast")
+    lines = [",".join(CELLS)] + [
+        ",".join('"' + row[k].replace('"', '""') + '"' for k in CELLS) for row in picks
+    ]
+    file = folder / "events.csv"
+    file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    con = db.connect(db_file)
+    try:
+        cur = con.cursor()
+        cur.execute("delete from events")
+        expected = importer.preview(cur, file, importer.Mapping("events"), rows=100)
+        result = importer.import_file(cur, file, importer.Mapping("events"), now=NOW)
+        stored = cur.sql(
+            "select lead_id, occurred_at, event_type, content_stage, channel, campaign from events"
+        ).pl()
+    finally:
+        con.close()
+    assert result.inserted == len(picks)
+    columns = ["lead_id", "occurred_at", "event_type", "content_stage", "channel", "campaign"]
+    order = ["occurred_at", "lead_id", "event_type", "content_stage", "campaign"]
+    assert stored.sort(order, nulls_last=True).rows() == (
+        expected.select(columns).sort(order, nulls_last=True).rows()
+    )
 
 
 # =====================================================================================
