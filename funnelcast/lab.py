@@ -983,14 +983,6 @@ def tradeoff_curve(
     return pl.DataFrame(columns, nan_to_null=True)
 
 
-def _count_at_or_below(ranked: np.ndarray, values: np.ndarray, keys: bool = False) -> np.ndarray:
-    """Return per value how many of the sorted thresholds are <= it (searchsorted 'right');
-    keys: the values are record keys, whose bound is compared."""
-    if keys:
-        return kernels.count_at_or_below(ranked, values, (1 << SCORE_BITS) - 1, BIAS)
-    return kernels.count_at_or_below(ranked, values, 0, 0)
-
-
 def _day_ranges(days: np.ndarray) -> list[tuple[int, int]]:
     """Return the runs of True in a per-day mask as (first day, day after the last)."""
     edges = np.flatnonzero(np.diff(np.concatenate([[False], days, [False]]).astype(np.int8)))

@@ -526,20 +526,6 @@ def rank(ranked, step, v):
 
 
 @njit(cache=True, nogil=True)
-def count_at_or_below(ranked, values, low_bits, bias):
-    """Return per value how many of the sorted thresholds ranked are <= it, the value being
-    (key & low_bits) - bias (low_bits 0: the key itself)."""
-    step = even_step(ranked)
-    out = np.empty(len(values), dtype=np.int64)
-    for i in range(len(values)):
-        v = values[i]
-        if low_bits:
-            v = (v & low_bits) - bias
-        out[i] = rank(ranked, step, v)
-    return out
-
-
-@njit(cache=True, nogil=True)
 def key_histogram(keys, since, until, ranked, sign, out):
     """Add sign to out[how many thresholds are <= the key's bound] for each of the sorted
     record keys in [since, until) (day << SCORE_BITS bounds)."""
