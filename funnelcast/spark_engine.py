@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import functools
+import itertools
 import os
 import shutil
 import tempfile
@@ -135,6 +136,9 @@ class _Result:
         return self._frame.row(0) if self._frame.height else None
 
 
+_CURSOR_NUMBERS = itertools.count(1)
+
+
 def _bindable(value: Any) -> Any:
     """Return a parameter value as Spark binds it (numpy scalars as Python ones)."""
     if value is None or isinstance(value, (str, bool, int, float, dt.date, decimal.Decimal)):
@@ -147,16 +151,24 @@ def _bindable(value: Any) -> Any:
 
 
 class SparkCursor:
-    """DuckDB's cursor API, as far as Funnelcast reads with it, on a Spark session."""
+    """DuckDB's cursor API, as far as Funnelcast reads with it, on a Spark session.
+
+    Every dashboard session has its own cursor on one shared Spark session, whose temporary
+    views all cursors see. So a frame a cursor registers as NAME becomes the view
+    NAME__cN, N this cursor's own number, and this cursor's queries read NAME as that view:
+    two users registering the same name at once each read their own frame.
+    """
 
     def __init__(self, connection: SparkConnection):
         self._connection = connection
         self._spark = connection.spark
-        self._registered: list[str] = []
+        self._suffix = f"__c{next(_CURSOR_NUMBERS)}"
+        self._registered: dict[str, str] = {}  # the name the queries use: the view's own name
         self._last: _Result | None = None
 
     def query(self, spark_sql_text: str, params: dict[str, Any] | None = None) -> pl.DataFrame:
-        """Return the rows of a Spark SQL statement, run with its :name parameters bound."""
+        """Return the rows of a Spark SQL statement, run with its :name parameters bound (as
+        written: it reads no registered view under its short name)."""
         args = {k: _bindable(v) for k, v in (params or {}).items()}
         lists = {k: v for k, v in args.items() if isinstance(v, list)}
         if lists:
@@ -172,7 +184,9 @@ class SparkCursor:
     def sql(self, sql: str, params: dict[str, Any] | None = None) -> _Result:
         """Return the result of a DuckDB SQL statement, translated and run on Spark."""
         name = db_query_name(sql)
-        text = spark_sql.query(name) if name else spark_sql.cached(sql)
+        # the views this cursor registered under a name the statement may read
+        views = tuple((n, v) for n, v in sorted(self._registered.items()) if n in sql)
+        text = spark_sql.query(name, views) if name else spark_sql.cached(sql, views)
         return _Result(self.query(text, params))
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> _Result:
@@ -190,14 +204,15 @@ class SparkCursor:
         return self._last.fetchall() if self._last else []
 
     def register(self, name: str, frame: pl.DataFrame) -> None:
-        """Make a polars frame visible to the queries as a view NAME."""
-        self._spark.createDataFrame(frame.to_arrow()).createOrReplaceTempView(name)
-        self._registered.append(name)
+        """Make a polars frame visible to this cursor's queries as a view NAME."""
+        view = f"{name}{self._suffix}"
+        self._spark.createDataFrame(frame.to_arrow()).createOrReplaceTempView(view)
+        self._registered[name] = view
 
     def unregister(self, name: str) -> None:
-        self._spark.catalog.dropTempView(name)
-        if name in self._registered:
-            self._registered.remove(name)
+        view = self._registered.pop(name, None)
+        if view is not None:
+            self._spark.catalog.dropTempView(view)
 
     def cursor(self) -> SparkCursor:
         return self._connection.cursor()

@@ -275,12 +275,37 @@ def _translate(node: exp.Expression) -> exp.Expression:
     return _rewrite(node)
 
 
-def to_spark(sql: str) -> str:
-    """Return one DuckDB SQL statement written as Spark SQL, its $name parameters as :name."""
+def _rename_tables(tree: exp.Expression, views: dict[str, str]) -> exp.Expression:
+    """Return the tree reading each table NAME of VIEWS from the view VIEWS[NAME] (aliased NAME,
+    so columns qualified by it still resolve). A CTE of the same name keeps its name."""
+    own = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+
+    def rename(node: exp.Expression) -> exp.Expression:
+        if (
+            isinstance(node, exp.Table)
+            and not node.args.get("db")
+            and node.name in views
+            and node.name not in own
+        ):
+            renamed = node.copy()
+            renamed.set("this", exp.to_identifier(views[node.name]))
+            if not node.alias:
+                renamed.set("alias", exp.TableAlias(this=exp.to_identifier(node.name)))
+            return renamed
+        return node
+
+    return tree.transform(rename)
+
+
+def to_spark(sql: str, views: tuple[tuple[str, str], ...] = ()) -> str:
+    """Return one DuckDB SQL statement written as Spark SQL, its $name parameters as :name,
+    each table NAME of VIEWS ((name, view), ...) read from its view."""
     try:
         tree: exp.Expression = sqlglot.parse_one(sql, read="duckdb")  # type: ignore[assignment]
     except sqlglot.errors.ParseError as exc:
         raise UntranslatableQuery(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
+    if views:
+        tree = _rename_tables(tree, dict(views))
     _expand_unpivot_columns(tree)
     if any(_excluded(star) for star in tree.find_all(exp.Star)):
         raise UntranslatableQuery("select * exclude (...) has no Spark SQL equivalent")
@@ -288,21 +313,22 @@ def to_spark(sql: str) -> str:
     return tree.sql(dialect="spark", unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 
-@functools.cache
-def query(name: str) -> str:
-    """Return queries/NAME.sql as Spark SQL; UntranslatableQuery for the DuckDB-only ones."""
+@functools.lru_cache(maxsize=1024)  # keyed by each cursor's views too: bounded
+def query(name: str, views: tuple[tuple[str, str], ...] = ()) -> str:
+    """Return queries/NAME.sql as Spark SQL (see to_spark); UntranslatableQuery for the
+    DuckDB-only ones."""
     if name in DUCKDB_ONLY:
         raise UntranslatableQuery(f"query {name} runs on DuckDB only: {DUCKDB_ONLY[name]}")
     try:
-        return to_spark(db.query_text(name))
+        return to_spark(db.query_text(name), views)
     except UntranslatableQuery as exc:
         raise UntranslatableQuery(f"query {name}: {exc}") from None
 
 
-@functools.cache
-def cached(sql: str) -> str:
-    """Return to_spark(sql), remembered: the code runs a few fixed statements many times."""
-    return to_spark(sql)
+@functools.lru_cache(maxsize=1024)
+def cached(sql: str, views: tuple[tuple[str, str], ...] = ()) -> str:
+    """Return to_spark(sql, views), remembered: the code runs a few fixed statements many times."""
+    return to_spark(sql, views)
 
 
 @functools.cache

@@ -12,6 +12,7 @@ Spark needs Java 17+ and pyspark: missing, this module fails on CI (CI=true) and
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import datetime as dt
 import io
@@ -19,6 +20,7 @@ import json
 import math
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -319,6 +321,52 @@ def test_query_gives_duckdbs_rows_on_spark(name, case, duck, spark, registered):
     expected = db.run(duck, name, **params)
     got = db.run(spark, name, **params)
     _same(expected, got, name)
+
+
+def test_cursors_registering_one_name_each_read_their_own(duck, spark_con):
+    """Dashboard sessions share one Spark session: two cursors registering chosen_leads at the
+    same moment (two users asking for suggested weights) each read their own leads."""
+    leads = duck.sql("select lead_id from leads order by lead_id").pl()
+    samples = [leads.gather_every(5), leads.gather_every(9, offset=2)]
+    expected, own = [], duck.cursor()  # its own cursor: the module's keeps its registrations
+    for sample in samples:
+        own.register("chosen_leads", sample)
+        expected.append(db.run(own, "lead_events"))
+        own.unregister("chosen_leads")
+    own.close()
+    assert expected[0].height != expected[1].height
+    cursors = [spark_con.cursor(), spark_con.cursor()]
+    start = threading.Barrier(2)
+
+    def ask(i: int) -> list[pl.DataFrame]:
+        cur, got = cursors[i], []
+        start.wait()
+        for _ in range(3):
+            cur.register("chosen_leads", samples[i])
+            try:
+                got.append(db.run(cur, "lead_events"))
+            finally:
+                cur.unregister("chosen_leads")
+        return got
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(ask, range(2)))
+    for i, got in enumerate(answers):
+        for frame in got:
+            _same(expected[i], frame, f"cursor {i}")
+    # a cursor that registered nothing sees no other cursor's view
+    cursors[0].register("chosen_leads", samples[0])
+    try:
+        with pytest.raises(Exception, match="chosen_leads"):
+            db.run(cursors[1], "lead_events")
+        # a query's own CTE of a registered name stays its own
+        assert cursors[0].execute(
+            "with chosen_leads as (select 1 as x) select x from chosen_leads"
+        ).fetchall() == [(1,)]
+    finally:
+        cursors[0].unregister("chosen_leads")
+    for cur in cursors:
+        cur.close()
 
 
 def test_the_fixture_reaches_the_edges(duck, registered):
