@@ -485,6 +485,35 @@ def first_crossings(
                 break
 
 
+@njit(cache=True, nogil=True)
+def count_buckets(hi, shift, counts):
+    """Add to counts[b + 1] one per record whose upper bound hi (>= 0) falls in bucket
+    b = hi >> shift (the last bucket takes any beyond; see place_records)."""
+    last = len(counts) - 2
+    for i in range(len(hi)):
+        counts[min(hi[i] >> shift, last) + 1] += 1
+
+
+@njit(cache=True, nogil=True)
+def place_records(bound, code, lag, shift, fill, out_bound, out_code, out_lag):
+    """Copy records (lab_kernels.records' sql_bound, sql_code and sql_lag columns) to their
+    bucket's next places, from fill[bucket] on: a counting sort by upper bound, a few hundred
+    buckets wide so that every bucket's next place stays in cache."""
+    last = len(fill) - 1
+    for i in range(bound.shape[1]):
+        b = min(bound[1, i] >> shift, last)
+        j = fill[b]
+        fill[b] += 1
+        out_bound[0, j] = bound[0, i]
+        out_bound[1, j] = bound[1, i]
+        out_code[0, j] = code[0, i]
+        out_code[1, j] = code[1, i]
+        out_code[2, j] = code[2, i]
+        out_code[3, j] = code[3, i]
+        out_lag[0, j] = lag[0, i]
+        out_lag[1, j] = lag[1, i]
+
+
 @njit(cache=True, nogil=True, inline="always")
 def even_step(ranked):
     """Return the step of evenly spaced sorted thresholds (as lab.default_thresholds makes

@@ -197,6 +197,31 @@ def test_the_tradeoff_curve_is_monotone_and_agrees_with_each_backtest(demo):
         assert totals["customer_capture"]["value"] == pytest.approx(row["customer_capture"])
 
 
+def test_the_sql_records_in_buckets_answer_thresholds_at_every_bucket_edge(demo):
+    """The SQL leads' records sit in buckets by upper bound; a threshold at, just under and
+    just over a bucket's edge takes exactly the records with lo < s <= hi."""
+    cur = demo.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    scores = lab.score(m, definition)
+    lo, hi, start, shift = scores.sql_lo, scores.sql_hi, scores.sql_start, scores.sql_shift
+    assert len(lo) > 1000 and start[-1] == len(lo) and (np.diff(start) >= 0).all()
+    buckets = np.repeat(np.arange(len(start) - 1), np.diff(start))
+    assert (np.minimum(hi >> shift, len(start) - 2) == buckets).all()
+    used = np.flatnonzero(np.diff(start))
+    assert len(used) > 20  # the records spread over many buckets
+    for b in used[:: max(1, len(used) // 15)]:
+        edge = int(b) << shift
+        for s in (edge - 1, edge, edge + 1, int(hi.max()), int(hi.max()) + 1):
+            threshold = s / 1e6  # threshold_micro(s / 1e6) is s
+            assert lab.threshold_micro(threshold) == s
+            facts = lab.backtest(m, scores, threshold).totals
+            reaching = (lo < s) & (hi >= s)
+            won = scores.sql_facts["won"]
+            assert facts["mql_to_sql"]["successes"] == int(reaching.sum()), s
+            assert facts["mql_to_customer"]["successes"] == int((reaching & won).sum()), s
+
+
 def test_a_threshold_no_lead_reaches_gives_zeros(demo):
     cur = demo.cursor()
     definition = definitions.load(cur, 1)
