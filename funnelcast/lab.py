@@ -141,7 +141,8 @@ class Materialised:
     early_age_us: np.ndarray
     decay: np.ndarray
     early_weight: np.ndarray
-    # score's output buffers, reused so that a rescore does not fault in fresh memory
+    # score's buffers for the SQL leads' records, reused so that a rescore does not fault in
+    # fresh memory
     # (shared by the half-life variants of one history; one scoring at a time uses them)
     buffers: dict = field(default_factory=dict, repr=False)
     buffers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -584,7 +585,8 @@ class Scores:
     """A definition's record highs, arranged so that any threshold is answered fast.
 
     key_lo / key_hi: per day's run of records of a lead, day << SCORE_BITS | (bound + BIAS),
-    each sorted; the run holds the lead's MQL moment for thresholds in (lo, hi] (micro-points).
+    in sorted pieces (one per half of the leads: no merge); the run holds the lead's MQL
+    moment for thresholds in (lo, hi] (micro-points).
     sql_lo, sql_hi and sql_facts repeat every record of the leads that reached SQL, with what
     precision and capture count of each (see _sql_facts; sql_code holds the quarters and won
     as lab_kernels.records writes them). They are in buckets by hi: bucket b holds the records
@@ -595,8 +597,8 @@ class Scores:
 
     definition: Definition
     half_life_days: float
-    key_lo: np.ndarray
-    key_hi: np.ndarray
+    key_lo: tuple[np.ndarray, ...]
+    key_hi: tuple[np.ndarray, ...]
     sql_lo: np.ndarray
     sql_hi: np.ndarray
     sql_code: np.ndarray  # the records' cohort, won, SQL and customer quarters (see records)
@@ -610,7 +612,7 @@ class Scores:
     def n_records(self) -> int:
         """Return the number of (lead, day) record runs that are an MQL moment for some
         threshold >= 0."""
-        return len(self.key_lo)
+        return sum(len(piece) for piece in self.key_lo)
 
 
 def _halves(m: Materialised) -> list[tuple[int, int]]:
@@ -639,17 +641,23 @@ def score(m: Materialised, definition: Definition) -> Scores:
         m.reached_quarter["customer"],
     )
 
+    # Each half's keys go to its own stretch of two arrays as long as the checks: only the
+    # pages written are ever touched, and sorted in place each stretch is one piece of keys.
+    key_lo = np.empty(m.n_checks, dtype=np.int64)
+    key_hi = np.empty(m.n_checks, dtype=np.int64)
+
     def half(leads: tuple[int, int]) -> tuple[np.ndarray, ...]:
         first, stop = leads
-        keys, bound, code, lag = buffers[leads]
+        at, end = int(m.check_start[first]), int(m.check_start[stop])
+        bound, code, lag = buffers[leads]
         n_keys, n_sql = kernels.records(
             first,
             stop,
             m.history,
             w,
             outcomes,
-            keys[0],
-            keys[1],
+            key_lo[at:end],
+            key_hi[at:end],
             bound,
             code,
             lag,
@@ -658,29 +666,35 @@ def score(m: Materialised, definition: Definition) -> Scores:
             kernels.new_scratch(w),
             np.empty(most, dtype=np.int64),
         )
-        return keys[0, :n_keys], keys[1, :n_keys], bound[:, :n_sql], code[:, :n_sql], lag[:, :n_sql]
+        return (
+            key_lo[at : at + n_keys],
+            key_hi[at : at + n_keys],
+            bound[:, :n_sql],
+            code[:, :n_sql],
+            lag[:, :n_sql],
+        )
 
-    # as many records as checks at most: buffer pages never written are never touched
+    # as many SQL records as the SQL leads' checks at most: pages never written are never touched
     own = m.buffers_lock.acquire(blocking=False)
     try:
         buffers = m.buffers if own else {}
         for first, stop in _halves(m):
             if (first, stop) not in buffers:
-                n_checks = int(m.check_start[stop] - m.check_start[first])
                 of_sql = m.reached_sql_us[first:stop] != NEVER
                 n_sql = int(np.diff(m.check_start[first : stop + 1])[of_sql].sum())
                 buffers[first, stop] = (
-                    np.empty((2, n_checks), dtype=np.int64),
                     np.empty((2, n_sql), dtype=np.int64),
                     np.empty((4, n_sql), dtype=np.int16),
                     np.empty((2, n_sql)),
                 )
         with ThreadPoolExecutor(2) as pool:
             halves = list(pool.map(half, _halves(m)))
-            sorting = [pool.submit(_sorted_concat, [h[k] for h in halves]) for k in (0, 1)]
+            pieces = tuple(h[0] for h in halves), tuple(h[1] for h in halves)
+            sorting = [pool.submit(piece.sort) for keys in pieces for piece in keys]
             # by upper bound, so that a threshold move scans only the records that reach it
             start, shift, bound, code, lag = _bucketed([h[2:] for h in halves])
-            key_lo, key_hi = (f.result() for f in sorting)
+            for done in sorting:
+                done.result()
         del halves
     finally:
         if own:
@@ -688,8 +702,8 @@ def score(m: Materialised, definition: Definition) -> Scores:
     return Scores(
         definition=definition,
         half_life_days=m.half_life_days,
-        key_lo=key_lo,
-        key_hi=key_hi,
+        key_lo=pieces[0],
+        key_hi=pieces[1],
         sql_lo=bound[0],
         sql_hi=bound[1],
         sql_code=code,
@@ -725,13 +739,6 @@ def _bucketed(
     for bound, code, lag in parts:
         kernels.place_records(bound, code, lag, shift, fill, *out)
     return start, shift, *out
-
-
-def _sorted_concat(parts: list[np.ndarray]) -> np.ndarray:
-    """Return the parts end to end, sorted."""
-    whole = np.concatenate(parts)
-    whole.sort()
-    return whole
 
 
 def micro(x: np.ndarray) -> np.ndarray:
@@ -802,8 +809,9 @@ def backtest(
     days = np.flatnonzero(np.isin(cal.quarter_of_day, cal.quarter_indices(quarters)))
     needles = (days << SCORE_BITS) | (s + BIAS)
     per_day = np.zeros(cal.n_days, dtype=np.int64)
-    per_day[days] = np.searchsorted(scores.key_lo, needles)
-    per_day[days] -= np.searchsorted(scores.key_hi, needles)
+    for lo, hi in zip(scores.key_lo, scores.key_hi, strict=True):
+        per_day[days] += np.searchsorted(lo, needles)
+        per_day[days] -= np.searchsorted(hi, needles)
     # the records from s's bucket on, less those of its bucket below s
     reach = int(scores.sql_start[min(max(s, 0) >> scores.sql_shift, len(scores.sql_start) - 2)])
     active = reach + np.flatnonzero((scores.sql_lo[reach:] < s) & (scores.sql_hi[reach:] >= s))
@@ -978,11 +986,12 @@ def tradeoff_curve(
 
     def keys_histogram() -> None:
         """Histogram the chosen days' key_lo (row 0) and key_hi (row 1)."""
-        for row, keys in enumerate((scores.key_lo, scores.key_hi)):
-            for since, until in days:
-                kernels.key_histogram(
-                    keys, since << SCORE_BITS, until << SCORE_BITS, ranked, 1, hist[row]
-                )
+        for row, pieces in enumerate((scores.key_lo, scores.key_hi)):
+            for keys in pieces:
+                for since, until in days:
+                    kernels.key_histogram(
+                        keys, since << SCORE_BITS, until << SCORE_BITS, ranked, 1, hist[row]
+                    )
 
     with ThreadPoolExecutor(1) as pool:  # the keys on one thread, the SQL records on this one
         keys_done = pool.submit(keys_histogram)

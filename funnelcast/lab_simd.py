@@ -12,17 +12,22 @@ vector IR directly. Every lane computes exactly what the scalar code computes fo
 So vector_scores is bit for bit unrolled_scores (tests/test_lab_simd.py).
 
 The intrinsics are plain LLVM IR: they work in cached (cache=True), nogil, _nrt=False and
-inline="always" functions like lab_kernels'.
+inline="always" functions like lab_kernels'. This module imports nothing of funnelcast's, so
+lab_kernels can import it (lead_scores would call vector_scores where it calls unrolled_scores).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-from funnelcast import lab_kernels as kernels
+# numba's type stubs make an intrinsic's call return Never (it cannot run in Python), so mypy
+# would take the rest of a kernel calling one as unreachable and skip it: as Any, it checks them
+_intrinsic: Any = intrinsic
 
 LANES = 8
 _DOUBLE = ir.DoubleType()
@@ -61,7 +66,7 @@ def _as_float(context, builder, value, value_type) -> ir.Value:
     return context.cast(builder, value, value_type, types.float64)
 
 
-@intrinsic
+@_intrinsic
 def vec8_zero(typingctx):
     """Return eight 0.0 lanes."""
 
@@ -71,7 +76,7 @@ def vec8_zero(typingctx):
     return vec8(), codegen
 
 
-@intrinsic
+@_intrinsic
 def vec8_load(typingctx, array):
     """Return an array's first eight float64 elements (the array must have at least eight)."""
     if not (isinstance(array, types.Array) and array.ndim == 1 and array.dtype == types.float64):
@@ -94,7 +99,7 @@ def vec8_load(typingctx, array):
     return vec8(array), codegen
 
 
-@intrinsic
+@_intrinsic
 def vec8_get(typingctx, v, i):
     """Return lane i of v (i in 0..7)."""
     if not (isinstance(v, Vec8) and isinstance(i, types.Integer)):
@@ -107,7 +112,7 @@ def vec8_get(typingctx, v, i):
     return types.float64(v, i), codegen
 
 
-@intrinsic
+@_intrinsic
 def vec8_scale(typingctx, v, f):
     """Return v times f in every lane."""
     if not (isinstance(v, Vec8) and isinstance(f, types.Number)):
@@ -120,7 +125,7 @@ def vec8_scale(typingctx, v, f):
     return vec8(v, f), codegen
 
 
-@intrinsic
+@_intrinsic
 def vec8_add_at(typingctx, v, x, s):
     """Return v with x added to lane s and +0.0 to the others: c_i + x * (s == i), as the
     scalar code. s outside 0..7 (a slot of -1) adds x to no lane."""
@@ -138,7 +143,7 @@ def vec8_add_at(typingctx, v, x, s):
     return vec8(v, x, s), codegen
 
 
-@intrinsic
+@_intrinsic
 def vec8_capped_sum(typingctx, x, c, k, p):
     """Return x + p0 * min(c0, k0) + ... + p7 * min(c7, k7), added in lane order 0..7.
 
@@ -209,15 +214,6 @@ def vector_scores(person, history, weights, out):
             sums = vec8_add_at(sums, n, slot[t])
         out[c - first] = vec8_capped_sum(base + rewards + penalties, sums, caps, points)
     return stop - first
-
-
-@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see lab_kernels
-def lead_scores(person, history, weights, capped, out):
-    """lab_kernels.lead_scores with vector_scores for up to UNROLLED capped types."""
-    n_capped = len(weights[5])
-    if 0 < n_capped <= kernels.UNROLLED:
-        return vector_scores(person, history, weights, out)
-    return kernels.generic_scores(person, history, weights, capped, out)
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see lab_kernels

@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from funnelcast import definitions, lab, lab_kernels, lab_simd
+from funnelcast import db, definitions, lab, lab_kernels, lab_simd
 from funnelcast.definitions import BehaviourRule
 
 NO_SCORE, REWARD, CAPPED, PENALTY = (
@@ -134,7 +135,8 @@ def random_weights(
     rng = np.random.default_rng(rng_seed)
     n_types = len(kinds)
     kind = np.array(kinds, dtype=np.int8)
-    magnitude = np.abs(np.array(points[:n_types], dtype=np.float64)) + 0.01
+    magnitude = np.abs(np.array(points[:n_types], dtype=np.float64))
+    magnitude[magnitude == 0] = 0.01
     point = np.where(kind == PENALTY, -magnitude, np.where(kind == NO_SCORE, 0.0, magnitude))
     slot = np.full(n_types, -1, dtype=np.int64)
     capped = np.flatnonzero(kind == CAPPED)
@@ -242,6 +244,14 @@ def test_sums_above_the_cap_and_at_it():
 # =====================================================================================
 
 
+@pytest.fixture(scope="module")
+def demo(demo_db):
+    """The session's demo database, read-only."""
+    con = db.connect(demo_db, read_only=True)
+    yield con
+    con.close()
+
+
 _MATERIALISED: dict = {}
 
 
@@ -272,7 +282,7 @@ def test_the_demo_history_scores_bit_for_bit(demo, points, caps):
 # =====================================================================================
 
 
-@njit(nogil=True, _nrt=False)  # type: ignore[call-overload]
+@njit
 def _lanes(start, x, s, f):
     v = lab_simd.vec8_scale(lab_simd.vec8_add_at(lab_simd.vec8_load(start), x, s), f)
     out = np.empty(8)
@@ -288,10 +298,10 @@ def test_add_at_touches_only_its_lane():
         if 0 <= s < 8:
             expected[s] += 7
         assert _lanes(start, np.uint8(7), s, 1.0).tolist() == expected.tolist()
-    assert (
-        _lanes(start[::-1][::-1], 2.5, 0, 0.5).tolist()
-        == ((start + [2.5] + [0] * 7) * 0.5).tolist()
-    )
+    strided = np.arange(1.0, 17.0)[::2]  # not contiguous: loaded lane by lane
+    expected = strided.copy()
+    expected[0] += 2.5
+    assert _lanes(strided, 2.5, 0, 0.5).tolist() == (expected * 0.5).tolist()
 
 
 def test_cached_functions_load_from_the_cache(tmp_path: Path):

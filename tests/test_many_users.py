@@ -72,8 +72,8 @@ def same_scores(a: lab.Scores, b: lab.Scores) -> bool:
     """Return whether two scorings are identical, array for array."""
     return (
         np.array_equal(a.lead_max, b.lead_max)
-        and np.array_equal(a.key_lo, b.key_lo)
-        and np.array_equal(a.key_hi, b.key_hi)
+        and np.array_equal(np.concatenate(a.key_lo), np.concatenate(b.key_lo))
+        and np.array_equal(np.concatenate(a.key_hi), np.concatenate(b.key_hi))
         and np.array_equal(a.sql_hi, b.sql_hi)
         and all(np.array_equal(a.sql_facts[k], b.sql_facts[k]) for k in a.sql_facts)
     )
