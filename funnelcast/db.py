@@ -180,6 +180,49 @@ def connect(
     return con
 
 
+# what DuckDB may keep of a scanned table's blocks after release_cached_blocks
+CACHE_KEPT_BYTES = 64 << 20
+
+
+@functools.cache
+def _default_memory_limit() -> str:
+    """Return DuckDB's memory limit on this machine when nobody sets one, as it shows it."""
+    with duckdb.connect() as con:
+        return con.sql("select current_setting('memory_limit')").fetchall()[0][0]
+
+
+def release_cached_blocks(cur: Any, keep: int = CACHE_KEPT_BYTES) -> int:
+    """Drop the table blocks DuckDB keeps in memory after a scan; return the bytes dropped.
+
+    DuckDB keeps every block it has read until its memory limit (80% of the machine) presses:
+    after the Threshold Lab streams 20M events that is about 200 MB held for nothing, read
+    again from the file when a query needs it. Lowering the limit for a moment to what
+    queries hold now (plus keep bytes, room for a query running meanwhile) makes DuckDB evict
+    down to it; RESET then gives back the default. A limit someone set is left alone
+    (DuckDB shows it rounded, so it could not be set back exactly), and so is Spark.
+    """
+    if not isinstance(cur, duckdb.DuckDBPyConnection):
+        return 0
+    if cur.sql("select current_setting('memory_limit')").fetchall()[0][0] != (
+        _default_memory_limit()
+    ):
+        return 0
+    usage = dict(cur.sql("select tag, memory_usage_bytes from duckdb_memory()").fetchall())
+    cached = int(usage.get("BASE_TABLE", 0))
+    if cached <= keep:
+        return 0
+    held = int(sum(usage.values())) - cached
+    try:
+        # a size computed here, not a user's value: DuckDB's SET takes no parameters
+        cur.execute(f"SET memory_limit = '{held + keep}B'")
+    except duckdb.Error:  # a query running meanwhile holds more: keep the cache this time
+        return 0
+    finally:
+        cur.execute("RESET memory_limit")
+    after = dict(cur.sql("select tag, memory_usage_bytes from duckdb_memory()").fetchall())
+    return max(0, cached - int(after.get("BASE_TABLE", 0)))
+
+
 def get_meta(cur: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
     """Return a meta setting, or the default when it is not set."""
     rows = cur.execute("select value from meta where key = $k", {"k": key}).fetchall()

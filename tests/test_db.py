@@ -181,3 +181,34 @@ def test_the_dashboard_migrates_an_older_database_it_opens(tmp_path):
         assert con.execute("select count(*) from events").fetchall() == [(len(EVENTS_V1_ROWS),)]
     finally:
         con.close()
+
+
+def _cached(cur) -> int:
+    usage = dict(cur.sql("select tag, memory_usage_bytes from duckdb_memory()").fetchall())
+    return int(usage.get("BASE_TABLE", 0))
+
+
+def test_the_table_blocks_duckdb_keeps_after_a_scan_are_dropped_and_the_limit_kept(demo_db):
+    con = db.connect(demo_db, read_only=True)
+    try:
+        cur = con.cursor()
+        limit = cur.sql("select current_setting('memory_limit')").fetchall()
+        count = "select count(*), sum(epoch_us(occurred_at)) from events"
+        before = cur.sql(count).fetchall()
+        assert _cached(cur) > 0  # the scan left the events' blocks in memory
+        # less than keep is left alone
+        assert db.release_cached_blocks(cur, keep=_cached(cur)) == 0 and _cached(cur) > 0
+        cached = _cached(cur)
+        dropped = db.release_cached_blocks(cur, keep=1 << 18)
+        assert dropped > 0 and _cached(cur) <= 1 << 18 and dropped == cached - _cached(cur)
+        assert cur.sql("select current_setting('memory_limit')").fetchall() == limit
+        assert cur.sql(count).fetchall() == before  # read again from the file, the same
+        # a limit someone set is not touched: DuckDB shows it rounded, it could not be restored
+        cur.execute("SET memory_limit = '3GB'")
+        chosen = cur.sql("select current_setting('memory_limit')").fetchall()
+        cur.sql(count).fetchall()
+        assert db.release_cached_blocks(cur, keep=1 << 18) == 0 and _cached(cur) > 1 << 18
+        assert cur.sql("select current_setting('memory_limit')").fetchall() == chosen
+        cur.execute("RESET memory_limit")
+    finally:
+        con.close()
