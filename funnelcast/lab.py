@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 import numbers
 import threading
@@ -478,11 +479,12 @@ class Weights:
     cap_over_points: np.ndarray  # per capped type: min(cap, p * d) = p * min(cap / p, d)
     capped_points: np.ndarray  # per capped type
 
-    @property
+    @functools.cached_property
     def arrays(self) -> tuple:
         """Return the arrays the compiled loops read, in their order: these, then per type
         the points of rewards and of penalties (0 for the other kinds), then the caps and
-        capped points padded with zeros to lab_kernels.UNROLLED slots."""
+        capped points padded with zeros to lab_kernels.UNROLLED slots (made once: who moves
+        scores a few leads again on every threshold move)."""
         return (
             self.fit_points,
             self.kind,
@@ -1164,11 +1166,7 @@ def _moving(
     current_mql_us: np.ndarray, scores: Scores, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Return the leads entering and leaving MQL (in lead order), and how many stay."""
-    qualifies = scores.lead_max >= threshold_micro(threshold)
-    current = current_mql_us != NEVER
-    entering = np.flatnonzero(qualifies & ~current)
-    leaving = np.flatnonzero(current & ~qualifies)
-    return entering, leaving, int(np.count_nonzero(qualifies & current))
+    return kernels.moving(scores.lead_max, current_mql_us, threshold_micro(threshold))
 
 
 def _closest(leads: np.ndarray, best: np.ndarray, n: int, highest: bool) -> np.ndarray:
