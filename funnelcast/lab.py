@@ -483,7 +483,7 @@ class Weights:
     def arrays(self) -> tuple:
         """Return the arrays the compiled loops read, in their order: these, then per type
         the points of rewards and of penalties (0 for the other kinds), then the caps and
-        capped points padded with zeros to lab_kernels.UNROLLED slots (made once: who moves
+        capped points padded with zeros to lab_kernels.VECTOR_SLOTS slots (made once: who moves
         scores a few leads again on every threshold move)."""
         return (
             self.fit_points,
@@ -500,8 +500,8 @@ class Weights:
 
 
 def _padded(values: np.ndarray) -> np.ndarray:
-    """Return values with zeros after them, to at least lab_kernels.UNROLLED of them."""
-    out = np.zeros(max(len(values), kernels.UNROLLED))
+    """Return values with zeros after them, to at least lab_kernels.VECTOR_SLOTS of them."""
+    out = np.zeros(max(len(values), kernels.VECTOR_SLOTS))
     out[: len(values)] = values
     return out
 

@@ -1,25 +1,28 @@
-"""lab_kernels.unrolled_scores with its 8 capped running sums in one 8-lane vector register.
+"""The Threshold Lab's scores with up to 8 capped running sums in one 8-lane vector register.
 
-LLVM does not vectorise the unrolled loop's eight scalar sums on its own (no SLP), so here they
-are one LLVM `<8 x double>`, a numba type (Vec8) with a handful of intrinsics that emit the
+LLVM does not vectorise eight scalar sums on its own (no SLP: the scalar loop ran twice as
+long), so here they are one LLVM `<8 x double>`, a numba type (Vec8) with a handful of intrinsics that emit the
 vector IR directly. Every lane computes exactly what the scalar code computes for its sum:
 - the decay is one vector multiply by the check's factor;
 - a group's count goes to the lane of its type's slot and +0.0 to the others (a slot of -1,
   a type that is not capped, matches no lane), as the scalar `c_i += n * (s == i)`;
 - the capped part is p * min(c, k) lane by lane, min as numba lowers Python's min of two floats
   (k < c ? k : c), then added to the score lane by lane IN ORDER 0..7, as the scalar code adds
-  them. (A tree sum would be faster but would round differently.)
-So vector_scores is bit for bit unrolled_scores (tests/test_lab_simd.py).
+  them. (A tree sum would round differently, and measured no faster: the loop is bound by
+  throughput, not by this chain.)
+So vector_scores is bit for bit lab_kernels.generic_scores, the loop over an array of sums
+(tests/test_lab_simd.py).
 
 The intrinsics are plain LLVM IR: they work in cached (cache=True), nogil, _nrt=False and
-inline="always" functions like lab_kernels'. This module imports nothing of funnelcast's, so
-lab_kernels can import it (lead_scores would call vector_scores where it calls unrolled_scores).
+inline="always" functions like lab_kernels'. This module imports nothing of funnelcast's:
+lab_kernels.lead_scores calls vector_scores.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
@@ -171,9 +174,12 @@ def vec8_capped_sum(typingctx, x, c, k, p):
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see lab_kernels
 def vector_scores(person, history, weights, out):
-    """lab_kernels.unrolled_scores (same arguments, bit for bit the same scores) with the eight
-    capped sums in one vector: up to lab_kernels.UNROLLED capped types; weights[8] and
-    weights[9] (caps over points, capped points) padded to at least eight."""
+    """Write one lead's scores at its checks into out; return how many checks it has.
+
+    lab_kernels.generic_scores' scores, bit for bit, for up to eight capped types, their sums
+    in one vector; weights[8] and weights[9] (caps over points, capped points) padded to at
+    least eight. The other kinds are added by their points: reward_points and penalty_points
+    are 0.0 for the types of other kinds."""
     (
         check_start,
         group_start,
@@ -194,25 +200,29 @@ def vector_scores(person, history, weights, out):
     rewards = 0.0
     penalties = 0.0
     sums = vec8_zero()
+    # indices as unsigned: numba then skips the wraparound of negative ones (none is), a fifth
+    # of the loop's time
     for e in range(early_start[person], early_start[person + 1]):
-        t = early_type[e]
-        w = early_weight[e]
+        i = np.uint64(e)
+        t = np.uint64(early_type[i])
+        w = early_weight[i]
         rewards += reward_points[t] * w
-        penalties += penalty_points[t] * early_count[e]
+        penalties += penalty_points[t] * early_count[i]
         sums = vec8_add_at(sums, w, slot[t])
-    group = group_start[person]
+    group = np.uint64(group_start[person])
     for c in range(first, stop):
-        f = decay[c]  # 1.0 at a lead's first check
+        i = np.uint64(c)
+        f = decay[i]  # 1.0 at a lead's first check
         rewards *= f
         sums = vec8_scale(sums, f)
-        for _ in range(check_groups[c]):
-            t = group_type[group]
+        for _ in range(check_groups[i]):
+            t = np.uint64(group_type[group])
             n = group_count[group]
-            group += 1
+            group += np.uint64(1)
             rewards += reward_points[t] * n
             penalties += penalty_points[t] * n
             sums = vec8_add_at(sums, n, slot[t])
-        out[c - first] = vec8_capped_sum(base + rewards + penalties, sums, caps, points)
+        out[np.uint64(c - first)] = vec8_capped_sum(base + rewards + penalties, sums, caps, points)
     return stop - first
 
 

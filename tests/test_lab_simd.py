@@ -1,4 +1,4 @@
-"""The vector scores (funnelcast.lab_simd) are lab_kernels.unrolled_scores' bit for bit.
+"""The vector scores (funnelcast.lab_simd) are lab_kernels.generic_scores' bit for bit.
 
 Random check layouts and weights (hypothesis): every score of every lead, compared as int64 bits.
 Plus the demo history materialised by funnelcast.lab, and a check that cache=True works with
@@ -31,11 +31,12 @@ NO_SCORE, REWARD, CAPPED, PENALTY = (
 
 
 @njit(nogil=True, _nrt=False)  # type: ignore[call-overload]
-def _all_unrolled(history, weights, out, counts):
-    """Write every lead's unrolled_scores into out, lead after lead; counts: checks per lead."""
+def _all_generic(history, weights, out, counts, scratch):
+    """Write every lead's generic_scores (the loop over an array of sums) into out, lead after
+    lead; counts: checks per lead."""
     at = 0
     for person in range(len(history[0]) - 1):
-        n = lab_kernels.unrolled_scores(person, history, weights, out[at:])
+        n = lab_kernels.generic_scores(person, history, weights, scratch, out[at:])
         counts[person] = n
         at += n
     return at
@@ -43,7 +44,7 @@ def _all_unrolled(history, weights, out, counts):
 
 @njit(nogil=True, _nrt=False)  # type: ignore[call-overload]
 def _all_vector(history, weights, out, counts):
-    """As _all_unrolled, with lab_simd.vector_scores."""
+    """As _all_generic, with lab_simd.vector_scores."""
     at = 0
     for person in range(len(history[0]) - 1):
         n = lab_simd.vector_scores(person, history, weights, out[at:])
@@ -59,7 +60,8 @@ def assert_bit_identical(history: tuple, weights: tuple) -> None:
     my_counts = np.zeros(len(history[0]) - 1, dtype=np.int64)
     their_counts = my_counts.copy()
     assert _all_vector(history, weights, mine, my_counts) == n_checks
-    assert _all_unrolled(history, weights, theirs, their_counts) == n_checks
+    scratch = lab_kernels.new_scratch(weights)
+    assert _all_generic(history, weights, theirs, their_counts, scratch) == n_checks
     assert np.array_equal(my_counts, their_counts)
     differ = np.flatnonzero(mine.view(np.int64) != theirs.view(np.int64))
     assert differ.size == 0, (differ[:5], mine[differ[:5]], theirs[differ[:5]])
@@ -165,12 +167,12 @@ def layouts(draw):
             st.sampled_from([NO_SCORE, REWARD, CAPPED, PENALTY]), min_size=n_types, max_size=n_types
         )
     )
-    # at most UNROLLED capped: the extra ones become rewards
+    # at most VECTOR_SLOTS capped: the extra ones become rewards
     seen = 0
     for i, k in enumerate(kinds):
         if k == CAPPED:
             seen += 1
-            if seen > lab_kernels.UNROLLED:
+            if seen > lab_kernels.VECTOR_SLOTS:
                 kinds[i] = REWARD
     points = draw(
         st.lists(
@@ -198,7 +200,7 @@ def layouts(draw):
 
 @given(layouts())
 @settings(max_examples=150, deadline=None)
-def test_vector_scores_are_the_unrolled_ones_bit_for_bit(case):
+def test_vector_scores_are_the_generic_ones_bit_for_bit(case):
     history, weights = case
     assert_bit_identical(history, weights)
 
@@ -207,11 +209,11 @@ ALL_KINDS = [NO_SCORE, REWARD, CAPPED, PENALTY]
 
 
 @given(
-    n_capped=st.integers(0, lab_kernels.UNROLLED),
+    n_capped=st.integers(0, lab_kernels.VECTOR_SLOTS),
     seed=st.integers(0, 2**32 - 1),
     extra=st.lists(st.sampled_from([NO_SCORE, REWARD, PENALTY]), max_size=8),
 )
-@example(n_capped=lab_kernels.UNROLLED, seed=1, extra=[REWARD, PENALTY, NO_SCORE])
+@example(n_capped=lab_kernels.VECTOR_SLOTS, seed=1, extra=[REWARD, PENALTY, NO_SCORE])
 @example(n_capped=1, seed=2, extra=[])
 @example(n_capped=0, seed=3, extra=[REWARD, PENALTY])
 @settings(max_examples=60, deadline=None)
@@ -227,6 +229,18 @@ def test_every_slot_count_and_kind(n_capped, seed, extra):
     points = list(rng.uniform(0.1, 50, len(kinds)).round(2))
     caps = list(rng.uniform(0.5, 90, 8).round(1))
     assert_bit_identical(history, random_weights(seed, 200, kinds, caps, points))
+
+
+def test_many_types_stored_as_int16():
+    """Types past 127 (int16 type codes, as lab._layout stores them), capped ones among them."""
+    rng = np.random.default_rng(9)
+    kinds = list(rng.choice([NO_SCORE, REWARD, PENALTY], 300))
+    for i in (3, 150, 200, 299):
+        kinds[i] = CAPPED
+    history = random_history(9, 400, 300, 30, 4, 5, np.uint16, False)
+    assert history[4].dtype == np.int16
+    points = list(rng.uniform(0.1, 50, 300).round(2))
+    assert_bit_identical(history, random_weights(9, 400, kinds, [2.0, 7.5, 30.0], points))
 
 
 def test_sums_above_the_cap_and_at_it():
@@ -273,7 +287,7 @@ def test_the_demo_history_scores_bit_for_bit(demo, points, caps):
         ),
     )
     weights = lab.compile_weights(m, draft).arrays
-    assert len(weights[5]) <= lab_kernels.UNROLLED
+    assert len(weights[5]) <= lab_kernels.VECTOR_SLOTS
     assert_bit_identical(m.history, weights)
 
 
