@@ -191,15 +191,10 @@ def fill_layout(
 def micro(x):
     """Return a score in integer micro-points, rounded as DuckDB's round(x, 6): half away
     from zero; -inf and anything beyond the key's range clip to it."""
-    y = x * 1e6
-    if y <= -BIAS:
-        return -BIAS
-    if y >= BIAS - 1:
-        return BIAS - 1
+    y = min(max(x * 1e6, -float(BIAS)), float(BIAS - 1))
     whole = np.trunc(y)
-    if abs(y - whole) == 0.5:
-        return np.int64(whole + (1.0 if y > 0 else -1.0))
-    return np.int64(np.rint(y))
+    fraction = y - whole  # exact; a half rounds away from zero, without a branch
+    return np.int64(whole) + np.int64(fraction >= 0.5) - np.int64(fraction <= -0.5)
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
@@ -309,11 +304,12 @@ def records(
     check_day, check_us, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
         outcomes
     )
-    n_keys = 0
-    n_sql = 0
+    # indices unsigned, so that numba adds no wraparound of negative ones (there are none)
+    n_keys = np.uint64(0)
+    n_sql = np.uint64(0)
     for person in range(first_lead, stop_lead):
         n = lead_scores(person, history, weights, scratch, scores)
-        c0 = history[0][person]
+        c0 = np.uint64(history[0][person])
         running = -np.inf
         best = -BIAS
         open_run = False
@@ -326,14 +322,14 @@ def records(
         won = 1 if customer_at != NEVER else 0
         # the checks where the score beats every earlier one, found without a branch (a third
         # of checks are such records, too many for the branch predictor)
-        n_records = 0
-        for i in range(n):
+        n_records = np.uint64(0)
+        for i in range(np.uint64(n)):
             x = scores[i]
             record_at[n_records] = i
-            n_records += x > running
+            n_records += np.uint64(x > running)
             running = max(running, x)
         for r in range(n_records):
-            i = record_at[r]
+            i = np.uint64(record_at[r])
             x = scores[i]
             lo = best
             hi = micro(x)
@@ -347,14 +343,14 @@ def records(
                     if open_run:
                         key_lo[n_keys] = (run_day << SCORE_BITS) + BIAS + run_lo
                         key_hi[n_keys] = (run_day << SCORE_BITS) + BIAS + run_hi
-                        n_keys += 1
+                        n_keys += np.uint64(1)
                     open_run = True
                     run_day, run_lo, run_hi = day, lo, hi
                 if of_sql:
                     at = check_us[c0 + i]
                     sql_bound[0, n_sql] = lo
                     sql_bound[1, n_sql] = hi
-                    sql_code[0, n_sql] = quarter_of_day[day]
+                    sql_code[0, n_sql] = quarter_of_day[np.uint64(day)]
                     sql_code[1, n_sql] = won
                     if sql_at > at:  # the MQL moment strictly before the stage
                         sql_code[2, n_sql] = sql_quarter[person]
@@ -368,13 +364,13 @@ def records(
                     else:
                         sql_code[3, n_sql] = -1
                         sql_lag[1, n_sql] = 0.0
-                    n_sql += 1
+                    n_sql += np.uint64(1)
         if open_run:
             key_lo[n_keys] = (run_day << SCORE_BITS) + BIAS + run_lo
             key_hi[n_keys] = (run_day << SCORE_BITS) + BIAS + run_hi
-            n_keys += 1
+            n_keys += np.uint64(1)
         lead_max[person] = best
-    return n_keys, n_sql
+    return np.int64(n_keys), np.int64(n_sql)
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top

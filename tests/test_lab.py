@@ -266,6 +266,24 @@ def test_micro_rounds_half_away_from_zero_like_duckdb():
     assert (lab.micro(x) / 1e6).tolist() == expected
 
 
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(-1e4, 1e4, allow_nan=False),
+            st.integers(-(10**10), 10**10).map(lambda k: (k + 0.5) / 1e6),  # ties
+            st.sampled_from([-np.inf, np.inf, 1e300, -1e300, 0.0, -0.0]),
+        ),
+        min_size=1,
+    )
+)
+@settings(deadline=None)
+def test_the_compiled_micro_rounds_as_the_numpy_one(x):
+    """lab_kernels.micro (branchless, in the loops) and lab.micro (numpy, on arrays): one
+    rounding, half away from zero, clipped to the key's range."""
+    values = np.array(x)
+    assert [lab_kernels.micro(v) for v in values] == lab.micro(values).tolist()
+
+
 # =====================================================================================
 # precision, capture and days earlier, by hand
 # =====================================================================================
