@@ -5,10 +5,13 @@ Run from the repository root (Debian's chromium at /usr/bin/chromium):
 
 It serves `streamlit run app.py` on the database, opens the Threshold Lab in headless Chromium,
 waits for the first materialisation and scoring, then moves the threshold slider one step at a
-time with the keyboard. Each move is timed from the key press until the page shows the new MQL
-figure and Streamlit reports the run finished: the script's rerun (every figure, table, chart and
-the who-moves sample) plus the websocket round trip and the browser's drawing. The server's own
-CPU time per move is read from /proc (utime + stime of the server process) around each move.
+time with the keyboard. Each move is timed in the page, from the keydown event the slider gets
+to the first animation frame where the page shows the new MQL figure, nothing of the previous run
+is left and Streamlit's status says the run is over: the script's rerun (every figure, table,
+chart and the who-moves sample) plus the websocket round trip and the browser's drawing. Also
+given: the same from Python, which adds Playwright's own round trips (delivering the key,
+polling the page). The server's own CPU time per move is read from /proc (utime + stime of the
+server process) around each move.
 It writes its section of benchmarks/RESULTS.md and leaves the others as they are.
 """
 
@@ -48,6 +51,22 @@ METRIC_JS = (
 SHOWN_JS = (
     "() => { const t = document.querySelector('[data-testid=stSliderThumbValue]');"
     f" return (t ? t.innerText : '') + '|' + ({METRIC_JS})(); }}"
+)
+
+# notes when the slider gets each key press, in the page's own clock
+KEYDOWN_JS = (
+    "() => document.addEventListener('keydown', () => { window.__pressed = performance.now(); },"
+    " true)"
+)
+# true, and the moment noted, once the page has drawn the run a key press started
+DRAWN_JS = (
+    f"(b) => {{ const now = ({SHOWN_JS})(); const status = document.querySelector("
+    "'[data-testid=stStatusWidget]'); const done = now.split('|')[0] !== b.split('|')[0] && "
+    "document.body.innerText.includes('The draft at threshold ' + "
+    "now.split('|')[0].replace(/\\.?0+$/, '') + ',') && "
+    "!document.querySelector('[data-stale=\"true\"]') && "
+    "(!status || status.offsetParent === null); "
+    "if (done) { window.__drawn = performance.now(); } return done; }"
 )
 
 
@@ -120,26 +139,22 @@ def measure(db: str, moves: int) -> dict:
             page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
             out["first_open_s"] = time.perf_counter() - started
             thumb = page.get_by_role("slider").first
+            page.evaluate(KEYDOWN_JS)
             for _ in range(moves):
                 before = page.evaluate(SHOWN_JS)
+                thumb.focus()
                 cpu = cpu_seconds(server.pid)
                 started = time.perf_counter()
-                thumb.focus()
                 thumb.press("ArrowRight")
                 # the rerun has drawn the figures for the new threshold once the threshold
-                # heading under the slider says so and nothing of the previous run is left
-                # (a move reruns only the page's fragment); then Streamlit's run must be over
-                page.wait_for_function(
-                    f"(b) => {{ const now = ({SHOWN_JS})(); return now.split('|')[0] !== "
-                    "b.split('|')[0] && document.body.innerText.includes('The draft at "
-                    "threshold ' + now.split('|')[0].replace(/\\.?0+$/, '') + ',') && "
-                    "!document.querySelector('[data-stale=\"true\"]'); }",
-                    arg=before,
-                )
-                page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+                # heading under the slider says so, nothing of the previous run is left (a
+                # move reruns only the page's fragment) and Streamlit's run is over; checked
+                # on every animation frame, which notes the moment it first holds
+                page.wait_for_function(DRAWN_JS, arg=before, polling="raf")
                 wall = time.perf_counter() - started
+                in_page = page.evaluate("() => window.__drawn - window.__pressed") / 1e3
                 page.wait_for_timeout(300)  # let the server settle before reading its CPU time
-                out["moves"].append((wall, cpu_seconds(server.pid) - cpu))
+                out["moves"].append((in_page, wall, cpu_seconds(server.pid) - cpu))
             out["threshold_after"] = page.get_by_test_id("stSliderThumbValue").first.inner_text()
             browser.close()
     finally:
@@ -165,10 +180,16 @@ def main() -> None:
     con.close()
     load_before = os.getloadavg()[0]
     result = measure(args.db, args.moves)
-    walls = [w * 1e3 for w, _ in result["moves"]]
-    cpus = [c * 1e3 for _, c in result["moves"]]
-    wall_ms, cpu_ms = statistics.median(walls), statistics.median(cpus)
-    verdict = "met" if wall_ms <= TARGET_MS else f"**missed** ({wall_ms / TARGET_MS:.1f}x)"
+    shown = [s * 1e3 for s, _, _ in result["moves"]]
+    walls = [w * 1e3 for _, w, _ in result["moves"]]
+    cpus = [c * 1e3 for _, _, c in result["moves"]]
+    shown_ms, wall_ms = statistics.median(shown), statistics.median(walls)
+    cpu_ms = statistics.median(cpus)
+    verdict = "met" if shown_ms <= TARGET_MS else f"**missed** ({shown_ms / TARGET_MS:.1f}x)"
+
+    def p95(values: list[float]) -> float:
+        return sorted(values)[int(0.95 * (len(values) - 1))]
+
     lines = [
         SECTION,
         "",
@@ -177,13 +198,15 @@ def main() -> None:
         f"Rerun: `python3 -m uv run python benchmarks/bench_lab_page.py --db PATH`. Data: "
         f"{leads:,} leads, {events:,} events. Served with `streamlit run app.py`, driven by "
         f"headless Chromium: {args.moves} one-step threshold moves with the keyboard (to "
-        f"{result['threshold_after']}), each timed from the key press until the page shows the "
-        "new MQL figure and Streamlit's run is over.",
+        f"{result['threshold_after']}), each timed in the page from the keydown event to the "
+        "first animation frame showing the new MQL figure with Streamlit's run over.",
         "",
         "| what | measured | target | |",
         "|---|---:|---:|---|",
-        f"| threshold move, whole rerun as the browser sees it | {wall_ms:.0f} ms median, "
-        f"{sorted(walls)[int(0.95 * (len(walls) - 1))]:.0f} ms p95 | {TARGET_MS} ms | {verdict} |",
+        f"| threshold move, whole rerun as the browser sees it | {shown_ms:.0f} ms median, "
+        f"{p95(shown):.0f} ms p95 | {TARGET_MS} ms | {verdict} |",
+        f"| the same from Python, with Playwright's own round trips | {wall_ms:.0f} ms median, "
+        f"{p95(walls):.0f} ms p95 | | |",
         f"| the server's CPU time per move | {cpu_ms:.0f} ms median | | |",
         f"| first open of the Lab (materialise, score, current definitions) | "
         f"{result['first_open_s']:.1f} s | | |",

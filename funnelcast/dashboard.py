@@ -386,8 +386,10 @@ def vocabulary(database: Database) -> pl.DataFrame:
     return _vocabulary(database.cursor, database.key)
 
 
+@st.cache_data(show_spinner=False)
 def _data_event_types(_cur: duckdb.DuckDBPyConnection, key: str) -> tuple[str, ...]:
-    """Return the event types the data holds."""
+    """Return the event types the data holds (cached apart from the vocabulary: every
+    threshold move asks, and a few names come back faster than the vocabulary's frame)."""
     words = _vocabulary(_cur, key)
     return tuple(words.filter(pl.col("kind") == "behaviour")["value"].to_list())
 
