@@ -1166,7 +1166,11 @@ def _moving(
     current_mql_us: np.ndarray, scores: Scores, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Return the leads entering and leaving MQL (in lead order), and how many stay."""
-    return kernels.moving(scores.lead_max, current_mql_us, threshold_micro(threshold))
+    qualifies = scores.lead_max >= threshold_micro(threshold)
+    current = current_mql_us != NEVER
+    entering = np.flatnonzero(qualifies & ~current)
+    leaving = np.flatnonzero(current & ~qualifies)
+    return entering, leaving, int(np.count_nonzero(qualifies & current))
 
 
 def _closest(leads: np.ndarray, best: np.ndarray, n: int, highest: bool) -> np.ndarray:

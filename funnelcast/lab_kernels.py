@@ -508,33 +508,6 @@ def sql_histograms(lo, hi, code, is_chosen, ranked, out):
         out[3, b] -= customer
 
 
-@njit(cache=True, nogil=True)
-def moving(lead_max, current_mql_us, s):
-    """Return the leads whose best reaches s but who are no MQL now (entering) and the MQLs
-    now whose best does not (leaving), in lead order, and how many are MQLs either way."""
-    n_in = n_out = staying = 0
-    for lead in range(len(lead_max)):
-        qualifies = lead_max[lead] >= s
-        current = current_mql_us[lead] != NEVER
-        n_in += qualifies and not current
-        n_out += current and not qualifies
-        staying += qualifies and current
-    entering = np.empty(n_in, dtype=np.int64)
-    leaving = np.empty(n_out, dtype=np.int64)
-    n_in = n_out = 0
-    for lead in range(len(lead_max)):
-        qualifies = lead_max[lead] >= s
-        current = current_mql_us[lead] != NEVER
-        if qualifies != current:
-            if qualifies:
-                entering[n_in] = lead
-                n_in += 1
-            else:
-                leaving[n_out] = lead
-                n_out += 1
-    return entering, leaving, staying
-
-
 def new_scratch(weights: tuple) -> np.ndarray:
     """Return the scratch lead_scores needs for these weights (one per thread)."""
     return np.empty(len(weights[5]))
