@@ -554,8 +554,8 @@ def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.nd
     cached = m.fit_cache.get(key)
     if cached is not None:
         return cached
-    fit = np.zeros(m.n_leads)
-    disqualified = np.zeros(m.n_leads, dtype=bool)
+    fit = np.empty(m.n_leads)
+    disqualified = np.empty(m.n_leads, dtype=bool)
     tables = {a: np.zeros(len(m.values[a]) + 1) for a in FIT_ATTRIBUTES}
     disqualifying = {a: np.zeros(len(m.values[a]) + 1, dtype=bool) for a in FIT_ATTRIBUTES}
     for fit_rule in rules:
@@ -565,12 +565,12 @@ def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.nd
             code = known.index(fit_rule.value)
             tables[fit_rule.attribute][code] += fit_rule.points
             disqualifying[fit_rule.attribute][code] |= bool(fit_rule.is_disqualifier)
-    for attribute in FIT_ATTRIBUTES:
-        if tables[attribute].any():
-            fit += tables[attribute][m.codes[attribute]]
-        if disqualifying[attribute].any():
-            disqualified |= disqualifying[attribute][m.codes[attribute]]
-    fit[disqualified] = -np.inf
+    # one pass over the leads; an attribute no rule names adds 0.0, which changes no sum
+    kernels.fit_points(
+        tuple((m.codes[a], tables[a], disqualifying[a]) for a in FIT_ATTRIBUTES),
+        fit,
+        disqualified,
+    )
     fit.flags.writeable = False
     disqualified.flags.writeable = False
     # several sessions may add at once: a dict's single operations are atomic under the GIL

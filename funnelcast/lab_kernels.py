@@ -18,7 +18,7 @@ and a compiled definition as another, `weights` (see lab.compile_weights).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import literal_unroll, njit
 
 # numba's cache sees changes to this file only: after changing lab_simd, clear __pycache__
 from funnelcast.lab_simd import LANES, vector_scores
@@ -506,6 +506,24 @@ def sql_histograms(lo, hi, code, is_chosen, ranked, out):
         out[2, b] -= sql
         out[3, a] += customer
         out[3, b] -= customer
+
+
+@njit(cache=True, nogil=True)
+def fit_points(parts, fit, disqualified):
+    """Write each lead's fit points (-inf when disqualified) and whether it is disqualified.
+
+    parts: per attribute (the leads' value codes, points per code, whether a code
+    disqualifies), added in their order as numpy adds the attributes' columns."""
+    for lead in range(len(fit)):
+        total = 0.0
+        out = False
+        for part in literal_unroll(parts):
+            codes, points, disqualifies = part
+            code = codes[lead]
+            total += points[code]
+            out |= disqualifies[code]
+        fit[lead] = -np.inf if out else total
+        disqualified[lead] = out
 
 
 def new_scratch(weights: tuple) -> np.ndarray:
