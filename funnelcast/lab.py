@@ -566,11 +566,8 @@ def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.nd
             tables[fit_rule.attribute][code] += fit_rule.points
             disqualifying[fit_rule.attribute][code] |= bool(fit_rule.is_disqualifier)
     # one pass over the leads; an attribute no rule names adds 0.0, which changes no sum
-    kernels.fit_points(
-        tuple((m.codes[a], tables[a], disqualifying[a]) for a in FIT_ATTRIBUTES),
-        fit,
-        disqualified,
-    )
+    parts = tuple((np.asarray(m.codes[a]), tables[a], disqualifying[a]) for a in FIT_ATTRIBUTES)
+    kernels.fit_points(parts, fit, disqualified)
     fit.flags.writeable = False
     disqualified.flags.writeable = False
     # several sessions may add at once: a dict's single operations are atomic under the GIL
@@ -726,7 +723,7 @@ def score(m: Materialised, definition: Definition) -> Scores:
 
 
 def _bucketed(
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    parts: list[tuple[np.ndarray, ...]],
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
     """Return SQL records given in parts of (bound, code, lag) columns in buckets by upper
     bound (see Scores): where each bucket starts, the shift, and the bound, code and lag."""

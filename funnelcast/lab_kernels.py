@@ -323,9 +323,9 @@ def records(
         # the checks where the score beats every earlier one, found without a branch (a third
         # of checks are such records, too many for the branch predictor)
         n_records = np.uint64(0)
-        for i in range(np.uint64(n)):
-            x = scores[i]
-            record_at[n_records] = i
+        for check in range(np.uint64(n)):
+            x = scores[check]
+            record_at[n_records] = check
             n_records += np.uint64(x > running)
             running = max(running, x)
         for r in range(n_records):
