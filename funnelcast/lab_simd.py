@@ -224,9 +224,3 @@ def vector_scores(person, history, weights, out):
             sums = vec8_add_at(sums, n, slot[t])
         out[np.uint64(c - first)] = vec8_capped_sum(base + rewards + penalties, sums, caps, points)
     return stop - first
-
-
-@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see lab_kernels
-def one_lead(person, history, weights, out):
-    """Write one lead's vector_scores into out; return how many."""
-    return vector_scores(person, history, weights, out)

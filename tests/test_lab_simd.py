@@ -319,17 +319,18 @@ def test_add_at_touches_only_its_lane():
 
 
 def test_cached_functions_load_from_the_cache(tmp_path: Path):
-    """cache=True works with the Vec8 type: a second process loads one_lead from the cache."""
+    """cache=True works with the Vec8 type: a second process loads lab_kernels.one_lead,
+    which scores through vector_scores, from the cache."""
     script = (
         "import numpy as np\n"
-        "from funnelcast import lab_simd\n"
+        "from funnelcast import lab_kernels\n"
         "import test_lab_simd as t\n"
         "h = t.random_history(1, 20, 3, 5, 2, 2, np.uint8, False)\n"
         "w = t.random_weights(1, 20, [2, 1, 2], [3.0], [1.0, 2.0, 3.0])\n"
         "out = np.empty(10)\n"
-        "n = lab_simd.one_lead(3, h, w, out)\n"
-        "print(out[:n].tobytes().hex(), lab_simd.one_lead.stats.cache_hits.__len__(),"
-        " sum(lab_simd.one_lead.stats.cache_misses.values()))\n"
+        "n = lab_kernels.one_lead(3, h, w, out, lab_kernels.new_scratch(w))\n"
+        "print(out[:n].tobytes().hex(), lab_kernels.one_lead.stats.cache_hits.__len__(),"
+        " sum(lab_kernels.one_lead.stats.cache_misses.values()))\n"
     )
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
