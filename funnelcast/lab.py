@@ -587,9 +587,9 @@ class Scores:
     key_lo / key_hi: per day's run of records of a lead, day << SCORE_BITS | (bound + BIAS),
     in sorted pieces (one per half of the leads: no merge); the run holds the lead's MQL
     moment for thresholds in (lo, hi] (micro-points).
-    sql_lo, sql_hi and sql_facts repeat every record of the leads that reached SQL, with what
-    precision and capture count of each (see _sql_facts; sql_code holds the quarters and won
-    as lab_kernels.records writes them). They are in buckets by hi: bucket b holds the records
+    sql_lo, sql_hi, sql_code and sql_lag repeat every record of the leads that reached SQL,
+    with what precision and capture count of each (as lab_kernels.records writes them; see
+    _sql_facts for the same of MQL moments). They are in buckets by hi: bucket b holds the records
     sql_start[b]:sql_start[b + 1], whose hi >> sql_shift is b (the last bucket: or more), so
     the records reaching a threshold start at its bucket. A counting sort into buckets costs
     a tenth of an argsort and gather.
@@ -602,7 +602,7 @@ class Scores:
     sql_lo: np.ndarray
     sql_hi: np.ndarray
     sql_code: np.ndarray  # the records' cohort, won, SQL and customer quarters (see records)
-    sql_facts: dict[str, np.ndarray]
+    sql_lag: np.ndarray  # the records' days to SQL and to customer (see records)
     sql_start: np.ndarray  # where each bucket of SQL records starts, plus the end
     sql_shift: int
     lead_max: np.ndarray  # per lead: highest score in micro-points (-BIAS when disqualified)
@@ -707,14 +707,7 @@ def score(m: Materialised, definition: Definition) -> Scores:
         sql_lo=bound[0],
         sql_hi=bound[1],
         sql_code=code,
-        sql_facts={
-            "cohort": code[0],
-            "won": code[1].astype(bool),
-            "sql_quarter": code[2],
-            "sql_lag": lag[0],
-            "customer_quarter": code[3],
-            "customer_lag": lag[1],
-        },
+        sql_lag=lag,
         sql_start=start,
         sql_shift=shift,
         lead_max=lead_max,
@@ -812,11 +805,27 @@ def backtest(
     for lo, hi in zip(scores.key_lo, scores.key_hi, strict=True):
         per_day[days] += np.searchsorted(lo, needles)
         per_day[days] -= np.searchsorted(hi, needles)
-    # the records from s's bucket on, less those of its bucket below s
+    # the records from s's bucket on (less those of its bucket below s), counted in one pass
     reach = int(scores.sql_start[min(max(s, 0) >> scores.sql_shift, len(scores.sql_start) - 2)])
-    active = reach + np.flatnonzero((scores.sql_lo[reach:] < s) & (scores.sql_hi[reach:] >= s))
-    facts = {name: values[active] for name, values in scores.sql_facts.items()}
-    return _summarise(m, threshold, per_day, facts, quarters, sales_capacity_per_week)
+    n_quarters = len(cal.quarters)
+    reached, captured, lag_sum, sql_lags, customer_lags = kernels.sql_counts(
+        scores.sql_lo,
+        scores.sql_hi,
+        scores.sql_code,
+        scores.sql_lag,
+        reach,
+        s,
+        _is_chosen(cal, quarters),
+        n_quarters,
+    )
+    counted = _Counted(
+        reached_sql=reached[0],
+        reached_customer=reached[1],
+        captured={"sql": captured[0], "customer": captured[1]},
+        lag_sum={"sql": lag_sum[0], "customer": lag_sum[1]},
+        lags={"sql": sql_lags, "customer": customer_lags},
+    )
+    return _summarise(m, threshold, per_day, counted, quarters, sales_capacity_per_week)
 
 
 def backtest_moments(
@@ -833,7 +842,8 @@ def backtest_moments(
     facts = _sql_facts(
         m, mql_us[sql_leads], m.reached_sql_us[sql_leads], m.reached_customer_us[sql_leads]
     )
-    return _summarise(m, threshold, per_day, facts, quarters, sales_capacity_per_week)
+    counted = _counted(facts, _is_chosen(m.calendar, quarters), len(m.calendar.quarters))
+    return _summarise(m, threshold, per_day, counted, quarters, sales_capacity_per_week)
 
 
 def _sql_facts(
@@ -860,34 +870,62 @@ def _sql_facts(
     return facts
 
 
-def _summarise(
-    m: Materialised,
-    threshold: float | None,
-    per_day: np.ndarray,
-    facts: dict[str, np.ndarray],
-    quarters: Sequence[str] | None,
-    capacity: float | None,
-) -> Backtest:
-    """Return the backtest from MQLs per day and the facts of the MQLs that reached SQL."""
-    cal = m.calendar
-    n_quarters = len(cal.quarters)
-    chosen = cal.quarter_indices(quarters)
-    # is_chosen[q + 1]: whether quarter q is chosen; -1 (a stage never reached) is not
-    is_chosen = np.zeros(n_quarters + 1, dtype=bool)
-    is_chosen[chosen + 1] = True
-    mqls = np.add.reduceat(per_day, cal.quarter_start_day[:-1])
+@dataclass(frozen=True)
+class _Counted:
+    """What precision and capture count of the MQLs that reached SQL (see _sql_facts)."""
+
+    reached_sql: np.ndarray  # per quarter of the MQL moment: MQLs that reached SQL
+    reached_customer: np.ndarray  # and customer
+    captured: dict[str, np.ndarray]  # per stage, per quarter it was reached: MQL first
+    lag_sum: dict[str, np.ndarray]  # their days from MQL to the stage, summed
+    lags: dict[str, np.ndarray]  # those days, of the captures in the chosen quarters
+
+
+def _is_chosen(cal: Calendar, quarters: Sequence[str] | None) -> np.ndarray:
+    """Return is_chosen[q + 1]: whether quarter q is chosen; -1 (a stage never reached) is not."""
+    is_chosen = np.zeros(len(cal.quarters) + 1, dtype=bool)
+    is_chosen[cal.quarter_indices(quarters) + 1] = True
+    return is_chosen
+
+
+def _counted(facts: dict[str, np.ndarray], is_chosen: np.ndarray, n_quarters: int) -> _Counted:
+    """Return the counts of the facts of MQL moments (as lab_kernels.sql_counts counts
+    scored records: the same sums, added in the same order)."""
     cohort = facts["cohort"]
-    reached_sql = np.bincount(cohort, minlength=n_quarters)
-    reached_customer = np.bincount(cohort[facts["won"]], minlength=n_quarters)
-    captured, mean_lag, lags = {}, {}, {}
+    captured, lag_sum, lags = {}, {}, {}
     for stage in ("sql", "customer"):
         quarter, lag = facts[f"{stage}_quarter"], facts[f"{stage}_lag"]
         caught = quarter >= 0
         captured[stage] = np.bincount(quarter[caught], minlength=n_quarters)
-        lag_sum = np.bincount(quarter[caught], weights=lag[caught], minlength=n_quarters)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_lag[stage] = lag_sum / captured[stage]
+        lag_sum[stage] = np.bincount(quarter[caught], weights=lag[caught], minlength=n_quarters)
         lags[stage] = lag[is_chosen[quarter + 1]]
+    return _Counted(
+        reached_sql=np.bincount(cohort, minlength=n_quarters),
+        reached_customer=np.bincount(cohort[facts["won"]], minlength=n_quarters),
+        captured=captured,
+        lag_sum=lag_sum,
+        lags=lags,
+    )
+
+
+def _summarise(
+    m: Materialised,
+    threshold: float | None,
+    per_day: np.ndarray,
+    counted: _Counted,
+    quarters: Sequence[str] | None,
+    capacity: float | None,
+) -> Backtest:
+    """Return the backtest from MQLs per day and the counts of the MQLs that reached SQL."""
+    cal = m.calendar
+    chosen = cal.quarter_indices(quarters)
+    mqls = np.add.reduceat(per_day, cal.quarter_start_day[:-1])
+    reached_sql, reached_customer = counted.reached_sql, counted.reached_customer
+    captured, lags = counted.captured, counted.lags
+    mean_lag = {}
+    for stage in ("sql", "customer"):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean_lag[stage] = counted.lag_sum[stage] / captured[stage]
 
     # whole weeks (Monday first) inside the chosen quarters, before the data's today
     days = _chosen_days(cal, chosen)

@@ -217,7 +217,7 @@ def test_the_sql_records_in_buckets_answer_thresholds_at_every_bucket_edge(demo)
             assert lab.threshold_micro(threshold) == s
             facts = lab.backtest(m, scores, threshold).totals
             reaching = (lo < s) & (hi >= s)
-            won = scores.sql_facts["won"]
+            won = scores.sql_code[1] != 0
             assert facts["mql_to_sql"]["successes"] == int(reaching.sum()), s
             assert facts["mql_to_customer"]["successes"] == int((reaching & won).sum()), s
 

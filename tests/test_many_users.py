@@ -75,7 +75,8 @@ def same_scores(a: lab.Scores, b: lab.Scores) -> bool:
         and np.array_equal(np.concatenate(a.key_lo), np.concatenate(b.key_lo))
         and np.array_equal(np.concatenate(a.key_hi), np.concatenate(b.key_hi))
         and np.array_equal(a.sql_hi, b.sql_hi)
-        and all(np.array_equal(a.sql_facts[k], b.sql_facts[k]) for k in a.sql_facts)
+        and np.array_equal(a.sql_code, b.sql_code)
+        and np.array_equal(a.sql_lag, b.sql_lag)
     )
 
 
