@@ -532,35 +532,30 @@ def sql_counts(lo, hi, code, lag, first, s, is_chosen, n_quarters):
     are an MQL moment at s (lo < s <= hi): per quarter, the MQLs that reached SQL (row 0) and
     customer (row 1); per stage (SQL, customer) the captures, their days earlier summed, and
     those days of the captures in the chosen quarters (is_chosen[q + 1]), in record order.
-    code, lag: lab_kernels.records' sql_code and sql_lag rows."""
+    code, lag: lab_kernels.records' sql_code and sql_lag rows.
+
+    One pass that reads only the bounds of the records that do not count (most of them: a
+    lead has one record at a threshold, and many above it): the scan is memory-bound.
+    """
     reached = np.zeros((2, n_quarters), dtype=np.int64)
     captured = np.zeros((2, n_quarters), dtype=np.int64)
     lag_sum = np.zeros((2, n_quarters))
-    n_chosen = np.zeros(2, dtype=np.int64)
+    lags = np.empty((2, len(lo) - first))
+    n_lags = np.zeros(2, dtype=np.int64)
     for r in range(first, len(lo)):
         if lo[r] < s and hi[r] >= s:
-            reached[0, code[0, r]] += 1
-            reached[1, code[0, r]] += code[1, r] != 0
+            cohort = code[0, r]
+            reached[0, cohort] += 1
+            reached[1, cohort] += code[1, r] != 0
             for stage in range(2):
                 q = code[2 + stage, r]
                 if q >= 0:
                     captured[stage, q] += 1
                     lag_sum[stage, q] += lag[stage, r]
-                    n_chosen[stage] += is_chosen[q + 1]
-    sql_lags = np.empty(n_chosen[0])
-    customer_lags = np.empty(n_chosen[1])
-    n_chosen[:] = 0
-    for r in range(first, len(lo)):
-        if lo[r] < s and hi[r] >= s:
-            q = code[2, r]
-            if is_chosen[q + 1]:
-                sql_lags[n_chosen[0]] = lag[0, r]
-                n_chosen[0] += 1
-            q = code[3, r]
-            if is_chosen[q + 1]:
-                customer_lags[n_chosen[1]] = lag[1, r]
-                n_chosen[1] += 1
-    return reached, captured, lag_sum, sql_lags, customer_lags
+                    if is_chosen[q + 1]:
+                        lags[stage, n_lags[stage]] = lag[stage, r]
+                        n_lags[stage] += 1
+    return reached, captured, lag_sum, lags[0, : n_lags[0]], lags[1, : n_lags[1]]
 
 
 def new_scratch(weights: tuple) -> np.ndarray:
