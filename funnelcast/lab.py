@@ -1232,14 +1232,21 @@ def who_moves(
     """
     s = threshold_micro(threshold)
     entering, leaving, staying = _moving(current_mql_us, scores, threshold)
+    # per persona dimension and value, the movers each way; the most marginal of each way,
+    # the lowest best score that now qualifies and the highest that no longer does
+    codes = tuple(m.codes[dimension] for dimension in PERSONA)
+    width = max(len(m.values[dimension]) + 1 for dimension in PERSONA)
+    ins = np.zeros((len(PERSONA), width), dtype=np.int64)
+    outs = np.zeros((len(PERSONA), width), dtype=np.int64)
+    k = max(sample, 0)
+    closest_in = kernels.mover_groups(entering, scores.lead_max, codes, ins, k, True)
+    closest_out = kernels.mover_groups(leaving, scores.lead_max, codes, outs, k, False)
     groups = []
-    for dimension in PERSONA:
+    for i, dimension in enumerate(PERSONA):
         values = (*m.values[dimension], NO_VALUE)
-        codes = m.codes[dimension]
-        ins = np.bincount(codes[entering], minlength=len(values))
-        outs = np.bincount(codes[leaving], minlength=len(values))
-        for code in np.flatnonzero(ins + outs):
-            groups.append((dimension, values[code], int(ins[code]), int(outs[code])))
+        for code in np.flatnonzero(ins[i] + outs[i]):
+            into, out_of = int(ins[i, code]), int(outs[i, code])
+            groups.append((dimension, values[code], into, out_of, into - out_of))
     by_group = pl.DataFrame(
         groups,
         schema={
@@ -1247,28 +1254,27 @@ def who_moves(
             "value": pl.String,
             "entering": pl.Int64,
             "leaving": pl.Int64,
+            "net": pl.Int64,
         },
         orient="row",
-    ).with_columns((pl.col("entering") - pl.col("leaving")).alias("net"))
-    # the most marginal: lowest best score that now qualifies, highest that no longer does
-    closest_in = _closest(entering, scores.lead_max, sample, highest=False)
-    closest_out = _closest(leaving, scores.lead_max, sample, highest=True)
-    first_at = []
-    for lead in closest_in:
+    )
+    first_at = np.full(len(closest_in) + len(closest_out), NEVER)
+    for i, lead in enumerate(closest_in):
         at, x = lead_checks(m, scores.weights, lead)
-        first_at.append(int(at[np.argmax(micro(x) >= s)]))
-    frame = _lead_frame(m, np.concatenate([closest_in, closest_out]), scores, current_mql_us)
+        first_at[i] = at[np.argmax(micro(x) >= s)]
     return Movers(
         entering=len(entering),
         leaving=len(leaving),
         staying=staying,
         by_group=by_group,
-        sample=frame.with_columns(
-            pl.Series("direction", ["enters"] * len(closest_in) + ["leaves"] * len(closest_out)),
-            pl.Series(
-                "candidate_mql_at", first_at + [None] * len(closest_out), dtype=pl.Int64
-            ).cast(pl.Datetime("us")),
-        ).select("lead_id", "direction", pl.exclude("lead_id", "direction")),
+        sample=_lead_frame(
+            m,
+            np.concatenate([closest_in, closest_out]),
+            len(closest_in),
+            scores,
+            current_mql_us,
+            candidate_mql_us=first_at,
+        ),
     )
 
 
@@ -1279,20 +1285,22 @@ def movers(
     entering, leaving, _ = _moving(current_mql_us, scores, threshold)
     entering = _closest(entering, scores.lead_max, len(entering), highest=False)
     leaving = _closest(leaving, scores.lead_max, len(leaving), highest=True)
-    return (
-        _lead_frame(m, np.concatenate([entering, leaving]), scores, current_mql_us)
-        .with_columns(
-            pl.Series("direction", ["enters"] * len(entering) + ["leaves"] * len(leaving))
-        )
-        .select("lead_id", "direction", pl.exclude("lead_id", "direction"))
+    return _lead_frame(
+        m, np.concatenate([entering, leaving]), len(entering), scores, current_mql_us
     )
 
 
 def _lead_frame(
-    m: Materialised, leads: np.ndarray, scores: Scores, current_mql_us: np.ndarray
+    m: Materialised,
+    leads: np.ndarray,
+    n_entering: int,
+    scores: Scores,
+    current_mql_us: np.ndarray,
+    candidate_mql_us: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """Return leads with their persona, best candidate score, current and recorded MQL moments
-    and outcomes."""
+    """Return leads (the first n_entering enter, the rest leave) with their persona, best
+    candidate score, current and recorded MQL moments and outcomes, and when given the
+    candidate's MQL moment (NEVER: none)."""
 
     def moment(us: np.ndarray) -> pl.Series:
         return (
@@ -1302,9 +1310,11 @@ def _lead_frame(
         )
 
     best = scores.lead_max[leads]
+    candidate = {} if candidate_mql_us is None else {"candidate_mql_at": moment(candidate_mql_us)}
     return pl.DataFrame(
         {
             "lead_id": m.lead_id.gather(leads),
+            "direction": np.array(["enters", "leaves"])[(np.arange(len(leads)) >= n_entering) * 1],
             **{
                 dimension: np.array((*m.values[dimension], NO_VALUE), dtype=object)[
                     m.codes[dimension][leads]
@@ -1316,8 +1326,9 @@ def _lead_frame(
             "recorded_mql_at": moment(m.recorded_mql_us[leads]),
             "reached_sql_at": moment(m.reached_sql_us[leads]),
             "reached_customer_at": moment(m.reached_customer_us[leads]),
+            **candidate,
         },
-        schema_overrides={d: pl.String for d in PERSONA},
+        schema_overrides={"direction": pl.String, **{d: pl.String for d in PERSONA}},
         nan_to_null=True,
     )
 

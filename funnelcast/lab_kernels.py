@@ -558,6 +558,36 @@ def sql_counts(lo, hi, code, lag, first, s, is_chosen, n_quarters):
     return reached, captured, lag_sum, lags[0, : n_lags[0]], lags[1, : n_lags[1]]
 
 
+@njit(cache=True, nogil=True)
+def mover_groups(movers, lead_max, codes, counts, k, lowest):
+    """Count movers by persona and return the k closest to the threshold.
+
+    movers: lead indices, ascending. Adds 1 to counts[d, codes[d][lead]] for each persona
+    dimension d; returns the k movers with the lowest best score (lowest) or the highest,
+    ties by lead, in that order: one pass, a comparison or two per mover past the first k.
+    """
+    best = np.empty(max(k, 1), dtype=np.int64)
+    who = np.empty(max(k, 1), dtype=np.int64)
+    n = 0
+    for lead in movers:
+        d = 0
+        for dimension in literal_unroll(codes):
+            counts[d, dimension[lead]] += 1
+            d += 1
+        key = lead_max[lead] if lowest else -lead_max[lead]
+        if k == 0 or (n == k and key >= best[n - 1]):
+            continue  # a tie keeps the earlier lead: movers come in lead order
+        j = n if n < k else k - 1
+        while j > 0 and best[j - 1] > key:
+            best[j] = best[j - 1]
+            who[j] = who[j - 1]
+            j -= 1
+        best[j] = key
+        who[j] = lead
+        n = min(n + 1, k)
+    return who[:n].copy()
+
+
 def new_scratch(weights: tuple) -> np.ndarray:
     """Return the scratch lead_scores needs for these weights (one per thread)."""
     return np.empty(len(weights[5]))

@@ -458,6 +458,16 @@ def test_who_moves_agrees_with_counting_every_lead(demo):
                 v: c for v, c in expected.items() if c != (0, 0)
             }, dimension
         assert moves.sample.height == min(7, moves.entering) + min(7, moves.leaving)
+        # the sample: the 7 lowest best scores entering, the 7 highest leaving, ties by lead
+        best = scores.lead_max
+        into, out_of = np.flatnonzero(candidate & ~was), np.flatnonzero(was & ~candidate)
+        closest = np.concatenate(
+            [
+                into[np.lexsort((into, best[into]))][:7],
+                out_of[np.lexsort((out_of, -best[out_of]))][:7],
+            ]
+        )
+        assert moves.sample["lead_id"].to_list() == m.lead_id.gather(closest).to_list()
         entering = moves.sample.filter(pl.col("direction") == "enters")
         assert (entering["best_score"] >= threshold).all()
         assert entering["best_score"].is_sorted()
