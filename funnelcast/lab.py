@@ -33,6 +33,7 @@ import functools
 import math
 import numbers
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -1115,6 +1116,7 @@ def mql_moments(
 
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(half, _halves(m)))
+    first.flags.writeable = False  # moments are facts: who moves keeps their mask (_is_mql)
     return first
 
 
@@ -1160,6 +1162,7 @@ def mql_moments_in_force(
             else with_half_life(m, definition.half_life_days)
         )
         np.minimum(moments, mql_moments(history, definition, window=window), out=moments)
+    moments.flags.writeable = False
     return moments
 
 
@@ -1197,12 +1200,33 @@ class Movers:
     sample: pl.DataFrame
 
 
+# Who moves runs on every threshold move against the same current moments: the mask of
+# which leads they make MQLs is kept, by a weak reference to moments no one can change.
+_IS_MQL: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+
+
+def _is_mql(mql_us: np.ndarray) -> np.ndarray:
+    """Return mql_us != NEVER, kept for read-only moments (as mql_moments returns them)."""
+    kept = _IS_MQL.get(id(mql_us))
+    if kept is not None and kept[0]() is mql_us:
+        return kept[1]
+    mask = mql_us != NEVER
+    if mql_us.flags.writeable:
+        return mask
+    for key, (ref, _) in list(_IS_MQL.items()):  # moments go with their definitions
+        if ref() is None:
+            _IS_MQL.pop(key, None)
+    if len(_IS_MQL) < 8:
+        _IS_MQL[id(mql_us)] = (weakref.ref(mql_us), mask)
+    return mask
+
+
 def _moving(
     current_mql_us: np.ndarray, scores: Scores, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Return the leads entering and leaving MQL (in lead order), and how many stay."""
     qualifies = scores.lead_max >= threshold_micro(threshold)
-    current = current_mql_us != NEVER
+    current = _is_mql(current_mql_us)
     entering = np.flatnonzero(qualifies & ~current)
     leaving = np.flatnonzero(current & ~qualifies)
     return entering, leaving, int(np.count_nonzero(qualifies & current))

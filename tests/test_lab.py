@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 
 import fixtures as fx
 import numpy as np
@@ -478,6 +479,25 @@ def test_who_moves_agrees_with_counting_every_lead(demo):
         assert lab.movers(m, current_mql_us, scores, threshold).height == (
             moves.entering + moves.leaving
         )
+
+
+def test_who_moves_keeps_the_mask_of_moments_no_one_can_change():
+    moments = np.array([5, lab.NEVER, 7, lab.NEVER], dtype=np.int64)
+    assert lab._is_mql(moments).tolist() == [True, False, True, False]
+    assert lab._is_mql(moments) is not lab._is_mql(moments)  # writable: made each time
+    moments.flags.writeable = False
+    kept = lab._is_mql(moments)
+    assert lab._is_mql(moments) is kept
+    other = moments.copy()  # the same values, another array: its own mask
+    other[1] = 9
+    assert lab._is_mql(other).tolist() == [True, True, True, False]
+    del moments, kept
+    gc.collect()
+    fresh = np.array([lab.NEVER], dtype=np.int64)
+    fresh.flags.writeable = False
+    assert lab._is_mql(fresh).tolist() == [False]
+    # the next call drops the masks of moments that are gone
+    assert all(ref() is not None for ref, _ in lab._IS_MQL.values())
 
 
 def test_an_explained_score_adds_up_to_lead_scores(demo):
