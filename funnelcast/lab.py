@@ -184,9 +184,9 @@ class Materialised:
             self.decay,
         )
 
-    @property
+    @functools.cached_property
     def most_checks(self) -> int:
-        """Return the most checks any lead has."""
+        """Return the most checks any lead has (once: every rescore and sample asks)."""
         return int(np.diff(self.check_start).max(initial=1))
 
     def lead_index(self, lead_id: str) -> int:
@@ -1102,14 +1102,14 @@ def mql_moments(
 
     def half(leads: tuple[int, int]) -> None:
         kernels.first_crossings(
-            *leads,
+            np.arange(*leads),
             m.history,
             w,
             m.check_us,
             s,
             since,
             until,
-            first,
+            first[leads[0] : leads[1]],
             np.empty(most),
             kernels.new_scratch(w),
         )
@@ -1282,10 +1282,21 @@ def who_moves(
         },
         orient="row",
     )
+    # when each entering lead of the sample first reaches s (those leaving never do)
     first_at = np.full(len(closest_in) + len(closest_out), NEVER)
-    for i, lead in enumerate(closest_in):
-        at, x = lead_checks(m, scores.weights, lead)
-        first_at[i] = at[np.argmax(micro(x) >= s)]
+    w = scores.weights.arrays
+    kernels.first_crossings(
+        closest_in,
+        m.history,
+        w,
+        m.check_us,
+        s,
+        -NEVER,
+        NEVER,
+        first_at,
+        np.empty(m.most_checks),
+        kernels.new_scratch(w),
+    )
     return Movers(
         entering=len(entering),
         leaving=len(leaving),

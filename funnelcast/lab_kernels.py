@@ -373,10 +373,24 @@ def records(
     return np.int64(n_keys), np.int64(n_sql)
 
 
+@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
+def first_crossing(person, history, weights, check_us, s, since_us, until_us, scores, scratch):
+    """Return a lead's first check moment in [since_us, until_us) whose rounded score reaches
+    s (NEVER: none)."""
+    n = lead_scores(person, history, weights, scratch, scores)
+    c0 = history[0][person]
+    for i in range(n):
+        at = check_us[c0 + i]
+        if at >= until_us:
+            break
+        if at >= since_us and micro(scores[i]) >= s:
+            return at
+    return NEVER
+
+
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
 def first_crossings(
-    first_lead,
-    stop_lead,
+    leads,
     history,
     weights,
     check_us,
@@ -387,19 +401,11 @@ def first_crossings(
     scores,
     scratch,
 ):
-    """Write each lead's first check moment in [since_us, until_us) whose rounded score
-    reaches s (NEVER: none)."""
-    for person in range(first_lead, stop_lead):
-        n = lead_scores(person, history, weights, scratch, scores)
-        c0 = history[0][person]
-        out[person] = NEVER
-        for i in range(n):
-            at = check_us[c0 + i]
-            if at >= until_us:
-                break
-            if at >= since_us and micro(scores[i]) >= s:
-                out[person] = at
-                break
+    """Write first_crossing of each of the leads (an array of indices) to out, in order."""
+    for k in range(len(leads)):
+        out[k] = first_crossing(
+            leads[k], history, weights, check_us, s, since_us, until_us, scores, scratch
+        )
 
 
 @njit(cache=True, nogil=True)
