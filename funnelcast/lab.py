@@ -807,14 +807,15 @@ def backtest(
         per_day[days] += np.searchsorted(lo, needles)
         per_day[days] -= np.searchsorted(hi, needles)
     # the records from s's bucket on (less those of its bucket below s), counted in one pass
-    reach = int(scores.sql_start[min(max(s, 0) >> scores.sql_shift, len(scores.sql_start) - 2)])
+    bucket = min(max(s, 0) >> scores.sql_shift, len(scores.sql_start) - 2)
     n_quarters = len(cal.quarters)
     reached, captured, lag_sum, sql_lags, customer_lags = kernels.sql_counts(
         scores.sql_lo,
         scores.sql_hi,
         scores.sql_code,
         scores.sql_lag,
-        reach,
+        int(scores.sql_start[bucket]),
+        int(scores.sql_start[bucket + 1]),
         s,
         _is_chosen(cal, quarters),
         n_quarters,
@@ -957,14 +958,14 @@ def _summarise(
         },
         nan_to_null=True,
     )
+    over = {} if capacity is None else {"over_capacity": weekly > capacity}
     weeks = pl.DataFrame(
         {
             "week_start": (np.datetime64(cal.day0, "D") + whole).astype("datetime64[D]"),
             "mqls": weekly.astype(np.int64),
+            **over,
         }
     )
-    if capacity is not None:
-        weeks = weeks.with_columns((pl.col("mqls") > capacity).alias("over_capacity"))
     total_mqls = int(mqls[chosen].sum())
     spend = float(cal.spend[chosen].sum())
     totals: dict[str, Any] = {

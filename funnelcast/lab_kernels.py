@@ -532,8 +532,24 @@ def fit_points(parts, fit, disqualified):
         disqualified[lead] = out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _count_record(r, code, lag, is_chosen, reached, captured, lag_sum, lags, n_lags):
+    """Count record r as an MQL moment (see sql_counts)."""
+    cohort = code[0, r]
+    reached[0, cohort] += 1
+    reached[1, cohort] += code[1, r] != 0
+    for stage in range(2):
+        q = code[2 + stage, r]
+        if q >= 0:
+            captured[stage, q] += 1
+            lag_sum[stage, q] += lag[stage, r]
+            if is_chosen[q + 1]:
+                lags[stage, n_lags[stage]] = lag[stage, r]
+                n_lags[stage] += 1
+
+
 @njit(cache=True, nogil=True)
-def sql_counts(lo, hi, code, lag, first, s, is_chosen, n_quarters):
+def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters):
     """Count what precision and capture count of the SQL leads' records from first on that
     are an MQL moment at s (lo < s <= hi): per quarter, the MQLs that reached SQL (row 0) and
     customer (row 1); per stage (SQL, customer) the captures, their days earlier summed, and
@@ -541,26 +557,20 @@ def sql_counts(lo, hi, code, lag, first, s, is_chosen, n_quarters):
     code, lag: lab_kernels.records' sql_code and sql_lag rows.
 
     One pass that reads only the bounds of the records that do not count (most of them: a
-    lead has one record at a threshold, and many above it): the scan is memory-bound.
+    lead has one record at a threshold, and many above it): the scan is memory-bound. From
+    above on, every record's hi is known to reach s (its bucket is above s's): only lo is read.
     """
     reached = np.zeros((2, n_quarters), dtype=np.int64)
     captured = np.zeros((2, n_quarters), dtype=np.int64)
     lag_sum = np.zeros((2, n_quarters))
     lags = np.empty((2, len(lo) - first))
     n_lags = np.zeros(2, dtype=np.int64)
-    for r in range(first, len(lo)):
+    for r in range(first, above):
         if lo[r] < s and hi[r] >= s:
-            cohort = code[0, r]
-            reached[0, cohort] += 1
-            reached[1, cohort] += code[1, r] != 0
-            for stage in range(2):
-                q = code[2 + stage, r]
-                if q >= 0:
-                    captured[stage, q] += 1
-                    lag_sum[stage, q] += lag[stage, r]
-                    if is_chosen[q + 1]:
-                        lags[stage, n_lags[stage]] = lag[stage, r]
-                        n_lags[stage] += 1
+            _count_record(r, code, lag, is_chosen, reached, captured, lag_sum, lags, n_lags)
+    for r in range(above, len(lo)):
+        if lo[r] < s:
+            _count_record(r, code, lag, is_chosen, reached, captured, lag_sum, lags, n_lags)
     return reached, captured, lag_sum, lags[0, : n_lags[0]], lags[1, : n_lags[1]]
 
 
