@@ -21,7 +21,14 @@ import numpy as np
 from numba import literal_unroll, njit
 
 # numba's cache sees changes to this file only: after changing lab_simd, clear __pycache__
-from funnelcast.lab_simd import LANES, vector_scores
+from funnelcast.lab_simd import (
+    LANES,
+    vec8_add_at,
+    vec8_capped_sum,
+    vec8_load,
+    vec8_scale,
+    vec8_zero,
+)
 
 # as funnelcast.lab: scores in micro-points live in [-BIAS, BIAS)
 SCORE_BITS = 44
@@ -29,7 +36,8 @@ NO_SCORE, REWARD, CAPPED, PENALTY = 0, 1, 2, 3  # what an event type's points do
 BIAS = 1 << (SCORE_BITS - 1)
 NEVER = np.iinfo(np.int64).max
 # up to this many capped types, a lead's running sums are the lanes of one vector register
-# (funnelcast.lab_simd.vector_scores): twice as fast as eight scalars, bit for bit the same
+# (vector_scores, with funnelcast.lab_simd's vector type): twice as fast as eight scalars, bit
+# for bit the same
 VECTOR_SLOTS = LANES
 DAY_US = 86_400_000_000
 # _nrt=False is numba's private switch for reference counting; numba's type stubs do not list it,
@@ -254,6 +262,60 @@ def generic_scores(person, history, weights, capped, out):
         for i in range(n_capped):
             x += capped_points[i] * min(capped[i], cap_over_points[i])
         out[c - first] = x
+    return stop - first
+
+
+@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
+def vector_scores(person, history, weights, out):
+    """Write one lead's scores at its checks into out; return how many checks it has.
+
+    lab_kernels.generic_scores' scores, bit for bit, for up to eight capped types, their sums
+    in one vector; weights[8] and weights[9] (caps over points, capped points) padded to at
+    least eight. The other kinds are added by their points: reward_points and penalty_points
+    are 0.0 for the types of other kinds."""
+    (
+        check_start,
+        group_start,
+        early_start,
+        check_groups,
+        group_type,
+        group_count,
+        early_type,
+        early_count,
+        early_weight,
+        decay,
+    ) = history
+    fit, _, _, slot, _, _, reward_points, penalty_points, k, p = weights
+    caps = vec8_load(k)
+    points = vec8_load(p)
+    first, stop = check_start[person], check_start[person + 1]
+    base = fit[person]
+    rewards = 0.0
+    penalties = 0.0
+    sums = vec8_zero()
+    # indices as unsigned: numba then skips the wraparound of negative ones (none is), a fifth
+    # of the loop's time
+    for e in range(early_start[person], early_start[person + 1]):
+        i = np.uint64(e)
+        t = np.uint64(early_type[i])
+        w = early_weight[i]
+        rewards += reward_points[t] * w
+        penalties += penalty_points[t] * early_count[i]
+        sums = vec8_add_at(sums, w, slot[t])
+    group = np.uint64(group_start[person])
+    for c in range(first, stop):
+        i = np.uint64(c)
+        f = decay[i]  # 1.0 at a lead's first check
+        rewards *= f
+        sums = vec8_scale(sums, f)
+        for _ in range(check_groups[i]):
+            t = np.uint64(group_type[group])
+            n = group_count[group]
+            group += np.uint64(1)
+            rewards += reward_points[t] * n
+            penalties += penalty_points[t] * n
+            sums = vec8_add_at(sums, n, slot[t])
+        out[np.uint64(c - first)] = vec8_capped_sum(base + rewards + penalties, sums, caps, points)
     return stop - first
 
 

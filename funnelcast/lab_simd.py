@@ -1,8 +1,8 @@
-"""The Threshold Lab's scores with up to 8 capped running sums in one 8-lane vector register.
+"""An 8-lane vector register for numba: the Threshold Lab's up to 8 capped running sums.
 
 LLVM does not vectorise eight scalar sums on its own (no SLP: the scalar loop ran twice as
-long), so here they are one LLVM `<8 x double>`, a numba type (Vec8) with a handful of intrinsics that emit the
-vector IR directly. Every lane computes exactly what the scalar code computes for its sum:
+long), so lab_kernels.vector_scores keeps them in one LLVM `<8 x double>`: a numba type (Vec8)
+with a handful of intrinsics, here, that emit the vector IR directly. Every lane computes exactly what the scalar code computes for its sum:
 - the decay is one vector multiply by the check's factor;
 - a group's count goes to the lane of its type's slot and +0.0 to the others (a slot of -1,
   a type that is not capped, matches no lane), as the scalar `c_i += n * (s == i)`;
@@ -10,21 +10,19 @@ vector IR directly. Every lane computes exactly what the scalar code computes fo
   (k < c ? k : c), then added to the score lane by lane IN ORDER 0..7, as the scalar code adds
   them. (A tree sum would round differently, and measured no faster: the loop is bound by
   throughput, not by this chain.)
-So vector_scores is bit for bit lab_kernels.generic_scores, the loop over an array of sums
-(tests/test_lab_simd.py).
+So lab_kernels.vector_scores, the loop that uses them, is bit for bit lab_kernels.generic_scores,
+the loop over an array of sums (tests/test_lab_simd.py).
 
 The intrinsics are plain LLVM IR: they work in cached (cache=True), nogil, _nrt=False and
-inline="always" functions like lab_kernels'. This module imports nothing of funnelcast's:
-lab_kernels.lead_scores calls vector_scores.
+inline="always" functions like lab_kernels'. This module imports nothing of funnelcast's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
@@ -170,57 +168,3 @@ def vec8_capped_sum(typingctx, x, c, k, p):
         return total
 
     return types.float64(x, c, k, p), codegen
-
-
-@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see lab_kernels
-def vector_scores(person, history, weights, out):
-    """Write one lead's scores at its checks into out; return how many checks it has.
-
-    lab_kernels.generic_scores' scores, bit for bit, for up to eight capped types, their sums
-    in one vector; weights[8] and weights[9] (caps over points, capped points) padded to at
-    least eight. The other kinds are added by their points: reward_points and penalty_points
-    are 0.0 for the types of other kinds."""
-    (
-        check_start,
-        group_start,
-        early_start,
-        check_groups,
-        group_type,
-        group_count,
-        early_type,
-        early_count,
-        early_weight,
-        decay,
-    ) = history
-    fit, _, _, slot, _, _, reward_points, penalty_points, k, p = weights
-    caps = vec8_load(k)
-    points = vec8_load(p)
-    first, stop = check_start[person], check_start[person + 1]
-    base = fit[person]
-    rewards = 0.0
-    penalties = 0.0
-    sums = vec8_zero()
-    # indices as unsigned: numba then skips the wraparound of negative ones (none is), a fifth
-    # of the loop's time
-    for e in range(early_start[person], early_start[person + 1]):
-        i = np.uint64(e)
-        t = np.uint64(early_type[i])
-        w = early_weight[i]
-        rewards += reward_points[t] * w
-        penalties += penalty_points[t] * early_count[i]
-        sums = vec8_add_at(sums, w, slot[t])
-    group = np.uint64(group_start[person])
-    for c in range(first, stop):
-        i = np.uint64(c)
-        f = decay[i]  # 1.0 at a lead's first check
-        rewards *= f
-        sums = vec8_scale(sums, f)
-        for _ in range(check_groups[i]):
-            t = np.uint64(group_type[group])
-            n = group_count[group]
-            group += np.uint64(1)
-            rewards += reward_points[t] * n
-            penalties += penalty_points[t] * n
-            sums = vec8_add_at(sums, n, slot[t])
-        out[np.uint64(c - first)] = vec8_capped_sum(base + rewards + penalties, sums, caps, points)
-    return stop - first

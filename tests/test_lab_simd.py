@@ -1,4 +1,5 @@
-"""The vector scores (funnelcast.lab_simd) are lab_kernels.generic_scores' bit for bit.
+"""The vector scores (lab_kernels.vector_scores, on funnelcast.lab_simd's vector type) are
+lab_kernels.generic_scores' bit for bit.
 
 Random check layouts and weights (hypothesis): every score of every lead, compared as int64 bits.
 Plus the demo history materialised by funnelcast.lab, and a check that cache=True works with
@@ -44,10 +45,10 @@ def _all_generic(history, weights, out, counts, scratch):
 
 @njit(nogil=True, _nrt=False)  # type: ignore[call-overload]
 def _all_vector(history, weights, out, counts):
-    """As _all_generic, with lab_simd.vector_scores."""
+    """As _all_generic, with lab_kernels.vector_scores."""
     at = 0
     for person in range(len(history[0]) - 1):
-        n = lab_simd.vector_scores(person, history, weights, out[at:])
+        n = lab_kernels.vector_scores(person, history, weights, out[at:])
         counts[person] = n
         at += n
     return at
