@@ -5,6 +5,14 @@ import streamlit as st
 from funnelcast import charts, dashboard, db, definitions, formats, lab, suggest
 from funnelcast import threshold_lab as tl
 
+# The per-quarter table's figures, each for the draft and the current definitions.
+PER_QUARTER_COLUMNS = (
+    ("mqls", "MQLs", "localized"),
+    ("mql_to_sql", "→ SQL", "%.1f%%"),
+    ("sql_capture", "SQL capture", "%.1f%%"),
+    ("cost_per_mql", "Cost/MQL", "%,.0f"),
+)
+
 dashboard.require_shell()
 database = dashboard.current_database()
 ctx = dashboard.context(database)
@@ -314,26 +322,13 @@ def replay(scores: lab.Scores | None) -> None:
             placeholder="—",
             column_config={
                 "quarter": st.column_config.TextColumn("Quarter"),
-                "mqls_candidate": st.column_config.NumberColumn("MQLs (draft)", format="localized"),
-                "mql_to_sql_candidate": st.column_config.NumberColumn(
-                    "→ SQL (draft)", format="%.1f%%"
-                ),
-                "sql_capture_candidate": st.column_config.NumberColumn(
-                    "SQL capture (draft)", format="%.1f%%"
-                ),
-                "cost_per_mql_candidate": st.column_config.NumberColumn(
-                    "Cost/MQL (draft)", format="%,.0f"
-                ),
-                "mqls_current": st.column_config.NumberColumn("MQLs (current)", format="localized"),
-                "mql_to_sql_current": st.column_config.NumberColumn(
-                    "→ SQL (current)", format="%.1f%%"
-                ),
-                "sql_capture_current": st.column_config.NumberColumn(
-                    "SQL capture (current)", format="%.1f%%"
-                ),
-                "cost_per_mql_current": st.column_config.NumberColumn(
-                    "Cost/MQL (current)", format="%,.0f"
-                ),
+                **{
+                    f"{figure}_{side}": st.column_config.NumberColumn(
+                        f"{label} ({who})", format=number_format
+                    )
+                    for side, who in (("candidate", "draft"), ("current", "current"))
+                    for figure, label, number_format in PER_QUARTER_COLUMNS
+                },
                 "is_mature": st.column_config.CheckboxColumn("Mature", help="Had time to convert"),
             },
         )

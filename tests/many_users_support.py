@@ -13,6 +13,7 @@ user saw for the same choice. The server's resident memory is sampled throughout
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import subprocess
@@ -23,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port, wait_until_healthy
+from test_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONS = ("open the app", "overview: quarter and channel", "lab: threshold", "switch page")
@@ -79,43 +80,9 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-@contextmanager
-def served(database: Path, log: Path) -> Iterator[tuple[str, int]]:
+def served(database: Path, log: Path) -> contextlib.AbstractContextManager[tuple[str, int]]:
     """Serve the dashboard on the database; yield its URL and the server's process id."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "FUNNELCAST_DB": str(database)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_healthy(url, server, log)
-            yield url, server.pid
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=20)
+    return serve_app(log, {"FUNNELCAST_DB": str(database)})
 
 
 class User:

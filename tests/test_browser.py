@@ -4,6 +4,7 @@ or in the console. Leaves a screenshot in tests/artifacts/overview.png."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -74,12 +75,14 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"streamlit did not answer within {SERVER_START_S} s:\n{log.read_text()}")
 
 
-@pytest.fixture
-def served_app(demo_db: Path, tmp_path: Path) -> Iterator[str]:
-    """Return the URL of the dashboard served on the demo database; stop the server after."""
+@contextlib.contextmanager
+def serve_app(log: Path, env: dict[str, str | None]) -> Iterator[tuple[str, int]]:
+    """Serve app.py on a free port, the environment changed by env (None: unset), its output
+    in log; yield its URL and the server's process id, and stop it after."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "streamlit.log"
+    environment = {k: v for k, v in os.environ.items() if k not in env}
+    environment.update({k: v for k, v in env.items() if v is not None})
     with log.open("w") as out:
         server = subprocess.Popen(
             [
@@ -98,20 +101,27 @@ def served_app(demo_db: Path, tmp_path: Path) -> Iterator[str]:
                 "false",
             ],  # fmt: skip
             cwd=ROOT,
-            env={**os.environ, "FUNNELCAST_DB": str(demo_db)},
+            env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
         try:
             wait_until_healthy(url, server, log)
-            yield url
+            yield url, server.pid
         finally:
             server.terminate()
             try:
-                server.wait(timeout=10)
+                server.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=10)
+
+
+@pytest.fixture
+def served_app(demo_db: Path, tmp_path: Path) -> Iterator[str]:
+    """Return the URL of the dashboard served on the demo database; stop the server after."""
+    with serve_app(tmp_path / "streamlit.log", {"FUNNELCAST_DB": str(demo_db)}) as (url, _):
+        yield url
 
 
 def test_served_overview_shows_the_cli_figures(chromium, served_app, demo_db, capsys):

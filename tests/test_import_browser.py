@@ -18,8 +18,7 @@ from test_browser import (  # noqa: F401  (chromium is a fixture)
     PAGE_RENDER_MS,
     ROOT,
     chromium,
-    free_port,
-    wait_until_healthy,
+    serve_app,
 )
 
 from funnelcast import db, importer
@@ -57,41 +56,8 @@ def olist_db(tmp_path: Path) -> Path:
 @pytest.fixture
 def served_olist(olist_db: Path, tmp_path: Path) -> Iterator[str]:
     """Return the URL of the dashboard served on the Olist database."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "streamlit.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "FUNNELCAST_DB": str(olist_db)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_healthy(url, server, log)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+    with serve_app(tmp_path / "streamlit.log", {"FUNNELCAST_DB": str(olist_db)}) as (url, _):
+        yield url
 
 
 def full_page(page, path: Path) -> None:
@@ -153,41 +119,8 @@ def served_empty(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """Return the URL of the dashboard served on a new, empty database, and its path."""
     path = tmp_path / "empty.duckdb"
     db.connect(path, create=True).close()
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = tmp_path / "streamlit.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-            ],
-            cwd=ROOT,
-            env={**os.environ, "FUNNELCAST_DB": str(path)},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_healthy(url, server, log)
-            yield url, path
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
+    with serve_app(tmp_path / "streamlit.log", {"FUNNELCAST_DB": str(path)}) as (url, _):
+        yield url, path
 
 
 def test_upload_map_check_and_import_in_the_browser(chromium, served_empty, tmp_path):

@@ -27,29 +27,12 @@ import numpy as np
 import polars as pl
 import pytest
 from fixtures import Journey, add_journeys
+from spark_support import require_spark
 
 from funnelcast import cli, db, definitions, lab, periods
 from funnelcast.demo import build_demo
 
-
-def _missing() -> str | None:
-    """Return why Spark cannot run here, or None."""
-    try:
-        import pyspark  # noqa: F401
-        import sqlglot  # noqa: F401
-    except ImportError as exc:
-        return f"pyspark or sqlglot is not installed ({exc}); run `uv sync --group dev`"
-    java_home = os.environ.get("JAVA_HOME")
-    if shutil.which("java") is None and not (java_home and Path(java_home, "bin", "java").exists()):
-        return "no Java runtime (Spark needs Java 17+ on PATH or JAVA_HOME)"
-    return None
-
-
-REASON = _missing()
-if REASON is not None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the Spark parity test cannot run on CI: {REASON}", pytrace=False)
-    pytest.skip(REASON, allow_module_level=True)
+require_spark("the Spark parity test")
 
 from funnelcast import spark_engine, spark_sql  # noqa: E402  (needs sqlglot, checked above)
 

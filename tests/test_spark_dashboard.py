@@ -29,33 +29,16 @@ from apptest_support import (  # noqa: F401
     navigation_only,
     release_streamlit_caches,
 )
+from spark_support import require_spark
 from streamlit.testing.v1 import AppTest, app_test
-from test_browser import CHROMIUM_ARGS, ROOT, chromium, free_port, wait_until_healthy
+from test_browser import CHROMIUM_ARGS, ROOT, chromium, serve_app
 
 from funnelcast import cli, dashboard, db, formats, overview
 from funnelcast import planner_page as pp
 from funnelcast import threshold_lab as tl
 from funnelcast.demo import build_demo
 
-
-def _missing() -> str | None:
-    """Return why Spark cannot run here, or None."""
-    try:
-        import pyspark  # noqa: F401
-        import sqlglot  # noqa: F401
-    except ImportError as exc:
-        return f"pyspark or sqlglot is not installed ({exc}); run `uv sync --group dev`"
-    java_home = os.environ.get("JAVA_HOME")
-    if shutil.which("java") is None and not (java_home and Path(java_home, "bin", "java").exists()):
-        return "no Java runtime (Spark needs Java 17+ on PATH or JAVA_HOME)"
-    return None
-
-
-REASON = _missing()
-if REASON is not None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"the Spark dashboard test cannot run on CI: {REASON}", pytrace=False)
-    pytest.skip(REASON, allow_module_level=True)
+require_spark("the Spark dashboard test")
 
 # pyspark 4.3 warns that pandas 3 is newer than it knows; Funnelcast hands it Arrow, not pandas
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
@@ -503,47 +486,6 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 SPARK_RENDER_MS = 300_000
 
 
-@contextlib.contextmanager
-def _served(env: dict[str, str | None], log: Path) -> Iterator[str]:
-    """Serve app.py with the environment on a free port; yield its URL, stop it after."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    environment = {k: v for k, v in os.environ.items() if k not in env}
-    environment.update({k: v for k, v in env.items() if v is not None})
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "app.py",
-                "--server.headless",
-                "true",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--browser.gatherUsageStats",
-                "false",
-            ],  # fmt: skip
-            cwd=ROOT,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_healthy(url, server, log)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=10)
-
-
 def _overview_in_browser(browser, url: str, screenshot: Path | None) -> dict[str, Any]:
     """Return the MQL count, the sidebar's engine line, errors and exceptions the served
     Overview shows; take a full-page screenshot when asked."""
@@ -594,7 +536,7 @@ def test_served_overview_on_spark_shows_duckdbs_mqls(chromium, duck_path, lake, 
         try:
             for engine in ("duckdb", "spark"):
                 env = _environment(engine, duck_path, lake)
-                with _served(env, tmp_path / f"{engine}.log") as url:
+                with serve_app(tmp_path / f"{engine}.log", env) as (url, _):
                     shot = SCREENSHOTS / "spark_overview.png" if engine == "spark" else None
                     shown[engine] = _overview_in_browser(browser, url, shot)
         finally:
