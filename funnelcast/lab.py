@@ -32,6 +32,7 @@ import datetime as dt
 import functools
 import math
 import numbers
+import sys
 import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
@@ -148,6 +149,8 @@ class Materialised:
     # (shared by the half-life variants of one history; one scoring at a time uses them)
     buffers: dict = field(default_factory=dict, repr=False)
     buffers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # the arrays of a scoring no one holds any more, for the next scoring (see _Outputs)
+    spare: list = field(default_factory=list, repr=False)
     # per fit-rule set, its points per lead: a weight change leaves the fit as it was
     fit_cache: dict = field(default_factory=dict, repr=False)
 
@@ -183,6 +186,21 @@ class Materialised:
             self.early_weight,
             self.decay,
         )
+
+    @functools.cached_property
+    def key_stretches(self) -> dict[tuple[int, int], np.ndarray]:
+        """Return per half of the leads (see _halves) where each quarter's stretch of record
+        keys starts among the half's checks, plus the end: as many places as the half has
+        checks in the quarter, for a day's run of a lead's records has a check that day."""
+        cal = self.calendar
+        stretches = {}
+        for first, stop in _halves(self):
+            at, end = self.check_start[first], self.check_start[stop]
+            quarter = cal.quarter_of_day[self.check_day[at:end]]
+            stretches[first, stop] = np.concatenate(
+                [[0], np.cumsum(np.bincount(quarter, minlength=len(cal.quarters)))]
+            )
+        return stretches
 
     @functools.cached_property
     def most_checks(self) -> int:
@@ -585,9 +603,11 @@ def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.nd
 class Scores:
     """A definition's record highs, arranged so that any threshold is answered fast.
 
-    key_lo / key_hi: per day's run of records of a lead, day << SCORE_BITS | (bound + BIAS),
-    in sorted pieces (one per half of the leads: no merge); the run holds the lead's MQL
-    moment for thresholds in (lo, hi] (micro-points).
+    key_lo / key_hi: per day's run of records of a lead, day << SCORE_BITS | (bound + BIAS);
+    the run holds the lead's MQL moment for thresholds in (lo, hi] (micro-points). They come
+    in pieces, one per half of the leads and quarter (key_quarter), as the compiled pass wrote
+    them: sorted_keys sorts a quarter's pieces the first time a threshold is asked of it. A
+    rescore so sorts none, and the page then sorts only the quarters it shows.
     sql_lo, sql_hi, sql_code and sql_lag repeat every record of the leads that reached SQL,
     with what precision and capture count of each (as lab_kernels.records writes them; see
     _sql_facts for the same of MQL moments). They are in buckets by hi: bucket b holds the records
@@ -600,6 +620,7 @@ class Scores:
     half_life_days: float
     key_lo: tuple[np.ndarray, ...]
     key_hi: tuple[np.ndarray, ...]
+    key_quarter: tuple[int, ...]  # each piece's quarter
     sql_lo: np.ndarray
     sql_hi: np.ndarray
     sql_code: np.ndarray  # the records' cohort, won, SQL and customer quarters (see records)
@@ -608,12 +629,83 @@ class Scores:
     sql_shift: int
     lead_max: np.ndarray  # per lead: highest score in micro-points (-BIAS when disqualified)
     weights: Weights
+    # which pieces are sorted; sorting happens under the lock (sessions share scorings)
+    key_sorted: list[bool] = field(default_factory=list, repr=False)
+    sort_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def n_records(self) -> int:
         """Return the number of (lead, day) record runs that are an MQL moment for some
         threshold >= 0."""
         return sum(len(piece) for piece in self.key_lo)
+
+    def sorted_keys(self, quarters: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Return (quarter, key_lo, key_hi) of every piece of the given quarters, sorted.
+
+        A piece is sorted in place the first time it is asked for, on two threads, and stays
+        so: readers never see one being sorted, since sorting waits for the lock and a piece is
+        handed out only once sorted."""
+        wanted = set(int(q) for q in quarters)
+        pieces = [i for i, q in enumerate(self.key_quarter) if q in wanted]
+        with self.sort_lock:
+            pending = [i for i in pieces if not self.key_sorted[i]]
+            if pending:
+                keys = [k for i in pending for k in (self.key_lo[i], self.key_hi[i])]
+                keys.sort(key=len, reverse=True)  # the longest first: the threads end together
+                with ThreadPoolExecutor(2) as pool:
+                    list(pool.map(np.ndarray.sort, keys))
+                for i in pending:
+                    self.key_sorted[i] = True
+        return [(self.key_quarter[i], self.key_lo[i], self.key_hi[i]) for i in pieces]
+
+
+@dataclass(frozen=True, eq=False)
+class _Outputs:
+    """The arrays a scoring writes and its Scores keeps: record keys as long as the checks,
+    SQL records as many as the SQL leads' checks (only the pages written are touched).
+
+    Fresh memory is dear: its pages fault in as they are first written, a 4 KiB page at a
+    time when the system has no huge page to spare, and that took a rescore from 80 to over
+    200 ms. So when a Scores is gone, its arrays go to its history's spare list (give_back),
+    and the next scoring writes over them if nothing else holds a view of them by then.
+    """
+
+    key_lo: np.ndarray
+    key_hi: np.ndarray
+    sql_bound: np.ndarray
+    sql_code: np.ndarray
+    sql_lag: np.ndarray
+
+    @staticmethod
+    def take(m: Materialised) -> _Outputs:
+        """Return a spare set of the history's that no one uses, or new arrays."""
+        while True:
+            try:
+                spare = m.spare.pop()
+            except IndexError:
+                break
+            if spare._unused():
+                return spare
+        n_sql = int(np.diff(m.check_start)[m.reached_sql_us != NEVER].sum())
+        return _Outputs(
+            key_lo=np.empty(m.n_checks, dtype=np.int64),
+            key_hi=np.empty(m.n_checks, dtype=np.int64),
+            sql_bound=np.empty((2, n_sql), dtype=np.int64),
+            sql_code=np.empty((4, n_sql), dtype=np.int16),
+            sql_lag=np.empty((2, n_sql)),
+        )
+
+    def _unused(self) -> bool:
+        """Return whether nothing but this set refers to its arrays: no view of one was kept
+        past its Scores."""
+        # the references: this set's, the loop's and getrefcount's own
+        return all(sys.getrefcount(array) == 3 for array in vars(self).values())
+
+    def give_back(self, spare: list) -> None:
+        """Put the arrays on the spare list, which keeps the latest two. (Called as their
+        Scores goes, when it still holds its views: take checks they are gone.)"""
+        spare.append(self)
+        del spare[:-2]
 
 
 def _halves(m: Materialised) -> list[tuple[int, int]]:
@@ -642,16 +734,19 @@ def score(m: Materialised, definition: Definition) -> Scores:
         m.reached_quarter["customer"],
     )
 
-    # Each half's keys go to its own stretch of two arrays as long as the checks: only the
-    # pages written are ever touched, and sorted in place each stretch is one piece of keys.
-    key_lo = np.empty(m.n_checks, dtype=np.int64)
-    key_hi = np.empty(m.n_checks, dtype=np.int64)
+    # Each half's keys go to its own stretch of two arrays as long as the checks, each quarter's
+    # to its own part of that (Materialised.key_stretches): only the pages written are ever
+    # touched, and each part is one piece of keys.
+    outputs = _Outputs.take(m)
+    key_lo, key_hi = outputs.key_lo, outputs.key_hi
 
-    def half(leads: tuple[int, int]) -> tuple[np.ndarray, ...]:
+    def half(leads: tuple[int, int]) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
         first, stop = leads
         at, end = int(m.check_start[first]), int(m.check_start[stop])
+        stretch = m.key_stretches[leads]
+        fill = stretch[:-1].copy()
         bound, code, lag = buffers[leads]
-        n_keys, n_sql = kernels.records(
+        n_sql = kernels.records(
             first,
             stop,
             m.history,
@@ -659,6 +754,7 @@ def score(m: Materialised, definition: Definition) -> Scores:
             outcomes,
             key_lo[at:end],
             key_hi[at:end],
+            fill,
             bound,
             code,
             lag,
@@ -667,13 +763,11 @@ def score(m: Materialised, definition: Definition) -> Scores:
             kernels.new_scratch(w),
             np.empty(most, dtype=np.int64),
         )
-        return (
-            key_lo[at : at + n_keys],
-            key_hi[at : at + n_keys],
-            bound[:, :n_sql],
-            code[:, :n_sql],
-            lag[:, :n_sql],
-        )
+        pieces = [
+            (q, key_lo[at + a : at + b], key_hi[at + a : at + b])
+            for q, (a, b) in enumerate(zip(stretch[:-1], fill))
+        ]
+        return pieces, bound[:, :n_sql], code[:, :n_sql], lag[:, :n_sql]
 
     # as many SQL records as the SQL leads' checks at most: pages never written are never touched
     own = m.buffers_lock.acquire(blocking=False)
@@ -690,21 +784,19 @@ def score(m: Materialised, definition: Definition) -> Scores:
                 )
         with ThreadPoolExecutor(2) as pool:
             halves = list(pool.map(half, _halves(m)))
-            pieces = tuple(h[0] for h in halves), tuple(h[1] for h in halves)
-            sorting = [pool.submit(piece.sort) for keys in pieces for piece in keys]
             # by upper bound, so that a threshold move scans only the records that reach it
-            start, shift, bound, code, lag = _bucketed([h[2:] for h in halves])
-            for done in sorting:
-                done.result()
+            start, shift, bound, code, lag = _bucketed([h[1:] for h in halves], outputs, pool)
+        pieces = [piece for h in halves for piece in h[0]]
         del halves
     finally:
         if own:
             m.buffers_lock.release()
-    return Scores(
+    scores = Scores(
         definition=definition,
         half_life_days=m.half_life_days,
-        key_lo=pieces[0],
-        key_hi=pieces[1],
+        key_lo=tuple(p[1] for p in pieces),
+        key_hi=tuple(p[2] for p in pieces),
+        key_quarter=tuple(p[0] for p in pieces),
         sql_lo=bound[0],
         sql_hi=bound[1],
         sql_code=code,
@@ -713,14 +805,18 @@ def score(m: Materialised, definition: Definition) -> Scores:
         sql_shift=shift,
         lead_max=lead_max,
         weights=weights,
+        key_sorted=[False] * len(pieces),
     )
+    weakref.finalize(scores, outputs.give_back, m.spare)
+    return scores
 
 
 def _bucketed(
-    parts: list[tuple[np.ndarray, ...]],
+    parts: list[tuple[np.ndarray, ...]], outputs: _Outputs, pool: ThreadPoolExecutor
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
     """Return SQL records given in parts of (bound, code, lag) columns in buckets by upper
-    bound (see Scores): where each bucket starts, the shift, and the bound, code and lag."""
+    bound (see Scores): where each bucket starts, the shift, and the bound, code and lag
+    (in outputs' arrays). The columns move on the pool's threads."""
     top = max((int(bound[1].max()) for bound, _, _ in parts if bound.shape[1]), default=0)
     shift = max(0, top.bit_length() - SQL_BUCKET_BITS)
     start = np.zeros((1 << SQL_BUCKET_BITS) + 1, dtype=np.int64)
@@ -728,10 +824,15 @@ def _bucketed(
         kernels.count_buckets(bound[1], shift, start)
     np.cumsum(start, out=start)
     n = int(start[-1])
-    out = (np.empty((2, n), dtype=np.int64), np.empty((4, n), dtype=np.int16), np.empty((2, n)))
+    out = (outputs.sql_bound[:, :n], outputs.sql_code[:, :n], outputs.sql_lag[:, :n])
     fill = start[:-1].copy()
-    for bound, code, lag in parts:
-        kernels.place_records(bound, code, lag, shift, fill, *out)
+    moves = []
+    for part in parts:
+        places = np.empty(part[0].shape[1], dtype=np.int64)
+        kernels.bucket_places(part[0][1], shift, fill, places)
+        moves += [pool.submit(kernels.scatter, *move) for move in zip(part, [places] * 3, out)]
+    for move in moves:
+        move.result()
     return start, shift, *out
 
 
@@ -800,12 +901,11 @@ def backtest(
     s = threshold_micro(threshold)
     cal = m.calendar
     # only the chosen quarters' days are shown, so only they are counted
-    days = np.flatnonzero(np.isin(cal.quarter_of_day, cal.quarter_indices(quarters)))
-    needles = (days << SCORE_BITS) | (s + BIAS)
     per_day = np.zeros(cal.n_days, dtype=np.int64)
-    for lo, hi in zip(scores.key_lo, scores.key_hi, strict=True):
-        per_day[days] += np.searchsorted(lo, needles)
-        per_day[days] -= np.searchsorted(hi, needles)
+    needles = (np.arange(cal.n_days) << SCORE_BITS) | (s + BIAS)
+    for q, lo, hi in scores.sorted_keys(cal.quarter_indices(quarters)):
+        days = slice(cal.quarter_start_day[q], cal.quarter_start_day[q + 1])
+        per_day[days] += np.searchsorted(lo, needles[days]) - np.searchsorted(hi, needles[days])
     # the records from s's bucket on (less those of its bucket below s), counted in one pass
     bucket = min(max(s, 0) >> scores.sql_shift, len(scores.sql_start) - 2)
     n_quarters = len(cal.quarters)
@@ -1017,21 +1117,21 @@ def tradeoff_curve(
     # the chosen days with lo < s and take those with hi < s (their lo is lower still)
     order = np.argsort(s, kind="stable")
     ranked = s[order]
-    days = _day_ranges(np.isin(cal.quarter_of_day, chosen))
     # the SQL leads' records, by the selections precision and capture count
     is_chosen = np.zeros(len(cal.quarters) + 1, dtype=bool)  # [q + 1]: quarter q chosen
     is_chosen[chosen + 1] = True
     hist = np.zeros((2, len(ranked) + 1), dtype=np.int64)  # key_lo's, key_hi's
     sql_hist = np.zeros((4, len(ranked) + 1), dtype=np.int64)
 
+    # sorted already for a threshold move; and once sorted_keys hands them out, no other
+    # session is sorting them
+    pieces = scores.sorted_keys(chosen)
+
     def keys_histogram() -> None:
-        """Histogram the chosen days' key_lo (row 0) and key_hi (row 1)."""
-        for row, pieces in enumerate((scores.key_lo, scores.key_hi)):
-            for keys in pieces:
-                for since, until in days:
-                    kernels.key_histogram(
-                        keys, since << SCORE_BITS, until << SCORE_BITS, ranked, 1, hist[row]
-                    )
+        """Histogram the chosen quarters' key_lo (row 0) and key_hi (row 1)."""
+        for _, lo, hi in pieces:
+            kernels.key_histogram(lo, ranked, hist[0])
+            kernels.key_histogram(hi, ranked, hist[1])
 
     with ThreadPoolExecutor(1) as pool:  # the keys on one thread, the SQL records on this one
         keys_done = pool.submit(keys_histogram)
@@ -1057,12 +1157,6 @@ def tradeoff_curve(
         columns["mql_to_sql"] = columns["mqls_reached_sql"] / mqls
         columns["mql_to_customer"] = columns["mqls_reached_customer"] / mqls
     return pl.DataFrame(columns, nan_to_null=True)
-
-
-def _day_ranges(days: np.ndarray) -> list[tuple[int, int]]:
-    """Return the runs of True in a per-day mask as (first day, day after the last)."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[False], days, [False]]).astype(np.int8)))
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 QUANTILE_SAMPLE = 100_000

@@ -638,7 +638,7 @@ def test_each_quarter_is_judged_by_the_version_in_force_then(demo):
 def test_counting_thresholds_below_equals_a_binary_search(thresholds, values):
     ranked = np.array(sorted(thresholds), dtype=np.int64)
     values = np.array(values, dtype=np.int64)
-    step = lab_kernels.even_step(ranked)
+    step = lab_kernels.per_step(ranked)
     counted = [lab_kernels.rank(ranked, step, v) for v in values]
     assert counted == np.searchsorted(ranked, values, side="right").tolist()
 
