@@ -203,6 +203,11 @@ class Materialised:
         return stretches
 
     @functools.cached_property
+    def sql_leads(self) -> int:
+        """Return how many leads reached SQL."""
+        return int(np.count_nonzero(self.reached_sql_us != NEVER))
+
+    @functools.cached_property
     def most_checks(self) -> int:
         """Return the most checks any lead has (once: every rescore and sample asks)."""
         return int(np.diff(self.check_start).max(initial=1))
@@ -629,9 +634,9 @@ class Scores:
     sql_shift: int
     lead_max: np.ndarray  # per lead: highest score in micro-points (-BIAS when disqualified)
     weights: Weights
-    # which pieces are sorted; sorting happens under the lock (sessions share scorings)
+    # which pieces are sorted; each is sorted under its lock (sessions share scorings)
     key_sorted: list[bool] = field(default_factory=list, repr=False)
-    sort_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    sort_locks: tuple[threading.Lock, ...] = field(default=(), repr=False)
 
     @property
     def n_records(self) -> int:
@@ -639,24 +644,31 @@ class Scores:
         threshold >= 0."""
         return sum(len(piece) for piece in self.key_lo)
 
-    def sorted_keys(self, quarters: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """Return (quarter, key_lo, key_hi) of every piece of the given quarters, sorted.
-
-        A piece is sorted in place the first time it is asked for, on two threads, and stays
-        so: readers never see one being sorted, since sorting waits for the lock and a piece is
-        handed out only once sorted."""
-        wanted = set(int(q) for q in quarters)
+    def pieces_of(self, quarters: np.ndarray) -> list[int]:
+        """Return the pieces of keys of the given quarters, the longest first."""
+        wanted = {int(q) for q in quarters}
         pieces = [i for i, q in enumerate(self.key_quarter) if q in wanted]
-        with self.sort_lock:
-            pending = [i for i in pieces if not self.key_sorted[i]]
-            if pending:
-                keys = [k for i in pending for k in (self.key_lo[i], self.key_hi[i])]
-                keys.sort(key=len, reverse=True)  # the longest first: the threads end together
-                with ThreadPoolExecutor(2) as pool:
-                    list(pool.map(np.ndarray.sort, keys))
-                for i in pending:
+        return sorted(pieces, key=lambda i: -len(self.key_lo[i]))
+
+    def sort_piece(self, i: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """Return piece i's (quarter, key_lo, key_hi), sorted: in place, the first time it is
+        asked for, under the piece's lock. It stays so: no reader sees a piece being sorted."""
+        if not self.key_sorted[i]:
+            with self.sort_locks[i]:
+                if not self.key_sorted[i]:
+                    self.key_lo[i].sort()
+                    self.key_hi[i].sort()
                     self.key_sorted[i] = True
-        return [(self.key_quarter[i], self.key_lo[i], self.key_hi[i]) for i in pieces]
+        return self.key_quarter[i], self.key_lo[i], self.key_hi[i]
+
+    def sorted_keys(self, quarters: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """Return (quarter, key_lo, key_hi) of every piece of the given quarters, sorted (those
+        not yet sorted are, on two threads)."""
+        pieces = self.pieces_of(quarters)
+        if all(self.key_sorted[i] for i in pieces):
+            return [self.sort_piece(i) for i in pieces]
+        with ThreadPoolExecutor(2) as pool:
+            return list(pool.map(self.sort_piece, pieces))
 
 
 @dataclass(frozen=True, eq=False)
@@ -806,6 +818,7 @@ def score(m: Materialised, definition: Definition) -> Scores:
         lead_max=lead_max,
         weights=weights,
         key_sorted=[False] * len(pieces),
+        sort_locks=tuple(threading.Lock() for _ in pieces),
     )
     weakref.finalize(scores, outputs.give_back, m.spare)
     return scores
@@ -816,23 +829,26 @@ def _bucketed(
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
     """Return SQL records given in parts of (bound, code, lag) columns in buckets by upper
     bound (see Scores): where each bucket starts, the shift, and the bound, code and lag
-    (in outputs' arrays). The columns move on the pool's threads."""
+    (in outputs' arrays). Each part is placed on a thread of the pool's."""
     top = max((int(bound[1].max()) for bound, _, _ in parts if bound.shape[1]), default=0)
     shift = max(0, top.bit_length() - SQL_BUCKET_BITS)
-    start = np.zeros((1 << SQL_BUCKET_BITS) + 1, dtype=np.int64)
+    counts = []
     for bound, _, _ in parts:
-        kernels.count_buckets(bound[1], shift, start)
-    np.cumsum(start, out=start)
+        counts.append(np.zeros((1 << SQL_BUCKET_BITS) + 1, dtype=np.int64))
+        kernels.count_buckets(bound[1], shift, counts[-1])
+    start = np.cumsum(sum(counts))
     n = int(start[-1])
     out = (outputs.sql_bound[:, :n], outputs.sql_code[:, :n], outputs.sql_lag[:, :n])
-    fill = start[:-1].copy()
-    moves = []
-    for part in parts:
+    # each part's records take its places in each bucket after the earlier parts'
+    fills = np.cumsum([start[:-1], *(c[1:] for c in counts[:-1])], axis=0)
+
+    def move(part: tuple[np.ndarray, ...], fill: np.ndarray) -> None:
         places = np.empty(part[0].shape[1], dtype=np.int64)
         kernels.bucket_places(part[0][1], shift, fill, places)
-        moves += [pool.submit(kernels.scatter, *move) for move in zip(part, [places] * 3, out)]
-    for move in moves:
-        move.result()
+        for rows, target in zip(part, out, strict=True):
+            kernels.scatter(rows, places, target)
+
+    list(pool.map(move, parts, fills))
     return start, shift, *out
 
 
@@ -919,6 +935,7 @@ def backtest(
         s,
         _is_chosen(cal, quarters),
         n_quarters,
+        m.sql_leads,
     )
     counted = _Counted(
         reached_sql=reached[0],
@@ -1123,22 +1140,29 @@ def tradeoff_curve(
     hist = np.zeros((2, len(ranked) + 1), dtype=np.int64)  # key_lo's, key_hi's
     sql_hist = np.zeros((4, len(ranked) + 1), dtype=np.int64)
 
-    # sorted already for a threshold move; and once sorted_keys hands them out, no other
-    # session is sorting them
-    pieces = scores.sorted_keys(chosen)
+    def keys_histogram(piece: int) -> np.ndarray:
+        """Return the histogram of a piece's key_lo (row 0) and key_hi (row 1), sorting it first
+        if no threshold has been asked of its quarter yet (one will be): once sort_piece hands
+        it out, no other session sorts it."""
+        _, lo, hi = scores.sort_piece(piece)
+        counts = np.zeros((2, len(ranked) + 1), dtype=np.int64)
+        kernels.key_histogram(lo, ranked, counts[0])
+        kernels.key_histogram(hi, ranked, counts[1])
+        return counts
 
-    def keys_histogram() -> None:
-        """Histogram the chosen quarters' key_lo (row 0) and key_hi (row 1)."""
-        for _, lo, hi in pieces:
-            kernels.key_histogram(lo, ranked, hist[0])
-            kernels.key_histogram(hi, ranked, hist[1])
-
-    with ThreadPoolExecutor(1) as pool:  # the keys on one thread, the SQL records on this one
-        keys_done = pool.submit(keys_histogram)
-        kernels.sql_histograms(
-            scores.sql_lo, scores.sql_hi, scores.sql_code, is_chosen, ranked, sql_hist
+    with ThreadPoolExecutor(2) as pool:  # the SQL records and the pieces, on two threads
+        sql_done = pool.submit(
+            kernels.sql_histograms,
+            scores.sql_lo,
+            scores.sql_hi,
+            scores.sql_code,
+            is_chosen,
+            ranked,
+            sql_hist,
         )
-        keys_done.result()
+        for counts in pool.map(keys_histogram, scores.pieces_of(chosen)):
+            hist += counts
+        sql_done.result()
     mqls[order] = np.cumsum(hist[0] - hist[1])[: len(ranked)]
     active = np.empty((4, len(s)), dtype=np.int64)
     active[:, order] = np.cumsum(sql_hist, axis=1)[:, : len(ranked)]
@@ -1164,9 +1188,10 @@ QUANTILE_SAMPLE = 100_000
 
 def default_thresholds(scores: Scores, steps: int = 200) -> np.ndarray:
     """Return thresholds from 0 to about the 99.9th percentile of leads' best scores."""
-    best = scores.lead_max[scores.lead_max >= 0]
-    if len(best) > QUANTILE_SAMPLE:  # every k-th lead tells the percentile closely enough
-        best = best[:: len(best) // QUANTILE_SAMPLE]
+    # every k-th lead tells the percentile closely enough (taken before the test for >= 0,
+    # which over every lead took longer than the percentile)
+    best = scores.lead_max[:: max(1, len(scores.lead_max) // QUANTILE_SAMPLE)]
+    best = best[best >= 0]
     top = float(np.quantile(best, 0.999)) / 1e6 if len(best) else 0.0
     raw = max(top, 1.0) / steps
     step = min(m * 10**e for e in range(-2, 6) for m in (1, 2, 5) if m * 10**e >= raw)
@@ -1207,6 +1232,7 @@ def mql_moments(
             first[leads[0] : leads[1]],
             np.empty(most),
             kernels.new_scratch(w),
+            np.empty(most, dtype=np.int64),
         )
 
     with ThreadPoolExecutor(2) as pool:
@@ -1276,7 +1302,8 @@ def lead_checks(m: Materialised, w: Weights, lead: int) -> tuple[np.ndarray, np.
     """Return one lead's check moments (us) and unrounded scores at them."""
     first, stop = m.check_start[lead], m.check_start[lead + 1]
     scores = np.empty(stop - first)
-    kernels.one_lead(lead, m.history, w.arrays, scores, kernels.new_scratch(w.arrays))
+    record_at = np.empty(stop - first, dtype=np.int64)
+    kernels.one_lead(lead, m.history, w.arrays, scores, kernels.new_scratch(w.arrays), record_at)
     return m.check_us[first:stop], scores
 
 
@@ -1391,6 +1418,7 @@ def who_moves(
         first_at,
         np.empty(m.most_checks),
         kernels.new_scratch(w),
+        np.empty(m.most_checks, dtype=np.int64),
     )
     return Movers(
         entering=len(entering),

@@ -23,6 +23,7 @@ from numba import literal_unroll, njit
 # numba's cache sees changes to this file only: after changing lab_simd, clear __pycache__
 from funnelcast.lab_simd import (
     LANES,
+    prefetch,
     vec8_add_at,
     vec8_capped_sum,
     vec8_load,
@@ -206,8 +207,18 @@ def micro(x):
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def generic_scores(person, history, weights, capped, out):
-    """Write one lead's scores at its checks into out; return how many checks it has.
+def _record(x, running, check, record_at, n_records):
+    """Write a check's index at record_at[n_records]; return n_records, plus one when its score
+    x beats every earlier one (running). Without a branch: a third of checks are records, too
+    many for the branch predictor; found in the scoring loop, not in a second pass over it."""
+    record_at[n_records] = check
+    return n_records + np.uint64(x > running)
+
+
+@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
+def generic_scores(person, history, weights, capped, out, record_at):
+    """Write one lead's scores at its checks into out, and the indices of its records (a
+    score above every earlier one) into record_at; return how many records.
 
     Any number of capped types, their running sums in capped (scratch, one float per type).
     """
@@ -241,6 +252,8 @@ def generic_scores(person, history, weights, capped, out):
         elif k == PENALTY:
             penalties += points[t] * early_count[e]
     group = group_start[person]
+    running = -np.inf
+    n_records = np.uint64(0)
     for c in range(first, stop):
         if c > first:
             f = decay[c]
@@ -262,12 +275,15 @@ def generic_scores(person, history, weights, capped, out):
         for i in range(n_capped):
             x += capped_points[i] * min(capped[i], cap_over_points[i])
         out[c - first] = x
-    return stop - first
+        n_records = _record(x, running, c - first, record_at, n_records)
+        running = max(running, x)
+    return n_records
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def vector_scores(person, history, weights, out):
-    """Write one lead's scores at its checks into out; return how many checks it has.
+def vector_scores(person, history, weights, out, record_at):
+    """Write one lead's scores at its checks into out, and the indices of its records into
+    record_at; return how many records.
 
     lab_kernels.generic_scores' scores, bit for bit, for up to eight capped types, their sums
     in one vector; weights[8] and weights[9] (caps over points, capped points) padded to at
@@ -303,6 +319,8 @@ def vector_scores(person, history, weights, out):
         penalties += penalty_points[t] * early_count[i]
         sums = vec8_add_at(sums, w, slot[t])
     group = np.uint64(group_start[person])
+    running = -np.inf
+    n_records = np.uint64(0)
     for c in range(first, stop):
         i = np.uint64(c)
         f = decay[i]  # 1.0 at a lead's first check
@@ -315,20 +333,24 @@ def vector_scores(person, history, weights, out):
             rewards += reward_points[t] * n
             penalties += penalty_points[t] * n
             sums = vec8_add_at(sums, n, slot[t])
-        out[np.uint64(c - first)] = vec8_capped_sum(base + rewards + penalties, sums, caps, points)
-    return stop - first
+        x = vec8_capped_sum(base + rewards + penalties, sums, caps, points)
+        out[np.uint64(c - first)] = x
+        n_records = _record(x, running, c - first, record_at, n_records)
+        running = max(running, x)
+    return n_records
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def lead_scores(person, history, weights, capped, out):
-    """Write one lead's scores at its checks into out; return how many checks it has.
+def lead_scores(person, history, weights, capped, out, record_at):
+    """Write one lead's scores at its checks into out, and the indices of its records into
+    record_at; return how many records.
 
     capped: scratch, one float per capped type (for more than VECTOR_SLOTS of them).
     """
     n_capped = len(weights[5])
     if 0 < n_capped <= VECTOR_SLOTS:
-        return vector_scores(person, history, weights, out)
-    return generic_scores(person, history, weights, capped, out)
+        return vector_scores(person, history, weights, out, record_at)
+    return generic_scores(person, history, weights, capped, out, record_at)
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
@@ -359,7 +381,36 @@ def records(
     scratch,
     record_at,
 ):
-    """Find the record highs of leads first_lead..stop_lead-1; return how many SQL records.
+    """Find the record highs of leads first_lead..stop_lead-1; return how many SQL records
+    (see _records). The choice of scoring loop is made once, here, not per lead: each call
+    below gets its own copy of the loop, with one scoring loop in it (inlining both into one
+    loop cost a tenth more time)."""
+    args = (
+        first_lead,
+        stop_lead,
+        history,
+        weights,
+        outcomes,
+        key_lo,
+        key_hi,
+        key_fill,
+        sql_bound,
+        sql_code,
+        sql_lag,
+        lead_max,
+        scores,
+        scratch,
+        record_at,
+    )
+    if 0 < len(weights[5]) <= VECTOR_SLOTS:
+        return _records(args, True)
+    return _records(args, False)
+
+
+@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
+def _records(args, vector):
+    """Find the record highs of leads first_lead..stop_lead-1 (args: records' arguments, in
+    order), scored by vector_scores (vector) or generic_scores; return how many SQL records.
 
     A record (a score above every earlier one of the lead) at check i is the lead's MQL moment
     for thresholds in (previous best, best] (micro-points). Records of one day follow each
@@ -375,15 +426,40 @@ def records(
     per stage (SQL, customer) the quarter it was reached in when that came after the record
     (else -1); sql_lag per stage the days from the record to it (else 0).
     """
+    (
+        first_lead,
+        stop_lead,
+        history,
+        weights,
+        outcomes,
+        key_lo,
+        key_hi,
+        key_fill,
+        sql_bound,
+        sql_code,
+        sql_lag,
+        lead_max,
+        scores,
+        scratch,
+        record_at,
+    ) = args
     check_day, check_us, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
         outcomes
     )
     # indices unsigned, so that numba adds no wraparound of negative ones (there are none)
     n_sql = np.uint64(0)
+    last = stop_lead - 1
     for person in range(first_lead, stop_lead):
-        n = lead_scores(person, history, weights, scratch, scores)
+        # the check moments of a lead that reached SQL are read at its records only: a lead or
+        # two ahead, have their first in cache by then
+        ahead = min(person + 2, last)
+        if sql_us[ahead] != NEVER:
+            prefetch(check_us, history[0][ahead])
+        if vector:  # a constant in each copy: the other loop is dropped
+            n_records = vector_scores(person, history, weights, scores, record_at)
+        else:
+            n_records = generic_scores(person, history, weights, scratch, scores, record_at)
         c0 = np.uint64(history[0][person])
-        running = -np.inf
         best = -BIAS
         open_run = False
         run_day = np.int64(0)
@@ -393,14 +469,6 @@ def records(
         customer_at = customer_us[person]
         of_sql = sql_at != NEVER
         won = 1 if customer_at != NEVER else 0
-        # the checks where the score beats every earlier one, found without a branch (a third
-        # of checks are such records, too many for the branch predictor)
-        n_records = np.uint64(0)
-        for check in range(np.uint64(n)):
-            x = scores[check]
-            record_at[n_records] = check
-            n_records += np.uint64(x > running)
-            running = max(running, x)
         for r in range(n_records):
             i = np.uint64(record_at[r])
             x = scores[i]
@@ -443,12 +511,14 @@ def records(
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def first_crossing(person, history, weights, check_us, s, since_us, until_us, scores, scratch):
+def first_crossing(
+    person, history, weights, check_us, s, since_us, until_us, scores, scratch, record_at
+):
     """Return a lead's first check moment in [since_us, until_us) whose rounded score reaches
     s (NEVER: none)."""
-    n = lead_scores(person, history, weights, scratch, scores)
+    lead_scores(person, history, weights, scratch, scores, record_at)
     c0 = history[0][person]
-    for i in range(n):
+    for i in range(history[0][person + 1] - c0):
         at = check_us[c0 + i]
         if at >= until_us:
             break
@@ -469,11 +539,12 @@ def first_crossings(
     out,
     scores,
     scratch,
+    record_at,
 ):
     """Write first_crossing of each of the leads (an array of indices) to out, in order."""
     for k in range(len(leads)):
         out[k] = first_crossing(
-            leads[k], history, weights, check_us, s, since_us, until_us, scores, scratch
+            leads[k], history, weights, check_us, s, since_us, until_us, scores, scratch, record_at
         )
 
 
@@ -633,7 +704,7 @@ def _count_record(r, code, lag, is_chosen, reached, captured, lag_sum, lags, n_l
 
 
 @njit(cache=True, nogil=True)
-def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters):
+def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters, most):
     """Count what precision and capture count of the SQL leads' records from first on that
     are an MQL moment at s (lo < s <= hi): per quarter, the MQLs that reached SQL (row 0) and
     customer (row 1); per stage (SQL, customer) the captures, their days earlier summed, and
@@ -643,11 +714,12 @@ def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters):
     One pass that reads only the bounds of the records that do not count (most of them: a
     lead has one record at a threshold, and many above it): the scan is memory-bound. From
     above on, every record's hi is known to reach s (its bucket is above s's): only lo is read.
+    most: the most records that can count (one per lead that reached SQL).
     """
     reached = np.zeros((2, n_quarters), dtype=np.int64)
     captured = np.zeros((2, n_quarters), dtype=np.int64)
     lag_sum = np.zeros((2, n_quarters))
-    lags = np.empty((2, len(lo) - first))
+    lags = np.empty((2, min(len(lo) - first, most)))
     n_lags = np.zeros(2, dtype=np.int64)
     for r in range(first, above):
         if lo[r] < s and hi[r] >= s:
@@ -694,6 +766,7 @@ def new_scratch(weights: tuple) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
-def one_lead(person, history, weights, out, scratch):
+def one_lead(person, history, weights, out, scratch, record_at):
     """Write one lead's scores at its checks into out; return how many."""
-    return lead_scores(person, history, weights, scratch, out)
+    lead_scores(person, history, weights, scratch, out, record_at)
+    return history[0][person + 1] - history[0][person]

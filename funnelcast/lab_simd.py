@@ -13,6 +13,9 @@ with a handful of intrinsics, here, that emit the vector IR directly. Every lane
 So lab_kernels.vector_scores, the loop that uses them, is bit for bit lab_kernels.generic_scores,
 the loop over an array of sums (tests/test_lab_simd.py).
 
+One more intrinsic numba lacks, for the same loops: prefetch, a hint to bring a cache line in
+before it is read.
+
 The intrinsics are plain LLVM IR: they work in cached (cache=True), nogil, _nrt=False and
 inline="always" functions like lab_kernels'. This module imports nothing of funnelcast's.
 """
@@ -142,6 +145,29 @@ def vec8_add_at(typingctx, v, x, s):
         return builder.fadd(args[0], added)
 
     return vec8(v, x, s), codegen
+
+
+@_intrinsic
+def prefetch(typingctx, array, index):
+    """Ask the CPU to bring array[index]'s cache line in for reading (llvm.prefetch; no fault
+    and no effect on results, whatever the index: a hint)."""
+    if not (isinstance(array, types.Array) and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        array_type, index_type = signature.args
+        values = context.make_array(array_type)(context, builder, args[0])
+        at = context.cast(builder, args[1], index_type, types.intp)
+        byte_pointer = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        hint = ir.FunctionType(ir.VoidType(), [byte_pointer, i32, i32, i32])
+        function = cgutils.get_or_insert_function(builder.module, hint, "llvm.prefetch.p0i8")
+        # read (0), keep in all cache levels (3), data (1)
+        pointer = builder.bitcast(builder.gep(values.data, [at]), byte_pointer)
+        builder.call(function, [pointer, i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.none(array, index), codegen
 
 
 @_intrinsic

@@ -32,40 +32,52 @@ NO_SCORE, REWARD, CAPPED, PENALTY = (
 
 
 @njit(nogil=True, _nrt=False)  # type: ignore[call-overload]
-def _all_generic(history, weights, out, counts, scratch):
+def _all_generic(history, weights, out, record_at, counts, scratch):
     """Write every lead's generic_scores (the loop over an array of sums) into out, lead after
-    lead; counts: checks per lead."""
-    at = 0
-    for person in range(len(history[0]) - 1):
-        n = lab_kernels.generic_scores(person, history, weights, scratch, out[at:])
-        counts[person] = n
-        at += n
-    return at
+    lead, its record indices at the same places of record_at, and how many per lead."""
+    check_start = history[0]
+    for person in range(len(check_start) - 1):
+        at = check_start[person]
+        counts[person] = lab_kernels.generic_scores(
+            person, history, weights, scratch, out[at:], record_at[at:]
+        )
 
 
 @njit(nogil=True, _nrt=False)  # type: ignore[call-overload]
-def _all_vector(history, weights, out, counts):
+def _all_vector(history, weights, out, record_at, counts):
     """As _all_generic, with lab_kernels.vector_scores."""
-    at = 0
-    for person in range(len(history[0]) - 1):
-        n = lab_kernels.vector_scores(person, history, weights, out[at:])
-        counts[person] = n
-        at += n
-    return at
+    check_start = history[0]
+    for person in range(len(check_start) - 1):
+        at = check_start[person]
+        counts[person] = lab_kernels.vector_scores(
+            person, history, weights, out[at:], record_at[at:]
+        )
 
 
 def assert_bit_identical(history: tuple, weights: tuple) -> None:
-    """Assert every score of every lead is the same float, bit for bit, both ways."""
-    n_checks = int(history[0][-1])
+    """Assert every score of every lead is the same float, bit for bit, both ways, and both
+    find the same records: the checks whose score beats every earlier one of the lead."""
+    check_start = history[0]
+    n_checks = int(check_start[-1])
     mine, theirs = np.full(n_checks, np.nan), np.full(n_checks, np.nan)
-    my_counts = np.zeros(len(history[0]) - 1, dtype=np.int64)
+    my_records = np.full(n_checks, -1, dtype=np.int64)
+    their_records = my_records.copy()
+    my_counts = np.zeros(len(check_start) - 1, dtype=np.int64)
     their_counts = my_counts.copy()
-    assert _all_vector(history, weights, mine, my_counts) == n_checks
+    _all_vector(history, weights, mine, my_records, my_counts)
     scratch = lab_kernels.new_scratch(weights)
-    assert _all_generic(history, weights, theirs, their_counts, scratch) == n_checks
-    assert np.array_equal(my_counts, their_counts)
+    _all_generic(history, weights, theirs, their_records, their_counts, scratch)
     differ = np.flatnonzero(mine.view(np.int64) != theirs.view(np.int64))
     assert differ.size == 0, (differ[:5], mine[differ[:5]], theirs[differ[:5]])
+    assert np.array_equal(my_counts, their_counts)
+    for person in range(len(check_start) - 1):
+        first, stop = check_start[person], check_start[person + 1]
+        x = mine[first:stop]
+        best_before = np.concatenate([[-np.inf], np.maximum.accumulate(x)[:-1]])
+        expected = np.flatnonzero(x > best_before)
+        found = my_records[first : first + my_counts[person]]
+        assert found.tolist() == expected.tolist(), person
+        assert their_records[first : first + their_counts[person]].tolist() == found.tolist()
 
 
 # =====================================================================================
@@ -329,7 +341,7 @@ def test_cached_functions_load_from_the_cache(tmp_path: Path):
         "h = t.random_history(1, 20, 3, 5, 2, 2, np.uint8, False)\n"
         "w = t.random_weights(1, 20, [2, 1, 2], [3.0], [1.0, 2.0, 3.0])\n"
         "out = np.empty(10)\n"
-        "n = lab_kernels.one_lead(3, h, w, out, lab_kernels.new_scratch(w))\n"
+        "n = lab_kernels.one_lead(3, h, w, out, lab_kernels.new_scratch(w), np.empty(10, np.int64))\n"
         "print(out[:n].tobytes().hex(), lab_kernels.one_lead.stats.cache_hits.__len__(),"
         " sum(lab_kernels.one_lead.stats.cache_misses.values()))\n"
     )
