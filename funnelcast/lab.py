@@ -714,10 +714,11 @@ class _Outputs:
         return all(sys.getrefcount(array) == 3 for array in vars(self).values())
 
     def give_back(self, spare: list) -> None:
-        """Put the arrays on the spare list, which keeps the latest two. (Called as their
-        Scores goes, when it still holds its views: take checks they are gone.)"""
+        """Put the arrays on the spare list, which keeps the latest set only (a set is 100-150
+        MB at 1M leads). Called as their Scores goes, when it still holds its views: take checks
+        they are gone."""
         spare.append(self)
-        del spare[:-2]
+        del spare[:-1]
 
 
 def _halves(m: Materialised) -> list[tuple[int, int]]:

@@ -482,7 +482,9 @@ def _records(args, vector):
                     run_hi = hi
                 else:
                     if open_run:
-                        _write_key(run_day, run_lo, run_hi, quarter_of_day, key_lo, key_hi, key_fill)
+                        _write_key(
+                            run_day, run_lo, run_hi, quarter_of_day, key_lo, key_hi, key_fill
+                        )
                     open_run = True
                     run_day, run_lo, run_hi = day, lo, hi
                 if of_sql:

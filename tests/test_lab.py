@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
+import threading
 
 import fixtures as fx
 import numpy as np
@@ -221,6 +222,106 @@ def test_the_sql_records_in_buckets_answer_thresholds_at_every_bucket_edge(demo)
             won = scores.sql_code[1] != 0
             assert facts["mql_to_sql"]["successes"] == int(reaching.sum()), s
             assert facts["mql_to_customer"]["successes"] == int((reaching & won).sum()), s
+
+
+def test_keys_come_in_pieces_by_quarter_sorted_only_once_a_threshold_asks(demo):
+    """A rescore writes each quarter's record runs to its own pieces and sorts none; a
+    backtest sorts the pieces of its quarters only, and answers as one sorted array would."""
+    cur = demo.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    scores = lab.score(m, definition)
+    cal = m.calendar
+    assert len(scores.key_lo) == 2 * len(cal.quarters)  # two halves of the leads
+    assert not any(scores.key_sorted)
+    assert any(not np.all(np.diff(p) >= 0) for p in scores.key_lo)  # as the kernel wrote them
+    for q, lo, hi in zip(scores.key_quarter, scores.key_lo, scores.key_hi, strict=True):
+        assert len(lo) == len(hi)
+        for keys in (lo, hi):
+            assert (cal.quarter_of_day[keys >> lab.SCORE_BITS] == q).all()
+
+    chosen = [cal.quarters[i].label for i in (2, 4)]
+    every_lo = np.sort(np.concatenate(scores.key_lo))
+    every_hi = np.sort(np.concatenate(scores.key_hi))
+    result = lab.backtest(m, scores, 30, chosen)
+    picked = [i for i, q in enumerate(scores.key_quarter) if q in (2, 4)]
+    assert [i for i, done in enumerate(scores.key_sorted) if done] == picked
+    for i in picked:
+        assert np.all(np.diff(scores.key_lo[i]) >= 0) and np.all(np.diff(scores.key_hi[i]) >= 0)
+    # the per-day counts of one sorted array of every key, the way before pieces
+    s = lab.threshold_micro(30)
+    days = np.arange(cal.n_days)
+    needles = (days << lab.SCORE_BITS) | (s + lab.BIAS)
+    per_day = np.searchsorted(every_lo, needles) - np.searchsorted(every_hi, needles)
+    for i in (2, 4):
+        a, b = cal.quarter_start_day[i], cal.quarter_start_day[i + 1]
+        row = result.quarters.filter(pl.col("quarter") == cal.quarters[i].label)
+        assert row["mqls"].item() == per_day[a:b].sum() > 0
+
+
+def test_a_gone_scorings_arrays_are_written_over_only_when_no_view_of_them_is_kept(demo):
+    cur = demo.cursor()
+    definition = definitions.load(cur, 1)
+    other = definitions.load(cur, 2)
+    m = lab.materialise_for(cur, definition, other)
+    first = lab.score(m, definition)
+    base = id(first.key_lo[0].base)
+    del first
+    gc.collect()
+    second = lab.score(m, other)
+    assert id(second.key_lo[0].base) == base  # written over: the same memory
+    expected = lab.score(m, definition)  # alive: its own arrays
+    kept_lo, kept_code = second.sql_lo, second.sql_code
+    kept_copies = kept_lo.copy(), kept_code.copy()
+    del second
+    gc.collect()
+    third = lab.score(m, definition)  # the spare set has views kept: new arrays
+    assert np.array_equal(kept_lo, kept_copies[0]) and np.array_equal(kept_code, kept_copies[1])
+    assert third.sql_lo.base is not kept_lo.base
+    assert np.array_equal(third.sql_lo, expected.sql_lo)
+    assert np.array_equal(third.sql_code, expected.sql_code)
+    assert np.array_equal(np.concatenate(third.key_hi), np.concatenate(expected.key_hi))
+
+
+def test_many_threads_asking_a_fresh_scoring_at_once_get_the_answers_of_one(demo):
+    """Sessions share scorings: threads asking thresholds and the curve of a scoring no one
+    has asked yet (each piece is sorted in place by whichever comes first) get what one
+    thread alone gets."""
+    cur = demo.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    quarters = [q.label for q in m.calendar.quarters[1:]]
+    alone = lab.score(m, definition)
+    curve = lab.tradeoff_curve(m, alone, quarters)
+    answers = {t: lab.backtest(m, alone, t, quarters).quarters for t in (10, 35, 60)}
+    for _ in range(3):
+        shared = lab.score(m, definition)
+        start = threading.Barrier(6)
+        errors: list[BaseException] = []
+
+        def ask(
+            i: int,
+            shared: lab.Scores = shared,
+            start: threading.Barrier = start,
+            errors: list[BaseException] = errors,
+        ) -> None:
+            start.wait()
+            try:
+                if i % 2:
+                    assert_frame_equal(lab.tradeoff_curve(m, shared, quarters), curve)
+                else:
+                    t = (10, 35, 60)[i // 2]
+                    assert_frame_equal(lab.backtest(m, shared, t, quarters).quarters, answers[t])
+            except BaseException as error:  # noqa: BLE001 - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors, errors
+        assert all(shared.key_sorted[i] for i in shared.pieces_of(np.arange(1, 12)))
 
 
 def test_a_threshold_no_lead_reaches_gives_zeros(demo):
