@@ -674,7 +674,8 @@ class Scores:
 @dataclass(frozen=True, eq=False)
 class _Outputs:
     """The arrays a scoring writes and its Scores keeps: record keys as long as the checks,
-    SQL records as many as the SQL leads' checks (only the pages written are touched).
+    each lead's best, SQL records as many as the SQL leads' checks (only the pages written are
+    touched).
 
     Fresh memory is dear: its pages fault in as they are first written, a 4 KiB page at a
     time when the system has no huge page to spare, and that took a rescore from 80 to over
@@ -684,6 +685,7 @@ class _Outputs:
 
     key_lo: np.ndarray
     key_hi: np.ndarray
+    lead_max: np.ndarray
     sql_bound: np.ndarray
     sql_code: np.ndarray
     sql_lag: np.ndarray
@@ -702,6 +704,7 @@ class _Outputs:
         return _Outputs(
             key_lo=np.empty(m.n_checks, dtype=np.int64),
             key_hi=np.empty(m.n_checks, dtype=np.int64),
+            lead_max=np.empty(m.n_leads, dtype=np.int64),
             sql_bound=np.empty((2, n_sql), dtype=np.int64),
             sql_code=np.empty((4, n_sql), dtype=np.int16),
             sql_lag=np.empty((2, n_sql)),
@@ -735,7 +738,6 @@ def score(m: Materialised, definition: Definition) -> Scores:
     """
     weights = compile_weights(m, definition)
     w = weights.arrays
-    lead_max = np.empty(m.n_leads, dtype=np.int64)
     most = m.most_checks
     outcomes = (
         m.check_day,
@@ -751,14 +753,14 @@ def score(m: Materialised, definition: Definition) -> Scores:
     # to its own part of that (Materialised.key_stretches): only the pages written are ever
     # touched, and each part is one piece of keys.
     outputs = _Outputs.take(m)
-    key_lo, key_hi = outputs.key_lo, outputs.key_hi
+    key_lo, key_hi, lead_max = outputs.key_lo, outputs.key_hi, outputs.lead_max
 
-    def half(leads: tuple[int, int]) -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    def half(leads: tuple[int, int]) -> tuple[list, tuple[np.ndarray, ...], np.ndarray]:
         first, stop = leads
         at, end = int(m.check_start[first]), int(m.check_start[stop])
         stretch = m.key_stretches[leads]
         fill = stretch[:-1].copy()
-        bound, code, lag = buffers[leads]
+        bound, code, lag, places = buffers[leads]
         n_sql = kernels.records(
             first,
             stop,
@@ -780,7 +782,7 @@ def score(m: Materialised, definition: Definition) -> Scores:
             (q, key_lo[at + a : at + b], key_hi[at + a : at + b])
             for q, (a, b) in enumerate(zip(stretch[:-1], fill))
         ]
-        return pieces, bound[:, :n_sql], code[:, :n_sql], lag[:, :n_sql]
+        return pieces, (bound[:, :n_sql], code[:, :n_sql], lag[:, :n_sql]), places[:n_sql]
 
     # as many SQL records as the SQL leads' checks at most: pages never written are never touched
     own = m.buffers_lock.acquire(blocking=False)
@@ -794,11 +796,14 @@ def score(m: Materialised, definition: Definition) -> Scores:
                     np.empty((2, n_sql), dtype=np.int64),
                     np.empty((4, n_sql), dtype=np.int16),
                     np.empty((2, n_sql)),
+                    np.empty(n_sql, dtype=np.int64),  # each record's place in its bucket
                 )
         with ThreadPoolExecutor(2) as pool:
             halves = list(pool.map(half, _halves(m)))
             # by upper bound, so that a threshold move scans only the records that reach it
-            start, shift, bound, code, lag = _bucketed([h[1:] for h in halves], outputs, pool)
+            start, shift, bound, code, lag = _bucketed(
+                [h[1] for h in halves], [h[2] for h in halves], outputs, pool
+            )
         pieces = [piece for h in halves for piece in h[0]]
         del halves
     finally:
@@ -821,16 +826,21 @@ def score(m: Materialised, definition: Definition) -> Scores:
         key_sorted=[False] * len(pieces),
         sort_locks=tuple(threading.Lock() for _ in pieces),
     )
-    weakref.finalize(scores, outputs.give_back, m.spare)
+    # when the Scores goes (not at exit: nothing would write over them)
+    weakref.finalize(scores, outputs.give_back, m.spare).atexit = False
     return scores
 
 
 def _bucketed(
-    parts: list[tuple[np.ndarray, ...]], outputs: _Outputs, pool: ThreadPoolExecutor
+    parts: list[tuple[np.ndarray, ...]],
+    places: list[np.ndarray],
+    outputs: _Outputs,
+    pool: ThreadPoolExecutor,
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray]:
     """Return SQL records given in parts of (bound, code, lag) columns in buckets by upper
     bound (see Scores): where each bucket starts, the shift, and the bound, code and lag
-    (in outputs' arrays). Each part is placed on a thread of the pool's."""
+    (in outputs' arrays). Each part is placed on a thread of the pool's; places: scratch, one
+    per record of each part."""
     top = max((int(bound[1].max()) for bound, _, _ in parts if bound.shape[1]), default=0)
     shift = max(0, top.bit_length() - SQL_BUCKET_BITS)
     counts = []
@@ -843,13 +853,12 @@ def _bucketed(
     # each part's records take its places in each bucket after the earlier parts'
     fills = np.cumsum([start[:-1], *(c[1:] for c in counts[:-1])], axis=0)
 
-    def move(part: tuple[np.ndarray, ...], fill: np.ndarray) -> None:
-        places = np.empty(part[0].shape[1], dtype=np.int64)
-        kernels.bucket_places(part[0][1], shift, fill, places)
+    def move(part: tuple[np.ndarray, ...], fill: np.ndarray, place: np.ndarray) -> None:
+        kernels.bucket_places(part[0][1], shift, fill, place)
         for rows, target in zip(part, out, strict=True):
-            kernels.scatter(rows, places, target)
+            kernels.scatter(rows, place, target)
 
-    list(pool.map(move, parts, fills))
+    list(pool.map(move, parts, fills, places))
     return start, shift, *out
 
 
