@@ -297,11 +297,16 @@ def with_half_life(m: Materialised, half_life_days: float) -> Materialised:
     Everything but the decay factors is shared with m, which stays as it was (other sessions
     may be using it).
     """
-    return dataclasses.replace(
+    decayed = dataclasses.replace(
         m,
         half_life_days=float(half_life_days),
         **_decays(m.check_us, m.check_start, m.early_count, m.early_age_us, half_life_days),
     )
+    # what is worked out once from the layout holds for the copy too (key_stretches: 75 ms)
+    for name in ("key_stretches", "most_checks", "sql_leads"):
+        if name in vars(m):
+            vars(decayed)[name] = vars(m)[name]
+    return decayed
 
 
 def _decays(

@@ -324,6 +324,22 @@ def test_many_threads_asking_a_fresh_scoring_at_once_get_the_answers_of_one(demo
         assert all(shared.key_sorted[i] for i in shared.pieces_of(np.arange(1, 12)))
 
 
+def test_a_half_life_copy_shares_what_the_layout_gave_once(demo):
+    """with_half_life changes only the decay: the per-quarter key stretches (and the counts
+    worked out from the layout) carry over, and equal what the copy would work out itself."""
+    cur = demo.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    lab.score(m, definition)
+    slower = lab.with_half_life(m, 60.0)
+    assert slower.key_stretches is m.key_stretches
+    again = lab.Materialised.key_stretches.func(slower)
+    assert again.keys() == m.key_stretches.keys()
+    assert all(np.array_equal(again[k], m.key_stretches[k]) for k in again)
+    assert slower.most_checks == int(np.diff(slower.check_start).max())
+    assert slower.sql_leads == int((slower.reached_sql_us != lab.NEVER).sum())
+
+
 def test_a_threshold_no_lead_reaches_gives_zeros(demo):
     cur = demo.cursor()
     definition = definitions.load(cur, 1)
