@@ -364,44 +364,12 @@ def _write_key(day, lo, hi, quarter_of_day, key_lo, key_hi, key_fill):
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
-def records(
-    first_lead,
-    stop_lead,
-    history,
-    weights,
-    outcomes,
-    key_lo,
-    key_hi,
-    key_fill,
-    sql_bound,
-    sql_code,
-    sql_lag,
-    lead_max,
-    scores,
-    scratch,
-    record_at,
-):
-    """Find the record highs of leads first_lead..stop_lead-1; return how many SQL records
-    (see _records). The choice of scoring loop is made once, here, not per lead: each call
-    below gets its own copy of the loop, with one scoring loop in it (inlining both into one
-    loop cost a tenth more time)."""
-    args = (
-        first_lead,
-        stop_lead,
-        history,
-        weights,
-        outcomes,
-        key_lo,
-        key_hi,
-        key_fill,
-        sql_bound,
-        sql_code,
-        sql_lag,
-        lead_max,
-        scores,
-        scratch,
-        record_at,
-    )
+def records(*args):
+    """Find the record highs of leads first_lead..stop_lead-1; return how many SQL records.
+    The arguments are _records' (which names them). The choice of scoring loop is made once,
+    here, not per lead: each call below gets its own copy of the loop, with one scoring loop
+    in it (inlining both into one loop cost a tenth more time)."""
+    weights = args[3]
     if 0 < len(weights[5]) <= VECTOR_SLOTS:
         return _records(args, True)
     return _records(args, False)
@@ -409,8 +377,8 @@ def records(
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
 def _records(args, vector):
-    """Find the record highs of leads first_lead..stop_lead-1 (args: records' arguments, in
-    order), scored by vector_scores (vector) or generic_scores; return how many SQL records.
+    """Find the record highs of leads first_lead..stop_lead-1 (args: records' arguments, named
+    below), scored by vector_scores (vector) or generic_scores; return how many SQL records.
 
     A record (a score above every earlier one of the lead) at check i is the lead's MQL moment
     for thresholds in (previous best, best] (micro-points). Records of one day follow each

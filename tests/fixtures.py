@@ -9,10 +9,12 @@ and compare a query's rows with rows worked out by hand. Times are ISO text, sto
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import polars as pl
@@ -556,3 +558,19 @@ def funnel_review(path: str | Path = ":memory:") -> duckdb.DuckDBPyConnection:
     set_reasons(con, FUNNEL_REVIEW_REASONS)
     db.set_meta(con, "as_of", "2026-06-30")
     return con
+
+
+T = TypeVar("T")
+
+
+def at_once(work: Callable[[int], T], n: int) -> list[T]:
+    """Return [work(0), ..., work(n - 1)], run on n threads that start together (a barrier),
+    as n users or sessions would; an exception in any of them is raised here."""
+    start = threading.Barrier(n)
+
+    def run(i: int) -> T:
+        start.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(run, range(n)))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
-import threading
 
 import fixtures as fx
 import numpy as np
@@ -296,31 +295,15 @@ def test_many_threads_asking_a_fresh_scoring_at_once_get_the_answers_of_one(demo
     answers = {t: lab.backtest(m, alone, t, quarters).quarters for t in (10, 35, 60)}
     for _ in range(3):
         shared = lab.score(m, definition)
-        start = threading.Barrier(6)
-        errors: list[BaseException] = []
 
-        def ask(
-            i: int,
-            shared: lab.Scores = shared,
-            start: threading.Barrier = start,
-            errors: list[BaseException] = errors,
-        ) -> None:
-            start.wait()
-            try:
-                if i % 2:
-                    assert_frame_equal(lab.tradeoff_curve(m, shared, quarters), curve)
-                else:
-                    t = (10, 35, 60)[i // 2]
-                    assert_frame_equal(lab.backtest(m, shared, t, quarters).quarters, answers[t])
-            except BaseException as error:  # noqa: BLE001 - reported below
-                errors.append(error)
+        def ask(i: int, shared: lab.Scores = shared) -> None:
+            if i % 2:
+                assert_frame_equal(lab.tradeoff_curve(m, shared, quarters), curve)
+            else:
+                t = (10, 35, 60)[i // 2]
+                assert_frame_equal(lab.backtest(m, shared, t, quarters).quarters, answers[t])
 
-        threads = [threading.Thread(target=ask, args=(i,)) for i in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert not errors, errors
+        fx.at_once(ask, 6)
         assert all(shared.key_sorted[i] for i in shared.pieces_of(np.arange(1, 12)))
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import threading
 
+import fixtures as fx
 import numpy as np
 import pytest
 from many_users_support import ACTIONS, Choices, run_users
@@ -96,30 +96,12 @@ def test_scoring_from_many_threads_at_once_gives_the_single_thread_scores(demo_d
     alone = [lab.score(h, d) for h, d in jobs]
     assert len({int(s.lead_max.sum()) for s in alone}) == len(alone)  # they differ
 
-    results: list[tuple[int, lab.Scores]] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-    start = threading.Barrier(8)
-
-    def worker(seed: int) -> None:
+    def worker(seed: int) -> list[tuple[int, lab.Scores]]:
         order = list(range(len(jobs))) * 2
         random.Random(seed).shuffle(order)
-        start.wait()
-        try:
-            for i in order:
-                scores = lab.score(*jobs[i])
-                with lock:
-                    results.append((i, scores))
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        return [(i, lab.score(*jobs[i])) for i in order]
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-
-    assert not errors, errors
+    results = [result for done in fx.at_once(worker, 8) for result in done]
     assert len(results) == 8 * 2 * len(jobs)
     wrong = [i for i, scores in results if not same_scores(scores, alone[i])]
     assert not wrong, (

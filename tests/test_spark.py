@@ -12,7 +12,6 @@ Spark needs Java 17+ and pyspark: missing, this module fails on CI (CI=true) and
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import datetime as dt
 import io
@@ -20,9 +19,9 @@ import json
 import math
 import os
 import shutil
-import threading
 from pathlib import Path
 
+import fixtures as fx
 import numpy as np
 import polars as pl
 import pytest
@@ -319,11 +318,9 @@ def test_cursors_registering_one_name_each_read_their_own(duck, spark_con):
     own.close()
     assert expected[0].height != expected[1].height
     cursors = [spark_con.cursor(), spark_con.cursor()]
-    start = threading.Barrier(2)
 
     def ask(i: int) -> list[pl.DataFrame]:
         cur, got = cursors[i], []
-        start.wait()
         for _ in range(3):
             cur.register("chosen_leads", samples[i])
             try:
@@ -332,8 +329,7 @@ def test_cursors_registering_one_name_each_read_their_own(duck, spark_con):
                 cur.unregister("chosen_leads")
         return got
 
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(ask, range(2)))
+    answers = fx.at_once(ask, 2)
     for i, got in enumerate(answers):
         for frame in got:
             _same(expected[i], frame, f"cursor {i}")
