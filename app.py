@@ -11,7 +11,10 @@ os.environ.setdefault(funnelcast.DUCKDB_ALLOCATOR_ENV, funnelcast.DUCKDB_ALLOCAT
 import duckdb  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from funnelcast import dashboard, db, engine, formats, overview  # noqa: E402
+from funnelcast.analytics import overview
+from funnelcast.core import formats
+from funnelcast.data import db, engine
+from funnelcast.ui import dashboard  # noqa: E402
 
 st.set_page_config(page_title="Funnelcast", page_icon="📊", layout="wide")
 

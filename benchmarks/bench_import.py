@@ -49,7 +49,7 @@ def build(workdir: Path, leads: int, events: int) -> tuple[Path, Path]:
 
     Kept in workdir: a later run with the same sizes (and schema) reuses them.
     """
-    from funnelcast import db
+    from funnelcast.data import db
 
     base = workdir / "base.duckdb"
     csv = workdir / "events.csv"
@@ -90,7 +90,8 @@ def part(name: str, database: str, csv: str) -> dict:
     """Run one timed part in this process; return its figures."""
     import duckdb
 
-    from funnelcast import db, importer
+    from funnelcast import importer
+    from funnelcast.data import db
 
     result: dict = {"part": name, "load_before": os.getloadavg()[0]}
     cpu = time.process_time()

@@ -38,8 +38,9 @@ import numpy as np
 from results import RESULTS, machine, replace_section
 
 import funnelcast
-from funnelcast import db, definitions, lab, scoring
-from funnelcast.definitions import BehaviourRule, FitRule
+from funnelcast import definitions, lab
+from funnelcast.data import db
+from funnelcast.definitions import BehaviourRule, FitRule, scoring
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## Threshold Lab engine"
@@ -465,8 +466,8 @@ def write_results(result: dict) -> None:
         "database ORDER BY holds every event, and then lets DuckDB drop the table blocks it kept; "
         "the history then holds, per lead, its check moments and the events at each (type and "
         "count), and per half-life the decay factor between checks. A compiled loop per lead "
-        "(funnelcast/lab_kernels.py, numba) carries the lead's decayed sums from check to check "
-        "(up to eight capped types as the lanes of one vector register, funnelcast/lab_simd.py), "
+        "(funnelcast/lab/_fast/kernels.py, numba) carries the lead's decayed sums from check to check "
+        "(up to eight capped types as the lanes of one vector register, funnelcast/lab/_fast/simd.py), "
         "finds its record highs in the same loop, without a branch, and writes each day's run of "
         "them as a key pair to the pieces of its quarter and, for leads that reached SQL, each "
         "record's facts (what precision and capture count of it); two threads take half the "

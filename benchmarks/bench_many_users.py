@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from many_users_support import ACTIONS, Choices, run_users  # noqa: E402
 
-from funnelcast import db  # noqa: E402
+from funnelcast.data import db  # noqa: E402
 from funnelcast.demo import build_demo  # noqa: E402
 
 SECTION = "## Many users at once: 20 browser sessions on one server"

@@ -23,9 +23,11 @@ from pathlib import Path
 import polars as pl
 from results import machine, replace_section
 
-from funnelcast import db, formats, planner
+from funnelcast import planner
+from funnelcast.core import formats
+from funnelcast.core.stats import rate
+from funnelcast.data import db
 from funnelcast.demo import build_demo
-from funnelcast.stats import rate
 
 SECTION = "## MQL planner: calibration backtest"
 

@@ -28,7 +28,8 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results import machine, replace_section  # noqa: E402
 
-from funnelcast import db, metrics, spark_engine  # noqa: E402
+from funnelcast.analytics import metrics
+from funnelcast.data import db, spark_engine  # noqa: E402
 
 SECTION = "## Spark engine: the same workload on DuckDB and local Spark"
 LAB_TYPES = [

@@ -23,10 +23,11 @@ from pathlib import Path
 import duckdb
 from results import RESULTS, machine, replace_section
 
-from funnelcast import db
-from funnelcast.metrics import load_context, metrics
-from funnelcast.overview import default_quarter
-from funnelcast.scoring import computed_mql_moments
+from funnelcast.analytics.metrics import metrics
+from funnelcast.analytics.overview import default_quarter
+from funnelcast.data import db
+from funnelcast.data.context import load_context
+from funnelcast.definitions.scoring import computed_mql_moments
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## Spine: demo and metrics"

@@ -6,7 +6,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from funnelcast import dashboard, data_page, db, formats, importer
+from funnelcast import importer
+from funnelcast.core import formats
+from funnelcast.data import db
+from funnelcast.ui import dashboard, data_page
 
 dashboard.require_shell()
 database = dashboard.current_database()

@@ -3,7 +3,10 @@ stages take and which journeys were not straight lines."""
 
 import streamlit as st
 
-from funnelcast import dashboard, formats, funnel, funnel_charts, funnel_page, overview, stats
+from funnelcast.analytics import funnel, overview
+from funnelcast.charts import funnel_figures as funnel_charts
+from funnelcast.core import formats, stats
+from funnelcast.ui import dashboard, funnel_page
 
 dashboard.require_shell()
 database = dashboard.current_database()

@@ -3,16 +3,10 @@ whether waiting loses buyers, and 'not ready' leads that bought later."""
 
 import streamlit as st
 
-from funnelcast import (
-    dashboard,
-    formats,
-    funnel,
-    funnel_charts,
-    funnel_page,
-    handoff,
-    overview,
-    stats,
-)
+from funnelcast.analytics import funnel, handoff, overview
+from funnelcast.charts import funnel_figures as funnel_charts
+from funnelcast.core import formats, stats
+from funnelcast.ui import dashboard, funnel_page
 
 dashboard.require_shell()
 database = dashboard.current_database()

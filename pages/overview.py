@@ -2,7 +2,10 @@
 
 import streamlit as st
 
-from funnelcast import charts, dashboard, formats, overview, stats
+from funnelcast import charts
+from funnelcast.analytics import overview
+from funnelcast.core import formats, stats
+from funnelcast.ui import dashboard
 
 dashboard.require_shell()
 database = dashboard.current_database()

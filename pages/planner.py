@@ -2,8 +2,11 @@
 
 import streamlit as st
 
-from funnelcast import dashboard, db, formats, planner, stats
-from funnelcast import planner_page as pp
+from funnelcast import planner
+from funnelcast.core import formats, stats
+from funnelcast.data import db
+from funnelcast.ui import dashboard
+from funnelcast.ui import planner_page as pp
 
 dashboard.require_shell()
 database = dashboard.current_database()

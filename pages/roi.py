@@ -3,7 +3,10 @@ the attribution models side by side, payback, and the quarterly review to downlo
 
 import streamlit as st
 
-from funnelcast import attribution, dashboard, formats, overview, report, roi, roi_charts, roi_page
+from funnelcast.analytics import attribution, overview, report, roi
+from funnelcast.charts import roi_figures as roi_charts
+from funnelcast.core import formats
+from funnelcast.ui import dashboard, roi_page
 
 dashboard.require_shell()
 database = dashboard.current_database()

@@ -2,8 +2,12 @@
 
 import streamlit as st
 
-from funnelcast import charts, dashboard, db, definitions, formats, lab, suggest
-from funnelcast import threshold_lab as tl
+from funnelcast import charts, definitions, lab
+from funnelcast.analytics import suggest
+from funnelcast.core import formats
+from funnelcast.data import db
+from funnelcast.lab import page as tl
+from funnelcast.ui import dashboard
 
 # The per-quarter table's figures, each for the draft and the current definitions.
 PER_QUARTER_COLUMNS = (

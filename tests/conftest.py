@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from funnelcast import db
+from funnelcast.data import db
 from funnelcast.demo import build_demo
 
 # Small enough to build in about a second, large enough that every quarter and channel has

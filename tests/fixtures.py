@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import duckdb
 import polars as pl
 
-from funnelcast import db
+from funnelcast.data import db
 
 LEAD_ATTRIBUTES = (
     "campaign",

@@ -14,7 +14,7 @@ from fixtures import Journey, Touch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from funnelcast import attribution
+from funnelcast.analytics import attribution
 
 Q1 = [dt.date(2026, 1, 1)]
 

@@ -31,7 +31,7 @@ SETTLE_MS = 1500
 # Text a page shows only once its first, slow run is over. The Threshold Lab's first run
 # materialises the history and, on a clean clone, compiles the engine's loops (numba holds the
 # GIL meanwhile, so the browser may not even see the run indicator): wait for its figures.
-READY = {"Threshold Lab": "The draft at threshold"}
+READY = {"Threshold Lab": "The draft at threshold", "MQL Planner": "Chance of target"}
 READY_MS = 300_000
 
 

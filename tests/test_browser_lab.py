@@ -10,7 +10,8 @@ import json
 import pytest
 from test_browser import ARTIFACTS, CHROMIUM_ARGS, PAGE_RENDER_MS, chromium, served_app  # noqa: F401
 
-from funnelcast import cli, db, definitions
+from funnelcast import cli, definitions
+from funnelcast.data import db
 
 pytestmark = pytest.mark.browser
 QUARTERS = ("2025Q4", "2026Q1", "2026Q2", "2026Q3")  # the Lab's default: last four complete

@@ -15,7 +15,8 @@ from test_browser import (  # noqa: F401  (fixtures used by name)
     served_app,
 )
 
-from funnelcast import cli, formats
+from funnelcast import cli
+from funnelcast.core import formats
 
 pytestmark = pytest.mark.browser
 

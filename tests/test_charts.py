@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from funnelcast import charts
-from funnelcast.metrics import figures
+from funnelcast.analytics.metrics import figures
 
 
 def result_with(mqls: int, sal: int, sql: int, customers: int) -> dict:

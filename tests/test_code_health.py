@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGE_MODULES = sorted(p for p in (REPO / "funnelcast").glob("*.py"))
+PACKAGE_MODULES = sorted((REPO / "funnelcast").rglob("*.py"))
 
 
 def run_tool(*args: str) -> subprocess.CompletedProcess[str]:

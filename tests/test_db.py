@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from funnelcast import db
+from funnelcast.data import db
 
 
 def new_database(path):
@@ -170,7 +170,7 @@ def test_the_runner_binds_parameters_and_names_the_missing_ones(tmp_path):
 
 
 def test_the_dashboard_migrates_an_older_database_it_opens(tmp_path):
-    from funnelcast import dashboard
+    from funnelcast.ui import dashboard
 
     path = version_1_database(tmp_path / "v1.duckdb")
     with pytest.raises(db.NeedsMigration, match="schema version 1"):

@@ -21,8 +21,8 @@ import fixtures as fx
 import polars as pl
 import pytest
 
-from funnelcast import db
 from funnelcast import definitions as defs
+from funnelcast.data import db
 from funnelcast.definitions import BehaviourRule, Definition, FitRule
 
 REPO = Path(__file__).resolve().parent.parent

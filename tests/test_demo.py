@@ -9,8 +9,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from funnelcast import db, demo, periods
-from funnelcast.metrics import figures, funnel_by_quarter, load_context, sum_counts
+from funnelcast import demo
+from funnelcast.analytics.metrics import figures, funnel_by_quarter, sum_counts
+from funnelcast.core import periods
+from funnelcast.data import db
+from funnelcast.data.context import load_context
 
 END = dt.date(2026, 9, 30)
 # Cohorts before this (meta as_of's next midnight minus the lag cap) are mature: read from meta.

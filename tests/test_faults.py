@@ -23,8 +23,10 @@ import pytest
 from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-from funnelcast import dashboard, db, importer
-from funnelcast import threshold_lab as tl
+from funnelcast import importer
+from funnelcast.data import db
+from funnelcast.lab import page as tl
+from funnelcast.ui import dashboard
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_QUARTER_MQLS_KEY = "mqls"
@@ -393,7 +395,8 @@ def import_as_the_data_page_does(database: str, file: str) -> None:
 
     import streamlit as st
 
-    from funnelcast import dashboard, importer
+    from funnelcast import importer
+    from funnelcast.ui import dashboard
 
     result = dashboard.write(
         Path(database), lambda cur: importer.import_file(cur, Path(file), importer.Mapping("leads"))

@@ -22,9 +22,10 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
-from funnelcast import db, funnel
+from funnelcast.analytics import funnel
 from funnelcast.cli import main
-from funnelcast.metrics import load_context
+from funnelcast.data import db
+from funnelcast.data.context import load_context
 
 REPO = Path(__file__).resolve().parent.parent
 Q4_2025, Q1_2026 = dt.date(2025, 10, 1), dt.date(2026, 1, 1)

@@ -23,9 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from streamlit.testing.v1 import AppTest
 from test_funnel import random_journeys
 
-from funnelcast import db, handoff
+from funnelcast.analytics import handoff
 from funnelcast.cli import main
-from funnelcast.metrics import load_context
+from funnelcast.data import db
+from funnelcast.data.context import load_context
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -26,8 +26,10 @@ from apptest_support import APP, navigation_only, release_streamlit_caches  # no
 from streamlit.testing.v1 import AppTest
 from test_browser import free_port, wait_until_healthy
 
-from funnelcast import cli, dashboard, data_page, db, definitions, importer
-from funnelcast import threshold_lab as tl
+from funnelcast import cli, definitions, importer
+from funnelcast.data import db
+from funnelcast.lab import page as tl
+from funnelcast.ui import dashboard, data_page
 
 ROOT = Path(__file__).resolve().parent.parent
 DROP = "'; drop table leads; --"

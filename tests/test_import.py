@@ -24,8 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from funnelcast import cli, data_page, db, importer
-from funnelcast.metrics import load_context
+from funnelcast import cli, importer
+from funnelcast.data import db
+from funnelcast.data.context import load_context
+from funnelcast.ui import data_page
 
 REPO = Path(__file__).resolve().parent.parent
 OLIST = REPO.parent / "shared" / "data" / "olist"
@@ -419,7 +421,8 @@ def test_a_failure_while_writing_rolls_everything_back(db_file, tmp_path, monkey
 
 KILL_DRIVER = """
 import os, signal, sys
-from funnelcast import db, importer
+from funnelcast.data import db
+from funnelcast import importer
 
 def kill_before_commit(stage, fraction):
     if stage == "committing":  # every row is inserted, the transaction not yet committed

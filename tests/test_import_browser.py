@@ -21,7 +21,8 @@ from test_browser import (  # noqa: F401  (chromium is a fixture)
     serve_app,
 )
 
-from funnelcast import db, importer
+from funnelcast import importer
+from funnelcast.data import db
 
 pytestmark = pytest.mark.browser
 

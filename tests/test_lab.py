@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from test_properties import SETTINGS, datasets
 
-from funnelcast import db, definitions, lab, lab_kernels
+from funnelcast import definitions, lab
+from funnelcast.data import db
 from funnelcast.definitions import BehaviourRule, Definition
 from funnelcast.demo import build_demo
+from funnelcast.lab._fast import kernels as lab_kernels
 
 EPOCH = dt.datetime(1970, 1, 1)
 

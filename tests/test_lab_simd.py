@@ -20,8 +20,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from numba import njit
 
-from funnelcast import db, definitions, lab, lab_kernels, lab_simd
+from funnelcast import definitions, lab
+from funnelcast.data import db
 from funnelcast.definitions import BehaviourRule
+from funnelcast.lab._fast import kernels as lab_kernels
+from funnelcast.lab._fast import simd as lab_simd
 
 NO_SCORE, REWARD, CAPPED, PENALTY = (
     lab_kernels.NO_SCORE,
@@ -336,7 +339,7 @@ def test_cached_functions_load_from_the_cache(tmp_path: Path):
     which scores through vector_scores, from the cache."""
     script = (
         "import numpy as np\n"
-        "from funnelcast import lab_kernels\n"
+        "from funnelcast.lab._fast import kernels as lab_kernels\n"
         "import test_lab_simd as t\n"
         "h = t.random_history(1, 20, 3, 5, 2, 2, np.uint8, False)\n"
         "w = t.random_weights(1, 20, [2, 1, 2], [3.0], [1.0, 2.0, 3.0])\n"

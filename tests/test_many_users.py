@@ -17,7 +17,8 @@ import pytest
 from many_users_support import ACTIONS, Choices, run_users
 from test_browser import chromium  # noqa: F401  (a fixture)
 
-from funnelcast import db, definitions, lab
+from funnelcast import definitions, lab
+from funnelcast.data import db
 
 USERS = 20
 SECONDS = 20  # of work once all 20 have the app open

@@ -12,8 +12,9 @@ import fixtures as fx
 import pytest
 from fixtures import Journey, Spend
 
-from funnelcast import db
-from funnelcast.metrics import MetricsInputError, metrics
+from funnelcast.analytics.metrics import metrics
+from funnelcast.data import db
+from funnelcast.data.context import MetricsInputError
 
 FIGURE_KEYS = (
     "leads",

@@ -7,9 +7,11 @@ import datetime as dt
 
 import pytest
 
-from funnelcast import formats, overview
-from funnelcast.metrics import DataContext, figures
-from funnelcast.periods import quarters_between
+from funnelcast.analytics import overview
+from funnelcast.analytics.metrics import figures
+from funnelcast.core import formats
+from funnelcast.core.periods import quarters_between
+from funnelcast.data.context import DataContext
 
 
 def context(as_of: dt.datetime | None, *, first=dt.date(2025, 1, 15), rows: dict | None = None):

@@ -12,8 +12,11 @@ import pytest
 from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-from funnelcast import cli, db, formats, overview
-from funnelcast.metrics import load_context
+from funnelcast import cli
+from funnelcast.analytics import overview
+from funnelcast.core import formats
+from funnelcast.data import db
+from funnelcast.data.context import load_context
 
 KPI_LABELS = {key: (label, kind) for key, label, kind, *_ in overview.KPI_SPECS}
 

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from funnelcast.periods import Quarter, parse_quarter, quarter_of, quarters_between
-from funnelcast.stats import MIN_N, Rate, rate, ratio, wilson
+from funnelcast.core.periods import Quarter, parse_quarter, quarter_of, quarters_between
+from funnelcast.core.stats import MIN_N, Rate, rate, ratio, wilson
 
 D = dt.date
 

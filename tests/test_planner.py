@@ -24,7 +24,10 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
-from funnelcast import cli, db, formats, metrics, planner
+from funnelcast import cli, planner
+from funnelcast.analytics import metrics
+from funnelcast.core import formats
+from funnelcast.data import db
 from funnelcast.demo import build_demo
 from funnelcast.planner import ChannelHistory, History, PlanError, Target
 

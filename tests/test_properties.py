@@ -22,10 +22,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from funnelcast import db, importer, scoring
-from funnelcast.metrics import load_context, metrics
-from funnelcast.periods import quarter_of
-from funnelcast.stats import wilson
+from funnelcast import importer
+from funnelcast.analytics.metrics import metrics
+from funnelcast.core.periods import quarter_of
+from funnelcast.core.stats import wilson
+from funnelcast.data import db
+from funnelcast.data.context import load_context
+from funnelcast.definitions import scoring
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 BASE = dt.datetime(2025, 1, 1)

@@ -16,7 +16,7 @@ import pytest
 from fixtures import Definition, Journey, at, day
 from polars.testing import assert_frame_equal
 
-from funnelcast import db
+from funnelcast.data import db
 
 
 def expected(columns: dict[str, pl.DataType], rows: list[tuple]) -> pl.DataFrame:

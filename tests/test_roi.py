@@ -15,7 +15,10 @@ import pytest
 from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-from funnelcast import cli, db, formats, metrics, roi
+from funnelcast import cli
+from funnelcast.analytics import metrics, roi
+from funnelcast.core import formats
+from funnelcast.data import db
 
 
 @pytest.fixture(scope="module")

@@ -28,12 +28,14 @@ import pytest
 from fixtures import Journey, add_journeys
 from spark_support import require_spark
 
-from funnelcast import cli, db, definitions, lab, periods
+from funnelcast import cli, definitions, lab
+from funnelcast.core import periods
+from funnelcast.data import db
 from funnelcast.demo import build_demo
 
 require_spark("the Spark parity test")
 
-from funnelcast import spark_engine, spark_sql  # noqa: E402  (needs sqlglot, checked above)
+from funnelcast.data import spark_engine, spark_sql  # noqa: E402  (needs sqlglot, checked above)
 
 # pyspark 4.3 warns that pandas 3 is newer than it knows; Funnelcast hands it Arrow, not pandas
 pytestmark = pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")

@@ -33,10 +33,14 @@ from spark_support import require_spark
 from streamlit.testing.v1 import AppTest, app_test
 from test_browser import CHROMIUM_ARGS, ROOT, chromium, serve_app
 
-from funnelcast import cli, dashboard, db, formats, overview
-from funnelcast import planner_page as pp
-from funnelcast import threshold_lab as tl
+from funnelcast import cli
+from funnelcast.analytics import overview
+from funnelcast.core import formats
+from funnelcast.data import db
 from funnelcast.demo import build_demo
+from funnelcast.lab import page as tl
+from funnelcast.ui import dashboard
+from funnelcast.ui import planner_page as pp
 
 require_spark("the Spark dashboard test")
 

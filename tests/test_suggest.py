@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 from fixtures import Definition, Journey, at
 
-from funnelcast import db, scoring, suggest
+from funnelcast.analytics import suggest
+from funnelcast.data import db
+from funnelcast.definitions import scoring
 from funnelcast.demo import build_demo
 
 # =====================================================================================

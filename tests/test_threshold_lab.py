@@ -17,8 +17,10 @@ import pytest
 from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
 from streamlit.testing.v1 import AppTest
 
-from funnelcast import cli, db, definitions, formats, lab
-from funnelcast import threshold_lab as tl
+from funnelcast import cli, definitions, lab
+from funnelcast.core import formats
+from funnelcast.data import db
+from funnelcast.lab import page as tl
 
 PAGE = "pages/threshold_lab.py"
 

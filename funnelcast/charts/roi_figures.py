@@ -1,0 +1,228 @@
+"""Plotly figures of the ROI page and the quarterly review: ROI and cost per stage per channel,
+the attribution models side by side, and the payback of each quarter's spend.
+
+Each builder takes rows of funnelcast.roi.report and returns a Figure; none reads the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import plotly.graph_objects as go
+
+from funnelcast.analytics import attribution
+from funnelcast.charts import GAIN, INK, LOSS, MUTED, NO_DATA, PALETTE, _figure
+from funnelcast.core import formats
+
+STAGE_COSTS = (
+    ("cost_per_lead", "per lead"),
+    ("cost_per_mql", "per MQL"),
+    ("cost_per_sql", "per SQL"),
+    ("cost_per_customer", "per customer"),
+)
+STAGE_COLOURS = ("#c7d2fe", "#818cf8", "#4f46e5", "#312e81")
+
+
+def _axis_cap(values: list[float]) -> float | None:
+    """Return where to cut the value axis so one outlier does not flatten the others, or None."""
+    ranked = sorted((v for v in values if v > 0), reverse=True)
+    if len(ranked) >= 3 and ranked[0] > 3 * ranked[1]:
+        return ranked[1] * 1.6
+    return None
+
+
+def _roi_text(value: float | None) -> str:
+    """Return an ROI as a whole percentage, or "no spend"."""
+    return "no spend" if value is None else formats.share(value, 0)
+
+
+def roi_by_channel(
+    rows: list[dict[str, Any]],
+    *,
+    model_label: str,
+    previous_label: str | None = None,
+    year_ago_label: str | None = None,
+) -> go.Figure:
+    """Return ROI per channel (bars), with the previous quarter's and the year-ago quarter's ROI
+    as markers; channels without spend read "no spend"."""
+    fig = _figure(f"ROI by channel: (revenue − spend) ÷ spend · revenue by {model_label}", 360)
+    channels = [r["channel"] for r in rows]
+    values = [r["roi"] for r in rows]
+    earlier = [
+        roi
+        for r in rows
+        for k in ("previous", "year_ago")
+        if (roi := (r[k] or {}).get("roi")) is not None
+    ]
+    # One channel far above the rest would flatten them: cut its bar at the axis top.
+    cap = _axis_cap([v for v in values if v is not None])
+    shown = [0 if v is None else min(v, cap) if cap else v for v in values]
+    fig.add_trace(
+        go.Bar(
+            name="this quarter",
+            x=channels,
+            y=shown,
+            marker=dict(color=[NO_DATA if v is None else GAIN if v >= 0 else LOSS for v in values]),
+            text=[
+                _roi_text(v) + (" ▲" if cap and v is not None and v > cap else "") for v in values
+            ],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=[
+                [formats.money(r["spend"]), formats.money(r["revenue"]), _roi_text(r["roi"])]
+                for r in rows
+            ],
+            hovertemplate="%{x}: ROI %{customdata[2]}<br>spend %{customdata[0]} · revenue "
+            "%{customdata[1]}<extra></extra>",
+        )
+    )
+    for key, label, symbol, colour in (
+        ("previous", previous_label, "diamond-open", INK),
+        ("year_ago", year_ago_label, "circle-open", MUTED),
+    ):
+        if label is None:
+            continue
+        before = [(r[key] or {}).get("roi") for r in rows]
+        fig.add_trace(
+            go.Scatter(
+                name=label,
+                x=channels,
+                y=[None if v is None else min(v, cap) if cap else v for v in before],
+                customdata=[_roi_text(v) for v in before],
+                mode="markers",
+                marker=dict(symbol=symbol, size=11, color=colour, line=dict(width=2)),
+                hovertemplate=f"%{{x}} in {label}: ROI %{{customdata}}<extra></extra>",
+            )
+        )
+    plotted = [*shown, *(min(v, cap) if cap else v for v in earlier)]
+    top, bottom = max([*plotted, 0]), min([*plotted, 0])
+    pad = (top - bottom) * 0.15 or 1
+    fig.update_yaxes(
+        title_text="ROI", tickformat=",.0%", range=[bottom - (pad if bottom < 0 else 0), top + pad]
+    )
+    fig.update_xaxes(type="category", showgrid=False)
+    fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"))
+    return fig
+
+
+def cost_per_stage(rows: list[dict[str, Any]]) -> go.Figure:
+    """Return the cost per lead, MQL, SQL and customer of each channel (log scale)."""
+    fig = _figure("Cost per stage, by channel (log scale)", 360)
+    with_spend = [r for r in rows if r["spend"] > 0]
+    channels = [r["channel"] for r in with_spend]
+    for (key, label), colour in zip(STAGE_COSTS, STAGE_COLOURS):
+        fig.add_trace(
+            go.Bar(
+                name=label,
+                x=channels,
+                y=[r[key] for r in with_spend],
+                marker=dict(color=colour),
+                hovertemplate=[
+                    f"{r['channel']}: {formats.money(r[key])} {label}<extra></extra>"
+                    if r[key] is not None
+                    else f"{r['channel']}: none reached the stage<extra></extra>"
+                    for r in with_spend
+                ],
+            )
+        )
+    fig.update_layout(barmode="group", bargap=0.2)
+    fig.update_yaxes(type="log", title_text="spend ÷ count", tickformat="~s")
+    fig.update_xaxes(type="category", showgrid=False)
+    return fig
+
+
+def attribution_comparison(compared: list[dict[str, Any]], *, half_life_days: float) -> go.Figure:
+    """Return the revenue each model credits to each channel, side by side; a channel whose rank
+    changes between models is marked ⚑."""
+    fig = _figure("Revenue credited to each channel, by attribution model", 400)
+    labels = [f"⚑ {r['channel']}" if r["rank_changes"] else r["channel"] for r in compared]
+    for model, colour in zip(attribution.MODELS, PALETTE):
+        name = model.label + (
+            f" (half-life {half_life_days:g} d)" if model.key == "time_decay" else ""
+        )
+        fig.add_trace(
+            go.Bar(
+                name=name,
+                x=labels,
+                y=[r["models"][model.key]["revenue"] for r in compared],
+                marker=dict(color=colour),
+                customdata=[
+                    [
+                        r["models"][model.key]["rank"] or "—",
+                        _roi_text(r["models"][model.key]["roi"]),
+                    ]
+                    for r in compared
+                ],
+                hovertemplate=f"{model.label}<br>%{{x}}: %{{y:,.0f}} · rank %{{customdata[0]}} "
+                "· ROI %{customdata[1]}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group",
+        bargap=0.18,
+        legend=dict(orientation="h", x=0, y=-0.14, yanchor="top"),
+    )
+    fig.update_yaxes(title_text="revenue credited", tickformat="~s")
+    fig.update_xaxes(type="category", showgrid=False)
+    return fig
+
+
+def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
+    """Return spend and the revenue its leads have won so far, per quarter of spend, with the
+    ROI so far above; immature quarters hatched and labelled."""
+    fig = _figure("Payback: each quarter's spend and what its leads have won so far", 380)
+    if not rows:
+        return fig
+    quarters = [r["quarter"] for r in rows]
+    fig.add_trace(
+        go.Bar(
+            name="spend",
+            x=quarters,
+            y=[r["spend"] for r in rows],
+            marker=dict(color="#cbd5e1"),
+            hovertemplate="%{x}: spend %{y:,.0f}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Bar(
+            name="revenue of its leads so far",
+            x=quarters,
+            y=[r["revenue_so_far"] for r in rows],
+            marker=dict(
+                color=[GAIN if r["is_mature"] else "#86efac" for r in rows],
+                pattern=dict(
+                    shape=["" if r["is_mature"] else "/" for r in rows],
+                    fillmode="overlay", fgcolor="white", size=6,
+                ),
+            ),
+            text=[
+                f"ROI {_roi_text(r['roi_so_far'])}" + ("" if r["is_mature"] else "<br><i>maturing</i>")
+                for r in rows
+            ],
+            textposition="outside",
+            textfont=dict(size=10, color=INK),
+            cliponaxis=False,
+            hovertemplate="%{x}: revenue so far %{y:,.0f}<extra></extra>",
+        )
+    )  # fmt: skip
+    top = max([*(r["spend"] for r in rows), *(r["revenue_so_far"] for r in rows), 0])
+    fig.update_layout(
+        barmode="group",
+        bargap=0.25,
+        legend=dict(orientation="h", x=0, y=-0.16, yanchor="top"),
+    )
+    fig.update_yaxes(range=[0, top * 1.25 or 1], tickformat="~s", title_text="amount")
+    fig.update_xaxes(
+        type="category",
+        showgrid=False,
+        tickangle=0,
+        tickvals=quarters,
+        ticktext=[f"{q[4:]}<br>{q[:4]}" for q in quarters],
+    )
+    fig.add_annotation(
+        text=f"hatched: maturing — younger than the {p90_days:.0f} days 90% of past "
+        "lead-to-customer journeys took",
+        xref="paper", yref="paper", x=1, y=1.0, xanchor="right", yanchor="bottom",
+        showarrow=False, font=dict(size=11, color=MUTED),
+    )  # fmt: skip
+    return fig

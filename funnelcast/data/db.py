@@ -1,0 +1,234 @@
+"""The one door to the database: open it, create or check its schema, run a query file."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"
+SCHEMA_VERSION = 2
+DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "funnelcast.duckdb"
+CANONICAL_TABLES = (
+    "meta",
+    "leads",
+    "events",
+    "stage_changes",
+    "spend",
+    "targets",
+    "definitions",
+    "definition_fit_rules",
+    "definition_behaviour_rules",
+)
+# Migrations from version N to N + 1, in order; each is a list of SQL statements.
+MIGRATIONS: dict[int, list[str]] = {
+    # 1 -> 2: events lose their foreign key to leads (see queries/schema.sql). DuckDB cannot
+    # drop a constraint, so the table is rebuilt as schema.sql now creates it, rows kept.
+    1: [
+        "create table events_v2 ("
+        "lead_id varchar not null, occurred_at timestamp not null, "
+        "event_type varchar not null, "
+        "content_stage varchar check (content_stage in ('top', 'middle', 'bottom')), "
+        "channel varchar, campaign varchar)",
+        "insert into events_v2 select lead_id, occurred_at, event_type, content_stage, channel, "
+        "campaign from events",
+        "drop table events",
+        "alter table events_v2 rename to events",
+    ],
+}
+
+
+class FunnelcastError(Exception):
+    """An error a user can act on; its message is shown as is, without a traceback."""
+
+
+class NeedsMigration(FunnelcastError):
+    """A database of an older schema version was opened read-only: it cannot migrate so."""
+
+
+@functools.cache
+def query_text(name: str) -> str:
+    """Return the SQL of queries/NAME.sql."""
+    if not re.fullmatch(r"[a-z0-9_]+", name):
+        raise ValueError(f"not a query name: {name!r}")
+    path = QUERIES_DIR / f"{name}.sql"
+    return path.read_text(encoding="utf-8")
+
+
+def run(cur: duckdb.DuckDBPyConnection, name: str, **params: Any) -> pl.DataFrame:
+    """Return the rows of queries/NAME.sql, run with named parameters, as a polars frame."""
+    return relation(cur, name, **params).pl()
+
+
+def relation(cur: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyRelation:
+    """Return queries/NAME.sql with named parameters bound, not yet fetched (to stream a large
+    result in batches: .to_arrow_reader(rows))."""
+    sql = query_text(name)
+    used = set(re.findall(r"\$([a-z_][a-z0-9_]*)", sql))
+    missing = used - params.keys()
+    if missing:
+        raise TypeError(f"query {name} needs parameters: {', '.join(sorted(missing))}")
+    bound = {k: v for k, v in params.items() if k in used}
+    return cur.sql(sql, params=bound)
+
+
+def create_schema(con: duckdb.DuckDBPyConnection, fiscal_year_start_month: int = 1) -> None:
+    """Create the canonical tables in an empty database and record the schema version."""
+    con.execute("begin transaction")
+    try:
+        con.execute(query_text("schema"))
+        con.execute(
+            "insert into meta values ('schema_version', $v), ('fiscal_year_start_month', $m)",
+            {"v": str(SCHEMA_VERSION), "m": str(fiscal_year_start_month)},
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
+    """Return the database's schema version, or None when it is not a Funnelcast database."""
+    has_meta = con.execute(
+        "select count(*) from information_schema.tables where table_name = 'meta'"
+    ).fetchall()
+    if has_meta[0][0] == 0:
+        return None
+    rows = con.execute("select value from meta where key = 'schema_version'").fetchall()
+    return int(rows[0][0]) if rows else None
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring an older Funnelcast database up to SCHEMA_VERSION, one version at a time."""
+    version = schema_version(con)
+    if version is None:
+        raise FunnelcastError("not a Funnelcast database (no schema version)")
+    if version > SCHEMA_VERSION:
+        raise FunnelcastError(
+            f"database schema version {version} is newer than this Funnelcast "
+            f"(knows up to {SCHEMA_VERSION}); upgrade Funnelcast"
+        )
+    while version < SCHEMA_VERSION:
+        con.execute("begin transaction")
+        for statement in MIGRATIONS[version]:
+            con.execute(statement)
+        version += 1
+        con.execute("update meta set value = $v where key = 'schema_version'", {"v": str(version)})
+        con.execute("commit")
+
+
+def connect(
+    path: str | Path, *, read_only: bool = False, create: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Return a connection to a Funnelcast database file, checked and migrated.
+
+    With create=True a missing file becomes a new, empty Funnelcast database; otherwise a
+    missing file, another program's database or a file that is busy is a FunnelcastError.
+    """
+    path = Path(path)
+    if str(path) != ":memory:":
+        if path.is_dir():
+            raise FunnelcastError(f"{path} is a directory, not a database file")
+        if not path.exists() and not create:
+            raise FunnelcastError(
+                f"database {path} does not exist (create one with: funnelcast demo --db {path})"
+            )
+        if not read_only and path.exists() and not os.access(path, os.W_OK):
+            raise FunnelcastError(
+                f"database {path} is read-only (no permission to write the file): change its "
+                "permissions to write to it; reading it works as it is"
+            )
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise FunnelcastError(
+                f"database {path} is in use by another process (close the dashboard or "
+                f"the other command, or open it read-only)"
+            ) from exc
+        raise FunnelcastError(
+            f"cannot open {path} as a DuckDB database: {text.splitlines()[0]}"
+        ) from exc
+    except duckdb.Error as exc:
+        text = str(exc).splitlines()[0]
+        if "Corrupt" in text or "checksum" in text:
+            raise FunnelcastError(
+                f"database {path} is damaged ({text}): restore it from a copy"
+            ) from exc
+        raise FunnelcastError(f"cannot open {path}: {text}") from exc
+    version = schema_version(con)
+    if version is None:
+        tables = con.execute("select count(*) from information_schema.tables").fetchall()
+        if tables[0][0] == 0 and not read_only and create:
+            create_schema(con)
+            return con
+        con.close()
+        raise FunnelcastError(f"{path} is not a Funnelcast database (it has no Funnelcast schema)")
+    if version != SCHEMA_VERSION:
+        if read_only:
+            con.close()
+            raise NeedsMigration(
+                f"{path} has schema version {version}; open it once for writing to migrate it"
+            )
+        migrate(con)
+    return con
+
+
+# what DuckDB may keep of a scanned table's blocks after release_cached_blocks
+CACHE_KEPT_BYTES = 64 << 20
+
+
+@functools.cache
+def _default_memory_limit() -> str:
+    """Return DuckDB's memory limit on this machine when nobody sets one, as it shows it."""
+    with duckdb.connect() as con:
+        return con.sql("select current_setting('memory_limit')").fetchall()[0][0]
+
+
+def release_cached_blocks(cur: Any, keep: int = CACHE_KEPT_BYTES) -> int:
+    """Drop the table blocks DuckDB keeps in memory after a scan; return the bytes dropped.
+
+    DuckDB keeps every block it has read until its memory limit (80% of the machine) presses:
+    after the Threshold Lab streams 20M events that is about 200 MB held for nothing, read
+    again from the file when a query needs it. Lowering the limit for a moment to what
+    queries hold now (plus keep bytes, room for a query running meanwhile) makes DuckDB evict
+    down to it; RESET then gives back the default. A limit someone set is left alone
+    (DuckDB shows it rounded, so it could not be set back exactly), and so is Spark.
+    """
+    if not isinstance(cur, duckdb.DuckDBPyConnection):
+        return 0
+    if cur.sql("select current_setting('memory_limit')").fetchall()[0][0] != (
+        _default_memory_limit()
+    ):
+        return 0
+    usage = dict(cur.sql("select tag, memory_usage_bytes from duckdb_memory()").fetchall())
+    cached = int(usage.get("BASE_TABLE", 0))
+    if cached <= keep:
+        return 0
+    held = int(sum(usage.values())) - cached
+    try:
+        # a size computed here, not a user's value: DuckDB's SET takes no parameters
+        cur.execute(f"SET memory_limit = '{held + keep}B'")
+    except duckdb.Error:  # a query running meanwhile holds more: keep the cache this time
+        return 0
+    finally:
+        cur.execute("RESET memory_limit")
+    after = dict(cur.sql("select tag, memory_usage_bytes from duckdb_memory()").fetchall())
+    return max(0, cached - int(after.get("BASE_TABLE", 0)))
+
+
+def get_meta(cur: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
+    """Return a meta setting, or the default when it is not set."""
+    rows = cur.execute("select value from meta where key = $k", {"k": key}).fetchall()
+    return rows[0][0] if rows else default
+
+
+def set_meta(cur: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    """Set a meta setting."""
+    cur.execute("insert or replace into meta values ($k, $v)", {"k": key, "v": value})

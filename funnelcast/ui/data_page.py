@@ -1,0 +1,341 @@
+"""What the Data page shows and does, without Streamlit: what is loaded (rows, date range, empty
+values, ids that do not match, data-health warnings), a column mapping built from a file's
+headers, saved mappings, and the headline figures the loaded data gives.
+
+The import itself is funnelcast.importer's; the page writes through dashboard.write.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import streamlit as st
+
+from funnelcast import importer
+from funnelcast.analytics import metrics
+from funnelcast.core import formats
+from funnelcast.data import db
+from funnelcast.data.context import DataContext
+
+DATA_TABLES = ("leads", "events", "stage_changes", "spend", "targets")
+# What a table gives when it is loaded: said where it is missing.
+GIVES = {
+    "leads": "volumes by channel and the denominators of every rate",
+    "events": "behavioural scoring: the Threshold Lab and computed MQLs",
+    "stage_changes": "recorded MQLs, SQLs, customers and revenue",
+    "spend": "cost per lead, MQL and customer, and ROI",
+    "targets": "the plan: how many MQLs next quarter needs",
+}
+UNMATCHED_TEXT = {
+    "leads_without_stage_changes": "leads with no stage change (never MQL, or the CRM history "
+    "for them is not loaded)",
+    "customers_without_mql": "customers with no recorded MQL (a demo request straight to "
+    "sales, or MQL history missing)",
+    "spend_channels_without_leads": "spend channels that no lead has: their cost has no MQLs "
+    "to divide by (check the names match)",
+    "lead_channels_without_spend": "lead channels with no spend: no cost or ROI for them",
+    "spend_campaigns_without_leads": "spend campaigns that no lead names",
+}
+HEALTH_TEXT = {
+    "stage_before_lead_created": "stage changes dated before their lead was created",
+    "customer_before_mql": "leads won before their first recorded MQL",
+    "customers_without_amount": "customer stage changes without a deal amount: revenue "
+    "counts them as 0",
+    "customers_with_zero_amount": "customer stage changes with an amount of 0: revenue and ROI "
+    "understate what was won",
+    "amount_outliers": "customer amounts over 100 times the median: one such deal can dominate "
+    "revenue and ROI",
+    "events_before_lead_created": "events dated before their lead was created",
+    "leads_in_unknown_channel": "leads in the channel 'unknown': their conversion cannot be "
+    "credited to a real channel",
+    "activity_after_as_of": "rows dated after the data's as-of moment: they fall outside every "
+    "quarter shown",
+}
+NOT_MAPPED = "— not in this file —"
+SET_VALUE = "— one value for every row —"
+
+
+@dataclass(frozen=True)
+class Note:
+    """One line the page shows about the data: a warning or a plain fact."""
+
+    level: str  # "warning" or "info"
+    text: str
+
+
+def loaded_tables(ctx: DataContext) -> pl.DataFrame:
+    """Return one row per data table: rows, first and last date, and what is missing."""
+    rows = []
+    for table in DATA_TABLES:
+        extent = ctx.extent.get(table, {})
+        count = int(extent.get("count_rows") or 0)
+        first, last = extent.get("first_at"), extent.get("last_at")
+        rows.append(
+            {
+                "table": table,
+                "rows": count,
+                "first": first.date() if first else None,
+                "last": last.date() if last else None,
+                "note": f"gives {GIVES[table]}" if count else f"not loaded: no {GIVES[table]}",
+            }
+        )
+    schema = {
+        "table": pl.String,
+        "rows": pl.Int64,
+        "first": pl.Date,
+        "last": pl.Date,
+        "note": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def missing_tables(ctx: DataContext) -> list[str]:
+    """Return one sentence per data table with no rows, saying what loading it would give."""
+    return [
+        f"No {table.replace('_', ' ')} loaded: load them for {GIVES[table]}."
+        for table in DATA_TABLES
+        if not int(ctx.extent.get(table, {}).get("count_rows") or 0)
+    ]
+
+
+def column_nulls(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Return, per loaded table and column, the rows and the share of them that are empty."""
+    frame = db.run(cur, "column_nulls").filter(pl.col("count_rows") > 0)
+    return frame.with_columns((pl.col("count_nulls") / pl.col("count_rows")).alias("share_empty"))
+
+
+def _checks(frame: pl.DataFrame, texts: dict[str, str]) -> list[Note]:
+    """Return a warning per failed check of a check frame (check_name, count_items, examples)."""
+    notes = []
+    for row in frame.iter_rows(named=True):
+        if not row["count_items"]:
+            continue
+        examples = ", ".join(str(e) for e in row["examples"][:3])
+        more = "…" if row["count_items"] > 3 else ""
+        notes.append(
+            Note(
+                "warning",
+                f"{formats.count(row['count_items'])} "
+                f"{texts[row['check_name']]} (e.g. {examples}{more})",
+            )
+        )
+    return notes
+
+
+def unmatched_ids(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> list[Note]:
+    """Return the ids and names that do not match across tables, as notes.
+
+    Checks against spend only when spend is loaded (otherwise every channel lacks it, which the
+    missing-table note says once).
+    """
+    frame = db.run(cur, "unmatched_ids")
+    if not int(ctx.extent.get("spend", {}).get("count_rows") or 0):
+        frame = frame.filter(~pl.col("check_name").str.contains("spend"))
+    return _checks(frame, UNMATCHED_TEXT)
+
+
+def health(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> list[Note]:
+    """Return data-health warnings: odd dates and amounts, placeholder channels, gaps."""
+    as_of = db.get_meta(cur, "as_of")
+    notes = _checks(db.run(cur, "data_health", as_of=as_of), HEALTH_TEXT)
+    leads = int(ctx.extent.get("leads", {}).get("count_rows") or 0)
+    stages = int(ctx.extent.get("stage_changes", {}).get("count_rows") or 0)
+    if leads and not stages:
+        notes.append(
+            Note(
+                "warning",
+                "Leads are loaded but no stage changes: there are no MQLs, "
+                "customers or revenue to show.",
+            )
+        )
+    if ctx.as_of is not None and as_of is None:
+        notes.append(
+            Note(
+                "info",
+                f"The data's 'now' is its latest date, {ctx.as_of:%Y-%m-%d}: "
+                "cohorts younger than the usual time to close are marked "
+                "as still maturing.",
+            )
+        )
+    return notes
+
+
+def funnel_check(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return, overall and per channel, MQLs, customers and MQL → customer with its n and CI.
+
+    `result` is funnelcast.metrics.metrics for all history (what `funnelcast metrics` prints).
+    """
+    rows = []
+    for item in [{"channel": "All channels", **result}, *result["by_channel"]]:
+        r = item["rates"]["mql_to_customer"]
+        rows.append(
+            {
+                "channel": item["channel"],
+                "mqls": item["mqls"],
+                "customers": item["customers"],
+                "mql_to_customer_pct": None if r["value"] is None else r["value"] * 100,
+                "basis": f"{'⚠ ' if r['is_small_sample'] else ''}"
+                f"{formats.count(r['successes'])} of {formats.count(r['n'])} · "
+                f"95% CI {formats.interval(r['low'], r['high'])}",
+            }
+        )
+    return rows
+
+
+# ===== mapping a file on the page =====
+
+
+def initial_choices(table: str, columns: list[str]) -> dict[str, str]:
+    """Return field -> choice for the page's selectors: the suggested column or 'not mapped'."""
+    suggested = importer.suggest_mapping(table, columns)
+    return {f.name: suggested.get(f.name, NOT_MAPPED) for f in importer.TABLES[table].fields}
+
+
+def choices_from_mapping(mapping: importer.Mapping, columns: list[str]) -> dict[str, str]:
+    """Return field -> choice for the selectors from a saved mapping (columns it names)."""
+    out = initial_choices(mapping.table, columns)
+    for src, dst in mapping.columns.items():
+        if src in columns and dst in out:
+            out[dst] = src
+    for dst in mapping.constants:
+        if dst in out:
+            out[dst] = SET_VALUE
+    return out
+
+
+def mapping_from_choices(
+    table: str,
+    choices: dict[str, str],
+    constants: dict[str, str],
+    *,
+    defaults: dict[str, str] | None = None,
+    formats_: dict[str, str] | None = None,
+    placeholders: tuple[str, ...] = importer.PLACEHOLDERS,
+    decimal_comma: bool = False,
+) -> importer.Mapping:
+    """Return the importer mapping the page's selectors describe."""
+    columns = {}
+    set_values = {}
+    for dst, choice in choices.items():
+        if choice == SET_VALUE:
+            set_values[dst] = constants.get(dst, "")
+        elif choice != NOT_MAPPED:
+            columns[choice] = dst
+    return importer.Mapping(
+        table=table,
+        columns=columns,
+        constants=set_values,
+        defaults={k: v for k, v in (defaults or {}).items() if v},
+        formats={k: v for k, v in (formats_ or {}).items() if v},
+        placeholders=placeholders,
+        decimal_comma=decimal_comma,
+    )
+
+
+def parse_placeholders(text: str) -> tuple[str, ...]:
+    """Return placeholders typed one per line; an empty line stands for the empty cell."""
+    lines = text.split("\n")
+    values = [line.strip() for line in lines]
+    return tuple(dict.fromkeys(values))
+
+
+def mappings_dir(database_path: Path) -> Path:
+    """Return the folder beside the database where the page keeps saved mappings."""
+    return Path(database_path).resolve().parent / "mappings"
+
+
+def saved_mappings(database_path: Path, table: str | None = None) -> dict[str, Path]:
+    """Return name -> file of the saved mappings (for one table when given), by name."""
+    folder = mappings_dir(database_path)
+    out = {}
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        try:
+            mapping = importer.read_mapping_file(path)
+        except db.FunnelcastError:
+            continue
+        if table is None or mapping.table == table:
+            out[path.stem] = path
+    return out
+
+
+def save_mapping(database_path: Path, name: str, mapping: importer.Mapping) -> Path:
+    """Write a mapping as NAME.toml beside the database; return the file."""
+    clean = re.sub(r"[^0-9A-Za-z_-]+", "_", name.strip()).strip("_")
+    if not clean:
+        raise db.FunnelcastError("give the mapping a name (letters, digits, - or _)")
+    folder = mappings_dir(database_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{clean}.toml"
+    path.write_text(importer.mapping_to_toml(mapping), encoding="utf-8")
+    return path
+
+
+def import_command(
+    database_path: Path, table: str, mapping_path: Path | None, file_name: str
+) -> str:
+    """Return the CLI command that repeats an import (with a saved mapping when there is one)."""
+    mapping = f" --mapping {mapping_path}" if mapping_path else ""
+    return f"funnelcast import --db {database_path} --table {table}{mapping} {file_name}"
+
+
+def file_header(path: Path) -> importer.Source:
+    """Return a file's columns, row count, encoding and delimiter (read in a scratch database)."""
+    con = duckdb.connect()
+    try:
+        return importer.read_source(con, Path(path))
+    finally:
+        con.close()
+
+
+def preview(path: Path, mapping: importer.Mapping, rows: int = 20) -> pl.DataFrame:
+    """Return the first rows of a file as the table would receive them (scratch database)."""
+    con = duckdb.connect()
+    try:
+        return importer.preview(con, Path(path), mapping, rows=rows)
+    finally:
+        con.close()
+
+
+def problem_lines(exc: importer.ImportProblems) -> list[str]:
+    """Return an import's problems as the page lists them, the count of unlisted ones last."""
+    more = exc.total - len(exc.problems)
+    return [*exc.problems, *([f"… and {more:,} more"] if more > 0 else [])]
+
+
+# ===== cached for the page (the functions above stay plain for tests) =====
+
+
+@st.cache_data(show_spinner="Checking what is loaded…", max_entries=4)
+def _loaded_report(
+    _cur: duckdb.DuckDBPyConnection, key: str
+) -> tuple[pl.DataFrame, list[Note], list[Note]]:
+    """Return column_nulls, unmatched_ids and health, cached on the file key."""
+    ctx = metrics.load_context(_cur)
+    return column_nulls(_cur), unmatched_ids(_cur, ctx), health(_cur, ctx)
+
+
+def loaded_report(database: Any) -> tuple[pl.DataFrame, list[Note], list[Note]]:
+    """Return empty values per column, unmatched ids and health warnings of a dashboard.Database."""
+    return _loaded_report(database.cursor, database.key)
+
+
+# ===== upload limits =====
+# The largest file the page imports. .streamlit/config.toml's server.maxUploadSize says the same
+# to the browser, which refuses a larger file before sending it; this check holds when the
+# server runs with another setting. Larger files load with `funnelcast import`.
+MAX_UPLOAD_MB = 200
+
+
+def upload_problem(name: str, size: int, limit_mb: int = MAX_UPLOAD_MB) -> str | None:
+    """Return why an uploaded file is refused (larger than limit_mb), or None when it is not."""
+    if size <= limit_mb * 2**20:
+        return None
+    return (
+        f"{name}: the file is {size / 2**20:,.1f} MB and the page imports up to "
+        f"{limit_mb} MB; load it with `funnelcast import` instead"
+    )
