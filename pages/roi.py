@@ -3,7 +3,8 @@ the attribution models side by side, payback, and the quarterly review to downlo
 
 import streamlit as st
 
-from funnelcast.analytics import attribution, overview, report, roi
+from funnelcast import report
+from funnelcast.analytics import attribution, overview, roi
 from funnelcast.charts import roi_figures as roi_charts
 from funnelcast.core import formats
 from funnelcast.ui import dashboard, roi_page

@@ -22,7 +22,8 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
 
-from funnelcast.analytics import funnel
+from funnelcast.analytics import cohorts, funnel, scope
+from funnelcast.analytics import journeys as journey_flows
 from funnelcast.cli import main
 from funnelcast.data import db
 from funnelcast.data.context import load_context
@@ -109,9 +110,9 @@ def test_funnel_steps_give_step_and_top_rates_with_their_n(review):
 
 def test_breakdown_names_come_from_the_allow_list_only(review):
     ctx = load_context(review)
-    with pytest.raises(funnel.FunnelInputError, match="unknown breakdown 'job_title'"):
+    with pytest.raises(scope.FunnelInputError, match="unknown breakdown 'job_title'"):
         funnel.funnel_steps(review, ctx, by="job_title")
-    with pytest.raises(funnel.FunnelInputError, match="unknown breakdown"):
+    with pytest.raises(scope.FunnelInputError, match="unknown breakdown"):
         funnel.funnel_steps(review, ctx, by="channel; drop table leads")
 
 
@@ -184,7 +185,7 @@ def test_the_survival_curve_drops_the_censored_from_those_at_risk():
     days = pl.DataFrame(
         {"day": [10, 20, 30], "count_converted": [1, 0, 1], "count_censored": [0, 2, 0]}
     )
-    curve = funnel.survival_curve(days)
+    curve = cohorts.survival_curve(days)
     # day 10: 1 of 4 converts (3/4 left); day 20: two leave unconverted; day 30: 1 of 1 converts
     assert curve["at_risk"].to_list() == [4, 3, 1]
     assert curve["share"].to_list() == pytest.approx([0.25, 0.25, 1.0])
@@ -192,7 +193,7 @@ def test_the_survival_curve_drops_the_censored_from_those_at_risk():
 
 def test_the_eventual_estimate_adds_the_expected_late_conversions_of_the_unconverted():
     # Reference: a quarter convert by day 10, half eventually.
-    reference = funnel.Reference(
+    reference = cohorts.Reference(
         pl.DataFrame(
             {"day": [10, 40], "at_risk": [100, 50], "converted": [25, 25], "share": [0.25, 0.5]}
         ),
@@ -201,9 +202,9 @@ def test_the_eventual_estimate_adds_the_expected_late_conversions_of_the_unconve
     )
     young = pl.DataFrame({"day": [5, 10], "count_converted": [1, 0], "count_censored": [0, 2]})
     # two leads unconverted at day 10 each convert later with (0.5 - 0.25) / (1 - 0.25) = 1/3
-    assert funnel.eventual_estimate(young, reference) == pytest.approx(1 + 2 / 3)
+    assert cohorts.eventual_estimate(young, reference) == pytest.approx(1 + 2 / 3)
     old = pl.DataFrame({"day": [5, 60], "count_converted": [1, 0], "count_censored": [0, 2]})
-    assert funnel.eventual_estimate(old, reference) == pytest.approx(1.0)
+    assert cohorts.eventual_estimate(old, reference) == pytest.approx(1.0)
 
 
 def test_the_reference_curve_finds_its_plateau_and_horizon(review):
@@ -215,7 +216,7 @@ def test_the_reference_curve_finds_its_plateau_and_horizon(review):
         fy_start_month=1,
         channel=None,
     )
-    reference = funnel.reference_curve(frame.filter(pl.col("outcome") == "sql"))
+    reference = cohorts.reference_curve(frame.filter(pl.col("outcome") == "sql"))
     # pooled: conversions on days 14, 22, 44, 60, 90 among 8, three censored after day 90:
     # 1 - 7/8 * 6/7 * 5/6 * 4/5 * 3/4 = 5/8; 90% of it (0.5625) is first reached on day 90
     assert reference.plateau == pytest.approx(5 / 8)
@@ -224,9 +225,9 @@ def test_the_reference_curve_finds_its_plateau_and_horizon(review):
 
 def test_cohort_report_marks_young_cohorts_immature_and_their_estimate_as_such(review):
     ctx = load_context(review)
-    result = funnel.cohorts(funnel.cohort_frame(review, ctx), ctx)
-    cohorts = {c["cohort"]: c for c in result["outcomes"]["sql"]["cohorts"]}
-    q1 = cohorts["2026Q1"]
+    result = cohorts.cohorts(cohorts.cohort_frame(review, ctx), ctx)
+    by_label = {c["cohort"]: c for c in result["outcomes"]["sql"]["cohorts"]}
+    q1 = by_label["2026Q1"]
     assert q1["mqls"] == 7
     assert (q1["observed"]["successes"], q1["observed"]["n"]) == (4, 7)
     assert q1["estimate"]["is_estimate"] is True
@@ -319,7 +320,7 @@ def test_journey_patterns_of_a_quarter(review):
 
 def test_journeys_summarise_skips_recycling_and_the_flows(review):
     ctx = load_context(review)
-    result = funnel.journeys(funnel.journeys_frame(review, ctx), "2026Q1")
+    result = journey_flows.journeys(journey_flows.journeys_frame(review, ctx), "2026Q1")
     assert result["leads"] == 10
     assert result["entered_sales"] == {"mql": 7, "demo_request": 1, "direct": 1}
     assert result["never_reached_sales"] == 1  # lead_only
@@ -355,7 +356,7 @@ def test_a_recycled_lead_that_never_came_back_ends_in_nurturing():
         "second_response": None,
         "outcome": None,
     }
-    assert funnel.journey_path(pattern) == ["MQL", "Rejected", "Recycled", "Nurturing"]
+    assert journey_flows.journey_path(pattern) == ["MQL", "Rejected", "Recycled", "Nurturing"]
 
 
 # =====================================================================================
@@ -404,7 +405,7 @@ def test_stage_counts_never_grow_down_the_funnel_and_rates_stay_in_0_1(journeys)
                         or r["value"] is None
                         or 0 <= r["low"] <= r["value"] <= r["high"] <= 1
                     )
-        journeys_result = funnel.journeys(funnel.journeys_frame(con, ctx), None)
+        journeys_result = journey_flows.journeys(journey_flows.journeys_frame(con, ctx), None)
         inflow: dict[str, int] = {}
         outflow: dict[str, int] = {}
         for link in journeys_result["sankey"]["links"]:
@@ -412,10 +413,10 @@ def test_stage_counts_never_grow_down_the_funnel_and_rates_stay_in_0_1(journeys)
             inflow[link["target"]] = inflow.get(link["target"], 0) + link["count"]
         # nobody appears from nowhere: a node passes on at most what reached it
         for node, out in outflow.items():
-            if node not in funnel.ENTRY_NODES.values():
+            if node not in journey_flows.ENTRY_NODES.values():
                 assert out <= inflow.get(node, 0), node
         assert outflow.get("MQL", 0) == journeys_result["entered_sales"]["mql"]
-        for outcome in funnel.cohorts(funnel.cohort_frame(con, ctx), ctx)["outcomes"].values():
+        for outcome in cohorts.cohorts(cohorts.cohort_frame(con, ctx), ctx)["outcomes"].values():
             for c in outcome["cohorts"]:
                 assert 0 <= c["observed"]["value"] <= c["estimate"]["value"] <= 1
     finally:

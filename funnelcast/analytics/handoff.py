@@ -16,7 +16,8 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from funnelcast.analytics.funnel import DIMENSIONS, FunnelInputError, previous_label, segment_of
+from funnelcast.analytics.funnel import previous_label
+from funnelcast.analytics.scope import DIMENSIONS, FunnelInputError, segment_of
 from funnelcast.core.periods import quarter_of
 from funnelcast.core.stats import MIN_N, rate
 from funnelcast.data import db

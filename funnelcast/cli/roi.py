@@ -168,7 +168,7 @@ def cmd_roi(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the quarterly review of a quarter to an HTML file."""
-    from funnelcast.analytics import report
+    from funnelcast import report
 
     out: Path = args.out
     if out.exists() and not args.replace:

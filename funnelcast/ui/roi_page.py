@@ -12,7 +12,8 @@ from typing import Any
 import duckdb
 import streamlit as st
 
-from funnelcast.analytics import metrics, report, roi
+from funnelcast import report
+from funnelcast.analytics import metrics, roi
 from funnelcast.ui import dashboard
 
 MODEL_KEY = "roi_model"
