@@ -6,16 +6,10 @@ import streamlit as st
 from funnelcast.analytics import funnel, handoff, overview
 from funnelcast.charts import funnel_figures as funnel_charts
 from funnelcast.core import formats, stats
-from funnelcast.ui import dashboard, funnel_page
+from funnelcast.ui import funnel_page, page
 
-dashboard.require_shell()
-database = dashboard.current_database()
-ctx = dashboard.context(database)
-quarter, channel = dashboard.scope()
-missing = overview.missing_inputs(ctx)
-PLOTLY = {"displaylogo": False}
-
-st.title("Handoff")
+database, ctx, quarter, channel, missing = page.start("Handoff")
+PLOTLY = page.PLOTLY
 
 if "leads" in missing or "stage_changes" in missing:
     st.info(

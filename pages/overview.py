@@ -5,15 +5,9 @@ import streamlit as st
 from funnelcast import charts
 from funnelcast.analytics import overview
 from funnelcast.core import formats, stats
-from funnelcast.ui import dashboard
+from funnelcast.ui import dashboard, page
 
-dashboard.require_shell()
-database = dashboard.current_database()
-ctx = dashboard.context(database)
-quarter, channel = dashboard.scope()
-missing = overview.missing_inputs(ctx)
-
-st.title("Overview")
+database, ctx, quarter, channel, missing = page.start("Overview")
 
 if "leads" in missing:
     st.info(f"This database holds no data yet: {missing['leads']}.", icon=":material/upload_file:")

@@ -7,16 +7,10 @@ from funnelcast import report
 from funnelcast.analytics import attribution, overview, roi
 from funnelcast.charts import roi_figures as roi_charts
 from funnelcast.core import formats
-from funnelcast.ui import dashboard, roi_page
+from funnelcast.ui import page, roi_page
 
-dashboard.require_shell()
-database = dashboard.current_database()
-ctx = dashboard.context(database)
-quarter, channel = dashboard.scope()
-missing = overview.missing_inputs(ctx)
-PLOT = {"displaylogo": False}
-
-st.title("ROI & attribution")
+database, ctx, quarter, channel, missing = page.start("ROI & attribution")
+PLOT = page.PLOTLY
 
 if "leads" in missing:
     st.info(f"This database holds no data yet: {missing['leads']}.", icon=":material/upload_file:")

@@ -75,6 +75,31 @@ def _note(text: str) -> str:
     return f"<br><span style='color:{MUTED}'>{text}</span>"
 
 
+def quarter_axis(fig: go.Figure, quarters: list[str]) -> None:
+    """Label a category x-axis of quarter labels as "Q3<br>2026": twelve or more quarters stay
+    legible without slanting them."""
+    fig.update_xaxes(
+        type="category",
+        showgrid=False,
+        tickangle=0,
+        tickvals=quarters,
+        ticktext=[f"{q[4:]}<br>{q[:4]}" for q in quarters],
+    )
+
+
+def rate_errors(rates: list[dict[str, Any]], colour: str) -> dict[str, Any]:
+    """Return a trace's error_y: each rate's interval (rates as from Rate.as_dict), none where a
+    rate has no value."""
+    return dict(
+        type="data",
+        symmetric=False,
+        color=colour,
+        thickness=1,
+        array=[(r["high"] - r["value"]) if r["value"] is not None else 0 for r in rates],
+        arrayminus=[(r["value"] - r["low"]) if r["value"] is not None else 0 for r in rates],
+    )
+
+
 def funnel(result: dict[str, Any], *, title: str = "MQL funnel: where the MQLs went") -> go.Figure:
     """Return the MQL cohort funnel (MQLs, reached SAL, SQL, customer) with each step's drop-off."""
     rates = result["rates"]
@@ -190,14 +215,7 @@ def mql_volume(
     )
     # Headroom above the tallest bar for its total and the "partial" mark.
     fig.update_yaxes(title_text="MQLs", range=[0, max(total_of.values()) * 1.18 or 1])
-    # "Q3<br>2026" keeps twelve or more quarters legible without slanting the labels.
-    fig.update_xaxes(
-        type="category",
-        showgrid=False,
-        tickangle=0,
-        tickvals=quarters,
-        ticktext=[f"{q[4:]}<br>{q[:4]}" for q in quarters],
-    )
+    quarter_axis(fig, quarters)
     return fig
 
 

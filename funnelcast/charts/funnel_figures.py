@@ -7,7 +7,18 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from funnelcast.charts import ACCENT, GAIN, INK, LOSS, MUTED, NO_DATA, PALETTE, _figure
+from funnelcast.charts import (
+    ACCENT,
+    GAIN,
+    INK,
+    LOSS,
+    MUTED,
+    NO_DATA,
+    PALETTE,
+    _figure,
+    quarter_axis,
+    rate_errors,
+)
 from funnelcast.core import formats
 from funnelcast.core.stats import rate
 
@@ -99,18 +110,7 @@ def segment_rates(segments: list[dict[str, Any]], label: str) -> go.Figure:
                 marker=dict(
                     color=colour, opacity=[0.45 if r["is_small_sample"] else 1.0 for r in rates]
                 ),
-                error_y=dict(
-                    type="data",
-                    symmetric=False,
-                    color=MUTED,
-                    thickness=1,
-                    array=[
-                        (r["high"] - r["value"]) if r["value"] is not None else 0 for r in rates
-                    ],
-                    arrayminus=[
-                        (r["value"] - r["low"]) if r["value"] is not None else 0 for r in rates
-                    ],
-                ),
+                error_y=rate_errors(rates, MUTED),
                 hovertext=[f"{n} · {title}: {_rate_text(r)}" for n, r in zip(names, rates)],
                 hoverinfo="text",
             )
@@ -246,14 +246,7 @@ def stage_trend(trend: list[dict[str, Any]]) -> go.Figure:
         )
     quarters = list(dict.fromkeys(r["quarter"] for r in trend))
     fig.update_yaxes(title_text="days", rangemode="tozero")
-    # "Q3<br>2026" keeps twelve quarters legible without slanting the labels
-    fig.update_xaxes(
-        type="category",
-        showgrid=False,
-        tickangle=0,
-        tickvals=quarters,
-        ticktext=[f"{q[4:]}<br>{q[:4]}" for q in quarters],
-    )
+    quarter_axis(fig, quarters)
     fig.update_layout(legend=dict(orientation="h", y=-0.2, yanchor="top"), height=400)
     return fig
 
@@ -439,13 +432,7 @@ def sla_trend(trend: list[dict[str, Any]], sla: int) -> go.Figure:
         ),
         legend=dict(orientation="h", y=-0.2, yanchor="top"),
     )
-    fig.update_xaxes(
-        type="category",
-        showgrid=False,
-        tickangle=0,
-        tickvals=quarters,
-        ticktext=[f"{q[4:]}<br>{q[:4]}" for q in quarters],
-    )
+    quarter_axis(fig, quarters)
     return fig
 
 
@@ -466,18 +453,7 @@ def wait_conversion(buckets: list[dict[str, Any]]) -> go.Figure:
                     size=8,
                     symbol=["circle-open" if r["is_small_sample"] else "circle" for r in rates],
                 ),
-                error_y=dict(
-                    type="data",
-                    symmetric=False,
-                    color=colour,
-                    thickness=1,
-                    array=[
-                        (r["high"] - r["value"]) if r["value"] is not None else 0 for r in rates
-                    ],
-                    arrayminus=[
-                        (r["value"] - r["low"]) if r["value"] is not None else 0 for r in rates
-                    ],
-                ),
+                error_y=rate_errors(rates, colour),
                 hovertext=[f"{w} · {name}: {_rate_text(r)}" for w, r in zip(waits, rates)],
                 hoverinfo="text",
             )

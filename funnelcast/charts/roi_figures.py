@@ -11,7 +11,16 @@ from typing import Any
 import plotly.graph_objects as go
 
 from funnelcast.analytics import attribution
-from funnelcast.charts import GAIN, INK, LOSS, MUTED, NO_DATA, PALETTE, _figure
+from funnelcast.charts import (
+    GAIN,
+    INK,
+    LOSS,
+    MUTED,
+    NO_DATA,
+    PALETTE,
+    _figure,
+    quarter_axis,
+)
 from funnelcast.core import formats
 
 STAGE_COSTS = (
@@ -212,13 +221,7 @@ def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
         legend=dict(orientation="h", x=0, y=-0.16, yanchor="top"),
     )
     fig.update_yaxes(range=[0, top * 1.25 or 1], tickformat="~s", title_text="amount")
-    fig.update_xaxes(
-        type="category",
-        showgrid=False,
-        tickangle=0,
-        tickvals=quarters,
-        ticktext=[f"{q[4:]}<br>{q[:4]}" for q in quarters],
-    )
+    quarter_axis(fig, quarters)
     fig.add_annotation(
         text=f"hatched: maturing — younger than the {p90_days:.0f} days 90% of past "
         "lead-to-customer journeys took",

@@ -1,0 +1,36 @@
+"""How every report page opens: through app.py's shell, on this session's database, with the
+sidebar's quarter and channel and a note of what the data lacks, under the page's title.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import streamlit as st
+
+from funnelcast.analytics import overview
+from funnelcast.data.context import DataContext
+from funnelcast.ui import dashboard
+
+# Plotly's modebar without its logo, for every chart a page draws.
+PLOTLY = {"displaylogo": False}
+
+
+class Page(NamedTuple):
+    """What a page reads before it draws anything."""
+
+    database: dashboard.Database
+    ctx: DataContext
+    quarter: str | None  # None: all history
+    channel: str | None  # None: all channels
+    missing: dict[str, str]  # table -> what to load (overview.missing_inputs)
+
+
+def start(title: str) -> Page:
+    """Open a page: send a direct visit through app.py, read the scope, show the title."""
+    dashboard.require_shell()
+    database = dashboard.current_database()
+    ctx = dashboard.context(database)
+    quarter, channel = dashboard.scope()
+    st.title(title)
+    return Page(database, ctx, quarter, channel, overview.missing_inputs(ctx))
