@@ -2,7 +2,8 @@
 database, opened in Debian's headless Chromium, each page reached through the sidebar renders
 to its end with no exception, no error alert and no console error. A full-page screenshot of
 each goes to tests/artifacts/page_<name>.png and is copied to tests/screenshots/<name>.png (the
-README's pictures). The Threshold Lab's slider against the CLI is tests/test_browser_lab.py."""
+pictures of the README and docs/guides). The Threshold Lab's slider against the CLI is
+tests/test_browser_lab.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """funnelcast import: exports in every shape load right; every bad input is refused with a message
 naming file, row and column, and leaves the database exactly as it was (content checksum); loads
 are idempotent and all or nothing, even when the process is killed mid-load; the Olist files
-load into the figures their README implies; the Data page's logic and rendering.
+load into the figures docs/importing.md gives; the Data page's logic and rendering.
 """
 
 from __future__ import annotations
@@ -1473,7 +1473,7 @@ OLIST_LOADS = (
 
 @pytest.fixture(scope="module")
 def olist_db(tmp_path_factory) -> Path:
-    """The Olist files imported with the shipped mappings, by the command line of the README."""
+    """The Olist files imported with the shipped mappings, by docs/importing.md's command lines."""
     if not OLIST.is_dir():
         pytest.skip(f"the Olist data is not here: {OLIST} is absent")
     path = tmp_path_factory.mktemp("olist") / "olist.duckdb"
