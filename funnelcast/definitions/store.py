@@ -1,0 +1,201 @@
+"""Versions in the database: load one, the one in force on a day or in a quarter, the history
+of every version, and save a new one.
+
+Every version is kept: a save always adds a new one. The version in force in a quarter is the
+one with the latest effective_from on or before the quarter's start, the newest version winning
+a tie (queries/definition_in_force.sql), so replacing a quarter's version adds a newer one for
+the same day and leaves the old one in history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import polars as pl
+
+from funnelcast.core import periods
+from funnelcast.data import db
+from funnelcast.definitions.model import (
+    BehaviourRule,
+    Definition,
+    DefinitionError,
+    FitRule,
+    QuarterTakenError,
+    first_quarter,
+)
+from funnelcast.definitions.quarters import fiscal_start_month, parse_quarter, today
+from funnelcast.definitions.validation import validate
+
+
+def load(cur: duckdb.DuckDBPyConnection, definition_id: int) -> Definition:
+    """Return the stored version with this id, with its rules."""
+    rows = db.run(cur, "definition_by_id", definition_id=definition_id).to_dicts()
+    if not rows:
+        raise DefinitionError(f"no MQL definition with id {definition_id}")
+    head = rows[0]
+    rules = db.run(cur, "definition_rules", definition_id=definition_id).to_dicts()
+    return Definition(
+        name=head["name"],
+        threshold=head["threshold"],
+        half_life_days=head["half_life_days"],
+        fit_rules=tuple(
+            FitRule(r["attribute"], r["value"], r["points"], r["is_disqualifier"])
+            for r in rules
+            if r["kind"] == "fit"
+        ),
+        behaviour_rules=tuple(
+            BehaviourRule(r["event_type"], r["points"], r["cap_points"])
+            for r in rules
+            if r["kind"] == "behaviour"
+        ),
+        note=head["note"],
+        effective_from=head["effective_from"],
+        definition_id=head["definition_id"],
+        created_at=head["created_at"],
+    )
+
+
+def current(cur: duckdb.DuckDBPyConnection, on: dt.date | None = None) -> Definition | None:
+    """Return the version in force on a day (default: the data's today), or None if none is."""
+    rows = db.run(cur, "definition_in_force", on=on or today(cur)).to_dicts()
+    return load(cur, rows[0]["definition_id"]) if rows else None
+
+
+def in_force_for_quarter(
+    cur: duckdb.DuckDBPyConnection, quarter: str | periods.Quarter
+) -> Definition | None:
+    """Return the version in force in a quarter (latest effective_from on or before its start)."""
+    return current(cur, on=parse_quarter(cur, quarter).start)
+
+
+def version_taking_effect(
+    cur: duckdb.DuckDBPyConnection, quarter: str | periods.Quarter
+) -> Definition | None:
+    """Return the version first in force in this quarter (None: it keeps the previous one's)."""
+    fy = fiscal_start_month(cur)
+    quarter = parse_quarter(cur, quarter)
+    in_force = in_force_for_quarter(cur, quarter)
+    if in_force is None or in_force.effective_quarter(fy) != quarter:
+        return None
+    return in_force
+
+
+VERSION_SCHEMA = {
+    "definition_id": pl.Int64,
+    "name": pl.String,
+    "effective_from": pl.Date,
+    "first_quarter": pl.String,
+    "last_quarter": pl.String,
+    "in_force": pl.String,
+    "status": pl.String,
+    "threshold": pl.Float64,
+    "half_life_days": pl.Float64,
+    "fit_rules": pl.Int64,
+    "disqualifiers": pl.Int64,
+    "behaviour_rules": pl.Int64,
+    "created_at": pl.Datetime,  # microseconds, polars' default unit
+    "note": pl.String,
+    "next_definition_id": pl.Int64,
+}
+
+
+def list_versions(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Return every kept version, oldest first, with the quarters it is in force in."""
+    # first_quarter / last_quarter: its span in force (last null: still open, or never in force).
+    # status: 'in force' (on the data's today), 'scheduled' (from a later quarter), 'superseded',
+    # or 'replaced' (a newer version took its quarter before it took effect: never in force).
+    fy = fiscal_start_month(cur)
+    now = periods.quarter_of(today(cur), fy)
+    out = []
+    for row in db.run(cur, "definition_versions").to_dicts():
+        first = first_quarter(row["effective_from"], fy)
+        following = row.pop("next_effective_from")
+        last = first_quarter(following, fy).previous(fy) if following else None
+        if last is not None and last < first:
+            status = "replaced"
+            in_force = f"never (replaced by {row['next_definition_id']} for {first.label})"
+        else:
+            if first > now:
+                status = "scheduled"
+            elif last is None or last >= now:
+                status = "in force"
+            else:
+                status = "superseded"
+            in_force = (
+                f"{first.label} onward"
+                if last is None
+                else first.label
+                if last == first
+                else f"{first.label}–{last.label}"
+            )
+        out.append(
+            {
+                **row,
+                "first_quarter": first.label,
+                "last_quarter": last.label if last is not None and status != "replaced" else None,
+                "in_force": in_force,
+                "status": status,
+            }
+        )
+    return pl.DataFrame(out, schema=VERSION_SCHEMA)
+
+
+def save(
+    cur: duckdb.DuckDBPyConnection,
+    definition: Definition,
+    effective_quarter: str | periods.Quarter,
+    *,
+    replace: bool = False,
+) -> Definition:
+    """Return the definition saved as a new version, in force from the quarter's start."""
+    # A quarter where another version already takes effect raises QuarterTakenError unless
+    # replace=True: then the new version wins the quarter by being newer (definition_in_force's
+    # tie-break) and the old one stays in history. One transaction: on any error, no change.
+    quarter = parse_quarter(cur, effective_quarter)
+    validate(definition)
+    cur.execute("begin transaction")
+    try:
+        existing = version_taking_effect(cur, quarter)
+        if existing is not None and not replace:
+            raise QuarterTakenError(quarter, existing)
+        new_id = cur.execute(
+            "select coalesce(max(definition_id), 0) + 1 from definitions"
+        ).fetchall()[0][0]
+        cur.execute(
+            "insert into definitions (definition_id, name, effective_from, threshold, "
+            "half_life_days, created_at, note) values ($id, $name, $from, $threshold, "
+            "$half_life, $created, $note)",
+            {
+                "id": new_id,
+                "name": definition.name,
+                "from": quarter.start,
+                "threshold": float(definition.threshold),
+                "half_life": float(definition.half_life_days),
+                "created": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "note": definition.note,
+            },
+        )
+        if definition.fit_rules:
+            cur.executemany(
+                "insert into definition_fit_rules (definition_id, attribute, value, points, "
+                "is_disqualifier) values (?, ?, ?, ?, ?)",
+                [
+                    (new_id, r.attribute, r.value, float(r.points), r.is_disqualifier)
+                    for r in definition.fit_rules
+                ],
+            )
+        if definition.behaviour_rules:
+            cur.executemany(
+                "insert into definition_behaviour_rules (definition_id, event_type, points, "
+                "cap_points) values (?, ?, ?, ?)",
+                [
+                    (new_id, r.event_type, float(r.points), None if r.cap is None else float(r.cap))
+                    for r in definition.behaviour_rules
+                ],
+            )
+        cur.execute("commit")
+    except BaseException:
+        cur.execute("rollback")
+        raise
+    return load(cur, new_id)
