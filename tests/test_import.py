@@ -6,8 +6,10 @@ load into the figures docs/importing.md gives; the Data page's logic and renderi
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +29,8 @@ from streamlit.testing.v1 import AppTest
 from funnelcast import cli, importer
 from funnelcast.data import db
 from funnelcast.data.context import load_context
+from funnelcast.importer import sql as importer_sql
+from funnelcast.importer import write as importer_write
 from funnelcast.ui import data_page
 
 REPO = Path(__file__).resolve().parent.parent
@@ -408,15 +412,64 @@ def test_a_failure_while_writing_rolls_everything_back(db_file, tmp_path, monkey
         L7,2026-01-01,search
     """,
     )
-    real_write = importer._write
+    real_write = importer_write._write_keyed
 
     def write_then_fail(cur, *args, **kwargs):
         real_write(cur, *args, **kwargs)
         assert cur.execute("select count(*) from leads").fetchall() == [(4,)]  # inside the txn
         raise duckdb.IOException("disk full")
 
-    monkeypatch.setattr(importer, "_write", write_then_fail)
+    monkeypatch.setattr(importer_write, "_write_keyed", write_then_fail)
     refused(db_file, file, "leads", "import failed, nothing was written: disk full")
+
+
+IMPORTER = REPO / "funnelcast" / "importer"
+SQL_WORDS = re.compile(  # "Select" alone is HubSpot's placeholder, not SQL
+    r"\b(select\s|(insert\s+into|update\s+\S+\s+set|delete\s+from|"
+    r"create\s+(or\s+replace\s+)?(temp\s+)?table|drop\s+table|begin\s+transaction|commit|"
+    r"rollback|current_setting|try_cast|try_strptime|coalesce|is\s+(not\s+)?null|count\(\*\))"
+    r"(?!\w))",
+    re.IGNORECASE,
+)
+
+
+def sql_in_strings(path: Path) -> list[str]:
+    """Return the string literals of a module (docstrings aside) that hold SQL words."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    documented = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, documented) and node.body and isinstance(node.body[0], ast.Expr)
+    }
+    texts = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):  # an f-string as a whole, its values as {}
+            parts = node.values
+            texts.append("".join(v.value if isinstance(v, ast.Constant) else "{}" for v in parts))
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) not in docstrings:
+                texts.append(node.value)
+    return [text for text in texts if SQL_WORDS.search(text)]
+
+
+def test_the_importer_writes_sql_only_in_its_sql_module():
+    assert len(sql_in_strings(IMPORTER / "sql.py")) > 40  # the scan sees SQL where it is
+    outside = {
+        module.name: found
+        for module in sorted(IMPORTER.glob("*.py"))
+        if module.name != "sql.py" and (found := sql_in_strings(module))
+    }
+    assert outside == {}
+
+
+def test_the_importer_quotes_only_names_of_its_fixed_list():
+    assert importer_sql.ident("lead_id") == '"lead_id"'
+    assert importer_sql.ident("c12") == '"c12"'
+    assert importer_sql.ident("v_occurred_at") == '"v_occurred_at"'
+    for name in ('lead_id"; drop table leads; --', "Lead ID", "information_schema", "c1 c2"):
+        with pytest.raises(ValueError, match="not a name"):
+            importer_sql.ident(name)
 
 
 KILL_DRIVER = """

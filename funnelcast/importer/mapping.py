@@ -1,0 +1,391 @@
+"""The mapping: how a file's columns become a table's fields, and how it is written down.
+
+A Mapping names, for one canonical table, which source column feeds which field and what the
+--set, --default and --date-format options add; it is read from and written to TOML (the
+`funnelcast import --mapping` file, the Data page's saved mappings). Header recognition lives
+here too: suggest_mapping guesses a mapping from a header (the export headers of HubSpot,
+Salesforce and ad platforms), and resolve checks a mapping against a header, returning what
+is wrong with it and which column feeds each field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from funnelcast.data import db
+from funnelcast.importer.tables import PLACEHOLDERS, TABLES, TableSpec
+
+
+def normalise_name(text: str) -> str:
+    """Return a header as a comparable name: lower case, runs of non-alphanumerics as '_'."""
+    return re.sub(r"[^0-9a-z]+", "_", text.strip().lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How a file's columns become a table's fields.
+
+    columns: source column -> field; constants: field -> one value for every row (--set);
+    defaults: field -> value where the row has none (missing or a placeholder);
+    formats: field -> strptime format for dates that are not ISO; decimal_comma: numbers
+    written 1.234,56. Fields a file names exactly (lead_id, created_at…) map themselves.
+    """
+
+    table: str
+    columns: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+    placeholders: tuple[str, ...] = PLACEHOLDERS
+    decimal_comma: bool = False
+
+    @property
+    def spec(self) -> TableSpec:
+        """Return the target table's spec."""
+        return TABLES[self.table]
+
+
+def check_table(name: str) -> TableSpec:
+    """Return the spec of a table the importer loads, or a FunnelcastError naming the choices."""
+    if name not in TABLES:
+        raise db.FunnelcastError(f"cannot import into {name!r}: choose one of {', '.join(TABLES)}")
+    return TABLES[name]
+
+
+def parse_pairs(pairs: Iterable[str], option: str) -> dict[str, str]:
+    """Return KEY=VALUE command-line pairs as a dict; a pair without '=' is a FunnelcastError."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise db.FunnelcastError(f"{option} {pair!r}: expected NAME=VALUE")
+        out[key.strip()] = value
+    return out
+
+
+MAPPING_KEYS = {"table", "map", "set", "defaults", "formats", "placeholders", "decimal_comma"}
+
+
+def mapping_from_toml(text: str, source: str = "mapping") -> Mapping:
+    """Return the mapping a TOML text holds (see mapping_to_toml for the layout)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise db.FunnelcastError(f"{source}: not valid TOML: {exc}") from None
+    unknown = set(data) - MAPPING_KEYS
+    if unknown:
+        raise db.FunnelcastError(
+            f"{source}: unknown key {sorted(unknown)[0]!r} "
+            f"(a mapping file has: {', '.join(sorted(MAPPING_KEYS))})"
+        )
+    if "table" not in data:
+        raise db.FunnelcastError(f"{source}: missing 'table = \"...\"' ({', '.join(TABLES)})")
+    check_table(str(data["table"]))
+    tables = {}
+    for key in ("map", "set", "defaults", "formats"):
+        value = data.get(key, {})
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise db.FunnelcastError(f'{source}: [{key}] must hold NAME = "text" pairs')
+        tables[key] = {str(k): v for k, v in value.items()}
+    placeholders = data.get("placeholders", list(PLACEHOLDERS))
+    if not isinstance(placeholders, list) or not all(isinstance(v, str) for v in placeholders):
+        raise db.FunnelcastError(f"{source}: placeholders must be a list of texts")
+    return Mapping(
+        table=str(data["table"]),
+        columns=tables["map"],
+        constants=tables["set"],
+        defaults=tables["defaults"],
+        formats=tables["formats"],
+        placeholders=tuple(placeholders),
+        decimal_comma=bool(data.get("decimal_comma", False)),
+    )
+
+
+def _toml_string(text: str) -> str:
+    """Return text as a TOML basic string."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + re.sub(r"[\x00-\x1f]", lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
+
+
+def mapping_to_toml(mapping: Mapping) -> str:
+    """Return a mapping as the TOML text `funnelcast import --mapping` reads."""
+    lines = [
+        f"# funnelcast import mapping: source columns -> {mapping.table} fields",
+        f"table = {_toml_string(mapping.table)}",
+        "placeholders = [" + ", ".join(_toml_string(p) for p in mapping.placeholders) + "]",
+    ]
+    if mapping.decimal_comma:
+        lines.append("decimal_comma = true")
+    for key, pairs in (
+        ("map", mapping.columns),
+        ("set", mapping.constants),
+        ("defaults", mapping.defaults),
+        ("formats", mapping.formats),
+    ):
+        if pairs:
+            lines += [
+                "",
+                f"[{key}]",
+                *(f"{_toml_string(k)} = {_toml_string(v)}" for k, v in pairs.items()),
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def read_mapping_file(path: Path) -> Mapping:
+    """Return the mapping a TOML file holds."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise db.FunnelcastError(f"{path}: no such mapping file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise db.FunnelcastError(f"{path}: cannot read it: {exc}") from None
+    return mapping_from_toml(text, str(path))
+
+
+# ===== header recognition: which source column feeds which field =====
+
+# Header names (normalised) of common exports: HubSpot contact exports, Salesforce lead and
+# contact reports and Data Loader extracts, ad platforms' campaign reports.
+KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "leads": {
+        "lead_id": (
+            "record_id",
+            "contact_id",
+            "hs_object_id",
+            "vid",
+            "lead_id_18",
+            "id",
+            "lead_id",
+            "contactid",
+            "leadid",
+            "mql_id",
+            "email",
+            "email_address",
+        ),
+        "created_at": (
+            "create_date",
+            "created_date",
+            "createddate",
+            "createdate",
+            "date_created",
+            "first_contact_date",
+            "became_a_lead_date",
+        ),
+        "channel": (
+            "original_source",
+            "original_source_type",
+            "hs_analytics_source",
+            "lead_source",
+            "leadsource",
+            "source",
+            "origin",
+            "utm_medium",
+        ),
+        "campaign": (
+            "original_source_drill_down_1",
+            "hs_analytics_source_data_1",
+            "campaign_name",
+            "campaign",
+            "utm_campaign",
+            "landing_page_id",
+        ),
+        "company": (
+            "company_name",
+            "company",
+            "account_name",
+            "company_account",
+            "associated_company",
+        ),
+        "industry": ("industry",),
+        "company_size": (
+            "number_of_employees",
+            "numberofemployees",
+            "employees",
+            "company_size",
+            "no_of_employees",
+        ),
+        "country": ("country_region", "country", "country_code"),
+        "region": ("state_region", "region", "state_province", "state"),
+        "job_title": ("job_title", "title", "jobtitle"),
+        "seniority": ("seniority", "job_seniority", "job_level", "hs_seniority"),
+    },
+    "stage_changes": {
+        "lead_id": ("record_id", "contact_id", "lead_id", "leadid", "mql_id", "id"),
+        "stage": (
+            "lifecycle_stage",
+            "lifecyclestage",
+            "lead_status",
+            "status",
+            "stage",
+            "deal_stage",
+            "stage_name",
+        ),
+        "changed_at": (
+            "last_modified_date",
+            "lastmodifieddate",
+            "date_entered_stage",
+            "won_date",
+            "close_date",
+            "closedate",
+            "converted_date",
+            "became_a_customer_date",
+            "became_a_marketing_qualified_lead_date",
+        ),
+        "reason": (
+            "closed_lost_reason",
+            "reason",
+            "disqualification_reason",
+            "loss_reason",
+            "unqualified_reason",
+        ),
+        "amount": (
+            "amount",
+            "deal_amount",
+            "annual_revenue",
+            "opportunity_amount",
+            "declared_monthly_revenue",
+        ),
+        "owner": ("contact_owner", "lead_owner", "owner", "deal_owner", "sr_id", "owner_name"),
+    },
+    "events": {
+        "lead_id": ("record_id", "contact_id", "lead_id", "id"),
+        "occurred_at": ("timestamp", "event_date", "date", "activity_date", "occurred_at"),
+        "event_type": ("event", "event_name", "activity_type", "type", "interaction"),
+        "content_stage": ("funnel_stage", "content_stage", "buyer_stage"),
+        "channel": ("channel", "source", "utm_medium"),
+        "campaign": ("campaign", "campaign_name", "utm_campaign"),
+    },
+    "spend": {
+        "period_start": (
+            "date",
+            "day",
+            "month",
+            "week",
+            "reporting_starts",
+            "period",
+            "period_start",
+            "start_date",
+        ),
+        "channel": ("channel", "platform", "network", "publisher", "source"),
+        "campaign": ("campaign", "campaign_name"),
+        "amount": ("spend", "cost", "amount_spent", "amount_spent_usd", "cost_usd", "amount"),
+    },
+    "targets": {
+        "quarter_start": ("quarter", "quarter_start", "period_start"),
+        "target_customers": ("customers", "target_customers", "new_customers"),
+        "target_revenue": ("revenue", "target_revenue", "bookings"),
+    },
+}
+
+
+def suggest_mapping(table: str, columns: Iterable[str]) -> dict[str, str]:
+    """Return field -> source column guesses: the field's own name first, then export headers.
+
+    Each column feeds at most one field; the earlier a header stands in a field's list of
+    known names, the stronger the guess.
+    """
+    spec = check_table(table)
+    by_name = {normalise_name(c): c for c in reversed(list(columns))}
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for f in spec.fields:
+        if f.name in by_name:
+            out[f.name] = by_name[f.name]
+            taken.add(by_name[f.name])
+    for f in spec.fields:
+        if f.name in out:
+            continue
+        for known in KNOWN_HEADERS.get(table, {}).get(f.name, ()):
+            column = by_name.get(known)
+            if column is not None and column not in taken:
+                out[f.name] = column
+                taken.add(column)
+                break
+    return out
+
+
+def column_index(header: Sequence[str], name: str) -> int | None:
+    """Return the position of a header name (exact first, then normalised), or None."""
+    if name in header:
+        return list(header).index(name)
+    wanted = normalise_name(name)
+    found = [i for i, c in enumerate(header) if normalise_name(c) == wanted]
+    return found[0] if len(found) == 1 else None
+
+
+def resolve(mapping: Mapping, header: Sequence[str]) -> tuple[list[str], dict[str, int]]:
+    """Return what is wrong with the mapping itself, and field -> column position in header."""
+    spec = mapping.spec
+    problems: list[str] = []
+    columns: dict[str, int] = {}
+    listed = ", ".join(repr(c) for c in header)
+    for src, dst in mapping.columns.items():
+        if spec.field(dst) is None:
+            problems.append(
+                f"--map {src}={dst}: {spec.name} has no field {dst!r} "
+                f"(its fields: {', '.join(spec.names)})"
+            )
+            continue
+        index = column_index(header, src)
+        if index is None:
+            problems.append(
+                f"--map {src}={dst}: the file has no column {src!r} (its columns: {listed})"
+            )
+            continue
+        if dst in columns:
+            problems.append(
+                f"--map …={dst}: two columns are mapped to {dst} "
+                f"({header[columns[dst]]!r} and {src!r})"
+            )
+            continue
+        columns[dst] = index
+    for option, pairs in (
+        ("--set", mapping.constants),
+        ("--default", mapping.defaults),
+        ("--date-format", mapping.formats),
+    ):
+        for dst in pairs:
+            if spec.field(dst) is None:
+                problems.append(
+                    f"{option} {dst}=…: {spec.name} has no field {dst!r} "
+                    f"(its fields: {', '.join(spec.names)})"
+                )
+    for dst in mapping.constants:
+        if dst in columns:
+            problems.append(
+                f"--set {dst}=…: {dst} is also mapped from column "
+                f"{header[columns[dst]]!r}; choose one"
+            )
+    for dst, fmt in mapping.formats.items():
+        f = spec.field(dst)
+        if f is not None and f.kind not in ("timestamp", "date"):
+            problems.append(f"--date-format {dst}={fmt}: {dst} is not a date")
+    # a file header that names a field maps it, unless that column is mapped elsewhere
+    mapped_sources = {column_index(header, src) for src in mapping.columns}
+    for f in spec.fields:
+        if f.name in columns or f.name in mapping.constants:
+            continue
+        index = column_index(header, f.name)
+        if index is not None and index not in mapped_sources:
+            columns[f.name] = index
+    for f in spec.fields:
+        if (
+            f.required
+            and f.name not in columns
+            and f.name not in mapping.constants
+            and f.name not in mapping.defaults
+        ):
+            problems.append(
+                f"required field {f.name} ({f.about or f.kind}) is missing: the file has no "
+                f"column {f.name!r}; map one with --map COLUMN={f.name} or give every row a "
+                f"value with --set {f.name}=VALUE (its columns: {listed})"
+            )
+    if spec.name == "targets" and not any(
+        n in columns or n in mapping.constants for n in ("target_customers", "target_revenue")
+    ):
+        problems.append("targets need target_customers or target_revenue: map at least one")
+    return problems, columns

@@ -1,0 +1,256 @@
+"""The import itself: read, check and write a file all or nothing, and preview one.
+
+import_file stages the file typed and checks it in one pass (fast.py); only when that finds
+anything is it read again as text, in file order, for validate to name every problem. Only
+when all is well is the whole file written, in one transaction, copying the typed rows. A
+failed check, a database error or the process dying mid-load leaves the database exactly as
+it was.
+
+Re-importing is idempotent. Keyed tables match rows by their key: leads by lead_id,
+stage_changes by (lead_id, stage, changed_at), spend by (period_start, channel, campaign),
+targets by quarter_start; a matching row whose mapped fields differ is updated (fields the file
+does not map are left alone), an identical one is left as it is. Events have no key: an event is
+identified by all its fields, so a file row identical to an event already stored is skipped
+(identical rows inside one new file are all loaded: two email opens in the same second happen);
+fingerprints (fingerprints.py) spare matching a re-imported file row by row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+import funnelcast.importer.sql as sql
+from funnelcast.data import db
+from funnelcast.importer.fast import TypedStaging, fast_check
+from funnelcast.importer.fingerprints import (
+    Fingerprint,
+    forget_fingerprints,
+    record_fingerprints,
+    recorded_fingerprints,
+    table_fingerprint,
+)
+from funnelcast.importer.mapping import Mapping
+from funnelcast.importer.plan import Plan, plan
+from funnelcast.importer.progress import Progress, in_utc, insertion_order
+from funnelcast.importer.sources import Source, drop_staging, first_line, read_source
+from funnelcast.importer.validate import validate
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did (or, dry, would do)."""
+
+    file: str
+    table: str
+    rows: int  # data rows in the file
+    inserted: int
+    updated: int
+    unchanged: int
+    dry_run: bool
+    seconds: float
+    warnings: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """Return one line saying what happened."""
+        verb = "would import" if self.dry_run else "imported"
+        return (
+            f"{verb} {self.file} into {self.table}: {self.rows:,} rows read, "
+            f"{self.inserted:,} new, {self.updated:,} updated, "
+            f"{self.unchanged:,} already loaded ({self.seconds:.1f} s)"
+        )
+
+
+def _write_events(
+    cur, p: Plan, progress: Progress, file_print: Fingerprint | None, *, dry_run: bool
+) -> tuple[int, int, int]:
+    """Insert the file's events not already stored; return the three counts.
+
+    Into a table without events every row goes, straight from the typed rows, in one
+    INSERT … SELECT; file_print is None then (not needed: nothing can match). Otherwise the
+    file's rows are all stored already, and nothing is matched row by row, when their
+    fingerprint is the table's (the table is this file), or when the table still has the
+    fingerprint recorded right after an import of rows with this very fingerprint. In every
+    other case each row is matched against the stored events on all its fields, and an
+    import that adds rows records the two fingerprints for next time.
+    """
+    fields = list(p.typed)
+    rows = cur.execute(sql.count_rows(sql.TYPED)).fetchall()[0][0]
+    if file_print is None:
+        before = new_print = None
+        inserted = rows
+        source = sql.TYPED
+    else:
+        progress.stage("checking", None)
+        before = table_fingerprint(cur, p.spec.name, fields)
+        if file_print == before or recorded_fingerprints(cur) == (file_print, before):
+            return 0, 0, rows
+        progress.run(cur, sql.new_events(fields), {}, "checking")
+        new_print = table_fingerprint(cur, sql.NEW, fields)
+        inserted = new_print.rows
+        source = sql.NEW
+    if not dry_run and inserted:
+        # Events carry no order a query relies on: letting DuckDB's threads append them as
+        # they finish, rather than in file order, halves a large insert.
+        with insertion_order(cur, False):
+            progress.run(cur, sql.insert_all("events", fields, source), {}, "writing")
+        if before is None:  # a first load: the table is this file, which settles a re-import
+            forget_fingerprints(cur)
+        else:
+            # both counted whenever there was a table to compare with
+            assert new_print is not None and file_print is not None
+            record_fingerprints(cur, file_print, before + new_print)
+    return inserted, 0, rows - inserted
+
+
+def _write_keyed(
+    cur, p: Plan, mapping: Mapping, progress: Progress, *, dry_run: bool
+) -> tuple[int, int, int]:
+    """Insert new rows and update changed ones from import_typed; return the three counts."""
+    spec = p.spec
+    table = spec.name
+    fields = list(p.typed)
+    assert spec.key is not None  # keyed tables only: events go through their own path
+    key = list(spec.key)
+    # Fields a file does not map are left as they are on existing rows (never set to null).
+    changing = [
+        f
+        for f in fields
+        if f not in key
+        and (
+            f in p.columns
+            or f in mapping.constants
+            or f in mapping.defaults
+            or (table == "spend" and f == "campaign")
+        )
+    ]
+    inserted, updated = cur.execute(sql.keyed_counts(table, key, changing)).fetchall()[0]
+    total = cur.execute(sql.count_rows(sql.TYPED)).fetchall()[0][0]
+    if not dry_run:
+        order = "lead_id" if spec.needs_leads else None
+        if inserted:
+            progress.run(cur, sql.insert_new(table, fields, key, order), {}, "writing")
+        if updated:
+            progress.run(cur, sql.update_changed(table, key, changing), {}, "writing")
+    return inserted, updated, total - inserted - updated
+
+
+def _load(
+    cur,
+    p: Plan,
+    source: Source,
+    mapping: Mapping,
+    progress: Progress,
+    *,
+    now: dt.datetime | None,
+    dry_run: bool,
+    fast: bool,
+) -> tuple[int, int, int] | None:
+    """Check the staged rows and write them, in one transaction; return the three counts.
+
+    fast: the rows are staged typed (TypedStaging); None when the fast check finds anything,
+    after rolling back: the caller then stages the file again as text, in order, and calls
+    this again (fast=False), where validate names every problem with its row and column.
+    """
+    if not dry_run:
+        cur.execute(sql.BEGIN)
+    try:
+        # events already stored: the file's fingerprint may spare matching them row by row
+        stored = p.spec.key is None and cur.execute(sql.has_rows("events")).fetchall()[0][0]
+        if fast:
+            fine, file_print = fast_check(cur, p, mapping, source, progress, fingerprint=stored)
+            if not fine:
+                if not dry_run:
+                    cur.execute(sql.ROLLBACK)
+                return None
+        else:
+            file_print = validate(cur, p, source, progress, now=now, fingerprint=stored)
+            # validate found nothing the fast check did: write from its own typed rows
+            query = sql.typed_table(p.rows_sql(), p.typed, with_row=False)
+            cur.execute(query, sql.bind(query, p.params))
+        if p.spec.key is None:
+            counts = _write_events(cur, p, progress, file_print, dry_run=dry_run)
+        else:
+            counts = _write_keyed(cur, p, mapping, progress, dry_run=dry_run)
+        progress.stage("committing", None)
+        if not dry_run:
+            cur.execute(sql.COMMIT)
+        return counts
+    except BaseException:
+        if not dry_run:
+            cur.execute(sql.ROLLBACK)
+        raise
+
+
+def import_file(
+    cur: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    mapping: Mapping,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+    sheet: str | None = None,
+) -> ImportResult:
+    """Validate a whole file, then load it into its table in one transaction (or report).
+
+    ImportProblems when anything is wrong; then, as after any error, nothing was written.
+    The file is read once, typed, and checked in one pass; only when that check finds a
+    problem is it read again as text, in order, to report every problem by row and column.
+    """
+    progress = progress or Progress()
+    started = time.perf_counter()
+    with in_utc(cur):
+        try:
+            staging = TypedStaging(mapping, Path(path), now)
+            source = read_source(cur, Path(path), progress, sheet=sheet, staging=staging)
+            assert staging.plan is not None  # staging made it from the header
+            counts = _load(
+                cur, staging.plan, source, mapping, progress, now=now, dry_run=dry_run, fast=True
+            )
+            if counts is None:
+                drop_staging(cur)
+                source = read_source(cur, Path(path), progress, sheet=sheet, mapping=mapping)
+                p = plan(mapping, source)
+                counts = _load(
+                    cur, p, source, mapping, progress, now=now, dry_run=dry_run, fast=False
+                )
+                assert counts is not None  # the full path never defers
+            inserted, updated, unchanged = counts
+            progress.stage("done", 1.0)
+            return ImportResult(
+                str(path),
+                mapping.table,
+                source.rows,
+                inserted,
+                updated,
+                unchanged,
+                dry_run,
+                time.perf_counter() - started,
+            )
+        except duckdb.Error as exc:
+            raise db.FunnelcastError(
+                f"{path}: import failed, nothing was written: {first_line(exc)}"
+            ) from None
+        finally:
+            drop_staging(cur)
+
+
+def preview(
+    cur, path: str | Path, mapping: Mapping, rows: int = 20, sheet: str | None = None
+) -> pl.DataFrame:
+    """Return the first rows of a file as the table would receive them (unparseable: null)."""
+    with in_utc(cur):
+        try:
+            source = read_source(cur, Path(path), sheet=sheet, mapping=mapping)
+            p = plan(mapping, source)
+            query = sql.preview_rows(p.rows_sql(), p.typed)
+            params = {**p.params, "limit": int(rows)}
+            return cur.sql(query, params=sql.bind(query, params)).pl()
+        finally:
+            drop_staging(cur)
