@@ -1,0 +1,75 @@
+"""The demo's money: spend per quarter and campaign following each channel's planted cost per
+lead, and the targets of the history's quarters and the next two (the trend plus ambition)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from funnelcast.core.periods import Quarter
+from funnelcast.demo.people import Leads
+from funnelcast.demo.story import CAMPAIGN_CHANNEL, CAMPAIGNS, CHANNELS, QUARTERS, STAGES
+
+
+def spend_table(
+    rng: np.random.Generator, people: Leads, quarters: list[Quarter], bounds: np.ndarray
+) -> pa.Table:
+    """Return spend per quarter and campaign: its leads x its channel's cost per lead x noise."""
+    quarter = np.searchsorted(bounds, people.created_us, side="right") - 1
+    leads = np.bincount(
+        quarter * len(CAMPAIGNS) + people.campaign, minlength=QUARTERS * len(CAMPAIGNS)
+    ).reshape(QUARTERS, len(CAMPAIGNS))
+    campaign_channel = np.array(CAMPAIGN_CHANNEL)
+    # Relative campaign costs are scaled so that a channel's expected cost per lead is its own.
+    relative = np.array([c.relative_cost for c in CAMPAIGNS])
+    share = np.array([c.share for c in CAMPAIGNS])
+    mean_relative = np.bincount(campaign_channel, share * relative) / np.bincount(
+        campaign_channel, share
+    )
+    cost = np.array([c.cost_per_lead for c in CHANNELS])[campaign_channel] * (
+        relative / mean_relative[campaign_channel]
+    )
+    noise = rng.lognormal(-(0.1**2) / 2, 0.1, leads.shape)  # mean 1
+    amount = np.round(leads * cost * noise, 2)
+    return pa.table(
+        {
+            "period_start": pa.array(
+                np.repeat([q.start for q in quarters[:QUARTERS]], len(CAMPAIGNS)), pa.date32()
+            ),
+            "channel": pa.array(np.tile([CHANNELS[c].name for c in campaign_channel], QUARTERS)),
+            "campaign": pa.array(np.tile([c.name or "" for c in CAMPAIGNS], QUARTERS)),
+            "amount": pa.array(amount.ravel()).cast(pa.decimal128(18, 2)),
+        }
+    )
+
+
+def targets_table(
+    rng: np.random.Generator,
+    stages: dict[str, np.ndarray],
+    quarters: list[Quarter],
+    bounds: np.ndarray,
+) -> pa.Table:
+    """Return targets for the 12 quarters and the next 2: the growth trend plus some ambition."""
+    won = stages["stage"] == STAGES.index("customer")
+    quarter = np.searchsorted(bounds, stages["changed_us"][won], side="right") - 1
+    customers = np.bincount(quarter, minlength=QUARTERS)[:QUARTERS]
+    revenue = np.bincount(quarter, stages["amount"][won], minlength=QUARTERS)[:QUARTERS]
+    # The plan follows the trend of the last 8 quarters (the first ones are still ramping up).
+    index = np.arange(QUARTERS + 2)
+    fit = slice(QUARTERS - 8, QUARTERS)
+    trend_customers = np.exp(
+        np.polyval(np.polyfit(index[fit], np.log(customers[fit] + 1), 1), index)
+    )
+    deal = revenue[fit].sum() / max(customers[fit].sum(), 1) or 10_000.0
+    ambition = rng.normal(1.05, 0.05, len(index))
+    target_customers = np.maximum(1, np.round(trend_customers * ambition)).astype(np.int32)
+    target_revenue = np.round(target_customers * deal * rng.normal(1.0, 0.03, len(index)), -3)
+    return pa.table(
+        {
+            "quarter_start": pa.array([q.start for q in quarters], pa.date32()),
+            "target_customers": pa.array(target_customers),
+            "target_revenue": pa.array(np.maximum(target_revenue, 1000.0)).cast(
+                pa.decimal128(18, 2)
+            ),
+        }
+    )
