@@ -1,4 +1,5 @@
-"""Fixtures every AppTest of the dashboard uses; test modules import them by name."""
+"""What every AppTest of the dashboard uses: the fixtures (test modules import them by name)
+and `run_app`, the dashboard after one run on a database file."""
 
 from __future__ import annotations
 
@@ -18,6 +19,15 @@ class NavigationOnly(PagesManager):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         PagesManager.uses_pages_directory = False
+
+
+def run_app(
+    monkeypatch: pytest.MonkeyPatch, database: Path, timeout: float = 120
+) -> app_test.AppTest:
+    """Return the dashboard (app.py) after one AppTest run on the database file (FUNNELCAST_DB);
+    each later run fails after timeout seconds."""
+    monkeypatch.setenv("FUNNELCAST_DB", str(database))
+    return app_test.AppTest.from_file(str(APP), default_timeout=timeout).run()
 
 
 @pytest.fixture(autouse=True)

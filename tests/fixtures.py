@@ -9,6 +9,7 @@ and compare a query's rows with rows worked out by hand. Times are ISO text, sto
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -558,6 +559,17 @@ def funnel_review(path: str | Path = ":memory:") -> duckdb.DuckDBPyConnection:
     set_reasons(con, FUNNEL_REVIEW_REASONS)
     db.set_meta(con, "as_of", "2026-06-30")
     return con
+
+
+def copy_without_spend(database: Path, copy: Path) -> Path:
+    """Copy the database file to copy, delete the copy's spend, and return copy's path."""
+    shutil.copy(database, copy)
+    con = db.connect(copy)
+    try:
+        con.execute("delete from spend")
+    finally:
+        con.close()
+    return copy
 
 
 T = TypeVar("T")

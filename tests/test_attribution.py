@@ -5,6 +5,7 @@ journeys."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import fixtures as fx
@@ -21,9 +22,9 @@ Q1 = [dt.date(2026, 1, 1)]
 
 @pytest.fixture(scope="module")
 def roi_db():
-    con = fx.roi_review()
-    yield con
-    con.close()
+    """Return the ROI database (tests/fixtures.py) in memory, shared by this module's tests."""
+    with contextlib.closing(fx.roi_review()) as con:
+        yield con
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
+import browser_support as bs
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM_ARGS, PAGE_RENDER_MS, chromium, served_app  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 # (sidebar title, screenshot name, a heading the page always shows): app.py's navigation order.
 PAGES = (
     ("Overview", "overview", "Overview"),
@@ -47,56 +45,31 @@ def settle(page) -> None:
 
 
 def test_every_page_renders_without_errors(chromium, served_app):
-    from playwright.sync_api import sync_playwright
-
     problems: list[str] = []
     seen: dict[str, dict[str, int]] = {}
-    ARTIFACTS.mkdir(exist_ok=True)
-    SCREENSHOTS.mkdir(exist_ok=True)
+    bs.ARTIFACTS.mkdir(exist_ok=True)
+    bs.SCREENSHOTS.mkdir(exist_ok=True)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(PAGE_RENDER_MS)
-            page.on(
-                "console",
-                lambda m: m.type == "error" and problems.append(f"console on {page.url}: {m.text}"),
-            )
-            page.on(
-                "pageerror", lambda error: problems.append(f"page error on {page.url}: {error}")
-            )
-            page.goto(served_app)
-            page.get_by_test_id("stMetric").first.wait_for()  # the Overview, through app.py
-            for title, name, heading in PAGES:
-                page.set_viewport_size({"width": 1600, "height": 1000})
-                page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
-                page.get_by_role("heading", name=heading).first.wait_for()
-                if title in READY:
-                    page.get_by_text(READY[title]).first.wait_for(timeout=READY_MS)
-                settle(page)
-                for test_id in ("stException", "stAlertContentError"):
-                    problems += [
-                        f"{title}: {text}"
-                        for text in page.get_by_test_id(test_id).all_inner_texts()
-                    ]
-                seen[title] = {
-                    "metrics": page.get_by_test_id("stMetric").count(),
-                    "charts": page.locator(".js-plotly-plot .main-svg").count(),
-                    "tables": page.get_by_test_id("stDataFrame").count(),
-                }
-                height = page.evaluate(
-                    "document.querySelector('[data-testid=stMain]').scrollHeight"
-                )
-                page.set_viewport_size({"width": 1600, "height": height + 40})
-                page.wait_for_timeout(800)  # Plotly re-lays out to the new width
-                shot = ARTIFACTS / f"page_{name}.png"
-                page.screenshot(path=str(shot), full_page=True)
-                shutil.copyfile(shot, SCREENSHOTS / f"{name}.png")
-            links = page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
-            listed = [re.sub(r"\s+", " ", text).strip() for text in links.all_inner_texts()]
-        finally:
-            browser.close()
+    with bs.open_page(chromium, served_app, problems=problems, name_the_url=True) as page:
+        page.get_by_test_id("stMetric").first.wait_for()  # the Overview, through app.py
+        for title, name, heading in PAGES:
+            bs.open_from_sidebar(page, title)
+            page.get_by_role("heading", name=heading).first.wait_for()
+            if title in READY:
+                page.get_by_text(READY[title]).first.wait_for(timeout=READY_MS)
+            settle(page)
+            for texts in bs.shown_errors(page):
+                problems += [f"{title}: {text}" for text in texts]
+            seen[title] = {
+                "metrics": page.get_by_test_id("stMetric").count(),
+                "charts": page.locator(".js-plotly-plot .main-svg").count(),
+                "tables": page.get_by_test_id("stDataFrame").count(),
+            }
+            shot = bs.ARTIFACTS / f"page_{name}.png"
+            bs.screenshot_main(page, shot)
+            shutil.copyfile(shot, bs.SCREENSHOTS / f"{name}.png")
+        links = page.get_by_test_id("stSidebarNav").get_by_test_id("stSidebarNavLink")
+        listed = [re.sub(r"\s+", " ", text).strip() for text in links.all_inner_texts()]
 
     # the sidebar lists exactly these pages, in this order (each link: icon ligature, title)
     assert len(listed) == len(PAGES), listed

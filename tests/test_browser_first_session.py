@@ -6,30 +6,21 @@ session. app.py now calls st.navigation first."""
 
 from __future__ import annotations
 
+import browser_support as bs
 import pytest
-from test_browser import CHROMIUM_ARGS, PAGE_RENDER_MS, chromium, served_app  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 
 def test_the_first_sidebar_choice_of_a_new_server_holds(chromium, served_app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(PAGE_RENDER_MS)
-            page.goto(served_app)
-            page.get_by_test_id("stMetric").first.wait_for()
-            quarter = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first
-            quarter.click()
-            page.get_by_role("option", name="2025Q1", exact=True).click()
-            page.get_by_text("2025Q1 ·").first.wait_for()
-            page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
-            page.wait_for_timeout(1500)
-            # still the chosen quarter once the run has settled
-            assert page.get_by_text("2025Q1 ·").first.is_visible()
-            assert not page.get_by_text("2026Q3 ·").first.is_visible()
-        finally:
-            browser.close()
+    with bs.open_page(chromium, served_app, viewport=(1400, 900)) as page:
+        page.get_by_test_id("stMetric").first.wait_for()
+        quarter = page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").first
+        quarter.click()
+        page.get_by_role("option", name="2025Q1", exact=True).click()
+        page.get_by_text("2025Q1 ·").first.wait_for()
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+        page.wait_for_timeout(1500)
+        # still the chosen quarter once the run has settled
+        assert page.get_by_text("2025Q1 ·").first.is_visible()
+        assert not page.get_by_text("2026Q3 ·").first.is_visible()

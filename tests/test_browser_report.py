@@ -5,66 +5,41 @@ in tests/screenshots/report.png and tests/screenshots/roi.png."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
+import browser_support as bs
 import pytest
-from test_browser import (  # noqa: F401  (fixtures used by name)
-    CHROMIUM_ARGS,
-    PAGE_RENDER_MS,
-    chromium,
-    served_app,
-)
+from cli_support import cli_json
 
 from funnelcast import cli
 from funnelcast.core import formats
 
 pytestmark = pytest.mark.browser
 
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 QUARTER = "2026Q3"
 # funnel, cost per stage, ROI by channel, attribution comparison, payback
 REVIEW_CHARTS = 5
 
 
-def watch(page, problems: list[str]) -> None:
-    """Record console errors and page errors of a browser page in problems."""
-    page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-
-
 def test_the_review_renders_its_charts_offline(chromium, demo_db, tmp_path, capsys):
-    from playwright.sync_api import sync_playwright
-
     out = tmp_path / "review.html"
     assert cli.main(["report", "--db", str(demo_db), "--quarter", QUARTER, "--out", str(out)]) == 0
     assert capsys.readouterr().out.startswith(f"wrote {out}: the quarterly review of {QUARTER}")
-    assert cli.main(["roi", "--db", str(demo_db), "--quarter", QUARTER, "--format", "json"]) == 0
-    expected = json.loads(capsys.readouterr().out)
+    expected = cli_json(capsys, "roi", "--db", demo_db, "--quarter", QUARTER)
     problems: list[str] = []
     requests: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(PAGE_RENDER_MS)
-            watch(page, problems)
-            page.on("request", lambda request: requests.append(request.url))
-            page.goto(out.as_uri())
-            page.locator(".js-plotly-plot .main-svg").nth(REVIEW_CHARTS - 1).wait_for()
-            page.wait_for_timeout(800)
-            charts = page.locator(".js-plotly-plot").count()
-            bars = page.locator(".js-plotly-plot .barlayer .trace").count()
-            funnel = page.locator(".js-plotly-plot .funnellayer .trace").count()
-            scorecard = page.locator(".scorecard").inner_text()
-            height = page.evaluate("document.body.scrollHeight")
-            page.set_viewport_size({"width": 1280, "height": height})
-            page.wait_for_timeout(500)
-            SCREENSHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "report.png"), full_page=True)
-        finally:
-            browser.close()
+    options = {"viewport": (1280, 900), "problems": problems, "requests": requests}
+    with bs.open_page(chromium, out.as_uri(), **options) as page:
+        page.locator(".js-plotly-plot .main-svg").nth(REVIEW_CHARTS - 1).wait_for()
+        page.wait_for_timeout(800)
+        charts = page.locator(".js-plotly-plot").count()
+        bars = page.locator(".js-plotly-plot .barlayer .trace").count()
+        funnel = page.locator(".js-plotly-plot .funnellayer .trace").count()
+        scorecard = page.locator(".scorecard").inner_text()
+        height = page.evaluate("document.body.scrollHeight")
+        page.set_viewport_size({"width": 1280, "height": height})
+        page.wait_for_timeout(500)
+        bs.SCREENSHOTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(bs.SCREENSHOTS / "report.png"), full_page=True)
 
     assert charts == REVIEW_CHARTS
     assert funnel == 1
@@ -76,40 +51,19 @@ def test_the_review_renders_its_charts_offline(chromium, demo_db, tmp_path, caps
 
 
 def test_the_served_roi_page_shows_the_cli_scorecard(chromium, served_app, demo_db, capsys):
-    from playwright.sync_api import sync_playwright
-
-    assert cli.main(["roi", "--db", str(demo_db), "--quarter", QUARTER, "--format", "json"]) == 0
-    expected = json.loads(capsys.readouterr().out)
+    expected = cli_json(capsys, "roi", "--db", demo_db, "--quarter", QUARTER)
     problems: list[str] = []
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1600, "height": 1000})
-            page.set_default_timeout(PAGE_RENDER_MS)
-            watch(page, problems)
-            page.goto(served_app)
-            page.get_by_test_id("stSidebarNav").get_by_text("ROI & attribution").click()
-            page.get_by_text("Quarterly review", exact=True).wait_for()
-            page.locator(".js-plotly-plot .main-svg").nth(3).wait_for()
-            page.get_by_test_id("stDownloadButton").wait_for()
-            page.wait_for_timeout(1500)
-            spend = (
-                page.get_by_test_id("stMetric")
-                .filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Spend", exact=True))
-                .get_by_test_id("stMetricValue")
-                .inner_text()
-            )
-            headings = page.get_by_test_id("stHeading").all_inner_texts()
-            exceptions = page.get_by_test_id("stException").all_inner_texts()
-            errors = page.get_by_test_id("stAlertContentError").all_inner_texts()
-            height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
-            page.set_viewport_size({"width": 1600, "height": height + 40})
-            page.wait_for_timeout(800)
-            SCREENSHOTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "roi.png"), full_page=True)
-        finally:
-            browser.close()
+    with bs.open_page(chromium, served_app, problems=problems) as page:
+        bs.open_from_sidebar(page, "ROI & attribution")
+        page.get_by_text("Quarterly review", exact=True).wait_for()
+        page.locator(".js-plotly-plot .main-svg").nth(3).wait_for()
+        page.get_by_test_id("stDownloadButton").wait_for()
+        page.wait_for_timeout(1500)
+        spend = bs.metric_value(page, "Spend")
+        headings = page.get_by_test_id("stHeading").all_inner_texts()
+        exceptions, errors = bs.shown_errors(page)
+        bs.screenshot_main(page, bs.SCREENSHOTS / "roi.png")
 
     assert spend == formats.money(expected["totals"]["spend"])
     assert expected["scorecard"]["sentence"] in headings

@@ -8,15 +8,13 @@ Weekdays used below: 2026-01-01 is a Thursday; 2026-02-01 and 2026-03-01 are Sun
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import fixtures as fx
 import polars as pl
 import pytest
-from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
+from apptest_support import navigation_only, release_streamlit_caches, run_app  # noqa: F401
+from cli_support import assert_one_line_failure, cli_json, cli_text, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -24,30 +22,10 @@ from streamlit.testing.v1 import AppTest
 
 from funnelcast.analytics import cohorts, funnel, scope
 from funnelcast.analytics import journeys as journey_flows
-from funnelcast.cli import main
 from funnelcast.data import db
 from funnelcast.data.context import load_context
 
-REPO = Path(__file__).resolve().parent.parent
 Q4_2025, Q1_2026 = dt.date(2025, 10, 1), dt.date(2026, 1, 1)
-
-
-@pytest.fixture(scope="module")
-def review():
-    """The funnel-review database in memory."""
-    con = fx.funnel_review()
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def review_file(tmp_path_factory) -> Path:
-    """The funnel-review database as a closed file, for the command line."""
-    path = tmp_path_factory.mktemp("funnel") / "review.duckdb"
-    con = fx.funnel_review(path)
-    con.execute("checkpoint")
-    con.close()
-    return path
 
 
 # =====================================================================================
@@ -55,44 +33,48 @@ def review_file(tmp_path_factory) -> Path:
 # =====================================================================================
 
 
-def test_lead_funnel_counts_each_creation_quarter_with_stages_reached_or_passed(review):
-    # 2026Q1 created ten leads (recycled_then_won is 2025Q4's). Reached MQL: all but lead_only,
-    # two of them without a recorded MQL (demo_request_without_mql, direct_sql_without_mql).
-    # Reached SAL: all but lead_only, mql_then_rejected, mql_awaiting_sales. SQL: less
-    # sal_then_dropped. Customers: straight_to_customer, won_in_next_quarter,
-    # won_after_long_wait, not_ready_then_won (counted in their creation quarter).
-    frame = db.run(review, "funnel_steps", fy_start_month=1, channel=None, dimension=None)
-    expected = pl.DataFrame(
-        {
-            "quarter_start": [Q4_2025, Q1_2026], "segment": ["all", "all"],
-            "count_leads": [1, 10], "count_reached_mql": [1, 9], "count_reached_sal": [1, 7],
-            "count_reached_sql": [1, 6], "count_reached_customer": [1, 4],
-            "count_mql_skipped": [0, 2],
-        }
-    )  # fmt: skip
-    assert_frame_equal(frame, expected, check_dtypes=False)
+STEP_COLUMNS = (
+    "quarter_start", "segment", "count_leads", "count_reached_mql", "count_reached_sal",
+    "count_reached_sql", "count_reached_customer", "count_mql_skipped",
+)  # fmt: skip
 
 
-def test_lead_funnel_breaks_down_by_an_allowed_dimension_with_unknowns_named(review):
+@pytest.mark.parametrize(
+    "channel, dimension, rows",
+    [
+        # 2026Q1 created ten leads (recycled_then_won is 2025Q4's). Reached MQL: all but
+        # lead_only, two of them without a recorded MQL (demo_request_without_mql,
+        # direct_sql_without_mql). Reached SAL: all but lead_only, mql_then_rejected,
+        # mql_awaiting_sales. SQL: less sal_then_dropped. Customers: straight_to_customer,
+        # won_in_next_quarter, won_after_long_wait, not_ready_then_won (counted in their
+        # creation quarter).
+        pytest.param(
+            None,
+            None,
+            [(Q4_2025, "all", 1, 1, 1, 1, 1, 0), (Q1_2026, "all", 10, 9, 7, 6, 4, 2)],
+            id="each-creation-quarter-with-stages-reached-or-passed",
+        ),
+        # search in 2026Q1: straight_to_customer (vp), mql_then_rejected, won_in_next_quarter,
+        # mql_awaiting_sales (no seniority).
+        pytest.param(
+            "search",
+            "seniority",
+            [(Q1_2026, "(unknown)", 3, 3, 1, 1, 1, 0), (Q1_2026, "vp", 1, 1, 1, 1, 1, 0)],
+            id="by-an-allowed-dimension-with-unknowns-named",
+        ),
+    ],
+)
+def test_lead_funnel_counts(funnel_review, channel, dimension, rows):
     frame = db.run(
-        review, "funnel_steps", fy_start_month=1, channel="search", dimension="seniority"
+        funnel_review, "funnel_steps", fy_start_month=1, channel=channel, dimension=dimension
     )
-    # search in 2026Q1: straight_to_customer (vp), mql_then_rejected, won_in_next_quarter,
-    # mql_awaiting_sales (no seniority).
-    expected = pl.DataFrame(
-        {
-            "quarter_start": [Q1_2026, Q1_2026], "segment": ["(unknown)", "vp"],
-            "count_leads": [3, 1], "count_reached_mql": [3, 1], "count_reached_sal": [1, 1],
-            "count_reached_sql": [1, 1], "count_reached_customer": [1, 1],
-            "count_mql_skipped": [0, 0],
-        }
-    )  # fmt: skip
+    expected = pl.DataFrame(rows, schema=STEP_COLUMNS, orient="row")
     assert_frame_equal(frame, expected, check_dtypes=False)
 
 
-def test_funnel_steps_give_step_and_top_rates_with_their_n(review):
-    ctx = load_context(review)
-    view = funnel.funnel_view(funnel.funnel_steps(review, ctx), ctx, "2026Q1", 0.0)
+def test_funnel_steps_give_step_and_top_rates_with_their_n(funnel_review):
+    ctx = load_context(funnel_review)
+    view = funnel.funnel_view(funnel.funnel_steps(funnel_review, ctx), ctx, "2026Q1", 0.0)
     counts = [(s["stage"], s["count"], s["lost"]) for s in view["steps"]]
     assert counts == [
         ("leads", 10, None),
@@ -108,12 +90,12 @@ def test_funnel_steps_give_step_and_top_rates_with_their_n(review):
     assert view["mql_skipped"] == 2
 
 
-def test_breakdown_names_come_from_the_allow_list_only(review):
-    ctx = load_context(review)
+def test_breakdown_names_come_from_the_allow_list_only(funnel_review):
+    ctx = load_context(funnel_review)
     with pytest.raises(scope.FunnelInputError, match="unknown breakdown 'job_title'"):
-        funnel.funnel_steps(review, ctx, by="job_title")
+        funnel.funnel_steps(funnel_review, ctx, by="job_title")
     with pytest.raises(scope.FunnelInputError, match="unknown breakdown"):
-        funnel.funnel_steps(review, ctx, by="channel; drop table leads")
+        funnel.funnel_steps(funnel_review, ctx, by="channel; drop table leads")
 
 
 def test_a_young_creation_cohort_is_immature():
@@ -127,15 +109,20 @@ def test_a_young_creation_cohort_is_immature():
 # =====================================================================================
 
 
-def test_cohort_curves_count_conversions_and_censoring_by_day_since_the_first_mql(review):
-    frame = db.run(
-        review,
+def cohort_curves(con, grain: str = "quarter", channel: str | None = None) -> pl.DataFrame:
+    """Return queries/cohort_curves.sql's rows as of 2026-07-01, the year starting in January."""
+    return db.run(
+        con,
         "cohort_curves",
         as_of=dt.datetime(2026, 7, 1),
-        grain="quarter",
+        grain=grain,
         fy_start_month=1,
-        channel=None,
+        channel=channel,
     )
+
+
+def test_cohort_curves_count_conversions_and_censoring_by_day_since_the_first_mql(funnel_review):
+    frame = cohort_curves(funnel_review)
     sql_q1 = frame.filter((pl.col("cohort_start") == Q1_2026) & (pl.col("outcome") == "sql"))
     # converted: won_in_next_quarter 14 d, straight_to_customer 22, won_after_long_wait 44,
     # not_ready_then_won 60 (from its first MQL); still without SQL on 2026-07-01:
@@ -157,15 +144,8 @@ def test_cohort_curves_count_conversions_and_censoring_by_day_since_the_first_mq
     ]
 
 
-def test_cohort_curves_by_month_and_channel(review):
-    frame = db.run(
-        review,
-        "cohort_curves",
-        as_of=dt.datetime(2026, 7, 1),
-        grain="month",
-        fy_start_month=1,
-        channel="search",
-    )
+def test_cohort_curves_by_month_and_channel(funnel_review):
+    frame = cohort_curves(funnel_review, grain="month", channel="search")
     # search MQLs: straight_to_customer (January), mql_then_rejected (February),
     # won_in_next_quarter and mql_awaiting_sales (March)
     sizes = (
@@ -207,15 +187,8 @@ def test_the_eventual_estimate_adds_the_expected_late_conversions_of_the_unconve
     assert cohorts.eventual_estimate(old, reference) == pytest.approx(1.0)
 
 
-def test_the_reference_curve_finds_its_plateau_and_horizon(review):
-    frame = db.run(
-        review,
-        "cohort_curves",
-        as_of=dt.datetime(2026, 7, 1),
-        grain="quarter",
-        fy_start_month=1,
-        channel=None,
-    )
+def test_the_reference_curve_finds_its_plateau_and_horizon(funnel_review):
+    frame = cohort_curves(funnel_review)
     reference = cohorts.reference_curve(frame.filter(pl.col("outcome") == "sql"))
     # pooled: conversions on days 14, 22, 44, 60, 90 among 8, three censored after day 90:
     # 1 - 7/8 * 6/7 * 5/6 * 4/5 * 3/4 = 5/8; 90% of it (0.5625) is first reached on day 90
@@ -223,9 +196,9 @@ def test_the_reference_curve_finds_its_plateau_and_horizon(review):
     assert reference.horizon_days == 90
 
 
-def test_cohort_report_marks_young_cohorts_immature_and_their_estimate_as_such(review):
-    ctx = load_context(review)
-    result = cohorts.cohorts(cohorts.cohort_frame(review, ctx), ctx)
+def test_cohort_report_marks_young_cohorts_immature_and_their_estimate_as_such(funnel_review):
+    ctx = load_context(funnel_review)
+    result = cohorts.cohorts(cohorts.cohort_frame(funnel_review, ctx), ctx)
     by_label = {c["cohort"]: c for c in result["outcomes"]["sql"]["cohorts"]}
     q1 = by_label["2026Q1"]
     assert q1["mqls"] == 7
@@ -242,8 +215,8 @@ def test_cohort_report_marks_young_cohorts_immature_and_their_estimate_as_such(r
 # =====================================================================================
 
 
-def test_time_in_stage_over_all_quarters_and_channels(review):
-    frame = db.run(review, "time_in_stage", fy_start_month=1, channel=None)
+def test_time_in_stage_over_all_quarters_and_channels(funnel_review):
+    frame = db.run(funnel_review, "time_in_stage", fy_start_month=1, channel=None)
     overall = frame.filter(pl.col("is_all_quarters") & pl.col("is_all_channels")).sort("step")
     # mql_to_sal: 2 (straight), 2 (recycled_then_won), 14 (won_in_next_quarter: SQL first),
     # 12 (won_after_long_wait), 1 (sal_then_dropped), 53 (not_ready_then_won, from its first MQL)
@@ -255,8 +228,8 @@ def test_time_in_stage_over_all_quarters_and_channels(review):
     ]
 
 
-def test_time_in_stage_per_quarter_the_step_began_and_channel(review):
-    frame = db.run(review, "time_in_stage", fy_start_month=1, channel=None)
+def test_time_in_stage_per_quarter_the_step_began_and_channel(funnel_review):
+    frame = db.run(funnel_review, "time_in_stage", fy_start_month=1, channel=None)
     q4 = frame.filter(pl.col("quarter_start") == Q4_2025).sort("step", "is_all_channels")
     assert q4.select("step", "channel", "is_all_channels", "count_leads", "median_days").rows() == [
         ("mql_to_sal", "social", False, 1, 2.0),
@@ -292,8 +265,8 @@ PATTERN_COLUMNS = (
 )
 
 
-def test_journey_patterns_of_a_quarter(review):
-    frame = db.run(review, "journeys", fy_start_month=1, channel=None)
+def test_journey_patterns_of_a_quarter(funnel_review):
+    frame = db.run(funnel_review, "journeys", fy_start_month=1, channel=None)
     q1 = frame.filter(pl.col("quarter_start") == Q1_2026).select(PATTERN_COLUMNS)
     assert sorted(q1.rows(), key=str) == sorted(
         [
@@ -318,9 +291,9 @@ def test_journey_patterns_of_a_quarter(review):
     ]
 
 
-def test_journeys_summarise_skips_recycling_and_the_flows(review):
-    ctx = load_context(review)
-    result = journey_flows.journeys(journey_flows.journeys_frame(review, ctx), "2026Q1")
+def test_journeys_summarise_skips_recycling_and_the_flows(funnel_review):
+    ctx = load_context(funnel_review)
+    result = journey_flows.journeys(journey_flows.journeys_frame(funnel_review, ctx), "2026Q1")
     assert result["leads"] == 10
     assert result["entered_sales"] == {"mql": 7, "demo_request": 1, "direct": 1}
     assert result["never_reached_sales"] == 1  # lead_only
@@ -428,17 +401,10 @@ def test_stage_counts_never_grow_down_the_funnel_and_rates_stay_in_0_1(journeys)
 # =====================================================================================
 
 
-def funnel_json(capsys, *args) -> dict:
-    """Return what `funnelcast funnel ARGS --format json` prints."""
-    assert main(["funnel", *map(str, args), "--format", "json"]) == 0
-    out, err = capsys.readouterr()
-    # Streamlit's loggers, left over from AppTest runs, may write here; the command must not
-    assert "funnelcast" not in err
-    return json.loads(out)
-
-
-def test_cli_funnel_json_has_the_period_and_the_previous_one(capsys, review_file):
-    result = funnel_json(capsys, "--db", review_file, "--quarter", "2026Q1", "--by", "seniority")
+def test_cli_funnel_json_has_the_period_and_the_previous_one(capsys, funnel_review_file):
+    result = cli_json(
+        capsys, "funnel", "--db", funnel_review_file, "--quarter", "2026Q1", "--by", "seniority"
+    )
     assert [s["count"] for s in result["funnel"]["steps"]] == [10, 9, 7, 6, 4]
     assert result["previous"]["quarter"] == "2025Q4"
     assert [s["count"] for s in result["previous"]["steps"]] == [1, 1, 1, 1, 1]
@@ -447,15 +413,16 @@ def test_cli_funnel_json_has_the_period_and_the_previous_one(capsys, review_file
     assert result["journeys"]["sqls_without_mql"] == {"demo_request": 1, "direct": 1}
 
 
-def test_cli_funnel_channel_scope(capsys, review_file):
-    result = funnel_json(capsys, "--db", review_file, "--quarter", "2026Q1", "--channel", "social")
+def test_cli_funnel_channel_scope(capsys, funnel_review_file):
+    result = cli_json(
+        capsys, "funnel", "--db", funnel_review_file, "--quarter", "2026Q1", "--channel", "social"
+    )
     # social 2026Q1: demo_request_without_mql and lead_only
     assert [s["count"] for s in result["funnel"]["steps"]] == [2, 1, 1, 1, 0]
 
 
-def test_cli_funnel_table_is_for_people(capsys, review_file):
-    assert main(["funnel", "--db", str(review_file), "--quarter", "2026Q1"]) == 0
-    out = capsys.readouterr().out
+def test_cli_funnel_table_is_for_people(capsys, funnel_review_file):
+    out = cli_text(capsys, "funnel", "--db", funnel_review_file, "--quarter", "2026Q1")
     assert "2026Q1 · all channels" in out
     assert "SAL" in out and "77.8% (n 9" in out  # 7 of 9 reached SAL
 
@@ -468,27 +435,9 @@ def test_cli_funnel_table_is_for_people(capsys, review_file):
         (["--by", "job_title"], "invalid choice: 'job_title'"),
     ],
 )
-def test_cli_funnel_bad_input_is_one_line_and_non_zero(review_file, args, message):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "funnelcast",
-            "funnel",
-            "--db",
-            str(review_file),
-            *args,
-            "--format",
-            "json",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode != 0
-    assert message in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+def test_cli_funnel_bad_input_is_one_line_and_non_zero(funnel_review_file, args, message):
+    done = run_cli("funnel", "--db", funnel_review_file, *args, "--format", "json")
+    assert_one_line_failure(done, message)
     assert done.stdout == ""
 
 
@@ -501,9 +450,7 @@ def run_page(
     demo_db: Path, monkeypatch, quarter: str | None = None, by: str | None = None
 ) -> AppTest:
     """Return the Funnel page run in AppTest on the demo database."""
-    monkeypatch.setenv("FUNNELCAST_DB", str(demo_db))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.run()
+    at = run_app(monkeypatch, demo_db)
     if quarter:
         at.selectbox(key="quarter").set_value(quarter).run()
     at.switch_page("pages/funnel.py").run()
@@ -515,7 +462,9 @@ def run_page(
 
 def test_funnel_page_shows_the_cli_figures(demo_db, monkeypatch, capsys):
     at = run_page(demo_db, monkeypatch, quarter="2026Q2", by="company_size")
-    expected = funnel_json(capsys, "--db", demo_db, "--quarter", "2026Q2", "--by", "company_size")
+    expected = cli_json(
+        capsys, "funnel", "--db", demo_db, "--quarter", "2026Q2", "--by", "company_size"
+    )
     assert at.title[0].value == "Funnel"
     steps = at.dataframe[0].value
     assert steps["count"].tolist() == [s["count"] for s in expected["funnel"]["steps"]]
@@ -549,18 +498,16 @@ def test_funnel_page_on_a_database_without_stage_changes_says_what_is_missing(
     path = tmp_path / "leads_only.duckdb"
     con = fx.build([fx.LEAD_ONLY, fx.Journey("another", "2026-02-01", "search")], path=path)
     con.close()
-    monkeypatch.setenv("FUNNELCAST_DB", str(path))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.run()
+    at = run_app(monkeypatch, path)
     at.switch_page("pages/funnel.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("no stage changes loaded" in i.value for i in at.info)
     assert at.dataframe[0].value["count"].tolist() == [2, 0, 0, 0, 0]
 
 
-def test_the_breakdown_table_puts_the_previous_period_beside(review):
-    ctx = load_context(review)
-    frame = funnel.funnel_steps(review, ctx, by="channel")
+def test_the_breakdown_table_puts_the_previous_period_beside(funnel_review):
+    ctx = load_context(funnel_review)
+    frame = funnel.funnel_steps(funnel_review, ctx, by="channel")
     table = funnel.segments_table(
         funnel.breakdown(frame, "2026Q1"), funnel.breakdown(frame, "2025Q4")
     )

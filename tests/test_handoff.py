@@ -10,52 +10,26 @@ are Sundays; 2025-12-01 is a Monday.
 from __future__ import annotations
 
 import datetime as dt
-import json
-import subprocess
-import sys
-from pathlib import Path
 
 import fixtures as fx
 import polars as pl
 import pytest
-from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
+from apptest_support import navigation_only, release_streamlit_caches, run_app  # noqa: F401
+from cli_support import assert_one_line_failure, cli_json, cli_text, run_cli
 from hypothesis import HealthCheck, given, settings
-from streamlit.testing.v1 import AppTest
 from test_funnel import random_journeys
 
 from funnelcast.analytics import handoff
-from funnelcast.cli import main
 from funnelcast.data import db
 from funnelcast.data.context import load_context
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def review():
-    """The funnel-review database in memory."""
-    con = fx.funnel_review()
-    yield con
-    con.close()
-
-
-@pytest.fixture(scope="module")
-def review_file(tmp_path_factory) -> Path:
-    """The funnel-review database as a closed file, for the command line."""
-    path = tmp_path_factory.mktemp("handoff") / "review.duckdb"
-    con = fx.funnel_review(path)
-    con.execute("checkpoint")
-    con.close()
-    return path
-
 
 # =====================================================================================
 # queries/handoff_mqls.sql
 # =====================================================================================
 
 
-def test_every_mql_is_a_hand_off_with_sales_first_answer(review):
-    frame = db.run(review, "handoff_mqls", fy_start_month=1, channel=None)
+def test_every_mql_is_a_hand_off_with_sales_first_answer(funnel_review):
+    frame = db.run(funnel_review, "handoff_mqls", fy_start_month=1, channel=None)
     got = frame.select(
         "lead_id",
         "handoff_number",
@@ -69,36 +43,20 @@ def test_every_mql_is_a_hand_off_with_sales_first_answer(review):
     assert got == [
         ("recycled_then_won", 1, d(2025, 12, 1), "sal", "accepted", d(2025, 12, 3), None),
         ("won_after_long_wait", 1, d(2026, 1, 7), "sal", "accepted", d(2026, 1, 19), None),
-        (
-            "not_ready_then_won",
-            1,
-            d(2026, 1, 9),
-            "rejected",
-            "rejected",
-            d(2026, 1, 12),
-            "not ready",
-        ),
+        ("not_ready_then_won", 1, d(2026, 1, 9), "rejected", "rejected", d(2026, 1, 12), "not ready"),
         ("straight_to_customer", 1, d(2026, 1, 10), "sal", "accepted", d(2026, 1, 12), None),
         ("sal_then_dropped", 1, d(2026, 1, 14), "sal", "accepted", d(2026, 1, 15), None),
-        (
-            "mql_then_rejected",
-            1,
-            d(2026, 2, 1),
-            "rejected",
-            "rejected",
-            d(2026, 2, 5),
-            "wrong persona",
-        ),
+        ("mql_then_rejected", 1, d(2026, 2, 1), "rejected", "rejected", d(2026, 2, 5), "wrong persona"),
         # back after recycling: the answer to the second hand-off is the SQL, not the old SAL
         ("recycled_then_won", 2, d(2026, 2, 15), "sql", "accepted", d(2026, 3, 1), None),
         ("won_in_next_quarter", 1, d(2026, 3, 1), "sql", "accepted", d(2026, 3, 15), None),
         ("not_ready_then_won", 2, d(2026, 3, 2), "sal", "accepted", d(2026, 3, 3), None),
         ("mql_awaiting_sales", 1, d(2026, 3, 25), None, None, None, None),
-    ]
+    ]  # fmt: skip
 
 
-def test_hand_offs_carry_what_the_lead_did_afterwards(review):
-    frame = db.run(review, "handoff_mqls", fy_start_month=1, channel="content")
+def test_hand_offs_carry_what_the_lead_did_afterwards(funnel_review):
+    frame = db.run(funnel_review, "handoff_mqls", fy_start_month=1, channel="content")
     assert frame.select(
         "handoff_number",
         pl.col("reached_sql_at").dt.date(),
@@ -108,25 +66,9 @@ def test_hand_offs_carry_what_the_lead_did_afterwards(review):
         "seniority",
         "company_size_band",
     ).rows() == [
-        (
-            1,
-            dt.date(2026, 3, 10),
-            dt.date(2026, 4, 20),
-            7000.0,
-            "content",
-            "(unknown)",
-            "(unknown)",
-        ),
-        (
-            2,
-            dt.date(2026, 3, 10),
-            dt.date(2026, 4, 20),
-            7000.0,
-            "content",
-            "(unknown)",
-            "(unknown)",
-        ),
-    ]
+        (1, dt.date(2026, 3, 10), dt.date(2026, 4, 20), 7000.0, "content", "(unknown)", "(unknown)"),
+        (2, dt.date(2026, 3, 10), dt.date(2026, 4, 20), 7000.0, "content", "(unknown)", "(unknown)"),
+    ]  # fmt: skip
 
 
 # =====================================================================================
@@ -156,9 +98,9 @@ def test_the_sla_deadline_is_the_nth_weekday_after_the_hand_off():
     assert handoff.sla_deadline(handed[2:], 0).to_list() == [dt.date(2026, 1, 7)]
 
 
-def test_hand_offs_get_their_wait_and_sla_verdict(review):
-    ctx = load_context(review)
-    frame = handoff.handoffs(review, ctx, sla=2).sort("handed_at")
+def test_hand_offs_get_their_wait_and_sla_verdict(funnel_review):
+    ctx = load_context(funnel_review)
+    frame = handoff.handoffs(funnel_review, ctx, sla=2).sort("handed_at")
     assert frame.select("lead_id", "wait_business_days", "is_breached").rows() == [
         ("recycled_then_won", 2, False),  # Mon -> Wed
         ("won_after_long_wait", 8, True),  # Wed 7 Jan -> Mon 19 Jan
@@ -172,7 +114,7 @@ def test_hand_offs_get_their_wait_and_sla_verdict(review):
         ("mql_awaiting_sales", None, True),  # no answer by 30 June
     ]
     # with a 10-day SLA only the unanswered one breaches it
-    loose = handoff.handoffs(review, ctx, sla=10)
+    loose = handoff.handoffs(funnel_review, ctx, sla=10)
     assert loose.filter(pl.col("is_breached"))["lead_id"].to_list() == ["mql_awaiting_sales"]
 
 
@@ -194,8 +136,8 @@ def test_the_sla_setting_comes_from_the_database_unless_given():
 # =====================================================================================
 
 
-def test_a_quarter_of_hand_offs(review):
-    result = handoff.report(review, quarter="2026Q1", sla=2, by="channel")
+def test_a_quarter_of_hand_offs(funnel_review):
+    result = handoff.report(funnel_review, quarter="2026Q1", sla=2, by="channel")
     # nine hand-offs in 2026Q1: six accepted, two rejected, one awaiting
     assert (result["handoffs"], result["accepted"], result["rejected"], result["awaiting"]) == (
         9,
@@ -227,8 +169,8 @@ def test_a_quarter_of_hand_offs(review):
     ]
 
 
-def test_rejection_reasons_by_segment(review):
-    result = handoff.report(review, quarter="2026Q1", by="channel")
+def test_rejection_reasons_by_segment(funnel_review):
+    result = handoff.report(funnel_review, quarter="2026Q1", by="channel")
     by = {s["segment"]: s for s in result["reasons_by"]["segments"]}
     assert by["search"]["handoffs"] == 4
     assert (by["search"]["rejection_rate"]["successes"], by["search"]["rejection_rate"]["n"]) == (
@@ -239,8 +181,8 @@ def test_rejection_reasons_by_segment(review):
     assert [r["reason"] for r in by["content"]["reasons"]] == ["not ready"]
 
 
-def test_not_ready_rejections_that_bought_later(review):
-    result = handoff.report(review, quarter="2026Q1")["not_ready_later_won"]
+def test_not_ready_rejections_that_bought_later(funnel_review):
+    result = handoff.report(funnel_review, quarter="2026Q1")["not_ready_later_won"]
     assert result["rejected_not_ready"] == 1
     assert (result["won_later"]["successes"], result["won_later"]["n"]) == (1, 1)
     assert result["revenue"] == 7000.0
@@ -249,9 +191,9 @@ def test_not_ready_rejections_that_bought_later(review):
     ]
 
 
-def test_waiting_against_conversion_on_mature_hand_offs(review):
-    ctx = load_context(review)
-    frame = handoff.handoffs(review, ctx)
+def test_waiting_against_conversion_on_mature_hand_offs(funnel_review):
+    ctx = load_context(funnel_review)
+    frame = handoff.handoffs(funnel_review, ctx)
     result = handoff.wait_vs_conversion(frame, ctx, None)
     # hand-off to SQL days: 22, 90, 14, 14, 44, 60, 8: 90th percentile 72, so hand-offs before
     # 19 April are mature: all nine answered ones
@@ -310,25 +252,17 @@ def test_hand_off_rates_stay_in_0_1_and_answers_add_up(journeys):
 # =====================================================================================
 
 
-def handoff_json(capsys, *args) -> dict:
-    """Return what `funnelcast handoff ARGS --format json` prints."""
-    assert main(["handoff", *map(str, args), "--format", "json"]) == 0
-    out, err = capsys.readouterr()
-    # Streamlit's loggers, left over from AppTest runs, may write here; the command must not
-    assert "funnelcast" not in err
-    return json.loads(out)
-
-
-def test_cli_handoff_json(capsys, review_file):
-    result = handoff_json(capsys, "--db", review_file, "--quarter", "2026Q1", "--sla-days", "10")
+def test_cli_handoff_json(capsys, funnel_review_file):
+    result = cli_json(
+        capsys, "handoff", "--db", funnel_review_file, "--quarter", "2026Q1", "--sla-days", "10"
+    )
     assert result["scope"]["sla_business_days"] == 10
     assert result["sla_breached"] == 1
     assert result["acceptance"]["value"] == pytest.approx(6 / 8)
 
 
-def test_cli_handoff_table(capsys, review_file):
-    assert main(["handoff", "--db", str(review_file), "--quarter", "2026Q1"]) == 0
-    out = capsys.readouterr().out
+def test_cli_handoff_table(capsys, funnel_review_file):
+    out = cli_text(capsys, "handoff", "--db", funnel_review_file, "--quarter", "2026Q1")
     assert "SLA 2 business days" in out
     assert "75.0% (n 8" in out
     assert "not ready" in out
@@ -342,17 +276,8 @@ def test_cli_handoff_table(capsys, review_file):
         (["--quarter", "2026Q9"], "not a quarter"),
     ],
 )
-def test_cli_handoff_bad_input_is_one_line_and_non_zero(review_file, args, message):
-    done = subprocess.run(
-        [sys.executable, "-m", "funnelcast", "handoff", "--db", str(review_file), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode != 0
-    assert message in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+def test_cli_handoff_bad_input_is_one_line_and_non_zero(funnel_review_file, args, message):
+    assert_one_line_failure(run_cli("handoff", "--db", funnel_review_file, *args), message)
 
 
 # =====================================================================================
@@ -361,15 +286,22 @@ def test_cli_handoff_bad_input_is_one_line_and_non_zero(review_file, args, messa
 
 
 def test_handoff_page_shows_the_cli_figures(demo_db, monkeypatch, capsys):
-    monkeypatch.setenv("FUNNELCAST_DB", str(demo_db))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.run()
+    at = run_app(monkeypatch, demo_db)
     at.selectbox(key="quarter").set_value("2026Q2").run()
     at.switch_page("pages/handoff.py").run()
     at.number_input(key="handoff_sla").set_value(3).run()
     assert not at.exception, [e.value for e in at.exception]
-    expected = handoff_json(
-        capsys, "--db", demo_db, "--quarter", "2026Q2", "--sla-days", "3", "--by", "seniority"
+    expected = cli_json(
+        capsys,
+        "handoff",
+        "--db",
+        demo_db,
+        "--quarter",
+        "2026Q2",
+        "--sla-days",
+        "3",
+        "--by",
+        "seniority",
     )
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Hand-offs"] == f"{expected['handoffs']:,}"
@@ -380,7 +312,7 @@ def test_handoff_page_shows_the_cli_figures(demo_db, monkeypatch, capsys):
     )
     assert any(f"{expected['answered_late']} answered late" in c.value for c in at.caption)
     # the SLA moves the breaches: a looser SLA never breaches more
-    looser = handoff_json(capsys, "--db", demo_db, "--quarter", "2026Q2", "--sla-days", "10")
+    looser = cli_json(capsys, "handoff", "--db", demo_db, "--quarter", "2026Q2", "--sla-days", "10")
     assert looser["sla_breached"] <= expected["sla_breached"]
 
 
@@ -388,9 +320,7 @@ def test_handoff_page_without_stage_changes_says_what_to_load(tmp_path, monkeypa
     path = tmp_path / "leads_only.duckdb"
     con = fx.build([fx.LEAD_ONLY], path=path)
     con.close()
-    monkeypatch.setenv("FUNNELCAST_DB", str(path))
-    at = AppTest.from_file(str(APP), default_timeout=120)
-    at.run()
+    at = run_app(monkeypatch, path)
     at.switch_page("pages/handoff.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("stage history" in i.value for i in at.info)

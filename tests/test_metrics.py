@@ -53,6 +53,19 @@ def figures_of(result: dict) -> dict:
     return {key: result[key] for key in FIGURE_KEYS}
 
 
+def rate_of(successes: int, n: int, value, low, high) -> dict:
+    """Return a rate as metrics() gives it: successes of n, its value and 95% Wilson interval,
+    on a small sample (under 30)."""
+    return {
+        "successes": successes,
+        "n": n,
+        "value": value,
+        "low": low,
+        "high": high,
+        "is_small_sample": True,
+    }
+
+
 def no_counts(**overrides) -> dict:
     """Return the figures of a scope with nothing in it, with some figures overridden."""
     figures = {key: 0 for key in FIGURE_KEYS[:7]}
@@ -214,17 +227,7 @@ def test_metrics_scope_of_all_history(review):
 def test_rates_carry_their_n_and_interval(review):
     rates = metrics(review)["rates"]
     # 3 of 4 MQLs reached SQL; Wilson 95% for 3/4 is (0.3006, 0.9544)
-    assert rates["mql_to_sql"] == pytest.approx(
-        {
-            "successes": 3,
-            "n": 4,
-            "value": 0.75,
-            "low": 0.3006,
-            "high": 0.9544,
-            "is_small_sample": True,
-        },
-        abs=1e-4,
-    )
+    assert rates["mql_to_sql"] == pytest.approx(rate_of(3, 4, 0.75, 0.3006, 0.9544), abs=1e-4)
 
 
 # =====================================================================================
@@ -427,44 +430,11 @@ def test_rates_with_wilson_intervals_on_ten_mqls():
     con = fx.build(TEN_MQLS, spend=[Spend("2026-01-01", "email", 2_000)])
     result = metrics(con.cursor())
     rates = result["rates"]
-    assert rates["mql_to_sql"] == pytest.approx(
-        {
-            "successes": 5,
-            "n": 10,
-            "value": 0.5,
-            "low": 0.2366,
-            "high": 0.7634,
-            "is_small_sample": True,
-        },
-        abs=1e-4,
-    )
-    assert rates["mql_to_customer"] == pytest.approx(
-        {
-            "successes": 0,
-            "n": 10,
-            "value": 0.0,
-            "low": 0.0,
-            "high": 0.2775,
-            "is_small_sample": True,
-        },
-        abs=1e-4,
-    )
+    assert rates["mql_to_sql"] == pytest.approx(rate_of(5, 10, 0.5, 0.2366, 0.7634), abs=1e-4)
+    assert rates["mql_to_customer"] == pytest.approx(rate_of(0, 10, 0.0, 0.0, 0.2775), abs=1e-4)
     # 0 of 5: upper bound z^2 / (n + z^2) = 3.8415 / 8.8415
-    assert rates["sql_to_customer"] == pytest.approx(
-        {"successes": 0, "n": 5, "value": 0.0, "low": 0.0, "high": 0.4345, "is_small_sample": True},
-        abs=1e-4,
-    )
-    assert rates["lead_to_mql"] == pytest.approx(
-        {
-            "successes": 10,
-            "n": 10,
-            "value": 1.0,
-            "low": 0.7225,
-            "high": 1.0,
-            "is_small_sample": True,
-        },
-        abs=1e-4,
-    )
+    assert rates["sql_to_customer"] == pytest.approx(rate_of(0, 5, 0.0, 0.0, 0.4345), abs=1e-4)
+    assert rates["lead_to_mql"] == pytest.approx(rate_of(10, 10, 1.0, 0.7225, 1.0), abs=1e-4)
     assert result["cost_per_mql"] == 200.0
     assert result["cost_per_sql"] == 400.0
     assert result["cost_per_customer"] is None  # no customers
@@ -517,14 +487,7 @@ def test_metrics_of_an_empty_database():
     assert result["by_channel"] == []
     assert result["scope"]["as_of"] is None
     assert result["scope"]["cohort_is_mature"] is None
-    assert result["rates"]["mql_to_sql"] == {
-        "successes": 0,
-        "n": 0,
-        "value": None,
-        "low": None,
-        "high": None,
-        "is_small_sample": True,
-    }
+    assert result["rates"]["mql_to_sql"] == rate_of(0, 0, None, None, None)
 
 
 @pytest.mark.parametrize(

@@ -4,15 +4,14 @@ databases (missing, empty, without spend, not a database) get a message, not a t
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
+import fixtures as fx
 import pytest
-from apptest_support import APP, navigation_only, release_streamlit_caches  # noqa: F401
+from apptest_support import navigation_only, release_streamlit_caches, run_app  # noqa: F401
+from cli_support import cli_json
 from streamlit.testing.v1 import AppTest
 
-from funnelcast import cli
 from funnelcast.analytics import overview
 from funnelcast.core import formats
 from funnelcast.data import db
@@ -21,17 +20,9 @@ from funnelcast.data.context import load_context
 KPI_LABELS = {key: (label, kind) for key, label, kind, *_ in overview.KPI_SPECS}
 
 
-def run_app(monkeypatch: pytest.MonkeyPatch, database: Path) -> AppTest:
-    """Return the app after one run against the database file."""
-    monkeypatch.setenv("FUNNELCAST_DB", str(database))
-    return AppTest.from_file(str(APP), default_timeout=120).run()
-
-
 def cli_metrics(capsys: pytest.CaptureFixture, database: Path, *args: str) -> dict:
     """Return what `funnelcast metrics --format json` prints for the database and options."""
-    capsys.readouterr()
-    assert cli.main(["metrics", "--db", str(database), *args, "--format", "json"]) == 0
-    return json.loads(capsys.readouterr().out)
+    return cli_json(capsys, "metrics", "--db", database, *args)
 
 
 def shown_metrics(at: AppTest) -> dict[str, object]:
@@ -164,11 +155,7 @@ def test_an_empty_database_says_what_to_load(monkeypatch, tmp_path):
 
 
 def test_without_spend_the_page_says_so_and_shows_the_rest(monkeypatch, tmp_path, demo_db):
-    database = tmp_path / "no_spend.duckdb"
-    shutil.copy(demo_db, database)
-    con = db.connect(database)
-    con.execute("delete from spend")
-    con.close()
+    database = fx.copy_without_spend(demo_db, tmp_path / "no_spend.duckdb")
 
     at = run_app(monkeypatch, database)
 

@@ -12,105 +12,77 @@ from funnelcast.core.stats import MIN_N, Rate, rate, ratio, wilson
 D = dt.date
 
 
+def quarter_spanning(start: str, end: str, label: str) -> Quarter:
+    """Return the Quarter named label from day start up to day end (ISO dates, end excluded)."""
+    return Quarter(D.fromisoformat(start), D.fromisoformat(end), label)
+
+
 # =====================================================================================
 # quarters
 # =====================================================================================
 
 
+# case id: (day, fiscal year start month, its quarter's first day, end (excluded), label)
+QUARTER_OF = {
+    # calendar quarters
+    "jan_first_day": (D(2026, 1, 1), 1, "2026-01-01", "2026-04-01", "2026Q1"),
+    "jan_last_day": (D(2026, 3, 31), 1, "2026-01-01", "2026-04-01", "2026Q1"),
+    "jan_q2": (D(2026, 4, 1), 1, "2026-04-01", "2026-07-01", "2026Q2"),
+    "jan_q4": (D(2025, 12, 31), 1, "2025-10-01", "2026-01-01", "2025Q4"),
+    # February start: the fiscal year Feb 2025 - Jan 2026 is FY2026, named for its end
+    "feb_first_day": (D(2025, 2, 1), 2, "2025-02-01", "2025-05-01", "2026Q1"),
+    "feb_q1_last": (D(2025, 4, 30), 2, "2025-02-01", "2025-05-01", "2026Q1"),
+    "feb_q2": (D(2025, 5, 1), 2, "2025-05-01", "2025-08-01", "2026Q2"),
+    "feb_q4_dec": (D(2025, 12, 15), 2, "2025-11-01", "2026-02-01", "2026Q4"),
+    "feb_q4_jan": (D(2026, 1, 31), 2, "2025-11-01", "2026-02-01", "2026Q4"),
+    "feb_previous_fy": (D(2025, 1, 31), 2, "2024-11-01", "2025-02-01", "2025Q4"),
+}
+
+
 @pytest.mark.parametrize(
-    "day, fy_start_month, quarter",
-    [
-        # calendar quarters
-        pytest.param(
-            D(2026, 1, 1), 1, Quarter(D(2026, 1, 1), D(2026, 4, 1), "2026Q1"), id="jan_first_day"
-        ),
-        pytest.param(
-            D(2026, 3, 31), 1, Quarter(D(2026, 1, 1), D(2026, 4, 1), "2026Q1"), id="jan_last_day"
-        ),
-        pytest.param(
-            D(2026, 4, 1), 1, Quarter(D(2026, 4, 1), D(2026, 7, 1), "2026Q2"), id="jan_q2"
-        ),
-        pytest.param(
-            D(2025, 12, 31), 1, Quarter(D(2025, 10, 1), D(2026, 1, 1), "2025Q4"), id="jan_q4"
-        ),
-        # February start: the fiscal year Feb 2025 - Jan 2026 is FY2026, named for its end
-        pytest.param(
-            D(2025, 2, 1), 2, Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"), id="feb_first_day"
-        ),
-        pytest.param(
-            D(2025, 4, 30), 2, Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"), id="feb_q1_last"
-        ),
-        pytest.param(
-            D(2025, 5, 1), 2, Quarter(D(2025, 5, 1), D(2025, 8, 1), "2026Q2"), id="feb_q2"
-        ),
-        pytest.param(
-            D(2025, 12, 15), 2, Quarter(D(2025, 11, 1), D(2026, 2, 1), "2026Q4"), id="feb_q4_dec"
-        ),
-        pytest.param(
-            D(2026, 1, 31), 2, Quarter(D(2025, 11, 1), D(2026, 2, 1), "2026Q4"), id="feb_q4_jan"
-        ),
-        pytest.param(
-            D(2025, 1, 31),
-            2,
-            Quarter(D(2024, 11, 1), D(2025, 2, 1), "2025Q4"),
-            id="feb_previous_fy",
-        ),
-    ],
+    "day, fy_start_month, start, end, label", QUARTER_OF.values(), ids=list(QUARTER_OF)
 )
-def test_quarter_of_a_day(day, fy_start_month, quarter):
-    assert quarter_of(day, fy_start_month) == quarter
+def test_quarter_of_a_day(day, fy_start_month, start, end, label):
+    assert quarter_of(day, fy_start_month) == quarter_spanning(start, end, label)
 
 
 def test_quarter_of_a_timestamp_is_the_quarter_of_its_day():
     assert quarter_of(dt.datetime(2026, 3, 31, 23, 59), 1).label == "2026Q1"
 
 
-@pytest.mark.parametrize(
-    "fy_start_month, label, previous",
-    [
-        pytest.param(
-            1, "2026Q1", Quarter(D(2025, 10, 1), D(2026, 1, 1), "2025Q4"), id="jan_across_years"
-        ),
-        pytest.param(
-            1, "2026Q3", Quarter(D(2026, 4, 1), D(2026, 7, 1), "2026Q2"), id="jan_inside_year"
-        ),
-        pytest.param(
-            2, "2026Q1", Quarter(D(2024, 11, 1), D(2025, 2, 1), "2025Q4"), id="feb_across_years"
-        ),
-        pytest.param(
-            2, "2026Q2", Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"), id="feb_inside_year"
-        ),
-    ],
-)
-def test_previous_quarter(fy_start_month, label, previous):
-    assert parse_quarter(label, fy_start_month).previous(fy_start_month) == previous
+# case id: (fiscal year start month, quarter, the previous one's first day, end, label)
+PREVIOUS = {
+    "jan_across_years": (1, "2026Q1", "2025-10-01", "2026-01-01", "2025Q4"),
+    "jan_inside_year": (1, "2026Q3", "2026-04-01", "2026-07-01", "2026Q2"),
+    "feb_across_years": (2, "2026Q1", "2024-11-01", "2025-02-01", "2025Q4"),
+    "feb_inside_year": (2, "2026Q2", "2025-02-01", "2025-05-01", "2026Q1"),
+}
 
 
 @pytest.mark.parametrize(
-    "text, fy_start_month, quarter",
-    [
-        pytest.param("2026Q1", 1, Quarter(D(2026, 1, 1), D(2026, 4, 1), "2026Q1"), id="jan_q1"),
-        pytest.param("2026Q4", 1, Quarter(D(2026, 10, 1), D(2027, 1, 1), "2026Q4"), id="jan_q4"),
-        pytest.param(
-            "2026Q1",
-            2,
-            Quarter(D(2025, 2, 1), D(2025, 5, 1), "2026Q1"),
-            id="feb_q1_starts_the_year_before",
-        ),
-        pytest.param("2026Q4", 2, Quarter(D(2025, 11, 1), D(2026, 2, 1), "2026Q4"), id="feb_q4"),
-        pytest.param(
-            "2026-Q2", 1, Quarter(D(2026, 4, 1), D(2026, 7, 1), "2026Q2"), id="with_a_dash"
-        ),
-        pytest.param(
-            " 2026 q3 ",
-            1,
-            Quarter(D(2026, 7, 1), D(2026, 10, 1), "2026Q3"),
-            id="lower_case_and_spaces",
-        ),
-    ],
+    "fy_start_month, text, start, end, label", PREVIOUS.values(), ids=list(PREVIOUS)
 )
-def test_parse_quarter(text, fy_start_month, quarter):
-    assert parse_quarter(text, fy_start_month) == quarter
+def test_previous_quarter(fy_start_month, text, start, end, label):
+    previous = quarter_spanning(start, end, label)
+    assert parse_quarter(text, fy_start_month).previous(fy_start_month) == previous
+
+
+# case id: (text, fiscal year start month, the quarter's first day, end (excluded), label)
+PARSED = {
+    "jan_q1": ("2026Q1", 1, "2026-01-01", "2026-04-01", "2026Q1"),
+    "jan_q4": ("2026Q4", 1, "2026-10-01", "2027-01-01", "2026Q4"),
+    "feb_q1_starts_the_year_before": ("2026Q1", 2, "2025-02-01", "2025-05-01", "2026Q1"),
+    "feb_q4": ("2026Q4", 2, "2025-11-01", "2026-02-01", "2026Q4"),
+    "with_a_dash": ("2026-Q2", 1, "2026-04-01", "2026-07-01", "2026Q2"),
+    "lower_case_and_spaces": (" 2026 q3 ", 1, "2026-07-01", "2026-10-01", "2026Q3"),
+}
+
+
+@pytest.mark.parametrize(
+    "text, fy_start_month, start, end, label", PARSED.values(), ids=list(PARSED)
+)
+def test_parse_quarter(text, fy_start_month, start, end, label):
+    assert parse_quarter(text, fy_start_month) == quarter_spanning(start, end, label)
 
 
 @pytest.mark.parametrize(

@@ -417,15 +417,18 @@ def test_the_linear_time_scorer_finds_the_same_mql_moments_as_the_sql(data, thre
     assert_frame_equal(fast, by_sql, check_exact=False, abs_tol=1e-6)
 
 
-def test_the_linear_time_scorer_counts_events_at_one_moment_together():
-    # Two downloads in the same second, worth 30 each with the threshold at 50: the check at that
-    # moment sees both (60), not one at a time.
-    con = fx.build(
+def two_downloads(
+    lead_id: str, first: str, second: str, points: float, half_life_days: float
+) -> duckdb.DuckDBPyConnection:
+    """Return a database of one lead, created 2025-01-01, that downloads content on the days
+    first and second, under definition 1 (threshold 50, no fit rules) giving a download points
+    that halve every half_life_days."""
+    return fx.build(
         [
             Journey(
-                "double_download",
+                lead_id,
                 "2025-01-01",
-                events=[("content_download", "2025-01-05"), ("content_download", "2025-01-05")],
+                events=[("content_download", first), ("content_download", second)],
             )
         ],
         definitions=[
@@ -433,12 +436,18 @@ def test_the_linear_time_scorer_counts_events_at_one_moment_together():
                 definition_id=1,
                 effective_from="2024-01-01",
                 threshold=50,
-                half_life_days=30,
+                half_life_days=half_life_days,
                 fit_rules=[],
-                behaviour_rules=[("content_download", 30)],
+                behaviour_rules=[("content_download", points)],
             )
         ],
     )
+
+
+def test_the_linear_time_scorer_counts_events_at_one_moment_together():
+    # Two downloads in the same second, worth 30 each with the threshold at 50: the check at that
+    # moment sees both (60), not one at a time.
+    con = two_downloads("double_download", "2025-01-05", "2025-01-05", 30, half_life_days=30)
     fast = scoring.computed_mql_moments(con, 1)
     assert fast.rows() == [("double_download", dt.datetime(2025, 1, 5), 60.0)]
     assert_frame_equal(fast, db.run(con, "computed_mql_moments", definition_id=1, threshold=None))
@@ -448,25 +457,7 @@ def test_a_history_too_long_for_running_sums_falls_back_to_the_sql(monkeypatch):
     # Two downloads 30 days apart under a 1-day half-life span 30 half-lives; with the limit
     # lowered to 10, the running sums would overflow in spirit, so the SQL answers instead.
     monkeypatch.setattr(scoring, "MAX_EXPONENT", 10.0)
-    con = fx.build(
-        [
-            Journey(
-                "long_history",
-                "2025-01-01",
-                events=[("content_download", "2025-01-01"), ("content_download", "2025-01-31")],
-            )
-        ],
-        definitions=[
-            Definition(
-                definition_id=1,
-                effective_from="2024-01-01",
-                threshold=50,
-                half_life_days=1,
-                fit_rules=[],
-                behaviour_rules=[("content_download", 60)],
-            )
-        ],
-    )
+    con = two_downloads("long_history", "2025-01-01", "2025-01-31", 60, half_life_days=1)
     fit = db.run(con, "lead_fit_points", definition_id=1)
     events = db.run(con, "scoring_events", definition_id=1)
     with pytest.raises(scoring.SpanTooLong, match="span 30 half-lives"):

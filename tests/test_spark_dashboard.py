@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import browser_support as bs
 import pytest
 from apptest_support import (  # noqa: F401
     APP,
@@ -29,15 +30,15 @@ from apptest_support import (  # noqa: F401
     navigation_only,
     release_streamlit_caches,
 )
+from cli_support import cli_json
 from spark_support import require_spark
 from streamlit.testing.v1 import AppTest, app_test
-from test_browser import CHROMIUM_ARGS, ROOT, chromium, serve_app
 
 from funnelcast import cli
 from funnelcast.analytics import overview
 from funnelcast.core import formats
 from funnelcast.data import db
-from funnelcast.demo import build_demo
+from funnelcast.demo import build_file
 from funnelcast.lab import page as tl
 from funnelcast.ui import dashboard
 from funnelcast.ui import planner_page as pp
@@ -86,12 +87,7 @@ def stop_spark_after_the_module() -> Iterator[None]:
 def duck_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return a DuckDB file holding a 2,500-lead demo history."""
     path = tmp_path_factory.mktemp("spark_dashboard") / "demo.duckdb"
-    con = db.connect(path, create=True)
-    try:
-        build_demo(con, leads=LEADS, seed=SEED)
-        con.execute("checkpoint")
-    finally:
-        con.close()
+    build_file(path, leads=LEADS, seed=SEED)
     return path
 
 
@@ -430,12 +426,7 @@ def test_the_dashboard_follows_the_lake_when_its_files_change(
     assert f"leads: {LEADS:,} rows" in at.sidebar.caption[-1].value
 
     smaller = tmp_path / "smaller.duckdb"
-    con = db.connect(smaller, create=True)
-    try:
-        build_demo(con, leads=1_200, seed=3)
-        con.execute("checkpoint")
-    finally:
-        con.close()
+    build_file(smaller, leads=1_200, seed=3)
     assert cli.main(["export-parquet", "--db", str(smaller), "--out", str(copy), "--replace"]) == 0
     at.run()
 
@@ -485,7 +476,6 @@ def test_the_source_line_never_shows_a_spark_connect_token(monkeypatch):
 
 # ===== one real browser: the served Overview on Spark =====
 
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 # The served app starts its Spark session inside the first page run.
 SPARK_RENDER_MS = 300_000
 
@@ -494,31 +484,21 @@ def _overview_in_browser(browser, url: str, screenshot: Path | None) -> dict[str
     """Return the MQL count, the sidebar's engine line, errors and exceptions the served
     Overview shows; take a full-page screenshot when asked."""
     problems: list[str] = []
-    page = browser.new_page(viewport={"width": 1600, "height": 1000})
-    page.set_default_timeout(SPARK_RENDER_MS)
-    page.on("console", lambda msg: msg.type == "error" and problems.append(f"console: {msg.text}"))
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    page.goto(url)
-    mqls = page.get_by_test_id("stMetric").filter(
-        has=page.get_by_test_id("stMetricLabel").get_by_text("MQLs", exact=True)
-    )
-    shown_mqls = mqls.get_by_test_id("stMetricValue").inner_text()
+    page = bs.new_page(browser, url, timeout_ms=SPARK_RENDER_MS, problems=problems)
+    shown_mqls = bs.metric_value(page, "MQLs")
     # The last chart on the page is drawn once the whole script has run.
     page.locator(".js-plotly-plot .main-svg").nth(3).wait_for()
     page.get_by_test_id("stDataFrame").wait_for()
     page.wait_for_timeout(1000)  # let Plotly finish laying out
     engine_line = page.get_by_test_id("stSidebar").get_by_text("Engine:").inner_text()
     if screenshot is not None:
-        height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
-        page.set_viewport_size({"width": 1600, "height": height + 40})
-        page.wait_for_timeout(500)
-        screenshot.parent.mkdir(exist_ok=True)
-        page.screenshot(path=str(screenshot), full_page=True)
+        bs.screenshot_main(page, screenshot, settle_ms=500)
+    exceptions, errors = bs.shown_errors(page)
     shown = {
         "mqls": shown_mqls,
         "engine": engine_line,
-        "exceptions": page.get_by_test_id("stException").all_inner_texts(),
-        "errors": page.get_by_test_id("stAlertContentError").all_inner_texts(),
+        "exceptions": exceptions,
+        "errors": errors,
         "problems": problems,
     }
     page.close()
@@ -527,24 +507,15 @@ def _overview_in_browser(browser, url: str, screenshot: Path | None) -> dict[str
 
 @pytest.mark.browser
 def test_served_overview_on_spark_shows_duckdbs_mqls(chromium, duck_path, lake, tmp_path, capsys):
-    from playwright.sync_api import sync_playwright
-
-    capsys.readouterr()
-    args = ["metrics", "--db", str(duck_path), "--quarter", "2026Q3", "--format", "json"]
-    assert cli.main(args) == 0
-    expected = json.loads(capsys.readouterr().out)["mqls"]
+    expected = cli_json(capsys, "metrics", "--db", duck_path, "--quarter", "2026Q3")["mqls"]
 
     shown = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            for engine in ("duckdb", "spark"):
-                env = _environment(engine, duck_path, lake)
-                with serve_app(tmp_path / f"{engine}.log", env) as (url, _):
-                    shot = SCREENSHOTS / "spark_overview.png" if engine == "spark" else None
-                    shown[engine] = _overview_in_browser(browser, url, shot)
-        finally:
-            browser.close()
+    with bs.launch(chromium) as browser:
+        for engine in ("duckdb", "spark"):
+            env = _environment(engine, duck_path, lake)
+            with bs.serve_app(tmp_path / f"{engine}.log", env) as (url, _):
+                shot = bs.SCREENSHOTS / "spark_overview.png" if engine == "spark" else None
+                shown[engine] = _overview_in_browser(browser, url, shot)
 
     for engine in ("duckdb", "spark"):
         assert not shown[engine]["exceptions"], shown[engine]["exceptions"]
