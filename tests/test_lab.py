@@ -8,9 +8,11 @@ demo history. The named journeys below check precision, capture and days earlier
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import gc
+import os
 
 import fixtures as fx
 import numpy as np
@@ -18,7 +20,7 @@ import polars as pl
 import pytest
 from fixtures import Definition as StoredDefinition
 from fixtures import Journey, Spend
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from test_properties import SETTINGS, datasets
@@ -27,7 +29,10 @@ from funnelcast import definitions, lab
 from funnelcast.data import db
 from funnelcast.definitions import BehaviourRule, Definition
 from funnelcast.demo import build_demo
+from funnelcast.lab import moving
+from funnelcast.lab._fast import counting, layout
 from funnelcast.lab._fast import kernels as lab_kernels
+from funnelcast.lab._fast.switch import ENV as FAST_ENV
 
 EPOCH = dt.datetime(1970, 1, 1)
 
@@ -58,23 +63,43 @@ def assert_same_backtest(fast: lab.Backtest, reference: lab.Backtest) -> None:
             assert fast.totals[key] == value, key
 
 
+@contextlib.contextmanager
+def fast_path(on: bool):
+    """Run the block with the Lab's fast path on (vector loop, reused buffers) or off
+    (FUNNELCAST_LAB_FAST=0: the generic loop, fresh arrays every scoring)."""
+    before = os.environ.get(FAST_ENV)
+    os.environ[FAST_ENV] = "1" if on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(FAST_ENV, None)
+        else:
+            os.environ[FAST_ENV] = before
+
+
 def check_against_sql(
     cur, m: lab.Materialised, definition: Definition, definition_id: int, thresholds
 ) -> None:
-    """Assert the Lab's moments and backtests equal those of the SQL at each threshold."""
-    scores = lab.score(m, definition)
-    volumes = []
-    for threshold in thresholds:
-        reference = sql_moments(cur, definition_id, float(threshold))
-        straight = lab.moments_frame(m, lab.mql_moments(m, definition, threshold))
-        assert_frame_equal(straight, reference, check_dtypes=False)
-        fast = lab.backtest(m, scores, threshold)
-        assert_same_backtest(fast, lab.backtest_moments(m, moments_array(m, reference), threshold))
-        assert fast.totals["mqls"] == reference.height
-        volumes.append(fast.totals["mqls"])
-    # a higher threshold never finds more MQLs
-    order = np.argsort(thresholds, kind="stable")
-    assert all(np.diff(np.array(volumes)[order]) <= 0)
+    """Assert the Lab's moments and backtests equal those of the SQL at each threshold, with
+    the fast path on and off."""
+    references = {t: sql_moments(cur, definition_id, float(t)) for t in thresholds}
+    for on in (True, False):
+        with fast_path(on):
+            scores = lab.score(m, definition)
+            volumes = []
+            for threshold, reference in references.items():
+                straight = lab.moments_frame(m, lab.mql_moments(m, definition, threshold))
+                assert_frame_equal(straight, reference, check_dtypes=False)
+                fast = lab.backtest(m, scores, threshold)
+                replayed = lab.backtest_moments(m, moments_array(m, reference), threshold)
+                assert_same_backtest(fast, replayed)
+                assert fast.totals["mqls"] == reference.height
+                volumes.append(fast.totals["mqls"])
+            scores.release()
+        # a higher threshold never finds more MQLs
+        order = np.argsort(list(references), kind="stable")
+        assert all(np.diff(np.array(volumes)[order]) <= 0)
 
 
 # =====================================================================================
@@ -164,6 +189,104 @@ def test_a_definition_without_rules_makes_every_lead_an_mql_at_creation():
     assert m.event_types == () and m.n_checks == 2
     check_against_sql(cur, m, definition, 1, [0, 0.5, 10])
     assert lab.backtest(m, lab.score(m, definition), 0).totals["mqls"] == 2
+
+
+# =====================================================================================
+# the fast path off (FUNNELCAST_LAB_FAST=0) gives the same answers
+# =====================================================================================
+
+
+def engine_answers(
+    m: lab.Materialised, current: Definition, candidate: Definition, thresholds, quarters
+) -> dict:
+    """Return all the engine answers of a candidate against the current definition: the
+    scoring's arrays, moments, backtests, the curve, who moves and a few leads' checks."""
+    scores = lab.score(m, candidate)
+    current_mql_us = lab.mql_moments(m, current)
+    answers: dict = {
+        "lead_max": scores.lead_max.copy(),
+        "keys": (np.concatenate(scores.key_lo), np.concatenate(scores.key_hi)),
+        "sql": (scores.sql_lo, scores.sql_hi, scores.sql_code, scores.sql_lag, scores.sql_start),
+        "current": current_mql_us,
+        "checks": [
+            lab.lead_checks(m, scores.weights, lead)
+            for lead in range(0, m.n_leads, max(1, m.n_leads // 7))
+        ],
+        "curve": lab.tradeoff_curve(m, scores, quarters),
+    }
+    for t in thresholds:
+        answers[f"at {t}"] = (
+            lab.mql_moments(m, candidate, t),
+            lab.backtest(m, scores, t, quarters, sales_capacity_per_week=3),
+            lab.who_moves(m, current_mql_us, scores, t, sample=5),
+            lab.movers(m, current_mql_us, scores, t),
+        )
+    scores.release()
+    return answers
+
+
+def assert_same(a, b, where: str = "") -> None:
+    """Assert two answers are the same, array for array (floats bit for bit), frame for frame."""
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and np.array_equal(a.view(np.uint8), b.view(np.uint8)), where
+    elif isinstance(a, pl.DataFrame):
+        assert_frame_equal(a, b, check_exact=True)
+    elif isinstance(a, lab.Backtest | lab.Movers):
+        for name in vars(a):
+            assert_same(getattr(a, name), getattr(b, name), f"{where}.{name}")
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, tuple | list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, where
+
+
+def capped(definition: Definition, cap: float) -> Definition:
+    """Return the definition with every reward capped (the vector loop scores up to eight)."""
+    return dataclasses.replace(
+        definition,
+        behaviour_rules=tuple(
+            BehaviourRule(r.event_type, r.points, cap if r.points > 0 else r.cap)
+            for r in definition.behaviour_rules
+        ),
+    )
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    data=datasets(allow_negative=True),
+    thresholds=st.lists(st.integers(0, 120), min_size=1, max_size=3),
+    cap=st.floats(0.5, 80).map(lambda x: round(x, 1)),
+)
+def test_the_fast_path_off_gives_the_same_answers_on_random_data(data, thresholds, cap):
+    con = data.build()
+    cur = con.cursor()
+    current = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, current)
+    for candidate in (current, capped(current, cap)):
+        with fast_path(True):
+            on = engine_answers(m, current, candidate, thresholds, None)
+        with fast_path(False):
+            off = engine_answers(m, current, candidate, thresholds, None)
+        assert_same(on, off)
+
+
+def test_the_fast_path_off_gives_the_same_answers_on_the_demo(demo):
+    cur = demo.cursor()
+    current = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, current)
+    quarters = [q.label for q in m.calendar.quarters[3:9]]
+    for candidate in (definitions.load(cur, 2), definitions.load(cur, 4), capped(current, 12)):
+        answers = []
+        for on in (True, False):
+            with fast_path(on):
+                answers.append(engine_answers(m, current, candidate, (0, 30, 55.5), quarters))
+        assert_same(*answers)
 
 
 # =====================================================================================
@@ -260,28 +383,112 @@ def test_keys_come_in_pieces_by_quarter_sorted_only_once_a_threshold_asks(demo):
         assert row["mqls"].item() == per_day[a:b].sum() > 0
 
 
-def test_a_gone_scorings_arrays_are_written_over_only_when_no_view_of_them_is_kept(demo):
+def pooled(m: lab.Materialised, scores: lab.Scores) -> tuple[np.ndarray, np.ndarray]:
+    """Return the arrays a scoring's keys and SQL records live in (to compare, never to read)."""
+    with scores.records(m) as records:
+        return records.key_lo[0].base, records.sql_lo.base
+
+
+def same_memory(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> bool:
+    """Return whether two scorings' records live in the same arrays."""
+    return all(x is y for x, y in zip(a, b, strict=True))
+
+
+def test_a_released_scorings_arrays_go_to_the_next_and_what_it_handed_out_stays(demo):
+    """release gives a scoring's arrays to the next scoring; what the scoring handed out
+    (copies, its own best scores) is left as it was, and it still answers, scored again."""
     cur = demo.cursor()
     definition = definitions.load(cur, 1)
     other = definitions.load(cur, 2)
     m = lab.materialise_for(cur, definition, other)
     first = lab.score(m, definition)
-    base = id(first.key_lo[0].base)
-    del first
-    gc.collect()
+    memory = pooled(m, first)
+    first.release()
     second = lab.score(m, other)
-    assert id(second.key_lo[0].base) == base  # written over: the same memory
-    expected = lab.score(m, definition)  # alive: its own arrays
-    kept_lo, kept_code = second.sql_lo, second.sql_code
-    kept_copies = kept_lo.copy(), kept_code.copy()
-    del second
-    gc.collect()
-    third = lab.score(m, definition)  # the spare set has views kept: new arrays
-    assert np.array_equal(kept_lo, kept_copies[0]) and np.array_equal(kept_code, kept_copies[1])
-    assert third.sql_lo.base is not kept_lo.base
+    assert same_memory(pooled(m, second), memory)  # written over: the same arrays
+    expected = lab.score(m, definition)  # not released: arrays of its own
+    assert not same_memory(pooled(m, expected), memory)
+    kept = (second.sql_lo, second.sql_code, np.concatenate(second.key_hi), second.lead_max)
+    kept_copies = tuple(a.copy() for a in kept)
+    second.release()
+    third = lab.score(m, definition)  # writes over the arrays second gave back
+    assert same_memory(pooled(m, third), memory)
+    for a, copy in zip(kept, kept_copies, strict=True):
+        assert np.array_equal(a, copy)
+    assert not np.array_equal(kept[0], third.sql_lo)  # so a view of them would have changed
     assert np.array_equal(third.sql_lo, expected.sql_lo)
     assert np.array_equal(third.sql_code, expected.sql_code)
     assert np.array_equal(np.concatenate(third.key_hi), np.concatenate(expected.key_hi))
+    assert np.array_equal(third.lead_max, expected.lead_max)
+    # the released scoring has no arrays to copy, but answers as before, scored again
+    assert second.released
+    with pytest.raises(lab.Released):
+        _ = second.sql_lo
+    quarters = [q.label for q in m.calendar.quarters[2:]]
+    again = lab.backtest(m, second, 40, quarters)
+    assert not second.released and not same_memory(pooled(m, second), memory)
+    assert_same_backtest(again, lab.backtest(m, lab.score(m, other), 40, quarters))
+    assert np.array_equal(second.sql_lo, kept_copies[0])
+    assert np.array_equal(third.sql_lo, expected.sql_lo)  # scoring again took nothing of it
+
+
+def test_a_release_gives_the_arrays_back_after_the_reads_in_progress(demo):
+    cur = demo.cursor()
+    definition, other = definitions.load(cur, 1), definitions.load(cur, 2)
+    m = lab.materialise_for(cur, definition, other)
+    scores = lab.score(m, definition)
+    memory = pooled(m, scores)
+    with scores.records(m) as records:
+        before = records.sql_lo.copy()
+        scores.release()
+        assert scores.released
+        meanwhile = lab.score(m, other)  # nothing given back yet: arrays of its own
+        assert not same_memory(pooled(m, meanwhile), memory)
+        assert np.array_equal(records.sql_lo, before)
+    after = lab.score(m, other)  # the read is done: the arrays were given back
+    assert same_memory(pooled(m, after), memory)
+    scores.release()  # a second release changes nothing
+    assert np.array_equal(after.sql_lo, meanwhile.sql_lo)
+
+
+def test_with_the_fast_path_off_every_scoring_writes_fresh_arrays(demo, monkeypatch):
+    cur = demo.cursor()
+    definition = definitions.load(cur, 1)
+    m = lab.materialise_for(cur, definition)
+    monkeypatch.setenv(FAST_ENV, "0")
+    first = lab.score(m, definition)
+    memory = pooled(m, first)
+    first.release()
+    second = lab.score(m, definition)
+    second_memory = pooled(m, second)
+    assert not any(x is y for x, y in zip(second_memory, memory, strict=True))
+    monkeypatch.setenv(FAST_ENV, "1")  # on again: the pool keeps and gives what it is given
+    second.release()
+    assert same_memory(pooled(m, lab.score(m, definition)), second_memory)
+
+
+def test_threads_scoring_asking_and_releasing_at_once_get_the_answers_of_one(demo):
+    """Sessions score, ask and release at once, and one releases a scoring the others are
+    asking: every answer is the one a thread alone gets."""
+    cur = demo.cursor()
+    drafts = [definitions.load(cur, 1), definitions.load(cur, 2)]
+    m = lab.materialise_for(cur, *drafts)
+    quarters = [q.label for q in m.calendar.quarters[1:]]
+    alone = [lab.backtest(m, lab.score(m, d), 35, quarters) for d in drafts]
+    curves = [lab.tradeoff_curve(m, lab.score(m, d), quarters) for d in drafts]
+    shared = lab.score(m, drafts[0])
+
+    def work(i: int) -> None:
+        for round in range(3):
+            mine = lab.score(m, drafts[(i + round) % 2])
+            assert_same_backtest(lab.backtest(m, mine, 35, quarters), alone[(i + round) % 2])
+            assert_frame_equal(lab.tradeoff_curve(m, mine, quarters), curves[(i + round) % 2])
+            if i == 0 and round == 1:
+                shared.release()
+            assert_same_backtest(lab.backtest(m, shared, 35, quarters), alone[0])
+            mine.release()
+
+    fx.at_once(work, 4)
 
 
 def test_many_threads_asking_a_fresh_scoring_at_once_get_the_answers_of_one(demo):
@@ -585,21 +792,21 @@ def test_who_moves_agrees_with_counting_every_lead(demo):
 
 def test_who_moves_keeps_the_mask_of_moments_no_one_can_change():
     moments = np.array([5, lab.NEVER, 7, lab.NEVER], dtype=np.int64)
-    assert lab._is_mql(moments).tolist() == [True, False, True, False]
-    assert lab._is_mql(moments) is not lab._is_mql(moments)  # writable: made each time
+    assert moving._is_mql(moments).tolist() == [True, False, True, False]
+    assert moving._is_mql(moments) is not moving._is_mql(moments)  # writable: made each time
     moments.flags.writeable = False
-    kept = lab._is_mql(moments)
-    assert lab._is_mql(moments) is kept
+    kept = moving._is_mql(moments)
+    assert moving._is_mql(moments) is kept
     other = moments.copy()  # the same values, another array: its own mask
     other[1] = 9
-    assert lab._is_mql(other).tolist() == [True, True, True, False]
+    assert moving._is_mql(other).tolist() == [True, True, True, False]
     del moments, kept
     gc.collect()
     fresh = np.array([lab.NEVER], dtype=np.int64)
     fresh.flags.writeable = False
-    assert lab._is_mql(fresh).tolist() == [False]
+    assert moving._is_mql(fresh).tolist() == [False]
     # the next call drops the masks of moments that are gone
-    assert all(ref() is not None for ref, _ in lab._IS_MQL.values())
+    assert all(ref() is not None for ref, _ in moving._IS_MQL.values())
 
 
 def test_an_explained_score_adds_up_to_lead_scores(demo):
@@ -740,8 +947,8 @@ def test_each_quarter_is_judged_by_the_version_in_force_then(demo):
 def test_counting_thresholds_below_equals_a_binary_search(thresholds, values):
     ranked = np.array(sorted(thresholds), dtype=np.int64)
     values = np.array(values, dtype=np.int64)
-    step = lab_kernels.per_step(ranked)
-    counted = [lab_kernels.rank(ranked, step, v) for v in values]
+    step = counting.per_step(ranked)
+    counted = [counting.rank(ranked, step, v) for v in values]
     assert counted == np.searchsorted(ranked, values, side="right").tolist()
 
 
@@ -760,7 +967,7 @@ def test_sorting_events_in_batches_equals_a_lexsort(events, cuts):
     kind = np.array([e[2] for e in events], dtype=np.int16)
     bounds = [0, *sorted(c for c in cuts if c < len(events)), len(events)]
     batches = [(lead[a:b], at_us[a:b], kind[a:b]) for a, b in zip(bounds, bounds[1:])]
-    start, at_sorted, kind_sorted = lab_kernels.sort_events(batches, 6)
+    start, at_sorted, kind_sorted = layout.sort_events(batches, 6)
     order = np.lexsort((kind, at_us, lead))
     assert start.tolist() == [0, *np.cumsum(np.bincount(lead, minlength=6)).tolist()]
     assert at_sorted.tolist() == at_us[order].tolist()
@@ -768,12 +975,12 @@ def test_sorting_events_in_batches_equals_a_lexsort(events, cuts):
 
 
 def test_sorting_a_lead_with_many_events_uses_the_stable_path():
-    n = lab_kernels.INSERTION_MAX * 3
+    n = layout.INSERTION_MAX * 3
     rng = np.random.default_rng(3)
     lead = np.zeros(n, dtype=np.int32)
     at_us = rng.integers(0, 20, n).astype(np.int64)
     kind = rng.integers(0, 4, n).astype(np.int16)
-    _, at_sorted, kind_sorted = lab_kernels.sort_events([(lead, at_us, kind)], 1)
+    _, at_sorted, kind_sorted = layout.sort_events([(lead, at_us, kind)], 1)
     order = np.lexsort((kind, at_us))
     assert at_sorted.tolist() == at_us[order].tolist()
     assert kind_sorted.tolist() == kind[order].tolist()

@@ -1,4 +1,4 @@
-"""The vector scores (lab_kernels.vector_scores, on funnelcast.lab_simd's vector type) are
+"""The vector scores (lab_kernels.vector_scores, on lab._fast.simd's vector type) are
 lab_kernels.generic_scores' bit for bit.
 
 Random check layouts and weights (hypothesis): every score of every lead, compared as int64 bits.
@@ -248,7 +248,7 @@ def test_every_slot_count_and_kind(n_capped, seed, extra):
 
 
 def test_many_types_stored_as_int16():
-    """Types past 127 (int16 type codes, as lab._layout stores them), capped ones among them."""
+    """Types past 127 (int16 type codes, as lab.history._layout stores them), capped ones among them."""
     rng = np.random.default_rng(9)
     kinds = list(rng.choice([NO_SCORE, REWARD, PENALTY], 300))
     for i in (3, 150, 200, 299):

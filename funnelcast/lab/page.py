@@ -16,12 +16,18 @@ from typing import Any, NamedTuple
 import numpy as np
 import polars as pl
 
-from funnelcast import definitions, lab
+from funnelcast import definitions
 from funnelcast.analytics import suggest
 from funnelcast.analytics.overview import is_complete
 from funnelcast.core import formats
 from funnelcast.data.context import DataContext
 from funnelcast.definitions import BehaviourRule, Definition, FitRule
+from funnelcast.lab._fast import BIAS, NEVER
+from funnelcast.lab.explain import lead_checks
+from funnelcast.lab.history import FIT_ATTRIBUTES, Materialised
+from funnelcast.lab.scores import Scores
+from funnelcast.lab.thresholds import Backtest
+from funnelcast.lab.weights import micro, threshold_micro
 
 # Widget keys: explicit, so tests can move them and "use as draft" can set them.
 THRESHOLD_KEY = "lab_threshold"
@@ -129,18 +135,18 @@ def is_scorable(draft: Definition) -> bool:
     return True
 
 
-def top_score(scores: lab.Scores) -> float | None:
+def top_score(scores: Scores) -> float | None:
     """Return the highest score any lead ever reached (None: every lead is disqualified)."""
-    best = int(scores.lead_max.max(initial=-lab.BIAS))
-    return best / 1e6 if best > -lab.BIAS else None
+    best = int(scores.lead_max.max(initial=-BIAS))
+    return best / 1e6 if best > -BIAS else None
 
 
-def no_lead_reaches(scores: lab.Scores, threshold: float) -> bool:
+def no_lead_reaches(scores: Scores, threshold: float) -> bool:
     """Return whether no lead's score ever reaches the threshold."""
-    return int(scores.lead_max.max(initial=-lab.BIAS)) < lab.threshold_micro(threshold)
+    return int(scores.lead_max.max(initial=-BIAS)) < threshold_micro(threshold)
 
 
-def slider_max(scores: lab.Scores, *thresholds: float) -> float:
+def slider_max(scores: Scores, *thresholds: float) -> float:
     """Return the slider's top: past the best lead's score and the thresholds in play."""
     top = max([top_score(scores) or 0.0, *thresholds, 50.0])
     return float(min(definitions.MAX_THRESHOLD, math.ceil(top * 1.2 / 10) * 10))
@@ -159,7 +165,7 @@ def _days(value: float | None) -> str:
     return formats.DASH if value is None else f"{value:,.0f} days"
 
 
-def comparison_rows(candidate: lab.Backtest, current: lab.Backtest) -> pl.DataFrame:
+def comparison_rows(candidate: Backtest, current: Backtest) -> pl.DataFrame:
     """Return the figures the page compares, one row each: figure, candidate, current."""
     rows = []
     for name, fmt in (
@@ -191,7 +197,7 @@ def over_capacity(totals: dict[str, Any]) -> str:
     return f"{totals['weeks_over_capacity']} of {totals['weeks']}"
 
 
-def per_quarter(candidate: lab.Backtest, current: lab.Backtest) -> pl.DataFrame:
+def per_quarter(candidate: Backtest, current: Backtest) -> pl.DataFrame:
     """Return MQLs, precision and capture per chosen quarter, candidate beside current."""
 
     def shares(frame: pl.DataFrame, suffix: str) -> pl.DataFrame:
@@ -220,7 +226,7 @@ class Card(NamedTuple):
     note: str
 
 
-def headline(candidate: lab.Backtest, current: lab.Backtest) -> list[Card]:
+def headline(candidate: Backtest, current: Backtest) -> list[Card]:
     """Return the draft's headline figures on the chosen quarters, each beside the current's."""
     c, b = candidate.totals, current.totals
     change = c["mqls"] - b["mqls"]
@@ -318,7 +324,7 @@ def movers_csv(frame: pl.DataFrame) -> bytes:
 
 
 def explain_moment(
-    m: lab.Materialised, scores: lab.Scores, lead_id: str, threshold: float
+    m: Materialised, scores: Scores, lead_id: str, threshold: float
 ) -> tuple[dt.datetime, float, bool]:
     """Return the moment to explain a lead's score at, the engine's score then, and whether
     the lead became an MQL: its MQL moment under the draft, else its latest check.
@@ -326,8 +332,8 @@ def explain_moment(
     FunnelcastError when there is no such lead.
     """
     lead = m.lead_index(lead_id)
-    checks, x = lab.lead_checks(m, scores.weights, lead)
-    reached = np.flatnonzero(lab.micro(x) >= lab.threshold_micro(threshold))
+    checks, x = lead_checks(m, scores.weights, lead)
+    reached = np.flatnonzero(micro(x) >= threshold_micro(threshold))
     i = int(reached[0]) if len(reached) else len(checks) - 1
     at = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=int(checks[i]))
     return at, float(x[i]), bool(len(reached))
@@ -353,7 +359,7 @@ def new_version_from_current(current: Definition) -> Definition:
 
 def versions_text(spans: list) -> str:
     """Return which versions judge which quarters, for a caption: spans from
-    lab.versions_in_force."""
+    versions_in_force."""
     if not spans:
         return "no definition is in force"
     if len(spans) == 1:
@@ -361,8 +367,8 @@ def versions_text(spans: list) -> str:
         return f"**{d.name}**, version {d.definition_id}, threshold {d.threshold:g}, throughout"
     parts = []
     for d, (since, until) in spans:
-        start = "" if since == -lab.NEVER else _day(since).isoformat()
-        end = "" if until == lab.NEVER else _day(until).isoformat()
+        start = "" if since == -NEVER else _day(since).isoformat()
+        end = "" if until == NEVER else _day(until).isoformat()
         span = (
             f"from {start}"
             if not end
@@ -384,9 +390,9 @@ def with_fit_rule(base: Definition, values: Mapping[str, Any], rule: FitRule) ->
     """Return the draft the inputs describe with one more fit rule; DefinitionError when it
     names an attribute rules cannot use or a value that already has a rule."""
     draft = draft_from(base, values)
-    if rule.attribute not in lab.FIT_ATTRIBUTES:
+    if rule.attribute not in FIT_ATTRIBUTES:
         raise definitions.DefinitionError(
-            f"fit rules match {', '.join(lab.FIT_ATTRIBUTES)}, not {rule.attribute!r}"
+            f"fit rules match {', '.join(FIT_ATTRIBUTES)}, not {rule.attribute!r}"
         )
     if not str(rule.value).strip():
         raise definitions.DefinitionError("choose the value the fit rule matches")
@@ -439,7 +445,7 @@ def rule_choices(vocabulary: pl.DataFrame, draft: Definition) -> dict[str, list[
     event types that do not score yet."""
     taken = {(r.attribute, r.value) for r in draft.fit_rules}
     taken |= {("event_type", r.event_type) for r in draft.behaviour_rules}
-    choices: dict[str, list[str]] = {a: [] for a in (*lab.FIT_ATTRIBUTES, "event_type")}
+    choices: dict[str, list[str]] = {a: [] for a in (*FIT_ATTRIBUTES, "event_type")}
     rows = vocabulary.sort(["occurrences", "value"], descending=[True, False])
     for attribute, value in rows.select("attribute", "value").iter_rows():
         if attribute in choices and (attribute, value) not in taken:

@@ -452,8 +452,12 @@ def _scoring_key(definition: Definition) -> str:
     return repr((definition.half_life_days, definition.fit_rules, definition.behaviour_rules))
 
 
-# Each entry is 100-200 MB at 1M leads: the current and the draft's, and one before.
-@st.cache_resource(show_spinner="Scoring the history…", max_entries=3)
+# Each entry is 100-200 MB at 1M leads: the current and the draft's, and one before. An entry
+# evicted is released: its arrays go back to the history's pool for the next scoring to write
+# over (a session still holding it is scored again when it asks; see funnelcast.lab.scores).
+@st.cache_resource(
+    show_spinner="Scoring the history…", max_entries=3, on_release=lab.Scores.release
+)
 def _lab_scores(
     _database: Database, key: str, scoring_key: str, _definition: Definition
 ) -> lab.Scores:

@@ -1,3 +1,71 @@
-"""The Threshold Lab's fast path, fenced off: numba-compiled kernels, the hand-written vector
-type they score with, and the buffers they reuse. Only funnelcast.lab imports it.
+"""The Threshold Lab's fast path, fenced: everything numba-, LLVM- or memory-reuse-specific.
+
+funnelcast.lab's readable modules say what is computed and call only the names below; how it is
+made fast lives here:
+- kernels: the scoring loops (numba, cache=True; the hot ones without reference counting,
+  _nrt=False) and their Python entry points record_highs, crossings and check_scores;
+- simd: the hand-written 8-lane LLVM vector type the vector scoring loop keeps its sums in;
+- layout: events sorted per lead and laid out as checks and event groups; fit points per lead;
+- counting: what a threshold move counts (buckets, histograms, SQL counts, who moves);
+- buffers: the BufferPool a history's scorings take their arrays from, and the Lease by which
+  a scoring holds them until its owner releases it;
+- switch: FUNNELCAST_LAB_FAST=0 runs the generic loop only and reuses no buffer.
 """
+
+from funnelcast.lab._fast.buffers import BufferPool, Lease, Released
+from funnelcast.lab._fast.counting import (
+    bucket_places,
+    count_buckets,
+    key_histogram,
+    mover_groups,
+    scatter,
+    sql_counts,
+    sql_histograms,
+)
+from funnelcast.lab._fast.kernels import (
+    BIAS,
+    CAPPED,
+    DAY_US,
+    NEVER,
+    NO_SCORE,
+    PENALTY,
+    REWARD,
+    SCORE_BITS,
+    VECTOR_SLOTS,
+    check_scores,
+    crossings,
+    record_highs,
+)
+from funnelcast.lab._fast.layout import count_layout, fill_layout, fit_points, sort_events
+from funnelcast.lab._fast.switch import ENV, enabled
+
+__all__ = [
+    "BIAS",
+    "CAPPED",
+    "DAY_US",
+    "ENV",
+    "NEVER",
+    "NO_SCORE",
+    "PENALTY",
+    "REWARD",
+    "SCORE_BITS",
+    "VECTOR_SLOTS",
+    "BufferPool",
+    "Lease",
+    "Released",
+    "bucket_places",
+    "check_scores",
+    "count_buckets",
+    "count_layout",
+    "crossings",
+    "enabled",
+    "fill_layout",
+    "fit_points",
+    "key_histogram",
+    "mover_groups",
+    "record_highs",
+    "scatter",
+    "sort_events",
+    "sql_counts",
+    "sql_histograms",
+]

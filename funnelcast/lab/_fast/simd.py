@@ -1,7 +1,7 @@
 """An 8-lane vector register for numba: the Threshold Lab's up to 8 capped running sums.
 
 LLVM does not vectorise eight scalar sums on its own (no SLP: the scalar loop ran twice as
-long), so lab_kernels.vector_scores keeps them in one LLVM `<8 x double>`: a numba type (Vec8)
+long), so kernels.vector_scores keeps them in one LLVM `<8 x double>`: a numba type (Vec8)
 with a handful of intrinsics, here, that emit the vector IR directly. Every lane computes exactly what the scalar code computes for its sum:
 - the decay is one vector multiply by the check's factor;
 - a group's count goes to the lane of its type's slot and +0.0 to the others (a slot of -1,
@@ -10,14 +10,14 @@ with a handful of intrinsics, here, that emit the vector IR directly. Every lane
   (k < c ? k : c), then added to the score lane by lane IN ORDER 0..7, as the scalar code adds
   them. (A tree sum would round differently, and measured no faster: the loop is bound by
   throughput, not by this chain.)
-So lab_kernels.vector_scores, the loop that uses them, is bit for bit lab_kernels.generic_scores,
+So kernels.vector_scores, the loop that uses them, is bit for bit kernels.generic_scores,
 the loop over an array of sums (tests/test_lab_simd.py).
 
 One more intrinsic numba lacks, for the same loops: prefetch, a hint to bring a cache line in
 before it is read.
 
 The intrinsics are plain LLVM IR: they work in cached (cache=True), nogil, _nrt=False and
-inline="always" functions like lab_kernels'. This module imports nothing of funnelcast's.
+inline="always" functions like kernels'. This module imports nothing of funnelcast's.
 """
 
 from __future__ import annotations

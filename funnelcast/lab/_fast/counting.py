@@ -1,0 +1,216 @@
+"""The Threshold Lab's counting loops (numba): what a threshold move counts over a scoring.
+
+funnelcast.lab.scores puts the SQL leads' records in buckets by upper bound here (a counting
+sort, a column at a time); funnelcast.lab.thresholds counts them (sql_counts) and histograms
+the record keys and records by threshold for the trade-off curve; funnelcast.lab.moving counts
+who moves by persona and picks the closest to the threshold (mover_groups).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import literal_unroll, njit
+
+# numba's cache sees changes to this file only: after changing these in kernels, clear __pycache__
+from funnelcast.lab._fast.kernels import BIAS, SCORE_BITS
+
+
+@njit(cache=True, nogil=True)
+def count_buckets(hi, shift, counts):
+    """Add to counts[b + 1] one per record whose upper bound hi (>= 0) falls in bucket
+    b = hi >> shift (the last bucket takes any beyond; see bucket_places)."""
+    last = len(counts) - 2
+    for i in range(len(hi)):
+        counts[min(hi[i] >> shift, last) + 1] += 1
+
+
+@njit(cache=True, nogil=True)
+def bucket_places(hi, shift, fill, places):
+    """Write each record's place in its bucket (b = hi >> shift, the last bucket takes any
+    beyond), the bucket's next from fill[b] on: the first half of a counting sort by upper
+    bound. The records' columns then move one at a time (scatter): moving all eight columns
+    in one pass kept eight times as many places in cache, and ran two and a half times as long.
+    """
+    last = len(fill) - 1
+    for i in range(len(hi)):
+        b = min(hi[i] >> shift, last)
+        places[i] = fill[b]
+        fill[b] += 1
+
+
+@njit(cache=True, nogil=True)
+def scatter(rows, places, out):
+    """Copy each row of rows into out's same row, element i to places[i]."""
+    for row in range(rows.shape[0]):
+        source = rows[row]
+        target = out[row]
+        for i in range(len(places)):
+            target[places[i]] = source[i]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def per_step(ranked):
+    """Return 1 / the step of evenly spaced sorted thresholds (as lab.thresholds.default_thresholds makes
+    them, give or take rounding), or 0.0 when they are not."""
+    n = len(ranked)
+    if n < 3:
+        return 0.0
+    step = (ranked[n - 1] - ranked[0]) / (n - 1)
+    if step <= 0:
+        return 0.0
+    for k in range(1, n):
+        gap = ranked[k] - ranked[k - 1]
+        if gap < step - 2 or gap > step + 2:
+            return 0.0
+    return 1.0 / step
+
+
+@njit(cache=True, nogil=True, inline="always")
+def rank(ranked, per_step, v):
+    """Return how many of the sorted thresholds ranked are <= v: by arithmetic when they are
+    evenly spaced (per_step > 0; a multiply, not a divide), nudged where rounding is off by
+    one; else by binary search."""
+    n = len(ranked)
+    if per_step > 0:
+        c = np.int64(np.floor((v - ranked[0]) * per_step)) + 1
+        c = min(max(c, np.int64(0)), np.int64(n))
+        while c < n and ranked[c] <= v:
+            c += 1
+        while c > 0 and ranked[c - 1] > v:
+            c -= 1
+        return c
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if ranked[mid] <= v:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, nogil=True)
+def key_histogram(keys, ranked, out):
+    """Add 1 to out[how many thresholds are <= the key's bound] for each record key.
+
+    Keys in order put runs of equal ranks one after the other, and adding to one counter over
+    and over waits on the add before: four counters, in turn, then summed."""
+    step = per_step(ranked)
+    low_bits = (np.int64(1) << SCORE_BITS) - 1
+    counts = np.zeros((4, len(out)), dtype=np.int64)
+    n = len(keys)
+    whole = n - n % 4
+    for i in range(0, whole, 4):
+        for j in range(4):
+            counts[j, rank(ranked, step, (keys[i + j] & low_bits) - BIAS)] += 1
+    for i in range(whole, n):
+        counts[0, rank(ranked, step, (keys[i] & low_bits) - BIAS)] += 1
+    for k in range(len(out)):
+        out[k] += counts[0, k] + counts[1, k] + counts[2, k] + counts[3, k]
+
+
+@njit(cache=True, nogil=True)
+def sql_histograms(lo, hi, code, is_chosen, ranked, out):
+    """Histogram the SQL leads' records by threshold bin, for the trade-off curve.
+
+    A record counts at threshold k when rank(lo) <= k < rank(hi): add 1 at out[row, rank(lo)]
+    and -1 at out[row, rank(hi)], for the rows it belongs to: 0 its cohort is chosen, 1 and
+    won, 2 the SQL it caught falls in a chosen quarter, 3 the customer likewise. code: the
+    records' kernels.records sql_code rows; is_chosen[q + 1]: quarter q chosen.
+    """
+    step = per_step(ranked)
+    for i in range(len(lo)):  # without a branch: which rows a record counts in is a coin toss
+        a = rank(ranked, step, lo[i])
+        b = rank(ranked, step, hi[i])
+        cohort = np.int64(is_chosen[code[0, i] + 1])
+        won = cohort * (code[1, i] != 0)
+        sql = np.int64(is_chosen[code[2, i] + 1])
+        customer = np.int64(is_chosen[code[3, i] + 1])
+        out[0, a] += cohort
+        out[0, b] -= cohort
+        out[1, a] += won
+        out[1, b] -= won
+        out[2, a] += sql
+        out[2, b] -= sql
+        out[3, a] += customer
+        out[3, b] -= customer
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _count_record(r, code, lag, is_chosen, reached, captured, lag_sum, lags, n_lags):
+    """Count record r as an MQL moment (see sql_counts)."""
+    cohort = code[0, r]
+    reached[0, cohort] += 1
+    reached[1, cohort] += code[1, r] != 0
+    for stage in range(2):
+        q = code[2 + stage, r]
+        if q >= 0:
+            captured[stage, q] += 1
+            lag_sum[stage, q] += lag[stage, r]
+            if is_chosen[q + 1]:
+                lags[stage, n_lags[stage]] = lag[stage, r]
+                n_lags[stage] += 1
+
+
+@njit(cache=True, nogil=True)
+def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters, most):
+    """Count what precision and capture count of the SQL leads' records from first on that
+    are an MQL moment at s (lo < s <= hi): per quarter, the MQLs that reached SQL (row 0) and
+    customer (row 1); per stage (SQL, customer) the captures, their days earlier summed, and
+    those days of the captures in the chosen quarters (is_chosen[q + 1]), in record order.
+    code, lag: kernels.records' sql_code and sql_lag rows.
+
+    One pass that reads only the bounds of the records that do not count (most of them: a
+    lead has one record at a threshold, and many above it): the scan is memory-bound. From
+    above on, every record's hi is known to reach s (its bucket is above s's): only lo is read.
+    most: the most records that can count (one per lead that reached SQL).
+    """
+    reached = np.zeros((2, n_quarters), dtype=np.int64)
+    captured = np.zeros((2, n_quarters), dtype=np.int64)
+    lag_sum = np.zeros((2, n_quarters))
+    most = min(len(lo) - first, most)
+    lags = np.empty((2, most))
+    n_lags = np.zeros(2, dtype=np.int64)
+    # the records that count, found without a branch (about one in six of those scanned: too
+    # many for the branch predictor), then counted in order
+    counted = np.empty(most + 1, dtype=np.int64)
+    n = 0
+    for r in range(first, above):
+        counted[n] = r
+        n += (lo[r] < s) & (hi[r] >= s)
+    for r in range(above, len(lo)):
+        counted[n] = r
+        n += lo[r] < s
+    for k in range(n):
+        _count_record(counted[k], code, lag, is_chosen, reached, captured, lag_sum, lags, n_lags)
+    return reached, captured, lag_sum, lags[0, : n_lags[0]], lags[1, : n_lags[1]]
+
+
+@njit(cache=True, nogil=True)
+def mover_groups(movers, lead_max, codes, counts, k, lowest):
+    """Count movers by persona and return the k closest to the threshold.
+
+    movers: lead indices, ascending. Adds 1 to counts[d, codes[d][lead]] for each persona
+    dimension d; returns the k movers with the lowest best score (lowest) or the highest,
+    ties by lead, in that order: one pass, a comparison or two per mover past the first k.
+    """
+    best = np.empty(max(k, 1), dtype=np.int64)
+    who = np.empty(max(k, 1), dtype=np.int64)
+    n = 0
+    for lead in movers:
+        d = 0
+        for dimension in literal_unroll(codes):
+            counts[d, dimension[lead]] += 1
+            d += 1
+        key = lead_max[lead] if lowest else -lead_max[lead]
+        if k == 0 or (n == k and key >= best[n - 1]):
+            continue  # a tie keeps the earlier lead: movers come in lead order
+        j = n if n < k else k - 1
+        while j > 0 and best[j - 1] > key:
+            best[j] = best[j - 1]
+            who[j] = who[j - 1]
+            j -= 1
+        best[j] = key
+        who[j] = lead
+        n = min(n + 1, k)
+    return who[:n].copy()

@@ -1,0 +1,374 @@
+"""The Threshold Lab's history: what no slider changes, materialised once per data load.
+
+A definition's MQL moments (queries/computed_mql_moments.sql) depend on the data in two layers.
+This is the first (Materialised): per lead its fit attribute codes and outcomes, and its check
+moments (its creation and each later moment with a scoring event) with the events at each; per
+half-life, the decay between checks. The second, what a weight or fit-point change recomputes
+from it, is funnelcast.lab.scores.
+
+A Materialised is read-only once built, so sessions can share it; a half-life change makes a
+new one that shares all but the decay factors (`with_half_life`). A definition scoring an event
+type the materialisation lacks needs a new one (compile_weights raises Rematerialise); any
+points, caps and signs of the types it has can be scored. The events are sorted and laid out by
+the compiled loops of funnelcast.lab._fast.layout; the history also owns the BufferPool its
+scorings write into (funnelcast.lab._fast.buffers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TypedDict
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from funnelcast.data import db
+from funnelcast.definitions import Definition
+from funnelcast.lab import _fast
+from funnelcast.lab._fast import DAY_US, NEVER
+from funnelcast.lab.quarters import Calendar, calendar_of
+
+# Checks handled per vectorised step of a half-life change: temporaries stay small.
+CHUNK = 1 << 18
+FIT_ATTRIBUTES = ("channel", "industry", "company_size_band", "country", "region", "seniority")
+BATCH_ROWS = 1 << 20
+
+
+class Rematerialise(ValueError):
+    """A definition scores event types, or decays by a half-life, the materialisation lacks."""
+
+
+@dataclass(eq=False)
+class Materialised:
+    """Per lead and per check moment, what no weight, cap, fit point or threshold changes.
+
+    Arrays indexed by lead follow lead_id order. Checks are laid out lead by lead, each lead's
+    in time order: check_start[i] is lead i's first (its creation), check_start[i + 1] ends
+    them. Each check holds check_groups of the lead's event groups (events of one moment and
+    type: type and count), in order; events before creation (early_*) count from creation on,
+    decayed by their age then. decay (per check: 0.5^(gap from the previous check / half-life))
+    and early_weight (count x 0.5^(age / half-life)) are all a half-life changes.
+    """
+
+    half_life_days: float
+    event_types: tuple[str, ...]
+    calendar: Calendar
+    lead_id: pl.Series
+    codes: dict[str, np.ndarray]  # fit attribute -> value code per lead (len(values): none)
+    values: dict[str, tuple[str, ...]]  # fit attribute -> its values, sorted
+    created_us: np.ndarray
+    recorded_mql_us: np.ndarray
+    reached_sql_us: np.ndarray
+    reached_customer_us: np.ndarray
+    stage_totals: dict[str, np.ndarray]  # 'sql', 'customer' -> leads reaching it per quarter
+    reached_quarter: dict[str, np.ndarray]  # 'sql', 'customer' -> per lead, its quarter (-1: not)
+    check_start: np.ndarray  # per lead, plus the end
+    check_us: np.ndarray  # moment of each check
+    check_day: np.ndarray  # day index of each check
+    check_groups: np.ndarray  # event groups at each check
+    group_start: np.ndarray  # per lead, plus the end
+    group_type: np.ndarray
+    group_count: np.ndarray
+    early_start: np.ndarray  # per lead, plus the end
+    early_type: np.ndarray
+    early_count: np.ndarray
+    early_age_us: np.ndarray
+    decay: np.ndarray
+    early_weight: np.ndarray
+    # the arrays its scorings write, taken and given back explicitly (shared with the
+    # half-life copies: they score into arrays of the same sizes; see lab._fast.buffers)
+    pool: _fast.BufferPool = field(default_factory=_fast.BufferPool, repr=False)
+    # per fit-rule set, its points per lead: a weight change leaves the fit as it was
+    fit_cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_leads(self) -> int:
+        """Return the number of leads."""
+        return len(self.created_us)
+
+    @property
+    def n_checks(self) -> int:
+        """Return the number of check moments."""
+        return len(self.check_us)
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes the numpy arrays hold."""
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)) + sum(
+            c.nbytes for c in self.codes.values()
+        )
+
+    @property
+    def history(self) -> tuple:
+        """Return the arrays the compiled loops read (lab._fast.kernels), in their order."""
+        return (
+            self.check_start,
+            self.group_start,
+            self.early_start,
+            self.check_groups,
+            self.group_type,
+            self.group_count,
+            self.early_type,
+            self.early_count,
+            self.early_weight,
+            self.decay,
+        )
+
+    @functools.cached_property
+    def halves(self) -> list[tuple[int, int]]:
+        """Return two ranges of leads holding about half the checks each (two threads score
+        one each)."""
+        split = int(np.searchsorted(self.check_start, self.n_checks // 2))
+        return [(0, split), (split, self.n_leads)]
+
+    @functools.cached_property
+    def key_stretches(self) -> dict[tuple[int, int], np.ndarray]:
+        """Return per half of the leads (see halves) where each quarter's stretch of record
+        keys starts among the half's checks, plus the end: as many places as the half has
+        checks in the quarter, for a day's run of a lead's records has a check that day."""
+        cal = self.calendar
+        stretches = {}
+        for first, stop in self.halves:
+            at, end = self.check_start[first], self.check_start[stop]
+            quarter = cal.quarter_of_day[self.check_day[at:end]]
+            stretches[first, stop] = np.concatenate(
+                [[0], np.cumsum(np.bincount(quarter, minlength=len(cal.quarters)))]
+            )
+        return stretches
+
+    @functools.cached_property
+    def sql_leads(self) -> int:
+        """Return how many leads reached SQL."""
+        return int(np.count_nonzero(self.reached_sql_us != NEVER))
+
+    @functools.cached_property
+    def most_checks(self) -> int:
+        """Return the most checks any lead has (once: every rescore and sample asks)."""
+        return int(np.diff(self.check_start).max(initial=1))
+
+    def lead_index(self, lead_id: str) -> int:
+        """Return a lead's index; FunnelcastError when there is no such lead."""
+        position = int(self.lead_id.search_sorted(lead_id))
+        if position >= len(self.lead_id) or self.lead_id[position] != lead_id:
+            raise db.FunnelcastError(f"no lead with id {lead_id!r}")
+        return position
+
+
+def materialise(
+    cur: duckdb.DuckDBPyConnection, half_life_days: float, event_types: Iterable[str]
+) -> Materialised:
+    """Return the history materialised for scoring these event types at this half-life.
+
+    Any points, caps or signs (rewards decay, penalties count) can then score it.
+    """
+    types = tuple(dict.fromkeys(event_types))
+    leads = db.run(cur, "lab_leads")
+    codes, values = {}, {}
+    for attribute in FIT_ATTRIBUTES:
+        codes[attribute], values[attribute] = _encode(leads[attribute])
+    moments = {
+        name: leads[f"{name}_us"].fill_null(NEVER).to_numpy()
+        for name in ("created", "recorded_mql", "reached_sql", "reached_customer")
+    }
+    lead_id = leads["lead_id"]
+    del leads
+    calendar = calendar_of(cur, moments.values())
+
+    event_start, at_us, kind = _fast.sort_events(
+        _event_batches(cur, types), len(moments["created"])
+    )
+    db.release_cached_blocks(cur)  # the events' blocks DuckDB kept: 200 MB at 20M events
+    layout = _layout(event_start, at_us, kind, moments["created"], len(types))
+    del event_start, at_us, kind
+    check_day = calendar.day_of(layout["check_us"])
+    if len(check_day) and (check_day.min() < 0 or check_day.max() >= calendar.n_days):
+        raise db.FunnelcastError("a lead or event lies outside the data's quarters")
+    stage_totals, reached_quarter = {}, {}
+    for stage in ("sql", "customer"):
+        at = moments[f"reached_{stage}"]
+        reached = at != NEVER
+        quarter = np.full(len(at), -1, dtype=np.int16)
+        quarter[reached] = calendar.quarter_of_day[calendar.day_of(at[reached])]
+        reached_quarter[stage] = quarter
+        stage_totals[stage] = np.bincount(quarter[reached], minlength=len(calendar.quarters))
+    return Materialised(
+        half_life_days=float(half_life_days),
+        event_types=types,
+        calendar=calendar,
+        lead_id=lead_id,
+        codes=codes,
+        values=values,
+        created_us=moments["created"],
+        recorded_mql_us=moments["recorded_mql"],
+        reached_sql_us=moments["reached_sql"],
+        reached_customer_us=moments["reached_customer"],
+        stage_totals=stage_totals,
+        reached_quarter=reached_quarter,
+        check_day=check_day.astype(np.min_scalar_type(-calendar.n_days)),
+        **layout,
+        **_decays(
+            layout["check_us"],
+            layout["check_start"],
+            layout["early_count"],
+            layout["early_age_us"],
+            half_life_days,
+        ),
+    )
+
+
+def materialise_for(cur: duckdb.DuckDBPyConnection, *definitions: Definition) -> Materialised:
+    """Return the history materialised for scoring these definitions (the first's half-life)."""
+    return materialise(
+        cur,
+        definitions[0].half_life_days,
+        [rule.event_type for d in definitions for rule in d.behaviour_rules],
+    )
+
+
+def with_half_life(m: Materialised, half_life_days: float) -> Materialised:
+    """Return the history decayed by another half-life.
+
+    Everything but the decay factors is shared with m, which stays as it was (other sessions
+    may be using it).
+    """
+    decayed = dataclasses.replace(
+        m,
+        half_life_days=float(half_life_days),
+        **_decays(m.check_us, m.check_start, m.early_count, m.early_age_us, half_life_days),
+    )
+    # what is worked out once from the layout holds for the copy too (key_stretches: 75 ms)
+    for name in ("halves", "key_stretches", "most_checks", "sql_leads"):
+        if name in vars(m):
+            vars(decayed)[name] = vars(m)[name]
+    return decayed
+
+
+def _decays(
+    check_us: np.ndarray,
+    check_start: np.ndarray,
+    early_count: np.ndarray,
+    early_age_us: np.ndarray,
+    half_life_days: float,
+) -> _Decays:
+    """Return per check 0.5^(gap since the lead's previous check / half-life) (1 at a lead's
+    first), and per early event group count x 0.5^(age at creation / half-life)."""
+    if not half_life_days > 0:
+        raise ValueError(f"half-life must be more than 0 days, not {half_life_days}")
+    scale = -1.0 / (DAY_US * half_life_days)
+    decay = np.empty(len(check_us))
+    decay[0:1] = 1.0
+    with np.errstate(over="ignore"):  # from one lead's last check to the next lead's first
+        for start in range(1, len(check_us), CHUNK):
+            stop = min(len(check_us), start + CHUNK)
+            gap = check_us[start:stop] - check_us[start - 1 : stop - 1]
+            np.exp2(gap * scale, out=decay[start:stop])
+    decay[check_start[:-1]] = 1.0
+    return _Decays(
+        decay=decay,
+        early_weight=early_count * np.exp2(-early_age_us / (DAY_US * half_life_days)),
+    )
+
+
+def _encode(column: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Return a text column as codes into its sorted distinct values (missing: len(values))."""
+    values = column.drop_nulls().unique().sort()
+    codes = values.search_sorted(column.fill_null(""), side="left").to_numpy()
+    codes = codes.astype(np.min_scalar_type(len(values)))
+    codes[column.is_null().to_numpy()] = len(values)
+    return codes, tuple(values.to_list())
+
+
+class _Layout(TypedDict):
+    """The Materialised fields _layout fills (see there)."""
+
+    check_start: np.ndarray
+    group_start: np.ndarray
+    early_start: np.ndarray
+    check_us: np.ndarray
+    check_groups: np.ndarray
+    group_type: np.ndarray
+    group_count: np.ndarray
+    early_type: np.ndarray
+    early_count: np.ndarray
+    early_age_us: np.ndarray
+
+
+class _Decays(TypedDict):
+    """The Materialised fields a half-life sets (see _decays)."""
+
+    decay: np.ndarray
+    early_weight: np.ndarray
+
+
+BATCH_ROWS = 1 << 20
+
+
+def _event_batches(
+    cur: duckdb.DuckDBPyConnection, types: tuple[str, ...]
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield lab_check_events.sql's rows as (lead index, moment in us, type index) arrays, in
+    batches streamed from DuckDB (from another engine, its whole result at once)."""
+    result = db.relation(cur, "lab_check_events", event_types=list(types))
+    columns = ("lead_index", "occurred_us", "type_index")
+    if not hasattr(result, "to_arrow_reader"):  # the Spark engine's result
+        frame = result.pl()
+        yield tuple(frame[c].to_numpy() for c in columns)
+        return
+    for batch in result.to_arrow_reader(BATCH_ROWS):
+        yield tuple(batch.column(c).to_numpy(zero_copy_only=False) for c in columns)
+
+
+def _layout(
+    event_start: np.ndarray,
+    at_us: np.ndarray,
+    kind: np.ndarray,
+    created_us: np.ndarray,
+    n_types: int,
+) -> _Layout:
+    """Return the check layout: checks, event groups and early events, lead by lead.
+
+    event_start, at_us, kind: the events as lab._fast.sort_events sorts them.
+    """
+    n_checks, n_groups, n_early, largest = _fast.count_layout(event_start, at_us, kind, created_us)
+    starts = {
+        name: np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
+        for name, n in (("check", n_checks), ("group", n_groups), ("early", n_early))
+    }
+    type_dtype = np.int8 if n_types < 128 else np.int16
+    out = {
+        "check_us": np.empty(starts["check"][-1], dtype=np.int64),
+        "check_groups": np.zeros(
+            starts["check"][-1], dtype=np.uint8 if n_types < 256 else np.uint16
+        ),
+        "group_type": np.empty(starts["group"][-1], dtype=type_dtype),
+        "group_count": np.empty(starts["group"][-1], dtype=np.min_scalar_type(largest)),
+        "early_type": np.empty(starts["early"][-1], dtype=type_dtype),
+        "early_count": np.empty(starts["early"][-1], dtype=np.int32),
+        "early_age_us": np.empty(starts["early"][-1], dtype=np.int64),
+    }
+    _fast.fill_layout(
+        event_start,
+        at_us,
+        kind,
+        created_us,
+        starts["check"],
+        starts["group"],
+        starts["early"],
+        *out.values(),
+    )
+    return _Layout(
+        check_start=starts["check"],
+        group_start=starts["group"],
+        early_start=starts["early"],
+        check_us=out["check_us"],
+        check_groups=out["check_groups"],
+        group_type=out["group_type"],
+        group_count=out["group_count"],
+        early_type=out["early_type"],
+        early_count=out["early_count"],
+        early_age_us=out["early_age_us"],
+    )

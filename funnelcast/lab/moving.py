@@ -1,0 +1,205 @@
+"""Who moves: the leads a candidate definition takes in or drops against the current one.
+
+who_moves counts them by persona dimension and value and samples the most marginal (closest to
+the threshold on either side) with their candidate MQL moments, on every threshold move; movers
+lists them all, for a CSV download. Both read a scoring's best score per lead (Scores.lead_max,
+its own array) and the current definitions' MQL moments.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from funnelcast.lab import _fast
+from funnelcast.lab._fast import BIAS, NEVER
+from funnelcast.lab.history import Materialised
+from funnelcast.lab.scores import Scores
+from funnelcast.lab.weights import threshold_micro
+
+PERSONA = ("channel", "seniority", "company_size_band", "industry", "region")
+NO_VALUE = "(none)"
+
+
+@dataclass(frozen=True)
+class Movers:
+    """The leads a candidate definition takes in or drops, against the current one, over history.
+
+    by_group: one row per persona dimension and value: entering, leaving, net.
+    sample: the most marginal movers, those closest to the threshold on either side.
+    """
+
+    entering: int
+    leaving: int
+    staying: int
+    by_group: pl.DataFrame
+    sample: pl.DataFrame
+
+
+# Who moves runs on every threshold move against the same current moments: the mask of
+# which leads they make MQLs is kept, by a weak reference to moments no one can change.
+_IS_MQL: dict[int, tuple[weakref.ref, np.ndarray]] = {}
+
+
+def _is_mql(mql_us: np.ndarray) -> np.ndarray:
+    """Return mql_us != NEVER, kept for read-only moments (as mql_moments returns them)."""
+    kept = _IS_MQL.get(id(mql_us))
+    if kept is not None and kept[0]() is mql_us:
+        return kept[1]
+    mask = mql_us != NEVER
+    if mql_us.flags.writeable:
+        return mask
+    for key, (ref, _) in list(_IS_MQL.items()):  # moments go with their definitions
+        if ref() is None:
+            _IS_MQL.pop(key, None)
+    if len(_IS_MQL) < 8:
+        _IS_MQL[id(mql_us)] = (weakref.ref(mql_us), mask)
+    return mask
+
+
+def _moving(
+    current_mql_us: np.ndarray, scores: Scores, threshold: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Return the leads entering and leaving MQL (in lead order), and how many stay."""
+    qualifies = scores.lead_max >= threshold_micro(threshold)
+    current = _is_mql(current_mql_us)
+    entering = np.flatnonzero(qualifies & ~current)
+    leaving = np.flatnonzero(current & ~qualifies)
+    return entering, leaving, int(np.count_nonzero(qualifies & current))
+
+
+def _closest(leads: np.ndarray, best: np.ndarray, n: int, highest: bool) -> np.ndarray:
+    """Return up to n leads by best score, from the lowest (or highest), ties by lead."""
+    if n <= 0:
+        return leads[:0]
+    key = -best[leads] if highest else best[leads]
+    if len(leads) > n:
+        part = np.argpartition(key, n - 1)[:n]
+        leads, key = leads[part], key[part]
+    return leads[np.lexsort((leads, key))]
+
+
+def who_moves(
+    m: Materialised,
+    current_mql_us: np.ndarray,
+    scores: Scores,
+    threshold: float,
+    sample: int = 20,
+) -> Movers:
+    """Return who would become an MQL at some point, or stop being one, under the candidate.
+
+    current_mql_us: each lead's MQL moment under the current definition (NEVER: none).
+    """
+    s = threshold_micro(threshold)
+    entering, leaving, staying = _moving(current_mql_us, scores, threshold)
+    # per persona dimension and value, the movers each way; the most marginal of each way,
+    # the lowest best score that now qualifies and the highest that no longer does
+    codes = tuple(m.codes[dimension] for dimension in PERSONA)
+    width = max(len(m.values[dimension]) + 1 for dimension in PERSONA)
+    ins = np.zeros((len(PERSONA), width), dtype=np.int64)
+    outs = np.zeros((len(PERSONA), width), dtype=np.int64)
+    k = max(sample, 0)
+    closest_in = _fast.mover_groups(entering, scores.lead_max, codes, ins, k, True)
+    closest_out = _fast.mover_groups(leaving, scores.lead_max, codes, outs, k, False)
+    groups = []
+    for i, dimension in enumerate(PERSONA):
+        values = (*m.values[dimension], NO_VALUE)
+        for code in np.flatnonzero(ins[i] + outs[i]):
+            into, out_of = int(ins[i, code]), int(outs[i, code])
+            groups.append((dimension, values[code], into, out_of, into - out_of))
+    by_group = pl.DataFrame(
+        groups,
+        schema={
+            "dimension": pl.String,
+            "value": pl.String,
+            "entering": pl.Int64,
+            "leaving": pl.Int64,
+            "net": pl.Int64,
+        },
+        orient="row",
+    )
+    # when each entering lead of the sample first reaches s (those leaving never do)
+    first_at = np.full(len(closest_in) + len(closest_out), NEVER)
+    _fast.crossings(
+        closest_in,
+        m.history,
+        scores.weights.arrays,
+        m.check_us,
+        s,
+        -NEVER,
+        NEVER,
+        first_at,
+        most=m.most_checks,
+    )
+    return Movers(
+        entering=len(entering),
+        leaving=len(leaving),
+        staying=staying,
+        by_group=by_group,
+        sample=_lead_frame(
+            m,
+            np.concatenate([closest_in, closest_out]),
+            len(closest_in),
+            scores,
+            current_mql_us,
+            candidate_mql_us=first_at,
+        ),
+    )
+
+
+def movers(
+    m: Materialised, current_mql_us: np.ndarray, scores: Scores, threshold: float
+) -> pl.DataFrame:
+    """Return every lead that enters or leaves MQL under the candidate, for a CSV download."""
+    entering, leaving, _ = _moving(current_mql_us, scores, threshold)
+    entering = _closest(entering, scores.lead_max, len(entering), highest=False)
+    leaving = _closest(leaving, scores.lead_max, len(leaving), highest=True)
+    return _lead_frame(
+        m, np.concatenate([entering, leaving]), len(entering), scores, current_mql_us
+    )
+
+
+def _lead_frame(
+    m: Materialised,
+    leads: np.ndarray,
+    n_entering: int,
+    scores: Scores,
+    current_mql_us: np.ndarray,
+    candidate_mql_us: np.ndarray | None = None,
+) -> pl.DataFrame:
+    """Return leads (the first n_entering enter, the rest leave) with their persona, best
+    candidate score, current and recorded MQL moments and outcomes, and when given the
+    candidate's MQL moment (NEVER: none)."""
+
+    def moment(us: np.ndarray) -> pl.Series:
+        return (
+            pl.Series(np.where(us == NEVER, 0, us), dtype=pl.Int64)
+            .cast(pl.Datetime("us"))
+            .scatter(np.flatnonzero(us == NEVER), None)
+        )
+
+    best = scores.lead_max[leads]
+    candidate = {} if candidate_mql_us is None else {"candidate_mql_at": moment(candidate_mql_us)}
+    return pl.DataFrame(
+        {
+            "lead_id": m.lead_id.gather(leads),
+            "direction": np.array(["enters", "leaves"])[(np.arange(len(leads)) >= n_entering) * 1],
+            **{
+                dimension: np.array((*m.values[dimension], NO_VALUE), dtype=object)[
+                    m.codes[dimension][leads]
+                ]
+                for dimension in PERSONA
+            },
+            "best_score": np.where(best <= -BIAS, np.nan, best / 1e6),
+            "current_mql_at": moment(current_mql_us[leads]),
+            "recorded_mql_at": moment(m.recorded_mql_us[leads]),
+            "reached_sql_at": moment(m.reached_sql_us[leads]),
+            "reached_customer_at": moment(m.reached_customer_us[leads]),
+            **candidate,
+        },
+        schema_overrides={"direction": pl.String, **{d: pl.String for d in PERSONA}},
+        nan_to_null=True,
+    )
