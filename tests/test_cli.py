@@ -331,14 +331,14 @@ def test_a_database_another_process_writes_is_refused_in_one_line(tmp_path):
 def test_a_lake_uri_reaches_the_spark_engine_whole(monkeypatch):
     """s3a://bucket/lake must not become s3a:/bucket/lake on the way (as a Path would make it)."""
     from funnelcast import cli
-    from funnelcast.cli import engine as cli_engine
+    from funnelcast.cli import runner
     from funnelcast.data import engine
 
     args = cli.parser().parse_args(
         ["metrics", "--engine", "spark", "--parquet", "s3a://acme-lake/funnelcast"]
     )
-    assert cli_engine._engine_of(args) == ("spark", "s3a://acme-lake/funnelcast")
+    assert runner.engine_of(args) == ("spark", "s3a://acme-lake/funnelcast")
     monkeypatch.setenv(engine.ENGINE_ENV, "spark")
     monkeypatch.setenv(engine.PARQUET_ENV, "abfss://lake@acct.dfs.core.windows.net/fc")
     args = cli.parser().parse_args(["metrics"])
-    assert cli_engine._engine_of(args) == ("spark", "abfss://lake@acct.dfs.core.windows.net/fc")
+    assert runner.engine_of(args) == ("spark", "abfss://lake@acct.dfs.core.windows.net/fc")

@@ -4,69 +4,47 @@ as tables for people."""
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
-from funnelcast.data import db
+from funnelcast.cli.options import add_scope, number
+from funnelcast.cli.runner import Report
+from funnelcast.cli.tables import align
+
+_sla = number(
+    int,
+    lambda v: 0 <= v <= 60,
+    not_a_number="expected a whole number of business days",
+    refused="the SLA must be 0 to 60 business days",
+)
 
 
-def _sla(text: str) -> int:
-    """Return an SLA in business days parsed from the command line (0-60)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number of business days, not {text!r}"
-        ) from None
-    if not 0 <= value <= 60:
-        raise argparse.ArgumentTypeError(f"the SLA must be 0 to 60 business days, not {text}")
-    return value
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add `funnelcast funnel` and `funnelcast handoff` to the command parsers."""
+def _by(command: argparse.ArgumentParser, help: str) -> None:
+    """Add --by (a breakdown dimension, channel by default) to a command."""
     from funnelcast.analytics.funnel import DIMENSIONS
 
-    funnel = commands.add_parser(
-        "funnel", help="the lead funnel, its breakdown, cohorts, time in stage and journeys"
-    )
-    funnel.add_argument("--db", required=True, type=Path, help="database file")
-    funnel.add_argument("--quarter", help="fiscal quarter such as 2026Q1 (default: all history)")
-    funnel.add_argument("--channel", help="only leads of this channel")
-    funnel.add_argument(
-        "--by",
-        choices=tuple(DIMENSIONS),
-        default="channel",
-        help="breakdown dimension (default: channel)",
-    )
-    funnel.add_argument(
+    command.add_argument("--by", choices=tuple(DIMENSIONS), default="channel", help=help)
+
+
+def _funnel_arguments(command: argparse.ArgumentParser) -> None:
+    add_scope(command)
+    _by(command, "breakdown dimension (default: channel)")
+    command.add_argument(
         "--cohort-grain",
         choices=("quarter", "month"),
         default="quarter",
         help="MQL cohorts by quarter or month (default: quarter)",
     )
-    funnel.add_argument("--format", choices=("json", "table"), default="table")
 
-    handoff = commands.add_parser(
-        "handoff", help="acceptance, rejection reasons, SLA breaches and waits of MQL hand-offs"
-    )
-    handoff.add_argument("--db", required=True, type=Path, help="database file")
-    handoff.add_argument("--quarter", help="fiscal quarter such as 2026Q1 (default: all history)")
-    handoff.add_argument("--channel", help="only leads of this channel")
-    handoff.add_argument(
+
+def _handoff_arguments(command: argparse.ArgumentParser) -> None:
+    add_scope(command)
+    command.add_argument(
         "--sla-days",
         type=_sla,
         default=None,
         help="SLA in business days (default: the database's setting, else 2)",
     )
-    handoff.add_argument(
-        "--by",
-        choices=tuple(DIMENSIONS),
-        default="channel",
-        help="breakdown of rejection reasons (default: channel)",
-    )
-    handoff.add_argument("--format", choices=("json", "table"), default="table")
+    _by(command, "breakdown of rejection reasons (default: channel)")
 
 
 def _share(r: dict[str, Any] | None) -> str:
@@ -75,15 +53,6 @@ def _share(r: dict[str, Any] | None) -> str:
         return "—"
     flag = " ⚠" if r["is_small_sample"] else ""
     return f"{r['value']:.1%} (n {r['n']:,}, {r['low']:.1%}–{r['high']:.1%}){flag}"
-
-
-def _lines(rows: list[list[str]]) -> list[str]:
-    """Return rows as aligned text: the first column left, the others right."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-        for row in rows
-    ]
 
 
 def funnel_table(result: dict[str, Any]) -> str:
@@ -111,7 +80,7 @@ def funnel_table(result: dict[str, Any]) -> str:
                     _share(s["from_top"]),
                 ]
             )
-        out += _lines(rows)
+        out += align(rows)
         if view["mql_skipped"]:
             out.append(f"({view['mql_skipped']:,} counted at MQL skipped it: no MQL recorded)")
     b = result["breakdown"]
@@ -120,7 +89,7 @@ def funnel_table(result: dict[str, Any]) -> str:
     for seg in b["segments"]:
         counts = [f"{s['count']:,}" for s in seg["steps"]]
         rows.append([seg["segment"], *counts, _share(seg["steps"][-1]["from_top"])])
-    out += _lines(rows)
+    out += align(rows)
     out.append("\nMQL cohorts → SQL (observed so far; estimate of the eventual rate)")
     rows = [["cohort", "MQLs", "observed", "estimate", "mature"]]
     for c in result["cohorts"]["outcomes"]["sql"]["cohorts"]:
@@ -134,12 +103,12 @@ def funnel_table(result: dict[str, Any]) -> str:
                 "yes" if c["is_mature"] else "no",
             ]
         )
-    out += _lines(rows)
+    out += align(rows)
     out.append("\ntime in stage (days)")
     rows = [["step", "n", "median", "p90"]]
     for s in result["time_in_stage"]["overall"]:
         rows.append([s["label"], f"{s['n']:,}", f"{s['median_days']:.1f}", f"{s['p90_days']:.1f}"])
-    out += _lines(rows)
+    out += align(rows)
     j = result["journeys"]
     out.append(
         f"\njourneys: {j['sqls']:,} SQLs, of them {sum(j['sqls_without_mql'].values()):,} without an "
@@ -172,15 +141,15 @@ def handoff_table(result: dict[str, Any]) -> str:
                     _share(r["sla_breach_rate"]),
                 ]
             )
-    out += _lines(rows)
+    out += align(rows)
     out.append("\nrejection reasons")
     rows = [["reason", "count", "share of rejections"]]
     rows += [
         [r["reason"], f"{r['count']:,}", _share(r["share"])] for r in result["rejection_reasons"]
     ]
-    out += _lines(rows) if len(rows) > 1 else ["(no rejections)"]
+    out += align(rows) if len(rows) > 1 else ["(no rejections)"]
     out.append("\nunanswered hand-offs by age (business days)")
-    out += _lines(
+    out += align(
         [["age", "count"]] + [[a["age"], f"{a['count']:,}"] for a in result["unanswered_by_age"]]
     )
     w = result["wait_vs_conversion"]
@@ -193,7 +162,7 @@ def handoff_table(result: dict[str, Any]) -> str:
         [b["wait"], f"{b['handoffs']:,}", _share(b["to_sql"]), _share(b["to_customer"])]
         for b in w["buckets"]
     ]
-    out += _lines(rows)
+    out += align(rows)
     n = result["not_ready_later_won"]
     out.append(
         f"\nrejected as not ready: {n['rejected_not_ready']:,}; bought later: "
@@ -202,44 +171,33 @@ def handoff_table(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def cmd_funnel(args: argparse.Namespace) -> int:
-    """Print the funnel report as JSON or as tables."""
+def _funnel(cur: Any, args: argparse.Namespace) -> dict[str, Any]:
     from funnelcast.analytics import funnel
 
-    con = db.connect(args.db, read_only=True)
-    try:
-        result = funnel.report(
-            con.cursor(),
-            quarter=args.quarter,
-            channel=args.channel,
-            by=args.by,
-            grain=args.cohort_grain,
-        )
-    finally:
-        con.close()
-    if args.format == "json":
-        print(json.dumps(funnel.for_json(result), indent=2, default=str))
-    else:
-        print(funnel_table(result))
-    return 0
+    return funnel.report(
+        cur, quarter=args.quarter, channel=args.channel, by=args.by, grain=args.cohort_grain
+    )
 
 
-def cmd_handoff(args: argparse.Namespace) -> int:
-    """Print the hand-off report as JSON or as tables."""
+def _funnel_json(result: dict[str, Any]) -> Any:
+    from funnelcast.analytics import funnel
+
+    return funnel.for_json(result)
+
+
+def _handoff(cur: Any, args: argparse.Namespace) -> dict[str, Any]:
     from funnelcast.analytics import handoff
 
-    con = db.connect(args.db, read_only=True)
-    try:
-        result = handoff.report(
-            con.cursor(), quarter=args.quarter, channel=args.channel, sla=args.sla_days, by=args.by
-        )
-    finally:
-        con.close()
-    if args.format == "json":
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        print(handoff_table(result))
-    return 0
+    return handoff.report(
+        cur, quarter=args.quarter, channel=args.channel, sla=args.sla_days, by=args.by
+    )
 
 
-HANDLERS = {"funnel": cmd_funnel, "handoff": cmd_handoff}
+FUNNEL = Report(
+    "funnel", "the lead funnel, its breakdown, cohorts, time in stage and journeys",
+    _funnel_arguments, _funnel, text=funnel_table, as_json=_funnel_json, spark=True,
+)  # fmt: skip
+HANDOFF = Report(
+    "handoff", "acceptance, rejection reasons, SLA breaches and waits of MQL hand-offs",
+    _handoff_arguments, _handoff, text=handoff_table,
+)  # fmt: skip

@@ -85,6 +85,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="validate and report what would change, write nothing",
     )
+    command.set_defaults(handler=cmd_import)
 
 
 def build_mapping(args: argparse.Namespace) -> importer.Mapping:
@@ -180,6 +181,3 @@ def cmd_import(args: argparse.Namespace) -> int:
         con.close()
     print(result.summary())
     return 0
-
-
-HANDLERS = {"import": cmd_import}

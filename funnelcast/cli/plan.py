@@ -3,33 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
-from pathlib import Path
 from typing import Any
 
 from funnelcast import planner
+from funnelcast.cli.options import finite_number, whole_number
+from funnelcast.cli.runner import Report
 from funnelcast.core import formats
-from funnelcast.data import db
-
-
-def _positive_number(text: str) -> float:
-    """Return a number parsed from the command line (the planner refuses zero and negatives)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, not {text}")
-    return value
-
-
-def _whole_number(text: str) -> int:
-    """Return a whole number parsed from the command line."""
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
 
 
 def _mix(text: str) -> dict[str, float]:
@@ -48,43 +27,51 @@ def _mix(text: str) -> dict[str, float]:
     return mix
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add `funnelcast plan` to the command parsers."""
-    plan = commands.add_parser(
-        "plan", help="the MQLs, SQLs and budget a quarter's target takes, with their odds"
-    )
-    plan.add_argument("--db", required=True, type=Path, help="database file")
-    plan.add_argument(
+def _arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
         "--target-customers",
-        type=_whole_number,
+        type=whole_number,
         help="new customers the quarter should win (default: the stored target)",
     )
-    plan.add_argument(
+    command.add_argument(
         "--target-revenue",
-        type=_positive_number,
+        type=finite_number,  # the planner refuses zero and negatives, in its own words
         help="revenue the quarter should win (with customers: both must be reached)",
     )
-    plan.add_argument("--quarter", help="quarter to plan, such as 2027Q1 (default: the next one)")
-    plan.add_argument(
+    command.add_argument(
+        "--quarter", help="quarter to plan, such as 2027Q1 (default: the next one)"
+    )
+    command.add_argument(
         "--window",
-        type=_whole_number,
+        type=whole_number,
         default=planner.DEFAULT_WINDOW,
         help=f"mature quarters to learn rates from (default {planner.DEFAULT_WINDOW})",
     )
-    plan.add_argument(
+    command.add_argument(
         "--mix",
         type=_mix,
         help="channel mix of new MQLs, as search=0.3,events=0.2 (default: recent)",
     )
-    plan.add_argument(
+    command.add_argument(
         "--threshold",
-        type=_positive_number,
+        type=finite_number,
         help="what-if MQL threshold for the current definition (default: its own)",
     )
-    plan.add_argument("--format", choices=("json", "table"), default="table")
 
 
-def _table(result: dict[str, Any]) -> str:
+def _compute(cur: Any, args: argparse.Namespace) -> dict[str, Any]:
+    return planner.make_plan(
+        cur,
+        quarter=args.quarter,
+        customers=args.target_customers,
+        revenue=args.target_revenue,
+        window=args.window,
+        mix=args.mix,
+        threshold=args.threshold,
+    )
+
+
+def table(result: dict[str, Any]) -> str:
     """Return the plan as plain text for people."""
     t = result["target"]
     wants = " and ".join(
@@ -137,26 +124,7 @@ def _table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def cmd_plan(args: argparse.Namespace) -> int:
-    """Print the plan as JSON or a table."""
-    con = db.connect(args.db, read_only=True)
-    try:
-        result = planner.make_plan(
-            con.cursor(),
-            quarter=args.quarter,
-            customers=args.target_customers,
-            revenue=args.target_revenue,
-            window=args.window,
-            mix=args.mix,
-            threshold=args.threshold,
-        )
-    finally:
-        con.close()
-    if args.format == "json":
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        print(_table(result))
-    return 0
-
-
-HANDLERS = {"plan": cmd_plan}
+REPORT = Report(
+    "plan", "the MQLs, SQLs and budget a quarter's target takes, with their odds",
+    _arguments, _compute, text=table, spark=True,
+)  # fmt: skip

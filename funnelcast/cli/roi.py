@@ -4,27 +4,21 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
-from pathlib import Path
 from typing import Any
 
 from funnelcast.analytics import attribution
+from funnelcast.cli.options import add_out, add_quarter, number
+from funnelcast.cli.runner import Report
+from funnelcast.cli.tables import align
 from funnelcast.core import formats
-from funnelcast.data import db
 
-
-def _half_life(text: str) -> float:
-    """Return a half-life in days parsed from the command line; it must be > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"half-life must be a number of days, not {text!r}"
-        ) from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"half-life must be > 0 days, not {text}")
-    return value
+_half_life = number(
+    float,
+    lambda v: math.isfinite(v) and v > 0,
+    not_a_number="half-life must be a number of days",
+    refused="half-life must be > 0 days",
+)
 
 
 def _model_options(command: argparse.ArgumentParser) -> None:
@@ -45,41 +39,13 @@ def _model_options(command: argparse.ArgumentParser) -> None:
     )
 
 
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    """Add `funnelcast roi` and `funnelcast report` to the command parsers."""
-    roi = commands.add_parser(
-        "roi", help="ROI and cost per stage per channel, attribution models side by side, payback"
-    )
-    roi.add_argument("--db", required=True, type=Path, help="database file")
-    roi.add_argument("--quarter", help="fiscal quarter such as 2026Q1 (default: all history)")
-    _model_options(roi)
-    roi.add_argument("--format", choices=("json", "table"), default="table")
-
-    report = commands.add_parser(
-        "report", help="write the quarterly review as one self-contained HTML file"
-    )
-    report.add_argument("--db", required=True, type=Path, help="database file")
-    report.add_argument(
-        "--quarter", help="fiscal quarter such as 2026Q1 (default: the latest complete one)"
-    )
-    report.add_argument("--out", required=True, type=Path, help="HTML file to write")
-    report.add_argument(
-        "--replace", action="store_true", help="overwrite the file if it exists (default: refuse)"
-    )
-    _model_options(report)
+def _model_of(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the attribution model and half-life the options of _model_options chose."""
+    return {"model": args.model, "half_life_days": args.half_life}
 
 
 def _roi_text(value: float | None) -> str:
     return "no spend" if value is None else f"{value:.0%}"
-
-
-def _align(rows: list[list[str]]) -> list[str]:
-    """Return rows as lines of a plain-text table: first column left, others right."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return [
-        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-        for row in rows
-    ]
 
 
 def table(result: dict[str, Any]) -> str:
@@ -122,7 +88,7 @@ def table(result: dict[str, Any]) -> str:
             money(item["cost_per_sql"]), money(item["cost_per_customer"]),
             _roi_text(item["roi"]), *changes,
         ])  # fmt: skip
-    lines += _align(rows)
+    lines += align(rows)
     lines += ["", f"revenue credited per model (rank) · time-decay half-life "
                   f"{scope['half_life_days']:g} days"]  # fmt: skip
     rows = [["channel", *attribution.MODEL_KEYS, "rank changes"]]
@@ -134,7 +100,7 @@ def table(result: dict[str, Any]) -> str:
               for m in attribution.MODEL_KEYS),
             f"yes ({item['rank_low']}-{item['rank_high']})" if item["rank_changes"] else "no",
         ])  # fmt: skip
-    lines += _align(rows)
+    lines += align(rows)
     lines += ["", f"payback: revenue of each quarter's new leads so far (mature after "
                   f"{result['payback']['lead_to_customer_p90_days']:g} days)"]  # fmt: skip
     rows = [["quarter", "spend", "leads", "customers", "revenue so far", "roi so far", ""]]
@@ -144,51 +110,48 @@ def table(result: dict[str, Any]) -> str:
             f"{item['customers_so_far']:,}", money(item["revenue_so_far"]),
             _roi_text(item["roi_so_far"]), "" if item["is_mature"] else "maturing",
         ])  # fmt: skip
-    lines += _align(rows)
+    lines += align(rows)
     return "\n".join(lines)
 
 
-def cmd_roi(args: argparse.Namespace) -> int:
-    """Print the ROI figures as JSON or as tables."""
+def _roi_arguments(command: argparse.ArgumentParser) -> None:
+    add_quarter(command)
+    _model_options(command)
+
+
+def _roi(cur: Any, args: argparse.Namespace) -> dict[str, Any]:
     from funnelcast.analytics.roi import roi
 
-    con = db.connect(args.db, read_only=True)
-    try:
-        result = roi(
-            con.cursor(), quarter=args.quarter, model=args.model, half_life_days=args.half_life
-        )
-    finally:
-        con.close()
-    if args.format == "json":
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        print(table(result))
-    return 0
+    return roi(cur, quarter=args.quarter, **_model_of(args))
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    """Write the quarterly review of a quarter to an HTML file."""
+def _review_arguments(command: argparse.ArgumentParser) -> None:
+    add_quarter(command, "the latest complete one")
+    add_out(command, "HTML file to write")
+    _model_options(command)
+
+
+def _review(cur: Any, args: argparse.Namespace) -> tuple[str, str]:
+    """Return the quarter's label and the review's HTML."""
     from funnelcast import report
 
-    out: Path = args.out
-    if out.exists() and not args.replace:
-        raise db.FunnelcastError(
-            f"{out} already exists; choose another file or pass --replace to overwrite it"
-        )
-    con = db.connect(args.db, read_only=True)
-    try:
-        label, text = report.build(
-            con.cursor(),
-            quarter=args.quarter,
-            model=args.model,
-            half_life_days=args.half_life,
-            source=Path(args.db).name,
-        )
-    finally:
-        con.close()
-    report.write(out, text, replace=args.replace)
-    print(f"wrote {out}: the quarterly review of {label} ({len(text) / 1e6:.1f} MB, opens offline)")
-    return 0
+    return report.build(cur, quarter=args.quarter, source=args.db.name, **_model_of(args))
 
 
-HANDLERS = {"roi": cmd_roi, "report": cmd_report}
+def _write_review(built: tuple[str, str], args: argparse.Namespace) -> str:
+    """Write the review to --out; return the line saying so."""
+    from funnelcast import report
+
+    label, text = built
+    report.write(args.out, text, replace=args.replace)
+    return f"wrote {args.out}: the quarterly review of {label} ({len(text) / 1e6:.1f} MB, opens offline)"
+
+
+ROI = Report(
+    "roi", "ROI and cost per stage per channel, attribution models side by side, payback",
+    _roi_arguments, _roi, text=table, spark=True,
+)  # fmt: skip
+REVIEW = Report(
+    "report", "write the quarterly review as one self-contained HTML file",
+    _review_arguments, _review, write=_write_review,
+)  # fmt: skip
