@@ -123,10 +123,8 @@ roles as (
                 1
             )
         end as mql_touch_index,
-        power(
-            0.5,
-            (epoch(max(touch_at) over (partition by lead_id, deal_at)) - epoch(touch_at))
-            / 86400.0 / $half_life_days
+        half_life_decay(
+            touch_at, max(touch_at) over (partition by lead_id, deal_at), $half_life_days
         ) as decay,
     from journeys
 ),
@@ -144,10 +142,7 @@ shaped as (
 
 final as (
     select
-        cast(
-            date_trunc('quarter', deal_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(deal_at, $fy_start_month) as quarter_start,
         lead_id,
         deal_at,
         amount_cents,

@@ -16,10 +16,7 @@ mqls as (
     select
         case $grain::varchar
             when 'month' then cast(date_trunc('month', recorded_mql_at) as date)
-            else cast(
-                date_trunc('quarter', recorded_mql_at - to_months($fy_start_month - 1))
-                + to_months($fy_start_month - 1) as date
-            )
+            else fiscal_quarter_start(recorded_mql_at, $fy_start_month)
         end as cohort_start,
         recorded_mql_at as mql_at,
         reached_sql_at,

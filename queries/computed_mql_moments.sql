@@ -19,33 +19,12 @@ definition as (
     where definition_id = $definition_id
 ),
 
-behaviour_rules as (
-    select event_type, points, cap_points
-    from definition_behaviour_rules
-    where definition_id = $definition_id
-),
-
 fit as (
-    select
-        leads.lead_id,
-        leads.created_at,
-        coalesce(lead_fit.fit_points, 0) as fit_points,
-        coalesce(lead_fit.is_disqualified, false) as is_disqualified,
-    from leads
-    left join lead_fit
-        on lead_fit.lead_id = leads.lead_id
-        and lead_fit.definition_id = $definition_id
+    select * from lead_fit_points($definition_id)
 ),
 
 scoring_events as (
-    select
-        events.lead_id,
-        events.occurred_at,
-        events.event_type,
-        behaviour_rules.points,
-        behaviour_rules.cap_points,
-    from events
-    join behaviour_rules on behaviour_rules.event_type = events.event_type
+    select * from scored_events($definition_id)
 ),
 
 -- ===== the moments the score is checked =====
@@ -62,14 +41,14 @@ decayed_by_type as (
         checkpoints.checked_at,
         scoring_events.event_type,
         any_value(scoring_events.cap_points) as cap_points,
+        -- penalties (negative points) do not fade, so between events a score can only fall
         sum(
-            scoring_events.points
-            -- penalties (negative points) do not fade, so between events a score can only fall
-            * case
-                when scoring_events.points < 0 then 1.0
-                else pow(0.5, (epoch(checkpoints.checked_at) - epoch(scoring_events.occurred_at))
-                              / 86400.0 / definition.half_life_days)
-            end
+            scoring_events.points * event_decay(
+                scoring_events.points,
+                scoring_events.occurred_at,
+                checkpoints.checked_at,
+                definition.half_life_days
+            )
         ) as decayed_points,
     from checkpoints
     join scoring_events
@@ -83,9 +62,7 @@ behaviour_at_checkpoint as (
     select
         lead_id,
         checked_at,
-        sum(
-            case when cap_points is null then decayed_points else least(decayed_points, cap_points) end
-        ) as behaviour_points,
+        sum(capped_points(decayed_points, cap_points)) as behaviour_points,
     from decayed_by_type
     group by lead_id, checked_at
 ),

@@ -19,17 +19,8 @@ stage_before_lead_created as (
     where stage_changes.changed_at < leads.created_at
 ),
 
-first_stages as (
-    select
-        lead_id,
-        min(changed_at) filter (where stage = 'mql') as first_mql_at,
-        min(changed_at) filter (where stage = 'customer') as first_customer_at,
-    from stage_changes
-    group by lead_id
-),
-
 customer_before_mql as (
-    select lead_id as item from first_stages where first_customer_at < first_mql_at
+    select lead_id as item from lead_milestones where reached_customer_at < recorded_mql_at
 ),
 
 customers as (
@@ -103,9 +94,7 @@ final as (
         names.check_order,
         names.check_name,
         count(checks.item) as count_items,
-        coalesce(list_slice(
-            list(checks.item order by checks.item) filter (where checks.item is not null), 1, 5
-        ), []) as examples,
+        first_examples(checks.item) as examples,
     from names
     left join checks using (check_order)
     group by names.check_order, names.check_name

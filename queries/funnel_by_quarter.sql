@@ -39,10 +39,7 @@ milestones as (
 
 by_period as (
     select
-        cast(
-            date_trunc('quarter', reached_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(reached_at, $fy_start_month) as quarter_start,
         channel,
         count(*) filter (where milestone = 'lead_at') as count_leads,
         count(*) filter (where milestone = 'mql_at') as count_mqls,
@@ -55,10 +52,7 @@ by_period as (
 
 lead_cohorts as (
     select
-        cast(
-            date_trunc('quarter', created_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(created_at, $fy_start_month) as quarter_start,
         channel,
         count(*) filter (where mql_at is not null) as count_leads_reached_mql,
     from leads_in_scope
@@ -67,10 +61,7 @@ lead_cohorts as (
 
 mql_cohorts as (
     select
-        cast(
-            date_trunc('quarter', mql_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(mql_at, $fy_start_month) as quarter_start,
         channel,
         count(*) filter (where reached_sal_at is not null) as count_mqls_reached_sal,
         count(*) filter (where reached_sql_at is not null) as count_mqls_reached_sql,
@@ -83,10 +74,7 @@ mql_cohorts as (
 
 sql_cohorts as (
     select
-        cast(
-            date_trunc('quarter', reached_sql_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(reached_sql_at, $fy_start_month) as quarter_start,
         channel,
         count(*) filter (where reached_customer_at is not null) as count_sqls_reached_customer,
         count(*) filter (where mql_at is null) as count_sqls_without_mql,
@@ -96,28 +84,15 @@ sql_cohorts as (
 ),
 
 revenue as (
-    select
-        cast(
-            date_trunc('quarter', stage_changes.changed_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
-        leads_in_scope.channel,
-        sum(stage_changes.amount) as revenue,
-    from stage_changes
-    join leads_in_scope on leads_in_scope.lead_id = stage_changes.lead_id
-    where stage_changes.stage = 'customer' and stage_changes.amount is not null
+    select quarter_start, channel, sum(amount) as revenue,
+    from won_deals($fy_start_month, null)
+    where $channel::varchar is null or channel = $channel::varchar
     group by all
 ),
 
 spend_by_quarter as (
-    select
-        cast(
-            date_trunc('quarter', period_start - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
-        channel,
-        sum(amount) as spend,
-    from spend
+    select quarter_start, channel, sum(amount) as spend,
+    from quarter_spend($fy_start_month, null)
     where $channel::varchar is null or channel = $channel::varchar
     group by all
 ),

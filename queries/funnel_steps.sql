@@ -13,24 +13,13 @@ with
 leads_in_scope as (
     select
         leads.lead_id,
-        cast(
-            date_trunc('quarter', leads.created_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(leads.created_at, $fy_start_month) as quarter_start,
         coalesce(
             case $dimension::varchar
                 when 'channel' then leads.channel
                 when 'campaign' then nullif(leads.campaign, '')
                 when 'seniority' then leads.seniority
-                when 'company_size_band' then case
-                    when leads.company_size is null then null
-                    when leads.company_size <= 10 then '1-10'
-                    when leads.company_size <= 50 then '11-50'
-                    when leads.company_size <= 200 then '51-200'
-                    when leads.company_size <= 1000 then '201-1000'
-                    when leads.company_size <= 5000 then '1001-5000'
-                    else '5000+'
-                end
+                when 'company_size_band' then company_size_band(leads.company_size)
                 when 'industry' then leads.industry
                 when 'region' then leads.region
                 else 'all'

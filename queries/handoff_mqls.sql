@@ -39,12 +39,7 @@ answers as (
         stage_changes.reason,
         row_number() over (
             partition by hand_offs.lead_id, hand_offs.handed_at
-            order by
-                stage_changes.changed_at,
-                case stage_changes.stage
-                    when 'sal' then 1 when 'sql' then 2 when 'customer' then 3
-                    when 'rejected' then 4 when 'recycled' then 5 else 6
-                end
+            order by stage_changes.changed_at, stage_rank(stage_changes.stage)
         ) as answer_number,
     from hand_offs
     join stage_changes
@@ -58,12 +53,9 @@ outcomes as (
     select
         hand_offs.lead_id,
         hand_offs.handed_at,
-        min(stage_changes.changed_at) filter (
-            where stage_changes.stage in ('sql', 'customer')
-        ) as reached_sql_at,
-        min(stage_changes.changed_at) filter (
-            where stage_changes.stage = 'customer'
-        ) as reached_customer_at,
+        first_reached_sql(stage_changes.stage, stage_changes.changed_at) as reached_sql_at,
+        first_reached_customer(stage_changes.stage, stage_changes.changed_at)
+            as reached_customer_at,
         coalesce(sum(stage_changes.amount) filter (where stage_changes.stage = 'customer'), 0)
             as revenue,
     from hand_offs
@@ -78,17 +70,10 @@ final as (
         hand_offs.lead_id,
         hand_offs.handoff_number,
         hand_offs.handed_at,
-        cast(
-            date_trunc('quarter', hand_offs.handed_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(hand_offs.handed_at, $fy_start_month) as quarter_start,
         -- the first answer
         answers.stage as response_stage,
-        case
-            when answers.stage in ('sal', 'sql', 'customer') then 'accepted'
-            when answers.stage in ('rejected', 'recycled') then 'rejected'
-            when answers.stage = 'disqualified' then 'disqualified'
-        end as response,
+        sales_response(answers.stage) as response,
         answers.changed_at as responded_at,
         answers.reason as response_reason,
         -- afterwards
@@ -99,15 +84,7 @@ final as (
         leads.channel,
         coalesce(nullif(leads.campaign, ''), '(unknown)') as campaign,
         coalesce(leads.seniority, '(unknown)') as seniority,
-        case
-            when leads.company_size is null then '(unknown)'
-            when leads.company_size <= 10 then '1-10'
-            when leads.company_size <= 50 then '11-50'
-            when leads.company_size <= 200 then '51-200'
-            when leads.company_size <= 1000 then '201-1000'
-            when leads.company_size <= 5000 then '1001-5000'
-            else '5000+'
-        end as company_size_band,
+        coalesce(company_size_band(leads.company_size), '(unknown)') as company_size_band,
         coalesce(leads.industry, '(unknown)') as industry,
         coalesce(leads.region, '(unknown)') as region,
     from hand_offs

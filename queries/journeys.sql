@@ -25,10 +25,7 @@ ranked_changes as (
         lead_id,
         stage,
         changed_at,
-        case stage
-            when 'mql' then 0 when 'sal' then 1 when 'sql' then 2 when 'customer' then 3
-            when 'rejected' then 4 when 'recycled' then 5 else 6
-        end as stage_rank,
+        stage_rank(stage) as stage_rank,
     from stage_changes
 ),
 
@@ -86,30 +83,17 @@ first_answers as (
     group by lead_id
 ),
 
-lead_stages as (
-    select
-        lead_id,
-        min(changed_at) filter (where stage = 'sal') as recorded_sal_at,
-        min(changed_at) filter (where stage = 'recycled') as first_recycled_at,
-        max(changed_at) filter (where stage = 'disqualified') as last_disqualified_at,
-    from stage_changes
-    group by lead_id
-),
-
 after_recycling as (
     select
-        lead_stages.lead_id,
-        min(stage_changes.changed_at) filter (
-            where stage_changes.stage in ('sql', 'customer')
-        ) as reached_sql_at,
-        min(stage_changes.changed_at) filter (
-            where stage_changes.stage = 'customer'
-        ) as reached_customer_at,
-    from lead_stages
+        lead_milestones.lead_id,
+        first_reached_sql(stage_changes.stage, stage_changes.changed_at) as reached_sql_at,
+        first_reached_customer(stage_changes.stage, stage_changes.changed_at)
+            as reached_customer_at,
+    from lead_milestones
     join stage_changes
-        on stage_changes.lead_id = lead_stages.lead_id
-        and stage_changes.changed_at >= lead_stages.first_recycled_at
-    group by lead_stages.lead_id
+        on stage_changes.lead_id = lead_milestones.lead_id
+        and stage_changes.changed_at >= lead_milestones.first_recycled_at
+    group by lead_milestones.lead_id
 ),
 
 demo_requests as (
@@ -121,10 +105,7 @@ demo_requests as (
 
 journeys as (
     select
-        cast(
-            date_trunc('quarter', lead_milestones.created_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(lead_milestones.created_at, $fy_start_month) as quarter_start,
         lead_milestones.recorded_mql_at,
         lead_milestones.reached_sal_at,
         lead_milestones.reached_sql_at,
@@ -132,16 +113,15 @@ journeys as (
         hand_offs.second_mql_at,
         first_answers.first_answer_stage,
         first_answers.second_answer_stage,
-        lead_stages.recorded_sal_at,
-        lead_stages.first_recycled_at,
-        lead_stages.last_disqualified_at,
+        lead_milestones.recorded_sal_at,
+        lead_milestones.first_recycled_at,
+        lead_milestones.last_disqualified_at,
         after_recycling.reached_sql_at as sql_after_recycling_at,
         after_recycling.reached_customer_at as customer_after_recycling_at,
         demo_requests.first_demo_request_at,
     from lead_milestones
     left join hand_offs on hand_offs.lead_id = lead_milestones.lead_id
     left join first_answers on first_answers.lead_id = lead_milestones.lead_id
-    left join lead_stages on lead_stages.lead_id = lead_milestones.lead_id
     left join after_recycling on after_recycling.lead_id = lead_milestones.lead_id
     left join demo_requests on demo_requests.lead_id = lead_milestones.lead_id
     where $channel::varchar is null or lead_milestones.channel = $channel::varchar
@@ -158,20 +138,14 @@ patterns as (
             else 'none'
         end as entry,
         case
-            when recorded_mql_at is null then null
-            when first_answer_stage in ('sal', 'sql', 'customer') then 'accepted'
-            when first_answer_stage in ('rejected', 'recycled') then 'rejected'
-            when first_answer_stage = 'disqualified' then 'disqualified'
-            else 'awaiting'
+            when recorded_mql_at is not null
+                then coalesce(sales_response(first_answer_stage), 'awaiting')
         end as first_response,
         first_recycled_at is not null as is_recycled,
         second_mql_at is not null as is_back,
         case
-            when second_mql_at is null then null
-            when second_answer_stage in ('sal', 'sql', 'customer') then 'accepted'
-            when second_answer_stage in ('rejected', 'recycled') then 'rejected'
-            when second_answer_stage = 'disqualified' then 'disqualified'
-            else 'awaiting'
+            when second_mql_at is not null
+                then coalesce(sales_response(second_answer_stage), 'awaiting')
         end as second_response,
         case
             when reached_customer_at is not null then 'customer'

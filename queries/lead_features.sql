@@ -27,8 +27,7 @@ behaviour_features as (
         feature_moments.lead_key,
         feature_columns.column_index,
         sum(
-            pow(0.5, (epoch(feature_moments.feature_at) - epoch(events.occurred_at))
-                     / 86400.0 / $half_life_days::double)
+            half_life_decay(events.occurred_at, feature_moments.feature_at, $half_life_days::double)
         ) as decayed,
         count(*) as count_events,
     from feature_moments

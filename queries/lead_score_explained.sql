@@ -51,12 +51,9 @@ scoring_events as (
         (epoch($as_of::timestamp) - epoch(events.occurred_at)) / 86400.0 as age_days,
         behaviour_rules.points as rule_points,
         behaviour_rules.cap_points,
-        -- penalties (negative points) do not fade: an unsubscribe stands until undone
-        case
-            when behaviour_rules.points < 0 then 1.0
-            else pow(0.5, (epoch($as_of::timestamp) - epoch(events.occurred_at)) / 86400.0
-                          / $half_life_days::double)
-        end as decay,
+        event_decay(
+            behaviour_rules.points, events.occurred_at, $as_of::timestamp, $half_life_days::double
+        ) as decay,
     from events
     join behaviour_rules on behaviour_rules.event_type = events.event_type
     where events.lead_id = $lead_id and events.occurred_at <= $as_of::timestamp

@@ -18,11 +18,11 @@ changes_known as (
 sqls as (
     select
         lead_id,
-        min(changed_at) filter (where stage in ('sql', 'customer')) as sql_at,
+        first_reached_sql(stage, changed_at) as sql_at,
         bool_or(stage = 'customer') as is_won,
     from changes_known
     group by lead_id
-    having min(changed_at) filter (where stage in ('sql', 'customer')) is not null
+    having first_reached_sql(stage, changed_at) is not null
 ),
 
 lost as (
@@ -43,10 +43,7 @@ open_sqls as (
 final as (
     select
         leads.channel,
-        cast(
-            date_trunc('quarter', open_sqls.sql_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as sql_quarter,
+        fiscal_quarter_start(open_sqls.sql_at, $fy_start_month) as sql_quarter,
         count(*) as count_open_sqls,
     from open_sqls
     join leads on leads.lead_id = open_sqls.lead_id

@@ -10,20 +10,8 @@
 
 with
 
-changes_known as (
-    select lead_id, stage, changed_at,
-    from stage_changes
-    where changed_at < $as_of::timestamp
-),
-
 milestones as (
-    select
-        lead_id,
-        min(changed_at) filter (where stage = 'mql') as mql_at,
-        min(changed_at) filter (where stage in ('sql', 'customer')) as sql_at,
-        min(changed_at) filter (where stage = 'customer') as customer_at,
-    from changes_known
-    group by lead_id
+    select * from milestones_known($as_of::timestamp)
 ),
 
 steps as (
@@ -44,14 +32,8 @@ step_quarters as (
     select
         step,
         (epoch(closed_at) - epoch(started_at)) / 86400.0 as days,
-        cast(
-            date_trunc('quarter', started_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as start_quarter,
-        cast(
-            date_trunc('quarter', closed_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as close_quarter,
+        fiscal_quarter_start(started_at, $fy_start_month) as start_quarter,
+        fiscal_quarter_start(closed_at, $fy_start_month) as close_quarter,
     from steps
     where started_at >= $cohort_from::date and started_at < $cohort_to::date
 ),

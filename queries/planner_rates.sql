@@ -21,41 +21,16 @@ leads_known as (
     where created_at < $as_of::timestamp
 ),
 
-changes_known as (
-    select stage_changes.*,
-    from stage_changes
-    join leads_known on leads_known.lead_id = stage_changes.lead_id
-    where stage_changes.changed_at < $as_of::timestamp
-),
-
--- one row per lead with a stage change: when it first reached each stage (a later stage counts)
-milestones as (
-    select
-        lead_id,
-        min(changed_at) filter (where stage = 'mql') as mql_at,
-        min(changed_at) filter (where stage in ('sql', 'customer')) as sql_at,
-        min(changed_at) filter (where stage = 'customer') as customer_at,
-    from changes_known
-    group by lead_id
-),
-
+-- one row per known lead with a stage change: when it first reached each stage (a later stage
+-- counts), and in which quarters
 journeys as (
     select
         leads_known.channel,
         milestones.*,
-        cast(
-            date_trunc('quarter', milestones.mql_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as mql_quarter,
-        cast(
-            date_trunc('quarter', milestones.sql_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as sql_quarter,
-        cast(
-            date_trunc('quarter', milestones.customer_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as customer_quarter,
-    from milestones
+        fiscal_quarter_start(milestones.mql_at, $fy_start_month) as mql_quarter,
+        fiscal_quarter_start(milestones.sql_at, $fy_start_month) as sql_quarter,
+        fiscal_quarter_start(milestones.customer_at, $fy_start_month) as customer_quarter,
+    from milestones_known($as_of::timestamp) as milestones
     join leads_known on leads_known.lead_id = milestones.lead_id
 ),
 
@@ -95,30 +70,18 @@ won as (
 
 deals as (
     select
-        cast(
-            date_trunc('quarter', changes_known.changed_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
-        leads_known.channel,
+        quarter_start,
+        channel,
         count(*) as count_deals,
-        sum(changes_known.amount) as revenue,
-        sum(changes_known.amount * changes_known.amount) as revenue_squares,
-    from changes_known
-    join leads_known on leads_known.lead_id = changes_known.lead_id
-    where changes_known.stage = 'customer' and changes_known.amount is not null
+        sum(amount) as revenue,
+        sum(amount * amount) as revenue_squares,
+    from won_deals($fy_start_month, $as_of::timestamp)
     group by all
 ),
 
 spend_known as (
-    select
-        cast(
-            date_trunc('quarter', period_start - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
-        channel,
-        sum(amount) as spend,
-    from spend
-    where period_start < $as_of::timestamp
+    select quarter_start, channel, sum(amount) as spend,
+    from quarter_spend($fy_start_month, $as_of::timestamp)
     group by all
 ),
 

@@ -6,12 +6,7 @@
 with
 
 final as (
-    select
-        quarter_start,
-        target_customers,
-        cast(target_revenue as double) as target_revenue,
-    from targets
-    where quarter_start = $quarter_start
+    select * from plan_targets where quarter_start = $quarter_start
 )
 
 select * from final

@@ -38,10 +38,7 @@ milestones as (
 
 by_period as (
     select
-        cast(
-            date_trunc('quarter', reached_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(reached_at, $fy_start_month) as quarter_start,
         channel,
         campaign,
         count(*) filter (where milestone = 'lead_at') as count_leads,
@@ -54,10 +51,7 @@ by_period as (
 
 mql_cohorts as (
     select
-        cast(
-            date_trunc('quarter', recorded_mql_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(recorded_mql_at, $fy_start_month) as quarter_start,
         channel,
         campaign,
         count(*) filter (where reached_sql_at is not null) as count_mqls_reached_sql,
@@ -67,30 +61,14 @@ mql_cohorts as (
 ),
 
 revenue as (
-    select
-        cast(
-            date_trunc('quarter', stage_changes.changed_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
-        lead_sources.channel,
-        lead_sources.campaign,
-        sum(stage_changes.amount) as revenue,
-    from stage_changes
-    join lead_sources on lead_sources.lead_id = stage_changes.lead_id
-    where stage_changes.stage = 'customer' and stage_changes.amount is not null
+    select quarter_start, channel, campaign, sum(amount) as revenue,
+    from won_deals($fy_start_month, null)
     group by all
 ),
 
 spend_by_quarter as (
-    select
-        cast(
-            date_trunc('quarter', period_start - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
-        channel,
-        campaign,
-        sum(amount) as spend,
-    from spend
+    select quarter_start, channel, campaign, sum(amount) as spend,
+    from quarter_spend($fy_start_month, null)
     group by all
 ),
 

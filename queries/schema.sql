@@ -1,7 +1,9 @@
--- schema.sql: creates Funnelcast's canonical tables in an empty database.
+-- schema.sql: creates Funnelcast's canonical tables in an empty database, at the newest schema
+-- version (the highest NNN of queries/migrations/NNN_what.sql); the views and macros the
+-- queries share come after it from shared.sql.
 -- Grain of each table is stated above it. Times are UTC timestamps without time zone.
--- The schema version lives in meta('schema_version'); funnelcast.db refuses a database
--- whose version it does not know and migrates older ones step by step.
+-- The schema version lives in meta('schema_version'); funnelcast.data.db refuses a database
+-- whose version it does not know and migrates older ones with queries/migrations/, in order.
 -- Parameters: none. Run once per new database, inside one transaction.
 
 -- settings and facts about the database: one row per key
@@ -108,82 +110,3 @@ create table definition_behaviour_rules (
     cap_points              double check (cap_points >= 0),
     primary key (definition_id, event_type),
 );
-
--- ===== views the queries share =====
-
--- one row per lead and fit attribute it has a value for: what fit rules match against.
--- company_size is scored by band, so a rule names a band rather than a head count.
-create view lead_fit_attributes as
-with
-attribute_values as (
-    select lead_id, 'channel' as attribute, channel as value from leads
-    union all
-    select lead_id, 'industry', industry from leads
-    union all
-    select
-        lead_id,
-        'company_size_band',
-        case
-            when company_size is null then null
-            when company_size <= 10 then '1-10'
-            when company_size <= 50 then '11-50'
-            when company_size <= 200 then '51-200'
-            when company_size <= 1000 then '201-1000'
-            when company_size <= 5000 then '1001-5000'
-            else '5000+'
-        end
-    from leads
-    union all
-    select lead_id, 'country', country from leads
-    union all
-    select lead_id, 'region', region from leads
-    union all
-    select lead_id, 'seniority', seniority from leads
-)
-select * from attribute_values where value is not null;
-
--- one row per MQL definition and lead that matches at least one of its fit rules: the lead's
--- fit points under that definition and whether a disqualifier matches it
-create view lead_fit as
-select
-    rules.definition_id,
-    lead_fit_attributes.lead_id,
-    sum(rules.points) as fit_points,
-    bool_or(rules.is_disqualifier) as is_disqualified,
-from lead_fit_attributes
-join definition_fit_rules as rules
-    on rules.attribute = lead_fit_attributes.attribute
-    and rules.value = lead_fit_attributes.value
-group by rules.definition_id, lead_fit_attributes.lead_id;
-
--- one row per lead: when it first reached each stage of the funnel as the CRM recorded it.
--- A stage counts as reached when the lead entered it or any later stage (a demo request that
--- went straight to SQL has reached SAL too), so for every lead
--- reached_sal_at <= reached_sql_at <= reached_customer_at where they are set.
--- recorded_mql_at stays the recorded MQL moment alone: SQLs without one are counted apart.
-create view lead_milestones as
-with
-stage_times as (
-    select
-        lead_id,
-        min(changed_at) filter (where stage = 'mql') as recorded_mql_at,
-        min(changed_at) filter (where stage in ('sal', 'sql', 'customer')) as reached_sal_at,
-        min(changed_at) filter (where stage in ('sql', 'customer')) as reached_sql_at,
-        min(changed_at) filter (where stage = 'customer') as reached_customer_at,
-        min(changed_at) filter (where stage = 'rejected') as first_rejected_at,
-        coalesce(sum(amount) filter (where stage = 'customer'), 0) as revenue,
-    from stage_changes
-    group by lead_id
-)
-select
-    leads.lead_id,
-    leads.channel,
-    leads.created_at,
-    stage_times.recorded_mql_at,
-    stage_times.reached_sal_at,
-    stage_times.reached_sql_at,
-    stage_times.reached_customer_at,
-    stage_times.first_rejected_at,
-    coalesce(stage_times.revenue, 0) as revenue,
-from leads
-left join stage_times on stage_times.lead_id = leads.lead_id;

@@ -7,17 +7,14 @@ with
 
 final as (
     select
-        events.lead_id,
-        events.event_type,
-        events.occurred_at,
-        any_value(rules.points) as points,
-        any_value(rules.cap_points) as cap_points,
+        lead_id,
+        event_type,
+        occurred_at,
+        any_value(points) as points,
+        any_value(cap_points) as cap_points,
         count(*) as count_events,
-    from events
-    join definition_behaviour_rules as rules
-        on rules.event_type = events.event_type
-        and rules.definition_id = $definition_id
-    group by events.lead_id, events.event_type, events.occurred_at
+    from scored_events($definition_id)
+    group by lead_id, event_type, occurred_at
 )
 
 select * from final

@@ -6,13 +6,8 @@
 with
 
 final as (
-    select
-        cast(
-            date_trunc('quarter', period_start - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
-        cast(sum(amount) as double) as spend,
-    from spend
+    select quarter_start, cast(sum(amount) as double) as spend,
+    from quarter_spend($fy_start_month, null)
     group by all
 )
 

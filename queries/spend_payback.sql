@@ -9,10 +9,7 @@ with
 
 lead_cohorts as (
     select
-        cast(
-            date_trunc('quarter', created_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(created_at, $fy_start_month) as quarter_start,
         channel,
         count(*) as count_leads,
         count(*) filter (where recorded_mql_at is not null) as count_leads_reached_mql,
@@ -23,14 +20,8 @@ lead_cohorts as (
 ),
 
 spend_by_quarter as (
-    select
-        cast(
-            date_trunc('quarter', period_start - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
-        channel,
-        sum(amount) as spend,
-    from spend
+    select quarter_start, channel, sum(amount) as spend,
+    from quarter_spend($fy_start_month, null)
     group by all
 ),
 

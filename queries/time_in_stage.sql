@@ -10,27 +10,17 @@
 
 with
 
-stage_entries as (
-    select
-        lead_id,
-        min(changed_at) filter (where stage = 'sal') as recorded_sal_at,
-        min(changed_at) filter (where stage = 'sql') as recorded_sql_at,
-    from stage_changes
-    group by lead_id
-),
-
 journeys as (
     select
-        lead_milestones.channel,
-        lead_milestones.recorded_mql_at,
-        stage_entries.recorded_sal_at,
-        stage_entries.recorded_sql_at,
-        lead_milestones.reached_sal_at,
-        lead_milestones.reached_sql_at,
-        lead_milestones.reached_customer_at,
+        channel,
+        recorded_mql_at,
+        recorded_sal_at,
+        recorded_sql_at,
+        reached_sal_at,
+        reached_sql_at,
+        reached_customer_at,
     from lead_milestones
-    join stage_entries on stage_entries.lead_id = lead_milestones.lead_id
-    where $channel::varchar is null or lead_milestones.channel = $channel::varchar
+    where $channel::varchar is null or channel = $channel::varchar
 ),
 
 steps as (
@@ -51,10 +41,7 @@ timed as (
     select
         step,
         channel,
-        cast(
-            date_trunc('quarter', started_at - to_months($fy_start_month - 1))
-            + to_months($fy_start_month - 1) as date
-        ) as quarter_start,
+        fiscal_quarter_start(started_at, $fy_start_month) as quarter_start,
         (epoch(ended_at) - epoch(started_at)) / 86400.0 as days,
     from steps
 ),

@@ -72,12 +72,7 @@ final as (
         names.check_order,
         names.check_name,
         count(checks.item) as count_items,
-        coalesce(
-            list_slice(
-            list(checks.item order by checks.item) filter (where checks.item is not null), 1, 5
-        ),
-            []
-        ) as examples,
+        first_examples(checks.item) as examples,
     from names
     left join checks using (check_order, check_name)
     group by names.check_order, names.check_name

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import shutil
 
 import duckdb
+import fixtures as fx
 import pytest
 
 from funnelcast.data import db
@@ -26,16 +29,46 @@ def test_a_new_database_records_the_schema_version(tmp_path):
     assert db.get_meta(con, "fiscal_year_start_month") == "1"
 
 
+def migrations_ahead(tmp_path, monkeypatch, *steps: str) -> int:
+    """Pretend this release has the migration files of today plus STEPS (one file each, next
+    numbers on); return the schema version it now knows."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(db.MIGRATIONS_DIR, folder)
+    for number, sql in enumerate(steps, start=db.SCHEMA_VERSION + 1):
+        (folder / f"{number:03d}_step_ahead.sql").write_text(sql, encoding="utf-8")
+    migrations = db.read_migrations(folder)
+    monkeypatch.setattr(db, "MIGRATIONS", migrations)
+    monkeypatch.setattr(db, "SCHEMA_VERSION", max(migrations))
+    return max(migrations)
+
+
+def test_the_schema_version_is_the_newest_migration_file():
+    files = sorted(p.name for p in db.MIGRATIONS_DIR.glob("*.sql"))
+    assert files[0].startswith("002_") and files[-1].startswith(f"{db.SCHEMA_VERSION:03d}_")
+    assert sorted(db.MIGRATIONS) == list(range(2, db.SCHEMA_VERSION + 1))
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["002_a.sql", "004_b.sql"], r"versions \[2, 4\], not \[2, 3\]"),
+        (["002_a.sql", "3_b.sql"], "3_b.sql: name it NNN_what.sql"),
+    ],
+)
+def test_migration_files_are_numbered_without_a_gap(tmp_path, names, message):
+    for name in names:
+        (tmp_path / name).write_text("select 1;", encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        db.read_migrations(tmp_path)
+
+
 def test_an_older_database_is_migrated_in_place_and_keeps_its_data(tmp_path, monkeypatch):
     # Pretend this release is one schema ahead, whose migration adds a column: opening a file
     # of today's version for writing must apply it once, record the new version, lose no row.
     path = new_database(tmp_path / "f.duckdb")
-    now, ahead = db.SCHEMA_VERSION, db.SCHEMA_VERSION + 1
-    monkeypatch.setattr(db, "SCHEMA_VERSION", ahead)
-    monkeypatch.setattr(
-        db,
-        "MIGRATIONS",
-        {**db.MIGRATIONS, now: ["alter table leads add column score_band varchar"]},
+    now = db.SCHEMA_VERSION
+    ahead = migrations_ahead(
+        tmp_path, monkeypatch, "alter table leads add column score_band varchar;"
     )
     with pytest.raises(db.FunnelcastError, match=f"schema version {now}; open it once for writing"):
         db.connect(path, read_only=True)
@@ -44,6 +77,27 @@ def test_an_older_database_is_migrated_in_place_and_keeps_its_data(tmp_path, mon
     assert con.execute("select lead_id, score_band from leads").fetchall() == [("a", None)]
     con.close()
     assert db.schema_version(db.connect(path)) == ahead
+
+
+def test_a_failing_migration_step_leaves_the_database_as_it_was(tmp_path, monkeypatch):
+    # steps run in one transaction: the good first step is undone with the bad second one
+    path = new_database(tmp_path / "f.duckdb")
+    now = db.SCHEMA_VERSION
+    migrations_ahead(
+        tmp_path,
+        monkeypatch,
+        "alter table leads add column score_band varchar;",
+        "insert into leads (lead_id) values ('no created_at');",
+    )
+    with pytest.raises(duckdb.ConstraintException, match="NOT NULL"):
+        db.connect(path)
+    monkeypatch.undo()
+    con = db.connect(path, read_only=True)
+    assert db.schema_version(con) == now
+    columns = "select column_name from duckdb_columns() where table_name = 'leads'"
+    assert ("score_band",) not in con.execute(columns).fetchall()
+    assert con.execute("select lead_id from leads").fetchall() == [("a",)]
+    con.close()
 
 
 # The events table of schema version 1, with its foreign key to leads.
@@ -64,9 +118,62 @@ EVENTS_V1_ROWS = [
 ]
 
 
-def version_1_database(path):
-    """Return the path of a schema-1 database: one lead, its three events, one MQL."""
+# Schema 2 had no macros: its view of fit attributes banded company sizes itself.
+LEAD_FIT_ATTRIBUTES_V2 = """
+create or replace view lead_fit_attributes as
+with
+attribute_values as (
+    select lead_id, 'channel' as attribute, channel as value from leads
+    union all
+    select lead_id, 'industry', industry from leads
+    union all
+    select
+        lead_id,
+        'company_size_band',
+        case
+            when company_size is null then null
+            when company_size <= 10 then '1-10'
+            when company_size <= 50 then '11-50'
+            when company_size <= 200 then '51-200'
+            when company_size <= 1000 then '201-1000'
+            when company_size <= 5000 then '1001-5000'
+            else '5000+'
+        end
+    from leads
+    union all
+    select lead_id, 'country', country from leads
+    union all
+    select lead_id, 'region', region from leads
+    union all
+    select lead_id, 'seniority', seniority from leads
+)
+select * from attribute_values where value is not null
+"""
+
+
+def version_2_database(path):
+    """Return the path of a schema-2 database (no macros): one lead, one deal, one spend row."""
     new_database(path)
+    con = duckdb.connect(str(path))
+    con.execute(LEAD_FIT_ATTRIBUTES_V2)
+    macros = con.execute(
+        "select function_name, function_type from duckdb_functions() where not internal"
+    ).fetchall()
+    for name, kind in macros:  # names from the catalogue, not from a user
+        con.execute(f"drop macro {'table ' if kind == 'table_macro' else ''}{name}")
+    con.execute(
+        "insert into stage_changes (lead_id, stage, changed_at, amount) "
+        "values ('a', 'customer', '2026-03-31 23:00', 1200)"
+    )
+    con.execute("insert into spend values ('2026-02-01', 'search', '', 300)")
+    con.execute("update meta set value = '2' where key = 'schema_version'")
+    con.close()
+    return path
+
+
+def version_1_database(path):
+    """Return the path of a schema-1 database: schema 2's, with the events' foreign key."""
+    version_2_database(path)
     con = duckdb.connect(str(path))
     con.execute("drop table events")
     con.execute(EVENTS_V1)
@@ -89,7 +196,7 @@ def test_schema_1_events_lose_their_foreign_key_and_keep_every_row(tmp_path):
         )
     old.close()
     con = db.connect(path)
-    assert db.schema_version(con) == 2
+    assert db.schema_version(con) == db.SCHEMA_VERSION
     assert (
         con.execute("select * from events order by occurred_at, event_type").fetchall()
         == EVENTS_V1_ROWS
@@ -112,6 +219,82 @@ def test_schema_1_events_lose_their_foreign_key_and_keep_every_row(tmp_path):
         )
     con.close()
     fresh.close()
+
+
+# What a database is made of, as DuckDB's catalogue says it: a fresh database and a migrated
+# one must read the same.
+CATALOGUE = {
+    "tables": "select table_name, sql from duckdb_tables() where not internal",
+    "columns": "select table_name, column_name, column_index, data_type, is_nullable, "
+    "column_default from duckdb_columns() where not internal",
+    "views": "select view_name, sql from duckdb_views() where not internal",
+    "functions": "select function_name, function_type, parameters, macro_definition "
+    "from duckdb_functions() where not internal",
+    "constraints": "select table_name, constraint_type, constraint_text from duckdb_constraints()",
+}
+
+
+def catalogue(con) -> dict[str, list[tuple]]:
+    """Return the database's tables, columns, views, macros and constraints, sorted."""
+    return {kind: sorted(con.execute(sql).fetchall(), key=repr) for kind, sql in CATALOGUE.items()}
+
+
+@pytest.mark.parametrize("old", [version_1_database, version_2_database])
+def test_a_migrated_database_is_made_as_a_fresh_one(tmp_path, old):
+    path = old(tmp_path / "old.duckdb")
+    before = catalogue(duckdb.connect(str(path), read_only=True))
+    assert before["functions"] == []  # no macro before schema 3
+    con = db.connect(path)
+    fresh = db.connect(tmp_path / "fresh.duckdb", create=True)
+    migrated = catalogue(con)
+    assert migrated == catalogue(fresh)
+    assert {name for name, *_ in migrated["functions"]} >= {"fiscal_quarter_start", "won_deals"}
+    # and the data came along: the deal and the spend read through the new macros
+    assert con.execute(
+        "select quarter_start, channel, amount from won_deals(4, null)"
+    ).fetchall() == [(dt.date(2026, 1, 1), "search", 1200)]
+    assert con.execute("select quarter_start from quarter_spend(2, null)").fetchall() == [
+        (dt.date(2026, 2, 1),)
+    ]
+    con.close()
+    fresh.close()
+
+
+# The shared macros and views a fresh database gets, as DuckDB stores them (formatting and
+# comments aside), at each schema version. A change to them must reach the databases already
+# out there: add a migration file queries/migrations/NNN_what.sql (it may be a comment alone,
+# every migration run re-creates shared.sql), then record the new fingerprint under NNN. (A
+# DuckDB that prints definitions differently changes it too: then record its own under NNN.)
+SHARED_FINGERPRINTS = {
+    3: "4965d2a496ab91173159e7999be6d57168eb72483a42b1fa27b59800765e0191",
+}
+
+
+def test_a_change_to_the_shared_definitions_comes_with_a_migration():
+    con = fx.new_database()
+    shared = catalogue(con)
+    con.close()
+    text = repr([shared["views"], shared["functions"]]).encode()
+    assert hashlib.sha256(text).hexdigest() == SHARED_FINGERPRINTS.get(db.SCHEMA_VERSION), (
+        "queries/shared.sql defines something new: add a migration step for it (see above)"
+    )
+
+
+def test_shared_macros_reach_read_only_connections_and_every_cursor(demo_db):
+    # persistent macros: in the file, so every connection and cursor of it sees them
+    con = db.connect(demo_db, read_only=True)
+    try:
+        quarter = "select fiscal_quarter_start(date '2026-03-31', 4)"
+        assert [c.execute(quarter).fetchall() for c in (con, con.cursor(), con.cursor())] == [
+            [(dt.date(2026, 1, 1),)]
+        ] * 3
+        # which is why they are not TEMP macros: those belong to one connection, not its cursors
+        con.execute("create temp macro only_mine(x) as x")
+        assert con.execute("select only_mine(1)").fetchall() == [(1,)]
+        with pytest.raises(duckdb.CatalogException, match="only_mine does not exist"):
+            con.cursor().execute("select only_mine(1)")
+    finally:
+        con.close()
 
 
 def fx_rows(con, sql, table):
@@ -177,7 +360,7 @@ def test_the_dashboard_migrates_an_older_database_it_opens(tmp_path):
         db.connect(path, read_only=True)
     con = dashboard._connection(dashboard.file_key(path), str(path))
     try:
-        assert db.schema_version(con) == 2
+        assert db.schema_version(con) == db.SCHEMA_VERSION
         assert con.execute("select count(*) from events").fetchall() == [(len(EVENTS_V1_ROWS),)]
     finally:
         con.close()

@@ -131,7 +131,7 @@ def cur():
 
 
 def test_fit_attributes_and_bands_are_the_schemas():
-    schema = db.query_text("schema")
+    schema = db.query_text("schema") + db.query_text("shared")
     check = re.search(r"attribute in \(([^)]*)\)", schema).group(1)
     assert defs.FIT_ATTRIBUTES == tuple(re.findall(r"'([^']+)'", check))
     for band in defs.COMPANY_SIZE_BANDS:

@@ -18,6 +18,7 @@ import io
 import json
 import math
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -436,9 +437,9 @@ PROBES = {
         "order by x",
         {},
     ),
-    "fiscal quarters": (
-        "select d, m, cast(date_trunc('quarter', d - to_months(m - 1)) + to_months(m - 1) as date)"
-        " as quarter_start from (select unnest($days::date[]) as d), "
+    "fiscal quarters": (  # queries/shared.sql's macro, written out on Spark
+        "select d, m, fiscal_quarter_start(d, m) as quarter_start "
+        "from (select unnest($days::date[]) as d), "
         "(select unnest(range(1, 13)) as m) order by d, m",
         {
             "days": [dt.date(2025, 1, 1) + dt.timedelta(days=i) for i in range(0, 730, 3)]
@@ -466,7 +467,7 @@ def test_translation_keeps_meaning(probe, duck, spark):
 
 
 def test_fiscal_quarters_match_python_calendar(duck):
-    """The fiscal-quarter expression both engines compare is the calendar periods.py keeps."""
+    """The fiscal-quarter macro both engines compare is the calendar periods.py keeps."""
     sql, params = PROBES["fiscal quarters"]
     for d, m, start in duck.sql(sql, params=params).fetchall():
         assert start == periods.quarter_of(d, m).start, (d, m)
@@ -509,6 +510,25 @@ def test_untranslatable_sql_says_so():
         spark_sql.to_spark("select * exclude (b) from t")
     with pytest.raises(spark_sql.UntranslatableQuery, match="DuckDB only"):
         spark_sql.query("schema")
+    with pytest.raises(spark_sql.UntranslatableQuery, match=r"fiscal_quarter_start\(\) takes 2"):
+        spark_sql.to_spark("select fiscal_quarter_start(d) from t")
+
+
+def test_shared_macros_are_written_out_for_spark():
+    """Spark has no macros: a query's every call of one of shared.sql's comes out as its body,
+    arguments in place (a table macro as a subquery), macros calling macros too."""
+    macros = set(spark_sql.shared_macros())
+    assert {"fiscal_quarter_start", "won_deals", "quarter_spend", "lead_fit_points"} <= macros
+    call = re.compile(rf"\b({'|'.join(macros)})\s*\(", re.IGNORECASE)
+    calling = 0
+    for path in sorted(db.QUERIES_DIR.glob("*.sql")):
+        if path.stem in spark_sql.DUCKDB_ONLY:
+            continue
+        uncommented = re.sub(r"--[^\n]*", "", db.query_text(path.stem))
+        calling += bool(call.search(uncommented))
+        spark_text = re.sub(r"/\*.*?\*/", "", spark_sql.query(path.stem), flags=re.DOTALL)
+        assert not call.search(spark_text), path.stem
+    assert calling >= 20  # most queries call one
 
 
 # ===== the CLI and the Threshold Lab on Spark =====

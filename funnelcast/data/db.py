@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 
 QUERIES_DIR = Path(__file__).resolve().parents[2] / "queries"
-SCHEMA_VERSION = 2
+MIGRATIONS_DIR = QUERIES_DIR / "migrations"
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "funnelcast.duckdb"
 CANONICAL_TABLES = (
     "meta",
@@ -25,22 +25,29 @@ CANONICAL_TABLES = (
     "definition_fit_rules",
     "definition_behaviour_rules",
 )
-# Migrations from version N to N + 1, in order; each is a list of SQL statements.
-MIGRATIONS: dict[int, list[str]] = {
-    # 1 -> 2: events lose their foreign key to leads (see queries/schema.sql). DuckDB cannot
-    # drop a constraint, so the table is rebuilt as schema.sql now creates it, rows kept.
-    1: [
-        "create table events_v2 ("
-        "lead_id varchar not null, occurred_at timestamp not null, "
-        "event_type varchar not null, "
-        "content_stage varchar check (content_stage in ('top', 'middle', 'bottom')), "
-        "channel varchar, campaign varchar)",
-        "insert into events_v2 select lead_id, occurred_at, event_type, content_stage, channel, "
-        "campaign from events",
-        "drop table events",
-        "alter table events_v2 rename to events",
-    ],
-}
+# The schema version the first release wrote; each migration file steps one version up from it.
+FIRST_SCHEMA_VERSION = 1
+
+
+def read_migrations(folder: Path) -> dict[int, str]:
+    """Return the SQL of each migration file FOLDER/NNN_what.sql by the version NNN it brings a
+    database to (from NNN - 1); the versions run without a gap from FIRST_SCHEMA_VERSION + 1."""
+    steps = {}
+    for path in sorted(folder.glob("*.sql")):
+        match = re.fullmatch(r"(\d{3})_[a-z0-9_]+\.sql", path.name)
+        if match is None:
+            raise ValueError(f"migration {path.name}: name it NNN_what.sql")
+        steps[int(match.group(1))] = path.read_text(encoding="utf-8")
+    expected = list(range(FIRST_SCHEMA_VERSION + 1, FIRST_SCHEMA_VERSION + 1 + len(steps)))
+    if sorted(steps) != expected:
+        raise ValueError(f"migrations in {folder}: versions {sorted(steps)}, not {expected}")
+    return steps
+
+
+# Migrations from version N - 1 to N, by N; the newest N is the schema version schema.sql
+# (with shared.sql) creates.
+MIGRATIONS = read_migrations(MIGRATIONS_DIR)
+SCHEMA_VERSION = max(MIGRATIONS, default=FIRST_SCHEMA_VERSION)
 
 
 class FunnelcastError(Exception):
@@ -78,10 +85,12 @@ def relation(cur: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb
 
 
 def create_schema(con: duckdb.DuckDBPyConnection, fiscal_year_start_month: int = 1) -> None:
-    """Create the canonical tables in an empty database and record the schema version."""
+    """Create the canonical tables and the shared macros and views in an empty database, and
+    record the schema version."""
     con.execute("begin transaction")
     try:
         con.execute(query_text("schema"))
+        con.execute(query_text("shared"))
         con.execute(
             "insert into meta values ('schema_version', $v), ('fiscal_year_start_month', $m)",
             {"v": str(SCHEMA_VERSION), "m": str(fiscal_year_start_month)},
@@ -104,7 +113,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Bring an older Funnelcast database up to SCHEMA_VERSION, one version at a time."""
+    """Bring an older Funnelcast database up to SCHEMA_VERSION: its migration files in order,
+    then shared.sql re-created, in one transaction (a failing step leaves the file as it was)."""
     version = schema_version(con)
     if version is None:
         raise FunnelcastError("not a Funnelcast database (no schema version)")
@@ -113,13 +123,18 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
             f"database schema version {version} is newer than this Funnelcast "
             f"(knows up to {SCHEMA_VERSION}); upgrade Funnelcast"
         )
-    while version < SCHEMA_VERSION:
-        con.execute("begin transaction")
-        for statement in MIGRATIONS[version]:
-            con.execute(statement)
-        version += 1
-        con.execute("update meta set value = $v where key = 'schema_version'", {"v": str(version)})
+    con.execute("begin transaction")
+    try:
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            con.execute(MIGRATIONS[step])
+        con.execute(query_text("shared"))
+        con.execute(
+            "update meta set value = $v where key = 'schema_version'", {"v": str(SCHEMA_VERSION)}
+        )
         con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
 
 
 def connect(

@@ -19,6 +19,10 @@ differ in meaning, not only in spelling:
 - a date plus or minus an interval is a timestamp in DuckDB, a date in Spark: the date is cast.
 - `dayofweek(d)` counts Sunday as 0 in DuckDB and 1 in Spark; sqlglot keeps the name, and its
   `isodow` is off by one too. Both become Spark's weekday(d) arithmetic.
+- a call of a macro queries/shared.sql creates (`fiscal_quarter_start(ts, m)`, the table macro
+  `won_deals(m, as_of)`) is written out as DuckDB expands it: the macro's body, the call's
+  arguments in place of its parameters, a table macro as a subquery. Spark has no macros, and
+  the shared definition stays the one in shared.sql.
 - `to_months(n)`, `to_seconds(s)`, `list_position`, `list_slice` (1-based, inclusive end),
   DuckDB's `unpivot ... on ... into name ... value ...`, several `unnest` side by side, and
   `row_number()` (bigint in DuckDB, int in Spark) get their Spark equivalents.
@@ -41,6 +45,8 @@ from funnelcast.data import db
 # Queries that only DuckDB can run, and why; every other file in queries/ runs on both.
 DUCKDB_ONLY = {
     "schema": "creates the DuckDB tables; a lake's tables are Parquet, read by the Spark engine",
+    "shared": "creates DuckDB's shared macros and views; the Spark engine defines the views "
+    "itself and writes each macro call out in full",
 }
 # The columns of DuckDB's catalogue function duckdb_columns() that a translated query can read.
 CATALOGUE_COLUMNS = ("schema_name", "table_name", "column_name", "column_index", "data_type")
@@ -185,6 +191,67 @@ def _catalogue(alias: exp.TableAlias | None) -> exp.Expression:
     )
 
 
+def _shared_statements() -> list[exp.Create]:
+    """Return the create statements of queries/shared.sql, parsed."""
+    statements = sqlglot.parse(db.query_text("shared"), read="duckdb")
+    return [s for s in statements if isinstance(s, exp.Create)]
+
+
+@functools.cache
+def shared_macros() -> dict[str, tuple[tuple[str, ...], exp.Expression]]:
+    """Return each macro queries/shared.sql creates, by name: its parameters and its body (an
+    expression, or a query for a table macro)."""
+    macros = {}
+    for statement in _shared_statements():
+        if statement.kind == "MACRO":
+            signature = statement.this
+            parameters = tuple(p.name for p in signature.expressions)
+            macros[signature.this.name.lower()] = (parameters, statement.expression)
+    return macros
+
+
+def _expand_macro(call: exp.Anonymous) -> exp.Expression:
+    """Return a macro call's body with the call's arguments in place of its parameters."""
+    name = call.name.lower()
+    parameters, body = shared_macros()[name]
+    if len(call.expressions) != len(parameters):
+        raise UntranslatableQuery(f"{name}() takes {len(parameters)} arguments")
+    values = dict(zip(parameters, call.expressions))
+
+    def put(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and not node.table and node.name in values:
+            value: exp.Expression = values[node.name].copy()
+            atomic = (exp.Column, exp.Literal, exp.Placeholder, exp.Null, exp.Paren, exp.Func)
+            return value if isinstance(value, atomic) else exp.paren(value)
+        return node
+
+    return _inline_macros(body.copy()).transform(put)
+
+
+def _inline_macros(node: exp.Expression) -> exp.Expression:
+    """Return a tree with each call of a shared.sql macro written out (see _expand_macro),
+    children first: a call in an argument or in a macro's body comes out in full too."""
+    for key, value in list(node.args.items()):
+        if isinstance(value, exp.Expression):
+            node.set(key, _inline_macros(value))
+        elif isinstance(value, list):
+            node.set(
+                key, [_inline_macros(v) if isinstance(v, exp.Expression) else v for v in value]
+            )
+    macros = shared_macros()
+    if isinstance(node, exp.Table) and isinstance(node.this, exp.Anonymous):
+        name = node.this.name.lower()
+        if name in macros:  # a table macro: its query, named as the call was
+            alias = node.args.get("alias") or exp.TableAlias(this=exp.to_identifier(name))
+            return exp.Subquery(this=_expand_macro(node.this), alias=alias)
+    if isinstance(node, exp.Anonymous) and node.name.lower() in macros:
+        if isinstance(macros[node.name.lower()][1], exp.Query):
+            return node  # a table macro's call: its table expands it
+        expanded = _expand_macro(node)
+        return expanded if isinstance(expanded, (exp.Func, exp.Paren)) else exp.paren(expanded)
+    return node
+
+
 def _rewrite(node: exp.Expression) -> exp.Expression:
     """Return one node of a DuckDB query as its Spark meaning (see the module docstring)."""
     if isinstance(node, exp.TimeToUnix):
@@ -304,6 +371,7 @@ def to_spark(sql: str, views: tuple[tuple[str, str], ...] = ()) -> str:
         tree: exp.Expression = sqlglot.parse_one(sql, read="duckdb")  # type: ignore[assignment]
     except sqlglot.errors.ParseError as exc:
         raise UntranslatableQuery(f"cannot parse the query: {str(exc).splitlines()[0]}") from None
+    tree = _inline_macros(tree)
     if views:
         tree = _rename_tables(tree, dict(views))
     _expand_unpivot_columns(tree)
@@ -359,11 +427,11 @@ def list_args(name: str, values) -> dict:
 
 
 def schema_views() -> list[tuple[str, str]]:
-    """Return (name, Spark SQL) of each view queries/schema.sql creates, in order."""
+    """Return (name, Spark SQL) of each view queries/shared.sql creates, in order."""
     views = []
-    for statement in sqlglot.parse(db.query_text("schema"), read="duckdb"):
-        if isinstance(statement, exp.Create) and statement.kind == "VIEW":
-            body = _translate(statement.expression)
+    for statement in _shared_statements():
+        if statement.kind == "VIEW":
+            body = _translate(_inline_macros(statement.expression))
             views.append((statement.this.name, body.sql(dialect="spark")))
     return views
 

@@ -1,0 +1,4 @@
+-- 003_shared_macros.sql: schema 2 -> 3. The macros of queries/shared.sql arrive (the fiscal
+-- quarter, company size bands, deals and spend by quarter), so that the queries say each once.
+-- Every migration run re-creates all of shared.sql after its steps: this step needs no
+-- statement of its own.
