@@ -1,5 +1,7 @@
 -- definition_rules.sql: the fit and behaviour rules of one version of the MQL definition.
--- Grain: one row per rule. kind 'fit' rows set attribute, value, points and is_disqualifier;
+-- Grain: one row per rule. kind 'fit' rows set attribute, operator, field_type, the operand
+-- columns (value, value_list, low, high, low_inclusive, high_inclusive: see
+-- definition_fit_rules in schema.sql), points, is_disqualifier and cap_points (`per unit`);
 -- kind 'behaviour' rows set event_type, points and cap_points (null: no cap); the columns of
 -- the other kind are null.
 -- Parameters: $definition_id (integer).
@@ -9,12 +11,20 @@ with
 fit as (
     select
         'fit' as kind,
+        rule_no,
         attribute,
+        operator,
+        field_type,
         value,
+        value_list,
+        low,
+        high,
+        low_inclusive,
+        high_inclusive,
         null::varchar as event_type,
         points,
         is_disqualifier,
-        null::double as cap_points,
+        cap_points,
     from definition_fit_rules
     where definition_id = $definition_id
 ),
@@ -22,8 +32,16 @@ fit as (
 behaviour as (
     select
         'behaviour' as kind,
+        null::integer as rule_no,
         null::varchar as attribute,
+        null::varchar as operator,
+        null::varchar as field_type,
         null::varchar as value,
+        null::varchar[] as value_list,
+        null::double as low,
+        null::double as high,
+        null::boolean as low_inclusive,
+        null::boolean as high_inclusive,
         event_type,
         points,
         null::boolean as is_disqualifier,
@@ -39,4 +57,4 @@ final as (
 )
 
 select * from final
-order by kind, attribute, value, event_type
+order by kind, rule_no, event_type

@@ -56,6 +56,27 @@ create table stage_changes (
     primary key (lead_id, stage, changed_at),
 );
 
+-- ===== custom attributes: every column of a leads export kept =====
+
+-- one row per custom attribute: a column of an imported leads file that no built-in field
+-- took, by its original header, with the type its values were read as
+create table lead_attribute_types (
+    attribute               varchar primary key,
+    value_type              varchar not null check (value_type in ('text', 'number', 'date', 'yes/no')),
+    source_file             varchar,
+    updated_at              timestamp,
+);
+
+-- one row per lead and custom attribute it has a value for (no row: unknown). text_value for
+-- text attributes; number_value for numbers, dates (seconds since the epoch, UTC) and yes/no
+-- (1 / 0). No key: the importer replaces a lead's rows as a whole, which keeps them unique.
+create table lead_attributes (
+    lead_id                 varchar not null,
+    attribute               varchar not null,
+    text_value              varchar,
+    number_value            double,
+);
+
 -- ===== money and plans =====
 
 -- one row per period, channel and campaign; campaign '' is spend on the channel as a whole
@@ -89,16 +110,34 @@ create table definitions (
     note                    varchar,
 );
 
--- one row per fit rule: a lead whose attribute has this value gains points, or is disqualified
+-- one row per fit rule: a lead whose field (a leads column or a custom attribute) meets the
+-- rule gains points, or is disqualified. operator and field_type say what the rule is; the
+-- value columns are its operand laid out for fit_rule_matches (queries/shared.sql), as
+-- funnelcast.definitions.operators.compile_rule writes them: value (text `is`, `contains` and
+-- `starts with`, the last two lowercased), value_list (`is any of` / `is none of`), low / high
+-- (bounds on numbers, dates as epoch seconds, yes/no as 1/0; null: open; `within`: high is the
+-- days in seconds). A `per unit` rule gives points per unit of a number, capped at cap_points.
 create table definition_fit_rules (
     definition_id           integer not null references definitions (definition_id),
-    attribute               varchar not null check (
-        attribute in ('channel', 'industry', 'company_size_band', 'country', 'region', 'seniority')
+    rule_no                 integer not null,
+    attribute               varchar not null,
+    operator                varchar not null check (
+        operator in (
+            'is', 'is any of', 'is none of', 'contains', 'starts with', '<', '<=', '>', '>=',
+            'between', 'before', 'after', 'within', 'is known', 'is unknown', 'per unit'
+        )
     ),
-    value                   varchar not null,
+    field_type              varchar not null check (field_type in ('text', 'number', 'date', 'yes/no')),
+    value                   varchar,
+    value_list              varchar[],
+    low                     double,
+    high                    double,
+    low_inclusive           boolean not null default true,
+    high_inclusive          boolean not null default true,
     points                  double not null default 0,
     is_disqualifier         boolean not null default false,
-    primary key (definition_id, attribute, value),
+    cap_points              double check (cap_points >= 0),
+    primary key (definition_id, rule_no),
 );
 
 -- one row per event type that scores: points per event, decayed by the half-life,

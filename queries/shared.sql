@@ -101,19 +101,125 @@ attribute_values as (
 )
 select * from attribute_values where value is not null;
 
+-- one row per lead and field it has a value for: what fit rules test. The built-in lead
+-- columns (company_size as a number and as its band, created_at in epoch seconds) and every
+-- custom attribute the importer kept (lead_attributes). text_value holds text fields;
+-- number_value numbers, dates (epoch seconds) and yes/no (1 / 0).
+create or replace view lead_field_values as
+with
+field_values as (
+    select lead_id, 'channel' as field, channel as text_value, null::double as number_value,
+    from leads
+    union all
+    select lead_id, 'campaign', campaign, null::double from leads
+    union all
+    select lead_id, 'company', company, null::double from leads
+    union all
+    select lead_id, 'industry', industry, null::double from leads
+    union all
+    select lead_id, 'company_size', null::varchar, company_size::double from leads
+    union all
+    select lead_id, 'company_size_band', company_size_band(company_size), null::double from leads
+    union all
+    select lead_id, 'country', country, null::double from leads
+    union all
+    select lead_id, 'region', region, null::double from leads
+    union all
+    select lead_id, 'job_title', job_title, null::double from leads
+    union all
+    select lead_id, 'seniority', seniority, null::double from leads
+    union all
+    select lead_id, 'created_at', null::varchar, epoch(created_at)::double from leads
+    union all
+    select lead_id, attribute, text_value, number_value from lead_attributes
+)
+select * from field_values where text_value is not null or number_value is not null;
+
+-- whether a fit rule (its operator and operand columns, as definition_fit_rules stores them)
+-- holds for a known field value: text `is` / `is any of` / `is none of` match exactly,
+-- `contains` / `starts with` ignore case (the rule's text is stored lowercased), and the rest
+-- bound the number (open where low or high is null). `is unknown` and `within` need more than
+-- the value and are tested in lead_fit.
+create or replace macro fit_rule_matches(
+    operator, rule_text, rule_texts, low, high, low_inclusive, high_inclusive,
+    text_value, number_value
+) as
+    coalesce(
+        case
+            when operator in ('is known', 'per unit') then true
+            when operator = 'is' and rule_text is not null then text_value = rule_text
+            when operator = 'is any of' then list_contains(rule_texts, text_value)
+            when operator = 'is none of' then not list_contains(rule_texts, text_value)
+            when operator = 'contains' then contains(lower(text_value), rule_text)
+            when operator = 'starts with' then starts_with(lower(text_value), rule_text)
+            else (low is null or number_value > low or (low_inclusive and number_value = low))
+                and (
+                    high is null or number_value < high or (high_inclusive and number_value = high)
+                )
+        end,
+        false
+    );
+
+-- the points a matching fit rule gives a lead: its points, or for `per unit` its points per
+-- unit of the value held to its cap
+create or replace macro fit_rule_points(operator, points, cap_points, number_value) as
+    case
+        when operator = 'per unit' then capped_points(points * number_value, cap_points)
+        else points
+    end;
+
+-- one row per MQL definition, fit rule and lead the rule matches, with the points it gives
+create or replace view lead_fit_matches as
+with
+known_matches as (
+    select
+        rules.definition_id,
+        rules.rule_no,
+        field_values.lead_id,
+        fit_rule_points(rules.operator, rules.points, rules.cap_points, field_values.number_value)
+            as points,
+        rules.is_disqualifier,
+    from lead_field_values as field_values
+    join definition_fit_rules as rules on rules.attribute = field_values.field
+    where rules.operator not in ('is unknown', 'within')
+        and fit_rule_matches(
+            rules.operator, rules.value, rules.value_list, rules.low, rules.high,
+            rules.low_inclusive, rules.high_inclusive,
+            field_values.text_value, field_values.number_value
+        )
+),
+within_matches as (
+    select rules.definition_id, rules.rule_no, leads.lead_id, rules.points, rules.is_disqualifier,
+    from lead_field_values as field_values
+    join definition_fit_rules as rules on rules.attribute = field_values.field
+    join leads on leads.lead_id = field_values.lead_id
+    where rules.operator = 'within'
+        and abs(field_values.number_value - epoch(leads.created_at)) <= rules.high
+),
+unknown_matches as (
+    select rules.definition_id, rules.rule_no, leads.lead_id, rules.points, rules.is_disqualifier,
+    from leads
+    join definition_fit_rules as rules on rules.operator = 'is unknown'
+    left join lead_field_values as field_values
+        on field_values.lead_id = leads.lead_id and field_values.field = rules.attribute
+    where field_values.lead_id is null
+)
+select * from known_matches
+union all
+select * from within_matches
+union all
+select * from unknown_matches;
+
 -- one row per MQL definition and lead that matches at least one of its fit rules: the lead's
 -- fit points under that definition and whether a disqualifier matches it
 create or replace view lead_fit as
 select
-    rules.definition_id,
-    lead_fit_attributes.lead_id,
-    sum(rules.points) as fit_points,
-    bool_or(rules.is_disqualifier) as is_disqualified,
-from lead_fit_attributes
-join definition_fit_rules as rules
-    on rules.attribute = lead_fit_attributes.attribute
-    and rules.value = lead_fit_attributes.value
-group by rules.definition_id, lead_fit_attributes.lead_id;
+    definition_id,
+    lead_id,
+    sum(points) as fit_points,
+    bool_or(is_disqualifier) as is_disqualified,
+from lead_fit_matches
+group by definition_id, lead_id;
 
 -- one row per lead: when it first reached each stage of the funnel as the CRM recorded it.
 -- reached_*: the stage or a later one (see first_reached_sal), so for every lead

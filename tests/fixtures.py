@@ -143,11 +143,14 @@ def add_definitions(con: duckdb.DuckDBPyConnection, definitions: Iterable[Defini
                 "created": at(d.created_at),
             },
         )
-        for attribute, value, points, *rest in d.fit_rules:
+        for number, (attribute, value, points, *rest) in enumerate(d.fit_rules, 1):
             con.execute(
-                "insert into definition_fit_rules values ($id, $a, $v, $p, $dq)",
+                "insert into definition_fit_rules (definition_id, rule_no, attribute, operator, "
+                "field_type, value, points, is_disqualifier) "
+                "values ($id, $n, $a, 'is', 'text', $v, $p, $dq)",
                 {
                     "id": d.definition_id,
+                    "n": number,
                     "a": attribute,
                     "v": value,
                     "p": points,

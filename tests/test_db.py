@@ -151,10 +151,61 @@ select * from attribute_values where value is not null
 """
 
 
+# Schema 3's fit rules: one attribute of six, equal to one value.
+FIT_RULES_V3 = """
+create table definition_fit_rules (
+    definition_id           integer not null references definitions (definition_id),
+    attribute               varchar not null check (
+        attribute in ('channel', 'industry', 'company_size_band', 'country', 'region', 'seniority')
+    ),
+    value                   varchar not null,
+    points                  double not null default 0,
+    is_disqualifier         boolean not null default false,
+    primary key (definition_id, attribute, value),
+)
+"""
+LEAD_FIT_V3 = """
+create or replace view lead_fit as
+select
+    rules.definition_id,
+    lead_fit_attributes.lead_id,
+    sum(rules.points) as fit_points,
+    bool_or(rules.is_disqualifier) as is_disqualified,
+from lead_fit_attributes
+join definition_fit_rules as rules
+    on rules.attribute = lead_fit_attributes.attribute
+    and rules.value = lead_fit_attributes.value
+group by rules.definition_id, lead_fit_attributes.lead_id
+"""
+
+
+def to_version_3(con):
+    """Turn a new database into a schema-3 one: equality fit rules, no custom attributes."""
+    for view in ("lead_fit", "lead_fit_matches", "lead_field_values"):
+        con.execute(f"drop view {view}")
+    con.execute("drop macro fit_rule_matches")
+    con.execute("drop macro fit_rule_points")
+    for table in ("lead_attributes", "lead_attribute_types", "definition_fit_rules"):
+        con.execute(f"drop table {table}")
+    con.execute(FIT_RULES_V3)
+    con.execute(LEAD_FIT_V3)
+    con.execute("update meta set value = '3' where key = 'schema_version'")
+
+
+def version_3_database(path):
+    """Return the path of a schema-3 database (fit rules by equality, no custom attributes)."""
+    new_database(path)
+    con = duckdb.connect(str(path))
+    to_version_3(con)
+    con.close()
+    return path
+
+
 def version_2_database(path):
     """Return the path of a schema-2 database (no macros): one lead, one deal, one spend row."""
     new_database(path)
     con = duckdb.connect(str(path))
+    to_version_3(con)
     con.execute(LEAD_FIT_ATTRIBUTES_V2)
     macros = con.execute(
         "select function_name, function_type from duckdb_functions() where not internal"
@@ -267,6 +318,7 @@ def test_a_migrated_database_is_made_as_a_fresh_one(tmp_path, old):
 # DuckDB that prints definitions differently changes it too: then record its own under NNN.)
 SHARED_FINGERPRINTS = {
     3: "4965d2a496ab91173159e7999be6d57168eb72483a42b1fa27b59800765e0191",
+    4: "489f2881ea0d5f41141f3a9a3168c2e20aa231ee22d1a825570e03c0ff25868c",
 }
 
 

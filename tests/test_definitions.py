@@ -130,10 +130,18 @@ def cur():
 # =====================================================================================
 
 
-def test_fit_attributes_and_bands_are_the_schemas():
+def test_operators_fields_and_bands_are_the_schemas():
+    from funnelcast.definitions import fields, operators
+
     schema = db.query_text("schema") + db.query_text("shared")
-    check = re.search(r"attribute in \(([^)]*)\)", schema).group(1)
-    assert defs.FIT_ATTRIBUTES == tuple(re.findall(r"'([^']+)'", check))
+    check = re.search(r"operator in \(([^)]*)\)", schema).group(1)
+    assert operators.OPERATORS == tuple(re.findall(r"'([^']+)'", check))
+    check = re.search(r"field_type in \(([^)]*)\)", schema).group(1)
+    assert operators.FIELD_TYPES == tuple(re.findall(r"'([^']+)'", check))
+    view = schema[schema.index("create or replace view lead_field_values") :]
+    view = view[: view.index("from lead_attributes")]
+    assert tuple(fields.BUILTIN_FIELDS) == tuple(re.findall(r"select lead_id, '(\w+)'", view))
+    assert set(defs.FIT_ATTRIBUTES) <= set(fields.BUILTIN_FIELDS)
     for band in defs.COMPANY_SIZE_BANDS:
         assert f"then '{band}'" in schema or f"else '{band}'" in schema, band
 
@@ -338,9 +346,9 @@ BAD_DEFINITIONS = {
         r"half-life 4000 days must be",
     ),
     "unknown attribute": (
-        with_fit(FitRule("job_title", "CEO", 10)),
-        r"fit rule job_title=CEO: unknown attribute 'job_title' \(allowed: "
-        r"channel, industry, company_size_band, country, region, seniority\)",
+        with_fit(FitRule("colour", "red", 10)),
+        r"fit rule colour=red: unknown attribute 'colour' \(fields: "
+        r"channel, campaign, company, industry, company_size, company_size_band",
     ),
     "unknown band": (
         with_fit(FitRule("company_size_band", "10-50", 5)),

@@ -24,6 +24,8 @@ CANONICAL_TABLES = (
     "definitions",
     "definition_fit_rules",
     "definition_behaviour_rules",
+    "lead_attribute_types",
+    "lead_attributes",
 )
 # The schema version the first release wrote; each migration file steps one version up from it.
 FIRST_SCHEMA_VERSION = 1

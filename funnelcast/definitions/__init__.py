@@ -3,6 +3,8 @@
 The package's public face; callers write `from funnelcast import definitions` and
 `definitions.load(...)`. Inside:
 - limits: the fit attributes, size bands and ranges a definition may use;
+- operators: field types, the operators each allows, rule values read and matched;
+- fields: the built-in lead fields and a database's custom attributes, with their types;
 - model: Definition, FitRule, BehaviourRule and their errors (no database);
 - quarters: the database's fiscal calendar and the data's today, quarter labels;
 - store: versions in the database (load, in force, history, save);
@@ -15,7 +17,9 @@ The package's public face; callers write `from funnelcast import definitions` an
 Every version is kept: a save always adds a new one, in force from a quarter's start.
 """
 
+from funnelcast.definitions import operators
 from funnelcast.definitions.changes import diff
+from funnelcast.definitions.fields import BUILTIN_FIELDS, field_key, lead_fields
 from funnelcast.definitions.files import from_toml, to_dict, to_toml
 from funnelcast.definitions.limits import (
     COMPANY_SIZE_BANDS,
@@ -38,15 +42,23 @@ from funnelcast.definitions.quarters import fiscal_start_month, next_quarter, pa
 from funnelcast.definitions.store import (
     VERSION_SCHEMA,
     current,
+    fit_rule_lists,
+    fit_rule_rows,
     in_force_for_quarter,
     list_versions,
     load,
     save,
     version_taking_effect,
 )
-from funnelcast.definitions.validation import LISTED_VALUES, save_warnings, validate
+from funnelcast.definitions.validation import (
+    LISTED_VALUES,
+    normalised,
+    save_warnings,
+    validate,
+)
 
 __all__ = [
+    "BUILTIN_FIELDS",
     "COMPANY_SIZE_BANDS",
     "FIT_ATTRIBUTES",
     "LISTED_VALUES",
@@ -63,6 +75,12 @@ __all__ = [
     "QuarterTakenError",
     "current",
     "diff",
+    "field_key",
+    "fit_rule_lists",
+    "fit_rule_rows",
+    "lead_fields",
+    "normalised",
+    "operators",
     "fiscal_start_month",
     "from_toml",
     "in_force_for_quarter",

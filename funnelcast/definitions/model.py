@@ -1,4 +1,5 @@
-"""The MQL definition as values: Definition, FitRule, BehaviourRule, their errors.
+"""The MQL definition as values: Definition, FitRule (a field, an operator, a value),
+BehaviourRule, their errors.
 
 A Definition holds its rules in one canonical order (fit rules by schema attribute, company size
 bands smallest first; behaviour rules by event type), so that two definitions with the same rules
@@ -10,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from dataclasses import replace as dataclass_replace
+from typing import Any
 
 from funnelcast.core import periods
 from funnelcast.data import db
+from funnelcast.definitions import operators
 from funnelcast.definitions.limits import COMPANY_SIZE_BANDS, FIT_ATTRIBUTES
 
 
@@ -41,17 +44,35 @@ class QuarterTakenError(DefinitionError):
 
 @dataclass(frozen=True)
 class FitRule:
-    """A lead whose attribute has this value gains points, or (a disqualifier) never qualifies."""
+    """A lead whose field meets the rule gains points, or (a disqualifier) never qualifies.
+
+    attribute: a built-in lead field or a custom attribute (definitions.fields); op: one of
+    definitions.operators.OPERATORS (default `is`, the rules before operators); value: as
+    operators.normalise reads it for the field's type (None for `is known` / `is unknown` /
+    `per unit`). A `per unit` rule gives points per unit of a number field, up to cap.
+    """
 
     attribute: str
-    value: str
+    value: Any = None
     points: float = 0.0
     is_disqualifier: bool = False
+    op: str = operators.IS
+    cap: float | None = None
 
     @property
     def label(self) -> str:
-        """Return the rule's name in messages: attribute=value."""
-        return f"{self.attribute}={self.value}"
+        """Return the rule's name in messages: attribute=value for `is`, else in words."""
+        if self.op == operators.IS and isinstance(self.value, str):
+            return f"{self.attribute}={self.value}"
+        shown = operators.value_text(self.op, self.value)
+        return f"{self.attribute} {operators.SHOWN.get(self.op, self.op)}" + (
+            f" {shown}" if shown else ""
+        )
+
+    @property
+    def key(self) -> tuple:
+        """Return what makes two rules the same rule (a definition holds each once)."""
+        return (self.attribute, self.op, self.value)
 
 
 @dataclass(frozen=True)
@@ -95,16 +116,19 @@ class Definition:
 
 
 def fit_order(rule: FitRule) -> tuple:
-    """Return a fit rule's place in the canonical order: schema attribute order, bands by size."""
+    """Return a fit rule's place in the canonical order: the built-in attributes first, in
+    schema order, then custom ones by name; by operator; bands by size, then by value."""
+    op = rule.op if rule.op in operators.OPERATORS else ""
     return (
         _rank(rule.attribute, FIT_ATTRIBUTES),
         str(rule.attribute),
-        _rank(rule.value, COMPANY_SIZE_BANDS),
+        _rank(op, operators.OPERATORS),
+        _rank(rule.value, COMPANY_SIZE_BANDS) if isinstance(rule.value, str) else 0,
         str(rule.value),
     )
 
 
-def _rank(value: str, order: tuple[str, ...]) -> int:
+def _rank(value: Any, order: tuple[str, ...]) -> int:
     """Return value's place in order; values not in it come after all that are."""
     return order.index(value) if value in order else len(order)
 

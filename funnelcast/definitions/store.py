@@ -16,6 +16,8 @@ import polars as pl
 
 from funnelcast.core import periods
 from funnelcast.data import db
+from funnelcast.definitions import operators
+from funnelcast.definitions.fields import lead_fields
 from funnelcast.definitions.model import (
     BehaviourRule,
     Definition,
@@ -25,7 +27,7 @@ from funnelcast.definitions.model import (
     first_quarter,
 )
 from funnelcast.definitions.quarters import fiscal_start_month, parse_quarter, today
-from funnelcast.definitions.validation import validate
+from funnelcast.definitions.validation import normalised, validate
 
 
 def load(cur: duckdb.DuckDBPyConnection, definition_id: int) -> Definition:
@@ -39,11 +41,7 @@ def load(cur: duckdb.DuckDBPyConnection, definition_id: int) -> Definition:
         name=head["name"],
         threshold=head["threshold"],
         half_life_days=head["half_life_days"],
-        fit_rules=tuple(
-            FitRule(r["attribute"], r["value"], r["points"], r["is_disqualifier"])
-            for r in rules
-            if r["kind"] == "fit"
-        ),
+        fit_rules=tuple(_fit_rule(r) for r in rules if r["kind"] == "fit"),
         behaviour_rules=tuple(
             BehaviourRule(r["event_type"], r["points"], r["cap_points"])
             for r in rules
@@ -54,6 +52,108 @@ def load(cur: duckdb.DuckDBPyConnection, definition_id: int) -> Definition:
         definition_id=head["definition_id"],
         created_at=head["created_at"],
     )
+
+
+def _fit_rule(row: dict) -> FitRule:
+    """Return the fit rule a definition_rules.sql row stores."""
+    compiled = operators.Compiled(
+        operator=row["operator"],
+        field_type=row["field_type"],
+        text=row["value"],
+        texts=tuple(row["value_list"]) if row["value_list"] is not None else None,
+        low=row["low"],
+        high=row["high"],
+        low_inclusive=row["low_inclusive"],
+        high_inclusive=row["high_inclusive"],
+    )
+    return FitRule(
+        row["attribute"],
+        operators.value_from_stored(compiled),
+        row["points"],
+        row["is_disqualifier"],
+        op=row["operator"],
+        cap=row["cap_points"],
+    )
+
+
+# The columns of definition_fit_rules a rule compiles to, in order (after definition_id).
+FIT_RULE_COLUMNS = (
+    "rule_no",
+    "attribute",
+    "operator",
+    "field_type",
+    "value",
+    "value_list",
+    "low",
+    "high",
+    "low_inclusive",
+    "high_inclusive",
+    "points",
+    "is_disqualifier",
+    "cap_points",
+)
+
+
+def fit_rule_rows(definition: Definition, field_types: dict[str, str]) -> list[tuple]:
+    """Return a definition's fit rules as definition_fit_rules rows (FIT_RULE_COLUMNS), numbered
+    in the canonical order (field_types: each field's type; a field it lacks is text)."""
+    rows = []
+    for number, r in enumerate(definition.fit_rules, 1):
+        field_type = field_types.get(r.attribute, operators.TEXT)
+        c = operators.compile_rule(field_type, r.op, r.value)
+        rows.append(
+            (
+                number,
+                r.attribute,
+                r.op,
+                field_type,
+                c.text,
+                list(c.texts) if c.texts is not None else None,
+                c.low,
+                c.high,
+                c.low_inclusive,
+                c.high_inclusive,
+                float(r.points),
+                bool(r.is_disqualifier),
+                None if r.cap is None else float(r.cap),
+            )
+        )
+    return rows
+
+
+def fit_rule_lists(definition: Definition, field_types: dict[str, str]) -> dict[str, list]:
+    """Return a draft's fit rules as one list per column, named fit_<column> (the parameters
+    a query that scores an unsaved definition unnests: see lead_score_explained.sql)."""
+    rows = fit_rule_rows(definition, field_types)
+    return {
+        f"fit_{name}": [row[i] for row in rows] for i, name in enumerate(FIT_RULE_COLUMNS)
+    }
+
+
+def insert_rules(
+    cur: duckdb.DuckDBPyConnection,
+    definition_id: int,
+    definition: Definition,
+    field_types: dict[str, str],
+) -> None:
+    """Insert a definition's fit and behaviour rules under definition_id (field_types: each
+    field's type, definitions.fields.lead_fields; a field it lacks is text)."""
+    rows = fit_rule_rows(definition, field_types)
+    if rows:
+        cur.executemany(
+            f"insert into definition_fit_rules (definition_id, {', '.join(FIT_RULE_COLUMNS)}) "
+            f"values ({', '.join('?' * (len(FIT_RULE_COLUMNS) + 1))})",
+            [(definition_id, *row) for row in rows],
+        )
+    if definition.behaviour_rules:
+        cur.executemany(
+            "insert into definition_behaviour_rules (definition_id, event_type, points, "
+            "cap_points) values (?, ?, ?, ?)",
+            [
+                (definition_id, r.event_type, float(r.points), None if r.cap is None else float(r.cap))
+                for r in definition.behaviour_rules
+            ],
+        )
 
 
 def current(cur: duckdb.DuckDBPyConnection, on: dt.date | None = None) -> Definition | None:
@@ -153,7 +253,9 @@ def save(
     # replace=True: then the new version wins the quarter by being newer (definition_in_force's
     # tie-break) and the old one stays in history. One transaction: on any error, no change.
     quarter = parse_quarter(cur, effective_quarter)
-    validate(definition)
+    field_types = lead_fields(cur)
+    validate(definition, field_types)
+    definition = normalised(definition, field_types)
     cur.execute("begin transaction")
     try:
         existing = version_taking_effect(cur, quarter)
@@ -176,24 +278,7 @@ def save(
                 "note": definition.note,
             },
         )
-        if definition.fit_rules:
-            cur.executemany(
-                "insert into definition_fit_rules (definition_id, attribute, value, points, "
-                "is_disqualifier) values (?, ?, ?, ?, ?)",
-                [
-                    (new_id, r.attribute, r.value, float(r.points), r.is_disqualifier)
-                    for r in definition.fit_rules
-                ],
-            )
-        if definition.behaviour_rules:
-            cur.executemany(
-                "insert into definition_behaviour_rules (definition_id, event_type, points, "
-                "cap_points) values (?, ?, ?, ?)",
-                [
-                    (new_id, r.event_type, float(r.points), None if r.cap is None else float(r.cap))
-                    for r in definition.behaviour_rules
-                ],
-            )
+        insert_rules(cur, new_id, definition, field_types)
         cur.execute("commit")
     except BaseException:
         cur.execute("rollback")

@@ -33,8 +33,9 @@ def insert_definition(cur: duckdb.DuckDBPyConnection, effective_from: dt.date) -
         },
     )
     cur.executemany(
-        "insert into definition_fit_rules values (?, ?, ?, ?, ?)",
-        [(DEFINITION_ID, *rule) for rule in FIT_RULES],
+        "insert into definition_fit_rules (definition_id, rule_no, attribute, operator, "
+        "field_type, value, points, is_disqualifier) values (?, ?, ?, 'is', 'text', ?, ?, ?)",
+        [(DEFINITION_ID, number, *rule) for number, rule in enumerate(FIT_RULES, 1)],
     )
     cur.executemany(
         "insert into definition_behaviour_rules values (?, ?, ?, ?)",
