@@ -88,8 +88,6 @@ def build(workdir: Path, leads: int, events: int) -> tuple[Path, Path]:
 
 def part(name: str, database: str, csv: str) -> dict:
     """Run one timed part in this process; return its figures."""
-    import duckdb
-
     from funnelcast import importer
     from funnelcast.data import db
 
@@ -126,7 +124,7 @@ def part(name: str, database: str, csv: str) -> dict:
         con.execute("checkpoint")  # what `funnelcast import` does next
         result["checkpoint"] = time.perf_counter() - started
     else:
-        con = duckdb.connect(database)
+        con = db.open_duckdb(database)
         order = " order by lead_id" if name == "sorted" else ""
         started = time.perf_counter()
         con.execute(f"insert into events select * from {TYPED_CSV}{order}", {"path": csv})

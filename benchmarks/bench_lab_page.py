@@ -171,9 +171,9 @@ def main() -> None:
     ap.add_argument("--db", required=True, help="a Funnelcast database (e.g. a 1M-lead demo)")
     ap.add_argument("--moves", type=int, default=30, help="threshold moves to time")
     args = ap.parse_args()
-    import duckdb
+    from funnelcast.data import db
 
-    con = duckdb.connect(args.db, read_only=True)
+    con = db.open_duckdb(args.db, read_only=True)
     leads, events = (
         con.sql(f"select count(*) from {t}").fetchall()[0][0] for t in ("leads", "events")
     )

@@ -139,6 +139,52 @@ def migrate(con: duckdb.DuckDBPyConnection) -> None:
         raise
 
 
+# Every connection the project opens says so: DuckDB never downloads or loads an extension of
+# its own accord (a SQLite file given as a database would otherwise fetch the sqlite extension
+# over the network and run it). Funnelcast needs only what the core wheel carries.
+SAFE_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+
+# What a file that is not a DuckDB database starts with, and what to call it.
+FILE_SIGNATURES = (
+    (b"SQLite format 3\x00", "a SQLite file"),
+    (b"PAR1", "a Parquet file"),
+    (b"PK\x03\x04", "a zip archive (or an Excel/Office file)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "an old Office file"),
+)
+# A DuckDB file holds its magic bytes "DUCK" after an 8-byte checksum.
+DUCKDB_MAGIC = (8, b"DUCK")
+
+
+def open_duckdb(database: str | Path = ":memory:", *, read_only: bool = False) -> Any:
+    """Return a raw DuckDB connection with SAFE_CONFIG (no schema checks: see connect)."""
+    return duckdb.connect(str(database), read_only=read_only, config=dict(SAFE_CONFIG))
+
+
+def file_kind(path: Path) -> str | None:
+    """Return what a file is when it is plainly not a DuckDB database ('a SQLite file', 'an
+    empty file', 'a text file (CSV?)'), or None when it may be one."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head:
+        return "an empty file"
+    offset, magic = DUCKDB_MAGIC
+    if head[offset : offset + len(magic)] == magic:
+        return None
+    for signature, kind in FILE_SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "a binary file of another kind"
+    if "," in text or ";" in text or "\t" in text:
+        return "a text file (CSV or similar: import it with funnelcast import)"
+    return "a text file"
+
+
 def connect(
     path: str | Path, *, read_only: bool = False, create: bool = False
 ) -> duckdb.DuckDBPyConnection:
@@ -160,8 +206,12 @@ def connect(
                 f"database {path} is read-only (no permission to write the file): change its "
                 "permissions to write to it; reading it works as it is"
             )
+        if path.exists():
+            kind = file_kind(path)
+            if kind is not None and not (create and kind == "an empty file"):
+                raise FunnelcastError(f"{path} is {kind}, not a DuckDB database")
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = open_duckdb(path, read_only=read_only)
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -204,7 +254,7 @@ CACHE_KEPT_BYTES = 64 << 20
 @functools.cache
 def _default_memory_limit() -> str:
     """Return DuckDB's memory limit on this machine when nobody sets one, as it shows it."""
-    with duckdb.connect() as con:
+    with open_duckdb() as con:
         return con.sql("select current_setting('memory_limit')").fetchall()[0][0]
 
 

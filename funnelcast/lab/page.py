@@ -19,7 +19,8 @@ import polars as pl
 from funnelcast import definitions
 from funnelcast.analytics import suggest
 from funnelcast.analytics.overview import is_complete
-from funnelcast.core import formats
+from funnelcast.core import formats, spreadsheet
+from funnelcast.core.spreadsheet import csv_safe  # noqa: F401  (the page's downloads use it)
 from funnelcast.data.context import DataContext
 from funnelcast.definitions import BehaviourRule, Definition, FitRule
 from funnelcast.lab._fast import BIAS, NEVER
@@ -38,8 +39,6 @@ LEAD_KEY = "lab_lead"
 NAME_KEY = "lab_name"
 DEFAULT_QUARTERS = 4
 DEFAULT_CAPACITY = 50.0
-# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def behaviour_key(event_type: str, what: str) -> str:
@@ -302,22 +301,9 @@ def moves_by_group(by_group: pl.DataFrame, dimension: str) -> pl.DataFrame:
     )
 
 
-def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
-    """Return the frame with text cells a spreadsheet would run as a formula quoted ('=...)."""
-    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    pattern = "^[" + "".join("\\" + c if c in "-+" else c for c in FORMULA_STARTS) + "]"
-    return frame.with_columns(
-        pl.when(pl.col(name).str.contains(pattern))
-        .then(pl.lit("'") + pl.col(name))
-        .otherwise(pl.col(name))
-        .alias(name)
-        for name in text
-    )
-
-
 def movers_csv(frame: pl.DataFrame) -> bytes:
     """Return every mover as CSV bytes, formula-looking cells neutralised."""
-    return csv_safe(frame).write_csv().encode()
+    return spreadsheet.write_csv(frame)
 
 
 # ===== explain a score =====

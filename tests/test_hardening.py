@@ -1,0 +1,127 @@
+"""Hardening (issue 18): files that are not DuckDB databases are named for what they are and
+never make DuckDB fetch or load an extension; every CSV download quotes the cells a spreadsheet
+would run, also after leading whitespace.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from cli_support import assert_one_line_failure, run_cli
+
+from funnelcast.core import spreadsheet
+from funnelcast.data import db
+from funnelcast.lab import page as tl
+
+# ===== a file that is not a DuckDB database =====
+
+
+def sqlite_file(path: Path) -> Path:
+    """Return the path of a SQLite database with a leads table (what the issue tried)."""
+    con = sqlite3.connect(path)
+    con.execute("create table leads(a)")
+    con.commit()
+    con.close()
+    return path
+
+
+def not_databases(tmp_path: Path) -> dict[str, Path]:
+    """Return files of other kinds, by the kind the message must name."""
+    files = {"a SQLite file": sqlite_file(tmp_path / "x.db")}
+    parquet = tmp_path / "x.parquet"
+    pl.DataFrame({"a": [1, 2]}).write_parquet(parquet)
+    files["a Parquet file"] = parquet
+    archive = tmp_path / "x.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("leads.csv", "lead_id\n1\n")
+    files["a zip archive"] = archive
+    csv = tmp_path / "leads.csv"
+    csv.write_text("lead_id,created_at\nL1,2026-01-01\n")
+    files["a text file (CSV"] = csv
+    empty = tmp_path / "empty.duckdb"
+    empty.write_bytes(b"")
+    files["an empty file"] = empty
+    png = tmp_path / "x.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    files["a PNG image"] = png
+    return files
+
+
+def test_each_kind_of_file_is_named_and_the_file_is_left_as_it_was(tmp_path):
+    for kind, path in not_databases(tmp_path).items():
+        before = path.read_bytes()
+        for read_only in (False, True):
+            with pytest.raises(db.FunnelcastError) as raised:
+                db.connect(path, read_only=read_only)
+            assert str(raised.value).startswith(f"{path} is {kind}"), raised.value
+            assert str(raised.value).endswith("not a DuckDB database")
+            assert "extension" not in str(raised.value).lower()
+        assert path.read_bytes() == before, kind
+
+
+def test_the_cli_says_a_sqlite_file_is_not_a_duckdb_database(tmp_path):
+    path = sqlite_file(tmp_path / "x.db")
+    leads = tmp_path / "leads.csv"
+    leads.write_text("lead_id,created_at,channel\nL1,2026-01-01,search\n")
+    for command in (["metrics"], ["funnel"], ["import", "--table", "leads", str(leads)]):
+        done = run_cli(*command, "--db", path)
+        assert_one_line_failure(done, f"{path} is a SQLite file, not a DuckDB database")
+        assert "download" not in done.stderr.lower()
+
+
+def test_every_connection_refuses_to_fetch_or_load_extensions(tmp_path):
+    path = tmp_path / "f.duckdb"
+    for con in (db.connect(path, create=True), db.open_duckdb()):
+        settings = con.execute(
+            "select current_setting('autoinstall_known_extensions'), "
+            "current_setting('autoload_known_extensions')"
+        ).fetchall()
+        assert settings == [(False, False)]
+        # With autoloading on, DuckDB would try to download the sqlite extension here (on this
+        # network-less machine: "Failed to download extension"); off, it only says it is absent.
+        with pytest.raises(duckdb.Error) as raised:
+            con.execute("select * from sqlite_scan($p, 'leads')", {"p": str(tmp_path / "x.db")})
+        assert "download" not in str(raised.value).lower()
+        loaded = con.execute(
+            "select count(*) from duckdb_extensions() where loaded and extension_name = 'sqlite'"
+        ).fetchall()
+        assert loaded == [(0,)]
+        con.close()
+
+
+def test_a_real_database_still_opens_and_a_missing_one_is_still_refused(tmp_path):
+    path = tmp_path / "f.duckdb"
+    db.connect(path, create=True).close()
+    assert db.file_kind(path) is None
+    db.connect(path, read_only=True).close()
+    with pytest.raises(db.FunnelcastError, match="does not exist"):
+        db.connect(tmp_path / "missing.duckdb")
+
+
+# ===== CSV downloads =====
+
+RISKY = ("=1+1", " =1+1", "\t=1+1", "  +cmd|' /C calc'!A0", " -2+3", "\u00a0@SUM(1)", "\tx", "\rx")
+PLAIN = ("plain", "a=b", "x-1", "", "  spaced", "e-mail@x")
+
+
+def test_risky_cells_are_quoted_also_after_leading_whitespace():
+    for text in RISKY:
+        assert spreadsheet.is_risky(text), repr(text)
+        assert spreadsheet.safe_cell(text) == "'" + text
+    for text in PLAIN:
+        assert not spreadsheet.is_risky(text), repr(text)
+        assert spreadsheet.safe_cell(text) == text
+
+
+def test_the_movers_download_quotes_the_same_cells_as_safe_cell():
+    frame = pl.DataFrame({"lead_id": [*RISKY, *PLAIN, None], "n": list(range(len(RISKY) + 7))})
+    written = pl.read_csv(tl.movers_csv(frame), infer_schema=False)
+    expected = [spreadsheet.safe_cell(t) for t in (*RISKY, *PLAIN)]
+    # CSV cannot tell an empty text from a missing one: both read back as missing
+    assert [v or "" for v in written["lead_id"].to_list()] == [*expected, ""]
+    assert written["n"].to_list() == [str(i) for i in range(len(RISKY) + 7)]
