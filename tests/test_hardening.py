@@ -6,6 +6,8 @@ would run, also after leading whitespace.
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -17,6 +19,8 @@ from cli_support import assert_one_line_failure, run_cli
 from funnelcast.core import spreadsheet
 from funnelcast.data import db
 from funnelcast.lab import page as tl
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # ===== a file that is not a DuckDB database =====
 
@@ -125,3 +129,40 @@ def test_the_movers_download_quotes_the_same_cells_as_safe_cell():
     # CSV cannot tell an empty text from a missing one: both read back as missing
     assert [v or "" for v in written["lead_id"].to_list()] == [*expected, ""]
     assert written["n"].to_list() == [str(i) for i in range(len(RISKY) + 7)]
+
+
+# ===== Parquet and Spark without the optional spark extra =====
+
+# Runs the CLI as if neither sqlglot nor pyspark were installed (a None in sys.modules makes
+# their import fail), which is the base install: `uv sync` without `--extra spark`.
+WITHOUT_SPARK = (
+    "import sys; sys.modules['sqlglot'] = None; sys.modules['pyspark'] = None; "
+    "from funnelcast.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def run_base_install(*args: object) -> subprocess.CompletedProcess:
+    """Run the CLI in a fresh process without the spark extra's packages."""
+    return subprocess.run(
+        [sys.executable, "-c", WITHOUT_SPARK, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+
+
+def test_export_parquet_needs_no_spark_and_spark_says_which_extra(demo_db, tmp_path):
+    out = tmp_path / "parquet"
+    done = run_base_install("export-parquet", "--db", demo_db, "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    con = db.connect(demo_db, read_only=True)
+    for table in db.CANONICAL_TABLES:
+        rows = con.execute(f"select count(*) from {table}").fetchall()[0][0]
+        assert pl.read_parquet(out / table / "data.parquet").height == rows, table
+    con.close()
+    done = run_base_install("metrics", "--engine", "spark", "--parquet", out)
+    assert done.returncode != 0
+    assert done.stderr.strip().count("\n") == 0, done.stderr  # one line, no traceback
+    assert "optional spark extra" in done.stderr and "uv sync --extra spark" in done.stderr

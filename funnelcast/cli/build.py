@@ -42,10 +42,10 @@ def add_demo(commands: argparse._SubParsersAction) -> None:
 
 def cmd_export_parquet(args: argparse.Namespace) -> int:
     """Write each canonical table of the database to OUT/TABLE/data.parquet."""
-    from funnelcast.data import spark_engine
+    from funnelcast.data import parquet_export
 
     started = time.perf_counter()
-    counts = spark_engine.export_parquet(args.db, args.out, replace=args.replace)
+    counts = parquet_export.export_parquet(args.db, args.out, replace=args.replace)
     rows = ", ".join(f"{n:,} {t}" for t, n in counts.items() if t != "meta")
     print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s: {rows}")
     return 0

@@ -53,7 +53,12 @@ def connect(
             raise db.FunnelcastError(
                 f"the spark engine needs a Parquet directory (--parquet DIR or {PARQUET_ENV})"
             )
-        from funnelcast.data import spark_engine
-
+        try:
+            from funnelcast.data import spark_engine
+        except ImportError as exc:  # sqlglot or pyspark: the optional `spark` extra
+            raise db.FunnelcastError(
+                f"the spark engine needs the optional spark extra (missing: {exc.name}): "
+                "install it with `uv sync --extra spark`"
+            ) from None
         return spark_engine.SparkConnection(parquet)
     raise db.FunnelcastError(f"unknown engine {engine!r} (choose one of: {', '.join(ENGINES)})")

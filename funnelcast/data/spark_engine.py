@@ -19,14 +19,13 @@ import decimal
 import functools
 import itertools
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from funnelcast.data import db, spark_sql
+from funnelcast.data.parquet_export import export_parquet  # noqa: F401  (its old home)
 
 REMOTE_ENV = "FUNNELCAST_SPARK_REMOTE"
 # What Funnelcast's SQL needs of any Spark session, local or remote.
@@ -55,8 +54,8 @@ def _pyspark():
         import pyspark.sql
     except ImportError:
         raise db.FunnelcastError(
-            "the Spark engine needs pyspark (and Java 17+): install it with "
-            "`uv sync --group dev` or `pip install pyspark sqlglot`"
+            "the spark engine needs the optional spark extra (missing: pyspark) and Java 17+: "
+            "install it with `uv sync --extra spark`"
         ) from None
     return pyspark.sql
 
@@ -86,38 +85,6 @@ def session(master: str = "local[2]"):
     for key, value in SESSION_CONF.items():  # a session that already existed keeps its own
         spark.conf.set(key, value)
     return spark
-
-
-def export_parquet(
-    db_path: str | Path, out_dir: str | Path, *, replace: bool = False
-) -> dict[str, int]:
-    """Write each canonical table of a DuckDB file to OUT_DIR/TABLE/data.parquet; return the
-    rows per table. The directory is written beside, then moved into place."""
-    out = Path(out_dir)
-    if out.exists() and not replace:
-        raise db.FunnelcastError(
-            f"{out} already exists; choose another directory or pass --replace"
-        )
-    con = db.connect(db_path, read_only=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".parquet-", dir=out.parent))
-    try:
-        counts = {}
-        for table in db.CANONICAL_TABLES:
-            folder = staging / table
-            folder.mkdir()
-            # the relation API writes the file: no path goes into SQL text
-            relation = con.table(table)
-            relation.write_parquet(str(folder / "data.parquet"), compression="zstd")
-            counts[table] = relation.count("*").fetchall()[0][0]
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-    finally:
-        con.close()
-        if staging.exists():
-            shutil.rmtree(staging)
-    return counts
 
 
 class _Result:
