@@ -166,3 +166,63 @@ def test_export_parquet_needs_no_spark_and_spark_says_which_extra(demo_db, tmp_p
     assert done.returncode != 0
     assert done.stderr.strip().count("\n") == 0, done.stderr  # one line, no traceback
     assert "optional spark extra" in done.stderr and "uv sync --extra spark" in done.stderr
+
+
+# ===== clearer messages =====
+
+
+def schema_only_database(path: Path) -> Path:
+    """Return a database made by running queries/schema.sql alone (no meta row, no macros)."""
+    con = duckdb.connect(str(path), config=dict(db.SAFE_CONFIG))
+    con.execute(db.query_text("schema"))
+    con.execute("insert into leads (lead_id, created_at, channel) values ('a', '2026-01-05', 's')")
+    con.close()
+    return path
+
+
+def test_a_database_made_from_schema_sql_alone_is_completed_not_refused(tmp_path):
+    path = schema_only_database(tmp_path / "schema_only.duckdb")
+    with pytest.raises(db.NeedsMigration, match="no schema version in its meta table"):
+        db.connect(path, read_only=True)
+    con = db.connect(path)
+    assert db.schema_version(con) == db.SCHEMA_VERSION
+    assert db.get_meta(con, "fiscal_year_start_month") == "1"
+    assert con.execute("select count(*) from lead_fit_points(1)").fetchall() == [(1,)]
+    con.close()
+    db.connect(path, read_only=True).close()
+
+
+def test_tables_that_are_not_schema_sqls_are_still_not_a_funnelcast_database(tmp_path):
+    path = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(path), config=dict(db.SAFE_CONFIG))
+    con.execute(db.query_text("schema"))
+    con.execute("alter table leads add column colour varchar")
+    con.close()
+    with pytest.raises(db.FunnelcastError, match="is not a Funnelcast database"):
+        db.connect(path)
+
+
+def test_funnel_and_handoff_on_an_empty_database_say_no_data_yet(tmp_path):
+    path = tmp_path / "empty.duckdb"
+    db.connect(path, create=True).close()
+    for command in ("funnel", "handoff"):
+        done = run_cli(command, "--db", path)
+        assert done.returncode == 0, done.stderr
+        first = done.stdout.splitlines()[0]
+        assert first.endswith("no data yet") and "None" not in done.stdout, first
+
+
+def test_a_reader_that_goes_away_gets_no_traceback():
+    # `funnelcast roi | head -1`: once head exits, the next write raises BrokenPipeError
+    program = (
+        "import sys\n"
+        "from funnelcast.cli import runner\n"
+        "def handler(args):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "sys.exit(runner.guarded(handler, None))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+    assert done.returncode == 1
+    assert done.stderr == "", done.stderr

@@ -55,12 +55,17 @@ def _share(r: dict[str, Any] | None) -> str:
     return f"{r['value']:.1%} (n {r['n']:,}, {r['low']:.1%}–{r['high']:.1%}){flag}"
 
 
+def _as_of(scope: dict[str, Any]) -> str:
+    """Return 'as of MOMENT', or 'no data yet' for a database with nothing in it."""
+    return "no data yet" if scope["as_of"] is None else f"as of {scope['as_of']}"
+
+
 def funnel_table(result: dict[str, Any]) -> str:
     """Return the funnel report as text for people."""
     scope = result["scope"]
     out = [
         f"{scope['quarter'] or 'all history'} · {scope['channel'] or 'all channels'}"
-        f" · leads by creation cohort, as of {scope['as_of']}"
+        f" · leads by creation cohort, {_as_of(scope)}"
     ]
     for name, view in (("this period", result["funnel"]), ("previous", result["previous"])):
         if view is None:
@@ -125,7 +130,7 @@ def handoff_table(result: dict[str, Any]) -> str:
     scope = result["scope"]
     out = [
         f"{scope['quarter'] or 'all history'} · {scope['channel'] or 'all channels'}"
-        f" · SLA {scope['sla_business_days']} business days · as of {scope['as_of']}"
+        f" · SLA {scope['sla_business_days']} business days · {_as_of(scope)}"
     ]
     rows = [["", "hand-offs", "accepted", "rejected", "awaiting", "acceptance", "SLA breached"]]
     for name, r in (("this period", result), ("previous", result["previous"])):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,6 +138,11 @@ def guarded(handler: Callable[[argparse.Namespace], int], args: argparse.Namespa
     """Run a command's handler; a failure is one line on stderr and a non-zero exit status."""
     try:
         return handler(args)
+    except BrokenPipeError:
+        # the reader went away (`funnelcast ... | head`): no traceback; point stdout at nothing
+        # so Python's flush at exit does not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except db.FunnelcastError as exc:
         print(f"funnelcast: {exc}", file=sys.stderr)
         return 2

@@ -103,6 +103,47 @@ def create_schema(con: duckdb.DuckDBPyConnection, fiscal_year_start_month: int =
         raise
 
 
+def _columns(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+    """Return (table, column, type) of the canonical tables a database holds, in order."""
+    return con.execute(
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = 'main' and list_contains($tables, table_name) "
+        "order by table_name, ordinal_position",
+        {"tables": list(CANONICAL_TABLES)},
+    ).fetchall()
+
+
+@functools.cache
+def _schema_columns() -> tuple[tuple, ...]:
+    """Return _columns of a database queries/schema.sql has just made."""
+    with open_duckdb() as con:
+        con.execute(query_text("schema"))
+        return tuple(_columns(con))
+
+
+def _has_canonical_tables(con: duckdb.DuckDBPyConnection) -> bool:
+    """Return whether a database holds every canonical table exactly as schema.sql makes it."""
+    return tuple(_columns(con)) == _schema_columns()
+
+
+def _adopt(con: duckdb.DuckDBPyConnection) -> None:
+    """Complete a database made from schema.sql alone: its meta rows and shared.sql."""
+    con.execute("begin transaction")
+    try:
+        con.execute(query_text("shared"))
+        con.execute(
+            "insert or replace into meta values ('schema_version', $v)", {"v": str(SCHEMA_VERSION)}
+        )
+        con.execute(
+            "insert into meta select 'fiscal_year_start_month', '1' "
+            "where not exists (select 1 from meta where key = 'fiscal_year_start_month')"
+        )
+        con.execute("commit")
+    except Exception:
+        con.execute("rollback")
+        raise
+
+
 def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
     """Return the database's schema version, or None when it is not a Funnelcast database."""
     has_meta = con.execute(
@@ -235,6 +276,17 @@ def connect(
         if tables[0][0] == 0 and not read_only and create:
             create_schema(con)
             return con
+        if _has_canonical_tables(con):
+            # made from queries/schema.sql alone: the tables are right, the meta row is missing
+            if not read_only:
+                _adopt(con)
+                return con
+            con.close()
+            raise NeedsMigration(
+                f"{path} has Funnelcast's tables but no schema version in its meta table "
+                "(made from queries/schema.sql alone?): open it once for writing to complete it, e.g. "
+                "with the dashboard or a `funnelcast import`"
+            )
         con.close()
         raise FunnelcastError(f"{path} is not a Funnelcast database (it has no Funnelcast schema)")
     if version != SCHEMA_VERSION:
