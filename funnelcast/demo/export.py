@@ -203,7 +203,9 @@ def write_export(
     return files
 
 
-def export_frames(leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED) -> tuple[pl.DataFrame, pl.DataFrame]:
+def export_frames(
+    leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return the export (one row per lead) and its stage changes, as write_export writes them."""
     rng = np.random.default_rng(seed)
     n = leads
@@ -221,9 +223,7 @@ def export_frames(leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED) -> tuple
     zero_visits = rng.random(n) < 0.24
     visits = np.where(zero_visits, 0, 1 + rng.negative_binomial(2, 0.4, n)).astype(float)
     logit += 0.22 * np.minimum(visits, 10)
-    seconds = np.where(
-        zero_visits, 0, np.round(rng.lognormal(5.9, 0.9, n) * (1 + 0.05 * visits))
-    )
+    seconds = np.where(zero_visits, 0, np.round(rng.lognormal(5.9, 0.9, n) * (1 + 0.05 * visits)))
     seconds = np.minimum(seconds, 2_400)
     logit += 1.6 * seconds / 1_000
     pages = np.where(zero_visits, 0, np.round(1 + rng.gamma(2.0, 0.7, n), 2))
@@ -236,7 +236,9 @@ def export_frames(leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED) -> tuple
 
     def texts(values: tuple[str, ...], known_share: float) -> list[str]:
         chosen = rng.choice(values, n)
-        return [str(v) if k else "" for v, k in zip(chosen, rng.random(n) < known_share, strict=True)]
+        return [
+            str(v) if k else "" for v, k in zip(chosen, rng.random(n) < known_share, strict=True)
+        ]
 
     def placeholder(values: list[str], share: float) -> list[str]:
         """Return values with a share of them (and every blank) written as Select or blank."""
@@ -252,9 +254,7 @@ def export_frames(leads: int = DEFAULT_LEADS, seed: int = DEFAULT_SEED) -> tuple
         np.where(rng.random(n) < 0.18, rng.choice(TAGS_OTHERS, n), ""),
     )
     status_won = np.where(converted, rng.random(n) < 0.97, rng.random(n) < 0.02)
-    status = np.where(
-        status_won, "Closed - Won", np.where(rng.random(n) < 0.6, "Lost", "Open")
-    )
+    status = np.where(status_won, "Closed - Won", np.where(rng.random(n) < 0.6, "Lost", "Open"))
     status = np.where(converted & ~status_won, "Open", status)
     occupation_known = occupation != ""
     columns: dict[str, object] = {
@@ -330,7 +330,7 @@ def _column(values: object) -> pl.Series:
     """Return a column as a Series (numpy text arrays as String)."""
     if isinstance(values, np.ndarray) and values.dtype.kind in "OU":
         return pl.Series([str(v) for v in values], dtype=pl.String)
-    return pl.Series(values)
+    return pl.Series(values)  # type: ignore[arg-type]  # lists and numpy arrays
 
 
 def _stage_changes(
@@ -341,7 +341,7 @@ def _stage_changes(
 ) -> pl.DataFrame:
     """Return the SQL moment of each converted lead (1 to 28 days after creation) and, for
     about 60% of them, a customer moment 5 to 60 days later with its amount."""
-    rows = []
+    rows: list[tuple[str, str, dt.datetime, float | None]] = []
     for i in np.flatnonzero(converted):
         sql_at = created_at[i] + dt.timedelta(days=float(rng.uniform(1, 28)))
         rows.append((ids[i], "sql", sql_at.replace(microsecond=0), None))

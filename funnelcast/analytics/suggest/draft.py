@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -123,7 +124,7 @@ def weights_frame(
     """Return one row per category of each field and per event type: its rule, coefficient,
     points, whether it disqualifies or is its field's reference, and its training leads and
     conversion rate (event types: the leads with such an event before their feature moment)."""
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for w in weighted:
         f = w.field
         for i, category in enumerate(f.categories):

@@ -147,8 +147,7 @@ def _alone_predicts(field: Encoded, train: slice, test: slice, y: np.ndarray) ->
     if auc < LEAK_AUC:
         return None
     return (
-        f"{AFTER_OUTCOME}: alone it predicts the outcome almost perfectly "
-        f"(held-out AUC {auc:.3f})"
+        f"{AFTER_OUTCOME}: alone it predicts the outcome almost perfectly (held-out AUC {auc:.3f})"
     )
 
 
@@ -285,11 +284,7 @@ def _merge_alike(
             _z(converted[i], leads[i], converted[i + 1], leads[i + 1])
             for i in range(len(leads) - 1)
         ]
-        small = [
-            i
-            for i in range(len(z))
-            if min(leads[i], leads[i + 1]) < MIN_CATEGORY_LEADS
-        ]
+        small = [i for i in range(len(z)) if min(leads[i], leads[i + 1]) < MIN_CATEGORY_LEADS]
         candidates = small or [i for i in range(len(z)) if z[i] < Z_ALIKE]
         if not candidates:
             break

@@ -36,7 +36,6 @@ import polars as pl
 from funnelcast.analytics import metrics
 from funnelcast.analytics.suggest.scores import (
     CURRENT_RULE_COLUMNS,
-    EVENT_TYPE,
     definition_score,
 )
 from funnelcast.data import db
@@ -229,7 +228,9 @@ def _read_batches(
     )
 
 
-def field_values(values: pl.DataFrame, fields: dict[str, str], n_leads: int) -> dict[str, FieldValues]:
+def field_values(
+    values: pl.DataFrame, fields: dict[str, str], n_leads: int
+) -> dict[str, FieldValues]:
     """Return each field's FieldValues from the long rows (lead_key, field, text_value,
     number_value) of known_field_values.sql; a field no lead has a value for is all unknown."""
     by_field = {

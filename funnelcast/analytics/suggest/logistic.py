@@ -36,8 +36,11 @@ def fit_logistic(
     if positives == 0 or positives == n:
         return math.log((positives + 0.5) / (n - positives + 0.5)), beta
     mean = np.asarray(x.mean(axis=0), dtype=np.float64).ravel()
-    squares = x.multiply(x) if sp.issparse(x) else np.square(x, dtype=np.float64)
-    sd = np.sqrt(np.maximum(np.asarray(squares.mean(axis=0)).ravel() - mean**2, 0.0))
+    if sp.issparse(x):
+        squares = np.asarray(sp.csr_matrix(x).multiply(x).mean(axis=0)).ravel()
+    else:
+        squares = np.square(np.asarray(x), dtype=np.float64).mean(axis=0)
+    sd = np.sqrt(np.maximum(squares - mean**2, 0.0))
     varies = sd > 1e-9 * np.maximum(1.0, np.abs(mean))
     if not varies.any():
         return math.log(positives / (n - positives)), beta

@@ -234,9 +234,7 @@ def _design(encoded: list[Encoded], features: Features) -> tuple[sp.csr_matrix, 
     data = np.ones(sum(len(r) for r in rows[:-1]), dtype=np.float64)
     data = np.concatenate([data, features.x[behaviour_rows, behaviour_cols].astype(np.float64)])
     width = fit_columns + features.catalogue.height
-    x = sp.csr_matrix(
-        (data, (np.concatenate(rows), np.concatenate(cols))), shape=(n, width)
-    )
+    x = sp.csr_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(n, width))
     is_behaviour = np.zeros(width, dtype=bool)
     is_behaviour[fit_columns:] = True
     return x, is_behaviour
