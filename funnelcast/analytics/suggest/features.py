@@ -203,7 +203,7 @@ def _read_batches(
     In batches of leads: DuckDB's working memory for the events join follows the batch (at a
     million leads this takes 450 MB off the peak, at no cost in time).
     """
-    behaviour, values, fit = [], [], []
+    behaviour, values = [], []
     cur.register("feature_columns", catalogue.select("column_index", "attribute", "value"))
     try:
         for start in range(0, max(moments.height, 1), LEADS_PER_FEATURE_QUERY):
@@ -211,21 +211,23 @@ def _read_batches(
             try:
                 behaviour.append(db.run(cur, "lead_features", half_life_days=half_life))
                 values.append(db.run(cur, "known_field_values"))
-                if definition_id is not None:
-                    fit.append(db.run(cur, "known_lead_fit", definition_id=definition_id))
             finally:
                 cur.unregister("feature_moments")
     finally:
         cur.unregister("feature_columns")
-    no_fit = pl.DataFrame(
+    fit = pl.DataFrame(
         schema={"lead_key": pl.Int64, "fit_points": pl.Float64, "is_disqualified": pl.Boolean}
     )
+    if definition_id is not None:
+        # once for every lead: lead_fit matches the rules against all leads whatever the batch,
+        # and its result is one small row per lead
+        cur.register("feature_moments", moments)
+        try:
+            fit = db.run(cur, "known_lead_fit", definition_id=definition_id)
+        finally:
+            cur.unregister("feature_moments")
     # one chunk each, so that columns reach numpy without a copy each time
-    return (
-        pl.concat(behaviour, rechunk=True),
-        pl.concat(values, rechunk=True),
-        pl.concat(fit, rechunk=True) if fit else no_fit,
-    )
+    return pl.concat(behaviour, rechunk=True), pl.concat(values, rechunk=True), fit
 
 
 def field_values(
