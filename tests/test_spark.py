@@ -217,6 +217,8 @@ QUERY_PARAMS: dict[str, list[dict]] = {
             window_days=120.5,
         )
     ],
+    "known_field_values": [{}],
+    "known_lead_fit": [dict(definition_id=1)],
     "lab_check_events": [
         dict(event_types=["demo_request", "pricing_page_view", "email_click"]),
         dict(event_types=[]),

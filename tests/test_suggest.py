@@ -1,6 +1,8 @@
-"""Suggested weights: AUC and lift on scores with known answers, the fit on degenerate data, the
-features on named journeys (nothing after the outcome counts), and the model on the demo, whose
-planted personas and behaviours it must find.
+"""Suggested weights: AUC, lift and the F1 share on scores with known answers, the fit on
+degenerate data, fields as categories (bands merged, values pooled), the features on named
+journeys (nothing after the outcome counts), and the model on the demo, whose planted personas
+and behaviours it must find. (Every field of a CRM export, the leakage guard and the CLI:
+tests/test_suggest_fields.py.)
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ import datetime as dt
 
 import fixtures as fx
 import numpy as np
+import polars as pl
 import pytest
 from fixtures import Definition, Journey, at
 
+from funnelcast import definitions
 from funnelcast.analytics import suggest
 from funnelcast.data import db
 from funnelcast.definitions import scoring
@@ -63,6 +67,108 @@ def test_lift_by_decile_keeps_tied_scores_in_one_decile():
     assert lift.filter(lift["leads"] > 0)["lift"].item() == 1.0
     # empty deciles have no rate rather than a rate of 0
     assert lift.filter(lift["leads"] == 0)["rate"].null_count() == 9
+
+
+def test_f1_share_of_hand_counted_scores():
+    # 10 leads, 4 converted; the top k = 1..9 give F1 = 2 hits / (k + 4):
+    # k=1: 2/5=.40, k=2: 4/6=.67, k=3: 4/7=.57, k=4: 6/8=.75, k=5: 6/9=.67, k=6: 8/10=.80 (all
+    # four caught), k=7: 8/11, ... so the best share is 6 of 10
+    score = np.arange(10.0)[::-1]
+    converted = np.array([1, 1, 0, 1, 0, 1, 0, 0, 0, 0], dtype=bool)
+    assert suggest.f1_share(score, converted) == pytest.approx(0.6)
+
+
+def test_f1_share_is_never_all_or_nothing():
+    # every lead converts above a tie: all of them would be F1's best, so the next best share
+    converted = np.array([1, 1, 1, 0], dtype=bool)
+    assert suggest.f1_share(np.array([3.0, 3.0, 3.0, 1.0]), converted) == 0.75
+    # one score for everybody: no share strictly between 0 and 1 exists
+    assert suggest.f1_share(np.ones(4), converted) is None
+    # disqualified leads are never MQLs
+    score = np.array([-np.inf, 2.0, 1.0, -np.inf])
+    assert suggest.f1_share(score, np.array([0, 1, 0, 0], dtype=bool)) == 0.25
+    assert suggest.f1_share(np.zeros(0), np.zeros(0, dtype=bool)) is None
+
+
+# =====================================================================================
+# Fields as categories
+# =====================================================================================
+
+
+def _features(fields: dict, converted: np.ndarray) -> suggest.Features:
+    """Return Features holding only fields and outcomes (no behaviour), for the encoding."""
+    n = len(converted)
+    empty = np.zeros((n, 0), dtype=np.float32)
+    return suggest.Features(
+        leads=pl.DataFrame({"lead_id": [str(i) for i in range(n)]}),
+        catalogue=pl.DataFrame(),
+        long=pl.DataFrame(),
+        x=empty,
+        fields=fields,
+        converted=converted,
+        current_score=np.zeros(n),
+        current_fit=np.zeros(n),
+        definition=None,
+        as_of=None,
+        outcome="sql",
+        horizon_days=90.0,
+        window_days=30.0,
+        half_life_days=30.0,
+    )
+
+
+def test_numbers_become_bands_merged_where_they_convert_alike():
+    # visits 0..9, 200 leads each; 0-2 convert at 10%, 3-5 at 40%, 6-9 at 70%: three bands
+    visits = np.repeat(np.arange(10.0), 200)
+    rate = np.select([visits <= 2, visits <= 5], [0.1, 0.4], 0.7)
+    converted = (np.arange(2000) % 200) / 200 < rate
+    field = suggest.FieldValues("visits", "number", np.ones(2000, dtype=bool), numbers=visits)
+    (encoded,), left_out = suggest.encode_fields(
+        _features({"visits": field}, converted), slice(0, 2000), slice(2000, 2000)
+    )
+    assert left_out == []
+    assert [c.value for c in encoded.categories] == [(None, 2), (3, 5), (6, None)]
+    assert encoded.train_leads.tolist() == [600, 600, 800]
+    assert encoded.train_converted.tolist() == [60, 240, 560]
+
+
+def test_rare_text_values_are_pooled_and_unknowns_kept_apart():
+    texts = np.array(["a", "b", "rare1", "rare2"], dtype=object)
+    codes = np.array([0] * 100 + [1] * 60 + [2] * 5 + [3] * 5 + [-1] * 40, dtype=np.int32)
+    field = suggest.FieldValues("t", "text", codes >= 0, codes=codes, texts=texts)
+    converted = np.arange(len(codes)) % 3 == 0
+    (encoded,), _ = suggest.encode_fields(
+        _features({"t": field}, converted), slice(0, len(codes)), slice(len(codes), len(codes))
+    )
+    assert [(c.op, c.value) for c in encoded.categories] == [
+        ("is", "a"),
+        ("is", "b"),
+        ("is none of", ("a", "b")),
+        ("is unknown", None),
+    ]
+    assert encoded.train_leads.tolist() == [100, 60, 10, 40]
+    assert encoded.reference == 0  # the most common
+
+
+def test_a_field_filled_mostly_for_converted_leads_is_left_out():
+    # filled for 90 of the 100 converted, 20 of the 300 others
+    converted = np.arange(400) < 100
+    known = np.concatenate([np.arange(100) < 90, np.arange(300) < 20])
+    codes = np.where(known, 0, -1).astype(np.int32)
+    field = suggest.FieldValues(
+        "status", "text", known, codes=codes, texts=np.array(["x"], dtype=object)
+    )
+    encoded, left_out = suggest.encode_fields(
+        _features({"status": field}, converted), slice(0, 400), slice(400, 400)
+    )
+    assert encoded == []
+    assert left_out == [
+        suggest.LeftOut(
+            "status",
+            "possibly filled after the outcome: filled for 90% of the converted leads "
+            "against 7% of the others",
+        )
+    ]
 
 
 # =====================================================================================
@@ -179,17 +285,24 @@ def test_only_leads_old_enough_have_a_known_outcome_judged_within_the_horizon(jo
     assert f.leads["feature_at"][1] == at("2025-03-31")
 
 
+def _texts(f: suggest.Features, key: int) -> dict[str, str]:
+    """Return the text fields a known lead has a value for."""
+    out = {}
+    for name, values in f.fields.items():
+        if values.codes is not None and values.known[key]:
+            out[name] = values.texts[values.codes[key]]
+    return out
+
+
 def test_no_event_at_or_after_the_outcome_moment_is_a_feature(journeys_cur):
     f = suggest.known_outcome_features(journeys_cur, horizon_days=180)
     busy = dict(zip(f.columns, f.x[1], strict=True))
     nonzero = {c: v for c, v in busy.items() if v}
-    # two days before the SQL under a 30-day half-life, and its fit values
-    assert nonzero == {
-        ("event_type", "content_download"): pytest.approx(0.5 ** (2 / 30)),
-        ("channel", "search"): 1.0,
-        ("industry", "software"): 1.0,
-        ("seniority", "vp"): 1.0,
-    }
+    # two days before the SQL under a 30-day half-life
+    assert nonzero == {("event_type", "content_download"): pytest.approx(0.5 ** (2 / 30))}
+    # and its fields, as the lead record holds them
+    assert _texts(f, 1) == {"channel": "search", "industry": "software", "seniority": "vp"}
+    assert f.fields["created_at"].numbers[1] == at("2025-03-01").timestamp()
     # vp 20 + download 10 x 0.955: the 21 demo requests after it would have made it 860
     assert f.current_score[1] == pytest.approx(20 + 10 * 0.5 ** (2 / 30))
 
@@ -198,11 +311,8 @@ def test_the_window_ends_features_and_penalties_do_not_decay(journeys_cur):
     f = suggest.known_outcome_features(journeys_cur, horizon_days=180)
     quiet = {c: v for c, v in zip(f.columns, f.x[2], strict=True) if v}
     # the download at the very end of the window (day 30) is not before it; day 40 is after it
-    assert quiet == {
-        ("event_type", "unsubscribe"): 1.0,
-        ("channel", "social"): 1.0,
-        ("region", "mena"): 1.0,
-    }
+    assert quiet == {("event_type", "unsubscribe"): 1.0}
+    assert _texts(f, 2) == {"channel": "social", "region": "mena"}
     assert f.current_score[2] == -np.inf  # mena is disqualified
 
 
@@ -246,7 +356,7 @@ def test_a_single_class_history_does_not_crash():
     assert s.known_leads == 300 and s.train_converted == 0
     assert s.too_thin and "Only 0 of the older leads" in s.why
     assert s.auc == {"model": None, "draft": None, "current": None}
-    assert s.draft["fit_rules"] == [] and s.draft["behaviour_rules"] == []
+    assert s.draft.fit_rules == () and s.draft.behaviour_rules == ()
     # nobody converts, so nothing is learnt: no volume is wanted where the current makes none
     assert s.operating_points["mqls"].to_list() == [0, 0]
 
@@ -273,8 +383,8 @@ def test_histories_too_long_for_the_scorer_match_the_volume_at_the_feature_momen
     con = fx.build(journeys, definitions=[short_memory])
     db.set_meta(con, "as_of", AS_OF)
     s = suggest.suggest_weights(con.cursor())
-    assert s.mql_share == {"current": None, "draft": None}
-    assert s.draft["threshold"] >= 0
+    assert s.mql_share["current"] is None and s.mql_share["draft"] is None
+    assert s.draft.threshold >= 0
 
 
 def test_an_empty_database_gives_an_empty_suggestion():
@@ -282,6 +392,7 @@ def test_an_empty_database_gives_an_empty_suggestion():
     s = suggest.suggest_weights(con.cursor())
     assert s.known_leads == 0 and s.too_thin and s.definition_id is None
     assert s.lift["leads"].sum() == 0 and s.weights.is_empty()
+    assert s.draft.fit_rules == () and s.draft.threshold == 0
 
 
 # =====================================================================================
@@ -323,59 +434,51 @@ def test_the_newest_quarter_of_known_leads_is_held_out(demo_cur, demo_suggestion
 def test_the_converting_personas_and_behaviours_get_positive_points(demo_suggestion):
     points = {
         (a, v): (p, d)
-        for a, v, p, d in demo_suggestion.weights.select(
-            "attribute", "value", "points", "is_disqualifier"
+        for a, op, v, p, d in demo_suggestion.weights.select(
+            "attribute", "op", "value", "points", "is_disqualifier"
         ).iter_rows()
+        if op in ("is", "per event")
     }
+    # points are relative to each field's lowest-weighted large value (juniors for seniority)
+    seniority = {v: p for (a, v), (p, d) in points.items() if a == "seniority" and not d}
+    assert min(seniority, key=seniority.get) == "junior"
     for value in ("vp", "c_level", "director"):
-        assert points["seniority", value][0] > 0
-    for value in ("software", "finance"):
-        assert points["industry", value][0] > 0
+        assert seniority[value] > seniority["manager"] > seniority["junior"]
+    industries = {v: p for (a, v), (p, _) in points.items() if a == "industry"}
+    assert sorted(industries, key=industries.get)[-2:] in (
+        ["software", "finance"],
+        ["finance", "software"],
+    )
     assert points["event_type", "demo_request"][0] > 0
-    # interns and the unserved region never buy: disqualified; juniors lose points
+    # interns and the unserved region never buy: disqualified
     assert points["seniority", "intern"] == (0, True)
     assert points["region", "mena"] == (0, True)
-    assert points["seniority", "junior"][0] < 0
 
 
-def test_the_draft_is_a_plain_definition_within_bounds(demo_suggestion):
+def test_the_draft_is_a_definition_of_readable_rules_within_bounds(demo_suggestion):
     draft = demo_suggestion.draft
-    assert set(draft) == {"threshold", "half_life_days", "fit_rules", "behaviour_rules"}
-    assert draft["half_life_days"] == 30.0 and draft["threshold"] >= 0
-    for attribute, _, points, is_disqualifier in draft["fit_rules"]:
-        assert attribute in (
-            "channel",
-            "industry",
-            "company_size_band",
-            "country",
-            "region",
-            "seniority",
-        )
-        assert -100 <= points <= 100 and isinstance(is_disqualifier, bool)
-    for _, points, cap in draft["behaviour_rules"]:
-        assert -100 <= points <= 100 and points != 0 and cap is None
+    assert definitions.validate(draft, demo_suggestion.fields) == []
+    assert draft.half_life_days == 30.0 and draft.threshold >= 0
+    assert draft.name == suggest.DRAFT_NAME and draft.definition_id is None
+    for rule in draft.fit_rules:
+        assert rule.attribute in definitions.BUILTIN_FIELDS
+        assert rule.op in ("is", "is any of", "is none of", "between", "is unknown", "is known")
+        assert -100 <= rule.points <= 100 and isinstance(rule.is_disqualifier, bool)
+    # company size is learnt as bands of employees, not only as the size band's values
+    assert any(r.attribute == "company_size" and r.op == "between" for r in draft.fit_rules)
+    for rule in draft.behaviour_rules:
+        assert -100 <= rule.points <= 100 and rule.points != 0 and rule.cap is None
 
 
 @pytest.fixture(scope="module")
 def demo_with_draft(demo_suggestion):
-    """Return a cursor on the same demo with the draft saved as definition 2 (not in force)."""
-    draft = demo_suggestion.draft
+    """Return a cursor on the same demo with the draft saved as a new version (not in force)
+    and its id."""
     con = fx.new_database()
     build_demo(con, leads=8_000, seed=7)
-    fx.add_definitions(
-        con,
-        [
-            Definition(
-                definition_id=2,
-                effective_from="2030-01-01",
-                threshold=draft["threshold"],
-                half_life_days=draft["half_life_days"],
-                fit_rules=draft["fit_rules"],
-                behaviour_rules=[(e, p) for e, p, _ in draft["behaviour_rules"]],
-            )
-        ],
-    )
-    yield con.cursor()
+    cur = con.cursor()
+    saved = definitions.save(cur, demo_suggestion.draft, "2030Q1")
+    yield cur, saved.definition_id
     con.close()
 
 
@@ -384,13 +487,14 @@ def test_the_draft_scores_as_lead_scores_would_once_saved(
 ):
     """Saved as a definition, the draft scores each lead at its feature moment as the page does."""
     f = suggest.known_outcome_features(demo_cur)
-    draft = suggest.score_draft(f, demo_suggestion.draft)
+    draft = suggest.score_definition(f, demo_suggestion.draft)
+    cur, draft_id = demo_with_draft
     for key in (0, 100, 2_000, f.leads.height - 1):
         lead_id, feature_at = f.leads["lead_id"][key], f.leads["feature_at"][key]
         rows = db.run(
-            demo_with_draft,
+            cur,
             "lead_scores",
-            definition_id=2,
+            definition_id=draft_id,
             as_of=feature_at - dt.timedelta(microseconds=1),
         )
         row = rows.filter(rows["lead_id"] == lead_id).row(0, named=True)
@@ -403,11 +507,12 @@ def test_the_draft_makes_as_many_mqls_as_the_current_definition_on_the_training_
     demo_suggestion, demo_with_draft
 ):
     s = demo_suggestion
+    cur, draft_id = demo_with_draft
     counts = {}
-    for name, definition_id in (("current", 1), ("draft", 2)):
-        moments = scoring.computed_mql_moments(demo_with_draft, definition_id)
+    for name, definition_id in (("current", 1), ("draft", draft_id)):
+        moments = scoring.computed_mql_moments(cur, definition_id)
         created = db.run(
-            demo_with_draft,
+            cur,
             "known_outcome_leads",
             outcome="sql",
             created_before=s.held_out_from - dt.timedelta(microseconds=1),
@@ -424,9 +529,10 @@ def test_the_draft_makes_as_many_mqls_as_the_current_definition_on_the_training_
 def test_a_target_mql_share_sets_the_draft_threshold(demo_cur):
     s = suggest.suggest_weights(demo_cur, target_mql_share=0.3)
     assert s.mql_share["draft"] == pytest.approx(0.3, abs=0.01)
+    assert s.threshold_basis == suggest.STATED_SHARE and s.mql_share["target"] == 0.3
 
 
-def test_without_a_definition_the_draft_matches_the_recorded_mql_volume():
+def test_without_a_definition_the_draft_takes_the_share_that_maximises_f1():
     con = fx.new_database()
     build_demo(con, leads=3_000, seed=7)
     for table in ("definition_fit_rules", "definition_behaviour_rules", "definitions"):
@@ -435,10 +541,13 @@ def test_without_a_definition_the_draft_matches_the_recorded_mql_volume():
     assert s.definition_id is None and s.half_life_days == 30.0
     assert s.auc["current"] is None and s.auc["model"] > 0.6
     assert set(s.lift["score"]) == {"model", "draft"}
+    assert s.mql_share["current"] is None and s.threshold_basis == suggest.BEST_F1
     f = suggest.known_outcome_features(con.cursor())
-    recorded = f.leads["recorded_mql_at"][: s.train_leads].is_not_null().mean()
-    assert s.mql_share["current"] is None
-    assert s.mql_share["draft"] == pytest.approx(recorded, abs=0.01)
+    score = suggest.score_definition(f, s.draft)[: s.train_leads]
+    share = suggest.f1_share(score, f.converted[: s.train_leads])
+    assert s.mql_share["target"] == share and 0 < share < 1
+    # matched over the whole history (scores grow after the feature moments), on whole points
+    assert s.mql_share["draft"] == pytest.approx(share, abs=0.02)
     con.close()
 
 

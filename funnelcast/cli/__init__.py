@@ -3,7 +3,7 @@
 
 The modules: runner (how a report runs, on DuckDB or Spark), options (the parser and its checked
 values), tables (the column aligner), metrics, funnel (and handoff), roi (and report), plan,
-definition, importing (import), build (demo, export-parquet).
+definition, suggest, importing (import), build (demo, export-parquet).
 """
 
 from __future__ import annotations
@@ -11,7 +11,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from funnelcast.cli import build, definition, funnel, importing, metrics, plan, roi, runner
+from funnelcast.cli import (
+    build,
+    definition,
+    funnel,
+    importing,
+    metrics,
+    plan,
+    roi,
+    runner,
+    suggest,
+)
 from funnelcast.cli.options import Parser
 
 __all__ = ["main", "parser"]
@@ -24,6 +34,7 @@ def parser() -> argparse.ArgumentParser:
     build.add_demo(commands)
     runner.add_report(commands, metrics.REPORT)
     definition.add_commands(commands)
+    suggest.add_command(commands)
     for report in (funnel.FUNNEL, funnel.HANDOFF, roi.ROI, roi.REVIEW, plan.REPORT):
         runner.add_report(commands, report)
     importing.add_commands(commands)

@@ -1,24 +1,26 @@
-"""Judging scores against known outcomes: AUC, lift by score decile and operating points
-(the MQLs a threshold makes and how they convert), all hand-written in numpy.
+"""Judging scores against known outcomes: AUC (scikit-learn's roc_auc_score), lift by score
+decile, operating points (the MQLs a threshold makes and how they convert) and the MQL share that
+maximises F1 (from scikit-learn's precision_recall_curve).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from scipy.stats import rankdata
+from sklearn.metrics import precision_recall_curve, roc_auc_score
 
 
 def auc(score: np.ndarray, converted: np.ndarray) -> float | None:
-    """Return the area under the ROC curve (ties count half), or None with only one class."""
-    score = np.asarray(score, dtype=np.float64)
+    """Return the area under the ROC curve (ties count half), or None with only one class.
+
+    Disqualified leads score -inf: the AUC is of the scores' ranks, which keeps them lowest.
+    """
     converted = np.asarray(converted, dtype=bool)
-    positives = int(converted.sum())
-    negatives = len(converted) - positives
-    if positives == 0 or negatives == 0:
+    positives = int(np.count_nonzero(converted))
+    if positives == 0 or positives == len(converted):
         return None
-    ranks = _mid_ranks(score)
-    wins = ranks[converted].sum() - positives * (positives + 1) / 2
-    return float(wins / (positives * negatives))
+    return float(roc_auc_score(converted, rankdata(np.asarray(score, dtype=np.float64))))
 
 
 def lift_by_decile(score: np.ndarray, converted: np.ndarray, deciles: int = 10) -> pl.DataFrame:
@@ -31,7 +33,7 @@ def lift_by_decile(score: np.ndarray, converted: np.ndarray, deciles: int = 10) 
     converted = np.asarray(converted, dtype=bool)
     n = len(score)
     if n:
-        from_top = n + 1 - _mid_ranks(score)  # 1 = highest score, ties averaged
+        from_top = n + 1 - rankdata(score)  # 1 = highest score, ties averaged
         decile = np.minimum((deciles * (from_top - 0.5) / n).astype(np.int64), deciles - 1)
     else:
         decile = np.zeros(0, dtype=np.int64)
@@ -57,11 +59,31 @@ def lift_by_decile(score: np.ndarray, converted: np.ndarray, deciles: int = 10) 
     )
 
 
-def _mid_ranks(values: np.ndarray) -> np.ndarray:
-    """Return 1-based ranks of values in ascending order, tied values sharing their mean rank."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    upper = np.cumsum(counts)  # rank of the last of each group of equal values
-    return (upper - (counts - 1) / 2.0)[inverse]
+def f1_share(score: np.ndarray, converted: np.ndarray) -> float | None:
+    """Return the share of leads at or above the score that maximises F1 (converted leads as
+    the positives), never 0 or 1; None when no threshold makes a share strictly between.
+
+    Disqualified leads (-inf) are never above a threshold.
+    """
+    score = np.asarray(score, dtype=np.float64)
+    converted = np.asarray(converted, dtype=bool)
+    n = len(score)
+    eligible = np.isfinite(score)
+    if not n or not converted.any() or not eligible.any():
+        return None
+    precision, recall, thresholds = precision_recall_curve(
+        converted, np.where(eligible, score, np.min(score[eligible]) - 1.0)
+    )
+    ordered = np.sort(score[eligible])
+    # leads at or above each threshold: those not below it
+    shares = (len(ordered) - np.searchsorted(ordered, thresholds, side="left")) / n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = 2 * precision[:-1] * recall[:-1] / (precision[:-1] + recall[:-1])
+    usable = (shares > 0) & (shares < 1) & np.isfinite(f1)
+    if not usable.any():
+        return None
+    best = np.flatnonzero(usable)[np.argmax(f1[usable])]
+    return float(shares[best])
 
 
 def _operating_point(

@@ -1,4 +1,5 @@
-"""The known-outcome leads and their features: who counts, when features are taken, the matrix.
+"""The known-outcome leads and what the model learns from: who counts, when behaviour is taken,
+every lead field's values, the behaviour matrix and the current definition's score.
 
 Which leads: those whose outcome is known, created at least `horizon_days` before the data's
 as-of moment (by default the 90th percentile of the creation-to-outcome lag, at least the feature
@@ -6,17 +7,19 @@ window; 180 days when nobody has reached the outcome yet). A lead counts as conv
 reached the outcome (SQL, or customer) within horizon_days of its creation, so that old and
 recent leads are judged over the same span and the newest known leads are not made to look worse.
 
-When features are taken: at each lead's feature moment, the earlier of its outcome moment and
+When behaviour is taken: at each lead's feature moment, the earlier of its outcome moment and
 created_at + window_days (30 by default), counting events strictly before it. That moment can
 never follow the outcome, so nothing the lead did because it was already being sold to (the
 demo call after qualification, the pricing page a rep sent) can explain its own outcome. A fixed
 creation + 30 days for everybody would leak exactly that for the many leads that reach SQL within
-a month, and dropping those leads would drop the best buyers. Converted leads are caught at their
-peak while the others are looked at on day 30; the hand-made score is compared at the very same
-moments, so the comparison between the two stays fair.
+a month, and dropping those leads would drop the best buyers. The hand-made score is compared at
+the very same moments, so the comparison between the two stays fair.
 
-Features: one-hot fit attribute values (the attributes fit rules can use) and, per event type,
-the events decayed to the feature moment with the current definition's half-life; penalty types
+Fields: every built-in lead field and custom attribute (definitions.fields.lead_fields), their
+known values per lead as queries/shared.sql's lead_field_values holds them (FieldValues; a
+field's values are what the lead record says now: a field filled in after the sale is what the
+leakage guard in funnelcast.analytics.suggest.encoding looks for). Behaviour: per event type, the
+events decayed to the feature moment with the current definition's half-life; penalty types
 (negative points in the current definition) are counted undecayed, as scoring counts them.
 """
 
@@ -33,12 +36,11 @@ import polars as pl
 from funnelcast.analytics import metrics
 from funnelcast.analytics.suggest.scores import (
     CURRENT_RULE_COLUMNS,
-    EVENT_TYPE,
-    coded,
     definition_score,
-    draft_rules,
 )
 from funnelcast.data import db
+from funnelcast.definitions import operators
+from funnelcast.definitions.fields import lead_fields
 
 OUTCOMES = ("sql", "customer")
 DEFAULT_WINDOW_DAYS = 30.0
@@ -50,17 +52,37 @@ LEAD_KEY = pl.int_range(pl.len(), dtype=pl.Int64).alias("lead_key")
 
 
 @dataclass(frozen=True)
+class FieldValues:
+    """One field's values for the known leads, by lead row.
+
+    known: whether the lead has a value. Text fields: codes (index into texts, -1 unknown) and
+    texts, the field's distinct values sorted; other types: numbers (NaN unknown; dates as epoch
+    seconds, yes/no as 1/0).
+    """
+
+    name: str
+    field_type: str
+    known: np.ndarray
+    numbers: np.ndarray | None = None
+    codes: np.ndarray | None = None
+    texts: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
 class Features:
-    """Known-outcome leads in creation order, their feature matrix and the current definition."""
+    """Known-outcome leads in creation order, their fields and behaviour, the current score."""
 
     leads: pl.DataFrame  # lead_id, created_at, recorded_mql_at, outcome_at, converted, feature_at
-    # column_index, attribute, value, current_points, current_cap, current_disqualifies
+    # column_index, attribute ('event_type'), value, current_points, current_cap,
+    # current_disqualifies: one row per event type
     catalogue: pl.DataFrame
     long: pl.DataFrame  # lead_key (row of leads), column_index, decayed, count_events
-    # leads x catalogue: 1 per fit value held; per event type, events as the definition counts them
+    # leads x catalogue: per event type, events as the current definition counts them
     x: np.ndarray
+    fields: dict[str, FieldValues]  # every lead field, built-in ones first
     converted: np.ndarray
     current_score: np.ndarray  # the definition's score at feature_at; -inf when disqualified
+    current_fit: np.ndarray  # its fit points alone (-inf when disqualified)
     definition: dict | None  # the definition in force at as_of (None: there is none)
     as_of: dt.datetime | None
     outcome: str
@@ -70,11 +92,11 @@ class Features:
 
     @property
     def columns(self) -> list[tuple[str, str]]:
-        """Return the (attribute, value) of each column of x; event types under 'event_type'."""
+        """Return the (attribute, value) of each column of x: ('event_type', the type)."""
         return list(self.catalogue.select("attribute", "value").iter_rows())
 
     def score(self, rules: pl.DataFrame, long: pl.DataFrame | None = None) -> np.ndarray:
-        """Return per lead its score under coded rules (see scores.definition_score).
+        """Return per lead its behaviour score under coded rules (see scores.definition_score).
 
         long: the feature rows to score (default all; leads without rows score 0).
         """
@@ -90,7 +112,7 @@ def known_outcome_features(
     horizon_days: float | None = None,
     window_days: float = DEFAULT_WINDOW_DAYS,
 ) -> Features:
-    """Return the known-outcome leads' features, outcomes and current scores (see the docstring)."""
+    """Return the known-outcome leads' fields, behaviour, outcomes and current scores."""
     if outcome not in OUTCOMES:
         raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
     if not window_days > 0:
@@ -132,25 +154,9 @@ def known_outcome_features(
         .with_columns(pl.col("column_index").cast(pl.Int64))
     )
     moments = leads.select(LEAD_KEY, "lead_id", "feature_at")
-    cur.register("feature_columns", catalogue.select("column_index", "attribute", "value"))
-    parts = []
-    try:
-        # In batches of leads: DuckDB's working memory for the events join follows the batch
-        # (at a million leads this takes 450 MB off the peak, at no cost in time).
-        for start in range(0, max(moments.height, 1), LEADS_PER_FEATURE_QUERY):
-            cur.register("feature_moments", moments.slice(start, LEADS_PER_FEATURE_QUERY))
-            try:
-                parts.append(db.run(cur, "lead_features", half_life_days=float(half_life)))
-            finally:
-                cur.unregister("feature_moments")
-    finally:
-        cur.unregister("feature_columns")
-    # one chunk, so that its columns reach numpy without a copy each time
-    long = pl.concat(parts, rechunk=True)
+    long, values, fit = _read_batches(cur, moments, catalogue, definition_id, float(half_life))
     # the model sees each event type as the current definition counts it: penalties undecayed
-    is_penalty = (
-        (catalogue["attribute"] == EVENT_TYPE) & (catalogue["current_points"] < 0)
-    ).to_numpy()
+    is_penalty = (catalogue["current_points"] < 0).to_numpy()
     x = np.zeros((leads.height, catalogue.height), dtype=np.float32)
     keys, cols = long["lead_key"].to_numpy(), long["column_index"].to_numpy()
     x[keys, cols] = np.where(
@@ -162,13 +168,20 @@ def known_outcome_features(
         leads.height,
         catalogue.height,
     )
+    current_fit = np.zeros(leads.height)
+    fit_keys = fit["lead_key"].to_numpy()
+    current_fit[fit_keys] = fit["fit_points"].to_numpy()
+    current_fit[fit_keys[fit["is_disqualified"].to_numpy()]] = -np.inf
+    current = np.round(current + current_fit, 6)
     return Features(
         leads=leads,
         catalogue=catalogue,
         long=long,
         x=x,
+        fields=field_values(values, lead_fields(cur), leads.height),
         converted=leads["converted"].to_numpy().astype(bool),
         current_score=current,
+        current_fit=current_fit,
         definition=definition,
         as_of=ctx.as_of,
         outcome=outcome,
@@ -178,11 +191,78 @@ def known_outcome_features(
     )
 
 
-def score_draft(features: Features, draft: dict) -> np.ndarray:
-    """Return each known lead's score at its feature moment under a draft; -inf if disqualified.
+def _read_batches(
+    cur: duckdb.DuckDBPyConnection,
+    moments: pl.DataFrame,
+    catalogue: pl.DataFrame,
+    definition_id: int | None,
+    half_life: float,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Return the leads' behaviour rows, field values and current fit points, read in batches.
 
-    draft: {"fit_rules": [(attribute, value, points, is_disqualifier)],
-    "behaviour_rules": [(event_type, points, cap or None)]}, scored as queries/lead_scores.sql
-    would score it saved as a definition with the features' half-life.
+    In batches of leads: DuckDB's working memory for the events join follows the batch (at a
+    million leads this takes 450 MB off the peak, at no cost in time).
     """
-    return features.score(coded(features.catalogue, draft_rules(draft)))
+    behaviour, values = [], []
+    cur.register("feature_columns", catalogue.select("column_index", "attribute", "value"))
+    try:
+        for start in range(0, max(moments.height, 1), LEADS_PER_FEATURE_QUERY):
+            cur.register("feature_moments", moments.slice(start, LEADS_PER_FEATURE_QUERY))
+            try:
+                behaviour.append(db.run(cur, "lead_features", half_life_days=half_life))
+                values.append(db.run(cur, "known_field_values"))
+            finally:
+                cur.unregister("feature_moments")
+    finally:
+        cur.unregister("feature_columns")
+    fit = pl.DataFrame(
+        schema={"lead_key": pl.Int64, "fit_points": pl.Float64, "is_disqualified": pl.Boolean}
+    )
+    if definition_id is not None:
+        # once for every lead: lead_fit matches the rules against all leads whatever the batch,
+        # and its result is one small row per lead
+        cur.register("feature_moments", moments)
+        try:
+            fit = db.run(cur, "known_lead_fit", definition_id=definition_id)
+        finally:
+            cur.unregister("feature_moments")
+    # one chunk each, so that columns reach numpy without a copy each time
+    return pl.concat(behaviour, rechunk=True), pl.concat(values, rechunk=True), fit
+
+
+def field_values(
+    values: pl.DataFrame, fields: dict[str, str], n_leads: int
+) -> dict[str, FieldValues]:
+    """Return each field's FieldValues from the long rows (lead_key, field, text_value,
+    number_value) of known_field_values.sql; a field no lead has a value for is all unknown."""
+    by_field = {
+        str(key[0]): part for key, part in values.partition_by("field", as_dict=True).items()
+    }
+    out = {}
+    for name, field_type in fields.items():
+        part = by_field.get(name)
+        known = np.zeros(n_leads, dtype=bool)
+        if part is None:
+            part = values.clear()
+        keys = part["lead_key"].to_numpy()
+        known[keys] = True
+        if field_type == operators.TEXT:
+            texts = part["text_value"].drop_nulls().unique().sort()
+            codes = np.full(n_leads, -1, dtype=np.int32)
+            coded = part.select(
+                "lead_key",
+                pl.col("text_value").replace_strict(
+                    texts, pl.int_range(texts.len(), eager=True), default=-1, return_dtype=pl.Int32
+                ),
+            )
+            codes[coded["lead_key"].to_numpy()] = coded["text_value"].to_numpy()
+            known &= codes >= 0
+            out[name] = FieldValues(
+                name, field_type, known, codes=codes, texts=texts.to_numpy().astype(object)
+            )
+        else:
+            numbers = np.full(n_leads, np.nan)
+            numbers[keys] = part["number_value"].cast(pl.Float64).to_numpy()
+            known &= ~np.isnan(numbers)
+            out[name] = FieldValues(name, field_type, known, numbers=numbers)
+    return out

@@ -1,15 +1,20 @@
-"""Scoring the known leads' features under a definition's rules, as queries/lead_scores.sql
-scores a lead at one moment: fit points, plus per event type points x decayed count (x count
-for penalties, which do not decay), capped; -inf where a rule disqualifies.
+"""Scoring the known leads' behaviour under a definition's rules, as queries/lead_scores.sql
+scores a lead at one moment: per event type points x decayed count (x count for penalties,
+which do not decay), capped.
 
 Rules come as frames (attribute, value, points, cap, disqualifies): the current definition's
-from the feature catalogue, a draft's from its plain dict (draft_rules).
+from the feature catalogue, a draft's from its behaviour rules (behaviour_rules). Fit rules on
+lead fields are scored in funnelcast.analytics.suggest.draft.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import polars as pl
+
+from funnelcast.definitions import BehaviourRule
 
 EVENT_TYPE = "event_type"
 # The current definition's rules in the feature catalogue, under the names rules frames use.
@@ -23,7 +28,7 @@ CURRENT_RULE_COLUMNS = (
 def definition_score(
     long: pl.DataFrame, rules: pl.DataFrame, n_leads: int, n_columns: int
 ) -> np.ndarray:
-    """Return per lead the score its features get under rules; -inf where a rule disqualifies.
+    """Return per lead the score its behaviour gets under rules (-inf where a rule disqualifies).
 
     long: lead_key, column_index, decayed, count_events (Features.long); rules: column_index,
     attribute, points, cap, disqualifies, for the catalogue's columns that have a rule.
@@ -52,11 +57,10 @@ def definition_score(
     return score
 
 
-def draft_rules(draft: dict) -> pl.DataFrame:
-    """Return a draft's rules as one frame: attribute, value, points, cap, disqualifies."""
+def behaviour_rules(rules: Iterable[BehaviourRule]) -> pl.DataFrame:
+    """Return behaviour rules as a rules frame: attribute, value, points, cap, disqualifies."""
     return pl.DataFrame(
-        [(a, v, float(p), None, bool(d)) for a, v, p, d in draft["fit_rules"]]
-        + [(EVENT_TYPE, e, float(p), c, False) for e, p, c in draft["behaviour_rules"]],
+        [(EVENT_TYPE, r.event_type, float(r.points), r.cap, False) for r in rules],
         schema={
             "attribute": pl.String,
             "value": pl.String,

@@ -7,34 +7,44 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import cast
 
 import duckdb
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
-from funnelcast.analytics.suggest.evaluation import auc, lifts, operating_points
+from funnelcast.analytics.suggest.draft import (
+    draft_definition,
+    points_of,
+    score_definition,
+    weigh_fields,
+    weights_frame,
+)
+from funnelcast.analytics.suggest.encoding import Encoded, encode_fields
+from funnelcast.analytics.suggest.evaluation import auc, f1_share, lifts, operating_points
 from funnelcast.analytics.suggest.features import (
     DEFAULT_WINDOW_DAYS,
     Features,
     known_outcome_features,
-    score_draft,
 )
 from funnelcast.analytics.suggest.logistic import fit_logistic
-from funnelcast.analytics.suggest.scores import EVENT_TYPE
 from funnelcast.analytics.suggest.volume import match_mql_volume, threshold_for_share
-from funnelcast.definitions import scoring
+from funnelcast.definitions import Definition, limits, scoring
 
 HOLD_OUT_SHARE = 0.25
 # Below these counts a fitted weight or a held-out AUC says more about chance than about buyers.
 MIN_KNOWN_LEADS = 200
 MIN_TRAIN_POSITIVES = 30
 MIN_HELD_OUT_POSITIVES = 10
-MAX_POINTS = 100
-# A fit value becomes a disqualifier when none of its training leads converted although at the
-# overall rate this many would have: the chance of that by luck alone is about e^-5 < 1%.
-DISQUALIFY_EXPECTED = 5.0
 SCORES = ("model", "draft", "current")
+# How the draft's threshold was chosen (Suggestion.threshold_basis).
+MATCH_CURRENT, STATED_SHARE, BEST_F1, CONVERSION_RATE = (
+    "current",
+    "stated",
+    "f1",
+    "conversion rate",
+)
+LEFT_OUT_SCHEMA = {"field": pl.String, "reason": pl.String}
 
 
 @dataclass(frozen=True)
@@ -57,15 +67,21 @@ class Suggestion:
     why: str  # the reasons history is too thin, as sentences; "" when it is not
     auc: dict[str, float | None]  # held-out AUC per score: model, draft, current
     lift: pl.DataFrame  # score, decile (1 = top), leads, converted, rate, lift
-    # share of the training leads that reach MQL by as_of: current and draft (None: not measured)
+    # share of the training leads that reach MQL by as_of: current and draft (None: not
+    # measured), and the share the draft's threshold aimed at (target)
     mql_share: dict[str, float | None]
+    threshold_basis: str  # MATCH_CURRENT, STATED_SHARE, BEST_F1 or CONVERSION_RATE
+    threshold_why: str  # the same in a sentence, for the page and the JSON
     # score (draft, current), threshold, then over the held-out leads at or above it at their
     # feature moments: how many (mqls), their share, their conversion rate, share of conversions
     operating_points: pl.DataFrame
-    # attribute, value, coefficient, points, is_disqualifier, current_points,
-    # current_disqualifies, train_leads, train_rate: one row per fit value and event type
+    # one row per category of each field learnt from and per event type: attribute, op,
+    # value, rule, coefficient, points, is_disqualifier, is_reference, current_points (event
+    # types), train_leads, train_rate (see draft.weights_frame)
     weights: pl.DataFrame
-    draft: dict  # threshold, half_life_days, fit_rules, behaviour_rules (see suggest_weights)
+    left_out: pl.DataFrame  # field, reason: the fields the model did not learn from
+    draft: Definition  # an unsaved definition: threshold, half-life, fit and behaviour rules
+    fields: dict[str, str]  # every lead field and its type: what the draft validates against
 
 
 def suggest_weights(
@@ -81,9 +97,12 @@ def suggest_weights(
 ) -> Suggestion:
     """Return the model fitted on known-outcome history, its held-out comparison and its draft.
 
-    The draft is a plain dict: {"threshold": float, "half_life_days": float, "fit_rules":
-    [(attribute, value, points, is_disqualifier)], "behaviour_rules": [(event_type, points,
-    None)]}, points whole numbers within [-100, 100], rules of 0 points left out.
+    The draft is an unsaved Definition (definitions.validate(draft, suggestion.fields) accepts
+    it): fit rules on any lead field (`between` bands, `is` / `is any of` / `is none of` values,
+    `is` Yes/No flags, `is unknown`), behaviour rules per event type, points whole numbers
+    within [-100, 100], rules of 0 points left out. Its threshold matches the current
+    definition's MQL share of the training leads; with target_mql_share, that share; with
+    neither, the share that maximises F1 on the training leads (never 0 or 1).
     """
     if not 0 < hold_out_share < 1:
         raise ValueError(f"hold_out_share must be between 0 and 1, not {hold_out_share}")
@@ -99,37 +118,40 @@ def suggest_weights(
     # leads come in creation order: the newest are held out (slices, not masks: no copies)
     train, test = slice(0, n - n_test), slice(n - n_test, n)
     y = features.converted
-    # Behaviour counts are standardised, each type's units being its own; fit values are 0/1
-    # indicators, penalised as they are: scaled by their spread, a value only 16 leads have
+    encoded, left_out = encode_fields(features, train, test)
+    x, is_behaviour = _design(encoded, features)
+    # Behaviour counts are standardised, each type's units being its own; categories are 0/1
+    # indicators, penalised as they are: scaled by their spread, a value only 30 leads have
     # could swing a score by 60 points on no evidence.
-    is_behaviour = np.array([a == EVENT_TYPE for a, _ in features.columns], dtype=bool)
-    intercept, beta = fit_logistic(features.x[train], y[train], l2=l2, standardise=is_behaviour)
+    intercept, beta = fit_logistic(x[train], y[train], l2=l2, standardise=is_behaviour)
+    overall = float(np.mean(y[train])) if n > n_test else 0.0
+    weighted = weigh_fields(
+        encoded, _per_field(encoded, beta), n - n_test, overall, points_per_doubling
+    )
+    behaviour_beta = beta[is_behaviour]
+    behaviour_points = points_of(behaviour_beta, points_per_doubling)
+    rules = draft_definition(
+        weighted,
+        features.catalogue,
+        behaviour_points,
+        threshold=0.0,
+        half_life_days=features.half_life_days,
+        note=_note(features, n - n_test),
+    )
+    draft_score = score_definition(features, rules)
+    draft_fit = score_definition(features, rules, behaviour=False)
 
-    weights = _weights(features, beta, train, points_per_doubling)
-    kept = weights.filter((pl.col("points") != 0) | pl.col("is_disqualifier"))
-    rules = {
-        "fit_rules": [
-            (a, v, p, d)
-            for a, v, p, d in kept.filter(pl.col("attribute") != EVENT_TYPE)
-            .select("attribute", "value", "points", "is_disqualifier")
-            .iter_rows()
-        ],
-        "behaviour_rules": [
-            (v, p, None)
-            for v, p in kept.filter(pl.col("attribute") == EVENT_TYPE)
-            .select("value", "points")
-            .iter_rows()
-        ],
-    }
-    draft_score = score_draft(features, rules)
-    current_threshold = features.definition["threshold"] if features.definition else None
+    basis = MATCH_CURRENT if features.definition is not None else BEST_F1
     target = target_mql_share
-    if target is None and features.definition is None:
-        # with no definition to match, match the MQLs the CRM recorded
-        recorded = features.leads["recorded_mql_at"][train].is_not_null().mean()
-        target = float(cast(float, recorded) or 0.0)  # polars types mean() as any literal
+    if target is not None:
+        basis = STATED_SHARE
+    elif features.definition is None:
+        target = f1_share(draft_score[train], y[train])
+        if target is None:  # no threshold splits the training leads: their conversion rate
+            basis, target = CONVERSION_RATE, min(max(overall, 1.0 / max(n, 1)), 0.5)
+    current_threshold = features.definition["threshold"] if features.definition else None
     try:
-        matched = match_mql_volume(cur, features, n - n_test, rules, target)
+        matched = match_mql_volume(cur, features, n - n_test, rules, draft_fit, target)
     except scoring.SpanTooLong:
         matched = None
     if matched is None:
@@ -140,10 +162,19 @@ def suggest_weights(
         mql_share: dict[str, float | None] = {"current": None, "draft": None}
     else:
         threshold, mql_share = matched
-    draft = {"threshold": threshold, "half_life_days": features.half_life_days, **rules}
+    threshold = min(threshold, limits.MAX_THRESHOLD)
+    mql_share["target"] = target if basis != MATCH_CURRENT else mql_share.get("current")
+    draft = Definition(
+        name=rules.name,
+        threshold=threshold,
+        half_life_days=rules.half_life_days,
+        fit_rules=rules.fit_rules,
+        behaviour_rules=rules.behaviour_rules,
+        note=rules.note,
+    )
 
-    model_score = intercept + features.x[test] @ beta if n_test else np.zeros(0)
-    scores = {"model": model_score, "draft": draft_score[test]}
+    model_score = intercept + x[test] @ beta if n_test else np.zeros(0)
+    scores = {"model": np.asarray(model_score).ravel(), "draft": draft_score[test]}
     if features.definition is not None:
         scores["current"] = features.current_score[test]
     thresholds = {"draft": threshold}
@@ -168,38 +199,90 @@ def suggest_weights(
         auc={name: auc(scores[name], y[test]) if name in scores else None for name in SCORES},
         lift=lifts(scores, y[test]),
         mql_share=mql_share,
+        threshold_basis=basis,
+        threshold_why=_threshold_why(basis, mql_share, outcome),
         operating_points=operating_points(scores, y[test], thresholds),
-        weights=weights,
+        weights=weights_frame(weighted, features, behaviour_beta, behaviour_points, train),
+        left_out=pl.DataFrame(
+            [(o.field, o.reason) for o in left_out], schema=LEFT_OUT_SCHEMA, orient="row"
+        ),
         draft=draft,
+        fields={name: v.field_type for name, v in features.fields.items()},
     )
 
 
-def _weights(
-    features: Features, beta: np.ndarray, train: slice, points_per_doubling: float
-) -> pl.DataFrame:
-    """Return per feature: log-odds per unit, points, current points, training leads and rate."""
-    x_train, y_train = features.x[train], features.converted[train]
-    held = np.count_nonzero(x_train, axis=0)
-    hits = np.count_nonzero(x_train[y_train], axis=0)
-    overall = float(y_train.mean()) if len(y_train) else 0.0
-    points = np.clip(np.round(beta * points_per_doubling / math.log(2)), -MAX_POINTS, MAX_POINTS)
-    is_fit = (features.catalogue["attribute"] != EVENT_TYPE).to_numpy()
-    disqualifier = is_fit & (hits == 0) & (held * overall >= DISQUALIFY_EXPECTED)
-    return features.catalogue.select(
-        "attribute",
-        "value",
-        pl.Series("coefficient", beta, dtype=pl.Float64),
-        # a disqualifier's points would never count: 0 says so
-        pl.Series("points", np.where(disqualifier, 0, points), dtype=pl.Int64),
-        pl.Series("is_disqualifier", disqualifier, dtype=pl.Boolean),
-        "current_points",
-        "current_disqualifies",
-        pl.Series("train_leads", held, dtype=pl.Int64),
-        pl.Series(
-            "train_rate",
-            [h / c if c else None for h, c in zip(hits, held, strict=True)],
-            dtype=pl.Float64,
-        ),
+def _design(encoded: list[Encoded], features: Features) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Return the model's matrix over every known lead (a column per non-reference category of
+    each field, then one per event type) and which columns are behaviour."""
+    n = features.leads.height
+    rows, cols = [], []
+    offset = 0
+    for field in encoded:
+        k = len(field.categories)
+        column = np.full(k + 1, -1, dtype=np.int64)  # the last: leads in no category
+        others = [i for i in range(k) if i != field.reference]
+        column[others] = offset + np.arange(len(others))
+        col = column[field.codes]
+        inside = np.flatnonzero(col >= 0)
+        rows.append(inside)
+        cols.append(col[inside])
+        offset += len(others)
+    fit_columns = offset
+    behaviour_rows, behaviour_cols = np.nonzero(features.x)
+    rows.append(behaviour_rows)
+    cols.append(behaviour_cols + fit_columns)
+    data = np.ones(sum(len(r) for r in rows[:-1]), dtype=np.float64)
+    data = np.concatenate([data, features.x[behaviour_rows, behaviour_cols].astype(np.float64)])
+    width = fit_columns + features.catalogue.height
+    x = sp.csr_matrix((data, (np.concatenate(rows), np.concatenate(cols))), shape=(n, width))
+    is_behaviour = np.zeros(width, dtype=bool)
+    is_behaviour[fit_columns:] = True
+    return x, is_behaviour
+
+
+def _per_field(encoded: list[Encoded], beta: np.ndarray) -> list[np.ndarray]:
+    """Return each field's weight per category (its reference 0) from the model's weights."""
+    out, offset = [], 0
+    for field in encoded:
+        k = len(field.categories)
+        coefficient = np.zeros(k)
+        others = [i for i in range(k) if i != field.reference]
+        coefficient[others] = beta[offset : offset + len(others)]
+        out.append(coefficient)
+        offset += len(others)
+    return out
+
+
+def _note(features: Features, n_train: int) -> str:
+    """Return the draft's note: where it came from."""
+    outcome = "SQL" if features.outcome == "sql" else "customer"
+    return (
+        f"Suggested weights (funnelcast suggest): a logistic regression on {n_train} leads "
+        f"whose outcome ({outcome}) is known"
+    )
+
+
+def _threshold_why(basis: str, share: dict[str, float | None], outcome: str) -> str:
+    """Return how the draft's threshold was chosen, in a sentence."""
+    target = share.get("target")
+    shown = "an unmeasured share" if target is None else f"{target:.1%}"
+    if basis == MATCH_CURRENT:
+        return (
+            f"The threshold makes about as many of the training leads MQLs as the current "
+            f"definition does ({shown})."
+        )
+    if basis == STATED_SHARE:
+        return f"The threshold makes the stated share of the training leads MQLs ({shown})."
+    if basis == BEST_F1:
+        reached = "reached SQL" if outcome == "sql" else "became customers"
+        return (
+            f"There is no current definition: the threshold makes {shown} of the training "
+            f"leads MQLs, the share that maximises F1 (the balance of how many MQLs {reached} "
+            f"and how many of those who {reached} were MQLs)."
+        )
+    return (
+        f"There is no current definition and no threshold tells the training leads apart: "
+        f"it makes their conversion rate of MQLs ({shown})."
     )
 
 

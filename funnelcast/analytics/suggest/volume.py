@@ -1,4 +1,5 @@
-"""The draft's threshold: as many MQLs as the current definition makes (or a target share).
+"""The draft's threshold: as many MQLs as the current definition makes, or a target share (the
+one stated, else the share that maximises F1 on the training leads).
 
 Both are scored over the training leads' whole history up to as_of with
 funnelcast.definitions.scoring's MQL moments, on a random sample of up to VOLUME_SAMPLE_LEADS
@@ -15,14 +16,8 @@ import numpy as np
 import polars as pl
 
 from funnelcast.analytics.suggest.features import LEAD_KEY, Features
-from funnelcast.analytics.suggest.scores import (
-    CURRENT_RULE_COLUMNS,
-    EVENT_TYPE,
-    coded,
-    draft_rules,
-)
 from funnelcast.data import db
-from funnelcast.definitions import scoring
+from funnelcast.definitions import Definition, scoring
 
 # Training leads the MQL volume is matched on: a share within about 1% of the whole training
 # period's, scored ten times over in about a second.
@@ -33,14 +28,16 @@ def match_mql_volume(
     cur: duckdb.DuckDBPyConnection,
     features: Features,
     n_train: int,
-    draft: dict,
+    draft: Definition,
+    draft_fit: np.ndarray,
     target_share: float | None,
 ) -> tuple[float, dict[str, float | None]] | None:
     """Return the draft's threshold for the current (or target) MQL share, and both shares.
 
-    Shares are of the training leads reaching MQL by as_of; target_share None means the current
-    definition's, which then must exist. None when there are no training leads; raises
-    scoring.SpanTooLong where a history is too long for the scorer.
+    draft_fit: each known lead's fit points under the draft (-inf: disqualified). Shares are of
+    the training leads reaching MQL by as_of; target_share None means the current definition's,
+    which then must exist. None when there are no training leads; raises scoring.SpanTooLong
+    where a history is too long for the scorer.
     """
     if n_train == 0:
         return None
@@ -53,15 +50,9 @@ def match_mql_volume(
         events = db.run(cur, "lead_events")
     finally:
         cur.unregister("chosen_leads")
-    long = features.long.join(sample.select("lead_key"), on="lead_key", how="semi")
 
-    def share_of_mqls(rules: pl.DataFrame, threshold: float) -> float:
+    def share_of_mqls(fit: np.ndarray, behaviour: pl.DataFrame, threshold: float) -> float:
         """Return the share of the sampled leads whose score reaches threshold by as_of."""
-        fit_rules = rules.filter(pl.col("attribute") != EVENT_TYPE)
-        fit = features.score(coded(features.catalogue, fit_rules), long)[keys]
-        behaviour = rules.filter(pl.col("attribute") == EVENT_TYPE).select(
-            pl.col("value").alias("event_type"), "points", pl.col("cap").alias("cap_points")
-        )
         moments = scoring.mql_moments(
             sample.select(
                 "lead_id",
@@ -77,19 +68,28 @@ def match_mql_volume(
 
     current = None
     if features.definition is not None:
-        current_rules = features.catalogue.filter(
-            (pl.col("current_points") != 0) | pl.col("current_disqualifies")
-        ).select("attribute", "value", *CURRENT_RULE_COLUMNS)
-        current = share_of_mqls(current_rules, features.definition["threshold"])
+        current_behaviour = features.catalogue.filter(pl.col("current_points") != 0).select(
+            pl.col("value").alias("event_type"),
+            pl.col("current_points").alias("points"),
+            pl.col("current_cap").alias("cap_points"),
+        )
+        current = share_of_mqls(
+            features.current_fit[keys], current_behaviour, features.definition["threshold"]
+        )
     wanted = current if target_share is None else target_share
     assert wanted is not None  # the caller gives a target share when there is no definition
-    rules = draft_rules(draft)
+    draft_behaviour = pl.DataFrame(
+        [(r.event_type, float(r.points), r.cap) for r in draft.behaviour_rules],
+        schema={"event_type": pl.String, "points": pl.Float64, "cap_points": pl.Float64},
+        orient="row",
+    )
+    fit = draft_fit[keys]
     shares: dict[int, float] = {}
 
     def share_at(threshold: int) -> float:
         """Return the draft's MQL share at a whole-number threshold, each computed once."""
         if threshold not in shares:
-            shares[threshold] = share_of_mqls(rules, float(threshold))
+            shares[threshold] = share_of_mqls(fit, draft_behaviour, float(threshold))
         return shares[threshold]
 
     # the share falls as the threshold rises: bracket the wanted share, then bisect
