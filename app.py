@@ -14,7 +14,9 @@ import streamlit as st  # noqa: E402
 from funnelcast.analytics import overview
 from funnelcast.core import formats
 from funnelcast.data import db, engine
-from funnelcast.ui import dashboard  # noqa: E402
+from funnelcast.ui import dashboard, run_log  # noqa: E402
+
+_run = run_log.start()  # the server's own time for this run (FUNNELCAST_RUN_LOG)
 
 st.set_page_config(page_title="Funnelcast", page_icon="📊", layout="wide")
 
@@ -121,11 +123,15 @@ with st.sidebar:
     st.caption("  \n".join([f"As of **{as_of}**", *rows]))
 
 st.session_state[dashboard.SHELL_KEY] = True
+completed = False
 try:
     page.run()
+    completed = True
 except duckdb.Error as exc:
     st.error(dashboard.read_error(path, exc))
 except Exception as exc:  # Spark's own errors, one line; anything else surfaces
     if (failure := dashboard.engine_failure(exc)) is None:
         raise
     st.error(failure)
+finally:
+    run_log.finish(_run, page.title, completed)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -31,6 +32,7 @@ from many_users_support import ACTIONS, Choices, run_users  # noqa: E402
 
 from funnelcast.data import db  # noqa: E402
 from funnelcast.demo import build_demo  # noqa: E402
+from funnelcast.ui.run_log import RUN_LOG_ENV  # noqa: E402
 
 SECTION = "## Many users at once: 20 browser sessions on one server"
 CHOICES = Choices(
@@ -53,12 +55,38 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(rank, len(ordered)) - 1]
 
 
+def server_table(runs: list[dict], many_from: float, users: int) -> list[str]:
+    """Return the table rows of the server's run times per page, alone and with the users."""
+    rows = []
+    for who, phase in (("alone", lambda r: r["t"] < many_from), (f"{users} at once", None)):
+        chosen = [r for r in runs if (phase(r) if phase else r["t"] >= many_from)]
+        for page in sorted({r["page"] for r in chosen}):
+            of_page = [r for r in chosen if r["page"] == page]
+            done = [r for r in of_page if r["completed"]]
+            if not done:
+                continue
+            wall = [r["seconds"] for r in done]
+            cpu = [r["cpu"] for r in done]
+            rows.append(
+                f"| {page} | {who} | {len(done)} | {len(of_page) - len(done)} | "
+                f"{percentile(wall, 50):.2f} | {percentile(wall, 90):.2f} | {max(wall):.2f} | "
+                f"{percentile(cpu, 50):.2f} | {percentile(cpu, 90):.2f} |"
+            )
+    return rows
+
+
 def main() -> int:
     """Run the benchmark and write its section of RESULTS.md."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, help="database to serve (default: a fresh demo)")
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--shared-cpus",
+        action="store_true",
+        help="let the browsers share the server's CPU (default: server on CPU 0, browsers on "
+        "the others, so the server's figures are its own)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
@@ -76,9 +104,19 @@ def main() -> int:
             n_leads = leads.execute("select count(*) from leads").fetchall()[0][0]
         finally:
             leads.close()
+        run_log = Path(folder) / "runs.jsonl"
         expected, outcome = run_users(
-            database, Path(folder) / "streamlit.log", args.users, args.seconds, CHOICES
+            database,
+            Path(folder) / "streamlit.log",
+            args.users,
+            args.seconds,
+            CHOICES,
+            env={RUN_LOG_ENV: str(run_log)},
+            split_cpus=not args.shared_cpus,
         )
+        runs = [json.loads(line) for line in run_log.read_text().splitlines() if line]
+    server_rows = server_table(runs, outcome.many_from, args.users)
+    per_session = (outcome.rss_peak_mib - outcome.rss_start_mib) / max(args.users, 1)
 
     rows = []
     for who, timings in ((f"{args.users} at once", outcome.timings), ("alone", outcome.alone)):
@@ -110,7 +148,21 @@ def main() -> int:
         f"- figures checked against the single user's: {outcome.checked}; different: "
         f"{len(outcome.wrong)}; errors, exceptions or console errors: {len(outcome.problems)}",
         f"- server memory (RSS): {outcome.rss_start_mib:,.0f} MiB before the users, peak "
-        f"{outcome.rss_peak_mib:,.0f} MiB, {outcome.rss_end_mib:,.0f} MiB at the end",
+        f"{outcome.rss_peak_mib:,.0f} MiB, {outcome.rss_end_mib:,.0f} MiB at the end: "
+        f"{per_session:,.1f} MiB per extra session",
+        "",
+        "The server's own share: seconds from the start to the end of each script run on the "
+        "server (one per action: a widget change, a page switch, an open), and the CPU seconds "
+        "of the run's thread, from FUNNELCAST_RUN_LOG (funnelcast/ui/run_log.py). "
+        + (
+            "The browsers shared the server's CPUs."
+            if args.shared_cpus
+            else "The server ran on CPU 0 alone, the browsers on the other CPUs."
+        ),
+        "",
+        "| page | users | runs | cut short | wall p50 | wall p90 | wall max | CPU p50 | CPU p90 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *server_rows,
     ]
     for text in (outcome.problems + outcome.wrong)[:5]:
         lines.append(f"- {text}")

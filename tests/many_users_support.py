@@ -70,6 +70,7 @@ class Outcome:
     rss_end_mib: float = 0.0
     seconds: float = 0.0
     alone: dict[str, list[float]] = field(default_factory=dict)  # the single user's timings
+    many_from: float = 0.0  # Unix time the users began opening the app together
 
 
 def rss_mib(pid: int) -> float:
@@ -80,9 +81,19 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def served(database: Path, log: Path) -> contextlib.AbstractContextManager[tuple[str, int]]:
-    """Serve the dashboard on the database; yield its URL and the server's process id."""
-    return serve_app(log, {"FUNNELCAST_DB": str(database)})
+def served(
+    database: Path, log: Path, env: dict[str, str | None] | None = None
+) -> contextlib.AbstractContextManager[tuple[str, int]]:
+    """Serve the dashboard on the database (more environment in env); yield its URL and the
+    server's process id."""
+    return serve_app(log, {"FUNNELCAST_DB": str(database), **(env or {})})
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Keep every thread of a process (and the threads they start) on these CPUs."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(task.name), cpus)
 
 
 class User:
@@ -282,7 +293,7 @@ async def _many(
         )
         try:
             expected, alone = await single_user(browser, url, choices)
-            outcome = Outcome(rss_start_mib=rss_mib(pid), alone=alone)
+            outcome = Outcome(rss_start_mib=rss_mib(pid), alone=alone, many_from=time.time())
             outcome.rss_peak_mib = outcome.rss_start_mib
             contexts = [
                 await browser.new_context(viewport={"width": 1400, "height": 900})
@@ -318,8 +329,27 @@ async def _many(
 
 
 def run_users(
-    database: Path, log: Path, users: int, seconds: float, choices: Choices
+    database: Path,
+    log: Path,
+    users: int,
+    seconds: float,
+    choices: Choices,
+    *,
+    env: dict[str, str | None] | None = None,
+    split_cpus: bool = False,
 ) -> tuple[dict[tuple, Figures], Outcome]:
-    """Serve the app on the database; return the single-user figures and the many-user run."""
-    with served(database, log) as (url, pid):
-        return asyncio.run(_many(url, pid, users, seconds, choices))
+    """Serve the app on the database; return the single-user figures and the many-user run.
+
+    split_cpus: the server on the first CPU, this process and the browsers it starts on the
+    others (on a machine with two or more), so that drawing the pages does not take the
+    server's CPU.
+    """
+    with served(database, log, env) as (url, pid):
+        cpus = sorted(os.sched_getaffinity(0))
+        if split_cpus and len(cpus) >= 2:
+            pin(pid, {cpus[0]})
+            os.sched_setaffinity(0, set(cpus[1:]))
+        try:
+            return asyncio.run(_many(url, pid, users, seconds, choices))
+        finally:
+            os.sched_setaffinity(0, set(cpus))

@@ -5,6 +5,7 @@ would run, also after leading whitespace.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -226,3 +227,22 @@ def test_a_reader_that_goes_away_gets_no_traceback():
     )
     assert done.returncode == 1
     assert done.stderr == "", done.stderr
+
+
+# ===== a team on one server: the server's own time per run =====
+
+
+def test_each_run_of_the_app_logs_the_servers_time_when_asked(monkeypatch, demo_db, tmp_path):
+    from apptest_support import navigation_only, run_app  # noqa: F401  (a fixture)
+
+    from funnelcast.ui import run_log
+
+    log = tmp_path / "runs.jsonl"
+    monkeypatch.setenv(run_log.RUN_LOG_ENV, str(log))
+    at = run_app(monkeypatch, demo_db)
+    runs = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["page"] for r in runs] == ["Overview"]
+    assert all(r["completed"] and 0 < r["cpu"] and 0 < r["seconds"] < 120 for r in runs), runs
+    monkeypatch.delenv(run_log.RUN_LOG_ENV)
+    at.run()
+    assert len(log.read_text().splitlines()) == 1  # unset: nothing more is written
