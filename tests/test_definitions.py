@@ -285,11 +285,11 @@ def test_diff_reads_as_a_list_of_changes():
     assert defs.diff(before, after) == [
         "threshold 65 → 70",
         "half-life 30 → 45 days",
-        "fit rule industry=education removed (was -5 points)",
-        "fit rule seniority=intern added as disqualifier",
-        "fit rule seniority=junior now a disqualifier",
-        "fit rule seniority=junior points -10 → 0",
-        "fit rule seniority=vp points 20 → 25",
+        "fit rule industry=education: removed (was -5 points)",
+        "fit rule seniority=intern: added as disqualifier",
+        "fit rule seniority=junior: now a disqualifier",
+        "fit rule seniority=junior: points -10 → 0",
+        "fit rule seniority=vp: points 20 → 25",
         "behaviour 'demo_request' points 40 → 50",
         "behaviour 'email_open' cap 5 → none",
         "behaviour 'pricing_page_view' added with 12.5 points, cap 25",
@@ -347,7 +347,7 @@ BAD_DEFINITIONS = {
     ),
     "unknown attribute": (
         with_fit(FitRule("colour", "red", 10)),
-        r"fit rule colour=red: unknown attribute 'colour' \(fields: "
+        r"fit rule colour=red: unknown field 'colour' \(fields: "
         r"channel, campaign, company, industry, company_size, company_size_band",
     ),
     "unknown band": (
@@ -505,40 +505,34 @@ def test_a_quarter_that_only_inherits_a_version_is_free(cur):
 # =====================================================================================
 
 
+HEAD = 'name = "x"\nthreshold = 1\nhalf_life_days = 2\n'
 BAD_FILES = {
     "not TOML": ("name = \n", r"draft.toml: not valid TOML"),
-    "misspelt key": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\ntreshold = 3\n',
-        r"draft.toml: unknown key 'treshold'",
-    ),
+    "misspelt key": (HEAD + "treshold = 3\n", r"draft.toml: unknown key 'treshold'"),
     "missing threshold": ('name = "x"\nhalf_life_days = 2\n', r"draft.toml: missing threshold"),
     "text for a number": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\n'
-        '[[fit]]\nattribute = "seniority"\nvalue = "vp"\npoints = 5\n'
+        HEAD + '[[fit]]\nattribute = "seniority"\nvalue = "vp"\npoints = 5\n'
         '[[fit]]\nattribute = "seniority"\nvalue = "ceo"\npoints = "ten"\n',
-        r"draft.toml, \[\[fit\]\] entry 2: points must be a number, not 'ten'",
+        r"^draft.toml, line 8: fit rule seniority=ceo: points must be a number, not 'ten'$",
     ),
-    "number for a value": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\n'
-        '[[fit]]\nattribute = "company_size_band"\nvalue = 5000\n',
-        r"draft.toml, \[\[fit\]\] entry 1: value must be a text, not 5000",
+    "number for a band": (
+        HEAD + '[[fit]]\nattribute = "company_size_band"\nvalue = 5000\n',
+        r"^draft.toml, line 4: fit rule company_size_band is 5000: unknown company size band "
+        r"'5000'",
     ),
     "behaviour without points": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\n[[behaviour]]\nevent_type = "a"\n',
-        r"draft.toml, \[\[behaviour\]\] entry 1: missing points",
+        HEAD + '[[behaviour]]\nevent_type = "a"\n',
+        r"^draft.toml, line 4: behaviour rule 'a': missing points$",
     ),
-    "fit not a list of tables": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\nfit = 3\n',
-        r"draft.toml: fit must be a list of \[\[fit\]\] tables",
+    "fit not a list of rules": (
+        HEAD + "fit = 3\n", r"^draft.toml: fit must be a list of \{ ... \} rules"
     ),
 }
-
-
 @pytest.mark.parametrize("case", BAD_FILES)
 def test_bad_files_are_refused_naming_the_file_and_entry(case):
     text, message = BAD_FILES[case]
     with pytest.raises(defs.DefinitionError, match=message):
-        defs.from_toml(text, source="draft.toml")
+        defs.from_toml(text, source="draft.toml", fields=defs.BUILTIN_FIELDS)
 
 
 # =====================================================================================
@@ -660,10 +654,11 @@ def test_cli_save_refuses_a_bad_file_and_writes_nothing(writable, tmp_path):
     out.write_text(defs.to_toml(DRAFT).replace("points = 90", "points = 500"))
     before = file_snapshot(writable)
     result = run_cli("definition", "save", "--db", writable, out, "--quarter", "2026Q3")
+    line = defs.to_toml(DRAFT).splitlines().index('event_type = "demo_request"')  # 0-based
     assert_one_line_error(
         result,
-        rf"{re.escape(str(out))}: definition '2026 tightened' is not valid: behaviour rule "
-        r"'demo_request': points 500 is outside \[-100, 100\]",
+        rf"{re.escape(str(out))}, line {line}: behaviour rule 'demo_request': points 500 is "
+        r"outside \[-100, 100\]$",
     )
     bad_quarter = run_cli(
         "definition", "save", "--db", writable, out.with_name("none.toml"), "--quarter", "2026Q3"

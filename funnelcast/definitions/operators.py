@@ -197,7 +197,9 @@ def normalise(field_type: str, op: str, value: Any) -> Any:
         if low is None and high is None:
             raise RuleValueError("'between' needs at least one bound")
         if low is not None and high is not None and _order(low) > _order(high):
-            raise RuleValueError(f"'between' low {low} is above high {high}")
+            raise RuleValueError(
+                f"'between' low {value_text(IS, low)} is above high {value_text(IS, high)}"
+            )
         return (low, high)
     if op == WITHIN:
         days = _number(value, "'within' days")
