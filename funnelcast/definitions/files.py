@@ -414,13 +414,13 @@ def _read_fit(entry: dict) -> tuple[FitRule, list[str]]:
                 wanted = " and ".join(takes) if takes else "no operand"
                 read.note(None, f"{op!r} takes {wanted}, not {key}")
         if op == operators.BETWEEN:
-            if "low" not in entry and "high" not in entry:
+            if not any(key in entry for key in OPERAND_KEYS):
                 read.note(None, "'between' needs low, high or both")
             value = tuple(read.operand(entry, end, None) if end in entry else None for end in takes)
         elif takes:
             if takes[0] in entry:
                 value = read.operand(entry, takes[0], None)
-            else:
+            elif not any(key in entry for key in OPERAND_KEYS):
                 read.note(None, f"{op!r} needs {takes[0]}")
     dq = _either(read, entry, "disqualify", "is_disqualifier", "boolean")
     rule = FitRule(
