@@ -530,8 +530,8 @@ EVERY_KIND = Definition(
         FitRule("industry", "Software", 5),
         FitRule("industry", ("Retail", "Software"), 4, op="is any of"),
         FitRule("industry", ("Retail",), -2, op="is none of"),
-        FitRule("Job Function", "ops", 3, op="contains"),
-        FitRule("Job Function", "sales", 3, op="starts with"),
+        FitRule("Job Function", "Ops", 3, op="contains"),  # kept as written, matched any case
+        FitRule("Job Function", "SALES", 3, op="starts with"),
         FitRule("Job Function", None, -1, op="is unknown"),
         FitRule("TotalVisits", 0.0, -3, op="is"),
         FitRule("TotalVisits", 5.0, 10, op=">="),
@@ -644,3 +644,223 @@ def test_diff_names_rules_by_field_and_operator():
         "fit rule company_size between 50 and …: added with 5 points",
     ]
     assert defs.diff(after, after) == []
+
+
+# =====================================================================================
+# hostile names and values: bound, never spliced
+# =====================================================================================
+
+HOSTILE = (
+    "Robert'); drop table leads; --",
+    'say "hi"; -- \\ done',
+    "Größe 🚀 名前",
+    "new\nline {brace} [bracket] # hash = 1",
+    "x" * 10_240,
+)
+
+
+def test_hostile_field_names_and_values_reach_sql_only_as_bound_values():
+    con = fx.build([fx.Journey("a", "2026-01-01"), fx.Journey("b", "2026-01-02")])
+    db.set_meta(con, "as_of", "2026-02-01")
+    number = "n'; select 1; --"
+    add_custom(
+        con,
+        {**{name: operators.TEXT for name in HOSTILE}, number: operators.NUMBER},
+        {
+            "a": {**{name: name for name in HOSTILE}, number: 7},
+            "b": {**{name: "other" for name in HOSTILE}},
+        },
+    )
+    rules = (
+        *(FitRule(name, name, 1) for name in HOSTILE),
+        # (upper case where it has one letter for each: ß would be SS)
+        *(
+            FitRule(name, name[:5].upper() if name.isascii() else name[:5], 1, op="starts with")
+            for name in HOSTILE
+        ),  # fmt: skip
+        *(FitRule(name, (name, "--"), 1, op="is any of") for name in HOSTILE),
+        FitRule(number, (1, 10), 1, op="between"),
+        FitRule(number, None, 1, op="is unknown"),  # b
+    )
+    draft = Definition(name="'; drop table definitions; --", threshold=1, half_life_days=30,
+                       fit_rules=rules, note="--")  # fmt: skip
+    assert defs.save_warnings(con, draft, "2026Q3") == []
+    saved = defs.save(con, draft, "2026Q3")
+    assert defs.load(con, saved.definition_id) == saved
+    assert saved.fit_rules == defs.normalised(draft, defs.lead_fields(con)).fit_rules
+    assert fit_points(con, saved.definition_id) == {"a": 3 * len(HOSTILE) + 1, "b": 1}
+    assert fx.rows(con, "select count(*) from leads") == [(2,)]
+
+    fields = defs.lead_fields(con)
+    text = defs.to_toml(saved, fields=fields)
+    assert defs.from_toml(text, fields=fields) == saved
+    changed = dataclasses.replace(
+        saved, fit_rules=tuple(dataclasses.replace(r, points=2) for r in saved.fit_rules)
+    )
+    lines = defs.diff(saved, changed)
+    assert len(lines) == len(rules) and all("\n" not in line for line in lines)
+    assert all(len(line) < 300 for line in lines)
+
+    # a rule on a 10 KB field that is not there: one line, of a readable length
+    with pytest.raises(defs.DefinitionError) as raised:
+        defs.save(con, dataclasses.replace(draft, fit_rules=(FitRule("y" * 10_240, "v", 1),)),
+                  "2026Q4")  # fmt: skip
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 1500
+    assert "unknown field 'yyyy" in str(raised.value)
+    assert fx.rows(con, "select count(*) from definitions") == [(1,)]
+    con.close()
+
+
+# =====================================================================================
+# properties on random data
+# =====================================================================================
+
+PROPERTY_SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+JOBS = ("Sales", "sales ops", "Marketing", "Eng", "MARKETING ops")
+BASE = dt.datetime(2026, 1, 1)
+
+
+@st.composite
+def lead_sets(draw) -> dict[str, tuple[str, dict[str, object]]]:
+    """Return 1-8 leads: creation, and custom values of each type (some unknown)."""
+    leads = {}
+    for i in range(draw(st.integers(1, 8))):
+        created = BASE + dt.timedelta(days=draw(st.integers(0, 90)))
+        own: dict[str, object] = {}
+        visits = draw(st.one_of(st.none(), st.integers(0, 30), st.sampled_from([2.5, 0.1])))
+        if visits is not None:
+            own["TotalVisits"] = visits
+        job = draw(st.one_of(st.none(), st.sampled_from(JOBS)))
+        if job is not None:
+            own["Job Function"] = job
+        dne = draw(st.one_of(st.none(), st.sampled_from(["Yes", "No"])))
+        if dne is not None:
+            own["Do Not Email"] = dne
+        shift = draw(st.one_of(st.none(), st.integers(-40, 40)))
+        if shift is not None:
+            own["Last Activity Date"] = (created + dt.timedelta(days=shift)).date().isoformat()
+        leads[f"lead_{i}"] = (created.isoformat(), own)
+    return leads
+
+
+def random_database(leads) -> duckdb.DuckDBPyConnection:
+    con = fx.build([fx.Journey(lead, created) for lead, (created, _) in leads.items()])
+    add_custom(con, CUSTOM, {lead: own for lead, (_, own) in leads.items()})
+    return con
+
+
+numbers = st.one_of(st.integers(0, 30), st.sampled_from([2.5, 0.1, 12.25]))
+POINTS = st.integers(-20, 20)
+dates = st.integers(-10, 100).map(lambda d: (BASE + dt.timedelta(days=d)).date())
+
+
+@st.composite
+def random_rules(draw, points=POINTS) -> FitRule:
+    """Return a valid rule on one of the custom fields, of any operator its type allows."""
+    field = draw(st.sampled_from(sorted(CUSTOM)))
+    field_type = CUSTOM[field]
+    op = draw(st.sampled_from(operators.ALLOWED[field_type]))
+    value: object = None
+    cap = None
+    if op in (operators.ANY_OF, operators.NONE_OF):
+        value = tuple(sorted(draw(st.sets(st.sampled_from(JOBS), min_size=1))))
+    elif op in (operators.IS, operators.CONTAINS, operators.STARTS_WITH):
+        value = {
+            operators.TEXT: st.sampled_from((*JOBS, "sal", "OPS", "x")),
+            operators.NUMBER: numbers,
+            operators.YES_NO: st.sampled_from(["Yes", "No"]),
+        }[field_type]
+        value = draw(value)
+    elif op == operators.BETWEEN:
+        ends = draw(st.lists(numbers if field_type == operators.NUMBER else dates, min_size=2,
+                             max_size=2).map(sorted))  # fmt: skip
+        low, high = ends
+        value = draw(st.sampled_from([(low, high), (low, None), (None, high)]))
+    elif op == operators.WITHIN:
+        value = float(draw(st.integers(0, 45)))
+    elif op in (operators.BEFORE, operators.AFTER):
+        value = draw(dates)
+    elif op in (operators.LT, operators.LE, operators.GT, operators.GE):
+        value = draw(numbers)
+    elif op == operators.PER_UNIT:
+        cap = draw(st.one_of(st.none(), st.integers(0, 40)))
+    rule = FitRule(field, value, draw(points), False, op, cap)
+    return defs.normalised(
+        Definition(name="r", threshold=1, half_life_days=1, fit_rules=(rule,)), fields()
+    ).fit_rules[0]
+
+
+def matched(con, definition_id: int) -> set[str]:
+    rows = fx.rows(
+        con, "select lead_id from lead_fit_matches where definition_id = $d", {"d": definition_id}
+    )
+    return {lead for (lead,) in rows}
+
+
+@PROPERTY_SETTINGS
+@given(leads=lead_sets(), rule=random_rules())
+def test_sql_and_numpy_match_the_same_leads(leads, rule):
+    con = random_database(leads)
+    try:
+        definition_id = save(con, dataclasses.replace(rule, points=1))
+        names = sorted(leads)
+        values = [leads[lead][1].get(rule.attribute) for lead in names]
+        known = np.array([v is not None for v in values])
+        created_s = np.array([operators.seconds(fx.at(leads[lead][0])) for lead in names])
+        field_type = CUSTOM[rule.attribute]
+        compiled = operators.compile_rule(field_type, rule.op, rule.value)
+        if field_type == operators.TEXT:
+            texts = np.array([v if v is not None else "" for v in values], dtype=object)
+            hit = operators.matches(compiled, texts=texts, known=known, created_s=created_s)
+        else:
+            numbers_ = np.array(
+                [math.nan if v is None else stored_value(field_type, v)[1] for v in values]
+            )
+            hit = operators.matches(compiled, numbers=numbers_, known=known, created_s=created_s)
+        assert matched(con, definition_id) == {n for n, h in zip(names, hit, strict=True) if h}
+    finally:
+        con.close()
+
+
+@PROPERTY_SETTINGS
+@given(leads=lead_sets(), base=st.lists(random_rules(), max_size=3), extra=random_rules())
+def test_a_rule_of_zero_points_changes_no_score(leads, base, extra):
+    con = random_database(leads)
+    try:
+        base = list({r.key: r for r in base}.values())
+        if extra.key in {r.key for r in base}:
+            return
+        before = save(con, *base)
+        after = save(con, *base, dataclasses.replace(extra, points=0))
+        scores = [
+            db.run(con, "lead_scores", definition_id=d, as_of=AS_OF).drop("is_above_threshold")
+            for d in (before, after)
+        ]
+        assert scores[0].equals(scores[1])
+    finally:
+        con.close()
+
+
+@PROPERTY_SETTINGS
+@given(
+    leads=lead_sets(),
+    field=st.sampled_from(["TotalVisits", "Last Activity Date"]),
+    bounds=st.lists(st.integers(-10, 100), min_size=4, max_size=4).map(sorted),
+    open_end=st.sampled_from([None, "low", "high"]),
+)
+def test_widening_a_between_never_removes_a_matching_lead(leads, field, bounds, open_end):
+    # [b1, b2] inside [b0, b3]; the wider one may also leave an end open
+    as_value = float if field == "TotalVisits" else lambda d: (BASE + dt.timedelta(days=d)).date()
+    outer_low, low, high, outer_high = (as_value(b) for b in bounds)
+    wider = (None if open_end == "low" else outer_low, None if open_end == "high" else outer_high)
+    con = random_database(leads)
+    try:
+        narrow = save(con, FitRule(field, (low, high), 1, op="between"))
+        wide = save(con, FitRule(field, wider, 1, op="between"))
+        assert matched(con, narrow) <= matched(con, wide)
+        narrow_points, wide_points = fit_points(con, narrow), fit_points(con, wide)
+        assert all(narrow_points[lead] <= wide_points[lead] for lead in leads)
+    finally:
+        con.close()

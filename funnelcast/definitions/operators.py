@@ -223,8 +223,8 @@ def _order(bound: Any) -> float:
 @dataclass(frozen=True)
 class Compiled:
     """A rule as definition_fit_rules stores it: what queries/shared.sql's fit_rule_matches
-    reads. text: the text `is` / `contains` / `starts with` compare with (lowercased for the
-    last two); texts: `is any of` / `is none of`; low/high: bounds on the number (dates as epoch
+    reads. text: the text `is` / `contains` / `starts with` compare with (as written: the last
+    two lowercase both sides when they compare, so that a saved rule reads back as written); texts: `is any of` / `is none of`; low/high: bounds on the number (dates as epoch
     seconds; yes/no as 1/0), None for an open end; `within`: high holds the days in seconds."""
 
     operator: str
@@ -246,7 +246,7 @@ def compile_rule(field_type: str, op: str, value: Any) -> Compiled:
     if op in (ANY_OF, NONE_OF):
         return c(texts=tuple(value))
     if op in (CONTAINS, STARTS_WITH):
-        return c(text=str(value).lower())
+        return c(text=str(value))
     if op == IS:
         if field_type == TEXT:
             return c(text=value)
@@ -368,7 +368,7 @@ def text_matches(compiled: Compiled, texts: np.ndarray) -> np.ndarray:
         wanted = set(compiled.texts or ())
         hit = np.array([t in wanted for t in texts], dtype=bool)
         return hit if op == ANY_OF else ~hit
-    needle = compiled.text or ""
+    needle = (compiled.text or "").lower()
     if op == CONTAINS:
         return np.array([needle in str(t).lower() for t in texts], dtype=bool)
     return np.array([str(t).lower().startswith(needle) for t in texts], dtype=bool)

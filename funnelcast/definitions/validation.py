@@ -37,9 +37,9 @@ def _title(definition: Definition) -> str:
 
 
 def short(text: Any, limit: int = 80) -> str:
-    """Return text cut to limit characters with an ellipsis (a 10 KB field name in a message
-    would bury the message)."""
-    text = str(text)
+    """Return text for a one-line message: control characters escaped (a field name may hold a
+    newline), cut to limit characters with an ellipsis (a 10 KB name would bury the message)."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
