@@ -525,9 +525,12 @@ BAD_FILES = {
         r"^draft.toml, line 4: behaviour rule 'a': missing points$",
     ),
     "fit not a list of rules": (
-        HEAD + "fit = 3\n", r"^draft.toml: fit must be a list of \{ ... \} rules"
+        HEAD + "fit = 3\n",
+        r"^draft.toml: fit must be a list of \{ ... \} rules",
     ),
 }
+
+
 @pytest.mark.parametrize("case", BAD_FILES)
 def test_bad_files_are_refused_naming_the_file_and_entry(case):
     text, message = BAD_FILES[case]
@@ -703,3 +706,73 @@ def test_cli_bad_arguments_are_one_line(db_file):
         run_cli("definition", "show", "--db", db_file, "--quarter", "2024Q4"),
         r"no MQL definition is in force in 2024Q4",
     )
+
+
+def test_cli_carries_rules_on_custom_fields(tmp_path):
+    path = tmp_path / "custom.duckdb"
+    con = database(path)
+    con.executemany(
+        "insert into lead_attribute_types (attribute, value_type) values (?, ?)",
+        [("TotalVisits", "number"), ("Do Not Email", "yes/no")],
+    )
+    con.executemany(
+        "insert into lead_attributes values (?, ?, ?, ?)",
+        [("a", "TotalVisits", None, 7.0), ("b", "TotalVisits", None, 2.0),
+         ("b", "Do Not Email", None, 1.0)],
+    )  # fmt: skip
+    con.execute("checkpoint")
+    con.close()
+    draft = tmp_path / "draft.toml"
+    draft.write_text(
+        'name = "visits"\nthreshold = 10\nhalf_life_days = 30\n\nfit = [\n'
+        '  { field = "TotalVisits", op = ">=", value = 5, points = 10 },\n'
+        '  { field = "TotalVisits", op = ">", value = 50, points = 5 },\n'
+        '  { field = "Do Not Email", op = "is", value = "Yes", disqualify = true },\n'
+        "]\n"
+    )
+    saved = run_cli("definition", "save", "--db", path, draft, "--quarter", "2026Q3")
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout.strip() == "saved definition 4 'visits', in force from 2026Q3"
+    assert saved.stderr.strip() == (
+        "warning: fit rule TotalVisits > 50 matches no lead (TotalVisits in the data: 2 to 7)"
+    )
+
+    shown = run_cli("definition", "show", "--db", path, "--id", "4")
+    assert '{ field = "TotalVisits", op = ">=", value = 5, points = 10 },' in shown.stdout
+    assert '"Do Not Email" (yes/no)' in shown.stdout  # the header lists the custom fields
+    as_json = json.loads(
+        run_cli("definition", "show", "--db", path, "--id", "4", "--format", "json").stdout
+    )
+    assert as_json["fit_rules"][0] == {
+        "attribute": "Do Not Email",
+        "value": "Yes",
+        "points": 0.0,
+        "is_disqualifier": True,
+        "op": "is",
+        "cap": None,
+    }
+
+    draft.write_text(draft.read_text().replace("value = 5, points = 10", "value = 5, points = 15"))
+    changes = run_cli("definition", "diff", "--db", path, "--format", "json", "4", draft)
+    assert json.loads(changes.stdout) == {
+        "from": {"definition_id": 4, "name": "visits"},
+        "to": {"file": str(draft), "name": "visits"},
+        "changes": ["fit rule TotalVisits ≥ 5: points 10 → 15"],
+    }
+
+    # bad rules: refused with the file and line, nothing saved
+    before = file_snapshot(path)
+    draft.write_text(
+        draft.read_text().replace('"Do Not Email", op = "is"', '"Do Not Email", op = "<"')
+    )
+    refused = run_cli("definition", "save", "--db", path, draft, "--quarter", "2026Q4")
+    assert_one_line_error(
+        refused,
+        rf"^funnelcast: {re.escape(str(draft))}, line 8: fit rule Do Not Email < Yes: operator "
+        r"'<' does not apply to a yes/no field \(it allows: is, is known, is unknown\)$",
+    )
+    draft.write_text(draft.read_text().replace('"TotalVisits", op = ">"', '"Visits", op = ">"'))
+    refused = run_cli("definition", "diff", "--db", path, "4", draft)
+    assert_one_line_error(refused, rf"{re.escape(str(draft))}, line 7: fit rule Visits > 50: "
+                          r"unknown field 'Visits'")  # fmt: skip
+    assert file_snapshot(path) == before
