@@ -299,6 +299,7 @@ def value_from_stored(compiled: Compiled) -> Any:
 
 def value_text(op: str, value: Any) -> str:
     """Return a rule's value as people read it: 'Software', 'A, B', '50 to 5000', '≥ 5'."""
+
     def one(v: Any) -> str:
         if isinstance(v, float):
             return _plain(v)
@@ -348,12 +349,16 @@ def matches(
         else:
             hit = np.ones(len(numbers), dtype=bool)
             if compiled.low is not None:
-                hit &= (numbers >= compiled.low) if compiled.low_inclusive else (
-                    numbers > compiled.low
+                hit &= (
+                    (numbers >= compiled.low)
+                    if compiled.low_inclusive
+                    else (numbers > compiled.low)
                 )
             if compiled.high is not None:
-                hit &= (numbers <= compiled.high) if compiled.high_inclusive else (
-                    numbers < compiled.high
+                hit &= (
+                    (numbers <= compiled.high)
+                    if compiled.high_inclusive
+                    else (numbers < compiled.high)
                 )
     return known & hit
 

@@ -133,9 +133,7 @@ def fit_rule_lists(definition: Definition, field_types: dict[str, str]) -> dict[
     """Return a draft's fit rules as one list per column, named fit_<column> (the parameters
     a query that scores an unsaved definition unnests: see lead_score_explained.sql)."""
     rows = fit_rule_rows(definition, field_types)
-    return {
-        f"fit_{name}": [row[i] for row in rows] for i, name in enumerate(FIT_RULE_COLUMNS)
-    }
+    return {f"fit_{name}": [row[i] for row in rows] for i, name in enumerate(FIT_RULE_COLUMNS)}
 
 
 def insert_rules(
@@ -158,7 +156,12 @@ def insert_rules(
             "insert into definition_behaviour_rules (definition_id, event_type, points, "
             "cap_points) values (?, ?, ?, ?)",
             [
-                (definition_id, r.event_type, float(r.points), None if r.cap is None else float(r.cap))
+                (
+                    definition_id,
+                    r.event_type,
+                    float(r.points),
+                    None if r.cap is None else float(r.cap),
+                )
                 for r in definition.behaviour_rules
             ],
         )
