@@ -137,8 +137,8 @@ select * from field_values where text_value is not null or number_value is not n
 
 -- whether a fit rule (its operator and operand columns, as definition_fit_rules stores them)
 -- holds for a known field value: text `is` / `is any of` / `is none of` match exactly,
--- `contains` / `starts with` ignore case (the rule's text is stored lowercased), and the rest
--- bound the number (open where low or high is null). `is unknown` and `within` need more than
+-- `contains` / `starts with` ignore case (both sides lowercased; the rule keeps its text as
+-- written), and the rest bound the number (open where low or high is null). `is unknown` and `within` need more than
 -- the value and are tested in lead_fit.
 create or replace macro fit_rule_matches(
     operator, rule_text, rule_texts, low, high, low_inclusive, high_inclusive,
@@ -150,8 +150,8 @@ create or replace macro fit_rule_matches(
             when operator = 'is' and rule_text is not null then text_value = rule_text
             when operator = 'is any of' then list_contains(rule_texts, text_value)
             when operator = 'is none of' then not list_contains(rule_texts, text_value)
-            when operator = 'contains' then contains(lower(text_value), rule_text)
-            when operator = 'starts with' then starts_with(lower(text_value), rule_text)
+            when operator = 'contains' then contains(lower(text_value), lower(rule_text))
+            when operator = 'starts with' then starts_with(lower(text_value), lower(rule_text))
             else (low is null or number_value > low or (low_inclusive and number_value = low))
                 and (
                     high is null or number_value < high or (high_inclusive and number_value = high)

@@ -285,11 +285,11 @@ def test_diff_reads_as_a_list_of_changes():
     assert defs.diff(before, after) == [
         "threshold 65 → 70",
         "half-life 30 → 45 days",
-        "fit rule industry=education removed (was -5 points)",
-        "fit rule seniority=intern added as disqualifier",
-        "fit rule seniority=junior now a disqualifier",
-        "fit rule seniority=junior points -10 → 0",
-        "fit rule seniority=vp points 20 → 25",
+        "fit rule industry=education: removed (was -5 points)",
+        "fit rule seniority=intern: added as disqualifier",
+        "fit rule seniority=junior: now a disqualifier",
+        "fit rule seniority=junior: points -10 → 0",
+        "fit rule seniority=vp: points 20 → 25",
         "behaviour 'demo_request' points 40 → 50",
         "behaviour 'email_open' cap 5 → none",
         "behaviour 'pricing_page_view' added with 12.5 points, cap 25",
@@ -347,7 +347,7 @@ BAD_DEFINITIONS = {
     ),
     "unknown attribute": (
         with_fit(FitRule("colour", "red", 10)),
-        r"fit rule colour=red: unknown attribute 'colour' \(fields: "
+        r"fit rule colour=red: unknown field 'colour' \(fields: "
         r"channel, campaign, company, industry, company_size, company_size_band",
     ),
     "unknown band": (
@@ -505,31 +505,28 @@ def test_a_quarter_that_only_inherits_a_version_is_free(cur):
 # =====================================================================================
 
 
+HEAD = 'name = "x"\nthreshold = 1\nhalf_life_days = 2\n'
 BAD_FILES = {
     "not TOML": ("name = \n", r"draft.toml: not valid TOML"),
-    "misspelt key": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\ntreshold = 3\n',
-        r"draft.toml: unknown key 'treshold'",
-    ),
+    "misspelt key": (HEAD + "treshold = 3\n", r"draft.toml: unknown key 'treshold'"),
     "missing threshold": ('name = "x"\nhalf_life_days = 2\n', r"draft.toml: missing threshold"),
     "text for a number": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\n'
-        '[[fit]]\nattribute = "seniority"\nvalue = "vp"\npoints = 5\n'
+        HEAD + '[[fit]]\nattribute = "seniority"\nvalue = "vp"\npoints = 5\n'
         '[[fit]]\nattribute = "seniority"\nvalue = "ceo"\npoints = "ten"\n',
-        r"draft.toml, \[\[fit\]\] entry 2: points must be a number, not 'ten'",
+        r"^draft.toml, line 8: fit rule seniority=ceo: points must be a number, not 'ten'$",
     ),
-    "number for a value": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\n'
-        '[[fit]]\nattribute = "company_size_band"\nvalue = 5000\n',
-        r"draft.toml, \[\[fit\]\] entry 1: value must be a text, not 5000",
+    "number for a band": (
+        HEAD + '[[fit]]\nattribute = "company_size_band"\nvalue = 5000\n',
+        r"^draft.toml, line 4: fit rule company_size_band is 5000: unknown company size band "
+        r"'5000'",
     ),
     "behaviour without points": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\n[[behaviour]]\nevent_type = "a"\n',
-        r"draft.toml, \[\[behaviour\]\] entry 1: missing points",
+        HEAD + '[[behaviour]]\nevent_type = "a"\n',
+        r"^draft.toml, line 4: behaviour rule 'a': missing points$",
     ),
-    "fit not a list of tables": (
-        'name = "x"\nthreshold = 1\nhalf_life_days = 2\nfit = 3\n',
-        r"draft.toml: fit must be a list of \[\[fit\]\] tables",
+    "fit not a list of rules": (
+        HEAD + "fit = 3\n",
+        r"^draft.toml: fit must be a list of \{ ... \} rules",
     ),
 }
 
@@ -538,7 +535,7 @@ BAD_FILES = {
 def test_bad_files_are_refused_naming_the_file_and_entry(case):
     text, message = BAD_FILES[case]
     with pytest.raises(defs.DefinitionError, match=message):
-        defs.from_toml(text, source="draft.toml")
+        defs.from_toml(text, source="draft.toml", fields=defs.BUILTIN_FIELDS)
 
 
 # =====================================================================================
@@ -660,10 +657,11 @@ def test_cli_save_refuses_a_bad_file_and_writes_nothing(writable, tmp_path):
     out.write_text(defs.to_toml(DRAFT).replace("points = 90", "points = 500"))
     before = file_snapshot(writable)
     result = run_cli("definition", "save", "--db", writable, out, "--quarter", "2026Q3")
+    line = defs.to_toml(DRAFT).splitlines().index('event_type = "demo_request"')  # 0-based
     assert_one_line_error(
         result,
-        rf"{re.escape(str(out))}: definition '2026 tightened' is not valid: behaviour rule "
-        r"'demo_request': points 500 is outside \[-100, 100\]",
+        rf"{re.escape(str(out))}, line {line}: behaviour rule 'demo_request': points 500 is "
+        r"outside \[-100, 100\]$",
     )
     bad_quarter = run_cli(
         "definition", "save", "--db", writable, out.with_name("none.toml"), "--quarter", "2026Q3"
@@ -708,3 +706,73 @@ def test_cli_bad_arguments_are_one_line(db_file):
         run_cli("definition", "show", "--db", db_file, "--quarter", "2024Q4"),
         r"no MQL definition is in force in 2024Q4",
     )
+
+
+def test_cli_carries_rules_on_custom_fields(tmp_path):
+    path = tmp_path / "custom.duckdb"
+    con = database(path)
+    con.executemany(
+        "insert into lead_attribute_types (attribute, value_type) values (?, ?)",
+        [("TotalVisits", "number"), ("Do Not Email", "yes/no")],
+    )
+    con.executemany(
+        "insert into lead_attributes values (?, ?, ?, ?)",
+        [("a", "TotalVisits", None, 7.0), ("b", "TotalVisits", None, 2.0),
+         ("b", "Do Not Email", None, 1.0)],
+    )  # fmt: skip
+    con.execute("checkpoint")
+    con.close()
+    draft = tmp_path / "draft.toml"
+    draft.write_text(
+        'name = "visits"\nthreshold = 10\nhalf_life_days = 30\n\nfit = [\n'
+        '  { field = "TotalVisits", op = ">=", value = 5, points = 10 },\n'
+        '  { field = "TotalVisits", op = ">", value = 50, points = 5 },\n'
+        '  { field = "Do Not Email", op = "is", value = "Yes", disqualify = true },\n'
+        "]\n"
+    )
+    saved = run_cli("definition", "save", "--db", path, draft, "--quarter", "2026Q3")
+    assert saved.returncode == 0, saved.stderr
+    assert saved.stdout.strip() == "saved definition 4 'visits', in force from 2026Q3"
+    assert saved.stderr.strip() == (
+        "warning: fit rule TotalVisits > 50 matches no lead (TotalVisits in the data: 2 to 7)"
+    )
+
+    shown = run_cli("definition", "show", "--db", path, "--id", "4")
+    assert '{ field = "TotalVisits", op = ">=", value = 5, points = 10 },' in shown.stdout
+    assert '"Do Not Email" (yes/no)' in shown.stdout  # the header lists the custom fields
+    as_json = json.loads(
+        run_cli("definition", "show", "--db", path, "--id", "4", "--format", "json").stdout
+    )
+    assert as_json["fit_rules"][0] == {
+        "attribute": "Do Not Email",
+        "value": "Yes",
+        "points": 0.0,
+        "is_disqualifier": True,
+        "op": "is",
+        "cap": None,
+    }
+
+    draft.write_text(draft.read_text().replace("value = 5, points = 10", "value = 5, points = 15"))
+    changes = run_cli("definition", "diff", "--db", path, "--format", "json", "4", draft)
+    assert json.loads(changes.stdout) == {
+        "from": {"definition_id": 4, "name": "visits"},
+        "to": {"file": str(draft), "name": "visits"},
+        "changes": ["fit rule TotalVisits ≥ 5: points 10 → 15"],
+    }
+
+    # bad rules: refused with the file and line, nothing saved
+    before = file_snapshot(path)
+    draft.write_text(
+        draft.read_text().replace('"Do Not Email", op = "is"', '"Do Not Email", op = "<"')
+    )
+    refused = run_cli("definition", "save", "--db", path, draft, "--quarter", "2026Q4")
+    assert_one_line_error(
+        refused,
+        rf"^funnelcast: {re.escape(str(draft))}, line 8: fit rule Do Not Email < Yes: operator "
+        r"'<' does not apply to a yes/no field \(it allows: is, is known, is unknown\)$",
+    )
+    draft.write_text(draft.read_text().replace('"TotalVisits", op = ">"', '"Visits", op = ">"'))
+    refused = run_cli("definition", "diff", "--db", path, "4", draft)
+    assert_one_line_error(refused, rf"{re.escape(str(draft))}, line 7: fit rule Visits > 50: "
+                          r"unknown field 'Visits'")  # fmt: skip
+    assert file_snapshot(path) == before

@@ -85,6 +85,61 @@ EDGE_JOURNEYS = [
 ]
 
 
+# Custom attributes of every type on the demo leads, and a definition with a rule of every
+# operator on them and on built-in fields: the shared rule macros' list_contains, contains,
+# starts_with, `within` and the `is unknown` anti-join all run on both engines.
+RULES = "rules"  # QUERY_PARAMS' stand-in for that definition's id
+CUSTOM_TYPES = {
+    "TotalVisits": "number",
+    "Job Function": "text",
+    "Do Not Email": "yes/no",
+    "Last Activity": "date",
+}
+JOBS = ("Marketing", "Sales Ops", "sales", "Engineering")
+RULES_DEFINITION = definitions.Definition(
+    name="every operator",
+    threshold=25,
+    half_life_days=30,
+    fit_rules=(
+        definitions.FitRule("industry", ("software", "retail"), 4, op="is any of"),
+        definitions.FitRule("industry", ("software",), -2, op="is none of"),
+        definitions.FitRule("channel", "O'REILLY", 3, op="starts with"),
+        definitions.FitRule("Job Function", "Ops", 5, op="contains"),
+        definitions.FitRule("Job Function", "sales", 6),
+        definitions.FitRule("Job Function", None, -3, op="is unknown"),
+        definitions.FitRule("TotalVisits", 5, 10, op=">="),
+        definitions.FitRule("TotalVisits", (2, 4), 1, op="between"),
+        definitions.FitRule("TotalVisits", None, 1.5, op="per unit", cap=12),
+        definitions.FitRule("company_size", (None, 200), 2, op="between"),
+        definitions.FitRule("Do Not Email", "Yes", 0, True),
+        definitions.FitRule("Last Activity", 10, 4, op="within"),
+        definitions.FitRule("Last Activity", dt.date(2026, 1, 1), 2, op="after"),
+        definitions.FitRule("created_at", None, 1, op="is known"),
+    ),
+    behaviour_rules=(definitions.BehaviourRule("demo_request", 20),),
+)
+
+
+def add_custom_attributes(con) -> None:
+    """Give the leads custom attributes of every type (some unknown), as an import keeps them."""
+    con.executemany(
+        "insert into lead_attribute_types (attribute, value_type) values (?, ?)",
+        list(CUSTOM_TYPES.items()),
+    )
+    rows = []
+    leads = con.execute("select lead_id, epoch(created_at) from leads order by lead_id")
+    for i, (lead_id, created_s) in enumerate(leads.fetchall()):
+        if i % 5:
+            rows.append((lead_id, "TotalVisits", None, float(i % 13)))
+        if i % 7:
+            rows.append((lead_id, "Job Function", JOBS[i % 4], None))
+        if i % 3 == 0:
+            rows.append((lead_id, "Do Not Email", None, float(i % 2)))
+        if i % 6:
+            rows.append((lead_id, "Last Activity", None, created_s + (i % 40 - 20) * 86400.0))
+    con.executemany("insert into lead_attributes values (?, ?, ?, ?)", rows)
+
+
 @pytest.fixture(scope="module")
 def duck_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return a DuckDB file with 400 demo leads and the edge journeys."""
@@ -93,6 +148,8 @@ def duck_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     try:
         build_demo(con, leads=400, seed=3)
         add_journeys(con, EDGE_JOURNEYS)
+        add_custom_attributes(con)
+        definitions.save(con, RULES_DEFINITION, "2030Q1", replace=True)
         con.execute("checkpoint")
     finally:
         con.close()
@@ -192,7 +249,10 @@ QUERY_PARAMS: dict[str, list[dict]] = {
         dict(as_of=AS_OF, channel=None, fy_start_month=4, grain="quarter"),
         dict(as_of=AS_OF, channel="search", fy_start_month=1, grain="month"),
     ],
-    "computed_mql_moments": [dict(definition_id=1, threshold=40.0)],
+    "computed_mql_moments": [
+        dict(definition_id=1, threshold=40.0),
+        dict(definition_id=RULES, threshold=None),
+    ],
     "conversion_lags": [{}],
     "data_extent": [{}],
     "data_health": [dict(as_of=AS_OF)],
@@ -226,7 +286,7 @@ QUERY_PARAMS: dict[str, list[dict]] = {
     "lab_leads": [{}],
     "lead_events": [{}],
     "lead_features": [dict(half_life_days=30.0)],
-    "lead_fit_points": [dict(definition_id=1)],
+    "lead_fit_points": [dict(definition_id=1), dict(definition_id=RULES)],
     "lead_score_explained": [
         dict(
             lead_id="Z_odd_channel",
@@ -241,7 +301,7 @@ QUERY_PARAMS: dict[str, list[dict]] = {
             event_caps=[None, 20.0],
         )
     ],
-    "lead_scores": [dict(as_of=AS_OF, definition_id=1)],
+    "lead_scores": [dict(as_of=AS_OF, definition_id=1), dict(as_of=AS_OF, definition_id=RULES)],
     "open_pipeline": [dict(as_of=AS_OF, fy_start_month=4)],
     "outcome_lag": [dict(outcome="sql")],
     "planner_lags": [
@@ -257,6 +317,7 @@ QUERY_PARAMS: dict[str, list[dict]] = {
     "quarter_target": [dict(quarter_start=dt.date(2026, 7, 1))],
     "recorded_mql_moments": [{}],
     "roi_by_channel_quarter": [dict(fy_start_month=4)],
+    "rule_match_counts": [RULES],  # the rules definition's fit rules, as a draft's lists
     "scoring_events": [dict(definition_id=1)],
     "scoring_vocabulary": [{}],
     "spend_by_quarter": [dict(fy_start_month=2)],
@@ -294,6 +355,34 @@ def _inputs(cur) -> dict[str, pl.DataFrame]:
 
 
 @pytest.fixture(scope="module")
+def rules_id(duck) -> int:
+    """Return the id of the definition with a rule of every operator."""
+    return duck.execute(
+        "select max(definition_id) from definitions where name = $n", {"n": RULES_DEFINITION.name}
+    ).fetchall()[0][0]
+
+
+def test_the_rules_match_something_and_not_everything(duck, rules_id):
+    """Each rule of the every-operator definition matches some leads but not all of them, so
+    comparing the engines' rows compares what each operator does."""
+    rules = definitions.load(duck, rules_id)
+    counts = db.run(
+        duck,
+        "rule_match_counts",
+        **definitions.fit_rule_lists(rules, definitions.lead_fields(duck)),
+    )
+    by_rule = dict(zip(counts["rule_no"], counts["matched_leads"], strict=True))
+    leads = counts["leads"][0]
+    everyone = [r.label for n, r in enumerate(rules.fit_rules, 1) if by_rule[n] == leads]
+    assert everyone == ["created_at is known"]
+    assert all(0 < by_rule[n] for n in by_rule), by_rule
+    assert (
+        db.run(duck, "lead_scores", as_of=AS_OF, definition_id=rules_id)["is_above_threshold"].sum()
+        > 0
+    )
+
+
+@pytest.fixture(scope="module")
 def registered(duck, spark):
     frames = _inputs(duck)
     for name, frame in frames.items():
@@ -303,8 +392,12 @@ def registered(duck, spark):
 
 
 @pytest.mark.parametrize(("name", "case"), CASES, ids=[f"{n}-{i}" for n, i in CASES])
-def test_query_gives_duckdbs_rows_on_spark(name, case, duck, spark, registered):
+def test_query_gives_duckdbs_rows_on_spark(name, case, duck, spark, registered, rules_id):
     params = QUERY_PARAMS[name][case]
+    if params == RULES:
+        rules = definitions.load(duck, rules_id)
+        params = definitions.fit_rule_lists(rules, definitions.lead_fields(duck))
+    params = {k: rules_id if v == RULES else v for k, v in params.items()}
     expected = db.run(duck, name, **params)
     got = db.run(spark, name, **params)
     _same(expected, got, name)

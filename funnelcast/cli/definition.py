@@ -1,10 +1,17 @@
 """`funnelcast definition list|show|new|diff|save`: the kept versions of the MQL definition, read
-as reports (list, show, new), compared (diff) and saved from a TOML file (save)."""
+as reports (list, show, new), compared (diff) and saved from a TOML file (save).
+
+A file is read against the database's fields when there is one (save always; diff with --db):
+then a rule on a field the database lacks, an operator its type does not allow or a value that
+does not parse is refused with the file and line of the rule, and nothing is saved.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,15 +32,22 @@ def _definition_ref(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected 'current' or a definition id, not {text!r}")
 
 
-def _read_definition_file(path: Path) -> definitions.Definition:
-    """Return the definition a TOML file holds."""
+def _file_text(path: Path) -> str:
+    """Return a definition file's text; a missing or unreadable file is one line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise db.FunnelcastError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise db.FunnelcastError(f"{path}: cannot read it: {exc}") from None
-    return definitions.from_toml(text, source=str(path))
+
+
+def _read_definition_file(
+    path: Path, fields: Mapping[str, str] | None = None
+) -> definitions.Definition:
+    """Return the definition a TOML file holds (checked against fields, when given: the
+    database's fields and their types)."""
+    return definitions.from_toml(_file_text(path), source=str(path), fields=fields)
 
 
 def _stored_definition(cur: duckdb.DuckDBPyConnection, ref: str) -> definitions.Definition:
@@ -105,6 +119,7 @@ LIST = Report(
 class _Shown(NamedTuple):
     definition: definitions.Definition
     fy_start_month: int
+    fields: dict[str, str]
 
 
 def _show_arguments(command: argparse.ArgumentParser) -> None:
@@ -124,7 +139,7 @@ def _show(cur: Any, args: argparse.Namespace) -> _Shown:
             raise db.FunnelcastError(f"no MQL definition is in force in {quarter.label}")
     else:
         found = _stored_definition(cur, "current")
-    return _Shown(found, definitions.fiscal_start_month(cur))
+    return _Shown(found, definitions.fiscal_start_month(cur), definitions.lead_fields(cur))
 
 
 SHOW = Report(
@@ -142,6 +157,7 @@ class _Copy(NamedTuple):
     source: definitions.Definition
     fy_start_month: int
     next_quarter: str
+    fields: dict[str, str]
 
 
 def _new_arguments(command: argparse.ArgumentParser) -> None:
@@ -157,7 +173,12 @@ def _new_arguments(command: argparse.ArgumentParser) -> None:
 
 def _new(cur: Any, args: argparse.Namespace) -> _Copy:
     source = _stored_definition(cur, args.source)
-    return _Copy(source, definitions.fiscal_start_month(cur), definitions.next_quarter(cur).label)
+    return _Copy(
+        source,
+        definitions.fiscal_start_month(cur),
+        definitions.next_quarter(cur).label,
+        definitions.lead_fields(cur),
+    )
 
 
 def _write_copy(copy: _Copy, args: argparse.Namespace) -> str:
@@ -165,7 +186,9 @@ def _write_copy(copy: _Copy, args: argparse.Namespace) -> str:
     out: Path = args.out
     try:
         out.write_text(
-            definitions.to_toml(definitions.new_version_from(copy.source), copy.fy_start_month),
+            definitions.to_toml(
+                definitions.new_version_from(copy.source), copy.fy_start_month, copy.fields
+            ),
             encoding="utf-8",
         )
     except OSError as exc:
@@ -184,27 +207,36 @@ NEW = Report(
 # ===== diff and save =====
 
 
+def _side(
+    cur: duckdb.DuckDBPyConnection | None, ref: str, fields: Mapping[str, str] | None
+) -> tuple[definitions.Definition, str, dict[str, Any]]:
+    """Return one side of a diff: the definition, how output names it, and its JSON header."""
+    if ref == "current" or ref.isdigit():
+        assert cur is not None  # opened whenever a side is stored
+        found = _stored_definition(cur, ref)
+        return found, _describe(found), {"definition_id": found.definition_id, "name": found.name}
+    found = _read_definition_file(Path(ref), fields)
+    return found, _describe(found, ref), {"file": ref, "name": found.name}
+
+
 def _diff(args: argparse.Namespace) -> int:
-    """Print the changes from A to B, each a stored version or a TOML file."""
+    """Print the changes from A to B, each a stored version or a TOML file (checked against the
+    database's fields with --db)."""
     stored = [ref for ref in (args.a, args.b) if ref == "current" or ref.isdigit()]
     if stored and args.db is None:
         raise db.FunnelcastError(f"--db is needed to compare stored definitions ({stored[0]})")
-    con = db.connect(args.db, read_only=True) if stored else None
+    con = db.connect(args.db, read_only=True) if args.db is not None else None
     try:
-        sides = []
-        for ref in (args.a, args.b):
-            if ref == "current" or ref.isdigit():
-                assert con is not None  # opened above whenever a side is stored
-                found = _stored_definition(con.cursor(), ref)
-                sides.append((found, _describe(found)))
-            else:
-                found = _read_definition_file(Path(ref))
-                sides.append((found, _describe(found, ref)))
+        cur = con.cursor() if con is not None else None
+        fields = definitions.lead_fields(cur) if cur is not None else None
+        (a, a_name, a_json), (b, b_name, b_json) = (_side(cur, r, fields) for r in (args.a, args.b))
     finally:
         if con is not None:
             con.close()
-    (a, a_name), (b, b_name) = sides
     changes = definitions.diff(a, b)
+    if args.format == "json":
+        print(json.dumps({"from": a_json, "to": b_json, "changes": changes}, indent=2))
+        return 0
     print(
         f"{a_name} → {b_name}: "
         + (f"{len(changes)} change{'s' * (len(changes) != 1)}" if changes else "no differences")
@@ -216,14 +248,14 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _save(args: argparse.Namespace) -> int:
     """Save a TOML file as a new version in force from a quarter; print what happened."""
-    draft = _read_definition_file(args.file)
-    try:
-        definitions.validate(draft)
-    except definitions.DefinitionError as exc:
-        raise definitions.DefinitionError(f"{args.file}: {exc}", exc.problems) from None
+    text = _file_text(args.file)
     con = db.connect(args.db)
     try:
         cur = con.cursor()
+        # the file's rules are read for the database's fields: a refusal names file and line
+        draft = definitions.from_toml(
+            text, source=str(args.file), fields=definitions.lead_fields(cur)
+        )
         quarter = definitions.parse_quarter(cur, args.quarter)
         # Ask about an occupied quarter before any warnings: the answer may make them moot.
         replaced = definitions.version_taking_effect(cur, quarter)
@@ -253,7 +285,12 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         add_report(actions, report)
 
     compare = actions.add_parser("diff", help="the changes from version A to version B")
-    compare.add_argument("--db", type=Path, help="database file (needed for ids and 'current')")
+    compare.add_argument(
+        "--db",
+        type=Path,
+        help="database file (needed for ids and 'current'; checks files against its fields)",
+    )
+    compare.add_argument("--format", choices=("table", "json"), default="table")
     compare.add_argument("a", help="a definition id, 'current', or a TOML file")
     compare.add_argument("b", help="a definition id, 'current', or a TOML file")
     compare.set_defaults(handler=_diff)

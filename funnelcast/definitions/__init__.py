@@ -7,8 +7,8 @@ The package's public face; callers write `from funnelcast import definitions` an
 - fields: the built-in lead fields and a database's custom attributes, with their types;
 - model: Definition, FitRule, BehaviourRule and their errors (no database);
 - quarters: the database's fiscal calendar and the data's today, quarter labels;
-- store: versions in the database (load, in force, history, save);
-- validation: validate() and save_warnings(), every problem named;
+- store: versions in the database (load, in force, history, save, save_warnings());
+- validation: validate(), every problem named;
 - changes: diff(), what changed between two versions in words;
 - files: the commented TOML file a person edits, and JSON-ready dicts;
 - scoring: MQL moments in linear time (imported on its own: `from funnelcast.definitions
@@ -48,12 +48,12 @@ from funnelcast.definitions.store import (
     list_versions,
     load,
     save,
+    save_warnings,
     version_taking_effect,
 )
 from funnelcast.definitions.validation import (
     LISTED_VALUES,
     normalised,
-    save_warnings,
     validate,
 )
 

@@ -1,9 +1,17 @@
-"""What changed between two versions, in words: the lines `funnelcast definition diff` prints."""
+"""What changed between two versions, in words: the lines `funnelcast definition diff` prints.
+
+Fit rules are told apart by field, operator and value ("fit rule TotalVisits ≥ 5: points
+10 → 15"); a rule whose value changed reads as one removed and one added.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from funnelcast.definitions import operators
 from funnelcast.definitions._numbers import number_text
 from funnelcast.definitions.model import Definition, FitRule, fit_order
+from funnelcast.definitions.validation import rule_name
 
 
 def _cap_text(cap: float | None) -> str:
@@ -12,8 +20,51 @@ def _cap_text(cap: float | None) -> str:
 
 
 def _fit_effect(rule: FitRule) -> str:
-    """Return what a fit rule does: 'disqualifier' or '5 points'."""
-    return "disqualifier" if rule.is_disqualifier else f"{number_text(rule.points)} points"
+    """Return what a fit rule does: 'disqualifier', '5 points', '2 points per unit, cap 20'."""
+    if rule.is_disqualifier:
+        return "disqualifier"
+    if rule.op == operators.PER_UNIT:
+        return f"{number_text(rule.points)} points per unit, {_cap_text(rule.cap)}"
+    return f"{number_text(rule.points)} points"
+
+
+def _fit_key(rule: FitRule) -> tuple:
+    """Return what makes two versions' rules the same rule: field, operator (however it was
+    written) and value."""
+    try:
+        op = operators.canonical_operator(rule.op)
+    except operators.RuleValueError:
+        op = rule.op
+    return (rule.attribute, op, rule.value)
+
+
+def _fit_changes(a: Definition, b: Definition) -> list[str]:
+    """Return the fit rules added, removed or changed from a to b, by field and operator."""
+    old_fit = {_fit_key(r): r for r in a.fit_rules}
+    new_fit = {_fit_key(r): r for r in b.fit_rules}
+    changes = []
+    keys = old_fit.keys() | new_fit.keys()
+    for key in sorted(
+        keys, key=lambda k: fit_order(replace(new_fit.get(k) or old_fit[k], op=k[1]))
+    ):
+        old, new = old_fit.get(key), new_fit.get(key)
+        label = f"fit rule {rule_name(new or old)}"  # type: ignore[arg-type]  # one is set
+        if old is None and new is not None:
+            added = "as disqualifier" if new.is_disqualifier else f"with {_fit_effect(new)}"
+            changes.append(f"{label}: added {added}")
+        elif new is None and old is not None:
+            changes.append(f"{label}: removed (was {_fit_effect(old)})")
+        elif old is not None and new is not None:
+            if old.is_disqualifier != new.is_disqualifier:
+                now = "now a disqualifier" if new.is_disqualifier else "no longer a disqualifier"
+                changes.append(f"{label}: {now}")
+            if old.points != new.points:
+                changes.append(
+                    f"{label}: points {number_text(old.points)} → {number_text(new.points)}"
+                )
+            if old.cap != new.cap:
+                changes.append(f"{label}: {_cap_text(old.cap)} → {_cap_text(new.cap)}")
+    return changes
 
 
 def diff(a: Definition, b: Definition) -> list[str]:
@@ -30,28 +81,7 @@ def diff(a: Definition, b: Definition) -> list[str]:
             f"half-life {number_text(a.half_life_days)} → {number_text(b.half_life_days)} days"
         )
 
-    old_fit = {(r.attribute, r.value): r for r in a.fit_rules}
-    new_fit = {(r.attribute, r.value): r for r in b.fit_rules}
-    for key in sorted(old_fit.keys() | new_fit.keys(), key=lambda k: fit_order(FitRule(*k))):
-        old, new = old_fit.get(key), new_fit.get(key)
-        label = f"fit rule {key[0]}={key[1]}"
-        if old is None and new is not None:
-            added = (
-                "as disqualifier"
-                if new.is_disqualifier
-                else f"with {number_text(new.points)} points"
-            )
-            changes.append(f"{label} added {added}")
-        elif new is None and old is not None:
-            changes.append(f"{label} removed (was {_fit_effect(old)})")
-        elif old is not None and new is not None:
-            if old.is_disqualifier != new.is_disqualifier:
-                now = "now a disqualifier" if new.is_disqualifier else "no longer a disqualifier"
-                changes.append(f"{label} {now}")
-            if old.points != new.points:
-                changes.append(
-                    f"{label} points {number_text(old.points)} → {number_text(new.points)}"
-                )
+    changes += _fit_changes(a, b)
 
     old_behaviour = {r.event_type: r for r in a.behaviour_rules}
     new_behaviour = {r.event_type: r for r in b.behaviour_rules}

@@ -64,6 +64,12 @@ class FitRule:
         """Return the rule's name in messages: attribute=value for `is`, else in words."""
         if self.op == operators.IS and isinstance(self.value, str):
             return f"{self.attribute}={self.value}"
+        if self.op == operators.BETWEEN and isinstance(self.value, (list, tuple)):
+            low, high = (operators.value_text(operators.IS, v) or "…" for v in self.value)
+            return f"{self.attribute} between {low} and {high}"
+        if self.op == operators.WITHIN:
+            days = operators.value_text(operators.IS, self.value)
+            return f"{self.attribute} within {days} days of creation"
         shown = operators.value_text(self.op, self.value)
         return f"{self.attribute} {operators.SHOWN.get(self.op, self.op)}" + (
             f" {shown}" if shown else ""

@@ -197,7 +197,9 @@ def normalise(field_type: str, op: str, value: Any) -> Any:
         if low is None and high is None:
             raise RuleValueError("'between' needs at least one bound")
         if low is not None and high is not None and _order(low) > _order(high):
-            raise RuleValueError(f"'between' low {low} is above high {high}")
+            raise RuleValueError(
+                f"'between' low {value_text(IS, low)} is above high {value_text(IS, high)}"
+            )
         return (low, high)
     if op == WITHIN:
         days = _number(value, "'within' days")
@@ -221,8 +223,8 @@ def _order(bound: Any) -> float:
 @dataclass(frozen=True)
 class Compiled:
     """A rule as definition_fit_rules stores it: what queries/shared.sql's fit_rule_matches
-    reads. text: the text `is` / `contains` / `starts with` compare with (lowercased for the
-    last two); texts: `is any of` / `is none of`; low/high: bounds on the number (dates as epoch
+    reads. text: the text `is` / `contains` / `starts with` compare with (as written: the last
+    two lowercase both sides when they compare, so that a saved rule reads back as written); texts: `is any of` / `is none of`; low/high: bounds on the number (dates as epoch
     seconds; yes/no as 1/0), None for an open end; `within`: high holds the days in seconds."""
 
     operator: str
@@ -244,7 +246,7 @@ def compile_rule(field_type: str, op: str, value: Any) -> Compiled:
     if op in (ANY_OF, NONE_OF):
         return c(texts=tuple(value))
     if op in (CONTAINS, STARTS_WITH):
-        return c(text=str(value).lower())
+        return c(text=str(value))
     if op == IS:
         if field_type == TEXT:
             return c(text=value)
@@ -297,6 +299,7 @@ def value_from_stored(compiled: Compiled) -> Any:
 
 def value_text(op: str, value: Any) -> str:
     """Return a rule's value as people read it: 'Software', 'A, B', '50 to 5000', '≥ 5'."""
+
     def one(v: Any) -> str:
         if isinstance(v, float):
             return _plain(v)
@@ -346,12 +349,16 @@ def matches(
         else:
             hit = np.ones(len(numbers), dtype=bool)
             if compiled.low is not None:
-                hit &= (numbers >= compiled.low) if compiled.low_inclusive else (
-                    numbers > compiled.low
+                hit &= (
+                    (numbers >= compiled.low)
+                    if compiled.low_inclusive
+                    else (numbers > compiled.low)
                 )
             if compiled.high is not None:
-                hit &= (numbers <= compiled.high) if compiled.high_inclusive else (
-                    numbers < compiled.high
+                hit &= (
+                    (numbers <= compiled.high)
+                    if compiled.high_inclusive
+                    else (numbers < compiled.high)
                 )
     return known & hit
 
@@ -366,7 +373,7 @@ def text_matches(compiled: Compiled, texts: np.ndarray) -> np.ndarray:
         wanted = set(compiled.texts or ())
         hit = np.array([t in wanted for t in texts], dtype=bool)
         return hit if op == ANY_OF else ~hit
-    needle = compiled.text or ""
+    needle = (compiled.text or "").lower()
     if op == CONTAINS:
         return np.array([needle in str(t).lower() for t in texts], dtype=bool)
     return np.array([str(t).lower().startswith(needle) for t in texts], dtype=bool)

@@ -1,5 +1,6 @@
 """Versions in the database: load one, the one in force on a day or in a quarter, the history
-of every version, and save a new one.
+of every version, save a new one, and what the data says about a draft before it is saved
+(save_warnings: rules that match no lead, event types that never occur, a started quarter).
 
 Every version is kept: a save always adds a new one. The version in force in a quarter is the
 one with the latest effective_from on or before the quarter's start, the newest version winning
@@ -17,6 +18,7 @@ import polars as pl
 from funnelcast.core import periods
 from funnelcast.data import db
 from funnelcast.definitions import operators
+from funnelcast.definitions._numbers import number_text
 from funnelcast.definitions.fields import lead_fields
 from funnelcast.definitions.model import (
     BehaviourRule,
@@ -27,7 +29,13 @@ from funnelcast.definitions.model import (
     first_quarter,
 )
 from funnelcast.definitions.quarters import fiscal_start_month, parse_quarter, today
-from funnelcast.definitions.validation import normalised, validate
+from funnelcast.definitions.validation import (
+    LISTED_VALUES,
+    normalised,
+    rule_name,
+    short,
+    validate,
+)
 
 
 def load(cur: duckdb.DuckDBPyConnection, definition_id: int) -> Definition:
@@ -125,9 +133,7 @@ def fit_rule_lists(definition: Definition, field_types: dict[str, str]) -> dict[
     """Return a draft's fit rules as one list per column, named fit_<column> (the parameters
     a query that scores an unsaved definition unnests: see lead_score_explained.sql)."""
     rows = fit_rule_rows(definition, field_types)
-    return {
-        f"fit_{name}": [row[i] for row in rows] for i, name in enumerate(FIT_RULE_COLUMNS)
-    }
+    return {f"fit_{name}": [row[i] for row in rows] for i, name in enumerate(FIT_RULE_COLUMNS)}
 
 
 def insert_rules(
@@ -150,7 +156,12 @@ def insert_rules(
             "insert into definition_behaviour_rules (definition_id, event_type, points, "
             "cap_points) values (?, ?, ?, ?)",
             [
-                (definition_id, r.event_type, float(r.points), None if r.cap is None else float(r.cap))
+                (
+                    definition_id,
+                    r.event_type,
+                    float(r.points),
+                    None if r.cap is None else float(r.cap),
+                )
                 for r in definition.behaviour_rules
             ],
         )
@@ -284,3 +295,83 @@ def save(
         cur.execute("rollback")
         raise
     return load(cur, new_id)
+
+
+# ===== warnings before a save: what only the data can tell =====
+
+
+def _listed(values: list[str], total: int) -> str:
+    """Return up to LISTED_VALUES values for a message, with … when there are more."""
+    shown = [short(v, 40) for v in sorted(values)[:LISTED_VALUES]]
+    return ", ".join(shown) + (", …" if total > len(shown) else "")
+
+
+def _what_the_field_holds(rule: FitRule, field_type: str, row: dict) -> str:
+    """Return a hint saying what a field holds in the data, for a rule that matches no lead."""
+    name = short(rule.attribute, 60)
+    if row["known_leads"] == 0:
+        return f" (no lead has a value for {name})"
+    if field_type == operators.TEXT:
+        return f" ({name} values in the data: {_listed(row['text_values'], row['distinct_texts'])})"
+    low, high = row["min_number"], row["max_number"]
+    if field_type == operators.YES_NO:
+        held = sorted({"Yes" if v == 1.0 else "No" for v in (low, high)}, reverse=True)
+        return f" ({name} in the data: {', '.join(held)})"
+    shown = (
+        (lambda v: operators.value_text(operators.IS, operators.moment_of(v)))
+        if field_type == operators.DATE
+        else (lambda v: number_text(v))
+    )
+    return f" ({name} in the data: {shown(low)} to {shown(high)})"
+
+
+def fit_rule_warnings(cur: duckdb.DuckDBPyConnection, definition: Definition) -> list[str]:
+    """Return a warning for each fit rule that matches no lead in the data (none when there is
+    no lead: an empty table says nothing about typos) and each disqualifier that matches them
+    all. The definition must be valid for the database's fields (validate)."""
+    field_types = lead_fields(cur)
+    draft = normalised(definition, field_types)
+    if not draft.fit_rules:
+        return []
+    counts = db.run(cur, "rule_match_counts", **fit_rule_lists(draft, field_types)).to_dicts()
+    warnings = []
+    for rule, row in zip(draft.fit_rules, counts, strict=True):
+        if row["leads"] == 0:
+            return []
+        if row["matched_leads"] == 0:
+            hint = (
+                ""
+                if rule.op == operators.UNKNOWN
+                else _what_the_field_holds(rule, field_types[rule.attribute], row)
+            )
+            warnings.append(f"fit rule {rule_name(rule)} matches no lead{hint}")
+        elif rule.is_disqualifier and row["matched_leads"] == row["leads"]:
+            warnings.append(
+                f"fit rule {rule_name(rule)} disqualifies every lead: no lead can become an MQL"
+            )
+    return warnings
+
+
+def save_warnings(
+    cur: duckdb.DuckDBPyConnection, definition: Definition, effective_quarter: str | periods.Quarter
+) -> list[str]:
+    """Return validate()'s warnings, rules that match nothing in the data, and a started quarter."""
+    warnings = validate(definition, lead_fields(cur))
+    quarter = parse_quarter(cur, effective_quarter)
+    warnings += fit_rule_warnings(cur, definition)
+    vocabulary = db.run(cur, "scoring_vocabulary").filter(pl.col("kind") == "behaviour")
+    event_types = vocabulary["value"].to_list()
+    if event_types:
+        for behaviour in definition.behaviour_rules:
+            if behaviour.event_type not in event_types:
+                warnings.append(
+                    f"behaviour rule {short(behaviour.event_type)!r} matches no event (event "
+                    f"types in the data: {_listed(event_types, len(event_types))})"
+                )
+    data_today = today(cur)
+    if quarter.start <= data_today:
+        warnings.append(
+            f"{quarter.label} has already started (the data runs to {data_today}): saving "
+            f"changes the MQLs computed for {quarter.label} and the quarters after it"
+        )
+    return warnings

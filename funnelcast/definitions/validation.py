@@ -1,6 +1,8 @@
 """Checks on a definition and their messages: validate() refuses what cannot be saved, naming
-every problem, and warns about what can be saved but will not score as meant; save_warnings()
-adds what only the data can tell (rules that match nothing, a quarter already started).
+every problem, and warns about what can be saved but will not score as meant. Each rule's
+problems come on their own too (fit_rule_problems, behaviour_rule_problems), for the definition
+file to say on which line they are. What only the data can tell (rules that match no lead, a
+quarter already started) is store.save_warnings.
 """
 
 from __future__ import annotations
@@ -9,16 +11,10 @@ from collections.abc import Mapping
 from dataclasses import replace as dataclass_replace
 from typing import Any
 
-import duckdb
-import polars as pl
-
-from funnelcast.core import periods
-from funnelcast.data import db
 from funnelcast.definitions import limits, operators
 from funnelcast.definitions._numbers import is_number, number_text
-from funnelcast.definitions.fields import BUILTIN_FIELDS, field_key, lead_fields
-from funnelcast.definitions.model import Definition, DefinitionError, FitRule
-from funnelcast.definitions.quarters import parse_quarter, today
+from funnelcast.definitions.fields import BUILTIN_FIELDS, field_key
+from funnelcast.definitions.model import BehaviourRule, Definition, DefinitionError, FitRule
 
 # How many of the data's values a warning about an unknown value lists.
 LISTED_VALUES = 12
@@ -40,27 +36,36 @@ def _title(definition: Definition) -> str:
     return f"definition {name!r}" if name.strip() else "the definition"
 
 
-def _rule_name(rule: FitRule) -> str:
-    """Return how messages name a fit rule, whatever it holds."""
+def short(text: Any, limit: int = 80) -> str:
+    """Return text for a one-line message: control characters escaped (a field name may hold a
+    newline), cut to limit characters with an ellipsis (a 10 KB name would bury the message)."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def rule_name(rule: FitRule) -> str:
+    """Return how messages name a fit rule, whatever it holds: 'seniority=vp', 'TotalVisits ≥
+    5' (names and values cut short)."""
     try:
-        return rule.label
+        label = rule.label
     except Exception:  # a value of a shape no operator reads
-        return f"{rule.attribute} {rule.op} {rule.value!r}"
+        label = f"{rule.attribute} {rule.op} {rule.value!r}"
+    return short(label, 120)
 
 
-def _check_fit_rule(
-    problems: list[str], where: str, rule: FitRule, fields: Mapping[str, str]
-) -> None:
-    """Append each problem of one fit rule: its field, operator, value, points and cap."""
+def fit_rule_problems(rule: FitRule, fields: Mapping[str, str]) -> list[str]:
+    """Return each problem of one fit rule (its field, operator, value, points and cap), in
+    words without the rule's name (the caller says which rule, and where)."""
+    problems: list[str] = []
     if not isinstance(rule.attribute, str) or not rule.attribute.strip():
-        problems.append(f"{where}: field must be non-empty text, not {rule.attribute!r}")
-        return
+        return [f"field must be non-empty text, not {rule.attribute!r}"]
     if rule.attribute not in fields:
         close = [name for name in fields if field_key(name) == field_key(rule.attribute)]
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = f" (did you mean {short(close[0])!r}?)" if close else ""
+        listed = [short(name, 40) for name in list(fields)[: LISTED_VALUES * 2]]
+        more = ", …" if len(fields) > LISTED_VALUES * 2 else ""
         problems.append(
-            f"{where}: unknown attribute {rule.attribute!r}{hint} "
-            f"(fields: {', '.join(list(fields)[:LISTED_VALUES * 2])})"
+            f"unknown field {short(rule.attribute)!r}{hint} (fields: {', '.join(listed)}{more})"
         )
     op = value = None
     try:
@@ -68,24 +73,49 @@ def _check_fit_rule(
         if rule.attribute in fields:
             value = operators.normalise(fields[rule.attribute], op, rule.value)
     except operators.RuleValueError as exc:
-        problems.append(f"{where}: {exc}")
-    if rule.attribute == "company_size_band" and op == operators.IS and value not in (
-        limits.COMPANY_SIZE_BANDS
-    ):
-        problems.append(
-            f"{where}: unknown company size band {value!r} "
-            f"(bands: {', '.join(limits.COMPANY_SIZE_BANDS)})"
-        )
-    _check_range(problems, f"{where}: points", rule.points, limits.MIN_POINTS, limits.MAX_POINTS)
+        problems.append(short(exc, 300))
+    if rule.attribute == "company_size_band" and value is not None:
+        bands = value if op in (operators.ANY_OF, operators.NONE_OF) else (value,)
+        for band in bands:
+            if band not in limits.COMPANY_SIZE_BANDS:
+                problems.append(
+                    f"unknown company size band {short(band)!r} "
+                    f"(bands: {', '.join(limits.COMPANY_SIZE_BANDS)})"
+                )
+    _check_range(problems, "points", rule.points, limits.MIN_POINTS, limits.MAX_POINTS)
     if not isinstance(rule.is_disqualifier, bool):
-        problems.append(f"{where}: is_disqualifier must be true or false")
+        problems.append("disqualify must be true or false")
     if rule.cap is not None:
         if op != operators.PER_UNIT:
-            problems.append(f"{where}: only a 'per unit' rule takes a cap")
+            problems.append("only a 'per unit' rule takes a cap")
         elif not is_number(rule.cap) or rule.cap < 0:
-            problems.append(f"{where}: cap must be a number of 0 or more, not {rule.cap!r}")
+            problems.append(f"cap must be a number of 0 or more, not {rule.cap!r}")
     if op == operators.PER_UNIT and rule.is_disqualifier:
-        problems.append(f"{where}: a 'per unit' rule gives points; it cannot disqualify")
+        problems.append("a 'per unit' rule gives points; it cannot disqualify")
+    return problems
+
+
+def behaviour_rule_problems(rule: BehaviourRule) -> list[str]:
+    """Return each problem of one behaviour rule (event type, points, cap), in words."""
+    problems: list[str] = []
+    if not isinstance(rule.event_type, str) or not rule.event_type.strip():
+        problems.append("event type must be non-empty text")
+    _check_range(problems, "points", rule.points, limits.MIN_POINTS, limits.MAX_POINTS)
+    if rule.cap is not None:
+        if not is_number(rule.cap):
+            problems.append(f"cap must be a number or absent, not {rule.cap!r}")
+        elif rule.cap < 0:
+            problems.append(f"cap {number_text(rule.cap)} must be 0 or more")
+    return problems
+
+
+def fit_rule_identity(rule: FitRule, fields: Mapping[str, str]) -> tuple:
+    """Return what makes two fit rules the same rule, read for the field's type when it can
+    be (so 'Yes' and 'yes', [A, B] and [B, A] are one rule)."""
+    try:
+        return normalised_rule(rule, fields).key
+    except (ValueError, TypeError, KeyError):
+        return (rule.attribute, rule.op, repr(rule.value))
 
 
 def normalised_rule(rule: FitRule, fields: Mapping[str, str]) -> FitRule:
@@ -130,29 +160,17 @@ def validate(definition: Definition, fields: Mapping[str, str] | None = None) ->
     known_fields = BUILTIN_FIELDS if fields is None else fields
     seen_fit: set[tuple] = set()
     for rule in definition.fit_rules:
-        where = f"fit rule {_rule_name(rule)}"
-        _check_fit_rule(problems, where, rule, known_fields)
-        try:
-            key = normalised_rule(rule, known_fields).key
-        except (ValueError, TypeError, KeyError):
-            key = (rule.attribute, rule.op, repr(rule.value))
+        where = f"fit rule {rule_name(rule)}"
+        problems += [f"{where}: {p}" for p in fit_rule_problems(rule, known_fields)]
+        key = fit_rule_identity(rule, known_fields)
         if key in seen_fit:
             problems.append(f"{where} appears more than once")
         seen_fit.add(key)
 
     seen_behaviour: set = set()
     for behaviour in definition.behaviour_rules:
-        where = f"behaviour rule {behaviour.event_type!r}"
-        if not isinstance(behaviour.event_type, str) or not behaviour.event_type.strip():
-            problems.append(f"{where}: event type must be non-empty text")
-        _check_range(
-            problems, f"{where}: points", behaviour.points, limits.MIN_POINTS, limits.MAX_POINTS
-        )
-        if behaviour.cap is not None:
-            if not is_number(behaviour.cap):
-                problems.append(f"{where}: cap must be a number or absent, not {behaviour.cap!r}")
-            elif behaviour.cap < 0:
-                problems.append(f"{where}: cap {number_text(behaviour.cap)} must be 0 or more")
+        where = f"behaviour rule {short(behaviour.event_type)!r}"
+        problems += [f"{where}: {p}" for p in behaviour_rule_problems(behaviour)]
         if behaviour.event_type in seen_behaviour:
             problems.append(f"{where} appears more than once")
         seen_behaviour.add(behaviour.event_type)
@@ -211,45 +229,3 @@ def _score_warnings(definition: Definition) -> list[str]:
             f"cap {number_text(best_behaviour)})"
         ]
     return []
-
-
-def save_warnings(
-    cur: duckdb.DuckDBPyConnection, definition: Definition, effective_quarter: str | periods.Quarter
-) -> list[str]:
-    """Return validate()'s warnings, rules that match nothing in the data, and a started quarter."""
-    warnings = validate(definition, lead_fields(cur))
-    quarter = parse_quarter(cur, effective_quarter)
-    vocabulary = db.run(cur, "scoring_vocabulary")
-    known: dict[str, set[str]] = {}
-    for attribute, value in vocabulary.select("attribute", "value").iter_rows():
-        known.setdefault(attribute, set()).add(value)
-
-    def listed(values: set[str]) -> str:
-        shown = sorted(values)[:LISTED_VALUES]
-        return ", ".join(shown) + (", …" if len(values) > LISTED_VALUES else "")
-
-    # An empty table says nothing about typos: only check against data that is there.
-    if vocabulary.filter(pl.col("kind") == "fit").height:
-        for rule in definition.fit_rules:
-            if rule.attribute not in limits.FIT_ATTRIBUTES or rule.op != operators.IS:
-                continue  # the vocabulary holds the built-in attributes' values
-            if rule.value not in known.get(rule.attribute, set()):
-                in_data = known.get(rule.attribute)
-                hint = (
-                    f" ({rule.attribute} values in the data: {listed(in_data)})" if in_data else ""
-                )
-                warnings.append(f"fit rule {rule.label} matches no lead{hint}")
-    if "event_type" in known:
-        for behaviour in definition.behaviour_rules:
-            if behaviour.event_type not in known["event_type"]:
-                warnings.append(
-                    f"behaviour rule {behaviour.event_type!r} matches no event (event types in the "
-                    f"data: {listed(known['event_type'])})"
-                )
-    data_today = today(cur)
-    if quarter.start <= data_today:
-        warnings.append(
-            f"{quarter.label} has already started (the data runs to {data_today}): saving "
-            f"changes the MQLs computed for {quarter.label} and the quarters after it"
-        )
-    return warnings
