@@ -150,7 +150,8 @@ def test_a_hostile_definition_toml_is_stored_verbatim(demo_db, tmp_path, capsys)
 
     text = text.replace(f"name = {toml(document['name'])}", f"name = {toml(name)}")
     text = text.replace(f"note = {toml(document['note'])}", f"note = {toml(note)}")
-    text += f'\n[[fit]]\nattribute = "industry"\nvalue = {toml(value)}\npoints = 3\n'
+    rule = f'{{ field = "industry", op = "is", value = {toml(value)}, points = 3 }},'
+    text = text.replace("fit = []", "fit = [\n]").replace("fit = [\n", f"fit = [\n    {rule}\n", 1)
     template.write_text(text)
 
     assert (

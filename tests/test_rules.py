@@ -495,7 +495,7 @@ BAD_FILE_RULES = {
     ),
     "within without days": (
         '  { field = "Last Activity Date", op = "within", points = 1 },',
-        r"draft.toml, line 8: fit rule Last Activity Date within  days of creation: 'within' "
+        r"draft.toml, line 8: fit rule Last Activity Date within N days of creation: 'within' "
         r"needs days",
     ),
 }

@@ -68,7 +68,7 @@ class FitRule:
             low, high = (operators.value_text(operators.IS, v) or "…" for v in self.value)
             return f"{self.attribute} between {low} and {high}"
         if self.op == operators.WITHIN:
-            days = operators.value_text(operators.IS, self.value)
+            days = operators.value_text(operators.IS, self.value) or "N"
             return f"{self.attribute} within {days} days of creation"
         shown = operators.value_text(self.op, self.value)
         return f"{self.attribute} {operators.SHOWN.get(self.op, self.op)}" + (
