@@ -48,7 +48,10 @@ def behaviour_key(event_type: str, what: str) -> str:
 
 def fit_key(rule: FitRule, what: str) -> str:
     """Return the widget key of a fit rule's points ('points') or disqualifier flag ('dq')."""
-    return f"lab_fit_{what}_{rule.attribute}={rule.value}"
+    if rule.op == "is" and isinstance(rule.value, str):
+        return f"lab_fit_{what}_{rule.attribute}={rule.value}"
+    # one field may hold several rules of other operators: the key names the operator too
+    return f"lab_fit_{what}_{rule.attribute}|{rule.op}|{rule.value!r}"
 
 
 def default_quarters(ctx: DataContext, n: int = DEFAULT_QUARTERS) -> list[str]:
@@ -90,11 +93,10 @@ def draft_from(base: Definition, values: Mapping[str, Any]) -> Definition:
         for rule in base.behaviour_rules
     )
     fit = tuple(
-        FitRule(
-            rule.attribute,
-            rule.value,
-            get(fit_key(rule, "points"), rule.points),
-            bool(get(fit_key(rule, "dq"), rule.is_disqualifier)),
+        replace(
+            rule,
+            points=get(fit_key(rule, "points"), rule.points),
+            is_disqualifier=bool(get(fit_key(rule, "dq"), rule.is_disqualifier)),
         )
         for rule in base.fit_rules
     )
@@ -110,18 +112,14 @@ def draft_from(base: Definition, values: Mapping[str, Any]) -> Definition:
     )
 
 
-def definition_from_suggestion(draft: Mapping[str, Any], current: Definition) -> Definition:
-    """Return suggest_weights' draft dict as an unsaved Definition named after the current one."""
-    return Definition(
-        name=f"{current.name} (suggested)",
-        threshold=float(draft["threshold"]),
-        half_life_days=float(draft["half_life_days"]),
-        fit_rules=tuple(FitRule(a, v, float(p), bool(d)) for a, v, p, d in draft["fit_rules"]),
-        behaviour_rules=tuple(
-            BehaviourRule(t, float(p), None if c is None else float(c))
-            for t, p, c in draft["behaviour_rules"]
-        ),
-        note="Suggested weights (funnelcast.suggest), edited in the Threshold Lab",
+def definition_from_suggestion(draft: Definition, current: Definition) -> Definition:
+    """Return the suggestion's draft as an unsaved Definition named after the current one."""
+    return definitions.new_version_from(
+        replace(
+            draft,
+            name=f"{current.name} (suggested)",
+            note="Suggested weights (funnelcast.suggest), edited in the Threshold Lab",
+        )
     )
 
 
