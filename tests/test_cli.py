@@ -271,7 +271,10 @@ def bad_files(tmp_path_factory) -> dict[str, Path]:
             "folder", (), r"is a directory, not a database file", id="db_path_is_a_directory"
         ),
         pytest.param(
-            "csv", (), r"leads\.duckdb is a text file .*not a DuckDB database", id="not_a_duckdb_file"
+            "csv",
+            (),
+            r"leads\.duckdb is a text file .*not a DuckDB database",
+            id="not_a_duckdb_file",
         ),
         pytest.param(
             "other_app",
