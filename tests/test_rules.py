@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from funnelcast import definitions as defs
+from funnelcast import lab
 from funnelcast.data import db
 from funnelcast.definitions import Definition, FitRule, operators, scoring
 
@@ -278,10 +279,19 @@ def test_each_operator_matches_the_leads_counted_by_hand(cur, field, op, value, 
     assert mql_moments(cur, definition_id) == {lead: created(lead) for lead in expected}
     saved = defs.load(cur, definition_id).fit_rules[0]
     assert numpy_matches(saved) == expected
+    assert lab_mqls(cur, definition_id) == expected
     counts = db.run(
         cur, "rule_match_counts", **defs.fit_rule_lists(defs.load(cur, definition_id), fields())
     )
     assert counts["matched_leads"].to_list() == [len(expected)]
+
+
+def lab_mqls(cur, definition_id: int, threshold: float = 1) -> set[str]:
+    """Return the leads the Threshold Lab's engine makes MQLs under a saved definition."""
+    definition = defs.load(cur, definition_id)
+    m = lab.materialise_for(cur, definition)
+    moments = lab.moments_frame(m, lab.mql_moments(m, definition, threshold))
+    return set(moments["lead_id"])
 
 
 def fields() -> dict[str, str]:
@@ -295,11 +305,15 @@ def test_per_unit_gives_points_per_unit_up_to_the_cap(cur):
     assert fit_points(cur, definition_id) == expected
     assert above_threshold(cur, definition_id) == {"c", "d", "f"}
     assert mql_moments(cur, definition_id) == {lead: created(lead) for lead in "cdf"}
+    assert lab_mqls(cur, definition_id, 10) == {"c", "d", "f"}
+    assert lab_mqls(cur, definition_id, 20) == {"d", "f"}
     # no cap: a head count times 0.01 (e has none)
     definition_id = save(cur, FitRule("company_size", None, 0.01, op="per unit"), threshold=50)
     points = fit_points(cur, definition_id)
     assert points == pytest.approx({"a": 0.4, "b": 0.5, "c": 50, "d": 50.01, "e": 0, "f": 2})
     assert above_threshold(cur, definition_id) == {"c", "d"}
+    assert lab_mqls(cur, definition_id, 50) == {"c", "d"}
+    assert lab_mqls(cur, definition_id, 50.005) == {"d"}
 
 
 def test_negative_points_take_away(cur):
@@ -320,6 +334,8 @@ def test_negative_points_take_away(cur):
     }
     assert above_threshold(cur, definition_id) == {"d"}
     assert mql_moments(cur, definition_id) == {"d": created("d")}
+    assert lab_mqls(cur, definition_id, 10) == {"d"}
+    assert lab_mqls(cur, definition_id, 5) == {"c", "d", "f"}
 
 
 def test_a_disqualifier_on_a_custom_yes_no_field(cur):
@@ -342,6 +358,7 @@ def test_a_disqualifier_on_a_custom_yes_no_field(cur):
     }
     assert above_threshold(cur, definition_id) == {"a", "c", "d", "f"}
     assert set(mql_moments(cur, definition_id)) == {"a", "c", "d", "f"}
+    assert lab_mqls(cur, definition_id, 10) == {"a", "c", "d", "f"}
 
 
 def test_scores_as_of_a_moment_count_only_leads_created_by_then(cur):

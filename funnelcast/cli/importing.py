@@ -73,6 +73,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     command.add_argument(
         "--decimal-comma", action="store_true", help="numbers are written 1.234,56"
     )
+    command.add_argument(
+        "--type",
+        action="append",
+        default=[],
+        metavar="COLUMN=TYPE",
+        help="a leads file's column kept as a custom attribute is read as TYPE (number, date, "
+        "yes/no or text) rather than the type its values suggest",
+    )
+    command.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="leave a column out (a leads file keeps every other column as a custom attribute)",
+    )
     command.add_argument("--sheet", help="worksheet of an .xlsx file (default: the first)")
     command.add_argument(
         "--mapping",
@@ -111,6 +126,8 @@ def build_mapping(args: argparse.Namespace) -> importer.Mapping:
         formats={**base.formats, **importer.parse_pairs(args.date_format, "--date-format")},
         placeholders=tuple(args.placeholder) if args.placeholder is not None else base.placeholders,
         decimal_comma=args.decimal_comma or base.decimal_comma,
+        types={**base.types, **importer.parse_pairs(args.type, "--type")},
+        drop=tuple(dict.fromkeys((*base.drop, *args.drop))),
     )
 
 

@@ -33,6 +33,9 @@ class Mapping:
     defaults: field -> value where the row has none (missing or a placeholder);
     formats: field -> strptime format for dates that are not ISO; decimal_comma: numbers
     written 1.234,56. Fields a file names exactly (lead_id, created_at…) map themselves.
+    A leads file's other columns are kept as custom attributes (importer.attributes): types
+    pins a column's type (column -> number, date, yes/no or text; else inferred), drop leaves
+    columns out.
     """
 
     table: str
@@ -42,6 +45,8 @@ class Mapping:
     formats: dict[str, str] = field(default_factory=dict)
     placeholders: tuple[str, ...] = PLACEHOLDERS
     decimal_comma: bool = False
+    types: dict[str, str] = field(default_factory=dict)
+    drop: tuple[str, ...] = ()
 
     @property
     def spec(self) -> TableSpec:
@@ -67,7 +72,17 @@ def parse_pairs(pairs: Iterable[str], option: str) -> dict[str, str]:
     return out
 
 
-MAPPING_KEYS = {"table", "map", "set", "defaults", "formats", "placeholders", "decimal_comma"}
+MAPPING_KEYS = {
+    "table",
+    "map",
+    "set",
+    "defaults",
+    "formats",
+    "types",
+    "drop",
+    "placeholders",
+    "decimal_comma",
+}
 
 
 def mapping_from_toml(text: str, source: str = "mapping") -> Mapping:
@@ -86,7 +101,7 @@ def mapping_from_toml(text: str, source: str = "mapping") -> Mapping:
         raise db.FunnelcastError(f"{source}: missing 'table = \"...\"' ({', '.join(TABLES)})")
     check_table(str(data["table"]))
     tables = {}
-    for key in ("map", "set", "defaults", "formats"):
+    for key in ("map", "set", "defaults", "formats", "types"):
         value = data.get(key, {})
         if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
             raise db.FunnelcastError(f'{source}: [{key}] must hold NAME = "text" pairs')
@@ -94,6 +109,9 @@ def mapping_from_toml(text: str, source: str = "mapping") -> Mapping:
     placeholders = data.get("placeholders", list(PLACEHOLDERS))
     if not isinstance(placeholders, list) or not all(isinstance(v, str) for v in placeholders):
         raise db.FunnelcastError(f"{source}: placeholders must be a list of texts")
+    drop = data.get("drop", [])
+    if not isinstance(drop, list) or not all(isinstance(v, str) for v in drop):
+        raise db.FunnelcastError(f"{source}: drop must be a list of column names")
     return Mapping(
         table=str(data["table"]),
         columns=tables["map"],
@@ -102,6 +120,8 @@ def mapping_from_toml(text: str, source: str = "mapping") -> Mapping:
         formats=tables["formats"],
         placeholders=tuple(placeholders),
         decimal_comma=bool(data.get("decimal_comma", False)),
+        types=tables["types"],
+        drop=tuple(drop),
     )
 
 
@@ -120,11 +140,14 @@ def mapping_to_toml(mapping: Mapping) -> str:
     ]
     if mapping.decimal_comma:
         lines.append("decimal_comma = true")
+    if mapping.drop:
+        lines.append("drop = [" + ", ".join(_toml_string(c) for c in mapping.drop) + "]")
     for key, pairs in (
         ("map", mapping.columns),
         ("set", mapping.constants),
         ("defaults", mapping.defaults),
         ("formats", mapping.formats),
+        ("types", mapping.types),
     ):
         if pairs:
             lines += [
@@ -154,6 +177,7 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     "leads": {
         "lead_id": (
             "record_id",
+            "prospect_id",
             "contact_id",
             "hs_object_id",
             "vid",
@@ -168,6 +192,7 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
         "created_at": (
             "create_date",
+            "created_on",
             "created_date",
             "createddate",
             "createdate",
@@ -372,6 +397,21 @@ def resolve(mapping: Mapping, header: Sequence[str]) -> tuple[list[str], dict[st
         index = column_index(header, f.name)
         if index is not None and index not in mapped_sources:
             columns[f.name] = index
+    # a required field no column names takes a common export header for it (Prospect ID,
+    # Record ID, Create Date…): without one the file could not be imported at all
+    used = set(columns.values()) | mapped_sources
+    by_name = {normalise_name(c): i for i, c in reversed(list(enumerate(header)))}
+    for f in spec.fields:
+        if not f.required or f.name in columns or f.name in mapping.constants:
+            continue
+        if f.name in mapping.columns.values():  # mapped by hand, to a column it lacks
+            continue
+        for known in KNOWN_HEADERS.get(spec.name, {}).get(f.name, ()):
+            index = by_name.get(known)
+            if index is not None and index not in used:
+                columns[f.name] = index
+                used.add(index)
+                break
     for f in spec.fields:
         if (
             f.required

@@ -273,5 +273,5 @@ def read_source(
 
 def drop_staging(cur) -> None:
     """Drop the importer's temporary tables."""
-    for name in (sql.RAW, sql.TYPED, sql.NEW):
+    for name in (sql.RAW, sql.TYPED, sql.NEW, sql.ATTRIBUTES):
         cur.execute(sql.drop_table(name))

@@ -30,6 +30,7 @@ RAW = "import_raw"  # a file's columns as text, c0, c1, …
 TYPED = "import_typed"  # the mapped fields typed, ready to be written
 NEW = "import_new"  # events of a file that are not stored yet
 FRAME = "import_frame"  # an Excel sheet registered as a view while it is staged
+ATTRIBUTES = "import_attributes"  # a leads file's lead ids and other columns, cleaned text
 FILE_ROW = "rowid + 2"  # a staged row's line in the file (the header is line 1)
 
 _FIELDS = {f.name for spec in TABLES.values() for f in spec.fields}
@@ -41,6 +42,7 @@ _NAMES = frozenset(
         TYPED,
         NEW,
         FRAME,
+        ATTRIBUTES,
         "_row",
         "_bad",
         *_FIELDS,
@@ -172,6 +174,42 @@ def staging_select(
         f"{clean(value(i)) if cleaned else value(i)} as {staged(i)}" for i in columns
     )
     return f"select {picked} from {source}"
+
+
+def attribute_staging(
+    lead_column: int, columns: Iterable[int], value: Callable[[int], str], source: str
+) -> str:
+    """Return the statement staging a leads file's lead id (cleaned, as lead_id) and the
+    columns kept as custom attributes (cleaned, c0, c1, …) into import_attributes; the
+    queries import_attribute_profile and import_attribute_rows read it."""
+    picked = ", ".join(
+        [f"{clean(value(lead_column))} as {ident('lead_id')}"]
+        + [f"{clean(value(i))} as {staged(i)}" for i in columns]
+    )
+    return create_temp(ATTRIBUTES, f"select {picked} from {source}")
+
+
+# the rows of queries/import_attribute_rows.sql that did not read as their type, per attribute
+ATTRIBUTES_UNREAD = (
+    "select attribute, count(*), min(written) "
+    f"from ({db.query_text('import_attribute_rows')}) "
+    "where text_value is null and number_value is null group by attribute"
+)
+# a re-import replaces the file's leads' values of the attributes the file carries
+DELETE_ATTRIBUTE_ROWS = (
+    "delete from lead_attributes where list_contains($attributes, attribute) "
+    f"and lead_id in (select lead_id from {ident(ATTRIBUTES)})"
+)
+INSERT_ATTRIBUTE_ROWS = (
+    "insert into lead_attributes "
+    "select lead_id, attribute, text_value, number_value "
+    f"from ({db.query_text('import_attribute_rows')}) "
+    "where text_value is not null or number_value is not null"
+)
+UPSERT_ATTRIBUTE_TYPES = (
+    "insert or replace into lead_attribute_types "
+    "select unnest($attributes), unnest($value_types), $file, current_localtimestamp()"
+)
 
 
 # ===== parsing: text -> typed values =====

@@ -27,6 +27,8 @@ import polars as pl
 
 import funnelcast.importer.sql as sql
 from funnelcast.data import db
+from funnelcast.importer import attributes
+from funnelcast.importer.attributes import Attribute, Kept
 from funnelcast.importer.fast import TypedStaging, fast_check
 from funnelcast.importer.fingerprints import (
     Fingerprint,
@@ -35,10 +37,11 @@ from funnelcast.importer.fingerprints import (
     recorded_fingerprints,
     table_fingerprint,
 )
-from funnelcast.importer.mapping import Mapping
+from funnelcast.importer.mapping import Mapping, column_index, normalise_name
 from funnelcast.importer.plan import Plan, plan
 from funnelcast.importer.progress import Progress, in_utc, insertion_order
 from funnelcast.importer.sources import Source, drop_staging, first_line, read_source
+from funnelcast.importer.tables import ImportProblems
 from funnelcast.importer.validate import validate
 
 
@@ -55,15 +58,35 @@ class ImportResult:
     dry_run: bool
     seconds: float
     warnings: tuple[str, ...] = ()
+    attributes: tuple[Attribute, ...] = ()  # a leads file's columns kept as custom attributes
+    not_loaded: tuple[str, ...] = ()  # another table's file: the columns no field takes
+    recognised: tuple[tuple[str, str], ...] = ()  # (column, field) taken by its common header
 
     def summary(self) -> str:
-        """Return one line saying what happened."""
+        """Return what happened: one line, then the kept custom attributes (with their types
+        and how many rows are empty), the columns not loaded and the headers recognised."""
         verb = "would import" if self.dry_run else "imported"
-        return (
+        lines = [
             f"{verb} {self.file} into {self.table}: {self.rows:,} rows read, "
             f"{self.inserted:,} new, {self.updated:,} updated, "
             f"{self.unchanged:,} already loaded ({self.seconds:.1f} s)"
-        )
+        ]
+        for column, name in self.recognised:
+            lines.append(f"  {column!r} read as {name} (a common export header for it)")
+        kept = [a for a in self.attributes if a.how != "empty"]
+        empty = [a.name for a in self.attributes if a.how == "empty"]
+        if kept:
+            verb = "would keep" if self.dry_run else "kept"
+            lines.append(f"{verb} {len(kept)} other columns as custom attributes:")
+            lines += [f"  {a.describe()}" for a in kept]
+        if empty:
+            lines.append(f"not kept, empty in every row: {', '.join(repr(n) for n in empty)}")
+        if self.not_loaded:
+            lines.append(
+                f"not loaded ({len(self.not_loaded)} columns no {self.table} field takes): "
+                + ", ".join(repr(n) for n in self.not_loaded)
+            )
+        return "\n".join(lines)
 
 
 def _write_events(
@@ -150,7 +173,9 @@ def _load(
     now: dt.datetime | None,
     dry_run: bool,
     fast: bool,
-) -> tuple[int, int, int] | None:
+    kept: Kept | None = None,
+    sheet: str | None = None,
+) -> tuple[tuple[int, int, int], tuple[Attribute, ...]] | None:
     """Check the staged rows and write them, in one transaction; return the three counts.
 
     fast: the rows are staged typed (TypedStaging); None when the fast check finds anything,
@@ -177,14 +202,42 @@ def _load(
             counts = _write_events(cur, p, progress, file_print, dry_run=dry_run)
         else:
             counts = _write_keyed(cur, p, mapping, progress, dry_run=dry_run)
+        kept_attributes: tuple[Attribute, ...] = ()
+        if kept is not None:
+            kept_attributes = attributes.load(
+                cur, source.path, kept, mapping, progress, dry_run=dry_run, sheet=sheet
+            )
         progress.stage("committing", None)
         if not dry_run:
             cur.execute(sql.COMMIT)
-        return counts
+        return counts, kept_attributes
     except BaseException:
         if not dry_run:
             cur.execute(sql.ROLLBACK)
         raise
+
+
+def _kept_columns(cur, p: Plan, source: Source, mapping: Mapping) -> tuple[Kept | None, list[str]]:
+    """Return the columns a leads file keeps as custom attributes (ImportProblems when their
+    names or the --drop / --type options are wrong), and another table's columns not loaded."""
+    if mapping.table != "leads":
+        return None, attributes.not_loaded(source.columns, p.columns)
+    kept, problems = attributes.plan_kept(
+        mapping, source.columns, p.columns, attributes.stored_types(cur)
+    )
+    if problems:
+        raise ImportProblems(str(source.path), problems)
+    return kept, []
+
+
+def _recognised(p: Plan, source: Source, mapping: Mapping) -> tuple[tuple[str, str], ...]:
+    """Return the (column, field) pairs a required field took by its common export header."""
+    named = {column_index(source.columns, src) for src in mapping.columns}
+    return tuple(
+        (source.columns[i], f)
+        for f, i in p.columns.items()
+        if i not in named and normalise_name(source.columns[i]) != f
+    )
 
 
 def import_file(
@@ -210,18 +263,37 @@ def import_file(
             staging = TypedStaging(mapping, Path(path), now)
             source = read_source(cur, Path(path), progress, sheet=sheet, staging=staging)
             assert staging.plan is not None  # staging made it from the header
-            counts = _load(
-                cur, staging.plan, source, mapping, progress, now=now, dry_run=dry_run, fast=True
+            kept, extra = _kept_columns(cur, staging.plan, source, mapping)
+            loaded = _load(
+                cur,
+                staging.plan,
+                source,
+                mapping,
+                progress,
+                now=now,
+                dry_run=dry_run,
+                fast=True,
+                kept=kept,
+                sheet=sheet,
             )
-            if counts is None:
+            if loaded is None:
                 drop_staging(cur)
                 source = read_source(cur, Path(path), progress, sheet=sheet, mapping=mapping)
                 p = plan(mapping, source)
-                counts = _load(
-                    cur, p, source, mapping, progress, now=now, dry_run=dry_run, fast=False
+                loaded = _load(
+                    cur,
+                    p,
+                    source,
+                    mapping,
+                    progress,
+                    now=now,
+                    dry_run=dry_run,
+                    fast=False,
+                    kept=kept,
+                    sheet=sheet,
                 )
-                assert counts is not None  # the full path never defers
-            inserted, updated, unchanged = counts
+                assert loaded is not None  # the full path never defers
+            (inserted, updated, unchanged), kept_attributes = loaded
             progress.stage("done", 1.0)
             return ImportResult(
                 str(path),
@@ -232,6 +304,9 @@ def import_file(
                 unchanged,
                 dry_run,
                 time.perf_counter() - started,
+                attributes=kept_attributes,
+                not_loaded=tuple(extra),
+                recognised=_recognised(staging.plan, source, mapping),
             )
         except duckdb.Error as exc:
             raise db.FunnelcastError(

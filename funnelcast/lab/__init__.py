@@ -24,12 +24,15 @@ next scoring writes over them; a scoring never released is simply garbage collec
 
 from funnelcast.lab._fast import BIAS, DAY_US, NEVER, SCORE_BITS, Released
 from funnelcast.lab.explain import explain_score, lead_checks
+from funnelcast.lab.fields import FieldNotLoaded, field_types
 from funnelcast.lab.history import (
     FIT_ATTRIBUTES,
     Materialised,
     Rematerialise,
     materialise,
     materialise_for,
+    read_fields,
+    read_fields_for,
     with_half_life,
 )
 from funnelcast.lab.moving import NO_VALUE, PERSONA, Movers, movers, who_moves
@@ -48,10 +51,21 @@ from funnelcast.lab.versions import (
     mql_moments_in_force,
     versions_in_force,
 )
-from funnelcast.lab.weights import Weights, compile_weights, micro, threshold_micro
+from funnelcast.lab.weights import (
+    Weights,
+    compile_weights,
+    fit_values,
+    micro,
+    threshold_micro,
+)
 
 __all__ = [
     "BIAS",
+    "FieldNotLoaded",
+    "field_types",
+    "fit_values",
+    "read_fields",
+    "read_fields_for",
     "DAY_US",
     "FIT_ATTRIBUTES",
     "NEVER",

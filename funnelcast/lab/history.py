@@ -30,6 +30,7 @@ from funnelcast.data import db
 from funnelcast.definitions import Definition
 from funnelcast.lab import _fast
 from funnelcast.lab._fast import DAY_US, NEVER
+from funnelcast.lab.fields import FieldStore, load_fields, named_fields
 from funnelcast.lab.quarters import Calendar, calendar_of
 
 # Checks handled per vectorised step of a half-life change: temporaries stay small.
@@ -84,6 +85,8 @@ class Materialised:
     pool: _fast.BufferPool = field(default_factory=_fast.BufferPool, repr=False)
     # per fit-rule set, its points per lead: a weight change leaves the fit as it was
     fit_cache: dict = field(default_factory=dict, repr=False)
+    # the other lead fields fit rules read, loaded on demand (lab.fields; shared likewise)
+    field_store: FieldStore = field(default_factory=FieldStore, repr=False)
 
     @property
     def n_leads(self) -> int:
@@ -159,9 +162,13 @@ class Materialised:
 
 
 def materialise(
-    cur: duckdb.DuckDBPyConnection, half_life_days: float, event_types: Iterable[str]
+    cur: duckdb.DuckDBPyConnection,
+    half_life_days: float,
+    event_types: Iterable[str],
+    fields: Iterable[str] = (),
 ) -> Materialised:
-    """Return the history materialised for scoring these event types at this half-life.
+    """Return the history materialised for scoring these event types at this half-life, with
+    these lead fields read for fit rules (more: read_fields).
 
     Any points, caps or signs (rewards decay, penalties count) can then score it.
     """
@@ -195,7 +202,7 @@ def materialise(
         quarter[reached] = calendar.quarter_of_day[calendar.day_of(at[reached])]
         reached_quarter[stage] = quarter
         stage_totals[stage] = np.bincount(quarter[reached], minlength=len(calendar.quarters))
-    return Materialised(
+    m = Materialised(
         half_life_days=float(half_life_days),
         event_types=types,
         calendar=calendar,
@@ -218,6 +225,23 @@ def materialise(
             half_life_days,
         ),
     )
+    read_fields(m, cur, fields)
+    return m
+
+
+def read_fields(m: Materialised, cur: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
+    """Read lead fields fit rules name into the history's field store, once each (shared by
+    its half-life copies)."""
+    load_fields(m.field_store, cur, names, m.n_leads)
+
+
+def read_fields_for(
+    m: Materialised, cur: duckdb.DuckDBPyConnection, *definitions: Definition
+) -> None:
+    """Read every field the definitions' fit rules name that the history lacks."""
+    names = named_fields(definitions) - set(FIT_ATTRIBUTES) - {"created_at"}
+    if names - m.field_store.values.keys():
+        read_fields(m, cur, names)
 
 
 def materialise_for(cur: duckdb.DuckDBPyConnection, *definitions: Definition) -> Materialised:
@@ -226,6 +250,7 @@ def materialise_for(cur: duckdb.DuckDBPyConnection, *definitions: Definition) ->
         cur,
         definitions[0].half_life_days,
         [rule.event_type for d in definitions for rule in d.behaviour_rules],
+        named_fields(definitions) - set(FIT_ATTRIBUTES) - {"created_at"},
     )
 
 

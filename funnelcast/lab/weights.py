@@ -3,7 +3,10 @@
 A weight or fit-point change starts here: compile_weights lays a definition's rules out per
 event type (reward, capped reward, penalty, nothing) and per lead (fit points, -inf when
 disqualified), as the compiled loops read them (Weights.arrays). A lead's fit is the same for
-every weight change, so the last few rule sets' are kept on the history.
+every weight change, so the last few rule sets' are kept on the history. `is` rules on the six
+materialised persona fields add up through per-code tables in one compiled pass; any other
+rule (any operator, any field: lab.fields) is evaluated on the field's values as the SQL does
+(definitions.values.fit_of).
 
 Scores are compared in integer micro-points: DuckDB's round(x, 6) is round-half-away(x * 1e6)
 / 1e6, so round(x, 6) >= T exactly when that integer reaches `threshold_micro(T)`.
@@ -19,9 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from funnelcast.analytics import metrics
-from funnelcast.definitions import Definition, FitRule
+from funnelcast.definitions import Definition, FitRule, operators
+from funnelcast.definitions.validation import normalised_rule
+from funnelcast.definitions.values import FieldValues, fit_of
 from funnelcast.lab import _fast
 from funnelcast.lab._fast import BIAS
+from funnelcast.lab.fields import FieldNotLoaded, coded_values, created_values
 from funnelcast.lab.history import FIT_ATTRIBUTES, Materialised, Rematerialise
 
 FIT_CACHE_SIZE = 4
@@ -112,11 +118,13 @@ def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.nd
     cached = m.fit_cache.get(key)
     if cached is not None:
         return cached
+    coded = [r for r in rules if r.attribute in FIT_ATTRIBUTES and r.op == operators.IS]
+    others = [r for r in rules if not (r.attribute in FIT_ATTRIBUTES and r.op == operators.IS)]
     fit = np.empty(m.n_leads)
     disqualified = np.empty(m.n_leads, dtype=bool)
     tables = {a: np.zeros(len(m.values[a]) + 1) for a in FIT_ATTRIBUTES}
     disqualifying = {a: np.zeros(len(m.values[a]) + 1, dtype=bool) for a in FIT_ATTRIBUTES}
-    for fit_rule in rules:
+    for fit_rule in coded:
         known = m.values.get(fit_rule.attribute, ())
         # a rule on a value no lead has matches nobody
         if fit_rule.value in known:
@@ -126,6 +134,16 @@ def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.nd
     # one pass over the leads; an attribute no rule names adds 0.0, which changes no sum
     parts = tuple((np.asarray(m.codes[a]), tables[a], disqualifying[a]) for a in FIT_ATTRIBUTES)
     _fast.fit_points(parts, fit, disqualified)
+    if others:
+        types = m.field_store.types
+        values = fit_values(m, {r.attribute for r in others})
+        read = [
+            normalised_rule(r, {**types, **{k: v.field_type for k, v in values.items()}})
+            for r in others
+        ]
+        extra, ruled_out = fit_of(read, values, m.created_us / 1e6, m.n_leads)
+        disqualified |= ruled_out
+        fit = np.where(disqualified, -np.inf, fit + extra)
     fit.flags.writeable = False
     disqualified.flags.writeable = False
     # several sessions may add at once: a dict's single operations are atomic under the GIL
@@ -136,6 +154,27 @@ def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.nd
             pass
     m.fit_cache[key] = (fit, disqualified)
     return fit, disqualified
+
+
+def fit_values(m: Materialised, names: set[str]) -> dict[str, FieldValues]:
+    """Return the named fields' values per lead: the persona fields from their codes,
+    created_at from the creation moments, any other from the history's field store
+    (FieldNotLoaded when lab.load_fields has not read it)."""
+    out = {}
+    for name in sorted(names):
+        if name in FIT_ATTRIBUTES:
+            out[name] = coded_values(name, m.codes[name], m.values[name])
+        elif name == "created_at":
+            out[name] = created_values(m.created_us)
+        elif name in m.field_store.values:
+            out[name] = m.field_store.values[name]
+        elif m.field_store.types and name not in m.field_store.types:
+            raise FieldNotLoaded(f"no lead field or custom attribute is called {name!r}")
+        else:
+            raise FieldNotLoaded(
+                f"the field {name!r} is not read for the Lab: lab.load_fields reads it"
+            )
+    return out
 
 
 def micro(x: np.ndarray) -> np.ndarray:

@@ -438,13 +438,16 @@ def _lab_materialised(
 
 
 def lab_materialised(database: Database, definition: Definition) -> lab.Materialised:
-    """Return the history materialised for scoring a definition (shared, never modified)."""
-    return _lab_materialised(
+    """Return the history materialised for scoring a definition (shared; the lead fields its
+    fit rules and the kept versions' name are read into it once, when first named)."""
+    m = _lab_materialised(
         database,
         database.key,
         _event_types(database, definition),
         float(definition.half_life_days),
     )
+    lab.read_fields_for(m, database.cursor, definition, *_versions(database.cursor, database.key))
+    return m
 
 
 def _scoring_key(definition: Definition) -> str:

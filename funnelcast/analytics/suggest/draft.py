@@ -25,9 +25,10 @@ import polars as pl
 
 from funnelcast import definitions
 from funnelcast.analytics.suggest.encoding import Category, Encoded
-from funnelcast.analytics.suggest.features import Features, FieldValues
+from funnelcast.analytics.suggest.features import Features
 from funnelcast.analytics.suggest.scores import EVENT_TYPE, behaviour_rules, coded
 from funnelcast.definitions import BehaviourRule, Definition, FitRule, operators
+from funnelcast.definitions.values import fit_of
 
 MAX_POINTS = 100
 # A category becomes a disqualifier when none of its training leads converted although at the
@@ -245,21 +246,10 @@ def score_definition(
     fit rule disqualifies it (behaviour=False: its fit points alone)."""
     fields = {name: v.field_type for name, v in features.fields.items()}
     n = features.leads.height
-    fit = np.zeros(n)
-    disqualified = np.zeros(n, dtype=bool)
     created_s = features.leads["created_at"].dt.epoch("us").to_numpy() / 1e6
-    for rule in definitions.normalised(definition, fields).fit_rules:
-        values = features.fields[rule.attribute]
-        compiled = operators.compile_rule(values.field_type, rule.op, rule.value)
-        hit = _matches(compiled, values, created_s)
-        if rule.is_disqualifier:
-            disqualified |= hit
-        elif rule.op == operators.PER_UNIT:
-            assert values.numbers is not None
-            gained = rule.points * np.where(hit, values.numbers, 0.0)
-            fit += gained if rule.cap is None else np.minimum(gained, rule.cap)
-        else:
-            fit += np.where(hit, rule.points, 0.0)
+    fit, disqualified = fit_of(
+        definitions.normalised(definition, fields).fit_rules, features.fields, created_s, n
+    )
     score = fit
     if behaviour:
         rules = coded(features.catalogue, behaviour_rules(definition.behaviour_rules))
@@ -267,19 +257,3 @@ def score_definition(
     score = np.round(score, 6)
     score[disqualified] = -np.inf
     return score
-
-
-def _matches(
-    compiled: operators.Compiled, values: FieldValues, created_s: np.ndarray
-) -> np.ndarray:
-    """Return per lead whether a compiled rule matches its value of the field."""
-    if values.field_type == operators.TEXT and compiled.operator not in (
-        operators.KNOWN,
-        operators.UNKNOWN,
-    ):
-        assert values.codes is not None and values.texts is not None
-        by_code = operators.text_matches(compiled, values.texts)
-        return values.known & np.append(by_code, False)[values.codes]
-    return operators.matches(
-        compiled, numbers=values.numbers, known=values.known, created_s=created_s
-    )

@@ -39,8 +39,8 @@ from funnelcast.analytics.suggest.scores import (
     definition_score,
 )
 from funnelcast.data import db
-from funnelcast.definitions import operators
 from funnelcast.definitions.fields import lead_fields
+from funnelcast.definitions.values import FieldValues, field_values
 
 OUTCOMES = ("sql", "customer")
 DEFAULT_WINDOW_DAYS = 30.0
@@ -49,23 +49,6 @@ DEFAULT_HALF_LIFE_DAYS = 30.0
 LEADS_PER_FEATURE_QUERY = 250_000
 # Each lead's row number in Features.leads: the lead_key of Features.long.
 LEAD_KEY = pl.int_range(pl.len(), dtype=pl.Int64).alias("lead_key")
-
-
-@dataclass(frozen=True)
-class FieldValues:
-    """One field's values for the known leads, by lead row.
-
-    known: whether the lead has a value. Text fields: codes (index into texts, -1 unknown) and
-    texts, the field's distinct values sorted; other types: numbers (NaN unknown; dates as epoch
-    seconds, yes/no as 1/0).
-    """
-
-    name: str
-    field_type: str
-    known: np.ndarray
-    numbers: np.ndarray | None = None
-    codes: np.ndarray | None = None
-    texts: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -228,41 +211,3 @@ def _read_batches(
             cur.unregister("feature_moments")
     # one chunk each, so that columns reach numpy without a copy each time
     return pl.concat(behaviour, rechunk=True), pl.concat(values, rechunk=True), fit
-
-
-def field_values(
-    values: pl.DataFrame, fields: dict[str, str], n_leads: int
-) -> dict[str, FieldValues]:
-    """Return each field's FieldValues from the long rows (lead_key, field, text_value,
-    number_value) of known_field_values.sql; a field no lead has a value for is all unknown."""
-    by_field = {
-        str(key[0]): part for key, part in values.partition_by("field", as_dict=True).items()
-    }
-    out = {}
-    for name, field_type in fields.items():
-        part = by_field.get(name)
-        known = np.zeros(n_leads, dtype=bool)
-        if part is None:
-            part = values.clear()
-        keys = part["lead_key"].to_numpy()
-        known[keys] = True
-        if field_type == operators.TEXT:
-            texts = part["text_value"].drop_nulls().unique().sort()
-            codes = np.full(n_leads, -1, dtype=np.int32)
-            coded = part.select(
-                "lead_key",
-                pl.col("text_value").replace_strict(
-                    texts, pl.int_range(texts.len(), eager=True), default=-1, return_dtype=pl.Int32
-                ),
-            )
-            codes[coded["lead_key"].to_numpy()] = coded["text_value"].to_numpy()
-            known &= codes >= 0
-            out[name] = FieldValues(
-                name, field_type, known, codes=codes, texts=texts.to_numpy().astype(object)
-            )
-        else:
-            numbers = np.full(n_leads, np.nan)
-            numbers[keys] = part["number_value"].cast(pl.Float64).to_numpy()
-            known &= ~np.isnan(numbers)
-            out[name] = FieldValues(name, field_type, known, numbers=numbers)
-    return out

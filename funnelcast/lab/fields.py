@@ -1,0 +1,88 @@
+"""The lead fields the Threshold Lab's fit rules read, beyond the six it materialises.
+
+A fit rule may name any built-in lead field or custom attribute with any operator
+(definitions.operators). The history materialises the six persona fields as codes (the fast
+path for `is` rules, and the movers' breakdowns); every other field a definition names is read
+on demand (queries/lab_field_values.sql) into the history's field store, once per field and
+data load, and kept beside it (shared by sessions: loaded under a lock, never changed after).
+`fit_values` hands lab.weights each rule's field as definitions.values.FieldValues: the persona
+fields from their codes, created_at from the creation moments, the rest from the store.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+
+from funnelcast.data import db
+from funnelcast.definitions import Definition, operators
+from funnelcast.definitions.fields import BUILTIN_FIELDS, custom_fields
+from funnelcast.definitions.values import FieldValues, field_values
+
+
+class FieldNotLoaded(ValueError):
+    """A fit rule names a field the history has not read (call load_fields first)."""
+
+
+@dataclass(eq=False)
+class FieldStore:
+    """The fields read for a history: name -> FieldValues, and their types."""
+
+    types: dict[str, str] = field(default_factory=dict)  # every field rules may name
+    values: dict[str, FieldValues] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Return the bytes the loaded fields hold."""
+        return sum(v.nbytes for v in list(self.values.values()))
+
+
+def field_types(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Return every field a rule may name, with its type (built-in ones first)."""
+    return {**BUILTIN_FIELDS, **custom_fields(cur)}
+
+
+def named_fields(definitions: Iterable[Definition]) -> set[str]:
+    """Return the fields the definitions' fit rules name."""
+    return {rule.attribute for d in definitions for rule in d.fit_rules}
+
+
+def load_fields(
+    store: FieldStore, cur: duckdb.DuckDBPyConnection, names: Iterable[str], n_leads: int
+) -> None:
+    """Read the named fields into the store, those not read yet (one query for them all);
+    a name that is no field of the database is left for the rule check to name."""
+    with store.lock:
+        if not store.types:
+            store.types.update(field_types(cur))
+        wanted = sorted(n for n in set(names) if n in store.types and n not in store.values)
+        if not wanted:
+            return
+        rows = db.run(cur, "lab_field_values", fields=wanted)
+        loaded = field_values(rows, {n: store.types[n] for n in wanted}, n_leads)
+        store.values.update(loaded)
+
+
+def coded_values(name: str, codes: np.ndarray, values: tuple[str, ...]) -> FieldValues:
+    """Return a persona field's FieldValues from its materialised codes (len(values): none)."""
+    missing = len(values)
+    known = codes != missing
+    as_codes = np.where(known, codes.astype(np.int32), np.int32(-1))
+    return FieldValues(
+        name, operators.TEXT, known, codes=as_codes, texts=np.array(values, dtype=object)
+    )
+
+
+def created_values(created_us: np.ndarray) -> FieldValues:
+    """Return created_at's FieldValues: creation in epoch seconds, known for every lead."""
+    return FieldValues(
+        "created_at",
+        operators.DATE,
+        np.ones(len(created_us), dtype=bool),
+        numbers=created_us / 1e6,
+    )
