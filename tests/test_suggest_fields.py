@@ -5,18 +5,18 @@ leaky columns out and names them, ranks held-out leads as well as scikit-learn's
 regression on the export's own columns, and picks an MQL share by F1; `funnelcast suggest`'s JSON
 and --out file.
 
-Until the importer keeps extra columns, the export is loaded by a small loader here: the four
-mapped columns into leads, every other column into lead_attributes / lead_attribute_types
-(typed number, yes/no or text from the whole column; "Select" and blanks missing).
+The export is loaded as a new user would load it: `funnelcast import` with no mapping at all
+(the lead id, creation date and channel are recognised by their headers; every other column is
+kept as a typed custom attribute, "Select" and blanks missing).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from pathlib import Path
 
-import fixtures as fx
 import numpy as np
 import polars as pl
 import pytest
@@ -33,6 +33,8 @@ from funnelcast.cli import main
 from funnelcast.data import db
 from funnelcast.demo import export
 
+# The plain baseline reads the export itself: the four columns the importer maps to built-in
+# fields, and every column as text with the placeholders missing.
 MAPPED = {
     "Prospect ID": "lead_id",
     "Created On": "created_at",
@@ -66,71 +68,6 @@ def column_type(values: pl.Series) -> str:
     return "text"
 
 
-def load_export(con, files: export.ExportFiles) -> dict[str, str]:
-    """Load the export into a database; return the custom attributes' types."""
-    frame = read_export(files.leads)
-    leads = frame.select(
-        pl.col("Prospect ID").alias("lead_id"),
-        pl.col("Created On").str.to_datetime().alias("created_at"),
-        pl.col("Lead Source").fill_null("unknown").alias("channel"),
-        pl.col("Country").alias("country"),
-    )
-    con.register("export_leads", leads)
-    con.execute(
-        "insert into leads (lead_id, created_at, channel, country) "
-        "select lead_id, created_at, channel, country from export_leads"
-    )
-    types = {c: column_type(frame[c]) for c in frame.columns if c not in MAPPED}
-    rows = []
-    for name, kind in types.items():
-        column = frame.select(pl.col("Prospect ID").alias("lead_id"), pl.col(name).alias("v"))
-        column = column.filter(pl.col("v").is_not_null())
-        if kind == "text":
-            number = pl.lit(None, dtype=pl.Float64)
-            text = pl.col("v")
-        elif kind == "yes/no":
-            number = (pl.col("v").str.to_lowercase() == "yes").cast(pl.Float64)
-            text = pl.lit(None, dtype=pl.String)
-        else:
-            number = pl.col("v").cast(pl.Float64)
-            text = pl.lit(None, dtype=pl.String)
-        rows.append(
-            column.select(
-                "lead_id",
-                pl.lit(name).alias("attribute"),
-                text.alias("text_value"),
-                number.alias("number_value"),
-            )
-        )
-    con.register("export_attributes", pl.concat(rows))
-    con.execute("insert into lead_attributes select * from export_attributes")
-    con.register(
-        "export_types",
-        pl.DataFrame({"attribute": list(types), "value_type": list(types.values())}),
-    )
-    con.execute(
-        "insert into lead_attribute_types (attribute, value_type, source_file) "
-        "select attribute, value_type, 'leads.csv' from export_types"
-    )
-    stages = pl.read_csv(files.stage_changes, try_parse_dates=True)
-    con.register(
-        "export_stages",
-        stages.select(
-            pl.col("Prospect ID").alias("lead_id"),
-            pl.col("Stage").alias("stage"),
-            pl.col("Changed At").alias("changed_at"),
-            pl.col("Amount").alias("amount"),
-        ),
-    )
-    con.execute(
-        "insert into stage_changes (lead_id, stage, changed_at, amount) "
-        "select lead_id, stage, changed_at, amount from export_stages"
-    )
-    for name in ("export_leads", "export_attributes", "export_types", "export_stages"):
-        con.unregister(name)
-    return types
-
-
 # =====================================================================================
 # The generated export with its known answers
 # =====================================================================================
@@ -139,14 +76,67 @@ LEADS, SEED = 9_000, 17
 
 
 @pytest.fixture(scope="module")
-def export_db(tmp_path_factory):
+def imported(tmp_path_factory):
     folder = tmp_path_factory.mktemp("xeducation")
     files = export.write_export(folder, leads=LEADS, seed=SEED)
     path = folder / "export.duckdb"
-    con = fx.new_database(path)
-    load_export(con, files)
-    con.close()
-    return files, path
+    with pytest.MonkeyPatch.context() as patch:
+        capture = _Capture()
+        patch.setattr("sys.stdout", capture)
+        assert main(["import", "--db", str(path), "--table", "leads", str(files.leads)]) == 0
+        printed = capture.text()
+        assert (
+            main(
+                ["import", "--db", str(path), "--table", "stage_changes", str(files.stage_changes)]
+            )
+            == 0
+        )
+    return files, path, printed
+
+
+class _Capture(io.StringIO):
+    def text(self) -> str:
+        return self.getvalue()
+
+
+@pytest.fixture(scope="module")
+def export_db(imported):
+    return imported[:2]
+
+
+def test_the_export_imports_with_no_mapping_every_column_kept_and_typed(imported):
+    files, path, printed = imported
+    assert "'Prospect ID' read as lead_id" in printed
+    assert "'Created On' read as created_at" in printed
+    con = db.connect(path, read_only=True)
+    try:
+        types = dict(
+            con.execute("select attribute, value_type from lead_attribute_types").fetchall()
+        )
+        header = pl.read_csv(files.leads, n_rows=1, infer_schema=False).columns
+        builtin = {"Prospect ID", "Created On", "Lead Source", "Country"}
+        assert set(types) == set(header) - builtin  # every other column kept
+        assert types["TotalVisits"] == "number"
+        assert types["Do Not Email"] == "yes/no"
+        assert types["What is your current occupation"] == "text"
+        assert types["Lead Number"] == "number"
+        assert con.execute("select count(*) from leads").fetchall()[0][0] == LEADS
+        # "Select" is the export's blank: never stored as a value
+        selects = con.execute(
+            "select count(*) from lead_attributes where text_value = 'Select'"
+        ).fetchall()[0][0]
+        assert selects == 0
+        frame = pl.read_csv(files.leads, infer_schema=False)
+        blank = frame.filter(
+            pl.col("Specialization").is_in(["Select", ""]) | pl.col("Specialization").is_null()
+        ).height
+        stored = con.execute(
+            "select count(*) from lead_attributes where attribute = 'Specialization'"
+        ).fetchall()[0][0]
+        assert stored == LEADS - blank
+        assert f"Specialization: text, {blank:,} empty" in printed
+    finally:
+        con.close()
 
 
 @pytest.fixture(scope="module")

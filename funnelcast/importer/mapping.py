@@ -239,7 +239,7 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "seniority": ("seniority", "job_seniority", "job_level", "hs_seniority"),
     },
     "stage_changes": {
-        "lead_id": ("record_id", "contact_id", "lead_id", "leadid", "mql_id", "id"),
+        "lead_id": ("record_id", "prospect_id", "contact_id", "lead_id", "leadid", "mql_id", "id"),
         "stage": (
             "lifecycle_stage",
             "lifecyclestage",
@@ -277,7 +277,7 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "owner": ("contact_owner", "lead_owner", "owner", "deal_owner", "sr_id", "owner_name"),
     },
     "events": {
-        "lead_id": ("record_id", "contact_id", "lead_id", "id"),
+        "lead_id": ("record_id", "prospect_id", "contact_id", "lead_id", "id"),
         "occurred_at": ("timestamp", "event_date", "date", "activity_date", "occurred_at"),
         "event_type": ("event", "event_name", "activity_type", "type", "interaction"),
         "content_stage": ("funnel_stage", "content_stage", "buyer_stage"),

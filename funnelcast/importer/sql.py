@@ -206,9 +206,13 @@ INSERT_ATTRIBUTE_ROWS = (
     f"from ({db.query_text('import_attribute_rows')}) "
     "where text_value is not null or number_value is not null"
 )
+# an attribute's row says which file first gave it its type (a re-import leaves it as it is)
 UPSERT_ATTRIBUTE_TYPES = (
     "insert or replace into lead_attribute_types "
-    "select unnest($attributes), unnest($value_types), $file, current_localtimestamp()"
+    "select attribute, value_type, $file, current_localtimestamp() from ("
+    "select unnest($attributes) as attribute, unnest($value_types) as value_type) as typed "
+    "where not exists (select 1 from lead_attribute_types as t "
+    "where t.attribute = typed.attribute and t.value_type = typed.value_type)"
 )
 
 
