@@ -1,5 +1,6 @@
 """Data: what is loaded and how sound it is; import an export (map, preview, check, import)."""
 
+import dataclasses
 import hashlib
 import tempfile
 from pathlib import Path
@@ -233,6 +234,33 @@ except importer.ImportProblems as exc:
         st.error(line)
     st.stop()
 
+if table == "leads":
+    try:
+        kept = data_page.attribute_preview(database.cursor, database.key, path, mapping)
+    except importer.ImportProblems as exc:
+        for line in data_page.problem_lines(exc):
+            st.error(line)
+        st.stop()
+    if kept:
+        st.markdown(
+            f"**Other columns** ({len(kept)}): kept as custom attributes of each lead, so that "
+            "fit rules can name them. Untick a column to leave it out; change a type the "
+            "values were read as."
+        )
+        edited = st.data_editor(
+            data_page.attributes_frame(kept),
+            hide_index=True,
+            disabled=["Column", "Found by", "Empty rows"],
+            column_config={
+                "Type": st.column_config.SelectboxColumn(
+                    "Type", options=list(data_page.ATTRIBUTE_TYPES), required=True
+                ),
+            },
+            key=f"data_attributes_{digest}",
+        )
+        pins, dropped = data_page.attribute_choices(edited, kept)
+        mapping = dataclasses.replace(mapping, types=pins, drop=dropped)
+
 check, load, _ = st.columns([1, 1, 4])
 if check.button("Check", key="data_check", icon=":material/rule:"):
     try:
@@ -243,7 +271,7 @@ if check.button("Check", key="data_check", icon=":material/rule:"):
     except db.FunnelcastError as exc:
         st.error(str(exc))
     else:
-        st.success(outcome.summary().replace(str(path), upload.name))
+        st.success(data_page.summary_text(outcome, path, upload.name))
 if load.button("Import", key="data_import", type="primary", icon=":material/upload:"):
     bar = st.progress(0.0, text="Starting…")
 
@@ -265,7 +293,7 @@ if load.button("Import", key="data_import", type="primary", icon=":material/uplo
         bar.empty()
         st.error(str(exc))
     else:
-        st.session_state["data_flash"] = outcome.summary().replace(str(path), upload.name)
+        st.session_state["data_flash"] = data_page.summary_text(outcome, path, upload.name)
         st.rerun()
 
 st.markdown("**Save this mapping for next time**")

@@ -103,9 +103,10 @@ def test_upload_map_check_and_import_in_the_browser(chromium, served_empty, tmp_
     url, database = served_empty
     export = tmp_path / "hubspot-contacts.csv"
     export.write_text(
-        "Record ID,First Name,Create Date,Original Source,Company Name,Number of Employees\n"
-        "501,Ana,2026-05-04 10:00,Organic Search,Acme,51-200\n"
-        "502,Ben,2026-05-05 11:30,Paid Social,Globex,N/A\n",
+        "Record ID,First Name,Create Date,Original Source,Company Name,Number of Employees,"
+        "Visits\n"
+        "501,Ana,2026-05-04 10:00,Organic Search,Acme,51-200,4\n"
+        "502,Ben,2026-05-05 11:30,Paid Social,Globex,N/A,17\n",
         encoding="utf-8",
     )
     problems: list[str] = []
@@ -117,6 +118,8 @@ def test_upload_map_check_and_import_in_the_browser(chromium, served_empty, tmp_
         page.locator("input[type=file]").set_input_files(str(export))
         page.get_by_text("Map the columns").wait_for()
         page.get_by_test_id("stDataFrame").nth(1).wait_for()  # the preview
+        # the columns no field takes are listed to keep, with the type their values read as
+        page.get_by_text("Other columns (2)").wait_for()
         page.get_by_role("button", name="Check").click()
         page.get_by_text("would import").wait_for()
         full_page(page, bs.ARTIFACTS / "data_import.png")
@@ -130,9 +133,22 @@ def test_upload_map_check_and_import_in_the_browser(chromium, served_empty, tmp_
             "select lead_id, created_at::varchar, channel, company, company_size from leads "
             "order by 1"
         ).fetchall()
+        kept = con.execute(
+            "select lead_id, attribute, text_value, number_value from lead_attributes order by 1, 2"
+        ).fetchall()
+        types = dict(
+            con.execute("select attribute, value_type from lead_attribute_types").fetchall()
+        )
     finally:
         con.close()
     assert stored == [
         ("501", "2026-05-04 10:00:00", "Organic Search", "Acme", 51),
         ("502", "2026-05-05 11:30:00", "Paid Social", "Globex", None),
+    ]
+    assert types == {"First Name": "text", "Visits": "number"}
+    assert kept == [
+        ("501", "First Name", "Ana", None),
+        ("501", "Visits", None, 4.0),
+        ("502", "First Name", "Ben", None),
+        ("502", "Visits", None, 17.0),
     ]

@@ -16,7 +16,8 @@ This is the package's public face; each job has its module:
 - validate: the row rules and the messages naming each problem
 - fast: the fast path, a file staged typed and checked in one pass
 - fingerprints: telling a re-import from new events; the content checksum
-- write: the all-or-nothing import (import_file) and the preview
+- attributes: a leads file's other columns kept as typed custom attributes
+- write: the all-or-nothing import (import_file) and the previews
 - progress: progress reports, and the session settings an import holds
 - sql: every piece of SQL the importer generates; identifiers are quoted by sql.ident and come
   only from the fixed TABLES or staging names, values travel as bound parameters
@@ -26,6 +27,7 @@ index over every event, most of a large import's time. The check here keeps even
 leads out instead, as the demo builder does by making events only for its own leads.
 """
 
+from funnelcast.importer.attributes import Attribute
 from funnelcast.importer.fingerprints import content_checksum
 from funnelcast.importer.mapping import (
     Mapping,
@@ -38,9 +40,10 @@ from funnelcast.importer.mapping import (
 from funnelcast.importer.progress import Progress
 from funnelcast.importer.sources import Source, read_source
 from funnelcast.importer.tables import MAX_PROBLEMS, PLACEHOLDERS, TABLES, ImportProblems
-from funnelcast.importer.write import ImportResult, import_file, preview
+from funnelcast.importer.write import ImportResult, import_file, preview, preview_attributes
 
 __all__ = [
+    "Attribute",
     "MAX_PROBLEMS",
     "PLACEHOLDERS",
     "TABLES",
@@ -55,6 +58,7 @@ __all__ = [
     "mapping_to_toml",
     "parse_pairs",
     "preview",
+    "preview_attributes",
     "read_mapping_file",
     "read_source",
     "suggest_mapping",

@@ -316,6 +316,27 @@ def import_file(
             drop_staging(cur)
 
 
+def preview_attributes(
+    cur, path: str | Path, mapping: Mapping, sheet: str | None = None
+) -> tuple[Attribute, ...]:
+    """Return the columns a leads file would keep as custom attributes, typed as an import
+    would type them (ImportProblems when the mapping or the kept names are wrong); writes
+    nothing. Other tables keep none."""
+    if mapping.table != "leads":
+        return ()
+    with in_utc(cur):
+        try:
+            source = read_source(cur, Path(path), sheet=sheet, mapping=mapping)
+            p = plan(mapping, source)
+            kept, _ = _kept_columns(cur, p, source, mapping)
+            assert kept is not None  # problems raised above
+            return attributes.load(
+                cur, Path(path), kept, mapping, Progress(), dry_run=True, sheet=sheet
+            )
+        finally:
+            drop_staging(cur)
+
+
 def preview(
     cur, path: str | Path, mapping: Mapping, rows: int = 20, sheet: str | None = None
 ) -> pl.DataFrame:

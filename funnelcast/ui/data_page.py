@@ -301,6 +301,85 @@ def preview(path: Path, mapping: importer.Mapping, rows: int = 20) -> pl.DataFra
         con.close()
 
 
+ATTRIBUTE_TYPES = ("number", "date", "yes/no", "text")
+
+
+def attribute_preview(
+    cur: Any, database_key: str, path: Path, mapping: importer.Mapping
+) -> tuple[importer.Attribute, ...]:
+    """Return the columns a leads file keeps as custom attributes, typed as the import would
+    (checked against the attributes the database holds; writes nothing). Kept per file,
+    mapping and data version: the page reruns on every click."""
+    return _attribute_preview(cur, database_key, str(path), importer.mapping_to_toml(mapping))
+
+
+@st.cache_data(show_spinner="Reading the other columns…", max_entries=8)
+def _attribute_preview(
+    _cur: Any, database_key: str, path: str, mapping_toml: str
+) -> tuple[importer.Attribute, ...]:
+    """Return importer.preview_attributes, cached on the data, the file and the mapping."""
+    mapping = importer.mapping_from_toml(mapping_toml)
+    return importer.preview_attributes(_cur, Path(path), mapping)
+
+
+def attributes_frame(kept: tuple[importer.Attribute, ...]) -> pl.DataFrame:
+    """Return the page's table of kept columns: keep, column, type, how the type was found,
+    empty rows (columns empty in every row are listed unticked: nothing to keep)."""
+    return pl.DataFrame(
+        {
+            "Keep": [a.how != "empty" for a in kept],
+            "Column": [a.name for a in kept],
+            "Type": [a.value_type for a in kept],
+            "Found by": [
+                {"inferred": "its values", "stored": "already stored", "pinned": "your choice"}.get(
+                    a.how, "empty in every row"
+                )
+                for a in kept
+            ],
+            "Empty rows": [a.empty for a in kept],
+        },
+        schema={
+            "Keep": pl.Boolean,
+            "Column": pl.String,
+            "Type": pl.String,
+            "Found by": pl.String,
+            "Empty rows": pl.Int64,
+        },
+    )
+
+
+def attribute_choices(
+    edited: Any, kept: tuple[importer.Attribute, ...]
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Return the --type pins (types changed from what was found) and the --drop columns
+    (unticked) the page's table of kept columns says (edited: as st.data_editor returns it,
+    a polars or pandas frame)."""
+    if not isinstance(edited, pl.DataFrame):
+        edited = pl.from_pandas(edited)
+    found = {a.name: a for a in kept}
+    types: dict[str, str] = {}
+    drop: list[str] = []
+    for row in edited.iter_rows(named=True):
+        attribute = found.get(row["Column"])
+        if attribute is None:
+            continue
+        if not row["Keep"]:
+            if attribute.how != "empty":
+                drop.append(attribute.name)
+        elif row["Type"] != attribute.value_type and row["Type"] in ATTRIBUTE_TYPES:
+            types[attribute.name] = row["Type"]
+    return types, tuple(drop)
+
+
+def summary_text(result: importer.ImportResult, path: Path, name: str) -> str:
+    """Return an import's summary as the page shows it: the uploaded file's own name, one
+    line a row (markdown line breaks; the attributes' lines indented by the summary)."""
+    lines = result.summary().replace(str(path), name).splitlines()
+    return "  \n".join(
+        line.replace("  ", " ", 1) if line.startswith("  ") else line for line in lines
+    )
+
+
 def problem_lines(exc: importer.ImportProblems) -> list[str]:
     """Return an import's problems as the page lists them, the count of unlisted ones last."""
     more = exc.total - len(exc.problems)
