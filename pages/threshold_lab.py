@@ -7,7 +7,7 @@ from funnelcast.analytics import suggest
 from funnelcast.core import formats
 from funnelcast.data import db
 from funnelcast.lab import page as tl
-from funnelcast.ui import dashboard
+from funnelcast.ui import dashboard, rule_editor
 
 # The per-quarter table's figures, each for the draft and the current definitions.
 PER_QUARTER_COLUMNS = (
@@ -59,7 +59,7 @@ st.caption(
 )
 
 try:
-    warnings = definitions.validate(draft)
+    warnings = definitions.validate(draft, rule_editor.lead_fields(database))
     problems: list[str] = []
 except definitions.DefinitionError as exc:
     warnings, problems = [], exc.problems
@@ -80,13 +80,8 @@ def change_rules(change, *what) -> None:
 def add_fit_rule() -> None:
     """Add the fit rule the 'add' inputs describe, or say why not."""
     state = st.session_state
-    rule = definitions.FitRule(
-        state["lab_new_fit_attribute"],
-        state.get("lab_new_fit_value") or "",
-        float(state["lab_new_fit_points"]),
-        bool(state["lab_new_fit_dq"]),
-    )
     try:
+        rule = rule_editor.rule_from_state(database, state)
         set_base(tl.with_fit_rule(state["lab_base"], state, rule))
     except definitions.DefinitionError as exc:
         state["lab_flash"] = [("warning", f"Not added: {exc}.")]
@@ -143,7 +138,9 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
                 args=(tl.without_behaviour_rule, rule.event_type),
                 help=f"Stop scoring {rule.event_type} in the draft.",
             )
-    st.markdown("**Fit**: points for a lead with this value; a disqualifier never qualifies")
+    st.markdown(
+        "**Fit**: points for a lead whose field meets the rule; a disqualifier never qualifies"
+    )
     columns = st.columns(4)
     for i, rule in enumerate(base.fit_rules):
         with columns[i % 4].container(border=True):
@@ -158,39 +155,17 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
             tick.checkbox("disqualifier", key=tl.fit_key(rule, "dq"))
             remove.button(
                 "Remove",
-                key=f"lab_remove_fit_{rule.attribute}={rule.value}",
+                key=tl.fit_key(rule, "remove"),
                 icon=":material/delete:",
                 on_click=change_rules,
-                args=(tl.without_fit_rule, rule.attribute, rule.value),
+                args=(tl.without_fit_rule, rule.key),
                 help=f"Drop the rule on {rule.label} from the draft.",
             )
     choices = tl.rule_choices(dashboard.vocabulary(database), draft)
     add_fit, add_behaviour = st.columns(2)
     with add_fit.container(border=True):
         st.markdown("**Add a fit rule**")
-        attribute = st.selectbox("Attribute", lab.FIT_ATTRIBUTES, key="lab_new_fit_attribute")
-        st.selectbox(
-            "Value",
-            choices[attribute],
-            key="lab_new_fit_value",
-            help="The values the data holds that have no rule yet, most common first.",
-        )
-        points_col, dq_col = st.columns(2)
-        points_col.number_input(
-            "Points",
-            definitions.MIN_POINTS,
-            definitions.MAX_POINTS,
-            value=10.0,
-            step=1.0,
-            key="lab_new_fit_points",
-        )
-        dq_col.checkbox("disqualifier", key="lab_new_fit_dq")
-        st.button(
-            "Add fit rule",
-            key="lab_add_fit",
-            on_click=add_fit_rule,
-            disabled=not choices[attribute],
-        )
+        rule_editor.add_fit_rule_inputs(database, add_fit_rule)
     with add_behaviour.container(border=True):
         st.markdown("**Score another event type**")
         st.selectbox(
@@ -394,7 +369,12 @@ def replay(scores: lab.Scores | None) -> None:
                     + " Event points decay by half every "
                     f"{draft.half_life_days:g} days; a cap row takes back what a type's cap cuts."
                 )
-                st.dataframe(rows, hide_index=True, placeholder="—")
+                st.dataframe(
+                    rows,
+                    hide_index=True,
+                    placeholder="—",
+                    column_config={"lead_value": "lead's value"},
+                )
 
     st.subheader("Definition versions")
     versions = dashboard.definition_versions(database)

@@ -6,19 +6,33 @@
 -- is_disqualifier true (the lead keeps its score but can never be an MQL).
 -- The definition comes as parallel lists, so that a draft can be explained before it is saved.
 -- Events decay by 0.5^(age / half-life); penalties (negative points) do not decay.
--- Parameters: $lead_id (varchar), $as_of (timestamp), $half_life_days (double);
--- $fit_attributes, $fit_values (varchar[]), $fit_points (double[]), $fit_disqualifies
--- (boolean[]); $event_types (varchar[]), $event_points (double[]), $event_caps (double[],
--- null for no cap).
+-- Each fit row names the rule and the lead's value of its field (lead_value: the text, the
+-- number, the date or Yes/No; null for `is unknown`).
+-- Parameters: $lead_id (varchar), $as_of (timestamp), $half_life_days (double); the fit rules
+-- as parallel lists, as definitions.fit_rule_lists gives them ($fit_rule_no, $fit_attribute,
+-- $fit_operator, $fit_field_type, $fit_value, $fit_value_list, $fit_low, $fit_high,
+-- $fit_low_inclusive, $fit_high_inclusive, $fit_points, $fit_is_disqualifier,
+-- $fit_cap_points) and $fit_label (varchar[]: each rule in words); $event_types (varchar[]),
+-- $event_points (double[]), $event_caps (double[], null for no cap).
 
 with
 
 fit_rules as (
     select
-        unnest($fit_attributes::varchar[]) as attribute,
-        unnest($fit_values::varchar[]) as value,
+        unnest($fit_rule_no::integer[]) as rule_no,
+        unnest($fit_attribute::varchar[]) as attribute,
+        unnest($fit_operator::varchar[]) as operator,
+        unnest($fit_field_type::varchar[]) as field_type,
+        unnest($fit_value::varchar[]) as value,
+        unnest($fit_value_list::varchar[][]) as value_list,
+        unnest($fit_low::double[]) as low,
+        unnest($fit_high::double[]) as high,
+        unnest($fit_low_inclusive::boolean[]) as low_inclusive,
+        unnest($fit_high_inclusive::boolean[]) as high_inclusive,
         unnest($fit_points::double[]) as points,
-        unnest($fit_disqualifies::boolean[]) as is_disqualifier,
+        unnest($fit_is_disqualifier::boolean[]) as is_disqualifier,
+        unnest($fit_cap_points::double[]) as cap_points,
+        unnest($fit_label::varchar[]) as label,
 ),
 
 behaviour_rules as (
@@ -28,20 +42,53 @@ behaviour_rules as (
         unnest($event_caps::double[]) as cap_points,
 ),
 
+the_lead as (
+    select lead_id, created_at from leads where lead_id = $lead_id
+),
+
+lead_values as (
+    select field, text_value, number_value
+    from lead_field_values
+    where lead_id = $lead_id
+),
+
+fit_matches as (
+    select
+        fit_rules.*,
+        lead_values.text_value,
+        lead_values.number_value,
+    from fit_rules
+    cross join the_lead
+    left join lead_values on lead_values.field = fit_rules.attribute
+    where case
+        when fit_rules.operator = 'is unknown' then lead_values.field is null
+        when fit_rules.operator = 'within' then
+            abs(lead_values.number_value - epoch(the_lead.created_at)) <= fit_rules.high
+        else lead_values.field is not null and fit_rule_matches(
+            fit_rules.operator, fit_rules.value, fit_rules.value_list, fit_rules.low,
+            fit_rules.high, fit_rules.low_inclusive, fit_rules.high_inclusive,
+            lead_values.text_value, lead_values.number_value
+        )
+    end
+),
+
 fit as (
     select
         'fit' as kind,
-        fit_rules.attribute || '=' || fit_rules.value as rule,
+        label as rule,
         null::timestamp as occurred_at,
         null::double as age_days,
         null::double as decay,
-        fit_rules.points,
-        fit_rules.is_disqualifier,
-    from lead_fit_attributes
-    join fit_rules
-        on fit_rules.attribute = lead_fit_attributes.attribute
-        and fit_rules.value = lead_fit_attributes.value
-    where lead_fit_attributes.lead_id = $lead_id
+        fit_rule_points(operator, points, cap_points, number_value) as points,
+        is_disqualifier,
+        case
+            when text_value is not null then text_value
+            when number_value is null then null
+            when field_type = 'date' then strftime(to_timestamp(number_value)::timestamp, '%Y-%m-%d')
+            when field_type = 'yes/no' then case when number_value = 1 then 'Yes' else 'No' end
+            else regexp_replace(printf('%.6f', number_value), '\.?0+$', '')
+        end as lead_value,
+    from fit_matches
 ),
 
 scoring_events as (
@@ -68,6 +115,7 @@ event_rows as (
         decay,
         rule_points * decay as points,
         false as is_disqualifier,
+        null::varchar as lead_value,
     from scoring_events
 ),
 
@@ -81,6 +129,7 @@ cap_rows as (
         null::double as decay,
         any_value(cap_points) - sum(rule_points * decay) as points,
         false as is_disqualifier,
+        null::varchar as lead_value,
     from scoring_events
     where cap_points is not null
     group by event_type

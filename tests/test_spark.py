@@ -292,14 +292,18 @@ QUERY_PARAMS: dict[str, list[dict]] = {
             lead_id="Z_odd_channel",
             as_of=AS_OF,
             half_life_days=30.0,
-            fit_attributes=["seniority", "region"],
-            fit_values=["director", "EMEA"],
-            fit_points=[15.0, -5.0],
-            fit_disqualifies=[False, True],
+            rules=RULES,
             event_types=["demo_request", "pricing_page_view"],
             event_points=[10.0, 5.0],
             event_caps=[None, 20.0],
         )
+    ],
+    "lab_field_values": [dict(fields=["TotalVisits", "Job Function", "industry", "created_at"])],
+    "field_top_values": [dict(field="Job Function", limit=3), dict(field="industry", limit=50)],
+    "field_number_range": [
+        dict(field="TotalVisits"),
+        dict(field="Last Activity"),
+        dict(field="company_size"),
     ],
     "lead_scores": [dict(as_of=AS_OF, definition_id=1), dict(as_of=AS_OF, definition_id=RULES)],
     "open_pipeline": [dict(as_of=AS_OF, fy_start_month=4)],
@@ -394,9 +398,13 @@ def registered(duck, spark):
 @pytest.mark.parametrize(("name", "case"), CASES, ids=[f"{n}-{i}" for n, i in CASES])
 def test_query_gives_duckdbs_rows_on_spark(name, case, duck, spark, registered, rules_id):
     params = QUERY_PARAMS[name][case]
+    rules = definitions.load(duck, rules_id)
+    lists = definitions.fit_rule_lists(rules, definitions.lead_fields(duck))
     if params == RULES:
-        rules = definitions.load(duck, rules_id)
-        params = definitions.fit_rule_lists(rules, definitions.lead_fields(duck))
+        params = lists
+    elif params.get("rules") == RULES:  # the rules definition as a draft's lists, explained
+        params = {k: v for k, v in params.items() if k != "rules"}
+        params.update(lists, fit_label=[r.label for r in rules.fit_rules])
     params = {k: rules_id if v == RULES else v for k, v in params.items()}
     expected = db.run(duck, name, **params)
     got = db.run(spark, name, **params)

@@ -47,6 +47,10 @@ DUCKDB_ONLY = {
     "schema": "creates the DuckDB tables; a lake's tables are Parquet, read by the Spark engine",
     "shared": "creates DuckDB's shared macros and views; the Spark engine defines the views "
     "itself and writes each macro call out in full",
+    "import_attribute_profile": "the importer's: reads its DuckDB staging table (imports write "
+    "DuckDB files)",
+    "import_attribute_rows": "the importer's: reads its DuckDB staging table (imports write "
+    "DuckDB files)",
 }
 # The columns of DuckDB's catalogue function duckdb_columns() that a translated query can read.
 CATALOGUE_COLUMNS = ("schema_name", "table_name", "column_name", "column_index", "data_type")

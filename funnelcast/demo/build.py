@@ -1,6 +1,6 @@
 """Building the demo: `build_demo` fills an empty Funnelcast database with the story's history
-in one transaction (people, events, the definition's MQL moments, stages, spend, targets and
-the planted rates), and `build_file` builds a database file atomically beside its target, as the
+in one transaction (people, their custom attributes, events, the definition's MQL moments,
+stages, spend, targets and the planted rates), and `build_file` builds a database file atomically beside its target, as the
 CLI's `demo` command and the dashboard's first start do."""
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import pyarrow as pa
 
 from funnelcast.core import periods
 from funnelcast.data import db
+from funnelcast.demo.attributes import TYPES as ATTRIBUTE_TYPES
+from funnelcast.demo.attributes import attributes_table, make_attributes
 from funnelcast.demo.columns import lead_id_column
 from funnelcast.demo.definition import computed_mql_moments, insert_definition
 from funnelcast.demo.events import events_table, first_event_us, make_events
@@ -55,11 +57,14 @@ def build_demo(
         quarters = [last.shifted(i - QUARTERS + 1, fy_start_month) for i in range(QUARTERS + 2)]
         start_us = day_us(quarters[0].start)
         end_us = day_us(end + dt.timedelta(days=1))  # exclusive: the whole day `end` counts
-        rng_leads, rng_events, rng_stages, rng_money = np.random.default_rng(seed).spawn(4)
+        # the fifth stream is the custom attributes': a seed's other tables are as they were
+        streams = np.random.default_rng(seed).spawn(5)
+        rng_leads, rng_events, rng_stages, rng_money, rng_attributes = streams
 
         tick = time.perf_counter()
         people = make_leads(rng_leads, leads, start_us, end_us)
         events = make_events(rng_events, people, end_us, engagement)
+        attributes = make_attributes(rng_attributes, people, events)
         timings["generate"] = time.perf_counter() - tick
 
         cur.execute("begin transaction")
@@ -68,6 +73,12 @@ def build_demo(
             lead_ids = lead_id_column(leads)
             _insert(cur, "leads", leads_table(people, lead_ids))
             _insert(cur, "events", events_table(events, lead_ids))
+            _insert(cur, "lead_attributes", attributes_table(attributes, lead_ids))
+            cur.executemany(
+                "insert into lead_attribute_types (attribute, value_type, source_file) "
+                "values (?, ?, 'demo')",
+                list(ATTRIBUTE_TYPES.items()),
+            )
             insert_definition(cur, quarters[0].start)
             timings["insert"] = time.perf_counter() - tick
 

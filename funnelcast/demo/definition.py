@@ -8,7 +8,10 @@ import datetime as dt
 import duckdb
 import numpy as np
 
-from funnelcast.definitions import scoring
+from funnelcast.definitions import BehaviourRule, Definition, FitRule, scoring
+from funnelcast.definitions.fields import BUILTIN_FIELDS
+from funnelcast.definitions.store import insert_rules
+from funnelcast.demo.attributes import TYPES
 from funnelcast.demo.story import (
     BEHAVIOUR_RULES,
     DEFINITION_ID,
@@ -17,9 +20,21 @@ from funnelcast.demo.story import (
     THRESHOLD,
 )
 
+# The default definition's rules on the demo's custom attributes (funnelcast.demo.attributes),
+# after the built-in ones: never a lead that asked not to be contacted; a marketing or sales
+# buyer, and a lead that visited often, gain a little.
+ATTRIBUTE_RULES = (
+    FitRule("Do not contact", "Yes", 0, True),
+    FitRule("Job function", ("Marketing", "Sales"), 5, op="is any of"),
+    FitRule("Website visits", 12, 5, op=">="),
+)
 
-def insert_definition(cur: duckdb.DuckDBPyConnection, effective_from: dt.date) -> None:
-    """Return nothing; insert the default MQL definition with its fit and behaviour rules."""
+
+def insert_definition(
+    cur: duckdb.DuckDBPyConnection, effective_from: dt.date, *, with_attributes: bool = True
+) -> None:
+    """Insert the default MQL definition with its fit and behaviour rules (with_attributes:
+    and its rules on the demo's custom attributes)."""
     cur.execute(
         "insert into definitions values ($id, 'Default 2023', $from, $threshold, $half_life, "
         "$created, 'The demo''s starting definition: fit to the ideal customer plus decayed "
@@ -32,15 +47,16 @@ def insert_definition(cur: duckdb.DuckDBPyConnection, effective_from: dt.date) -
             "created": dt.datetime.combine(effective_from, dt.time()),
         },
     )
-    cur.executemany(
-        "insert into definition_fit_rules (definition_id, rule_no, attribute, operator, "
-        "field_type, value, points, is_disqualifier) values (?, ?, ?, 'is', 'text', ?, ?, ?)",
-        [(DEFINITION_ID, number, *rule) for number, rule in enumerate(FIT_RULES, 1)],
+    fit = tuple(FitRule(attribute, value, points, dq) for attribute, value, points, dq in FIT_RULES)
+    behaviour = tuple(BehaviourRule(event, points, cap) for event, points, cap in BEHAVIOUR_RULES)
+    rules = Definition(
+        name="",
+        threshold=THRESHOLD,
+        half_life_days=HALF_LIFE_DAYS,
+        fit_rules=fit + (ATTRIBUTE_RULES if with_attributes else ()),
+        behaviour_rules=behaviour,
     )
-    cur.executemany(
-        "insert into definition_behaviour_rules values (?, ?, ?, ?)",
-        [(DEFINITION_ID, *rule) for rule in BEHAVIOUR_RULES],
-    )
+    insert_rules(cur, DEFINITION_ID, rules, {**BUILTIN_FIELDS, **TYPES})
 
 
 def computed_mql_moments(cur: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:

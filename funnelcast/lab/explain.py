@@ -2,7 +2,8 @@
 
 lead_checks scores one lead at every check (the compiled loop); explain_score asks the
 database for the rows of a lead's score at a moment (queries/lead_score_explained.sql): fit
-rules, events, caps and penalties, which add up to what lead_checks gives then.
+rules (any field and operator, each with the lead's value), events, caps and penalties, which
+add up to what lead_checks gives then.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from funnelcast import definitions
 from funnelcast.data import db
 from funnelcast.definitions import Definition
+from funnelcast.definitions.fields import lead_fields
 from funnelcast.lab import _fast
 from funnelcast.lab.history import Materialised
 from funnelcast.lab.weights import Weights
@@ -30,19 +33,17 @@ def explain_score(
     cur: duckdb.DuckDBPyConnection, definition: Definition, lead_id: str, as_of: dt.datetime
 ) -> pl.DataFrame:
     """Return the rows of a lead's score at a moment (queries/lead_score_explained.sql)."""
-    fit = definition.fit_rules
-    behaviour = definition.behaviour_rules
+    fields = lead_fields(cur)
+    fit = definitions.normalised(definition, fields)
     return db.run(
         cur,
         "lead_score_explained",
         lead_id=lead_id,
         as_of=as_of,
         half_life_days=float(definition.half_life_days),
-        fit_attributes=[r.attribute for r in fit],
-        fit_values=[r.value for r in fit],
-        fit_points=[float(r.points) for r in fit],
-        fit_disqualifies=[bool(r.is_disqualifier) for r in fit],
-        event_types=[r.event_type for r in behaviour],
-        event_points=[float(r.points) for r in behaviour],
-        event_caps=[None if r.cap is None else float(r.cap) for r in behaviour],
+        **definitions.fit_rule_lists(fit, fields),
+        fit_label=[r.label for r in fit.fit_rules],
+        event_types=[r.event_type for r in definition.behaviour_rules],
+        event_points=[float(r.points) for r in definition.behaviour_rules],
+        event_caps=[None if r.cap is None else float(r.cap) for r in definition.behaviour_rules],
     )

@@ -23,6 +23,7 @@ from funnelcast.core import formats, spreadsheet
 from funnelcast.core.spreadsheet import csv_safe  # noqa: F401  (the page's downloads use it)
 from funnelcast.data.context import DataContext
 from funnelcast.definitions import BehaviourRule, Definition, FitRule
+from funnelcast.lab import rule_editor
 from funnelcast.lab._fast import BIAS, NEVER
 from funnelcast.lab.explain import lead_checks
 from funnelcast.lab.history import FIT_ATTRIBUTES, Materialised
@@ -123,10 +124,10 @@ def definition_from_suggestion(draft: Definition, current: Definition) -> Defini
     )
 
 
-def is_scorable(draft: Definition) -> bool:
+def is_scorable(draft: Definition, fields: Mapping[str, str] | None = None) -> bool:
     """Return whether the engine can score the draft as it stands (no errors in it)."""
     try:
-        definitions.validate(draft)
+        definitions.validate(draft, fields)
     except definitions.DefinitionError:
         return False
     return True
@@ -371,31 +372,14 @@ def _day(us: int) -> dt.date:
 
 
 def with_fit_rule(base: Definition, values: Mapping[str, Any], rule: FitRule) -> Definition:
-    """Return the draft the inputs describe with one more fit rule; DefinitionError when it
-    names an attribute rules cannot use or a value that already has a rule."""
-    draft = draft_from(base, values)
-    if rule.attribute not in FIT_ATTRIBUTES:
-        raise definitions.DefinitionError(
-            f"fit rules match {', '.join(FIT_ATTRIBUTES)}, not {rule.attribute!r}"
-        )
-    if not str(rule.value).strip():
-        raise definitions.DefinitionError("choose the value the fit rule matches")
-    if any((r.attribute, r.value) == (rule.attribute, rule.value) for r in draft.fit_rules):
-        raise definitions.DefinitionError(
-            f"{rule.label} already has a rule: change its points instead"
-        )
-    return replace(draft, fit_rules=(*draft.fit_rules, rule))
+    """Return the draft the inputs describe with one more fit rule (any field and operator,
+    as lab.rule_editor makes it); DefinitionError when the draft has that rule already."""
+    return rule_editor.with_rule(draft_from(base, values), rule)
 
 
-def without_fit_rule(
-    base: Definition, values: Mapping[str, Any], attribute: str, value: str
-) -> Definition:
-    """Return the draft the inputs describe without the fit rule on attribute=value."""
-    draft = draft_from(base, values)
-    return replace(
-        draft,
-        fit_rules=tuple(r for r in draft.fit_rules if (r.attribute, r.value) != (attribute, value)),
-    )
+def without_fit_rule(base: Definition, values: Mapping[str, Any], key: tuple) -> Definition:
+    """Return the draft the inputs describe without the fit rule whose FitRule.key is key."""
+    return rule_editor.without_rule(draft_from(base, values), key)
 
 
 def with_behaviour_rule(
