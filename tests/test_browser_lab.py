@@ -65,3 +65,87 @@ def test_the_served_lab_shows_the_cli_mqls_as_the_slider_moves(
     assert moved_to == start + 5
     assert shown[1] == f"{cli_mqls(capsys, demo_db, start + 5):,}"
     assert not problems, problems
+
+
+def test_a_numeric_rule_added_in_the_editor_changes_the_mqls_as_the_sql_counts(
+    chromium, served_app, demo_db, capsys, tmp_path
+):
+    """Open the rule editor, add "Website visits ≥ 15: +60" (a custom attribute of the demo),
+    and see the MQLs change to what the SQL counts for that draft once saved."""
+    import shutil
+
+    problems: list[str] = []
+    shown: list[str] = []
+    with bs.open_page(chromium, served_app, problems=problems, viewport=(1400, 1100)) as page:
+        page.get_by_test_id("stMetric").first.wait_for()
+        bs.open_from_sidebar(page, "Threshold Lab")
+        page.get_by_role("heading", name="Threshold Lab").first.wait_for()
+        card = bs.metric_card(page, "MQLs").first
+        card.wait_for()
+        shown.append(card.get_by_test_id("stMetricValue").inner_text())
+        page.get_by_text("Points, caps and fit rules of the draft").click()
+        page.get_by_text("Add a fit rule").wait_for()
+
+        def choose(label: str, option: str) -> None:
+            box = page.get_by_test_id("stSelectbox").filter(has_text=label).last
+            box.click()
+            page.keyboard.type(option.split(" (")[0])  # the list filters as one types
+            page.get_by_role("option", name=option, exact=True).click()
+            page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+
+        choose("Field", "Website visits (number)")
+        page.get_by_text("leads have a value: from").first.wait_for()
+        choose("Operator", "≥")
+
+        # the "Add a fit rule" box's inputs: its Points is the first so labelled (the behaviour
+        # box beside it has one too)
+        def enter(label: str, text: str) -> None:
+            field = page.get_by_label(label, exact=True).first
+            field.fill(text)
+            field.press("Enter")
+            page.wait_for_timeout(700)  # the rerun the entry starts
+            page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+            assert field.input_value() == f"{float(text):.2f}"
+
+        enter("Value", "15")
+        enter("Points", "60")
+        page.get_by_role("button", name="Add fit rule").click()
+        page.get_by_text("Website visits ≥ 15").first.wait_for()
+        # the rule's own points input shows the 60 given
+        assert (
+            page.get_by_test_id("stNumberInput")
+            .filter(has_text="Website visits ≥ 15")
+            .locator("input")
+            .input_value()
+            == "60.00"
+        )
+        page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+        page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')")
+        shown.append(
+            bs.metric_card(page, "MQLs").first.get_by_test_id("stMetricValue").inner_text()
+        )
+        problems += page.get_by_test_id("stException").all_inner_texts()
+        bs.screenshot_main(page, bs.ARTIFACTS / "lab_rule_editor.png")
+
+    # the same draft saved in a copy of the database: the SQL's MQLs over the same quarters
+    copy = tmp_path / "draft.duckdb"
+    shutil.copy(demo_db, copy)
+    con = db.connect(copy)
+    try:
+        current = definitions.current(con.cursor())
+        rule = definitions.FitRule("Website visits", 15.0, 60.0, op=">=")
+        draft = definitions.Definition(
+            name="with visits",
+            threshold=current.threshold,
+            half_life_days=current.half_life_days,
+            fit_rules=(*current.fit_rules, rule),
+            behaviour_rules=current.behaviour_rules,
+        )
+        definitions.save(con.cursor(), draft, QUARTERS[0], replace=True)
+        con.execute("checkpoint")
+    finally:
+        con.close()
+    assert not problems, problems
+    assert shown[0] == f"{cli_mqls(capsys, demo_db, current.threshold):,}"
+    assert shown[1] == f"{cli_mqls(capsys, copy, current.threshold):,}"
+    assert int(shown[1].replace(",", "")) > int(shown[0].replace(",", ""))
