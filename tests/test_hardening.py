@@ -246,3 +246,83 @@ def test_each_run_of_the_app_logs_the_servers_time_when_asked(monkeypatch, demo_
     monkeypatch.delenv(run_log.RUN_LOG_ENV)
     at.run()
     assert len(log.read_text().splitlines()) == 1  # unset: nothing more is written
+
+
+# ===== imports: a new database said, bad files named =====
+
+LEADS_CSV = "lead_id,created_at,channel\nL1,2026-01-01,search\n"
+
+
+def test_a_first_import_says_it_created_the_database_and_a_failed_one_leaves_none(tmp_path):
+    good = tmp_path / "leads.csv"
+    good.write_text(LEADS_CSV)
+    path = tmp_path / "new.duckdb"
+    done = run_cli("import", "--db", path, "--table", "leads", good)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == f"created new database {path}"
+    again = run_cli("import", "--db", path, "--table", "leads", good)
+    assert "created new database" not in again.stdout  # only the first time
+    # a mistyped --db whose import fails leaves no file behind
+    bad = tmp_path / "bad.csv"
+    bad.write_text("lead_id,created_at,channel\nL1,not a date,search\n")
+    typo = tmp_path / "tpyo.duckdb"
+    failed = run_cli("import", "--db", typo, "--table", "leads", bad)
+    assert failed.returncode != 0 and "created_at" in failed.stderr
+    assert not typo.exists() and not (tmp_path / "tpyo.duckdb.wal").exists()
+
+
+def test_a_line_longer_than_the_reader_takes_is_named_with_its_line_and_the_fix(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "huge.csv"
+    path.write_text(
+        "lead_id,created_at,channel,Note\n"
+        "L1,2026-01-01,search,short\n"
+        "L2,2026-01-02,search,also short\n"
+        "L3,2026-01-03,search," + "x" * 3_100_000 + "\n"
+    )
+    db_path = tmp_path / "f.duckdb"
+    done = run_cli("import", "--db", db_path, "--table", "leads", path)
+    assert_one_line_failure(
+        done,
+        f"{path}: line 4 is 3.1 MB long, more than the 2 MB a line may be (a huge cell?): "
+        "shorten it, or set FUNNELCAST_CSV_MAX_LINE_MB=5 and import again",
+    )
+    assert len(done.stderr) < 400  # not the cell itself
+    assert not db_path.exists()
+    monkeypatch.setenv("FUNNELCAST_CSV_MAX_LINE_MB", "5")
+    assert run_cli("import", "--db", db_path, "--table", "leads", path).returncode == 0
+    con = db.connect(db_path, read_only=True)
+    try:
+        length = con.execute(
+            "select length(text_value) from lead_attributes where lead_id = 'L3'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert length == [(3_100_000,)]
+
+
+@pytest.mark.parametrize(
+    ("content", "kind"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8, "a PNG image"),
+        (b"PK\x03\x04" + bytes(200), "a zip archive (or an Excel/Office file)"),
+        (b"SQLite format 3\x00" + bytes(200), "a SQLite file"),
+        (bytes(range(1, 32)) * 100, "a binary file"),
+    ],
+    ids=["png", "zip", "sqlite", "binary"],
+)
+def test_a_file_that_is_no_text_is_named_for_what_it_is(tmp_path, content, kind):
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    done = run_cli("import", "--db", tmp_path / "f.duckdb", "--table", "leads", path)
+    assert_one_line_failure(done, f"{path}: not a text file: it looks like {kind}")
+    assert "sniff" not in done.stderr
+
+
+def test_utf16_and_latin1_csv_files_are_still_text(tmp_path):
+    for encoding, name in (("utf-16", "u16.csv"), ("latin-1", "l1.csv")):
+        path = tmp_path / name
+        path.write_bytes(("lead_id,created_at,channel\nL1,2026-01-01,Café\n").encode(encoding))
+        done = run_cli("import", "--db", tmp_path / f"{name}.duckdb", "--table", "leads", path)
+        assert done.returncode == 0, done.stderr

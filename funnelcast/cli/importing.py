@@ -164,8 +164,11 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise db.FunnelcastError(f"{args.file}: no such file")
     large = args.file.is_file() and args.file.stat().st_size >= PROGRESS_BYTES
     progress = importer.Progress(ProgressBar() if large else None)
-    # A first import creates the database. A dry run writes nothing, so it can run beside an
-    # open dashboard; on a database not yet created it checks against an empty one.
+    # A first import creates the database, and says so on its first line; when it fails, the
+    # new file is removed again (a mistyped --db leaves nothing behind). A dry run writes
+    # nothing, so it can run beside an open dashboard; on a database not yet created it checks
+    # against an empty one.
+    created = False
     if args.dry_run:
         con = (
             db.connect(args.db, read_only=True)
@@ -173,6 +176,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             else db.connect(":memory:", create=True)
         )
     else:
+        created = not args.db.exists()
         con = db.connect(args.db, create=True)
     try:
         result = importer.import_file(
@@ -194,7 +198,22 @@ def cmd_import(args: argparse.Namespace) -> int:
                     f"{str(exc).splitlines()[0]}; it is completed the next time the database "
                     "is opened with room on the disk"
                 ) from None
-    finally:
+    except BaseException:
         con.close()
+        if created:
+            _remove_database(args.db)
+        raise
+    con.close()
+    if created:
+        print(f"created new database {args.db}")
     print(result.summary())
     return 0
+
+
+def _remove_database(path: Path) -> None:
+    """Remove a database file the failed import created, with its write-ahead log."""
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass

@@ -9,6 +9,9 @@ cleaned, to check a file); fast.TypedStaging puts the mapped fields typed in imp
 
 from __future__ import annotations
 
+import math
+import os
+import re
 from collections.abc import Callable
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
@@ -123,9 +126,44 @@ def _bom_encoding(path: Path) -> str | None:
     return None
 
 
+# The longest line a CSV may have, in MB (DuckDB's reader refuses longer ones): the default is
+# DuckDB's own; $FUNNELCAST_CSV_MAX_LINE_MB raises it for a file with a huge cell.
+MAX_LINE_ENV = "FUNNELCAST_CSV_MAX_LINE_MB"
+DEFAULT_MAX_LINE_MB = 2.0
+
+
+def max_line_bytes() -> int:
+    """Return the longest CSV line the reader takes, in bytes ($FUNNELCAST_CSV_MAX_LINE_MB)."""
+    text = os.environ.get(MAX_LINE_ENV, "").strip()
+    try:
+        mb = float(text) if text else DEFAULT_MAX_LINE_MB
+    except ValueError:
+        raise db.FunnelcastError(f"{MAX_LINE_ENV}={text!r} is not a number of MB") from None
+    if not 0 < mb <= 4096:
+        raise db.FunnelcastError(f"{MAX_LINE_ENV}={text!r} must be more than 0 and at most 4096")
+    return int(mb * 1_000_000)
+
+
+def not_text(path: Path) -> str | None:
+    """Return what a file given as CSV is when it is plainly no text (a PNG image, a zip
+    archive, a SQLite file, binary bytes), or None when it may be text."""
+    with path.open("rb") as handle:
+        head = handle.read(8192)
+    if head.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")):
+        return None  # a byte-order mark: UTF-8 or UTF-16 text
+    for signature, kind in db.FILE_SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 13))
+    if b"\x00" in head or controls > len(head) // 20:
+        return "a binary file"
+    return None
+
+
 def _csv_dialect(cur, path: Path, encoding: str) -> dict[str, Any]:
     """Return the delimiter, quote, escape and header DuckDB's sniffer finds in the file."""
-    row = cur.execute(sql.SNIFF_CSV, {"path": str(path), "encoding": encoding}).fetchall()[0]
+    params = {"path": str(path), "encoding": encoding, "max_line_size": max_line_bytes()}
+    row = cur.execute(sql.SNIFF_CSV, params).fetchall()[0]
     plain = lambda text: "" if text == "(empty)" else text  # noqa: E731
     return {
         "delim": plain(row[0]) or ",",
@@ -151,7 +189,12 @@ def _stage_csv(
     for encoding in encodings:
         try:
             dialect = _csv_dialect(cur, path, encoding)
-            params = {"path": str(path), "encoding": encoding, **dialect}
+            params = {
+                "path": str(path),
+                "encoding": encoding,
+                "max_line_size": max_line_bytes(),
+                **dialect,
+            }
             header = list(dialect["columns"])
             statement = staging.statement(tuple(header), sql.by_position, sql.CSV_READER)
             staging.run(cur, statement, params, progress)
@@ -172,8 +215,32 @@ def first_line(exc: Exception | None) -> str:
     return " ".join(lines[:2])[:300] if lines else text
 
 
+LONG_LINE = re.compile(r"Maximum line size of \d+ bytes exceeded")
+
+
+def _first_long_line(path: Path, limit: int) -> tuple[int, int] | None:
+    """Return the number and length of the file's first line longer than limit bytes (DuckDB's
+    own line numbers count from its reading blocks, not the file)."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            if len(line) > limit:
+                return number, len(line)
+    return None
+
+
 def _unreadable(path: Path, kind: str, exc: Exception | None) -> db.FunnelcastError:
-    """Return the error saying a file cannot be read as its kind, and why."""
+    """Return the error saying a file cannot be read as its kind, and why (a line longer than
+    the reader takes: which line, how long, and how to raise the limit)."""
+    limit = max_line_bytes()
+    found = _first_long_line(path, limit) if LONG_LINE.search(str(exc or "")) else None
+    if found:
+        line, size = found
+        need = max(math.ceil(size / 1_000_000) + 1, 3)
+        return db.FunnelcastError(
+            f"{path}: line {line} is {size / 1_000_000:.1f} MB long, more than the "
+            f"{limit / 1_000_000:g} MB a line may be (a huge cell?): shorten it, or set "
+            f"{MAX_LINE_ENV}={need} and import again"
+        )
     return db.FunnelcastError(f"{path}: cannot read it as {kind}: {first_line(exc)}")
 
 
@@ -258,6 +325,10 @@ def read_source(
         raise db.FunnelcastError(f"{path}: is a directory, not a file")
     if path.stat().st_size == 0:
         raise ImportProblems(str(path), ["the file is empty (0 bytes)"])
+    if kind == "csv" and (what := not_text(path)):
+        raise db.FunnelcastError(
+            f"{path}: not a text file: it looks like {what}; import a CSV, Parquet or .xlsx export"
+        )
     cur.execute(sql.drop_table(staging.table))
     encoding = delimiter = None
     if kind == "csv":

@@ -121,12 +121,12 @@ DELETE_META = "delete from meta where key = $k"
 
 SNIFF_CSV = (
     "select Delimiter, Quote, Escape, Columns from sniff_csv($path, encoding = $encoding, "
-    "header = true, all_varchar = true)"
+    "header = true, all_varchar = true, max_line_size = $max_line_size)"
 )
 CSV_READER = (
     "read_csv($path, header = true, auto_detect = false, columns = $columns, "
     "delim = $delim, quote = $quote, escape = $escape, encoding = $encoding, "
-    "null_padding = false)"
+    "null_padding = false, max_line_size = $max_line_size)"
 )
 PARQUET_READER = "read_parquet($path)"
 PARQUET_COLUMNS = f"describe select * from {PARQUET_READER}"
