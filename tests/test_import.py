@@ -1047,6 +1047,32 @@ def test_events_are_deduplicated_on_all_their_fields(db_file, tmp_path):
     ]
 
 
+def test_identical_events_match_one_to_one_on_every_path(db_file, tmp_path):
+    """One rule: identical events in a file are separate events, and a re-import matches them
+    one to one, whether the fingerprints settle it or every row is matched."""
+    three = csv(
+        tmp_path,
+        """
+        lead_id,occurred_at,event_type
+        L2,2026-02-05,webinar
+        L2,2026-02-05,webinar
+        L2,2026-02-05,webinar
+    """,
+        "three.csv",
+    )
+    one = csv(tmp_path, "lead_id,occurred_at,event_type\nL2,2026-02-05,webinar\n", "one.csv")
+    first = load(db_file, one, "events")
+    assert first.inserted == 1
+    # the table holds one, the file three: two are new (matched row by row, the table having
+    # other events the fingerprints do not settle)
+    second = load(db_file, three, "events")
+    assert (second.inserted, second.unchanged, second.repeated) == (2, 1, 2)
+    assert "2 rows repeat another row of the file exactly" in second.summary()
+    third = load(db_file, three, "events")
+    assert (third.inserted, third.unchanged) == (0, 3)
+    assert rows(db_file, "select count(*) from events where event_type = 'webinar'") == [(3,)]
+
+
 class Statements:
     """A cursor that notes every statement run through it."""
 

@@ -45,6 +45,7 @@ _NAMES = frozenset(
         ATTRIBUTES,
         "_row",
         "_bad",
+        "_copy",
         *_FIELDS,
         *(f"{prefix}_{name}" for prefix in "tvs" for name in _FIELDS),
     }
@@ -551,12 +552,29 @@ def _differs(names: Iterable[str], left: str = "e.") -> str:
 
 
 def new_events(names: Sequence[str]) -> str:
-    """Return the statement keeping in import_new the typed events no stored event matches."""
+    """Return the statement keeping in import_new the typed events no stored event matches.
+
+    Identical events are separate events (two opens in one second): rows match one to one,
+    so a file with n copies of an event the table holds k times adds n - k of them. Copies
+    are numbered within each set of identical rows, the stored ones only among those the
+    file has."""
+    columns = idents(names)
+    numbered = f"row_number() over (partition by {columns}) as {ident('_copy')}"
+    stored = (
+        f"select {columns}, {numbered} from events e "
+        f"where exists (select 1 from {ident(TYPED)} t where {_same(names)})"
+    )
     return create_temp(
         NEW,
-        f"select {idents(names)} from {ident(TYPED)} t "
-        f"where not exists (select 1 from events e where {_same(names)})",
+        f"select {columns} from (select {columns}, {numbered} from {ident(TYPED)}) t "
+        f"where not exists (select 1 from ({stored}) e "
+        f"where {_same(names)} and e.{ident('_copy')} = t.{ident('_copy')})",
     )
+
+
+def repeated_rows_count(names: Sequence[str]) -> str:
+    """Return the query counting the typed rows that repeat another row of the file exactly."""
+    return f"select count(*) - count(distinct {row_hash(names)}) from {ident(TYPED)}"
 
 
 def insert_all(table: str, names: Sequence[str], source: str) -> str:

@@ -10,9 +10,9 @@ Re-importing is idempotent. Keyed tables match rows by their key: leads by lead_
 stage_changes by (lead_id, stage, changed_at), spend by (period_start, channel, campaign),
 targets by quarter_start; a matching row whose mapped fields differ is updated (fields the file
 does not map are left alone), an identical one is left as it is. Events have no key: an event is
-identified by all its fields, so a file row identical to an event already stored is skipped
-(identical rows inside one new file are all loaded: two email opens in the same second happen);
-fingerprints (fingerprints.py) spare matching a re-imported file row by row.
+identified by all its fields, and identical events are separate events (two email opens in the
+same second happen): file rows match stored events one to one, so n copies in a file against k
+stored add n - k; fingerprints (fingerprints.py) spare matching a re-imported file row by row.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class ImportResult:
     attributes: tuple[Attribute, ...] = ()  # a leads file's columns kept as custom attributes
     not_loaded: tuple[str, ...] = ()  # another table's file: the columns no field takes
     recognised: tuple[tuple[str, str], ...] = ()  # (column, field) taken by its common header
+    repeated: int = 0  # events: rows that repeat another row of the file exactly
 
     def summary(self) -> str:
         """Return what happened: one line, then the kept custom attributes (with their types
@@ -71,6 +72,11 @@ class ImportResult:
             f"{self.inserted:,} new, {self.updated:,} updated, "
             f"{self.unchanged:,} already loaded ({self.seconds:.1f} s)"
         ]
+        if self.repeated:
+            lines.append(
+                f"  {self.repeated:,} rows repeat another row of the file exactly: each is an "
+                "event of its own (two opens in one second are two)"
+            )
         for column, name in self.recognised:
             lines.append(f"  {column!r} read as {name} (a common export header for it)")
         kept = [a for a in self.attributes if a.how != "empty"]
@@ -90,7 +96,13 @@ class ImportResult:
 
 
 def _write_events(
-    cur, p: Plan, progress: Progress, file_print: Fingerprint | None, *, dry_run: bool
+    cur,
+    p: Plan,
+    progress: Progress,
+    file_print: Fingerprint | None,
+    repeated: list[int],
+    *,
+    dry_run: bool,
 ) -> tuple[int, int, int]:
     """Insert the file's events not already stored; return the three counts.
 
@@ -100,10 +112,12 @@ def _write_events(
     fingerprint is the table's (the table is this file), or when the table still has the
     fingerprint recorded right after an import of rows with this very fingerprint. In every
     other case each row is matched against the stored events on all its fields, and an
-    import that adds rows records the two fingerprints for next time.
+    import that adds rows records the two fingerprints for next time. repeated[0] is set to
+    how many rows repeat another row of the file exactly (each is an event of its own).
     """
     fields = list(p.typed)
     rows = cur.execute(sql.count_rows(sql.TYPED)).fetchall()[0][0]
+    repeated[0] = cur.execute(sql.repeated_rows_count(fields)).fetchall()[0][0]
     if file_print is None:
         before = new_print = None
         inserted = rows
@@ -175,6 +189,7 @@ def _load(
     fast: bool,
     kept: Kept | None = None,
     sheet: str | None = None,
+    repeated: list[int] | None = None,
 ) -> tuple[tuple[int, int, int], tuple[Attribute, ...]] | None:
     """Check the staged rows and write them, in one transaction; return the three counts.
 
@@ -182,6 +197,7 @@ def _load(
     after rolling back: the caller then stages the file again as text, in order, and calls
     this again (fast=False), where validate names every problem with its row and column.
     """
+    repeated = repeated if repeated is not None else [0]
     if not dry_run:
         cur.execute(sql.BEGIN)
     try:
@@ -199,7 +215,7 @@ def _load(
             query = sql.typed_table(p.rows_sql(), p.typed, with_row=False)
             cur.execute(query, sql.bind(query, p.params))
         if p.spec.key is None:
-            counts = _write_events(cur, p, progress, file_print, dry_run=dry_run)
+            counts = _write_events(cur, p, progress, file_print, repeated, dry_run=dry_run)
         else:
             counts = _write_keyed(cur, p, mapping, progress, dry_run=dry_run)
         kept_attributes: tuple[Attribute, ...] = ()
@@ -264,6 +280,7 @@ def import_file(
             source = read_source(cur, Path(path), progress, sheet=sheet, staging=staging)
             assert staging.plan is not None  # staging made it from the header
             kept, extra = _kept_columns(cur, staging.plan, source, mapping)
+            repeated = [0]
             loaded = _load(
                 cur,
                 staging.plan,
@@ -275,6 +292,7 @@ def import_file(
                 fast=True,
                 kept=kept,
                 sheet=sheet,
+                repeated=repeated,
             )
             if loaded is None:
                 drop_staging(cur)
@@ -291,6 +309,7 @@ def import_file(
                     fast=False,
                     kept=kept,
                     sheet=sheet,
+                    repeated=repeated,
                 )
                 assert loaded is not None  # the full path never defers
             (inserted, updated, unchanged), kept_attributes = loaded
@@ -307,6 +326,7 @@ def import_file(
                 attributes=kept_attributes,
                 not_loaded=tuple(extra),
                 recognised=_recognised(staging.plan, source, mapping),
+                repeated=repeated[0],
             )
         except duckdb.Error as exc:
             raise db.FunnelcastError(
