@@ -18,6 +18,7 @@ import fixtures as fx
 import pytest
 
 from funnelcast.cli import main
+from funnelcast.data import db
 
 REPO = Path(__file__).resolve().parent.parent
 HEADLINE_KEYS = (
@@ -250,7 +251,7 @@ def bad_files(tmp_path_factory) -> dict[str, Path]:
     csv_file = folder / "leads.duckdb"
     csv_file.write_text("lead_id,created_at,channel\nada,2026-01-01,search\n")
     other_app = folder / "other_app.duckdb"
-    con = duckdb.connect(str(other_app))
+    con = db.open_duckdb(other_app)
     con.execute("create table orders (order_id integer, amount double)")
     con.close()
     return {

@@ -64,3 +64,23 @@ def test_the_tools_are_configured_in_pyproject(tool):
     config = tomllib.loads((REPO / "pyproject.toml").read_text())
     assert tool in config["tool"]
     assert any(dep.startswith(tool) for dep in config["dependency-groups"]["dev"])
+
+
+def test_every_duckdb_connection_refuses_to_fetch_or_load_extensions():
+    """Every connection the project opens (package, pages, benchmarks, tests) goes through
+    funnelcast.data.db (which sets SAFE_CONFIG) or names the settings itself: a raw
+    duckdb.connect would let a file that is not DuckDB's make DuckDB fetch code over the
+    network."""
+    places = [REPO / "app.py", *sorted((REPO / "pages").glob("*.py"))]
+    for folder in ("funnelcast", "benchmarks", "tests"):
+        places += sorted((REPO / folder).rglob("*.py"))
+    raw = [
+        f"{path.relative_to(REPO)}:{number}"
+        for path in places
+        if path != REPO / "funnelcast" / "data" / "db.py" and path != Path(__file__)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "duckdb.connect(" in line and "autoinstall_known_extensions" not in line
+    ]
+    assert raw == []
+    db_py = (REPO / "funnelcast" / "data" / "db.py").read_text(encoding="utf-8")
+    assert db_py.count("duckdb.connect(") == db_py.count("config=dict(SAFE_CONFIG)")

@@ -195,7 +195,7 @@ def to_version_3(con):
 def version_3_database(path):
     """Return the path of a schema-3 database (fit rules by equality, no custom attributes)."""
     new_database(path)
-    con = duckdb.connect(str(path))
+    con = db.open_duckdb(path)
     to_version_3(con)
     con.close()
     return path
@@ -204,7 +204,7 @@ def version_3_database(path):
 def version_2_database(path):
     """Return the path of a schema-2 database (no macros): one lead, one deal, one spend row."""
     new_database(path)
-    con = duckdb.connect(str(path))
+    con = db.open_duckdb(path)
     to_version_3(con)
     con.execute(LEAD_FIT_ATTRIBUTES_V2)
     macros = con.execute(
@@ -225,7 +225,7 @@ def version_2_database(path):
 def version_1_database(path):
     """Return the path of a schema-1 database: schema 2's, with the events' foreign key."""
     version_2_database(path)
-    con = duckdb.connect(str(path))
+    con = db.open_duckdb(path)
     con.execute("drop table events")
     con.execute(EVENTS_V1)
     con.executemany("insert into events values (?, ?, ?, ?, ?, ?)", EVENTS_V1_ROWS)
@@ -239,7 +239,7 @@ def version_1_database(path):
 
 def test_schema_1_events_lose_their_foreign_key_and_keep_every_row(tmp_path):
     path = version_1_database(tmp_path / "v1.duckdb")
-    old = duckdb.connect(str(path))
+    old = db.open_duckdb(path)
     with pytest.raises(duckdb.ConstraintException, match="foreign key"):
         old.execute(
             "insert into events (lead_id, occurred_at, event_type) "
@@ -293,7 +293,7 @@ def catalogue(con) -> dict[str, list[tuple]]:
 @pytest.mark.parametrize("old", [version_1_database, version_2_database])
 def test_a_migrated_database_is_made_as_a_fresh_one(tmp_path, old):
     path = old(tmp_path / "old.duckdb")
-    before = catalogue(duckdb.connect(str(path), read_only=True))
+    before = catalogue(db.open_duckdb(path, read_only=True))
     assert before["functions"] == []  # no macro before schema 3
     con = db.connect(path)
     fresh = db.connect(tmp_path / "fresh.duckdb", create=True)
@@ -378,12 +378,12 @@ def test_a_database_from_a_newer_funnelcast_is_refused(tmp_path):
 
 def test_a_foreign_duckdb_database_is_refused_and_left_alone(tmp_path):
     path = tmp_path / "other.duckdb"
-    other = duckdb.connect(str(path))
+    other = db.open_duckdb(path)
     other.execute("create table orders (id int)")
     other.close()
     with pytest.raises(db.FunnelcastError, match="not a Funnelcast database"):
         db.connect(path, create=True)
-    other = duckdb.connect(str(path))
+    other = db.open_duckdb(path)
     assert other.execute("select table_name from information_schema.tables").fetchall() == [
         ("orders",)
     ]
@@ -506,7 +506,7 @@ OLD_FIT_POINTS = {
 
 def with_old_definitions(path):
     """Add the journeys and the schema-3 definitions to an old database at path."""
-    con = duckdb.connect(str(path))
+    con = db.open_duckdb(path)
     fx.add_journeys(con, OLD_JOURNEYS)
     for definition_id, name, start, threshold, half_life, fit, behaviour in OLD_DEFINITIONS:
         con.execute(
@@ -573,7 +573,7 @@ def test_saved_versions_score_and_read_back_the_same_after_the_move_to_operators
     from funnelcast import definitions
 
     old = with_old_definitions(version_3_database(tmp_path / "v3.duckdb"))
-    raw = duckdb.connect(str(old))  # schema 3 as it was: its own lead_fit view and macros
+    raw = db.open_duckdb(old)  # schema 3 as it was: its own lead_fit view and macros
     before = scores_and_moments(raw)
     raw.close()
     con = db.connect(old)  # migrates to 4
@@ -591,7 +591,7 @@ def test_saved_versions_score_and_read_back_the_same_after_the_move_to_operators
 
     # a schema-2 database (no macros at all) with the same rows scores as the migrated 3
     old = with_old_definitions(version_2_database(tmp_path / "v2.duckdb"))
-    raw = duckdb.connect(str(old))
+    raw = db.open_duckdb(old)
     fit_before = [fx.rows(raw, "select * from lead_fit order by all")]
     raw.close()
     con = db.connect(old)

@@ -677,7 +677,7 @@ def test_cli_save_says_plainly_when_the_file_is_busy(writable, tmp_path):
         [
             sys.executable,
             "-c",
-            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True, config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); "
             "print('open', flush=True); sys.stdin.read()",
             str(writable),
         ],

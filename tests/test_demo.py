@@ -184,7 +184,7 @@ def test_history_ends_on_the_quarter_holding_end_even_mid_quarter(tmp_path):
 
 
 def test_quarters_follow_the_fiscal_year_of_the_database(tmp_path):
-    con = duckdb.connect(str(tmp_path / "x.duckdb"))
+    con = db.open_duckdb(tmp_path / "x.duckdb")
     db.create_schema(con, fiscal_year_start_month=2)
     demo.build_demo(con, leads=500, end=END)
     months = {r[0] for r in con.sql("select distinct month(period_start) from spend").fetchall()}

@@ -208,7 +208,7 @@ def writer(copy_db: Path):
         [
             sys.executable,
             "-c",
-            "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+            "import duckdb, sys; con = duckdb.connect(sys.argv[1], config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); "
             "print('open', flush=True); sys.stdin.read()",
             str(copy_db),
         ],
@@ -331,7 +331,7 @@ def count_events(path: Path) -> int:
 def many_events(tmp_path: Path) -> Path:
     """Return a CSV of 300,000 events of the demo's first 1,000 leads (about 13 MB)."""
     events = tmp_path / "events.csv"
-    con = duckdb.connect()
+    con = db.open_duckdb()
     con.execute(
         "copy (select 'L' || lpad(((i % 1000) + 1)::varchar, 7, '0') as lead_id, "
         "timestamp '2026-01-06' + to_seconds(i) as occurred_at, 'email_open' as event_type, "

@@ -174,7 +174,7 @@ def test_export_parquet_needs_no_spark_and_spark_says_which_extra(demo_db, tmp_p
 
 def schema_only_database(path: Path) -> Path:
     """Return a database made by running queries/schema.sql alone (no meta row, no macros)."""
-    con = duckdb.connect(str(path), config=dict(db.SAFE_CONFIG))
+    con = db.open_duckdb(path)
     con.execute(db.query_text("schema"))
     con.execute("insert into leads (lead_id, created_at, channel) values ('a', '2026-01-05', 's')")
     con.close()
@@ -195,7 +195,7 @@ def test_a_database_made_from_schema_sql_alone_is_completed_not_refused(tmp_path
 
 def test_tables_that_are_not_schema_sqls_are_still_not_a_funnelcast_database(tmp_path):
     path = tmp_path / "other.duckdb"
-    con = duckdb.connect(str(path), config=dict(db.SAFE_CONFIG))
+    con = db.open_duckdb(path)
     con.execute(db.query_text("schema"))
     con.execute("alter table leads add column colour varchar")
     con.close()

@@ -489,7 +489,7 @@ importer.import_file(con.cursor(), sys.argv[2], importer.Mapping("events"),
 
 def events_file(tmp_path: Path, count: int, leads: list[str]) -> Path:
     """Write a CSV of `count` events for the given leads, in time order."""
-    con = duckdb.connect()
+    con = db.open_duckdb()
     path = tmp_path / "events.csv"
     con.execute(
         "copy (select $leads[1 + (i % len($leads))::int] as lead_id, "
@@ -1516,7 +1516,7 @@ def test_cli_says_plainly_when_a_dashboard_holds_the_file(db_file, tmp_path):
             sys.executable,
             "-c",
             "import sys, time, duckdb; "
-            "con = duckdb.connect(sys.argv[1], read_only=True); print('open', flush=True); "
+            "con = duckdb.connect(sys.argv[1], read_only=True, config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); print('open', flush=True); "
             "time.sleep(60)",
             str(db_file),
         ],

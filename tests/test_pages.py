@@ -178,7 +178,7 @@ def test_an_unusable_database_gets_a_message_not_a_traceback(monkeypatch, tmp_pa
     if content is None:
         import duckdb
 
-        con = duckdb.connect(str(database))
+        con = db.open_duckdb(database)
         con.execute("create table something_else (x integer)")
         con.close()
     else:

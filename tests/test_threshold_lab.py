@@ -228,7 +228,7 @@ def test_saving_while_another_process_reads_the_file_says_so(monkeypatch, writab
     # Another process (a second dashboard, a CLI run) holding the file read-only.
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+         "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True, config={'autoinstall_known_extensions': False, 'autoload_known_extensions': False}); "
          "print('open', flush=True); sys.stdin.read()", str(writable_db)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

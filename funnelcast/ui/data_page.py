@@ -285,7 +285,7 @@ def import_command(
 
 def file_header(path: Path) -> importer.Source:
     """Return a file's columns, row count, encoding and delimiter (read in a scratch database)."""
-    con = duckdb.connect()
+    con = db.open_duckdb()
     try:
         return importer.read_source(con, Path(path))
     finally:
@@ -294,7 +294,7 @@ def file_header(path: Path) -> importer.Source:
 
 def preview(path: Path, mapping: importer.Mapping, rows: int = 20) -> pl.DataFrame:
     """Return the first rows of a file as the table would receive them (scratch database)."""
-    con = duckdb.connect()
+    con = db.open_duckdb()
     try:
         return importer.preview(con, Path(path), mapping, rows=rows)
     finally:
