@@ -288,3 +288,42 @@ def test_another_tables_file_names_the_columns_it_does_not_load(db_file, tmp_pat
     assert "not loaded (2 columns no events field takes): 'Browser', 'Campaign note'" in (
         result.summary()
     )
+
+
+def test_the_data_pages_table_of_other_columns_becomes_type_and_drop(db_file, tmp_path):
+    import polars as pl
+
+    from funnelcast.data import db
+    from funnelcast.ui import data_page
+
+    file = csv(tmp_path, LEADS)
+    con = db.connect(db_file, read_only=True)
+    try:
+        kept = importer.preview_attributes(con.cursor(), file, importer.Mapping("leads"))
+    finally:
+        con.close()
+    frame = data_page.attributes_frame(kept)
+    assert frame.select("Keep", "Column", "Type", "Found by", "Empty rows").rows() == [
+        (True, "Visits", "number", "its values", 1),
+        (True, "Newsletter", "yes/no", "its values", 0),
+        (True, "Last visit", "date", "its values", 1),
+        (True, "Job function", "text", "its values", 1),
+        (True, "Score note", "text", "its values", 1),
+        (False, "Empty col", "text", "empty in every row", 4),
+    ]
+    # the user unticks Score note and reads Visits as text: the mapping says so
+    edited = frame.with_columns(
+        pl.when(pl.col("Column") == "Score note")
+        .then(False)
+        .otherwise(pl.col("Keep"))
+        .alias("Keep"),
+        pl.when(pl.col("Column") == "Visits")
+        .then(pl.lit("text"))
+        .otherwise(pl.col("Type"))
+        .alias("Type"),
+    )
+    types, drop = data_page.attribute_choices(edited, kept)
+    assert (types, drop) == ({"Visits": "text"}, ("Score note",))
+    assert data_page.attribute_choices(edited.to_pandas(), kept) == (types, drop)
+    # and nothing was written by the preview
+    assert rows(db_file, "select count(*) from lead_attributes") == [(0,)]
