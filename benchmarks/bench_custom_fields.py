@@ -32,7 +32,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -42,6 +41,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_lab import peak_rss_mib, timed
 from results import machine, replace_section
 
 SECTION = "## Rules on any field: 1M leads, 20M events, 30 custom attributes"
@@ -53,18 +53,6 @@ TARGETS = {
     "suggest_s": 30.0,
 }
 NUMBERS, TEXTS, YES_NO, DATES = 10, 10, 5, 5
-
-
-def peak_rss_mib() -> float:
-    """Return this process's peak resident memory so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def timed(fn) -> tuple[float, object]:
-    """Return fn's wall time in seconds and its result."""
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
 
 
 def build(workdir: Path, leads: int) -> tuple[Path, Path]:

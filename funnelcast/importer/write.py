@@ -18,6 +18,7 @@ stored add n - k; fingerprints (fingerprints.py) spare matching a re-imported fi
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,36 +282,22 @@ def import_file(
             assert staging.plan is not None  # staging made it from the header
             kept, extra = _kept_columns(cur, staging.plan, source, mapping)
             repeated = [0]
-            loaded = _load(
+            load = functools.partial(
+                _load,
                 cur,
-                staging.plan,
-                source,
-                mapping,
-                progress,
+                mapping=mapping,
+                progress=progress,
                 now=now,
                 dry_run=dry_run,
-                fast=True,
                 kept=kept,
                 sheet=sheet,
                 repeated=repeated,
             )
+            loaded = load(staging.plan, source, fast=True)
             if loaded is None:
                 drop_staging(cur)
                 source = read_source(cur, Path(path), progress, sheet=sheet, mapping=mapping)
-                p = plan(mapping, source)
-                loaded = _load(
-                    cur,
-                    p,
-                    source,
-                    mapping,
-                    progress,
-                    now=now,
-                    dry_run=dry_run,
-                    fast=False,
-                    kept=kept,
-                    sheet=sheet,
-                    repeated=repeated,
-                )
+                loaded = load(plan(mapping, source), source, fast=False)
                 assert loaded is not None  # the full path never defers
             (inserted, updated, unchanged), kept_attributes = loaded
             progress.stage("done", 1.0)
