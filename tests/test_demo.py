@@ -10,7 +10,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from funnelcast import demo
+from funnelcast import definitions, demo
 from funnelcast.analytics.metrics import figures, funnel_by_quarter, sum_counts
 from funnelcast.core import periods
 from funnelcast.data import db
@@ -77,7 +77,7 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not(tmp_path):
 def test_a_fixed_seed_gives_the_same_demo_as_ever(tmp_path):
     # Held to what seed 7 built before the demo was split into its story and generators: a
     # change to a parameter, a generator or the order of the draws shows here.
-    con = build(tmp_path / "x.duckdb", leads=3_000, seed=7, end=END)
+    con = build(tmp_path / "x.duckdb", leads=3_000, seed=7, end=END, attributes=False)
     counts = {table: one(con, f"select count(*) from {table}") for table in TABLES}
     assert counts == {
         "leads": 3_000,
@@ -130,6 +130,54 @@ def test_a_fixed_seed_gives_the_same_demo_as_ever(tmp_path):
         },
         rel=1e-12,
     )
+
+
+def test_the_demo_carries_custom_attributes_its_definition_scores(tmp_path):
+    """The demo's lead-level fields (funnelcast.demo.attributes), from their own random
+    stream: the leads, events, spend and targets of a seed are those without them; only what
+    the default definition's three rules on them change (MQL moments, and the stages after
+    them) differs."""
+    with_them = build(tmp_path / "a.duckdb", leads=3_000, seed=7, end=END)
+    without = build(tmp_path / "b.duckdb", leads=3_000, seed=7, end=END, attributes=False)
+    for table in ("leads", "events", "spend"):
+        query = f"select sum(hash(*columns(*))) from {table}"
+        assert one(with_them, query) == one(without, query)
+    types = dict(with_them.sql("select attribute, value_type from lead_attribute_types").fetchall())
+    assert types == {
+        "Job function": "text",
+        "Website visits": "number",
+        "Newsletter opt-in": "yes/no",
+        "Do not contact": "yes/no",
+        "Last visit": "date",
+    }
+    known = dict(
+        with_them.sql("select attribute, count(*) from lead_attributes group by 1").fetchall()
+    )
+    assert known["Do not contact"] == known["Newsletter opt-in"] == 3_000
+    assert 0.85 * 3_000 < known["Job function"] < 0.95 * 3_000  # a tenth unknown
+    assert 0.75 * 3_000 < known["Website visits"] < 0.85 * 3_000  # a fifth unknown
+    # every lead with an event has a last visit: its latest event
+    assert one(
+        with_them,
+        "select count(*) from (select lead_id, max(occurred_at) as last from events group by 1) e "
+        "join lead_attributes a on a.lead_id = e.lead_id and a.attribute = 'Last visit' "
+        "where a.number_value = epoch(e.last)::bigint",
+    ) == one(with_them, "select count(distinct lead_id) from events")
+    rules = definitions.load(with_them, 1).fit_rules
+    assert [r.label for r in rules[-3:]] == [
+        "Do not contact=Yes",
+        "Job function is any of Marketing, Sales",
+        "Website visits ≥ 12",
+    ]
+    # no lead that asked not to be contacted is an MQL under the default definition
+    dq = one(
+        with_them,
+        "select count(*) from lead_attributes a join stage_changes s using (lead_id) "
+        "where a.attribute = 'Do not contact' and a.number_value = 1 and s.stage = 'mql'",
+    )
+    assert dq == 0
+    mqls = one(with_them, "select count(*) from stage_changes where stage = 'mql'")
+    assert mqls > one(without, "select count(*) from stage_changes where stage = 'mql'")
 
 
 def test_summary_counts_the_rows_written(demo20k):

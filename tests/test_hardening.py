@@ -326,3 +326,64 @@ def test_utf16_and_latin1_csv_files_are_still_text(tmp_path):
         path.write_bytes(("lead_id,created_at,channel\nL1,2026-01-01,Café\n").encode(encoding))
         done = run_cli("import", "--db", tmp_path / f"{name}.duckdb", "--table", "leads", path)
         assert done.returncode == 0, done.stderr
+
+
+# ===== the kinds of bad input the suite covers, counted =====
+
+# kind of bad input -> the test that feeds it and checks the outcome (module::test). The
+# README's reliability section states how many there are.
+BAD_INPUTS = {
+    "SQL injection in sidebar choices": "test_hostile::test_sidebar_choices_the_data_does_not_offer_fall_back_to_the_defaults",
+    "SQL injection in a draft name": "test_hostile::test_a_hostile_draft_name_is_saved_as_plain_text_and_nothing_else_changes",
+    "a hostile lead id to explain": "test_hostile::test_a_hostile_lead_id_to_explain_gets_a_message",
+    "a hostile definition file": "test_hostile::test_a_hostile_definition_toml_is_stored_verbatim",
+    "SQL in CLI filters": "test_hostile::test_cli_filters_with_sql_in_them_select_nothing_and_change_nothing",
+    "hostile file names, headers, cells, mapping fields": "test_hostile::test_hostile_file_name_headers_cells_and_mapping_fields_load_as_plain_text",
+    "a hostile date format": "test_hostile::test_a_hostile_date_format_is_a_format_that_matches_nothing",
+    "a mapping name escaping its folder": "test_hostile::test_a_saved_mapping_stays_in_the_mappings_folder",
+    "formula cells in downloads": "test_hardening::test_risky_cells_are_quoted_also_after_leading_whitespace",
+    "hostile channel names in the HTML review": "test_hostile::test_the_review_escapes_hostile_channel_names",
+    "oversized uploads": "test_hostile::test_uploads_are_bounded_by_the_server_and_the_page",
+    "a SQLite, Parquet, zip, CSV or empty file as the database": "test_hardening::test_each_kind_of_file_is_named_and_the_file_is_left_as_it_was",
+    "extension loading from a foreign file": "test_hardening::test_every_connection_refuses_to_fetch_or_load_extensions",
+    "a database of schema.sql alone": "test_hardening::test_a_database_made_from_schema_sql_alone_is_completed_not_refused",
+    "a missing database file": "test_faults::test_missing_file_cli",
+    "a read-only database file": "test_faults::test_read_only_file_cli_reads_it_and_refuses_to_write_it_plainly",
+    "a database locked by another process": "test_faults::test_locked_file_cli_says_it_is_in_use",
+    "a damaged database file": "test_faults::test_damaged_file_cli_says_it_cannot_be_read",
+    "a full disk while loading": "test_faults::test_disk_full_while_loading_writes_nothing_and_says_so",
+    "an import killed before its commit": "test_import::test_killed_after_inserting_before_commit_leaves_the_database_as_it_was",
+    "funnelcast import killed (kill -9) mid-load": "test_import::test_cli_killed_mid_load_leaves_the_database_as_it_was",
+    "a mistyped --db for import": "test_hardening::test_a_first_import_says_it_created_the_database_and_a_failed_one_leaves_none",
+    "a 10 MB cell": "test_hardening::test_a_line_longer_than_the_reader_takes_is_named_with_its_line_and_the_fix",
+    "binary garbage as a CSV": "test_hardening::test_a_file_that_is_no_text_is_named_for_what_it_is",
+    "an empty file, a header without rows": "test_import::test_empty_file",
+    "dates and numbers that do not parse": "test_import::test_unparseable_dates_and_numbers_name_row_and_column",
+    "duplicate keys in a file": "test_import::test_duplicate_keys",
+    "events of unknown leads": "test_import::test_events_and_stage_changes_of_unknown_leads",
+    "negative amounts": "test_import::test_negative_amounts",
+    "unknown stage names": "test_import::test_unknown_stage_names_from_the_file_and_from_set",
+    "dates in the future or implausibly old": "test_import::test_dates_in_the_future_or_implausibly_old",
+    "identical events in one file": "test_import::test_identical_events_match_one_to_one_on_every_path",
+    "unknown file types": "test_import::test_unknown_file_types_are_refused",
+    "custom attribute names that collide or run long": "test_import_attributes::test_bad_names_and_options_are_refused_and_nothing_is_written",
+    "hostile custom attribute names and values": "test_import_attributes::test_hostile_column_names_are_kept_exactly_and_run_nothing",
+    "bad fit rules (field, operator, value, bounds)": "test_rules::test_bad_rules_are_refused_in_one_line_and_nothing_is_saved",
+    "bad rules in a definition file, with file and line": "test_rules::test_bad_rules_in_a_file_are_refused_with_the_file_and_line",
+    "a reader that goes away (broken pipe)": "test_hardening::test_a_reader_that_goes_away_gets_no_traceback",
+}
+
+
+def test_each_kind_of_bad_input_has_its_test_and_the_readme_counts_them():
+    import ast
+
+    tests = Path(__file__).resolve().parent
+    missing = []
+    for where in BAD_INPUTS.values():
+        module, name = where.split("::")
+        tree = ast.parse((tests / f"{module}.py").read_text(encoding="utf-8"))
+        if name not in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}:
+            missing.append(where)
+    assert missing == []
+    readme = (tests.parent / "README.md").read_text(encoding="utf-8")
+    assert f"{len(BAD_INPUTS)} kinds of bad input" in readme

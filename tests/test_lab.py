@@ -154,7 +154,13 @@ def demo():
         reweighted,
         definition_id=4,
         effective_from="2031-01-01",
-        fit_rules=[(r.attribute, r.value, r.points, r.is_disqualifier) for r in current.fit_rules],
+        # the built-in `is` rules (the fixture writes rules as equality on text; the demo's
+        # rules on its custom attributes are scored by test_lab_rules)
+        fit_rules=[
+            (r.attribute, r.value, r.points, r.is_disqualifier)
+            for r in current.fit_rules
+            if r.op == "is" and r.attribute in definitions.BUILTIN_FIELDS
+        ],
         behaviour_rules=[(r.event_type, -abs(r.points), r.cap) for r in current.behaviour_rules],
     )
     fx.add_definitions(con, [reweighted, slower, penalties])

@@ -24,10 +24,10 @@ from funnelcast.definitions import Definition, FitRule, operators
 from funnelcast.demo import build_demo
 
 CUSTOM = {
-    "Visits": operators.NUMBER,
-    "Job function": operators.TEXT,
-    "Newsletter": operators.YES_NO,
-    "Last visit": operators.DATE,
+    "Visit count": operators.NUMBER,
+    "Role": operators.TEXT,
+    "Opted in": operators.YES_NO,
+    "Seen at": operators.DATE,
 }
 JOBS = ("Marketing", "Sales", "Engineering", "Finance", "Student")
 
@@ -42,13 +42,13 @@ def con():
     rows = []
     for lead in leads:
         if rng.random() < 0.8:
-            rows.append((lead, "Visits", None, float(rng.integers(0, 25))))
+            rows.append((lead, "Visit count", None, float(rng.integers(0, 25))))
         if rng.random() < 0.7:
-            rows.append((lead, "Job function", str(rng.choice(JOBS)), None))
+            rows.append((lead, "Role", str(rng.choice(JOBS)), None))
         if rng.random() < 0.9:
-            rows.append((lead, "Newsletter", None, float(rng.random() < 0.3)))
+            rows.append((lead, "Opted in", None, float(rng.random() < 0.3)))
         if rng.random() < 0.6:
-            rows.append((lead, "Last visit", None, base + float(rng.integers(0, 700)) * 86400))
+            rows.append((lead, "Seen at", None, base + float(rng.integers(0, 700)) * 86400))
     con.executemany(
         "insert into lead_attribute_types (attribute, value_type) values (?, ?)",
         list(CUSTOM.items()),
@@ -60,29 +60,29 @@ def con():
 
 RULE_SETS = {
     "numbers": (
-        FitRule("Visits", 5, 10, op=">="),
-        FitRule("Visits", (10, 20), 7.5, op="between"),
-        FitRule("Visits", 2, -4, op="<"),
+        FitRule("Visit count", 5, 10, op=">="),
+        FitRule("Visit count", (10, 20), 7.5, op="between"),
+        FitRule("Visit count", 2, -4, op="<"),
         FitRule("company_size", 200, 6, op=">"),
     ),
     "texts": (
-        FitRule("Job function", ("Marketing", "Sales"), 12, op="is any of"),
-        FitRule("Job function", "eng", 5, op="starts with"),
-        FitRule("Job function", None, -3, op="is unknown"),
+        FitRule("Role", ("Marketing", "Sales"), 12, op="is any of"),
+        FitRule("Role", "eng", 5, op="starts with"),
+        FitRule("Role", None, -3, op="is unknown"),
         FitRule("channel", ("paid_search", "events"), 4, op="is none of"),
         FitRule("industry", "soft", 3, op="contains"),
         FitRule("seniority", "director", 9),
     ),
     "yes/no and dates": (
-        FitRule("Newsletter", "Yes", 8),
-        FitRule("Newsletter", "No", 0, True),
-        FitRule("Last visit", dt.date(2026, 1, 1), 6, op="after"),
-        FitRule("Last visit", 30, 4, op="within"),
+        FitRule("Opted in", "Yes", 8),
+        FitRule("Opted in", "No", 0, True),
+        FitRule("Seen at", dt.date(2026, 1, 1), 6, op="after"),
+        FitRule("Seen at", 30, 4, op="within"),
         FitRule("created_at", dt.date(2025, 6, 1), 2, op="before"),
-        FitRule("Last visit", None, 1, op="is known"),
+        FitRule("Seen at", None, 1, op="is known"),
     ),
     "per unit": (
-        FitRule("Visits", None, 2, op="per unit", cap=20),
+        FitRule("Visit count", None, 2, op="per unit", cap=20),
         FitRule("company_size", None, 0.01, op="per unit"),
     ),
 }
@@ -116,7 +116,7 @@ def test_a_rule_of_zero_points_changes_no_score(con):
     cur = con.cursor()
     base = saved(cur, RULE_SETS["numbers"], "2031Q2")
     m = lab.materialise_for(cur, base)
-    zero = FitRule("Job function", ("Marketing",), 0, op="is any of")
+    zero = FitRule("Role", ("Marketing",), 0, op="is any of")
     with_zero = Definition(
         name="zero",
         threshold=base.threshold,
@@ -131,7 +131,7 @@ def test_a_rule_of_zero_points_changes_no_score(con):
 
 def test_widening_a_between_never_removes_an_mql(con):
     cur = con.cursor()
-    base = saved(cur, (FitRule("Visits", (8, 12), 70, op="between"),), "2031Q3")
+    base = saved(cur, (FitRule("Visit count", (8, 12), 70, op="between"),), "2031Q3")
     m = lab.materialise_for(cur, base)
     found = []
     for low, high in ((8, 12), (6, 12), (6, 15), (None, 15), (None, 1000)):
@@ -139,7 +139,7 @@ def test_widening_a_between_never_removes_an_mql(con):
             name="wider",
             threshold=base.threshold,
             half_life_days=base.half_life_days,
-            fit_rules=(FitRule("Visits", (low, high), 70, op="between"),),
+            fit_rules=(FitRule("Visit count", (low, high), 70, op="between"),),
             behaviour_rules=base.behaviour_rules,
         )
         found.append(set(lab.moments_frame(m, lab.mql_moments(m, d, 65))["lead_id"]))
@@ -151,9 +151,9 @@ def test_fields_are_read_once_and_shared_with_a_half_life_copy(con):
     cur = con.cursor()
     definition = saved(cur, RULE_SETS["per unit"], "2031Q4")
     m = lab.materialise_for(cur, definition)
-    visits = m.field_store.values["Visits"]
+    visits = m.field_store.values["Visit count"]
     lab.read_fields_for(m, cur, definition)
-    assert m.field_store.values["Visits"] is visits
+    assert m.field_store.values["Visit count"] is visits
     slower = lab.with_half_life(m, 75)
     assert slower.field_store is m.field_store
 
@@ -166,11 +166,11 @@ def test_a_rule_on_a_field_not_read_or_not_there_is_named(con):
         name="visits",
         threshold=base.threshold,
         half_life_days=base.half_life_days,
-        fit_rules=(FitRule("Visits", 3, 5, op=">"),),
+        fit_rules=(FitRule("Visit count", 3, 5, op=">"),),
         behaviour_rules=base.behaviour_rules,
     )
-    if "Visits" not in m.field_store.values:
-        with pytest.raises(lab.FieldNotLoaded, match="'Visits' is not read"):
+    if "Visit count" not in m.field_store.values:
+        with pytest.raises(lab.FieldNotLoaded, match="'Visit count' is not read"):
             lab.score(m, on_visits)
     lab.read_fields_for(m, cur, on_visits)
     lab.score(m, on_visits).release()

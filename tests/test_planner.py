@@ -29,8 +29,10 @@ from funnelcast.analytics import metrics
 from funnelcast.core import formats
 from funnelcast.core.periods import parse_quarter
 from funnelcast.data import db
-from funnelcast.demo import build_demo
+from funnelcast.demo import build_demo, build_file
 from funnelcast.planner import ChannelHistory, History, PlanError, Target
+
+DEMO_LEADS, DEMO_SEED = 6_000, 7  # as conftest builds demo_db
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -542,13 +544,16 @@ def test_rate_intervals_cover_the_planted_rates_about_as_often_as_they_claim(tmp
         finally:
             con.close()
         for row in post.iter_rows(named=True):
-            truth = planted[(row["rate"], row["channel"])]
+            truth = planted.get((row["rate"], row["channel"]))
+            if truth is None:  # no mature SQL of the channel: no planted rate to compare with
+                continue
             checks += 1
             for level in hits:
                 hits[level] += row[f"low_{level}"] <= truth <= row[f"high_{level}"]
 
-    # 12 seeds x 8 channels x 2 rates: the binomial sd of a 90% hit rate is under 2.2 points
-    assert checks == 192
+    # 12 seeds x 8 channels x 2 rates, but for a channel without a mature SQL in a small demo:
+    # the binomial sd of a 90% hit rate is under 2.2 points
+    assert 180 <= checks <= 192
     assert 0.80 <= hits[90] / checks <= 0.97, hits
     assert 0.68 <= hits[80] / checks <= 0.90, hits
 
@@ -763,7 +768,17 @@ def test_plan_json_has_the_promised_keys(capsys, demo_db):
     assert out["expected_mqls_current_definition"] == pytest.approx(sum(recorded.values()) / 4)
 
 
-def test_the_seeded_demo_plans_as_it_did_before_scipy_took_over_the_tails(capsys, demo_db):
+@pytest.fixture(scope="module")
+def plain_demo_db(tmp_path_factory) -> Path:
+    """Return the seed-7 demo as it was before its custom attributes (the figures held below
+    were taken on it)."""
+    path = tmp_path_factory.mktemp("plain") / "demo.duckdb"
+    build_file(path, leads=DEMO_LEADS, seed=DEMO_SEED, attributes=False)
+    return path
+
+
+def test_the_seeded_demo_plans_as_it_did_before_scipy_took_over_the_tails(capsys, plain_demo_db):
+    demo_db = plain_demo_db
     # Held to what the hand-written incomplete beta gave on the seed-7 demo: the random stream
     # is the same, so the MQLs for each level are identical and the odds agree far inside
     # Monte Carlo noise (1e-9 relative, 1e-12 absolute).

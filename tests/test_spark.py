@@ -146,7 +146,7 @@ def duck_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("spark") / "lake.duckdb"
     con = db.connect(path, create=True)
     try:
-        build_demo(con, leads=400, seed=3)
+        build_demo(con, leads=400, seed=3, attributes=False)  # its own attributes below
         add_journeys(con, EDGE_JOURNEYS)
         add_custom_attributes(con)
         definitions.save(con, RULES_DEFINITION, "2030Q1", replace=True)

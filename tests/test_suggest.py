@@ -461,7 +461,7 @@ def test_the_draft_is_a_definition_of_readable_rules_within_bounds(demo_suggesti
     assert draft.half_life_days == 30.0 and draft.threshold >= 0
     assert draft.name == suggest.DRAFT_NAME and draft.definition_id is None
     for rule in draft.fit_rules:
-        assert rule.attribute in definitions.BUILTIN_FIELDS
+        assert rule.attribute in demo_suggestion.fields  # a built-in field or custom attribute
         assert rule.op in ("is", "is any of", "is none of", "between", "is unknown", "is known")
         assert -100 <= rule.points <= 100 and isinstance(rule.is_disqualifier, bool)
     # company size is learnt as bands of employees, not only as the size band's values

@@ -312,18 +312,18 @@ def test_adding_a_rule_twice_is_refused_with_a_reason():
 @pytest.fixture
 def visits_db(writable_db: Path) -> Path:
     """Return a copy of the demo database whose leads have a custom number attribute,
-    'Website visits' (0 to 19, seeded; a fifth unknown), as a leads import keeps one."""
+    'Site sessions' (0 to 19, seeded; a fifth unknown), as a leads import keeps one."""
     con = db.connect(writable_db)
     try:
         leads = [r[0] for r in con.execute("select lead_id from leads order by 1").fetchall()]
         rng = np.random.default_rng(8)
         rows = [
-            (lead, "Website visits", None, float(rng.integers(0, 20)))
+            (lead, "Site sessions", None, float(rng.integers(0, 20)))
             for lead in leads
             if rng.random() < 0.8
         ]
         con.execute(
-            "insert into lead_attribute_types values ('Website visits', 'number', null, null)"
+            "insert into lead_attribute_types values ('Site sessions', 'number', null, null)"
         )
         con.executemany("insert into lead_attributes values (?, ?, ?, ?)", rows)
         con.execute("checkpoint")
@@ -336,9 +336,9 @@ def test_a_rule_on_a_custom_number_field_is_built_in_the_editor(monkeypatch, vis
     at = open_lab(monkeypatch, visits_db)
     start = int(metric(at, "MQLs").replace(",", ""))
     field = at.selectbox(key="lab_new_fit_field")
-    assert "Website visits (number)" in field.options  # shown with its type
+    assert "Site sessions (number)" in field.options  # shown with its type
     assert "company_size (number)" in field.options
-    field.set_value("Website visits").run()
+    field.set_value("Site sessions").run()
     op = at.selectbox(key="lab_new_fit_op_number")
     assert op.options == ["is", "<", "≤", ">", "≥", "between", "is known", "is unknown", "per unit"]
     captions = " ".join(c.value for c in at.caption)
@@ -348,16 +348,16 @@ def test_a_rule_on_a_custom_number_field_is_built_in_the_editor(monkeypatch, vis
     at.number_input(key="lab_new_fit_points_number").set_value(60.0).run()
     at.button(key="lab_add_fit").click().run()
     assert not at.exception and not at.error
-    rule = definitions.FitRule("Website visits", 15.0, 60.0, False, op=">=")
+    rule = definitions.FitRule("Site sessions", 15.0, 60.0, False, op=">=")
     assert rule in at.session_state["lab_base"].fit_rules
-    assert at.number_input(key=tl.fit_key(rule, "points")).label == "Website visits ≥ 15"
+    assert at.number_input(key=tl.fit_key(rule, "points")).label == "Site sessions ≥ 15"
     more = int(metric(at, "MQLs").replace(",", ""))
     assert more > start
     # the same count as the SQL gives once the draft is saved
     con = db.connect(visits_db, read_only=True)
     try:
         hit = con.execute(
-            "select count(*) from lead_attributes where attribute = 'Website visits' "
+            "select count(*) from lead_attributes where attribute = 'Site sessions' "
             "and number_value >= 15"
         ).fetchall()[0][0]
     finally:
@@ -378,7 +378,7 @@ def test_a_rule_on_a_custom_number_field_is_built_in_the_editor(monkeypatch, vis
     at.button(key="lab_add_fit").click().run()
     assert not at.exception
     assert (
-        definitions.FitRule("Website visits", None, 2.0, False, op="per unit", cap=20.0)
+        definitions.FitRule("Site sessions", None, 2.0, False, op="per unit", cap=20.0)
         in at.session_state["lab_base"].fit_rules
     )
     assert int(metric(at, "MQLs").replace(",", "")) > more

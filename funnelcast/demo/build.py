@@ -35,13 +35,16 @@ def build_demo(
     seed: int = 7,
     end: dt.date = dt.date(2026, 9, 30),
     engagement: float = 1.0,
+    attributes: bool = True,
 ) -> dict:
     """Fill an empty Funnelcast database with the demo history; return row counts and timings.
 
     History covers the 12 fiscal quarters up to the one holding `end`, through the end of the
     day `end`. All of it is written in one transaction: on failure the database stays empty.
     engagement scales how many events a lead has after its first (1: about 12 in all; the
-    benchmarks use more to reach 20 events per lead).
+    benchmarks use more to reach 20 events per lead). attributes=False leaves out the custom
+    attributes and the default definition's rules on them: the demo as it was before them
+    (every other table of a seed is the same either way but for what those rules change).
     """
     if leads < 1:
         raise ValueError(f"leads must be at least 1, not {leads}")
@@ -64,7 +67,7 @@ def build_demo(
         tick = time.perf_counter()
         people = make_leads(rng_leads, leads, start_us, end_us)
         events = make_events(rng_events, people, end_us, engagement)
-        attributes = make_attributes(rng_attributes, people, events)
+        custom = make_attributes(rng_attributes, people, events) if attributes else None
         timings["generate"] = time.perf_counter() - tick
 
         cur.execute("begin transaction")
@@ -73,13 +76,14 @@ def build_demo(
             lead_ids = lead_id_column(leads)
             _insert(cur, "leads", leads_table(people, lead_ids))
             _insert(cur, "events", events_table(events, lead_ids))
-            _insert(cur, "lead_attributes", attributes_table(attributes, lead_ids))
-            cur.executemany(
-                "insert into lead_attribute_types (attribute, value_type, source_file) "
-                "values (?, ?, 'demo')",
-                list(ATTRIBUTE_TYPES.items()),
-            )
-            insert_definition(cur, quarters[0].start)
+            if custom is not None:
+                _insert(cur, "lead_attributes", attributes_table(custom, lead_ids))
+                cur.executemany(
+                    "insert into lead_attribute_types (attribute, value_type, source_file) "
+                    "values (?, ?, 'demo')",
+                    list(ATTRIBUTE_TYPES.items()),
+                )
+            insert_definition(cur, quarters[0].start, with_attributes=custom is not None)
             timings["insert"] = time.perf_counter() - tick
 
             tick = time.perf_counter()
@@ -158,6 +162,7 @@ def build_file(
     seed: int = 7,
     engagement: float = 1.0,
     replace: bool = False,
+    attributes: bool = True,
 ) -> dict:
     """Build the demo database in a temporary file beside target, then move it into place.
 
@@ -177,7 +182,9 @@ def build_file(
     try:
         con = db.connect(tmp_name, create=True)
         try:
-            summary = build_demo(con, leads=leads, seed=seed, engagement=engagement)
+            summary = build_demo(
+                con, leads=leads, seed=seed, engagement=engagement, attributes=attributes
+            )
             con.execute("checkpoint")
         finally:
             con.close()
