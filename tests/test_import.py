@@ -1102,7 +1102,7 @@ def load_noting(path: Path, file: Path, **mapping) -> tuple[importer.ImportResul
 
 def matched_row_by_row(statements: list[str]) -> bool:
     """Return whether an import matched its rows against the stored events one by one."""
-    return any("not exists (select 1 from events e" in s for s in statements)
+    return any('"import_new"' in s and "from events e" in s for s in statements)
 
 
 def events_fingerprint(path: Path) -> tuple[int, int]:
