@@ -22,8 +22,10 @@ read_as as (
             then try_cast(replace(replace(text_value, '.', ''), ',', '.') as double)
             else try_cast(text_value as double)
         end as number_value,
-        coalesce(try_cast(text_value as timestamptz), try_cast(text_value as timestamp))
-            as date_value,
+        -- dates are tried only on what is no number (casting text to a time is the dear part)
+        case when number_value is null then
+            coalesce(try_cast(text_value as timestamptz), try_cast(text_value as timestamp))
+        end as date_value,
     from long
 ),
 
@@ -34,7 +36,6 @@ final as (
         count(*) filter (where list_contains($yes_no, lower(text_value))) as yes_no_values,
         count(*) filter (where isfinite(number_value)) as number_values,
         count(*) filter (where date_value is not null) as date_values,
-        count(distinct text_value) as distinct_values,
     from read_as
     group by column_name
 )

@@ -11,7 +11,7 @@ Threshold Lab (lab.weights) both score through it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,21 +105,31 @@ def fit_of(
     values: dict[str, FieldValues],
     created_s: np.ndarray | None,
     n_leads: int,
+    hits: MutableMapping[tuple, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return per lead the fit points of normalised rules and whether a rule disqualifies it
-    (created_s: creation in epoch seconds, for `within`); values holds each rule's field."""
+    (created_s: creation in epoch seconds, for `within`); values holds each rule's field.
+
+    hits: where each rule's matches are kept by what it matches (FitRule.key, not its points),
+    so that a change of points alone matches nothing again (the Threshold Lab passes one)."""
     fit = np.zeros(n_leads)
     disqualified = np.zeros(n_leads, dtype=bool)
     for rule in rules:
         field = values[rule.attribute]
-        compiled = operators.compile_rule(field.field_type, rule.op, rule.value)
-        hit = rule_hits(compiled, field, created_s)
+        hit = hits.get(rule.key) if hits is not None else None
+        if hit is None:
+            compiled = operators.compile_rule(field.field_type, rule.op, rule.value)
+            hit = rule_hits(compiled, field, created_s)
+            if hits is not None:
+                hit.flags.writeable = False
+                hits[rule.key] = hit
         if rule.is_disqualifier:
             disqualified |= hit
         elif rule.op == operators.PER_UNIT:
             assert field.numbers is not None
-            gained = rule.points * np.where(hit, field.numbers, 0.0)
-            fit += gained if rule.cap is None else np.minimum(gained, rule.cap)
-        else:
-            fit += np.where(hit, rule.points, 0.0)
+            gained = np.where(hit, field.numbers, 0.0)
+            gained *= rule.points
+            fit += gained if rule.cap is None else np.minimum(gained, rule.cap, out=gained)
+        elif rule.points:
+            np.add(fit, rule.points, out=fit, where=hit)
     return fit, disqualified

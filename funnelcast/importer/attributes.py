@@ -293,9 +293,9 @@ def load(
         "no_words": no,
         "decimal_comma": kept.decimal_comma,
     }
+    cur.execute(sql.STAGE_ATTRIBUTE_VALUES, params)
     unread = {
-        row[0]: (int(row[1]), row[2])
-        for row in cur.execute(sql.ATTRIBUTES_UNREAD, params).fetchall()
+        row[0]: (int(row[1]), row[2]) for row in cur.execute(sql.ATTRIBUTES_UNREAD).fetchall()
     }
     chosen = [
         Attribute(
@@ -315,7 +315,7 @@ def load(
         names = params["attributes"]
         progress.stage("writing", None)
         cur.execute(sql.DELETE_ATTRIBUTE_ROWS, {"attributes": names})
-        cur.execute(sql.INSERT_ATTRIBUTE_ROWS, params)
+        cur.execute(sql.INSERT_ATTRIBUTE_ROWS)
         cur.execute(
             sql.UPSERT_ATTRIBUTE_TYPES,
             {"attributes": names, "value_types": params["value_types"], "file": str(path)},

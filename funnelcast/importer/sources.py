@@ -344,5 +344,5 @@ def read_source(
 
 def drop_staging(cur) -> None:
     """Drop the importer's temporary tables."""
-    for name in (sql.RAW, sql.TYPED, sql.NEW, sql.ATTRIBUTES):
+    for name in (sql.RAW, sql.TYPED, sql.NEW, sql.ATTRIBUTES, sql.ATTRIBUTE_VALUES):
         cur.execute(sql.drop_table(name))

@@ -43,6 +43,7 @@ _NAMES = frozenset(
         NEW,
         FRAME,
         ATTRIBUTES,
+        "import_attribute_values",
         "_row",
         "_bad",
         "_copy",
@@ -190,10 +191,14 @@ def attribute_staging(
     return create_temp(ATTRIBUTES, f"select {picked} from {source}")
 
 
-# the rows of queries/import_attribute_rows.sql that did not read as their type, per attribute
+# a leads file's custom attribute values read as their types, once (queries/
+# import_attribute_rows.sql): the values that did not read are counted from it, the rest written
+ATTRIBUTE_VALUES = "import_attribute_values"
+STAGE_ATTRIBUTE_VALUES = (
+    f"create or replace temp table {ATTRIBUTE_VALUES} as {db.query_text('import_attribute_rows')}"
+)
 ATTRIBUTES_UNREAD = (
-    "select attribute, count(*), min(written) "
-    f"from ({db.query_text('import_attribute_rows')}) "
+    f"select attribute, count(*), min(written) from {ATTRIBUTE_VALUES} "
     "where text_value is null and number_value is null group by attribute"
 )
 # a re-import replaces the file's leads' values of the attributes the file carries
@@ -204,7 +209,7 @@ DELETE_ATTRIBUTE_ROWS = (
 INSERT_ATTRIBUTE_ROWS = (
     "insert into lead_attributes "
     "select lead_id, attribute, text_value, number_value "
-    f"from ({db.query_text('import_attribute_rows')}) "
+    f"from {ATTRIBUTE_VALUES} "
     "where text_value is not null or number_value is not null"
 )
 # an attribute's row says which file first gave it its type (a re-import leaves it as it is)

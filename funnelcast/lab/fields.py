@@ -23,6 +23,8 @@ from funnelcast.definitions import Definition, operators
 from funnelcast.definitions.fields import BUILTIN_FIELDS, custom_fields
 from funnelcast.definitions.values import FieldValues, field_values
 
+HITS_KEPT = 48  # rules' match masks kept per history (one byte a lead each)
+
 
 class FieldNotLoaded(ValueError):
     """A fit rule names a field the history has not read (call load_fields first)."""
@@ -34,7 +36,20 @@ class FieldStore:
 
     types: dict[str, str] = field(default_factory=dict)  # every field rules may name
     values: dict[str, FieldValues] = field(default_factory=dict)
+    # each rule's matches by what it matches (FitRule.key), the last HITS_KEPT: a change of a
+    # rule's points matches nothing again
+    hits: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def kept_hits(self) -> dict[tuple, np.ndarray]:
+        """Return the matches kept, after forgetting the oldest beyond HITS_KEPT (sessions may
+        add at once: a dict's single operations are atomic under the GIL)."""
+        while len(self.hits) > HITS_KEPT:
+            try:
+                self.hits.pop(next(iter(self.hits)), None)
+            except (RuntimeError, StopIteration):  # another session changed it meanwhile
+                break
+        return self.hits
 
     @property
     def nbytes(self) -> int:

@@ -141,7 +141,9 @@ def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.nd
             normalised_rule(r, {**types, **{k: v.field_type for k, v in values.items()}})
             for r in others
         ]
-        extra, ruled_out = fit_of(read, values, m.created_us / 1e6, m.n_leads)
+        extra, ruled_out = fit_of(
+            read, values, m.created_us / 1e6, m.n_leads, m.field_store.kept_hits()
+        )
         disqualified |= ruled_out
         fit = np.where(disqualified, -np.inf, fit + extra)
     fit.flags.writeable = False
