@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import funnelcast.importer.attribute_sql as attribute_sql
 import funnelcast.importer.sql as sql
 from funnelcast.data import db
 from funnelcast.definitions import fields, operators
@@ -217,7 +218,7 @@ class AttributeStaging:
     def statement(self, header: tuple[str, ...], value: Callable[[int], str], source: str) -> str:
         """Return the staging statement (value(i): column i of source)."""
         positions = [i for i, _ in self.kept.columns]
-        return sql.attribute_staging(self.kept.lead_column, positions, value, source)
+        return attribute_sql.attribute_staging(self.kept.lead_column, positions, value, source)
 
     def run(self, cur, statement: str, params: AbcMapping[str, Any], progress: Progress) -> None:
         """Run the staging statement; params: the reader's."""
@@ -293,9 +294,10 @@ def load(
         "no_words": no,
         "decimal_comma": kept.decimal_comma,
     }
-    cur.execute(sql.STAGE_ATTRIBUTE_VALUES, params)
+    cur.execute(attribute_sql.STAGE_ATTRIBUTE_VALUES, params)
     unread = {
-        row[0]: (int(row[1]), row[2]) for row in cur.execute(sql.ATTRIBUTES_UNREAD).fetchall()
+        row[0]: (int(row[1]), row[2])
+        for row in cur.execute(attribute_sql.ATTRIBUTES_UNREAD).fetchall()
     }
     chosen = [
         Attribute(
@@ -314,10 +316,10 @@ def load(
     if not dry_run:
         names = params["attributes"]
         progress.stage("writing", None)
-        cur.execute(sql.DELETE_ATTRIBUTE_ROWS, {"attributes": names})
-        cur.execute(sql.INSERT_ATTRIBUTE_ROWS)
+        cur.execute(attribute_sql.DELETE_ATTRIBUTE_ROWS, {"attributes": names})
+        cur.execute(attribute_sql.INSERT_ATTRIBUTE_ROWS)
         cur.execute(
-            sql.UPSERT_ATTRIBUTE_TYPES,
+            attribute_sql.UPSERT_ATTRIBUTE_TYPES,
             {"attributes": names, "value_types": params["value_types"], "file": str(path)},
         )
     return tuple(chosen)

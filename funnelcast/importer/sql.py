@@ -31,6 +31,7 @@ TYPED = "import_typed"  # the mapped fields typed, ready to be written
 NEW = "import_new"  # events of a file that are not stored yet
 FRAME = "import_frame"  # an Excel sheet registered as a view while it is staged
 ATTRIBUTES = "import_attributes"  # a leads file's lead ids and other columns, cleaned text
+ATTRIBUTE_VALUES = "import_attribute_values"  # their values typed (attribute_sql)
 FILE_ROW = "rowid + 2"  # a staged row's line in the file (the header is line 1)
 
 _FIELDS = {f.name for spec in TABLES.values() for f in spec.fields}
@@ -43,7 +44,7 @@ _NAMES = frozenset(
         NEW,
         FRAME,
         ATTRIBUTES,
-        "import_attribute_values",
+        ATTRIBUTE_VALUES,
         "_row",
         "_bad",
         "_copy",
@@ -176,50 +177,6 @@ def staging_select(
         f"{clean(value(i)) if cleaned else value(i)} as {staged(i)}" for i in columns
     )
     return f"select {picked} from {source}"
-
-
-def attribute_staging(
-    lead_column: int, columns: Iterable[int], value: Callable[[int], str], source: str
-) -> str:
-    """Return the statement staging a leads file's lead id (cleaned, as lead_id) and the
-    columns kept as custom attributes (cleaned, c0, c1, …) into import_attributes; the
-    queries import_attribute_profile and import_attribute_rows read it."""
-    picked = ", ".join(
-        [f"{clean(value(lead_column))} as {ident('lead_id')}"]
-        + [f"{clean(value(i))} as {staged(i)}" for i in columns]
-    )
-    return create_temp(ATTRIBUTES, f"select {picked} from {source}")
-
-
-# a leads file's custom attribute values read as their types, once (queries/
-# import_attribute_rows.sql): the values that did not read are counted from it, the rest written
-ATTRIBUTE_VALUES = "import_attribute_values"
-STAGE_ATTRIBUTE_VALUES = (
-    f"create or replace temp table {ATTRIBUTE_VALUES} as {db.query_text('import_attribute_rows')}"
-)
-ATTRIBUTES_UNREAD = (
-    f"select attribute, count(*), min(written) from {ATTRIBUTE_VALUES} "
-    "where text_value is null and number_value is null group by attribute"
-)
-# a re-import replaces the file's leads' values of the attributes the file carries
-DELETE_ATTRIBUTE_ROWS = (
-    "delete from lead_attributes where list_contains($attributes, attribute) "
-    f"and lead_id in (select lead_id from {ident(ATTRIBUTES)})"
-)
-INSERT_ATTRIBUTE_ROWS = (
-    "insert into lead_attributes "
-    "select lead_id, attribute, text_value, number_value "
-    f"from {ATTRIBUTE_VALUES} "
-    "where text_value is not null or number_value is not null"
-)
-# an attribute's row says which file first gave it its type (a re-import leaves it as it is)
-UPSERT_ATTRIBUTE_TYPES = (
-    "insert or replace into lead_attribute_types "
-    "select attribute, value_type, $file, current_localtimestamp() from ("
-    "select unnest($attributes) as attribute, unnest($value_types) as value_type) as typed "
-    "where not exists (select 1 from lead_attribute_types as t "
-    "where t.attribute = typed.attribute and t.value_type = typed.value_type)"
-)
 
 
 # ===== parsing: text -> typed values =====
