@@ -513,14 +513,21 @@ def _differs(names: Iterable[str], left: str = "e.") -> str:
     return " or ".join(f"{left}{ident(n)} is distinct from t.{ident(n)}" for n in names) or "false"
 
 
-def new_events(names: Sequence[str]) -> str:
+def new_events(names: Sequence[str], *, repeats: bool) -> str:
     """Return the statement keeping in import_new the typed events no stored event matches.
 
     Identical events are separate events (two opens in one second): rows match one to one,
-    so a file with n copies of an event the table holds k times adds n - k of them. Copies
-    are numbered within each set of identical rows, the stored ones only among those the
-    file has."""
+    so a file with n copies of an event the table holds k times adds n - k of them. When the
+    file repeats no row, a file row is new exactly when no stored event is the same (a plain
+    anti-join); otherwise copies are numbered within each set of identical rows, the stored
+    ones only among those the file has (a window over them: dearer, so only then)."""
     columns = idents(names)
+    if not repeats:
+        return create_temp(
+            NEW,
+            f"select {columns} from {ident(TYPED)} t "
+            f"where not exists (select 1 from events e where {_same(names)})",
+        )
     numbered = f"row_number() over (partition by {columns}) as {ident('_copy')}"
     stored = (
         f"select {columns}, {numbered} from events e "

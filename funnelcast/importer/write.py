@@ -128,7 +128,7 @@ def _write_events(
         before = table_fingerprint(cur, p.spec.name, fields)
         if file_print == before or recorded_fingerprints(cur) == (file_print, before):
             return 0, 0, rows
-        progress.run(cur, sql.new_events(fields), {}, "checking")
+        progress.run(cur, sql.new_events(fields, repeats=repeated[0] > 0), {}, "checking")
         new_print = table_fingerprint(cur, sql.NEW, fields)
         inserted = new_print.rows
         source = sql.NEW
