@@ -382,3 +382,35 @@ def test_a_rule_on_a_custom_number_field_is_built_in_the_editor(monkeypatch, vis
         in at.session_state["lab_base"].fit_rules
     )
     assert int(metric(at, "MQLs").replace(",", "")) > more
+
+
+def test_a_rule_on_the_demos_date_field_starts_at_its_median_day(monkeypatch, demo_db):
+    at = open_lab(monkeypatch, demo_db)
+    at.selectbox(key="lab_new_fit_field").set_value("Last visit").run()
+    assert at.selectbox(key="lab_new_fit_op_date").options == [
+        "before",
+        "after",
+        "between",
+        "within N days of creation",
+        "is known",
+        "is unknown",
+    ]
+    at.selectbox(key="lab_new_fit_op_date").set_value("after").run()
+    con = db.connect(demo_db, read_only=True)
+    try:
+        median = con.execute(
+            "select to_timestamp(quantile_cont(number_value, 0.5))::date from lead_attributes "
+            "where attribute = 'Last visit'"
+        ).fetchall()[0][0]
+    finally:
+        con.close()
+    assert at.date_input(key="lab_new_fit_value_date").value == median
+    at.button(key="lab_add_fit").click().run()
+    assert not at.exception and not at.warning
+    (added,) = [r for r in at.session_state["lab_base"].fit_rules if r.attribute == "Last visit"]
+    assert (added.attribute, added.op, added.value, added.points) == (
+        "Last visit",
+        "after",
+        median,
+        10.0,
+    )

@@ -24,7 +24,7 @@ next scoring writes over them; a scoring never released is simply garbage collec
 
 from funnelcast.lab._fast import BIAS, DAY_US, NEVER, SCORE_BITS, Released
 from funnelcast.lab.explain import explain_score, lead_checks
-from funnelcast.lab.fields import FieldNotLoaded, field_types
+from funnelcast.lab.fields import FieldNotLoaded
 from funnelcast.lab.history import (
     FIT_ATTRIBUTES,
     Materialised,
@@ -62,7 +62,6 @@ from funnelcast.lab.weights import (
 __all__ = [
     "BIAS",
     "FieldNotLoaded",
-    "field_types",
     "fit_values",
     "read_fields",
     "read_fields_for",

@@ -20,7 +20,7 @@ import numpy as np
 
 from funnelcast.data import db
 from funnelcast.definitions import Definition, operators
-from funnelcast.definitions.fields import BUILTIN_FIELDS, custom_fields
+from funnelcast.definitions.fields import lead_fields
 from funnelcast.definitions.values import FieldValues, field_values
 
 HITS_KEPT = 48  # rules' match masks kept per history (one byte a lead each)
@@ -57,11 +57,6 @@ class FieldStore:
         return sum(v.nbytes for v in list(self.values.values()))
 
 
-def field_types(cur: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Return every field a rule may name, with its type (built-in ones first)."""
-    return {**BUILTIN_FIELDS, **custom_fields(cur)}
-
-
 def named_fields(definitions: Iterable[Definition]) -> set[str]:
     """Return the fields the definitions' fit rules name."""
     return {rule.attribute for d in definitions for rule in d.fit_rules}
@@ -74,7 +69,7 @@ def load_fields(
     a name that is no field of the database is left for the rule check to name."""
     with store.lock:
         if not store.types:
-            store.types.update(field_types(cur))
+            store.types.update(lead_fields(cur))
         wanted = sorted(n for n in set(names) if n in store.types and n not in store.values)
         if not wanted:
             return

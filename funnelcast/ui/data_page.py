@@ -21,6 +21,7 @@ from funnelcast.analytics import metrics
 from funnelcast.core import formats
 from funnelcast.data import db
 from funnelcast.data.context import DataContext
+from funnelcast.definitions import operators
 
 DATA_TABLES = ("leads", "events", "stage_changes", "spend", "targets")
 # What a table gives when it is loaded: said where it is missing.
@@ -301,7 +302,7 @@ def preview(path: Path, mapping: importer.Mapping, rows: int = 20) -> pl.DataFra
         con.close()
 
 
-ATTRIBUTE_TYPES = ("number", "date", "yes/no", "text")
+ATTRIBUTE_TYPES = (operators.NUMBER, operators.DATE, operators.YES_NO, operators.TEXT)
 
 
 def attribute_preview(

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from funnelcast import definitions, lab
+from funnelcast import definitions
 from funnelcast.data import db
 from funnelcast.definitions import FitRule, operators
 from funnelcast.lab import rule_editor as editor
@@ -29,7 +29,7 @@ TOP_VALUES = 50
 @st.cache_data(show_spinner=False)
 def _fields(_cur: duckdb.DuckDBPyConnection, key: str) -> dict[str, str]:
     """Return every field a rule may name with its type, cached on the data."""
-    return lab.field_types(_cur)
+    return definitions.lead_fields(_cur)
 
 
 def lead_fields(database: Database) -> dict[str, str]:
@@ -61,7 +61,8 @@ def _date(value: Any) -> dt.date | None:
     """Return an epoch-seconds summary figure as a date (None stays None)."""
     if value is None:
         return None
-    return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=float(value))).date()
+    moment = operators.moment_of(float(value))
+    return moment.date() if isinstance(moment, dt.datetime) else moment
 
 
 def add_fit_rule_inputs(database: Database, on_add: Callable[[], None]) -> None:
