@@ -359,3 +359,30 @@ def test_cached_functions_load_from_the_cache(tmp_path: Path):
     assert runs[0][0] == runs[1][0]
     assert runs[0][1:] == ["0", "1"]  # compiled and saved
     assert runs[1][1:] == ["1", "0"]  # loaded
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(0, 40_000),
+    days=st.integers(0, 5000),
+    first_day=st.integers(0, 20_000),
+    low=st.integers(-(1 << 43), (1 << 43) - 1),
+    span=st.integers(0, 1 << 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+@example(n=20_000, days=91, first_day=1000, low=-1, span=300_000_000, seed=1)
+@example(n=20_000, days=0, first_day=7, low=5, span=0, seed=2)  # all keys alike
+def test_sort_keys_sorts_as_numpy(n, days, first_day, low, span, seed):
+    """The radix sort of record keys gives numpy's sort, for any span of days and bounds
+    (including the unscored -BIAS lows and keys all alike)."""
+    from funnelcast.lab._fast import BIAS, SCORE_BITS, sort_keys
+
+    rng = np.random.default_rng(seed)
+    day = rng.integers(first_day, first_day + days + 1, n)
+    high = min(low + span, (1 << 43) - 1)
+    bound = rng.integers(low, high + 1, n)
+    bound[::9] = -BIAS
+    keys = (day << SCORE_BITS) + BIAS + bound
+    got = keys.copy()
+    sort_keys(got)
+    assert np.array_equal(got, np.sort(keys))

@@ -84,8 +84,8 @@ class Records:
         if not self.key_sorted[i]:
             with self.sort_locks[i]:
                 if not self.key_sorted[i]:
-                    self.key_lo[i].sort()
-                    self.key_hi[i].sort()
+                    _fast.sort_keys(self.key_lo[i])
+                    _fast.sort_keys(self.key_hi[i])
                     self.key_sorted[i] = True
         return self.key_quarter[i], self.key_lo[i], self.key_hi[i]
 

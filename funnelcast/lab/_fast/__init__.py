@@ -6,6 +6,7 @@ made fast lives here:
   _nrt=False) and their Python entry points record_highs, crossings and check_scores;
 - simd: the hand-written 8-lane LLVM vector type the vector scoring loop keeps its sums in;
 - layout: events sorted per lead and laid out as checks and event groups; fit points per lead;
+- sorting: a quarter's record keys sorted by radix on the bits they use;
 - counting: what a threshold move counts (buckets, histograms, SQL counts, who moves);
 - buffers: the BufferPool a history's scorings take their arrays from, and the Lease by which
   a scoring holds them until its owner releases it;
@@ -37,6 +38,7 @@ from funnelcast.lab._fast.kernels import (
     record_highs,
 )
 from funnelcast.lab._fast.layout import count_layout, fill_layout, fit_points, sort_events
+from funnelcast.lab._fast.sorting import sort_keys
 from funnelcast.lab._fast.switch import ENV, enabled
 
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "record_highs",
     "scatter",
     "sort_events",
+    "sort_keys",
     "sql_counts",
     "sql_histograms",
 ]
