@@ -1,9 +1,10 @@
--- lab_field_values.sql: the values of chosen lead fields (built-in or custom) the Threshold Lab
--- scores fit rules on, as lead_field_values (queries/shared.sql) holds them.
--- Grain: one row per lead and chosen field it has a value for; lead_key numbers the leads from
--- 0 in lead_id order, as lab_leads.sql's lead_index does. text_value for text fields;
--- number_value for numbers, dates (epoch seconds) and yes/no (1 / 0).
--- Parameters: $fields (varchar[]): the fields to read.
+-- lab_field_values.sql: one lead field's values (built-in or custom), as lead_field_values
+-- (queries/shared.sql) holds them, for the Threshold Lab's fit rules.
+-- Grain: one row per lead that has a value for the field; lead_key numbers the leads from 0 in
+-- lead_id order, as lab_leads.sql's lead_index does. text_value for text fields; number_value
+-- for numbers, dates (epoch seconds) and yes/no (1 / 0).
+-- One field a query: at 1M leads all of a definition's fields at once held twice the memory.
+-- Parameters: $field (varchar): the field to read.
 
 with
 
@@ -17,12 +18,11 @@ numbered as (
 final as (
     select
         numbered.lead_key,
-        field_values.field,
         field_values.text_value,
         field_values.number_value,
     from lead_field_values as field_values
     join numbered on numbered.lead_id = field_values.lead_id
-    where list_contains($fields::varchar[], field_values.field)
+    where field_values.field = $field
 )
 
 select * from final

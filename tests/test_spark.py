@@ -298,7 +298,12 @@ QUERY_PARAMS: dict[str, list[dict]] = {
             event_caps=[None, 20.0],
         )
     ],
-    "lab_field_values": [dict(fields=["TotalVisits", "Job Function", "industry", "created_at"])],
+    "lab_field_values": [
+        dict(field="TotalVisits"),
+        dict(field="Job Function"),
+        dict(field="industry"),
+        dict(field="created_at"),
+    ],
     "field_top_values": [dict(field="Job Function", limit=3), dict(field="industry", limit=50)],
     "field_number_range": [
         dict(field="TotalVisits"),

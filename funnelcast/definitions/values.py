@@ -54,34 +54,41 @@ def field_values(
     by_field = {
         str(key[0]): part for key, part in values.partition_by("field", as_dict=True).items()
     }
-    out = {}
-    for name, field_type in fields.items():
-        part = by_field.get(name)
-        known = np.zeros(n_leads, dtype=bool)
-        if part is None:
-            part = values.clear()
-        keys = part["lead_key"].to_numpy()
-        known[keys] = True
-        if field_type == operators.TEXT:
-            texts = part["text_value"].drop_nulls().unique().sort()
-            codes = np.full(n_leads, -1, dtype=np.int32)
-            coded = part.select(
-                "lead_key",
-                pl.col("text_value").replace_strict(
-                    texts, pl.int_range(texts.len(), eager=True), default=-1, return_dtype=pl.Int32
-                ),
-            )
-            codes[coded["lead_key"].to_numpy()] = coded["text_value"].to_numpy()
-            known &= codes >= 0
-            out[name] = FieldValues(
-                name, field_type, known, codes=codes, texts=texts.to_numpy().astype(object)
-            )
-        else:
-            numbers = np.full(n_leads, np.nan)
-            numbers[keys] = part["number_value"].cast(pl.Float64).to_numpy()
-            known &= ~np.isnan(numbers)
-            out[name] = FieldValues(name, field_type, known, numbers=numbers)
-    return out
+    return {
+        name: one_field(name, field_type, by_field.get(name), n_leads)
+        for name, field_type in fields.items()
+    }
+
+
+def one_field(name: str, field_type: str, part: pl.DataFrame | None, n_leads: int) -> FieldValues:
+    """Return one field's FieldValues from its rows (lead_key, text_value, number_value; None
+    or no rows: no lead has a value)."""
+    known = np.zeros(n_leads, dtype=bool)
+    if part is None:
+        part = pl.DataFrame(
+            {"lead_key": [], "text_value": [], "number_value": []},
+            schema={"lead_key": pl.Int64, "text_value": pl.String, "number_value": pl.Float64},
+        )
+    keys = part["lead_key"].to_numpy()
+    known[keys] = True
+    if field_type == operators.TEXT:
+        texts = part["text_value"].drop_nulls().unique().sort()
+        codes = np.full(n_leads, -1, dtype=np.int32)
+        coded = part.select(
+            "lead_key",
+            pl.col("text_value").replace_strict(
+                texts, pl.int_range(texts.len(), eager=True), default=-1, return_dtype=pl.Int32
+            ),
+        )
+        codes[coded["lead_key"].to_numpy()] = coded["text_value"].to_numpy()
+        known &= codes >= 0
+        return FieldValues(
+            name, field_type, known, codes=codes, texts=texts.to_numpy().astype(object)
+        )
+    numbers = np.full(n_leads, np.nan)
+    numbers[keys] = part["number_value"].cast(pl.Float64).to_numpy()
+    known &= ~np.isnan(numbers)
+    return FieldValues(name, field_type, known, numbers=numbers)
 
 
 def rule_hits(

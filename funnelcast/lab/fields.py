@@ -21,7 +21,7 @@ import numpy as np
 from funnelcast.data import db
 from funnelcast.definitions import Definition, operators
 from funnelcast.definitions.fields import lead_fields
-from funnelcast.definitions.values import FieldValues, field_values
+from funnelcast.definitions.values import FieldValues, one_field
 
 HITS_KEPT = 48  # rules' match masks kept per history (one byte a lead each)
 
@@ -65,7 +65,7 @@ def named_fields(definitions: Iterable[Definition]) -> set[str]:
 def load_fields(
     store: FieldStore, cur: duckdb.DuckDBPyConnection, names: Iterable[str], n_leads: int
 ) -> None:
-    """Read the named fields into the store, those not read yet (one query for them all);
+    """Read the named fields into the store, those not read yet (a query each);
     a name that is no field of the database is left for the rule check to name."""
     with store.lock:
         if not store.types:
@@ -73,9 +73,11 @@ def load_fields(
         wanted = sorted(n for n in set(names) if n in store.types and n not in store.values)
         if not wanted:
             return
-        rows = db.run(cur, "lab_field_values", fields=wanted)
-        loaded = field_values(rows, {n: store.types[n] for n in wanted}, n_leads)
-        store.values.update(loaded)
+        for name in wanted:  # one at a time: all at once held twice the memory at 1M leads
+            rows = db.run(cur, "lab_field_values", field=name)
+            store.values[name] = one_field(name, store.types[name], rows, n_leads)
+            del rows
+        db.release_cached_blocks(cur)  # the attributes' blocks DuckDB kept after the scans
 
 
 def coded_values(name: str, codes: np.ndarray, values: tuple[str, ...]) -> FieldValues:
