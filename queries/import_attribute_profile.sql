@@ -5,6 +5,9 @@
 -- already null), which the importer stages; a column with no value has no row.
 -- Parameters: $yes_no (the words yes/no fields are written in, lowercase), $decimal_comma
 -- (numbers written 1.234,56).
+-- date_values is exact only where it matters: a column whose first rows (1,000) already hold
+-- a value that is neither a number nor a date cannot be all dates, so its values are not cast
+-- to a time (the dear part: over 30M values, 70% of the query) and it counts fewer.
 
 with
 
@@ -14,19 +17,44 @@ long as (
     into name column_name value text_value
 ),
 
-read_as as (
+-- the first rows, whose text values tell the columns that cannot be dates
+probe as (
     select
         column_name,
-        text_value,
+        bool_and(
+            coalesce(try_cast(text_value as timestamptz), try_cast(text_value as timestamp))
+                is not null
+        ) as may_be_date,
+    from (
+        unpivot (select * from import_attributes limit 1000)
+        on columns(* exclude (lead_id))
+        into name column_name value text_value
+    )
+    where (
         case when $decimal_comma
             then try_cast(replace(replace(text_value, '.', ''), ',', '.') as double)
             else try_cast(text_value as double)
+        end
+    ) is null
+    group by column_name
+),
+
+read_as as (
+    select
+        long.column_name,
+        long.text_value,
+        case when $decimal_comma
+            then try_cast(replace(replace(long.text_value, '.', ''), ',', '.') as double)
+            else try_cast(long.text_value as double)
         end as number_value,
-        -- dates are tried only on what is no number (casting text to a time is the dear part)
-        case when number_value is null then
-            coalesce(try_cast(text_value as timestamptz), try_cast(text_value as timestamp))
+        -- dates are tried only on what is no number, in columns that may be dates
+        case when number_value is null and coalesce(probe.may_be_date, true) then
+            coalesce(
+                try_cast(long.text_value as timestamptz), try_cast(long.text_value as timestamp)
+            )
         end as date_value,
     from long
+    left join probe on probe.column_name = long.column_name
 ),
 
 final as (

@@ -327,3 +327,29 @@ def test_the_data_pages_table_of_other_columns_becomes_type_and_drop(db_file, tm
     assert data_page.attribute_choices(edited.to_pandas(), kept) == (types, drop)
     # and nothing was written by the preview
     assert rows(db_file, "select count(*) from lead_attributes") == [(0,)]
+
+
+def test_a_column_is_a_date_only_if_every_row_is_past_the_first_thousand(db_file, tmp_path):
+    """The profile casts to a time only the columns whose first 1,000 rows may be dates: a
+    text past row 1,000 still makes the column text, one in the first rows spares the casts,
+    and a column of dates in every row stays a date."""
+    lines = ["lead_id,created_at,channel,Late text,Early text,All dates,Numbers then dates"]
+    for i in range(1500):
+        day = f"2026-01-{1 + i % 28:02d}"
+        late = "soon" if i == 1400 else day
+        early = "soon" if i == 3 else day
+        mixed = str(i) if i < 1200 else day  # numbers are no dates: text
+        lines.append(f"D{i},2026-01-01,search,{late},{early},{day},{mixed}")
+    path = tmp_path / "dates.csv"
+    path.write_text("\n".join(lines) + "\n")
+    result = load(db_file, path, "leads")
+    assert result.inserted == 1500
+    assert types(db_file) == {
+        "Late text": "text",
+        "Early text": "text",
+        "All dates": "date",
+        "Numbers then dates": "text",
+    }
+    stored = attributes(db_file)
+    assert stored[("D1400", "Late text")] == ("soon", None)
+    assert stored[("D5", "All dates")] == (None, epoch("2026-01-06"))
