@@ -10,6 +10,7 @@ import polars as pl
 
 from funnelcast import charts
 from funnelcast.analytics.metrics import figures
+from funnelcast.core.currency import USD, Currency
 
 
 def result_with(mqls: int, sal: int, sql: int, customers: int) -> dict:
@@ -87,11 +88,24 @@ def channel_rows(**values: float | None) -> list[dict]:
 
 
 def test_channels_without_spend_read_no_spend_rather_than_zero():
-    fig = charts.cost_per_mql(channel_rows(email=120.0, referral=None), colors={})
+    fig = charts.cost_per_mql(channel_rows(email=120.0, referral=None), colors={}, currency=USD)
 
     (trace,) = fig.data
-    assert list(trace.text) == ["120", "no spend"]
+    assert list(trace.text) == ["$120", "no spend"]
     assert list(trace.y) == [120.0, 0]
+
+
+def test_cost_per_mql_carries_the_currency_on_labels_hovers_and_ticks():
+    fig = charts.cost_per_mql(channel_rows(email=12_500.0), colors={}, currency=Currency("EUR"))
+
+    (trace,) = fig.data
+    assert list(trace.text) == ["€12.5k"]
+    assert trace.hovertemplate[0].startswith("email: €12.5k")
+    assert (fig.layout.yaxis.tickprefix, fig.layout.yaxis.ticksuffix) == ("€", "")
+
+    fig = charts.cost_per_mql(channel_rows(email=710.0), colors={}, currency=Currency("PLN"))
+    assert list(fig.data[0].text) == ["710 PLN"]
+    assert (fig.layout.yaxis.tickprefix, fig.layout.yaxis.ticksuffix) == ("", " PLN")
 
 
 def test_roi_is_a_percentage_coloured_by_sign():
@@ -113,7 +127,7 @@ def test_one_outlier_is_cut_at_the_axis_top_and_keeps_its_true_label():
 
 
 def test_highlighting_a_channel_fades_the_others():
-    fig = charts.cost_per_mql(channel_rows(a=1.0, b=2.0), colors={}, highlight="b")
+    fig = charts.cost_per_mql(channel_rows(a=1.0, b=2.0), colors={}, currency=USD, highlight="b")
 
     assert list(fig.data[0].marker.opacity) == [0.35, 1.0]
 

@@ -1,7 +1,8 @@
 """Plotly figures of the ROI page and the quarterly review: ROI and cost per stage per channel,
 the attribution models side by side, and the payback of each quarter's spend.
 
-Each builder takes rows of funnelcast.roi.report and returns a Figure; none reads the database.
+Each builder takes rows of funnelcast.roi.report and the database's currency, and returns a
+Figure whose amounts (labels, hovers, axis ticks) carry the currency; none reads the database.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from funnelcast.charts import (
     quarter_axis,
 )
 from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 
 STAGE_COSTS = (
     ("cost_per_lead", "per lead"),
@@ -49,6 +51,7 @@ def roi_by_channel(
     rows: list[dict[str, Any]],
     *,
     model_label: str,
+    currency: Currency,
     previous_label: str | None = None,
     year_ago_label: str | None = None,
 ) -> go.Figure:
@@ -78,7 +81,11 @@ def roi_by_channel(
             textposition="outside",
             cliponaxis=False,
             customdata=[
-                [formats.money(r["spend"]), formats.money(r["revenue"]), _roi_text(r["roi"])]
+                [
+                    formats.money(r["spend"], currency),
+                    formats.money(r["revenue"], currency),
+                    _roi_text(r["roi"]),
+                ]
                 for r in rows
             ],
             hovertemplate="%{x}: ROI %{customdata[2]}<br>spend %{customdata[0]} · revenue "
@@ -114,7 +121,7 @@ def roi_by_channel(
     return fig
 
 
-def cost_per_stage(rows: list[dict[str, Any]]) -> go.Figure:
+def cost_per_stage(rows: list[dict[str, Any]], *, currency: Currency) -> go.Figure:
     """Return the cost per lead, MQL, SQL and customer of each channel (log scale)."""
     fig = _figure("Cost per stage, by channel (log scale)", 360)
     with_spend = [r for r in rows if r["spend"] > 0]
@@ -127,7 +134,7 @@ def cost_per_stage(rows: list[dict[str, Any]]) -> go.Figure:
                 y=[r[key] for r in with_spend],
                 marker=dict(color=colour),
                 hovertemplate=[
-                    f"{r['channel']}: {formats.money(r[key])} {label}<extra></extra>"
+                    f"{r['channel']}: {formats.money(r[key], currency)} {label}<extra></extra>"
                     if r[key] is not None
                     else f"{r['channel']}: none reached the stage<extra></extra>"
                     for r in with_spend
@@ -135,12 +142,20 @@ def cost_per_stage(rows: list[dict[str, Any]]) -> go.Figure:
             )
         )
     fig.update_layout(barmode="group", bargap=0.2)
-    fig.update_yaxes(type="log", title_text="spend ÷ count", tickformat="~s")
+    fig.update_yaxes(
+        type="log",
+        title_text="spend ÷ count",
+        tickformat="~s",
+        tickprefix=currency.prefix,
+        ticksuffix=currency.suffix,
+    )
     fig.update_xaxes(type="category", showgrid=False)
     return fig
 
 
-def attribution_comparison(compared: list[dict[str, Any]], *, half_life_days: float) -> go.Figure:
+def attribution_comparison(
+    compared: list[dict[str, Any]], *, half_life_days: float, currency: Currency
+) -> go.Figure:
     """Return the revenue each model credits to each channel, side by side; a channel whose rank
     changes between models is marked ⚑."""
     fig = _figure("Revenue credited to each channel, by attribution model", 400)
@@ -162,7 +177,8 @@ def attribution_comparison(compared: list[dict[str, Any]], *, half_life_days: fl
                     ]
                     for r in compared
                 ],
-                hovertemplate=f"{model.label}<br>%{{x}}: %{{y:,.0f}} · rank %{{customdata[0]}} "
+                hovertemplate=f"{model.label}<br>%{{x}}: {currency.around('%{y:,.0f}')} · rank "
+                "%{customdata[0]} "
                 "· ROI %{customdata[1]}<extra></extra>",
             )
         )
@@ -171,12 +187,17 @@ def attribution_comparison(compared: list[dict[str, Any]], *, half_life_days: fl
         bargap=0.18,
         legend=dict(orientation="h", x=0, y=-0.14, yanchor="top"),
     )
-    fig.update_yaxes(title_text="revenue credited", tickformat="~s")
+    fig.update_yaxes(
+        title_text="revenue credited",
+        tickformat="~s",
+        tickprefix=currency.prefix,
+        ticksuffix=currency.suffix,
+    )
     fig.update_xaxes(type="category", showgrid=False)
     return fig
 
 
-def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
+def payback(rows: list[dict[str, Any]], *, p90_days: float, currency: Currency) -> go.Figure:
     """Return spend and the revenue its leads have won so far, per quarter of spend, with the
     ROI so far above; immature quarters hatched and labelled."""
     fig = _figure("Payback: each quarter's spend and what its leads have won so far", 380)
@@ -189,7 +210,7 @@ def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
             x=quarters,
             y=[r["spend"] for r in rows],
             marker=dict(color="#cbd5e1"),
-            hovertemplate="%{x}: spend %{y:,.0f}<extra></extra>",
+            hovertemplate=f"%{{x}}: spend {currency.around('%{y:,.0f}')}<extra></extra>",
         )
     )
     fig.add_trace(
@@ -211,7 +232,7 @@ def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
             textposition="outside",
             textfont=dict(size=10, color=INK),
             cliponaxis=False,
-            hovertemplate="%{x}: revenue so far %{y:,.0f}<extra></extra>",
+            hovertemplate=f"%{{x}}: revenue so far {currency.around('%{y:,.0f}')}<extra></extra>",
         )
     )  # fmt: skip
     top = max([*(r["spend"] for r in rows), *(r["revenue_so_far"] for r in rows), 0])
@@ -220,7 +241,13 @@ def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
         bargap=0.25,
         legend=dict(orientation="h", x=0, y=-0.16, yanchor="top"),
     )
-    fig.update_yaxes(range=[0, top * 1.25 or 1], tickformat="~s", title_text="amount")
+    fig.update_yaxes(
+        range=[0, top * 1.25 or 1],
+        tickformat="~s",
+        tickprefix=currency.prefix,
+        ticksuffix=currency.suffix,
+        title_text="amount",
+    )
     quarter_axis(fig, quarters)
     fig.add_annotation(
         text=f"hatched: maturing — younger than the {p90_days:.0f} days 90% of past "
