@@ -236,6 +236,7 @@ def replay(scores: lab.Scores | None) -> None:
         0.0,
         top,
         step=1.0,
+        format="%g",
         key=tl.THRESHOLD_KEY,
         help="A lead becomes an MQL the first time its score reaches this.",
     )
