@@ -6,6 +6,7 @@ page that shows money, in every `--format table` report and in the quarterly rev
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -262,6 +263,8 @@ def test_every_page_that_shows_money_shows_it_in_euro(monkeypatch, eur_db, page,
         assert "Budget, 80% (€)" in text and "Target revenue (€)" in [
             n.label for n in at.number_input
         ]
+        # the stored revenue target, which its input shows as bare digits, read as an amount
+        assert re.search(r"^Target revenue: €\d{1,3}(,\d{3})+\.$", text, re.M), text
 
 
 def test_the_data_page_saves_the_currency_and_every_page_follows(monkeypatch, eur_db):
