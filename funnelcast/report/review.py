@@ -316,15 +316,15 @@ def attribution_notes(report: dict[str, Any]) -> list[str]:
             "occurred_at, event_type, channel, campaign) to compare them."
         )
     notes.append(
-        f"{journeys['deals']} deals in scope"
+        f"{formats.count(journeys['deals'])} deals in scope"
         + (
             f", a median of {journeys['median_touches']:g} touches each"
             if journeys["deals"]
             else ""
         )
-        + f"; {journeys['one_touch']} with one touch (every model gives it all), "
-        f"{journeys['two_touches']} with two (U-shaped splits them 50/50), "
-        f"{journeys['without_mql']} without an MQL before the deal (the last touch before the "
+        + f"; {formats.count(journeys['one_touch'])} with one touch (every model gives it all), "
+        f"{formats.count(journeys['two_touches'])} with two (U-shaped splits them 50/50), "
+        f"{formats.count(journeys['without_mql'])} without an MQL before the deal (the last touch before the "
         "deal stands in for the MQL touch)."
     )
     if att["rank_changes"]:
