@@ -110,7 +110,8 @@ if "spend" not in missing:
         config={"displaylogo": False},
     )
 
-# Widths in pixels keep all twelve columns in view beside the sidebar on a 1366-pixel screen.
+# Widths in pixels keep all twelve columns in view beside the sidebar on a 1366-pixel screen
+# (the money headings with their currency, "Cost/MQL (€)", whole).
 st.dataframe(
     overview.channel_table(comparison),
     hide_index=True,
@@ -130,9 +131,9 @@ st.dataframe(
         "sql_to_customer_basis": st.column_config.TextColumn(
             "n · 95% CI ", help="The period's SQLs and the rate's 95% interval", width=100
         ),
-        "revenue": page.money_column("Revenue", ctx.currency, compact=True, width=84),
+        "revenue": page.money_column("Revenue", ctx.currency, compact=True, width=96),
         "spend": page.money_column("Spend", ctx.currency, compact=True, width=74),
-        "cost_per_mql": page.money_column("Cost/MQL", ctx.currency, width=86),
+        "cost_per_mql": page.money_column("Cost/MQL", ctx.currency, width=98),
         "roi_pct": st.column_config.NumberColumn("ROI", format="%,.0f%%", width=64),
     },
 )
