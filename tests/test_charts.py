@@ -10,6 +10,7 @@ import polars as pl
 
 from funnelcast import charts
 from funnelcast.analytics.metrics import figures
+from funnelcast.charts import roi_figures
 from funnelcast.core.currency import USD, Currency
 
 
@@ -157,3 +158,16 @@ def test_tradeoff_draws_the_curve_and_marks_the_chosen_and_current_thresholds():
     # the same threshold twice: one mark
     same = charts.tradeoff(curve, threshold=20.0, current_threshold=20.0)
     assert [a.text for a in same.layout.annotations] == ["chosen 20"]
+
+
+def test_cost_per_stage_labels_every_tick_of_its_log_axis_in_the_currency():
+    row = {"channel": "search", "spend": 900.0, "cost_per_lead": 31.2, "cost_per_mql": 66.0,
+           "cost_per_sql": 198.0, "cost_per_customer": 20_037.0}  # fmt: skip
+    fig = roi_figures.cost_per_stage([row], currency=Currency("EUR"))
+
+    axis = fig.layout.yaxis
+    assert axis.type == "log"
+    assert list(axis.tickvals) == [20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000]
+    assert list(axis.ticktext) == ["€20", "€50", "€100", "€200", "€500", "€1k", "€2k", "€5k",
+                                   "€10k", "€20k"]  # fmt: skip
+    assert fig.data[3].hovertemplate[0] == "search: €20.0k per customer<extra></extra>"

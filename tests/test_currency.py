@@ -217,7 +217,8 @@ def test_the_review_writes_every_amount_in_the_currency(eur_db, tmp_path, capsys
     assert f"budget of {spend}" in html  # the scorecard
     assert f'<div class="value">{spend}</div>' in html  # the Spend tile
     assert "amounts in EUR (€)" in html
-    assert html.count('"tickprefix":"\\u20ac"') == 3  # cost per stage, attribution, payback
+    assert html.count('"tickprefix":"\\u20ac"') == 2  # attribution, payback
+    assert '"ticktext":["\\u20ac' in html  # cost per stage's log axis, labelled tick by tick
 
 
 # ----- the pages -----

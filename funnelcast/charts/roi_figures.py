@@ -7,6 +7,7 @@ Figure whose amounts (labels, hovers, axis ticks) carry the currency; none reads
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
@@ -142,15 +143,34 @@ def cost_per_stage(rows: list[dict[str, Any]], *, currency: Currency) -> go.Figu
             )
         )
     fig.update_layout(barmode="group", bargap=0.2)
+    costs = [r[key] for r in with_spend for key, _ in STAGE_COSTS if r[key]]
+    ticks = _log_ticks(costs)
     fig.update_yaxes(
         type="log",
         title_text="spend ÷ count",
-        tickformat="~s",
-        tickprefix=currency.prefix,
-        ticksuffix=currency.suffix,
+        tickvals=ticks,
+        ticktext=[currency.around(_short(v)) for v in ticks],
     )
     fig.update_xaxes(type="category", showgrid=False)
     return fig
+
+
+def _log_ticks(values: list[float]) -> list[float]:
+    """Return the 1-2-5 steps of a log axis over values (each labelled by us: plotly's own
+    labels between the powers of ten drop the axis's prefix)."""
+    if not values:
+        return []
+    low, high = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    steps = [m * 10.0**k for k in range(low, high + 1) for m in (1, 2, 5)]
+    return [v for v in steps if min(values) / 2 <= v <= max(values) * 2]
+
+
+def _short(value: float) -> str:
+    """Return a tick's value in SI form without trailing zeros: 500, 2k, 1.5M, 0.2."""
+    for size, unit in ((1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}"
 
 
 def attribution_comparison(
