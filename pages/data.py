@@ -8,8 +8,8 @@ from pathlib import Path
 import streamlit as st
 
 from funnelcast import importer
-from funnelcast.core import formats
-from funnelcast.data import db
+from funnelcast.core import currency, formats
+from funnelcast.data import context, db
 from funnelcast.ui import dashboard, data_page
 
 dashboard.require_shell()
@@ -37,6 +37,40 @@ st.dataframe(
 )
 for line in data_page.missing_tables(ctx):
     st.info(line, icon=":material/upload_file:")
+
+
+def save_currency() -> None:
+    """Store the chosen currency through the one writer (a callback: before the next run)."""
+    code = st.session_state[data_page.CURRENCY_KEY]
+    try:
+        chosen = dashboard.write(database.path, lambda cur: context.set_currency(cur, code))
+    except db.FunnelcastError as exc:
+        st.session_state["data_flash_error"] = f"Currency not saved: {exc}"
+    else:
+        st.session_state["data_flash"] = f"Amounts are now shown in {chosen.label}."
+
+
+if error := st.session_state.pop("data_flash_error", None):
+    st.error(error, icon=":material/error:")
+codes = currency.choices()
+# The stored setting, not a choice left from another database, fills the box on every run.
+st.session_state[data_page.CURRENCY_KEY] = ctx.currency.code
+read_only = dashboard.viewer_mode() or dashboard.spark_mode()
+st.selectbox(
+    "Currency of amounts",
+    codes,
+    key=data_page.CURRENCY_KEY,
+    format_func=lambda code: currency.Currency(code).label,
+    on_change=save_currency,
+    disabled=read_only,
+    help="The currency of spend, deal amounts and targets: every page, table, chart and the "
+    "quarterly review show amounts in it. "
+    + (
+        "Set it with `funnelcast currency` (read-only here)."
+        if read_only
+        else "Changing it relabels amounts; it converts nothing."
+    ),
+)
 
 if int(ctx.extent["leads"]["count_rows"] or 0):
     nulls, unmatched, health = data_page.loaded_report(database)

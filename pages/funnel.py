@@ -237,8 +237,8 @@ cells = [
     (
         "SQLs without an MQL",
         formats.count(sum(journeys["sqls_without_mql"].values())),
-        f"{journeys['sqls_without_mql']['demo_request']} by demo request · "
-        f"{journeys['sqls_without_mql']['direct']} direct · of {formats.count(journeys['sqls'])} SQLs",
+        f"{formats.count(journeys['sqls_without_mql']['demo_request'])} by demo request · "
+        f"{formats.count(journeys['sqls_without_mql']['direct'])} direct · of {formats.count(journeys['sqls'])} SQLs",
     ),
     (
         "Customers, no MQL",
@@ -246,7 +246,11 @@ cells = [
         f"of {formats.count(journeys['customers'])} customers",
     ),
     ("Skipped SAL", formats.count(journeys["sal_skipped"]), "reached SQL with no SAL recorded"),
-    ("Recycled", formats.count(recycled["leads"]), f"{recycled['back_as_mql']} came back as MQL"),
+    (
+        "Recycled",
+        formats.count(recycled["leads"]),
+        f"{formats.count(recycled['back_as_mql'])} came back as MQL",
+    ),
     (
         "Recycled → SQL",
         formats.share(recycled["reached_sql_later"]["value"]),

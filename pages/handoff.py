@@ -166,7 +166,11 @@ cells = [
         formats.share(not_ready["reached_sql_later"]["value"]),
         overview.rate_basis(not_ready["reached_sql_later"], short=True),
     ),
-    ("Their revenue", formats.money(not_ready["revenue"]), "deals won after the rejection"),
+    (
+        "Their revenue",
+        formats.money(not_ready["revenue"], ctx.currency),
+        "deals won after the rejection",
+    ),
 ]
 for column, (label, value, note) in zip(st.columns(len(cells)), cells):
     with column.container(border=True, height="stretch"):
@@ -187,6 +191,6 @@ if not_ready["leads"]:
             "responded_at": st.column_config.TextColumn("Rejected"),
             "reached_customer_at": st.column_config.TextColumn("Won"),
             "days_to_win": st.column_config.NumberColumn("Days to win", format="%.0f"),
-            "revenue": st.column_config.NumberColumn("Revenue", format="compact"),
+            "revenue": page.money_column("Revenue", ctx.currency),
         },
     )

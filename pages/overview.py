@@ -58,8 +58,8 @@ for row in (kpis[:4], kpis[4:7], kpis[7:]):
         with column.container(border=True, height="stretch"):
             st.metric(
                 kpi.label,
-                formats.by_kind(kpi.value, kpi.kind),
-                formats.change(kpi.delta, kpi.kind, kpi.relative),
+                formats.by_kind(kpi.value, kpi.kind, ctx.currency),
+                formats.change(kpi.delta, kpi.kind, kpi.relative, ctx.currency),
                 delta_color={"up": "normal", "down": "inverse", "neutral": "off"}[kpi.better],
             )
             st.caption(overview.rate_basis(kpi.rate) if kpi.rate else kpi.note)
@@ -98,7 +98,9 @@ st.caption(
 if "spend" not in missing:
     left, right = st.columns(2)
     left.plotly_chart(
-        charts.cost_per_mql(comparison["by_channel"], colors=colors, highlight=channel),
+        charts.cost_per_mql(
+            comparison["by_channel"], colors=colors, currency=ctx.currency, highlight=channel
+        ),
         theme=None,
         config={"displaylogo": False},
     )
@@ -108,7 +110,8 @@ if "spend" not in missing:
         config={"displaylogo": False},
     )
 
-# Widths in pixels keep all twelve columns in view beside the sidebar on a 1366-pixel screen.
+# Widths in pixels keep all twelve columns in view beside the sidebar on a 1366-pixel screen
+# (the money headings with their currency, "Cost/MQL (€)", whole).
 st.dataframe(
     overview.channel_table(comparison),
     hide_index=True,
@@ -128,9 +131,9 @@ st.dataframe(
         "sql_to_customer_basis": st.column_config.TextColumn(
             "n · 95% CI ", help="The period's SQLs and the rate's 95% interval", width=100
         ),
-        "revenue": st.column_config.NumberColumn("Revenue", format="compact", width=66),
-        "spend": st.column_config.NumberColumn("Spend", format="compact", width=58),
-        "cost_per_mql": st.column_config.NumberColumn("Cost/MQL", format="%,.0f", width=70),
+        "revenue": page.money_column("Revenue", ctx.currency, compact=True, width=96),
+        "spend": page.money_column("Spend", ctx.currency, compact=True, width=74),
+        "cost_per_mql": page.money_column("Cost/MQL", ctx.currency, width=98),
         "roi_pct": st.column_config.NumberColumn("ROI", format="%,.0f%%", width=64),
     },
 )

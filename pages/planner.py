@@ -5,7 +5,7 @@ import streamlit as st
 from funnelcast import planner
 from funnelcast.core import formats, stats
 from funnelcast.data import db
-from funnelcast.ui import dashboard
+from funnelcast.ui import dashboard, page
 from funnelcast.ui import planner_page as pp
 
 dashboard.require_shell()
@@ -62,7 +62,7 @@ customers = middle.number_input(
     help="New customers won in the quarter.",
 )
 revenue = right.number_input(
-    "Target revenue",
+    ctx.currency.unit("Target revenue"),
     value=None,
     step=10_000.0,
     key=pp.REVENUE_KEY,
@@ -103,8 +103,10 @@ if stored == (None, None):
 elif changed:
     st.caption(
         f"Planning with figures that differ from {label}'s stored target "
-        f"({formats.count(stored[0])} customers, {formats.money(stored[1])} revenue)."
+        f"({formats.count(stored[0])} customers, {formats.money(stored[1], ctx.currency)} revenue)."
     )
+if revenue is not None:  # the input shows bare digits: the amount as it reads
+    st.caption(f"Target revenue: {ctx.currency.around(formats.count(revenue))}.")
 
 with st.expander("History window, channel mix and threshold"):
     col_window, col_threshold = st.columns(2)
@@ -122,6 +124,7 @@ with st.expander("History window, channel mix and threshold"):
         min_value=0.0,
         value=None,
         step=1.0,
+        format="%g",
         key=pp.THRESHOLD_KEY,
         placeholder=f"current: {current['threshold']:g}" if current else "no definition",
         help="Replays the current definition at another threshold (empty: its own).",
@@ -175,8 +178,9 @@ cards = [
     ),
     (
         "Budget (80%)",
-        formats.money(budget["p80"]),
-        f"50%: {formats.money(budget['p50'])} · 90%: {formats.money(budget['p90'])}",
+        formats.money(budget["p80"], ctx.currency),
+        f"50%: {formats.money(budget['p50'], ctx.currency)} · "
+        f"90%: {formats.money(budget['p90'], ctx.currency)}",
     ),
     (
         "Expected MQLs",
@@ -265,10 +269,10 @@ st.dataframe(
         "share_pct": st.column_config.NumberColumn("Mix", format="%.0f%%"),
         "mql_to_sql": "MQL → SQL (n, 95% CI)",
         "sql_to_customer": "SQL → customer (n, 95% CI)",
-        "cost_per_mql": st.column_config.NumberColumn("Cost/MQL", format="%,.0f"),
+        "cost_per_mql": page.money_column("Cost/MQL", ctx.currency),
         "mqls_p80": st.column_config.NumberColumn("MQLs (80%)", format="%,.0f"),
         "sqls_point": st.column_config.NumberColumn("SQLs (point)", format="%,.0f"),
-        "budget_p80": st.column_config.NumberColumn("Budget (80%)", format="compact"),
+        "budget_p80": page.money_column("Budget, 80%", ctx.currency, compact=True),
     },
 )
 

@@ -11,6 +11,7 @@ from funnelcast.ui import page, roi_page
 
 database, ctx, quarter, channel, missing = page.start("ROI & attribution")
 PLOT = page.PLOTLY
+currency = ctx.currency
 
 if "leads" in missing:
     st.info(f"This database holds no data yet: {missing['leads']}.", icon=":material/upload_file:")
@@ -86,13 +87,13 @@ for column, (label, key, kind, colour) in zip(st.columns(len(tiles)), tiles):
             label,
             "no spend"
             if key == "roi" and totals[key] is None
-            else formats.by_kind(totals[key], kind),
-            formats.change(previous.get(key), kind) if key in previous else None,
+            else formats.by_kind(totals[key], kind, currency),
+            formats.change(previous.get(key), kind, currency=currency) if key in previous else None,
             delta_color=colour,
         )
         if scope["year_ago_quarter"] and key in year_ago:
             st.caption(
-                f"{formats.change(year_ago.get(key), kind) or formats.DASH} vs "
+                f"{formats.change(year_ago.get(key), kind, currency=currency) or formats.DASH} vs "
                 f"{scope['year_ago_quarter']}"
             )
 
@@ -108,16 +109,19 @@ if scope["has_spend"]:
         roi_charts.roi_by_channel(
             result["by_channel"],
             model_label=scope["model_label"],
+            currency=currency,
             previous_label=scope["previous_quarter"],
             year_ago_label=scope["year_ago_quarter"],
         ),
         theme=None,
         config=PLOT,
     )
-    right.plotly_chart(roi_charts.cost_per_stage(result["by_channel"]), theme=None, config=PLOT)
+    right.plotly_chart(
+        roi_charts.cost_per_stage(result["by_channel"], currency=currency), theme=None, config=PLOT
+    )
 
-money = lambda label: st.column_config.NumberColumn(label, format="compact")  # noqa: E731
-cost = lambda label: st.column_config.NumberColumn(label, format="%,.0f")  # noqa: E731
+money = lambda label: page.money_column(label, currency, compact=True)  # noqa: E731
+cost = lambda label: page.money_column(label, currency)  # noqa: E731
 st.dataframe(
     roi.channel_table(result),
     hide_index=True,
@@ -163,7 +167,9 @@ for note in report.attribution_notes(result):
     st.caption(note)
 st.plotly_chart(
     roi_charts.attribution_comparison(
-        result["attribution"]["by_channel"], half_life_days=scope["half_life_days"]
+        result["attribution"]["by_channel"],
+        half_life_days=scope["half_life_days"],
+        currency=currency,
     ),
     theme=None,
     config=PLOT,
@@ -178,17 +184,23 @@ shown = (
     )
     or "revenue"
 )
-model_format = {"revenue": "compact", "roi": "%,.0f%%", "rank": "%d"}[shown]
+
+
+def model_column(m: attribution.Model) -> object:
+    """Return the column of one model's revenue (money), ROI or rank."""
+    if shown == "revenue":
+        return page.money_column(m.label, currency, compact=True, help=m.rule)
+    number_format = {"roi": "%,.0f%%", "rank": "%d"}[shown]
+    return st.column_config.NumberColumn(m.label, format=number_format, help=m.rule)
+
+
 st.dataframe(
     roi.attribution_table(result, shown),
     hide_index=True,
     placeholder="no spend" if shown == "roi" else "—",
     column_config={
         "channel": st.column_config.TextColumn("Channel", pinned=True),
-        **{
-            m.key: st.column_config.NumberColumn(m.label, format=model_format, help=m.rule)
-            for m in attribution.MODELS
-        },
+        **{m.key: model_column(m) for m in attribution.MODELS},
         "rank_changes": st.column_config.TextColumn(
             "Rank changes", help="⚑ the channel's revenue rank differs between models"
         ),
@@ -208,7 +220,11 @@ st.caption(
     "journeys took, so their return will still grow."
 )
 st.plotly_chart(
-    roi_charts.payback(payback_rows, p90_days=result["payback"]["lead_to_customer_p90_days"]),
+    roi_charts.payback(
+        payback_rows,
+        p90_days=result["payback"]["lead_to_customer_p90_days"],
+        currency=currency,
+    ),
     theme=None,
     config=PLOT,
 )

@@ -9,12 +9,13 @@ from funnelcast.data import db
 from funnelcast.lab import page as tl
 from funnelcast.ui import dashboard, rule_editor
 
-# The per-quarter table's figures, each for the draft and the current definitions.
+# The per-quarter table's figures, each for the draft and the current definitions; money ones
+# say their currency in the heading.
 PER_QUARTER_COLUMNS = (
-    ("mqls", "MQLs", "localized"),
-    ("mql_to_sql", "→ SQL", "%.1f%%"),
-    ("sql_capture", "SQL capture", "%.1f%%"),
-    ("cost_per_mql", "Cost/MQL", "%,.0f"),
+    ("mqls", "MQLs", "localized", False),
+    ("mql_to_sql", "→ SQL", "%.1f%%", False),
+    ("sql_capture", "SQL capture", "%.1f%%", False),
+    ("cost_per_mql", "Cost/MQL", "%,.0f", True),
 )
 
 dashboard.require_shell()
@@ -110,6 +111,7 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
         min_value=1.0,
         max_value=definitions.MAX_HALF_LIFE_DAYS,
         step=5.0,
+        format="%g",
         key=tl.HALF_LIFE_KEY,
         help="Behaviour points halve in value every this many days.",
     )
@@ -122,12 +124,14 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
                 definitions.MIN_POINTS,
                 definitions.MAX_POINTS,
                 step=1.0,
+                format="%g",
                 key=tl.behaviour_key(rule.event_type, "points"),
             )
             st.number_input(
                 f"{rule.event_type}: cap",
                 min_value=0.0,
                 step=1.0,
+                format="%g",
                 key=tl.behaviour_key(rule.event_type, "cap"),
             )
             st.button(
@@ -149,6 +153,7 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
                 definitions.MIN_POINTS,
                 definitions.MAX_POINTS,
                 step=1.0,
+                format="%g",
                 key=tl.fit_key(rule, "points"),
             )
             tick, remove = st.columns([3, 2])
@@ -181,10 +186,16 @@ with st.expander("Points, caps and fit rules of the draft", icon=":material/tune
             definitions.MAX_POINTS,
             value=5.0,
             step=1.0,
+            format="%g",
             key="lab_new_event_points",
         )
         cap_col.number_input(
-            "Cap (empty: none)", min_value=0.0, value=None, step=1.0, key="lab_new_event_cap"
+            "Cap (empty: none)",
+            min_value=0.0,
+            value=None,
+            step=1.0,
+            format="%g",
+            key="lab_new_event_cap",
         )
         st.button(
             "Add behaviour rule",
@@ -225,6 +236,7 @@ def replay(scores: lab.Scores | None) -> None:
         0.0,
         top,
         step=1.0,
+        format="%g",
         key=tl.THRESHOLD_KEY,
         help="A lead becomes an MQL the first time its score reaches this.",
     )
@@ -238,6 +250,7 @@ def replay(scores: lab.Scores | None) -> None:
         "Sales capacity (MQLs / week)",
         min_value=0.0,
         step=5.0,
+        format="%g",
         key=tl.CAPACITY_KEY,
         help="How many MQLs a week sales can follow up.",
     )
@@ -257,7 +270,7 @@ def replay(scores: lab.Scores | None) -> None:
         if tl.no_lead_reaches(scores, threshold):
             st.warning(
                 f"No lead's score ever reaches {threshold:g}: the highest any lead scored is "
-                f"{formats.DASH if best is None else f'{best:,.1f}'}. Under this draft nobody "
+                f"{formats.number(best)}. Under this draft nobody "
                 "becomes an MQL, so its figures are zero.",
                 icon=":material/block:",
             )
@@ -266,14 +279,14 @@ def replay(scores: lab.Scores | None) -> None:
                 ":material/hourglass_top: Some chosen quarters are recent: their MQLs have not all "
                 "had time to reach SQL or customer, so their precision will still rise."
             )
-        for column, card in zip(st.columns(5), tl.headline(candidate, baseline)):
+        for column, card in zip(st.columns(5), tl.headline(candidate, baseline, ctx.currency)):
             with column.container(border=True, height="stretch"):
                 st.metric(card.label, card.value, card.delta, delta_color=card.delta_color)
                 st.caption(card.note)
 
         left, right = st.columns([1, 1])
         with left:
-            table = tl.comparison_rows(candidate, baseline)
+            table = tl.comparison_rows(candidate, baseline, ctx.currency)
             st.dataframe(
                 table,
                 hide_index=True,
@@ -303,10 +316,11 @@ def replay(scores: lab.Scores | None) -> None:
                 "quarter": st.column_config.TextColumn("Quarter"),
                 **{
                     f"{figure}_{side}": st.column_config.NumberColumn(
-                        f"{label} ({who})", format=number_format
+                        f"{label} ({who}{f', {ctx.currency.sign}' if money else ''})",
+                        format=number_format,
                     )
                     for side, who in (("candidate", "draft"), ("current", "current"))
-                    for figure, label, number_format in PER_QUARTER_COLUMNS
+                    for figure, label, number_format, money in PER_QUARTER_COLUMNS
                 },
                 "is_mature": st.column_config.CheckboxColumn("Mature", help="Had time to convert"),
             },
@@ -358,7 +372,7 @@ def replay(scores: lab.Scores | None) -> None:
             else:
                 rows = lab.explain_score(cur, draft, lead_id, at)
                 total = tl.explanation_total(rows)
-                st.metric(f"Score of {lead_id}", f"{total:,.2f}")
+                st.metric(f"Score of {lead_id}", formats.number(total))
                 st.caption(
                     f"At {at:%Y-%m-%d %H:%M}: "
                     + (

@@ -11,6 +11,7 @@ from cli_support import cli_json
 
 from funnelcast import cli
 from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 
 pytestmark = pytest.mark.browser
 
@@ -65,7 +66,7 @@ def test_the_served_roi_page_shows_the_cli_scorecard(chromium, served_app, demo_
         exceptions, errors = bs.shown_errors(page)
         bs.screenshot_main(page, bs.SCREENSHOTS / "roi.png")
 
-    assert spend == formats.money(expected["totals"]["spend"])
+    assert spend == formats.money(expected["totals"]["spend"], Currency(expected["currency"]))
     assert expected["scorecard"]["sentence"] in headings
     assert not exceptions, exceptions
     assert not errors, errors

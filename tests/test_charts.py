@@ -10,6 +10,8 @@ import polars as pl
 
 from funnelcast import charts
 from funnelcast.analytics.metrics import figures
+from funnelcast.charts import roi_figures
+from funnelcast.core.currency import USD, Currency
 
 
 def result_with(mqls: int, sal: int, sql: int, customers: int) -> dict:
@@ -87,11 +89,24 @@ def channel_rows(**values: float | None) -> list[dict]:
 
 
 def test_channels_without_spend_read_no_spend_rather_than_zero():
-    fig = charts.cost_per_mql(channel_rows(email=120.0, referral=None), colors={})
+    fig = charts.cost_per_mql(channel_rows(email=120.0, referral=None), colors={}, currency=USD)
 
     (trace,) = fig.data
-    assert list(trace.text) == ["120", "no spend"]
+    assert list(trace.text) == ["$120", "no spend"]
     assert list(trace.y) == [120.0, 0]
+
+
+def test_cost_per_mql_carries_the_currency_on_labels_hovers_and_ticks():
+    fig = charts.cost_per_mql(channel_rows(email=12_500.0), colors={}, currency=Currency("EUR"))
+
+    (trace,) = fig.data
+    assert list(trace.text) == ["€12.5k"]
+    assert trace.hovertemplate[0].startswith("email: €12.5k")
+    assert (fig.layout.yaxis.tickprefix, fig.layout.yaxis.ticksuffix) == ("€", "")
+
+    fig = charts.cost_per_mql(channel_rows(email=710.0), colors={}, currency=Currency("PLN"))
+    assert list(fig.data[0].text) == ["710 PLN"]
+    assert (fig.layout.yaxis.tickprefix, fig.layout.yaxis.ticksuffix) == ("", " PLN")
 
 
 def test_roi_is_a_percentage_coloured_by_sign():
@@ -113,7 +128,7 @@ def test_one_outlier_is_cut_at_the_axis_top_and_keeps_its_true_label():
 
 
 def test_highlighting_a_channel_fades_the_others():
-    fig = charts.cost_per_mql(channel_rows(a=1.0, b=2.0), colors={}, highlight="b")
+    fig = charts.cost_per_mql(channel_rows(a=1.0, b=2.0), colors={}, currency=USD, highlight="b")
 
     assert list(fig.data[0].marker.opacity) == [0.35, 1.0]
 
@@ -143,3 +158,16 @@ def test_tradeoff_draws_the_curve_and_marks_the_chosen_and_current_thresholds():
     # the same threshold twice: one mark
     same = charts.tradeoff(curve, threshold=20.0, current_threshold=20.0)
     assert [a.text for a in same.layout.annotations] == ["chosen 20"]
+
+
+def test_cost_per_stage_labels_every_tick_of_its_log_axis_in_the_currency():
+    row = {"channel": "search", "spend": 900.0, "cost_per_lead": 31.2, "cost_per_mql": 66.0,
+           "cost_per_sql": 198.0, "cost_per_customer": 20_037.0}  # fmt: skip
+    fig = roi_figures.cost_per_stage([row], currency=Currency("EUR"))
+
+    axis = fig.layout.yaxis
+    assert axis.type == "log"
+    assert list(axis.tickvals) == [20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000]
+    assert list(axis.ticktext) == ["€20", "€50", "€100", "€200", "€500", "€1k", "€2k", "€5k",
+                                   "€10k", "€20k"]  # fmt: skip
+    assert fig.data[3].hovertemplate[0] == "search: €20.0k per customer<extra></extra>"

@@ -172,7 +172,7 @@ def test_json_from_the_installed_command(review_file):
 def test_table_has_a_row_per_channel_and_a_total(capsys, review_file):
     assert main(["metrics", "--db", str(review_file), "--format", "table"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "all history · MQLs recorded"
+    assert lines[0] == "all history · MQLs recorded · amounts in USD ($)"
     assert lines[1].split() == [
         "channel",
         "leads",
@@ -196,12 +196,12 @@ def test_table_has_a_row_per_channel_and_a_total(capsys, review_file):
         "3",
         "75.0%",
         "75.0%",
-        "35,000.00",
-        "9,500.00",
-        "2,375.00",
+        "$35,000.00",
+        "$9,500.00",
+        "$2,375.00",
         "268.4%",
     ]
-    assert rows["display"] == ["0", "0", "0", "0", "—", "—", "0.00", "500.00", "—", "-100.0%"]
+    assert rows["display"] == ["0", "0", "0", "0", "—", "—", "$0.00", "$500.00", "—", "-100.0%"]
     # the cohorts have not had 138 days since their quarter ended (see test_metrics)
     assert lines[6:] == ["note: this cohort is still maturing; its conversion rates will rise."]
 
@@ -224,7 +224,9 @@ def test_table_is_the_default_format_and_names_its_scope(capsys, review_file):
         == 0
     )
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "2026Q1 · channel search · MQLs computed at threshold 50"
+    assert lines[0] == (
+        "2026Q1 · channel search · MQLs computed at threshold 50 · amounts in USD ($)"
+    )
     total = next(line for line in lines if line.startswith("TOTAL")).split()
     # 2026Q1 search at 50: 3 leads, only straight_to_customer is an MQL, 2 SQLs, 1 customer
     assert total[1:5] == ["3", "1", "2", "1"]

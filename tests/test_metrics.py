@@ -189,7 +189,9 @@ def test_metrics_has_exactly_the_documented_keys(review):
         "by_channel",
         "scope",
         "definitions",
+        "currency",
     }
+    assert result["currency"] == "USD"  # the default: the fixture sets none
     assert set(result["rates"]) == set(RATE_KEYS)
     for item in result["by_channel"]:
         assert set(item) == {"channel", *FIGURE_KEYS, "period_ratios", "rates"}

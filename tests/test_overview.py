@@ -10,6 +10,7 @@ import pytest
 from funnelcast.analytics import overview
 from funnelcast.analytics.metrics import figures
 from funnelcast.core import formats
+from funnelcast.core.currency import USD, Currency
 from funnelcast.core.periods import quarters_between
 from funnelcast.data.context import DataContext
 
@@ -142,10 +143,10 @@ def test_channel_table_of_no_channels_is_empty_with_its_columns():
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [(None, "—"), (0, "0"), (9_999.4, "9,999"), (48_321.0, "48.3k"), (-1_250_000, "-1.25M")],
+    [(None, "—"), (0, "$0"), (9_999.4, "$9,999"), (48_321.0, "$48.3k"), (-1_250_000, "-$1.25M")],
 )
 def test_money_is_compact_from_ten_thousand_on(value, text):
-    assert formats.money(value) == text
+    assert formats.money(value, USD) == text
 
 
 def test_changes_read_with_a_sign_and_shares_change_in_points():
@@ -154,6 +155,8 @@ def test_changes_read_with_a_sign_and_shares_change_in_points():
     assert formats.change(-0.123, "share") == "-12.3 pts"
     assert formats.change(None, "money") is None
     assert formats.change(0, "share") == "0"  # no change: no arrow
+    assert formats.change(-1_234, "money", -0.1, Currency("EUR")) == "-€1,234 (-10%)"
+    assert formats.change(40_000, "money", None, Currency("PLN")) == "+40.0k PLN"
 
 
 def test_a_period_reads_as_first_and_last_day():

@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from funnelcast.analytics import overview
 from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 from funnelcast.data import db
 from funnelcast.data.context import load_context
 
@@ -35,7 +36,8 @@ def assert_kpis_match(at: AppTest, expected: dict) -> None:
     shown = shown_metrics(at)
     assert set(shown) == {label for label, _ in KPI_LABELS.values()}
     for key, (label, kind) in KPI_LABELS.items():
-        assert shown[label].value == formats.by_kind(expected[key], kind), key
+        currency = Currency(expected["currency"])
+        assert shown[label].value == formats.by_kind(expected[key], kind, currency), key
         if kind == "count":
             assert int(shown[label].value.replace(",", "")) == expected[key], key
 

@@ -27,6 +27,7 @@ from streamlit.testing.v1 import AppTest
 from funnelcast import cli, planner
 from funnelcast.analytics import metrics
 from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 from funnelcast.core.periods import parse_quarter
 from funnelcast.data import db
 from funnelcast.demo import build_demo, build_file
@@ -899,7 +900,7 @@ def assert_matches_cli(at_: AppTest, out: dict) -> None:
     values = shown(at_)
     assert values["New MQLs needed (80%)"] == formats.count(out["required_mqls"]["p80"])
     assert values["SQLs (80%)"] == formats.count(out["required_sqls_by_level"]["p80"])
-    assert values["Budget (80%)"] == formats.money(out["budget"]["p80"])
+    assert values["Budget (80%)"] == formats.money(out["budget"]["p80"], Currency(out["currency"]))
     assert values["Expected MQLs"] == formats.count(out["expected_mqls_current_definition"])
     assert values["Chance of target"] == formats.share(out["probability_of_target"])
     captions = "\n".join(c.value for c in at_.caption)

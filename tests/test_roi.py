@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from funnelcast import cli
 from funnelcast.analytics import metrics, roi
 from funnelcast.core import formats
+from funnelcast.core.currency import USD, Currency
 from funnelcast.data import db
 
 
@@ -109,7 +110,7 @@ def test_totals_scorecard_and_changes(roi_db):
     # MQL-to-SQL steps took <= 17.6 days, and 1 Apr + 17.6 days is before 30 Apr.
     card = result["scorecard"]
     assert card["sentence"] == (
-        "2026Q1: this quarter's budget of 2,500 produced 4 MQLs; 75.0% became SQLs."
+        "2026Q1: this quarter's budget of $2,500 produced 4 MQLs; 75.0% became SQLs."
     )
     assert (card["mql_to_sql"]["successes"], card["mql_to_sql"]["n"]) == (3, 4)
     assert card["mql_to_sql"]["is_small_sample"] is True
@@ -243,8 +244,8 @@ def test_roi_json_and_table(roi_db, capsys):
 
     assert cli.main(["roi", "--db", str(roi_db), "--quarter", "2026Q1"]) == 0
     text = capsys.readouterr().out
-    assert "2026Q1: this quarter's budget of 2,500 produced 4 MQLs; 75.0% became SQLs." in text
-    assert re.search(r"^TOTAL\s+2,500\.00\s+5\s+4\s+4\s+3\s+5,099\.99", text, re.M)
+    assert "2026Q1: this quarter's budget of $2,500 produced 4 MQLs; 75.0% became SQLs." in text
+    assert re.search(r"^TOTAL\s+\$2,500\.00\s+5\s+4\s+4\s+3\s+\$5,099\.99", text, re.M)
 
 
 @pytest.mark.parametrize(
@@ -283,12 +284,12 @@ def test_report_writes_a_self_contained_review(tmp_path, capsys):
     assert not re.search(r"<script[^>]+src=", rest)
     assert "cdn.plot.ly" not in rest
     assert html.count('class="plotly-graph-div"') == 5
-    assert "this quarter&#x27;s budget of 2,500 produced 4 MQLs; 75.0% became SQLs." in html
+    assert "this quarter&#x27;s budget of $2,500 produced 4 MQLs; 75.0% became SQLs." in html
     # the plan: 3 of 4 customers (75%), 5,099.99 of 6,000 revenue (85%)
     assert (
         '<tr><td>Customers</td><td>4</td><td>3</td><td class="bad">75%</td><td>-1</td></tr>' in html
     )
-    assert '<td>Revenue</td><td>6,000</td><td>5,100</td><td class="bad">85%</td>' in html
+    assert '<td>Revenue</td><td>$6,000</td><td>$5,100</td><td class="bad">85%</td>' in html
     # an existing file is kept unless --replace
     assert cli.main(["report", "--db", str(roi_db), "--quarter", "2026Q1", "--out", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err
@@ -324,11 +325,12 @@ def test_the_page_shows_what_the_cli_computes(monkeypatch, demo_db, capsys):
     assert expected["scorecard"]["sentence"] in [h.value for h in at.subheader]
     shown = {m.label: m.value for m in at.metric}
     totals = expected["totals"]
-    assert shown["Spend"] == formats.money(totals["spend"])
-    assert shown["Revenue"] == formats.money(totals["revenue"])
+    currency = Currency(expected["currency"])
+    assert shown["Spend"] == formats.money(totals["spend"], currency)
+    assert shown["Revenue"] == formats.money(totals["revenue"], currency)
     assert shown["ROI"] == formats.share(totals["roi"])
-    assert shown["Cost per MQL"] == formats.money(totals["cost_per_mql"])
-    assert shown["Cost per customer"] == formats.money(totals["cost_per_customer"])
+    assert shown["Cost per MQL"] == formats.money(totals["cost_per_mql"], currency)
+    assert shown["Cost per customer"] == formats.money(totals["cost_per_customer"], currency)
     table = at.dataframe[0].value
     assert table["channel"].tolist()[:-1] == [r["channel"] for r in expected["by_channel"]]
     assert table["roi_pct"].tolist()[-1] == pytest.approx(totals["roi"] * 100)
@@ -357,5 +359,5 @@ def test_the_page_without_spend_or_events_says_what_to_load(monkeypatch, tmp_pat
     assert "No spend is loaded" in infos and "period_start, channel, campaign, amount" in infos
     assert "No events are loaded: attribution uses each lead's source only" in infos
     shown = {m.label: m.value for m in at.metric}
-    assert shown["Revenue"] == formats.money(5099.99)  # the sidebar opens on 2026Q1
+    assert shown["Revenue"] == formats.money(5099.99, USD)  # the sidebar opens on 2026Q1
     assert shown["ROI"] == "no spend"

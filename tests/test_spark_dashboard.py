@@ -37,6 +37,7 @@ from streamlit.testing.v1 import AppTest, app_test
 from funnelcast import cli
 from funnelcast.analytics import overview
 from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 from funnelcast.data import db
 from funnelcast.demo import build_file
 from funnelcast.lab import page as tl
@@ -283,8 +284,9 @@ def test_overview_on_spark_shows_the_spark_clis_json(view, cli_args, on_spark, l
     expected = json.loads(capsys.readouterr().out)
 
     shown = _kpis(on_spark[view])
+    currency = Currency(expected["currency"])
     for key, label, kind, *_ in overview.KPI_SPECS:
-        assert shown[label] == formats.by_kind(expected[key], kind), key
+        assert shown[label] == formats.by_kind(expected[key], kind, currency), key
         if kind == "count":
             assert int(shown[label].replace(",", "")) == expected[key], key
 

@@ -348,6 +348,7 @@ def report(
             "fiscal_year_start_month": ctx.fy_start_month,
             "min_n": MIN_N,
         },
+        "currency": ctx.currency.code,
         **responses(part),
         "previous": responses(_period(frame, previous)) if previous else None,
         "rejection_reasons": rejection_reasons(part),

@@ -224,6 +224,7 @@ def summarize(
             "fiscal_year_start_month": ctx.fy_start_month,
             "cohort_is_mature": bool(frame["is_mature"].all()) if not frame.is_empty() else None,
         },
+        "currency": ctx.currency.code,
         **figures(sum_counts(frame)),
         "by_channel": by_channel,
         "definitions": DEFINITIONS,

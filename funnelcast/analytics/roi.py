@@ -18,6 +18,7 @@ import polars as pl
 
 from funnelcast.analytics import attribution, metrics
 from funnelcast.core import formats
+from funnelcast.core.currency import USD, Currency
 from funnelcast.core.periods import Quarter, quarter_of
 from funnelcast.core.stats import rate, ratio
 from funnelcast.data import db
@@ -229,7 +230,12 @@ def has_rows(ctx: DataContext, table: str) -> bool:
 
 
 def scorecard(
-    quarter_label: str | None, totals: dict[str, Any], *, is_mature: bool, has_spend: bool
+    quarter_label: str | None,
+    totals: dict[str, Any],
+    *,
+    is_mature: bool,
+    has_spend: bool,
+    currency: Currency = USD,
 ) -> dict[str, Any]:
     """Return the sentence a marketing leader is judged on, with its figures and its n."""
     mql_to_sql = rate(totals["count_mqls_reached_sql"], totals["mqls"])
@@ -237,7 +243,7 @@ def scorecard(
     share = formats.share(mql_to_sql.value)
     if has_spend:
         sentence = (
-            f"{quarter_label or 'All history'}: {period} budget of {formats.money(totals['spend'])} "
+            f"{quarter_label or 'All history'}: {period} budget of {formats.money(totals['spend'], currency)} "
             f"produced {formats.count(totals['mqls'])} MQLs; {share} became SQLs."
         )
     else:
@@ -334,7 +340,9 @@ def report(
             totals,
             is_mature=is_mature,
             has_spend=has_spend,
+            currency=ctx.currency,
         ),
+        "currency": ctx.currency.code,
         "totals": totals,
         "by_channel": by_channel,
         "by_campaign": _campaign_rows(inputs, starts, model),

@@ -1,7 +1,8 @@
 """Plotly figure builders: figures in, figures out, one template for colours and fonts.
 
 Each builder takes what funnelcast.metrics returns (the metrics dict, its by_channel rows, or
-the funnel_by_quarter frame) and returns a plotly Figure; none of them reads the database.
+the funnel_by_quarter frame) and returns a plotly Figure; none of them reads the database. A
+figure of money is given the database's currency: its labels, hovers and axis ticks carry it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 
 INK = "#1f2937"
 MUTED = "#6b7280"
@@ -238,10 +240,12 @@ def _per_channel_bars(
     colors: dict[str, str],
     highlight: str | None,
     signed_colours: bool = False,
+    currency: Currency | None = None,
 ) -> go.Figure:
     """Return a bar per channel of rows[key]; channels where it is None read "no spend".
 
     A bar far above all others is cut at the axis top and keeps its true value as its label.
+    With a currency the value axis is money: its ticks carry the currency's sign.
     """
     fig = _figure(title, 320)
     channels = [row["channel"] for row in rows]
@@ -282,6 +286,8 @@ def _per_channel_bars(
         title_text=label,
         range=[bottom - (pad if bottom < 0 else 0), top + pad],
         tickformat=tickformat,
+        tickprefix=currency.prefix if currency else "",
+        ticksuffix=currency.suffix if currency else "",
         zeroline=True,
     )
     fig.update_xaxes(type="category", showgrid=False)
@@ -290,18 +296,23 @@ def _per_channel_bars(
 
 
 def cost_per_mql(
-    by_channel: list[dict[str, Any]], *, colors: dict[str, str], highlight: str | None = None
+    by_channel: list[dict[str, Any]],
+    *,
+    colors: dict[str, str],
+    currency: Currency,
+    highlight: str | None = None,
 ) -> go.Figure:
-    """Return cost per MQL per channel; channels without spend read "no spend"."""
+    """Return cost per MQL per channel in a currency; channels without spend read "no spend"."""
     return _per_channel_bars(
         by_channel,
         "cost_per_mql",
         title="Cost per MQL, by channel",
         label="spend ÷ MQLs",
-        fmt=formats.money,
+        fmt=lambda v: formats.money(v, currency),
         tickformat="~s",
         colors=colors,
         highlight=highlight,
+        currency=currency,
     )
 
 

@@ -1,11 +1,13 @@
 """Plotly figures of the ROI page and the quarterly review: ROI and cost per stage per channel,
 the attribution models side by side, and the payback of each quarter's spend.
 
-Each builder takes rows of funnelcast.roi.report and returns a Figure; none reads the database.
+Each builder takes rows of funnelcast.roi.report and the database's currency, and returns a
+Figure whose amounts (labels, hovers, axis ticks) carry the currency; none reads the database.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import plotly.graph_objects as go
@@ -22,6 +24,7 @@ from funnelcast.charts import (
     quarter_axis,
 )
 from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 
 STAGE_COSTS = (
     ("cost_per_lead", "per lead"),
@@ -49,6 +52,7 @@ def roi_by_channel(
     rows: list[dict[str, Any]],
     *,
     model_label: str,
+    currency: Currency,
     previous_label: str | None = None,
     year_ago_label: str | None = None,
 ) -> go.Figure:
@@ -78,7 +82,11 @@ def roi_by_channel(
             textposition="outside",
             cliponaxis=False,
             customdata=[
-                [formats.money(r["spend"]), formats.money(r["revenue"]), _roi_text(r["roi"])]
+                [
+                    formats.money(r["spend"], currency),
+                    formats.money(r["revenue"], currency),
+                    _roi_text(r["roi"]),
+                ]
                 for r in rows
             ],
             hovertemplate="%{x}: ROI %{customdata[2]}<br>spend %{customdata[0]} · revenue "
@@ -114,7 +122,7 @@ def roi_by_channel(
     return fig
 
 
-def cost_per_stage(rows: list[dict[str, Any]]) -> go.Figure:
+def cost_per_stage(rows: list[dict[str, Any]], *, currency: Currency) -> go.Figure:
     """Return the cost per lead, MQL, SQL and customer of each channel (log scale)."""
     fig = _figure("Cost per stage, by channel (log scale)", 360)
     with_spend = [r for r in rows if r["spend"] > 0]
@@ -127,7 +135,7 @@ def cost_per_stage(rows: list[dict[str, Any]]) -> go.Figure:
                 y=[r[key] for r in with_spend],
                 marker=dict(color=colour),
                 hovertemplate=[
-                    f"{r['channel']}: {formats.money(r[key])} {label}<extra></extra>"
+                    f"{r['channel']}: {formats.money(r[key], currency)} {label}<extra></extra>"
                     if r[key] is not None
                     else f"{r['channel']}: none reached the stage<extra></extra>"
                     for r in with_spend
@@ -135,12 +143,39 @@ def cost_per_stage(rows: list[dict[str, Any]]) -> go.Figure:
             )
         )
     fig.update_layout(barmode="group", bargap=0.2)
-    fig.update_yaxes(type="log", title_text="spend ÷ count", tickformat="~s")
+    costs = [r[key] for r in with_spend for key, _ in STAGE_COSTS if r[key]]
+    ticks = _log_ticks(costs)
+    fig.update_yaxes(
+        type="log",
+        title_text="spend ÷ count",
+        tickvals=ticks,
+        ticktext=[currency.around(_short(v)) for v in ticks],
+    )
     fig.update_xaxes(type="category", showgrid=False)
     return fig
 
 
-def attribution_comparison(compared: list[dict[str, Any]], *, half_life_days: float) -> go.Figure:
+def _log_ticks(values: list[float]) -> list[float]:
+    """Return the 1-2-5 steps of a log axis over values (each labelled by us: plotly's own
+    labels between the powers of ten drop the axis's prefix)."""
+    if not values:
+        return []
+    low, high = math.floor(math.log10(min(values))), math.ceil(math.log10(max(values)))
+    steps = [m * 10.0**k for k in range(low, high + 1) for m in (1, 2, 5)]
+    return [v for v in steps if min(values) / 2 <= v <= max(values) * 2]
+
+
+def _short(value: float) -> str:
+    """Return a tick's value in SI form without trailing zeros: 500, 2k, 1.5M, 0.2."""
+    for size, unit in ((1e6, "M"), (1e3, "k")):
+        if value >= size:
+            return f"{value / size:g}{unit}"
+    return f"{value:g}"
+
+
+def attribution_comparison(
+    compared: list[dict[str, Any]], *, half_life_days: float, currency: Currency
+) -> go.Figure:
     """Return the revenue each model credits to each channel, side by side; a channel whose rank
     changes between models is marked ⚑."""
     fig = _figure("Revenue credited to each channel, by attribution model", 400)
@@ -162,7 +197,8 @@ def attribution_comparison(compared: list[dict[str, Any]], *, half_life_days: fl
                     ]
                     for r in compared
                 ],
-                hovertemplate=f"{model.label}<br>%{{x}}: %{{y:,.0f}} · rank %{{customdata[0]}} "
+                hovertemplate=f"{model.label}<br>%{{x}}: {currency.around('%{y:,.0f}')} · rank "
+                "%{customdata[0]} "
                 "· ROI %{customdata[1]}<extra></extra>",
             )
         )
@@ -171,12 +207,17 @@ def attribution_comparison(compared: list[dict[str, Any]], *, half_life_days: fl
         bargap=0.18,
         legend=dict(orientation="h", x=0, y=-0.14, yanchor="top"),
     )
-    fig.update_yaxes(title_text="revenue credited", tickformat="~s")
+    fig.update_yaxes(
+        title_text="revenue credited",
+        tickformat="~s",
+        tickprefix=currency.prefix,
+        ticksuffix=currency.suffix,
+    )
     fig.update_xaxes(type="category", showgrid=False)
     return fig
 
 
-def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
+def payback(rows: list[dict[str, Any]], *, p90_days: float, currency: Currency) -> go.Figure:
     """Return spend and the revenue its leads have won so far, per quarter of spend, with the
     ROI so far above; immature quarters hatched and labelled."""
     fig = _figure("Payback: each quarter's spend and what its leads have won so far", 380)
@@ -189,7 +230,7 @@ def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
             x=quarters,
             y=[r["spend"] for r in rows],
             marker=dict(color="#cbd5e1"),
-            hovertemplate="%{x}: spend %{y:,.0f}<extra></extra>",
+            hovertemplate=f"%{{x}}: spend {currency.around('%{y:,.0f}')}<extra></extra>",
         )
     )
     fig.add_trace(
@@ -211,7 +252,7 @@ def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
             textposition="outside",
             textfont=dict(size=10, color=INK),
             cliponaxis=False,
-            hovertemplate="%{x}: revenue so far %{y:,.0f}<extra></extra>",
+            hovertemplate=f"%{{x}}: revenue so far {currency.around('%{y:,.0f}')}<extra></extra>",
         )
     )  # fmt: skip
     top = max([*(r["spend"] for r in rows), *(r["revenue_so_far"] for r in rows), 0])
@@ -220,7 +261,13 @@ def payback(rows: list[dict[str, Any]], *, p90_days: float) -> go.Figure:
         bargap=0.25,
         legend=dict(orientation="h", x=0, y=-0.16, yanchor="top"),
     )
-    fig.update_yaxes(range=[0, top * 1.25 or 1], tickformat="~s", title_text="amount")
+    fig.update_yaxes(
+        range=[0, top * 1.25 or 1],
+        tickformat="~s",
+        tickprefix=currency.prefix,
+        ticksuffix=currency.suffix,
+        title_text="amount",
+    )
     quarter_axis(fig, quarters)
     fig.add_annotation(
         text=f"hatched: maturing — younger than the {p90_days:.0f} days 90% of past "

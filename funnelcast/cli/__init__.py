@@ -3,7 +3,7 @@
 
 The modules: runner (how a report runs, on DuckDB or Spark), options (the parser and its checked
 values), tables (the column aligner), metrics, funnel (and handoff), roi (and report), plan,
-definition, suggest, importing (import), build (demo, export-parquet).
+definition, suggest, importing (import), settings (currency), build (demo, export-parquet).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from funnelcast.cli import (
     plan,
     roi,
     runner,
+    settings,
     suggest,
 )
 from funnelcast.cli.options import Parser
@@ -38,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     for report in (funnel.FUNNEL, funnel.HANDOFF, roi.ROI, roi.REVIEW, plan.REPORT):
         runner.add_report(commands, report)
     importing.add_commands(commands)
+    settings.add_commands(commands)
     build.add_export_parquet(commands)
     return top
 

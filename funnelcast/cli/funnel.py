@@ -8,7 +8,8 @@ from typing import Any
 
 from funnelcast.cli.options import add_scope, number
 from funnelcast.cli.runner import Report
-from funnelcast.cli.tables import align
+from funnelcast.cli.tables import align, currency_of
+from funnelcast.core import formats
 
 _sla = number(
     int,
@@ -171,7 +172,7 @@ def handoff_table(result: dict[str, Any]) -> str:
     n = result["not_ready_later_won"]
     out.append(
         f"\nrejected as not ready: {n['rejected_not_ready']:,}; bought later: "
-        f"{_share(n['won_later'])}, revenue {n['revenue']:,.2f}"
+        f"{_share(n['won_later'])}, revenue {formats.money(n['revenue'], currency_of(result), exact=True)}"
     )
     return "\n".join(out)
 

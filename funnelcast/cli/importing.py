@@ -1,4 +1,5 @@
-"""`funnelcast import`: load a CSV, Parquet or Excel export into one table, all or nothing."""
+"""`funnelcast import`: load a CSV, Parquet or Excel export into one table, all or nothing (and,
+with --currency, set the currency of the database's amounts once the file is in)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import TextIO
 import duckdb
 
 from funnelcast import importer
-from funnelcast.data import db
+from funnelcast.cli.options import currency_code
+from funnelcast.data import context, db
 
 # Files at least this large get a progress bar on stderr.
 PROGRESS_BYTES = 20 * 2**20
@@ -94,6 +96,13 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         type=Path,
         metavar="FILE.toml",
         help="a saved mapping; the options above add to or override it",
+    )
+    command.add_argument(
+        "--currency",
+        type=currency_code,
+        metavar="CODE",
+        help="the currency of the database's amounts (spend, deal values, targets), an ISO "
+        "4217 code such as EUR; stored once the import succeeds (default: as set, else USD)",
     )
     command.add_argument(
         "--dry-run",
@@ -188,6 +197,8 @@ def cmd_import(args: argparse.Namespace) -> int:
             sheet=args.sheet,
         )
         if not args.dry_run:
+            if args.currency is not None:
+                context.set_currency(con.cursor(), args.currency.code)
             try:
                 con.execute("checkpoint")
             except duckdb.Error as exc:
@@ -207,6 +218,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     if created:
         print(f"created new database {args.db}")
     print(result.summary())
+    if args.currency is not None:
+        verb = "would be" if args.dry_run else "are"
+        print(f"amounts {verb} in {args.currency.label}")
     return 0
 
 

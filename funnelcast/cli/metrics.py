@@ -8,7 +8,9 @@ from typing import Any
 
 from funnelcast.cli.options import add_scope, number
 from funnelcast.cli.runner import Report
-from funnelcast.cli.tables import align
+from funnelcast.cli.tables import align, currency_of
+from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 
 _threshold = number(
     float,
@@ -48,27 +50,31 @@ def _compute(cur: Any, args: argparse.Namespace) -> dict[str, Any]:
     return metrics(cur, quarter=args.quarter, channel=args.channel, threshold=args.threshold)
 
 
-def _show(value: Any, kind: str) -> str:
+def _show(value: Any, kind: str, currency: Currency) -> str:
     if value is None:
         return "—"
     if kind == "rate":
         return f"{value:.1%}"
     if kind == "money":
-        return f"{value:,.2f}"
+        return formats.money(value, currency, exact=True)
     return f"{value:,}"
 
 
 def table(result: dict[str, Any]) -> str:
     """Return the metrics as a plain-text table for people."""
+    currency = currency_of(result)
     rows = [["channel"] + [name for name, _ in _COLUMNS]]
     for item in [*result["by_channel"], {"channel": "TOTAL", **result}]:
-        rows.append([item["channel"]] + [_show(item[name], kind) for name, kind in _COLUMNS])
+        rows.append(
+            [item["channel"]] + [_show(item[name], kind, currency) for name, kind in _COLUMNS]
+        )
     scope = result["scope"]
     title = (
         f"{scope['quarter'] or 'all history'}"
         f"{' · channel ' + scope['channel'] if scope['channel'] else ''}"
         f" · MQLs {scope['mql_source']}"
         f"{' at threshold ' + format(scope['threshold'], 'g') if scope['threshold'] is not None else ''}"
+        f" · amounts in {currency.label}"
     )
     note = (
         ""

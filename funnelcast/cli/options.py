@@ -1,8 +1,9 @@
 """The command line's parser class, its checked values and the options several commands share.
 
-A number option's text becomes a number, or is refused in one line naming the option, as it is
-parsed, before any database is opened. --quarter, --channel and --out/--replace are added here so
-every command words them alike; refuse_existing keeps a command from overwriting a file unasked.
+A number option's text becomes a number (a currency option's a Currency), or is refused in one
+line naming the option, as it is parsed, before any database is opened. --quarter, --channel and
+--out/--replace are added here so every command words them alike; refuse_existing keeps a command
+from overwriting a file unasked.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from funnelcast.core import currency
+from funnelcast.core.currency import Currency
 from funnelcast.data import db
 
 N = TypeVar("N", int, float)
@@ -63,6 +66,14 @@ whole_number = number(int, not_a_number="expected a whole number")
 finite_number = number(
     float, math.isfinite, not_a_number="expected a number", refused="expected a finite number"
 )
+
+
+def currency_code(text: str) -> Currency:
+    """Return the currency an ISO 4217 code names (an argparse type: refused in one line)."""
+    try:
+        return currency.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_quarter(command: argparse.ArgumentParser, default: str = "all history") -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from funnelcast import planner
 from funnelcast.cli.options import finite_number, whole_number
 from funnelcast.cli.runner import Report
+from funnelcast.cli.tables import currency_of
 from funnelcast.core import formats
 
 
@@ -74,11 +75,12 @@ def _compute(cur: Any, args: argparse.Namespace) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     """Return the plan as plain text for people."""
     t = result["target"]
+    currency = currency_of(result)
     wants = " and ".join(
         part
         for part in (
             f"{t['customers']:,} customers" if t["customers"] is not None else "",
-            f"{formats.money(t['revenue'])} revenue" if t["revenue"] is not None else "",
+            f"{formats.money(t['revenue'], currency)} revenue" if t["revenue"] is not None else "",
         )
         if part
     )
@@ -93,7 +95,7 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"{level[1:]:>5}%  {formats.count(req[level]):>9}  "
             f"{formats.count(result['required_sqls_by_level'][level]):>5}  "
-            f"{formats.money(budget[level]):>8}"
+            f"{formats.money(budget[level], currency):>8}"
         )
     q = result["qualified_leads"]
     pipeline = result["open_pipeline"]
@@ -119,7 +121,8 @@ def table(result: dict[str, Any]) -> str:
             f"{row['channel']:<9} {formats.share(row['mix_share'], 0):>5}  "
             f"{formats.share(row['mql_to_sql']['value']):>8}  "
             f"{formats.share(row['sql_to_customer']['value']):>10}  "
-            f"{formats.money(row['cost_per_mql']):>9}  {formats.count(row['mqls']['p80']):>10}"
+            f"{formats.money(row['cost_per_mql'], currency):>9}  "
+            f"{formats.count(row['mqls']['p80']):>10}"
         )
     return "\n".join(lines)
 

@@ -10,7 +10,7 @@ from typing import Any
 from funnelcast.analytics import attribution
 from funnelcast.cli.options import add_out, add_quarter, number
 from funnelcast.cli.runner import Report
-from funnelcast.cli.tables import align
+from funnelcast.cli.tables import align, currency_of
 from funnelcast.core import formats
 
 _half_life = number(
@@ -53,11 +53,13 @@ def table(result: dict[str, Any]) -> str:
     scope = result["scope"]
     lines = [
         f"{scope['quarter'] or 'all history'} · revenue by {scope['model_label']}"
-        f" · attribution from {scope['attribution_basis']}",
+        f" · attribution from {scope['attribution_basis']}"
+        f" · amounts in {currency_of(result).label}",
         result["scorecard"]["sentence"],
         "",
     ]
-    money = lambda v: "—" if v is None else f"{v:,.2f}"  # noqa: E731
+    currency = currency_of(result)
+    money = lambda v: formats.money(v, currency, exact=True)  # noqa: E731
     rows = [
         [
             "channel",
@@ -95,7 +97,7 @@ def table(result: dict[str, Any]) -> str:
     for item in result["attribution"]["by_channel"]:
         rows.append([
             item["channel"],
-            *(formats.money(item["models"][m]["revenue"])
+            *(formats.money(item["models"][m]["revenue"], currency)
               + (f" (#{item['models'][m]['rank']})" if item["models"][m]["rank"] else "")
               for m in attribution.MODEL_KEYS),
             f"yes ({item['rank_low']}-{item['rank_high']})" if item["rank_changes"] else "no",

@@ -1,6 +1,18 @@
-"""Plain-text tables for people: the one column aligner every command's table goes through."""
+"""Plain-text tables for people: the one column aligner every command's table goes through, and
+the currency a report's amounts are written in (the report's own "currency" field).
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+from funnelcast.core import currency
+from funnelcast.core.currency import Currency
+
+
+def currency_of(result: dict[str, Any]) -> Currency:
+    """Return the currency of a report's amounts: its "currency" field (USD without one)."""
+    return currency.parse(result.get("currency") or currency.DEFAULT_CODE)
 
 
 def align(rows: list[list[str]], *, figures: bool = True) -> list[str]:

@@ -1,3 +1,4 @@
 """Small pure helpers every layer uses: fiscal periods (`periods`), rates with intervals
-(`stats`) and how numbers are written for people (`formats`). Nothing here touches a database.
+(`stats`), how numbers are written for people (`formats`) and the currencies amounts can be in
+(`currency`). Nothing here touches a database.
 """

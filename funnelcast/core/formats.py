@@ -1,11 +1,17 @@
 """How numbers read on screen: counts, shares, money, intervals and changes, one style everywhere.
 
-Money carries no currency sign: the data does not say which currency its amounts are in.
+Counts carry thousands separators (2,120,000); other quantities (points, MQLs a week) show the
+decimals they have and no more (65, 2.5). Money carries the database's currency
+(funnelcast.core.currency, passed in by the caller, never held here): its symbol before the
+amount (€400.2k, $710) or its code after it (1.2k PLN); compact from ten thousand on, or exact
+with the currency's decimals for tables of record (the CLI's).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+
+from funnelcast.core.currency import Currency
 
 DASH = "—"
 
@@ -27,16 +33,32 @@ def share(value: float | None, digits: int = 1) -> str:
     return DASH if value is None else f"{value:,.{digits}%}"
 
 
-def money(value: float | None) -> str:
-    """Return an amount, compact from ten thousand on (48.3k, 1.25M), or a dash."""
+def number(value: float | None, digits: int = 2) -> str:
+    """Return a quantity with thousands separators and at most digits decimals, trailing zeros
+    dropped (65, 2.5, 1,234.57), or a dash."""
+    if value is None:
+        return DASH
+    text = f"{value:,.{digits}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text in ("-0", "") else text
+
+
+def money(value: float | None, currency: Currency, *, exact: bool = False) -> str:
+    """Return an amount in a currency, or a dash: compact from ten thousand on (€48.3k,
+    $1.25M, 710 PLN), or with exact=True whole, with the currency's decimals (€48,321.50)."""
     if value is None:
         return DASH
     size = abs(value)
-    if size >= 1e6:
-        return f"{value / 1e6:,.2f}M"
-    if size >= 1e4:
-        return f"{value / 1e3:,.1f}k"
-    return f"{value:,.0f}"
+    if exact:
+        text = f"{size:,.{currency.digits}f}"
+    elif size >= 1e6:
+        text = f"{size / 1e6:,.2f}M"
+    elif size >= 1e4:
+        text = f"{size / 1e3:,.1f}k"
+    else:
+        text = f"{size:,.0f}"
+    negative = value < 0 and any(c in "123456789" for c in text)
+    return ("-" if negative else "") + currency.around(text)
 
 
 def interval(low: float | None, high: float | None, digits: int = 1) -> str:
@@ -51,16 +73,30 @@ def signed(text: str) -> str:
     return text if text.startswith(("-", DASH)) else f"+{text}"
 
 
-def by_kind(value: float | None, kind: str) -> str:
-    """Return a value formatted as a "count", "share" or "money"."""
-    return {"count": count, "share": share, "money": money}[kind](value)
+def by_kind(value: float | None, kind: str, currency: Currency | None = None) -> str:
+    """Return a value formatted as a "count", "share" or "money" (which needs the currency)."""
+    if kind == "money":
+        return money(value, _needed(currency))
+    return {"count": count, "share": share}[kind](value)
 
 
-def change(delta: float | None, kind: str, relative: float | None = None) -> str | None:
+def _needed(currency: Currency | None) -> Currency:
+    """Return the currency a money figure is written in; a caller that forgot it is a bug."""
+    if currency is None:
+        raise ValueError("a money figure needs the database's currency")
+    return currency
+
+
+def change(
+    delta: float | None,
+    kind: str,
+    relative: float | None = None,
+    currency: Currency | None = None,
+) -> str | None:
     """Return a change from the previous period for st.metric, or None when there is none.
 
-    kind is "count", "money" (both with the relative change when known) or "share"
-    (in percentage points).
+    kind is "count", "money" (both with the relative change when known; money needs the
+    currency) or "share" (in percentage points).
     """
     if delta is None:
         return None
@@ -68,7 +104,7 @@ def change(delta: float | None, kind: str, relative: float | None = None) -> str
         return "0"  # st.metric shows "0" grey and without an arrow
     if kind == "share":
         return signed(f"{delta * 100:,.1f} pts")
-    text = signed(count(delta) if kind == "count" else money(delta))
+    text = signed(count(delta) if kind == "count" else money(delta, _needed(currency)))
     if relative is not None:
         text += f" ({signed(f'{relative:.0%}')})"
     return text

@@ -1,5 +1,6 @@
-"""What the database holds that scopes every figure: its calendar, as-of moment, quarters, channels
-and the definition in force, read once per request (`load_context`) and passed to every area.
+"""What the database holds that scopes every figure: its calendar, as-of moment, quarters, channels,
+the definition in force and the currency of its amounts, read once per request (`load_context`)
+and passed to every area; and the currency setting itself (`currency_of`, `set_currency`).
 """
 
 from __future__ import annotations
@@ -10,12 +11,41 @@ from typing import Any
 
 import duckdb
 
+from funnelcast.core import currency as currencies
+from funnelcast.core.currency import Currency
 from funnelcast.core.periods import Quarter, parse_quarter, quarters_between
 from funnelcast.data import db
+
+CURRENCY_META_KEY = "currency"  # the meta setting: an ISO 4217 code, USD when unset
 
 
 class MetricsInputError(db.FunnelcastError):
     """A quarter, channel or threshold the data cannot answer for."""
+
+
+def currency_of(cur: duckdb.DuckDBPyConnection) -> Currency:
+    """Return the currency the database's amounts are in (USD when the setting is unset)."""
+    stored = db.get_meta(cur, CURRENCY_META_KEY)
+    if stored is None:
+        return currencies.USD
+    try:
+        return currencies.parse(stored)
+    except ValueError as exc:
+        raise db.FunnelcastError(
+            f"the database's currency setting: {exc} (set it again with "
+            "`funnelcast currency --db FILE CODE`)"
+        ) from None
+
+
+def set_currency(cur: duckdb.DuckDBPyConnection, code: str) -> Currency:
+    """Store the currency of the database's amounts and return it; FunnelcastError naming the
+    value when it is no ISO 4217 code, and nothing stored."""
+    try:
+        chosen = currencies.parse(code)
+    except ValueError as exc:
+        raise db.FunnelcastError(str(exc)) from None
+    db.set_meta(cur, CURRENCY_META_KEY, chosen.code)
+    return chosen
 
 
 @dataclass(frozen=True)
@@ -28,6 +58,7 @@ class DataContext:
     channels: list[str]
     definition: dict[str, Any] | None
     extent: dict[str, dict[str, Any]] = field(default_factory=dict)
+    currency: Currency = currencies.USD  # of every amount: spend, deal values, targets
 
     def quarter(self, label: str) -> Quarter:
         """Return the quarter a label names, or MetricsInputError when it is not in the data."""
@@ -60,7 +91,8 @@ def parse_as_of(text: str) -> dt.datetime:
 
 
 def load_context(cur: duckdb.DuckDBPyConnection) -> DataContext:
-    """Return the database's calendar, as-of moment, quarters, channels and definition."""
+    """Return the database's calendar, as-of moment, quarters, channels, definition and
+    currency."""
     fy_start_month = int(db.get_meta(cur, "fiscal_year_start_month", "1") or 1)
     extent = {row["table_name"]: row for row in db.run(cur, "data_extent").to_dicts()}
     stored_as_of = db.get_meta(cur, "as_of")
@@ -83,4 +115,6 @@ def load_context(cur: duckdb.DuckDBPyConnection) -> DataContext:
     if as_of is not None:
         rows = db.run(cur, "definition_in_force", on=as_of.date()).to_dicts()
         definition = rows[0] if rows else None
-    return DataContext(fy_start_month, as_of, quarters, channels, definition, extent)
+    return DataContext(
+        fy_start_month, as_of, quarters, channels, definition, extent, currency_of(cur)
+    )

@@ -20,6 +20,7 @@ from funnelcast import definitions
 from funnelcast.analytics import suggest
 from funnelcast.analytics.overview import is_complete
 from funnelcast.core import formats, spreadsheet
+from funnelcast.core.currency import Currency
 from funnelcast.core.spreadsheet import csv_safe  # noqa: F401  (the page's downloads use it)
 from funnelcast.data.context import DataContext
 from funnelcast.definitions import BehaviourRule, Definition, FitRule
@@ -163,8 +164,9 @@ def _days(value: float | None) -> str:
     return formats.DASH if value is None else f"{value:,.0f} days"
 
 
-def comparison_rows(candidate: Backtest, current: Backtest) -> pl.DataFrame:
-    """Return the figures the page compares, one row each: figure, candidate, current."""
+def comparison_rows(candidate: Backtest, current: Backtest, currency: Currency) -> pl.DataFrame:
+    """Return the figures the page compares, one row each: figure, candidate, current (costs in
+    the database's currency)."""
     rows = []
     for name, fmt in (
         ("MQLs", lambda t: formats.count(t["mqls"])),
@@ -174,9 +176,9 @@ def comparison_rows(candidate: Backtest, current: Backtest) -> pl.DataFrame:
         ("… days earlier (median)", lambda t: _days(t["sql_days_earlier_median"])),
         ("Capture: customers that were MQL first", lambda t: _rate(t["customer_capture"])),
         ("… days earlier (median)", lambda t: _days(t["customer_days_earlier_median"])),
-        ("Cost per MQL", lambda t: formats.money(t["cost_per_mql"])),
+        ("Cost per MQL", lambda t: formats.money(t["cost_per_mql"], currency)),
         ("MQLs per week (mean)", lambda t: _per_week(t["mqls_per_week"])),
-        ("Busiest week", lambda t: _per_week(t["peak_week_mqls"])),
+        ("Busiest week", lambda t: formats.count(t["peak_week_mqls"])),
         ("Weeks over sales capacity", over_capacity),
     ):
         rows.append((name, fmt(candidate.totals), fmt(current.totals)))
@@ -224,8 +226,9 @@ class Card(NamedTuple):
     note: str
 
 
-def headline(candidate: Backtest, current: Backtest) -> list[Card]:
-    """Return the draft's headline figures on the chosen quarters, each beside the current's."""
+def headline(candidate: Backtest, current: Backtest, currency: Currency) -> list[Card]:
+    """Return the draft's headline figures on the chosen quarters, each beside the current's
+    (costs in the database's currency)."""
     c, b = candidate.totals, current.totals
     change = c["mqls"] - b["mqls"]
     per_week = formats.DASH if c["mqls_per_week"] is None else f"{c['mqls_per_week']:,.1f}"
@@ -254,10 +257,10 @@ def headline(candidate: Backtest, current: Backtest) -> list[Card]:
         ),
         Card(
             "Cost per MQL",
-            formats.money(c["cost_per_mql"]),
+            formats.money(c["cost_per_mql"], currency),
             None,
             "inverse",
-            f"current: {formats.money(b['cost_per_mql'])}",
+            f"current: {formats.money(b['cost_per_mql'], currency)}",
         ),
         Card(
             "MQLs per week",

@@ -126,7 +126,7 @@ def _number(field_type: str, value: float) -> str:
         return (dt.datetime(1970, 1, 1) + dt.timedelta(seconds=value)).date().isoformat()
     if math.isfinite(value) and value == round(value):
         return formats.count(int(value))
-    return f"{value:,.2f}"
+    return formats.number(value)
 
 
 def holds_text(field_type: str, top: pl.DataFrame | None, summary: Mapping[str, Any] | None) -> str:

@@ -74,6 +74,7 @@ class History:
     revenue_squares: float
     cohort_mqls: dict[str, dict[str, int]]  # quarter label -> channel -> MQLs (as known)
     open_sqls: dict[str, dict[str, int]]  # channel -> SQL quarter label -> open SQLs
+    currency: str = "USD"  # the ISO code of the amounts (revenue, the budget's costs)
 
     @property
     def channel_names(self) -> list[str]:
@@ -244,4 +245,5 @@ def load_history(
         revenue_squares=float(recent_rows["revenue_squares"].sum()),
         cohort_mqls=cohort_mqls,
         open_sqls=open_sqls,
+        currency=ctx.currency.code,
     )

@@ -78,6 +78,7 @@ def summary(p: Plan, leads: dict[str, Any]) -> dict[str, Any]:
             "revenue": p.target.revenue,
         },
         "as_of": (h.as_of - dt.timedelta(microseconds=1)).isoformat(),
+        "currency": h.currency,
         "history": {
             "rates_from": list(h.window),
             "mix_costs_and_run_rates_from": list(h.recent),

@@ -3,7 +3,8 @@ the scorecard, KPIs with their change, the plan against actuals, the funnel, ROI
 channel, the attribution models side by side and the payback of spend.
 
 `collect` reads the database (through funnelcast.metrics and funnelcast.roi); `render` is pure
-and embeds plotly.js inline, so the file opens offline, without any network.
+and embeds plotly.js inline, so the file opens offline, without any network. Every amount in it
+carries the database's currency.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from funnelcast import charts
 from funnelcast.analytics import attribution, metrics, overview, roi
 from funnelcast.charts import roi_figures as roi_charts
 from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 from funnelcast.core.stats import MIN_N
 from funnelcast.data import db
 from funnelcast.data.context import DataContext
@@ -44,6 +46,7 @@ class ReportData:
     target: dict[str, Any] | None  # the targets row of the quarter
     has_targets: bool
     source: str  # the database it was made from
+    currency: Currency  # of every amount
 
 
 def collect(
@@ -77,6 +80,7 @@ def collect(
         target=targets[0] if targets else None,
         has_targets=roi.has_rows(ctx, "targets"),
         source=source,
+        currency=ctx.currency,
     )
 
 
@@ -165,7 +169,7 @@ def _kpi_tiles(data: ReportData) -> str:
         for label, k in ((scope["previous_quarter"], kpi), (scope["year_ago_quarter"], kpi_year)):
             if label is None:
                 continue
-            text = formats.change(k.delta, k.kind, k.relative)
+            text = formats.change(k.delta, k.kind, k.relative, data.currency)
             if text is not None:
                 lines.append(
                     f'<div class="change {_tone(k.delta, k.better)}">{_e(text)} vs {_e(label)}</div>'
@@ -173,7 +177,7 @@ def _kpi_tiles(data: ReportData) -> str:
         basis = overview.rate_basis(kpi.rate) if kpi.rate else kpi.note
         tiles.append(
             f'<div class="kpi"><div class="label">{_e(kpi.label)}</div>'
-            f'<div class="value">{_e(formats.by_kind(kpi.value, kpi.kind))}</div>'
+            f'<div class="value">{_e(formats.by_kind(kpi.value, kpi.kind, data.currency))}</div>'
             f'{"".join(lines)}<div class="muted">{_e(basis)}</div></div>'
         )
     return f'<div class="kpis">{"".join(tiles)}</div>'
@@ -197,11 +201,10 @@ def _plan(data: ReportData) -> str:
             continue
         reached = actual / target if target else None
         tone = "good" if reached is not None and reached >= 1 else "bad"
+        shown = [formats.by_kind(v, kind, data.currency) for v in (target, actual, actual - target)]
         rows.append(
-            f"<tr><td>{label}</td><td>{_e(formats.by_kind(target, kind))}</td>"
-            f"<td>{_e(formats.by_kind(actual, kind))}</td>"
-            f'<td class="{tone}">{_e(formats.share(reached, 0))}</td>'
-            f"<td>{_e(formats.by_kind(actual - target, kind))}</td></tr>"
+            f"<tr><td>{label}</td><td>{_e(shown[0])}</td><td>{_e(shown[1])}</td>"
+            f'<td class="{tone}">{_e(formats.share(reached, 0))}</td><td>{_e(shown[2])}</td></tr>'
         )
     so_far = "" if data.is_complete else " The quarter is not over: actuals are to date."
     return (
@@ -211,18 +214,18 @@ def _plan(data: ReportData) -> str:
     )
 
 
-def _money(value: float | None) -> str:
-    return formats.money(value)
-
-
 def _points(value: float | None) -> str:
     """Return a change of ROI in percentage points, signed."""
     return formats.DASH if value is None else formats.signed(f"{value * 100:,.0f} pts")
 
 
-def _channel_table(report: dict[str, Any]) -> str:
+def _channel_table(report: dict[str, Any], currency: Currency) -> str:
     """Return the ROI and cost-per-stage table, one row per channel and a total."""
     scope = report["scope"]
+
+    def _money(value: float | None) -> str:
+        return formats.money(value, currency)
+
     head = ["Channel", "Spend", "Leads", "MQLs", "SQLs", "Customers", "Revenue", "Cost/lead",
             "Cost/MQL", "Cost/SQL", "Cost/customer", "ROI"]  # fmt: skip
     if scope["previous_quarter"]:
@@ -265,13 +268,13 @@ def _channel_table(report: dict[str, Any]) -> str:
     )  # fmt: skip
 
 
-def _attribution_table(report: dict[str, Any]) -> str:
+def _attribution_table(report: dict[str, Any], currency: Currency) -> str:
     """Return revenue per channel under each model with its rank, and the rank-change flag."""
     head = ["Channel", *(m.label for m in attribution.MODELS), "Rank changes"]
     body = []
     for row in report["attribution"]["by_channel"]:
         cells = [
-            formats.money(row["models"][m]["revenue"])
+            formats.money(row["models"][m]["revenue"], currency)
             + (f" (#{row['models'][m]['rank']})" if row["models"][m]["rank"] else "")
             for m in attribution.MODEL_KEYS
         ]
@@ -313,15 +316,15 @@ def attribution_notes(report: dict[str, Any]) -> list[str]:
             "occurred_at, event_type, channel, campaign) to compare them."
         )
     notes.append(
-        f"{journeys['deals']} deals in scope"
+        f"{formats.count(journeys['deals'])} deals in scope"
         + (
             f", a median of {journeys['median_touches']:g} touches each"
             if journeys["deals"]
             else ""
         )
-        + f"; {journeys['one_touch']} with one touch (every model gives it all), "
-        f"{journeys['two_touches']} with two (U-shaped splits them 50/50), "
-        f"{journeys['without_mql']} without an MQL before the deal (the last touch before the "
+        + f"; {formats.count(journeys['one_touch'])} with one touch (every model gives it all), "
+        f"{formats.count(journeys['two_touches'])} with two (U-shaped splits them 50/50), "
+        f"{formats.count(journeys['without_mql'])} without an MQL before the deal (the last touch before the "
         "deal stands in for the MQL touch)."
     )
     if att["rank_changes"]:
@@ -331,8 +334,12 @@ def attribution_notes(report: dict[str, Any]) -> list[str]:
     return notes
 
 
-def _payback_table(rows: list[dict[str, Any]]) -> str:
+def _payback_table(rows: list[dict[str, Any]], currency: Currency) -> str:
     """Return spend, leads, customers, revenue so far and ROI so far per spend quarter."""
+
+    def _money(value: float | None) -> str:
+        return formats.money(value, currency)
+
     head = ["Quarter", "Spend", "Leads", "Customers so far", "Revenue so far", "ROI so far", ""]
     body = [
         f"<tr><td>{_e(r['quarter'])}</td><td>{_e(_money(r['spend']))}</td>"
@@ -352,6 +359,7 @@ def render(data: ReportData) -> str:
     """Return the review as one HTML document with plotly.js and every chart inline."""
     report = data.roi
     scope = report["scope"]
+    currency = data.currency
     compare = ", ".join(
         f"against {label}"
         for label in (scope["previous_quarter"], scope["year_ago_quarter"])
@@ -379,6 +387,7 @@ def render(data: ReportData) -> str:
     sections = [
         f"<h1>Quarterly review · {_e(data.quarter)}</h1>",
         f'<div class="muted">{_e(data.period)} · data as of {_e(data.as_of)}'
+        + f" · amounts in {_e(currency.label)}"
         + (f" · changes {_e(compare)}" if compare else "")
         + (f" · {_e(data.source)}" if data.source else "")
         + "</div>",
@@ -400,7 +409,7 @@ def render(data: ReportData) -> str:
             if data.current["rates"]["mql_to_sal"]["n"]
             else '<p class="note">No MQLs in this quarter: there is no funnel to draw.</p>'
         )
-        + _figure(roi_charts.cost_per_stage(report["by_channel"]))
+        + _figure(roi_charts.cost_per_stage(report["by_channel"], currency=currency))
         + "</div>",
         "<h2>Return per channel</h2>",
         f'<p class="note">Revenue credited by {_e(scope["model_label"])}; volumes count leads by '
@@ -410,19 +419,22 @@ def render(data: ReportData) -> str:
             roi_charts.roi_by_channel(
                 report["by_channel"],
                 model_label=scope["model_label"],
+                currency=currency,
                 previous_label=scope["previous_quarter"],
                 year_ago_label=scope["year_ago_quarter"],
             )
         ),
-        _channel_table(report),
+        _channel_table(report, currency),
         "<h2>Attribution: the models side by side</h2>",
         *(f'<p class="note">{_e(n)}</p>' for n in attribution_notes(report)),
         _figure(
             roi_charts.attribution_comparison(
-                report["attribution"]["by_channel"], half_life_days=scope["half_life_days"]
+                report["attribution"]["by_channel"],
+                half_life_days=scope["half_life_days"],
+                currency=currency,
             )
         ),
-        _attribution_table(report),
+        _attribution_table(report, currency),
         "<ul class=\"note\">"
         + "".join(f"<li><b>{_e(m['label'])}</b>: {_e(m['rule'])}</li>"
                   for m in report["attribution"]["models"])
@@ -434,9 +446,10 @@ def render(data: ReportData) -> str:
             roi_charts.payback(
                 report["payback"]["by_quarter"],
                 p90_days=report["payback"]["lead_to_customer_p90_days"],
+                currency=currency,
             )
         ),
-        _payback_table(report["payback"]["by_quarter"]),
+        _payback_table(report["payback"]["by_quarter"], currency),
         f'<p class="muted">Made by Funnelcast on {dt.date.today().isoformat()}.</p>',
     ]  # fmt: skip
     return (

@@ -58,6 +58,7 @@ HEALTH_TEXT = {
     "quarter shown",
 }
 NOT_MAPPED = "— not in this file —"
+CURRENCY_KEY = "data_currency"  # the "Currency of amounts" box
 SET_VALUE = "— one value for every row —"
 
 

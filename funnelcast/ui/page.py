@@ -1,14 +1,16 @@
 """How every report page opens: through app.py's shell, on this session's database, with the
-sidebar's quarter and channel and a note of what the data lacks, under the page's title.
+sidebar's quarter and channel and a note of what the data lacks, under the page's title; and the
+table column every page shows amounts in (`money_column`).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import streamlit as st
 
 from funnelcast.analytics import overview
+from funnelcast.core.currency import Currency
 from funnelcast.data.context import DataContext
 from funnelcast.ui import dashboard
 
@@ -34,3 +36,11 @@ def start(title: str) -> Page:
     quarter, channel = dashboard.scope()
     st.title(title)
     return Page(database, ctx, quarter, channel, overview.missing_inputs(ctx))
+
+
+def money_column(label: str, currency: Currency, *, compact: bool = False, **options: Any) -> Any:
+    """Return a table column of amounts: its heading carries the currency (Spend (€)), its cells
+    stay numbers (they sort, and a CSV download keeps them numeric), whole or compact (1.2M)."""
+    return st.column_config.NumberColumn(
+        currency.unit(label), format="compact" if compact else "%,.0f", **options
+    )

@@ -109,11 +109,13 @@ def add_fit_rule_inputs(database: Database, on_add: Callable[[], None]) -> None:
     elif kind == editor.YES_OR_NO:
         st.selectbox("Value", ["Yes", "No"], key=keys["value"])
     elif kind == editor.ONE_NUMBER:
-        st.number_input("Value", value=editor.default_number(summary), key=keys["value"])
+        st.number_input(
+            "Value", value=editor.default_number(summary), format="%g", key=keys["value"]
+        )
     elif kind == editor.TWO_NUMBERS:
         low, high = st.columns(2)
-        low.number_input("From (empty: open)", value=None, key=keys["low"])
-        high.number_input("To (empty: open)", value=None, key=keys["high"])
+        low.number_input("From (empty: open)", value=None, format="%g", key=keys["low"])
+        high.number_input("To (empty: open)", value=None, format="%g", key=keys["high"])
     elif kind == editor.ONE_DATE:
         st.date_input("Date", value=_date((summary or {}).get("median")), key=keys["value"])
     elif kind == editor.TWO_DATES:
@@ -121,7 +123,7 @@ def add_fit_rule_inputs(database: Database, on_add: Callable[[], None]) -> None:
         low.date_input("From (empty: open)", value=None, key=keys["low"])
         high.date_input("To (empty: open)", value=None, key=keys["high"])
     elif kind == editor.DAYS:
-        st.number_input("Days", min_value=0.0, value=30.0, step=1.0, key=keys["value"])
+        st.number_input("Days", min_value=0.0, value=30.0, step=1.0, format="%g", key=keys["value"])
     points_col, extra_col = st.columns(2)
     points_col.number_input(
         "Points per unit" if kind == editor.PER_UNIT else "Points",
@@ -129,11 +131,12 @@ def add_fit_rule_inputs(database: Database, on_add: Callable[[], None]) -> None:
         definitions.MAX_POINTS,
         value=2.0 if kind == editor.PER_UNIT else 10.0,
         step=1.0,
+        format="%g",
         key=keys["points"],
     )
     if kind == editor.PER_UNIT:
         extra_col.number_input(
-            "At most (empty: no cap)", min_value=0.0, value=None, key=keys["cap"]
+            "At most (empty: no cap)", min_value=0.0, value=None, format="%g", key=keys["cap"]
         )
     else:
         extra_col.checkbox("disqualifier", key=keys["dq"])
