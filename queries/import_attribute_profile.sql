@@ -63,7 +63,8 @@ final as (
         count(*) as filled,
         count(*) filter (where list_contains($yes_no, lower(text_value))) as yes_no_values,
         count(*) filter (where isfinite(number_value)) as number_values,
-        count(*) filter (where date_value is not null) as date_values,
+        -- a time of 'infinity' reads but has no epoch: no date
+        count(*) filter (where isfinite(epoch(date_value))) as date_values,
     from read_as
     group by column_name
 )

@@ -353,3 +353,20 @@ def test_a_column_is_a_date_only_if_every_row_is_past_the_first_thousand(db_file
     stored = attributes(db_file)
     assert stored[("D1400", "Late text")] == ("soon", None)
     assert stored[("D5", "All dates")] == (None, epoch("2026-01-06"))
+
+
+def test_an_infinite_date_makes_the_column_text_and_keeps_every_value(db_file, tmp_path):
+    """'infinity' reads as a time but has no epoch: a column holding it is inferred text (an
+    inferred type reads every value, so nothing is left out unseen); pinned as a date, the
+    value is counted as not read."""
+    text = """
+        lead_id,created_at,channel,Renewal
+        I1,2026-01-05,search,2026-03-01
+        I2,2026-01-06,search,infinity
+        I3,2026-01-07,search,2026-04-01
+    """
+    result = load(db_file, csv(tmp_path, text), "leads")
+    assert types(db_file) == {"Renewal": "text"}
+    assert attributes(db_file)[("I2", "Renewal")] == ("infinity", None)
+    assert len(attributes(db_file)) == 3
+    assert "  Renewal: text, 0 empty" in result.summary()

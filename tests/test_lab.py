@@ -354,9 +354,11 @@ def test_the_sql_records_in_buckets_answer_thresholds_at_every_bucket_edge(demo)
             assert facts["mql_to_customer"]["successes"] == int((reaching & won).sum()), s
 
 
-def test_keys_come_in_pieces_by_quarter_sorted_only_once_a_threshold_asks(demo):
-    """A rescore writes each quarter's record runs to its own pieces and sorts none; a
-    backtest sorts the pieces of its quarters only, and answers as one sorted array would."""
+def test_keys_come_in_pieces_by_quarter_sorted_only_once_a_second_threshold_asks(demo):
+    """A rescore writes each quarter's record runs to its own pieces and sorts none; the first
+    backtest counts its quarters' pieces as they are and sorts none either (nor does the
+    curve), the second sorts the pieces of its quarters only; both answer as one sorted array
+    would, at every day."""
     cur = demo.cursor()
     definition = definitions.load(cur, 1)
     m = lab.materialise_for(cur, definition)
@@ -373,7 +375,10 @@ def test_keys_come_in_pieces_by_quarter_sorted_only_once_a_threshold_asks(demo):
     chosen = [cal.quarters[i].label for i in (2, 4)]
     every_lo = np.sort(np.concatenate(scores.key_lo))
     every_hi = np.sort(np.concatenate(scores.key_hi))
-    result = lab.backtest(m, scores, 30, chosen)
+    first = lab.backtest(m, scores, 30, chosen)
+    lab.tradeoff_curve(m, scores, chosen)
+    assert not any(scores.key_sorted)
+    second = lab.backtest(m, scores, 30, chosen)
     picked = [i for i, q in enumerate(scores.key_quarter) if q in (2, 4)]
     assert [i for i, done in enumerate(scores.key_sorted) if done] == picked
     for i in picked:
@@ -383,10 +388,21 @@ def test_keys_come_in_pieces_by_quarter_sorted_only_once_a_threshold_asks(demo):
     days = np.arange(cal.n_days)
     needles = (days << lab.SCORE_BITS) | (s + lab.BIAS)
     per_day = np.searchsorted(every_lo, needles) - np.searchsorted(every_hi, needles)
-    for i in (2, 4):
-        a, b = cal.quarter_start_day[i], cal.quarter_start_day[i + 1]
-        row = result.quarters.filter(pl.col("quarter") == cal.quarters[i].label)
-        assert row["mqls"].item() == per_day[a:b].sum() > 0
+    for result in (first, second):
+        assert_frame_equal(result.weeks, second.weeks)
+        for i in (2, 4):
+            a, b = cal.quarter_start_day[i], cal.quarter_start_day[i + 1]
+            row = result.quarters.filter(pl.col("quarter") == cal.quarters[i].label)
+            assert row["mqls"].item() == per_day[a:b].sum() > 0
+    # day by day: the pass over unsorted keys counts as the binary searches do
+    counted = np.zeros(cal.n_days, dtype=np.int64)
+    fresh = lab.score(m, definition)
+    with fresh.records(m) as records:
+        for i in picked:
+            lab._fast.day_counts(records.key_lo[i], records.key_hi[i], s + lab.BIAS, counted)
+    inside = np.isin(cal.quarter_of_day, [2, 4])
+    assert np.array_equal(counted[inside], per_day[inside])
+    assert (counted[~inside] == 0).all()
 
 
 def pooled(m: lab.Materialised, scores: lab.Scores) -> tuple[np.ndarray, np.ndarray]:
@@ -499,8 +515,8 @@ def test_threads_scoring_asking_and_releasing_at_once_get_the_answers_of_one(dem
 
 def test_many_threads_asking_a_fresh_scoring_at_once_get_the_answers_of_one(demo):
     """Sessions share scorings: threads asking thresholds and the curve of a scoring no one
-    has asked yet (each piece is sorted in place by whichever comes first) get what one
-    thread alone gets."""
+    has asked yet (each piece is counted as it is, then sorted in place by whichever asks
+    again) get what one thread alone gets."""
     cur = demo.cursor()
     definition = definitions.load(cur, 1)
     m = lab.materialise_for(cur, definition)
@@ -519,6 +535,7 @@ def test_many_threads_asking_a_fresh_scoring_at_once_get_the_answers_of_one(demo
                 assert_frame_equal(lab.backtest(m, shared, t, quarters).quarters, answers[t])
 
         fx.at_once(ask, 6)
+        assert_frame_equal(lab.backtest(m, shared, 35, quarters).quarters, answers[35])
         assert all(shared.key_sorted[i] for i in shared.pieces_of(np.arange(1, 12)))
 
 

@@ -43,6 +43,14 @@ INSERT_ATTRIBUTE_ROWS = (
     f"from {sql.ATTRIBUTE_VALUES} "
     "where text_value is not null or number_value is not null"
 )
+# the same straight from the file's staged text, when every type was inferred from the values
+# (each then reads as its type by construction: nothing to count, no typed copy to stage)
+INSERT_INFERRED_ATTRIBUTE_ROWS = (
+    "insert into lead_attributes "
+    "select lead_id, attribute, text_value, number_value "
+    f"from ({db.query_text('import_attribute_rows')}) "
+    "where text_value is not null or number_value is not null"
+)
 # an attribute's row says which file first gave it its type (a re-import leaves it as it is)
 UPSERT_ATTRIBUTE_TYPES = (
     "insert or replace into lead_attribute_types "

@@ -294,11 +294,17 @@ def load(
         "no_words": no,
         "decimal_comma": kept.decimal_comma,
     }
-    cur.execute(attribute_sql.STAGE_ATTRIBUTE_VALUES, params)
-    unread = {
-        row[0]: (int(row[1]), row[2])
-        for row in cur.execute(attribute_sql.ATTRIBUTES_UNREAD).fetchall()
-    }
+    # a type inferred from the values reads every value (import_attribute_profile counts as
+    # import_attribute_rows reads); a pinned or stored one may not, so those are staged typed
+    # first to count what did not read
+    inferred = all(a.how == "inferred" for a in written)
+    unread: dict[str, tuple[int, Any]] = {}
+    if not inferred:
+        cur.execute(attribute_sql.STAGE_ATTRIBUTE_VALUES, params)
+        unread = {
+            row[0]: (int(row[1]), row[2])
+            for row in cur.execute(attribute_sql.ATTRIBUTES_UNREAD).fetchall()
+        }
     chosen = [
         Attribute(
             a.name,
@@ -317,7 +323,10 @@ def load(
         names = params["attributes"]
         progress.stage("writing", None)
         cur.execute(attribute_sql.DELETE_ATTRIBUTE_ROWS, {"attributes": names})
-        cur.execute(attribute_sql.INSERT_ATTRIBUTE_ROWS)
+        if inferred:
+            cur.execute(attribute_sql.INSERT_INFERRED_ATTRIBUTE_ROWS, params)
+        else:
+            cur.execute(attribute_sql.INSERT_ATTRIBUTE_ROWS)
         cur.execute(
             attribute_sql.UPSERT_ATTRIBUTE_TYPES,
             {"attributes": names, "value_types": params["value_types"], "file": str(path)},

@@ -7,7 +7,9 @@ pass (lab._fast.kernels: a lead's decayed sums are carried from check to check i
 nothing per check and event type is ever stored, and a rescore reads each check once; two
 threads score half the leads each) and keeps them two ways (Records):
 - record keys, a pair per day's run of a lead's records: a threshold move counts each day's MQLs
-  with two binary searches (funnelcast.lab.thresholds);
+  with two binary searches (funnelcast.lab.thresholds) once the keys are sorted, and the first
+  threshold asked of a scoring with one pass over them as they are (a rule change's recompute
+  then sorts nothing);
 - the records of the leads that reached SQL, each with what precision and capture count of it,
   in buckets by upper bound: a threshold move scans only the records that reach it.
 
@@ -49,8 +51,11 @@ class Records:
     key_lo / key_hi: per day's run of records of a lead, day << SCORE_BITS | (bound + BIAS);
     the run holds the lead's MQL moment for thresholds in (lo, hi] (micro-points). They come
     in pieces, one per half of the leads and quarter (key_quarter), as the compiled pass wrote
-    them: sorted_keys sorts a quarter's pieces the first time a threshold is asked of it. A
-    rescore so sorts none, and the page then sorts only the quarters it shows.
+    them: the first threshold asked of a quarter counts its pieces as they are, in one pass;
+    threshold_pieces sorts them when a second is asked (threshold moves then take binary
+    searches). A rescore so sorts none, the page's recompute after it neither, and threshold
+    moves sort only the quarters they show. A piece not yet sorted is read under its lock
+    (sort_piece sorts it in place under the same lock); a sorted one stays so.
     sql_lo, sql_hi, sql_code and sql_lag repeat every record of the leads that reached SQL,
     with what precision and capture count of each (as lab._fast.kernels.records writes them;
     see thresholds._sql_facts for the same of MQL moments). They are in buckets by hi: bucket b
@@ -70,6 +75,9 @@ class Records:
     sql_shift: int
     # which pieces are sorted; each is sorted under its lock (sessions share scorings)
     key_sorted: list[bool] = field(default_factory=list, repr=False)
+    # how many thresholds asked of each piece (counted without a lock: a miscount only moves
+    # the sort one ask earlier or later)
+    key_asked: list[int] = field(default_factory=list, repr=False)
     sort_locks: tuple[threading.Lock, ...] = field(default=(), repr=False)
 
     def pieces_of(self, quarters: np.ndarray) -> list[int]:
@@ -89,14 +97,30 @@ class Records:
                     self.key_sorted[i] = True
         return self.key_quarter[i], self.key_lo[i], self.key_hi[i]
 
-    def sorted_keys(self, quarters: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
-        """Return (quarter, key_lo, key_hi) of every piece of the given quarters, sorted (those
-        not yet sorted are, on two threads)."""
+    def threshold_pieces(self, quarters: np.ndarray) -> list[int]:
+        """Return the pieces of keys of the given quarters, for a threshold: counted as asked,
+        and those asked before sorted first (on two threads); the rest are read as they are
+        (under their lock: see reading)."""
         pieces = self.pieces_of(quarters)
-        if all(self.key_sorted[i] for i in pieces):
-            return [self.sort_piece(i) for i in pieces]
-        with ThreadPoolExecutor(2) as pool:
-            return list(pool.map(self.sort_piece, pieces))
+        again = [i for i in pieces if not self.key_sorted[i] and self.key_asked[i] > 0]
+        for i in pieces:
+            self.key_asked[i] += 1
+        if len(again) > 1:
+            with ThreadPoolExecutor(2) as pool:
+                list(pool.map(self.sort_piece, again))
+        elif again:
+            self.sort_piece(again[0])
+        return pieces
+
+    @contextmanager
+    def reading(self, i: int) -> Iterator[tuple[int, np.ndarray, np.ndarray, bool]]:
+        """Hold piece i for reading: yield (quarter, key_lo, key_hi, sorted); a piece not yet
+        sorted is held under its lock, so no sort moves its keys meanwhile."""
+        if self.key_sorted[i]:
+            yield self.key_quarter[i], self.key_lo[i], self.key_hi[i], True
+            return
+        with self.sort_locks[i]:
+            yield self.key_quarter[i], self.key_lo[i], self.key_hi[i], self.key_sorted[i]
 
 
 class _Holding(NamedTuple):
@@ -344,6 +368,7 @@ def _scored(
         sql_start=start,
         sql_shift=shift,
         key_sorted=[False] * len(pieces),
+        key_asked=[0] * len(pieces),
         sort_locks=tuple(threading.Lock() for _ in pieces),
     )
     return _Holding(records, _fast.Lease(pool, "outputs", outputs))

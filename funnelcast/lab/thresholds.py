@@ -1,7 +1,7 @@
 """What a threshold move answers: a definition's scored records replayed on chosen quarters.
 
-backtest counts a scoring's MQLs per day with two binary searches per day over the record keys,
-and what precision and capture count of the SQL leads' records in one pass over those that
+backtest counts a scoring's MQLs per day with two binary searches per day over the record keys
+(the first threshold asked of a scoring: one pass over them as they are), and what precision and capture count of the SQL leads' records in one pass over those that
 reach the threshold (lab._fast.counting); backtest_moments gives the same figures of given MQL
 moments (the current definitions', say). tradeoff_curve answers every threshold of a grid at
 once, by histograms of the keys and records over the grid.
@@ -54,16 +54,37 @@ def backtest(
     quarters: Sequence[str] | None = None,
     sales_capacity_per_week: float | None = None,
 ) -> Backtest:
-    """Return the backtest of scored records at a threshold: a few binary searches per day."""
+    """Return the backtest of scored records at a threshold: a few binary searches per day
+    (the first threshold asked of a quarter of the scoring: one pass over its keys)."""
     s = threshold_micro(threshold)
     cal = m.calendar
     # only the chosen quarters' days are shown, so only they are counted
     per_day = np.zeros(cal.n_days, dtype=np.int64)
     needles = (np.arange(cal.n_days) << SCORE_BITS) | (s + BIAS)
     with scores.records(m) as records:
-        for q, lo, hi in records.sorted_keys(cal.quarter_indices(quarters)):
-            days = slice(cal.quarter_start_day[q], cal.quarter_start_day[q + 1])
-            per_day[days] += np.searchsorted(lo, needles[days]) - np.searchsorted(hi, needles[days])
+
+        def count(piece: int) -> np.ndarray:
+            """Return a piece's MQLs per day at s: by binary searches once it is sorted, else
+            in one pass over its keys as they are."""
+            day_mqls = np.zeros(cal.n_days, dtype=np.int64)
+            with records.reading(piece) as (q, lo, hi, in_order):
+                if not in_order:
+                    _fast.day_counts(lo, hi, s + BIAS, day_mqls)
+                    return day_mqls
+                days = slice(cal.quarter_start_day[q], cal.quarter_start_day[q + 1])
+                day_mqls[days] = np.searchsorted(lo, needles[days]) - np.searchsorted(
+                    hi, needles[days]
+                )
+            return day_mqls
+
+        pieces = records.threshold_pieces(cal.quarter_indices(quarters))
+        if all(records.key_sorted[i] for i in pieces) or len(pieces) < 2:
+            counts = [count(piece) for piece in pieces]
+        else:  # the passes over the keys on two threads
+            with ThreadPoolExecutor(2) as pool:
+                counts = list(pool.map(count, pieces))
+        for day_mqls in counts:
+            per_day += day_mqls
         # the records from s's bucket on (less those of its bucket below s), counted in one pass
         bucket = min(max(s, 0) >> records.sql_shift, len(records.sql_start) - 2)
         reached, captured, lag_sum, sql_lags, customer_lags = _fast.sql_counts(
@@ -284,13 +305,12 @@ def tradeoff_curve(
     with scores.records(m) as records:
 
         def keys_histogram(piece: int) -> np.ndarray:
-            """Return the histogram of a piece's key_lo (row 0) and key_hi (row 1), sorting it
-            first if no threshold has been asked of its quarter yet (one will be): once
-            sort_piece hands it out, no other session sorts it."""
-            _, lo, hi = records.sort_piece(piece)
+            """Return the histogram of a piece's key_lo (row 0) and key_hi (row 1), in
+            whatever order they are (held so no sort moves them meanwhile)."""
             counts = np.zeros((2, len(ranked) + 1), dtype=np.int64)
-            _fast.key_histogram(lo, ranked, counts[0])
-            _fast.key_histogram(hi, ranked, counts[1])
+            with records.reading(piece) as (_, lo, hi, _):
+                _fast.key_histogram(lo, ranked, counts[0])
+                _fast.key_histogram(hi, ranked, counts[1])
             return counts
 
         with ThreadPoolExecutor(2) as pool:  # the SQL records and the pieces, on two threads

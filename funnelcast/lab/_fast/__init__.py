@@ -17,6 +17,7 @@ from funnelcast.lab._fast.buffers import BufferPool, Lease, Released
 from funnelcast.lab._fast.counting import (
     bucket_places,
     count_buckets,
+    day_counts,
     key_histogram,
     mover_groups,
     scatter,
@@ -60,6 +61,7 @@ __all__ = [
     "count_buckets",
     "count_layout",
     "crossings",
+    "day_counts",
     "enabled",
     "fill_layout",
     "fit_points",

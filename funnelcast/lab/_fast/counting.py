@@ -110,6 +110,19 @@ def key_histogram(keys, ranked, out):
 
 
 @njit(cache=True, nogil=True)
+def day_counts(lo, hi, needle, per_day):
+    """Add to per_day[d] the day d record runs of a piece of keys (in any order) that are an
+    MQL moment at the threshold: key_lo's bound below it, less key_hi's (needle: the
+    threshold + BIAS), as two binary searches per day over the keys sorted count them."""
+    low_bits = (np.int64(1) << SCORE_BITS) - 1
+    # without a branch: whether a bound is below the threshold is a coin toss
+    for i in range(len(lo)):
+        per_day[lo[i] >> SCORE_BITS] += np.int64((lo[i] & low_bits) < needle)
+    for i in range(len(hi)):
+        per_day[hi[i] >> SCORE_BITS] -= np.int64((hi[i] & low_bits) < needle)
+
+
+@njit(cache=True, nogil=True)
 def sql_histograms(lo, hi, code, is_chosen, ranked, out):
     """Histogram the SQL leads' records by threshold bin, for the trade-off curve.
 
