@@ -17,6 +17,7 @@ from funnelcast.data import db, engine
 from funnelcast.ui import dashboard, run_log  # noqa: E402
 
 _run = run_log.start()  # the server's own time for this run (FUNNELCAST_RUN_LOG)
+run_log.charts_off_if_asked()  # a benchmark's switch (FUNNELCAST_BENCH_NO_CHARTS)
 
 st.set_page_config(page_title="Funnelcast", page_icon="📊", layout="wide")
 

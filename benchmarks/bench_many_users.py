@@ -2,6 +2,7 @@
 
 Run from the repository root (Debian's chromium at /usr/bin/chromium):
     python3 -m uv run python benchmarks/bench_many_users.py [--db PATH] [--users 20] [--seconds 60]
+        [--no-charts]
 
 Without --db it builds the 20,000-lead demo (seed 7) in a temporary folder. It serves
 `streamlit run app.py` on the database and runs tests/many_users_support.py: first one user
@@ -32,7 +33,7 @@ from many_users_support import ACTIONS, Choices, run_users  # noqa: E402
 
 from funnelcast.data import db  # noqa: E402
 from funnelcast.demo import build_demo  # noqa: E402
-from funnelcast.ui.run_log import RUN_LOG_ENV  # noqa: E402
+from funnelcast.ui.run_log import NO_CHARTS_ENV, RUN_LOG_ENV  # noqa: E402
 
 SECTION = "## Many users at once: 20 browser sessions on one server"
 CHOICES = Choices(
@@ -87,6 +88,13 @@ def main() -> int:
         help="let the browsers share the server's CPU (default: server on CPU 0, browsers on "
         "the others, so the server's figures are its own)",
     )
+    parser.add_argument(
+        "--no-charts",
+        action="store_true",
+        help="the server builds and serialises every chart but sends a placeholder (FUNNELCAST_"
+        "BENCH_NO_CHARTS=1), so the browsers draw no Plotly figure and the users act as fast "
+        "as the server answers",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
@@ -111,7 +119,7 @@ def main() -> int:
             args.users,
             args.seconds,
             CHOICES,
-            env={RUN_LOG_ENV: str(run_log)},
+            env={RUN_LOG_ENV: str(run_log), NO_CHARTS_ENV: "1" if args.no_charts else None},
             split_cpus=not args.shared_cpus,
         )
         runs = [json.loads(line) for line in run_log.read_text().splitlines() if line]
@@ -134,12 +142,20 @@ def main() -> int:
         f"Run {dt.date.today().isoformat()} on {machine()}, browsers and server on the same "
         f"machine. {args.users} users (headless Chromium contexts) on {n_leads:,} demo leads "
         f"for {outcome.seconds:.0f} s, after one user alone visited each of the "
-        f"{len(expected)} choices. `python3 -m uv run python benchmarks/bench_many_users.py`.",
+        f"{len(expected)} choices. `python3 -m uv run python benchmarks/bench_many_users.py"
+        f"{' --db PATH' if args.db else ''}{' --no-charts' if args.no_charts else ''}`.",
         "",
-        "Seconds from the input to the page having finished its rerun in the browser. The "
-        f"{args.users} Chromium renderers share the machine's cores with the server, so drawing "
-        "the pages' charts takes much of this; users on their own machines wait less. 'alone': "
-        "the single user's pass, before the others start.",
+        "Seconds from the input to the page having finished its rerun in the browser. "
+        + (
+            "The server built and serialised every chart but sent a placeholder "
+            "(`--no-charts`): the browsers drew no Plotly figure, so the users acted as fast as "
+            "the server answered. "
+            if args.no_charts
+            else f"The {args.users} Chromium renderers share the machine's cores with the "
+            "server, so drawing the pages' charts takes much of this; users on their own "
+            "machines wait less. "
+        )
+        + "'alone': the single user's pass, before the others start.",
         "",
         "| action | users | count | p50 | p90 | p99 | max |",
         "|---|---|---:|---:|---:|---:|---:|",

@@ -108,3 +108,30 @@ def test_scoring_from_many_threads_at_once_gives_the_single_thread_scores(demo_d
     assert not wrong, (
         f"{len(wrong)} of {len(results)} concurrent scorings differ: jobs {wrong[:10]}"
     )
+
+
+def test_the_benchmarks_no_charts_switch_sends_placeholders_and_the_same_figures(
+    demo_db, monkeypatch
+):
+    """FUNNELCAST_BENCH_NO_CHARTS=1 (bench_many_users --no-charts) sends every Plotly chart of
+    a page as a one-line placeholder with its JSON's size, and leaves every figure as it is."""
+    import streamlit as st
+    from apptest_support import NavigationOnly, run_app
+    from streamlit.delta_generator import DeltaGenerator
+    from streamlit.testing.v1 import app_test
+
+    from funnelcast.ui import run_log
+
+    monkeypatch.setattr(app_test, "PagesManager", NavigationOnly)
+    drawn = run_app(monkeypatch, demo_db)
+    assert drawn.get("plotly_chart")
+    # put back whatever the switch changes once the test ends
+    monkeypatch.setattr(DeltaGenerator, "plotly_chart", DeltaGenerator.plotly_chart)
+    monkeypatch.setattr(st, "plotly_chart", st.plotly_chart)
+    monkeypatch.setenv(run_log.NO_CHARTS_ENV, "1")
+    placeheld = run_app(monkeypatch, demo_db)
+    assert not placeheld.get("plotly_chart")
+    notes = [c.value for c in placeheld.caption if "not drawn" in c.value]
+    assert len(notes) == len(drawn.get("plotly_chart"))
+    assert all(int(n.split("(")[1].split(" ")[0].replace(",", "")) > 1000 for n in notes)
+    assert [m.value for m in placeheld.metric] == [m.value for m in drawn.metric]

@@ -7,6 +7,10 @@ of the run's own thread (what the session cost the server, without the browsers'
 A fragment's own reruns (st.fragment: the Threshold Lab's threshold slider) do not run app.py;
 `timed_fragment` logs them the same way, under the page's name. Unset, nothing is measured or
 written. benchmarks/bench_many_users.py reads the file.
+
+With FUNNELCAST_BENCH_NO_CHARTS=1 (a measurement switch, for benchmarks only) every Plotly chart
+is built and serialised as usual, then sent as a one-line placeholder: twenty browsers drawing
+every chart on a two-core machine otherwise measure the drawing, not the server.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 RUN_LOG_ENV = "FUNNELCAST_RUN_LOG"
+NO_CHARTS_ENV = "FUNNELCAST_BENCH_NO_CHARTS"
 _WRITE = threading.Lock()
 
 
@@ -87,3 +92,23 @@ def timed_fragment(page: str) -> Callable[[Callable[..., Any]], Callable[..., An
         return timed
 
     return decorate
+
+
+def charts_off_if_asked() -> None:
+    """Under FUNNELCAST_BENCH_NO_CHARTS=1, make st.plotly_chart (and every container's) build
+    the figure's JSON, as Streamlit does, and send a placeholder with its size instead."""
+    if os.environ.get(NO_CHARTS_ENV) != "1":
+        return
+    import streamlit as st
+    from streamlit.delta_generator import DeltaGenerator
+
+    if getattr(DeltaGenerator.plotly_chart, "_placeholder", False):
+        return
+
+    def placeholder(self: DeltaGenerator, figure_or_data: Any, *args: Any, **kwargs: Any) -> Any:
+        size = len(figure_or_data.to_json()) if hasattr(figure_or_data, "to_json") else 0
+        return self.caption(f"chart ({size:,} bytes, not drawn: {NO_CHARTS_ENV})")
+
+    placeholder._placeholder = True  # type: ignore[attr-defined]
+    DeltaGenerator.plotly_chart = placeholder  # type: ignore[method-assign,assignment]
+    st.plotly_chart = functools.partial(placeholder, st._main)
