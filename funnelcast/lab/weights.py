@@ -141,11 +141,12 @@ def _fit(m: Materialised, rules: tuple[FitRule, ...]) -> tuple[np.ndarray, np.nd
             normalised_rule(r, {**types, **{k: v.field_type for k, v in values.items()}})
             for r in others
         ]
-        extra, ruled_out = fit_of(
-            read, values, m.created_us / 1e6, m.n_leads, m.field_store.kept_hits()
-        )
+        # creation in seconds only for a `within` rule (a million-value array each rescore)
+        created_s = m.created_us / 1e6 if any(r.op == operators.WITHIN for r in read) else None
+        extra, ruled_out = fit_of(read, values, created_s, m.n_leads, m.field_store.kept_hits())
         disqualified |= ruled_out
-        fit = np.where(disqualified, -np.inf, fit + extra)
+        fit += extra
+        fit[disqualified] = -np.inf
     fit.flags.writeable = False
     disqualified.flags.writeable = False
     # several sessions may add at once: a dict's single operations are atomic under the GIL
