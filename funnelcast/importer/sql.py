@@ -541,11 +541,6 @@ def new_events(names: Sequence[str], *, repeats: bool) -> str:
     )
 
 
-def repeated_rows_count(names: Sequence[str]) -> str:
-    """Return the query counting the typed rows that repeat another row of the file exactly."""
-    return f"select count(*) - count(distinct {row_hash(names)}) from {ident(TYPED)}"
-
-
 def insert_all(table: str, names: Sequence[str], source: str) -> str:
     """Return the statement inserting every row of a source table into a table."""
     columns = idents(names)

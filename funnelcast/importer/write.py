@@ -28,7 +28,7 @@ import polars as pl
 
 import funnelcast.importer.sql as sql
 from funnelcast.data import db
-from funnelcast.importer import attributes
+from funnelcast.importer import _repeats, attributes
 from funnelcast.importer.attributes import Attribute, Kept
 from funnelcast.importer.fast import TypedStaging, fast_check
 from funnelcast.importer.fingerprints import (
@@ -118,7 +118,7 @@ def _write_events(
     """
     fields = list(p.typed)
     rows = cur.execute(sql.count_rows(sql.TYPED)).fetchall()[0][0]
-    repeated[0] = cur.execute(sql.repeated_rows_count(fields)).fetchall()[0][0]
+    repeated[0] = _repeats.repeated_rows(cur, sql.TYPED, fields, rows)
     if file_print is None:
         before = new_print = None
         inserted = rows
