@@ -63,7 +63,6 @@ def count_repeats(hashes: np.ndarray, bits: int = SLOT_BITS) -> int:
 
 def repeated_rows(cur, table: str, names: list[str], rows: int) -> int:
     """Return how many rows of a table repeat another row exactly over these columns."""
-    query = f"select {sql.row_hash(names)} as h from {sql.ident(table)}"
-    hashes = np.asarray(cur.execute(query).fetchnumpy()["h"], dtype=np.uint64)
+    hashes = np.asarray(cur.execute(sql.row_hashes(table, names)).fetchnumpy()["h"], np.uint64)
     assert hashes.size == rows, (hashes.size, rows)
     return count_repeats(hashes)

@@ -491,6 +491,11 @@ def row_hash(names: Iterable[str]) -> str:
     return f"hash({idents(names)})"
 
 
+def row_hashes(table: str, names: Sequence[str]) -> str:
+    """Return the query of each row's hash over these columns (as h), in no order."""
+    return f"select {row_hash(names)} as h from {ident(table)}"
+
+
 def fingerprint(table: str, names: Sequence[str] | None = None) -> str:
     """Return the query of a table's fingerprint: its rows and the sum of their hashes.
 
