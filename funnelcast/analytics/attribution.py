@@ -59,6 +59,8 @@ def model_line(key: str) -> str:
         "differ because a buyer usually touched several channels first, and each model hands "
         "the deal to different touches (compared below)."
     )
+
+
 # What a credit can be broken down by: a fixed list, never user text.
 BREAKDOWNS = ("channel", "campaign")
 
