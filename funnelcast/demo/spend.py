@@ -68,7 +68,7 @@ def targets_table(
     # The two quarters still to plan ask for last year's same quarter plus 10% (what the
     # Planner suggests), not the trend's ambition: a target the data gives a fair chance.
     ahead = index[QUARTERS:]
-    target_customers[ahead] = np.ceil(customers[ahead - 4] * 1.1 - 1e-9)
+    target_customers[ahead] = np.maximum(1, np.ceil(customers[ahead - 4] * 1.1 - 1e-9))
     target_revenue[ahead] = np.round(revenue[ahead - 4] * 1.1, -3)
     return pa.table(
         {
