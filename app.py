@@ -12,9 +12,9 @@ import duckdb  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from funnelcast.analytics import overview
-from funnelcast.core import formats
 from funnelcast.data import db, engine
 from funnelcast.ui import dashboard, run_log  # noqa: E402
+from funnelcast.ui import page as page_helpers
 
 _run = run_log.start()  # the server's own time for this run (FUNNELCAST_RUN_LOG)
 run_log.charts_off_if_asked()  # a benchmark's switch (FUNNELCAST_BENCH_NO_CHARTS)
@@ -109,19 +109,7 @@ with st.sidebar:
     st.selectbox("Channel", channels, key=dashboard.CHANNEL_KEY, help="The lead's source channel.")
 
     st.divider()
-    st.markdown("**Database**")
-    st.caption(database.source)
-    demo = dashboard.meta(database, "demo_seed", "demo_leads")
-    if demo["demo_seed"] is not None:
-        st.caption(
-            f"Demo data: {int(demo['demo_leads'] or 0):,} invented leads, seed {demo['demo_seed']}."
-        )
-    as_of = ctx.as_of.date().isoformat() if ctx.as_of else "no data yet"
-    rows = [
-        f"{table.replace('_', ' ')}: {formats.count(ctx.extent[table]['count_rows'])} rows"
-        for table in ("leads", "events", "stage_changes", "spend", "targets")
-    ]
-    st.caption("  \n".join([f"As of **{as_of}**", *rows]))
+    page_helpers.about_data(database, ctx)
 
 st.session_state[dashboard.SHELL_KEY] = True
 completed = False

@@ -8,9 +8,10 @@ from pathlib import Path
 import streamlit as st
 
 from funnelcast import importer
+from funnelcast.analytics import countings
 from funnelcast.core import currency, formats
 from funnelcast.data import context, db
-from funnelcast.ui import dashboard, data_page
+from funnelcast.ui import dashboard, data_page, page
 
 dashboard.require_shell()
 database = dashboard.current_database()
@@ -98,6 +99,12 @@ if int(ctx.extent["leads"]["count_rows"] or 0):
         with column.container(border=True):
             st.metric(label, value)
             st.caption(note)
+    if (quarter := dashboard.scope()[0]) is not None:  # the Overview's quarter, all channels
+        difference = countings.data_vs_overview(
+            result, dashboard.headline(database, quarter, None), quarter
+        )
+        st.caption(difference.summary)
+        page.why_differs(difference)
     with st.expander("MQL → customer by channel"):
         st.dataframe(
             data_page.funnel_check(result),

@@ -3,10 +3,10 @@ stages take and which journeys were not straight lines."""
 
 import streamlit as st
 
-from funnelcast.analytics import funnel, overview
+from funnelcast.analytics import countings, funnel, overview
 from funnelcast.charts import funnel_figures as funnel_charts
 from funnelcast.core import formats, stats
-from funnelcast.ui import funnel_page, page
+from funnelcast.ui import dashboard, funnel_page, page
 
 database, ctx, quarter, channel, missing = page.start("Funnel")
 PLOTLY = page.PLOTLY
@@ -101,6 +101,13 @@ with right:
             f"The last three columns are {previous['quarter']}'s"
             + (", a cohort still maturing too." if not previous["is_mature"] else ".")
         )
+
+if "stage_changes" not in missing:
+    difference = countings.funnel_vs_overview(
+        dashboard.headline(database, quarter, channel), current, quarter
+    )
+    st.markdown(difference.summary)
+    page.why_differs(difference)
 
 # ----- breakdown -----
 st.subheader(f"By {labels[by].lower()}")

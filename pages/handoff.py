@@ -3,10 +3,10 @@ whether waiting loses buyers, and 'not ready' leads that bought later."""
 
 import streamlit as st
 
-from funnelcast.analytics import funnel, handoff, overview
+from funnelcast.analytics import countings, funnel, handoff, overview
 from funnelcast.charts import funnel_figures as funnel_charts
 from funnelcast.core import formats, stats
-from funnelcast.ui import funnel_page, page
+from funnelcast.ui import dashboard, funnel_page, page
 
 database, ctx, quarter, channel, missing = page.start("Handoff")
 PLOTLY = page.PLOTLY
@@ -107,6 +107,11 @@ for column, (label, value, delta, colour, note) in zip(st.columns(len(cells)), c
     with column.container(border=True, height="stretch"):
         st.metric(label, value, delta, delta_color=colour)
         st.caption(note)
+difference = countings.handoff_vs_overview(
+    dashboard.headline(database, quarter, channel), result, quarter
+)
+st.markdown(difference.summary)
+page.why_differs(difference)
 
 # ----- rejection reasons -----
 st.subheader("Why sales rejects MQLs")

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from funnelcast import charts
-from funnelcast.analytics import overview
+from funnelcast.analytics import countings, overview
 from funnelcast.core import formats, stats
 from funnelcast.ui import dashboard, page
 
@@ -52,24 +52,33 @@ for table in ("stage_changes", "spend"):
         st.info(missing[table], icon=":material/upload_file:")
 
 kpis = overview.kpis(result, previous)
+labels = countings.overview_labels(quarter)
 # volumes, then the cohort's conversion, then money
 for row in (kpis[:4], kpis[4:7], kpis[7:]):
     for column, kpi in zip(st.columns(len(row)), row):
         with column.container(border=True, height="stretch"):
             st.metric(
-                kpi.label,
+                labels.get(kpi.key, kpi.label),
                 formats.by_kind(kpi.value, kpi.kind, ctx.currency),
                 formats.change(kpi.delta, kpi.kind, kpi.relative, ctx.currency),
                 delta_color={"up": "normal", "down": "inverse", "neutral": "off"}[kpi.better],
             )
-            st.caption(overview.rate_basis(kpi.rate) if kpi.rate else kpi.note)
+            st.caption(
+                overview.rate_basis(kpi.rate)
+                if kpi.rate
+                else countings.OVERVIEW_NOTES.get(kpi.key, kpi.note)
+            )
 
 colors = charts.channel_colors(ctx.channels)
 partial = overview.partial_quarters(ctx)
 left, right = st.columns([2, 3])
 with left:
     if result["rates"]["mql_to_sal"]["n"]:
-        st.plotly_chart(charts.funnel(result), theme=None, config={"displaylogo": False})
+        title, note = countings.overview_funnel(result, quarter)
+        st.plotly_chart(
+            charts.funnel(result, title=title), theme=None, config={"displaylogo": False}
+        )
+        st.caption(note)
     else:
         st.info("No MQLs in this period: there is no funnel to draw.")
 with right:

@@ -13,6 +13,7 @@ database = dashboard.current_database()
 ctx = dashboard.context(database)
 
 st.title("MQL Planner")
+plain = st.container()  # the plan in one sentence, written once the plan is made
 
 if not ctx.extent.get("leads", {}).get("count_rows"):
     st.info("This database holds no leads yet: load leads and their stage history to plan.")
@@ -52,7 +53,11 @@ stored = pp.stored_values(pp.targets(database), quarter)
 loaded = (str(database.path), database.key, label)
 if st.session_state.get(pp.LOADED_KEY) != loaded:
     st.session_state[pp.LOADED_KEY] = loaded
-    st.session_state[pp.CUSTOMERS_KEY], st.session_state[pp.REVENUE_KEY] = stored
+    suggestion = pp.suggested(database, quarter, ctx.fy_start_month)
+    start = stored
+    if stored == (None, None) and suggestion is not None:
+        start = suggestion[0].customers, suggestion[0].revenue
+    st.session_state[pp.CUSTOMERS_KEY], st.session_state[pp.REVENUE_KEY] = start
 customers = middle.number_input(
     "Target customers",
     value=None,
@@ -98,7 +103,18 @@ if viewer:
     )
 elif lake_note:
     st.caption(f":material/cloud: {lake_note}")
-if stored == (None, None):
+suggestion = pp.suggested(database, quarter, ctx.fy_start_month)
+if stored == (None, None) and suggestion is not None:
+    target, year_ago = suggestion
+    st.caption(
+        f"No target is stored for {label}: suggested from {year_ago['quarter']}, a year "
+        f"before, plus {planner.GROWTH:.0%} ({formats.count(target.customers)} customers, "
+        f"{formats.money(target.revenue, ctx.currency)} revenue, from "
+        f"{formats.count(year_ago['customers'])} and "
+        f"{formats.money(year_ago['revenue'], ctx.currency)}). Change it to plan; save it to "
+        "keep it."
+    )
+elif stored == (None, None):
     st.caption(f"No target is stored for {label}: enter one to plan, and save it to keep it.")
 elif changed:
     st.caption(
@@ -155,6 +171,7 @@ except planner.PlanError as exc:
     st.stop()
 
 # ----- the answer -----
+plain.markdown(pp.opening(result, ctx.currency))
 h = result["history"]
 st.caption(
     f"Data as of **{pp.as_of_text(result)}**. Rates from the MQL cohorts of "

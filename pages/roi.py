@@ -44,6 +44,7 @@ st.markdown(
     f"revenue credited by **{scope['model_label']}**"
     + (f" · changes against {' and '.join(compare)}" if compare else "")
 )
+st.markdown(attribution.model_line(model))
 
 card = result["scorecard"]
 st.subheader(card["sentence"], anchor=False)

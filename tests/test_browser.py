@@ -31,7 +31,7 @@ def test_served_overview_shows_the_cli_figures(chromium, served_app, demo_db, ca
     problems: list[str] = []
 
     with open_page(chromium, served_app, problems=problems) as page:
-        shown_mqls = metric_value(page, "MQLs")
+        shown_mqls = metric_value(page, "MQLs in 2026Q3")
         # The last chart on the page is drawn once the whole script has run.
         page.locator(".js-plotly-plot .main-svg").nth(3).wait_for()
         page.get_by_test_id("stDataFrame").wait_for()

@@ -108,7 +108,9 @@ def test_a_fixed_seed_gives_the_same_demo_as_ever(tmp_path):
     assert stages["customer"][1] == Decimal("2232459.37")
     assert one(con, "select sum(amount) from spend") == Decimal("534047.72")
     assert one(con, "select sum(target_customers) from targets") == 112
-    assert one(con, "select sum(target_revenue) from targets") == Decimal("3583000.00")
+    # the two quarters still to plan ask for last year's same quarter + 10% (13 and 9
+    # customers, 366,000 and 285,000): the sum of customers happens to stay 112
+    assert one(con, "select sum(target_revenue) from targets") == Decimal("3528000.00")
     assert dict(con.sql("select channel, count(*) from leads group by all").fetchall()) == {
         "search": 721,
         "social": 437,

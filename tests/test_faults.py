@@ -246,7 +246,7 @@ def test_locked_file_dashboard_says_so_then_recovers_when_it_is_free(monkeypatch
     writer.communicate("")  # the other program closes the file
     at.run()
     assert app_errors(at) == []
-    assert any(m.label == "MQLs" for m in at.metric)
+    assert any(m.label == "MQLs in 2026Q3" for m in at.metric)
 
 
 # ===== the file is damaged =====
@@ -426,4 +426,4 @@ def test_a_new_import_while_dashboards_are_open(monkeypatch, copy_db, leads_csv)
         at.run()
         assert app_errors(at) == []
         assert leads_shown(at) == "6,002"
-    assert any(m.label == "MQLs" for m in viewers[0].metric)
+    assert any(m.label == "MQLs in 2026Q3" for m in viewers[0].metric)

@@ -12,7 +12,7 @@ from apptest_support import navigation_only, release_streamlit_caches, run_app  
 from cli_support import cli_json
 from streamlit.testing.v1 import AppTest
 
-from funnelcast.analytics import overview
+from funnelcast.analytics import countings, overview
 from funnelcast.core import formats
 from funnelcast.core.currency import Currency
 from funnelcast.data import db
@@ -34,8 +34,10 @@ def shown_metrics(at: AppTest) -> dict[str, object]:
 def assert_kpis_match(at: AppTest, expected: dict) -> None:
     """Assert every KPI on the page shows the CLI's figure, counts compared as integers."""
     shown = shown_metrics(at)
-    assert set(shown) == {label for label, _ in KPI_LABELS.values()}
-    for key, (label, kind) in KPI_LABELS.items():
+    names = countings.overview_labels(expected["scope"]["quarter"])
+    labels = {key: (names.get(key, label), kind) for key, (label, kind) in KPI_LABELS.items()}
+    assert set(shown) == {label for label, _ in labels.values()}
+    for key, (label, kind) in labels.items():
         currency = Currency(expected["currency"])
         assert shown[label].value == formats.by_kind(expected[key], kind, currency), key
         if kind == "count":
@@ -87,7 +89,7 @@ def test_changes_are_against_the_previous_quarter(monkeypatch, capsys, demo_db):
 
     shown = shown_metrics(at)
     for key in ("leads", "mqls", "customers"):
-        label = KPI_LABELS[key][0]
+        label = countings.overview_labels("2026Q3").get(key, KPI_LABELS[key][0])
         assert shown[label].delta.startswith(f"{current[key] - previous[key]:+,}"), key
 
 
@@ -166,7 +168,7 @@ def test_without_spend_the_page_says_so_and_shows_the_rest(monkeypatch, tmp_path
         "no spend loaded: cost and ROI need a spend export" in info.value for info in at.info
     )
     shown = shown_metrics(at)
-    assert shown["MQLs"].value not in ("0", formats.DASH)
+    assert shown["MQLs in 2026Q3"].value not in ("0", formats.DASH)
     assert shown["Cost per MQL"].value == formats.DASH
     assert shown["ROI"].value == formats.DASH
     assert len(at.get("plotly_chart")) == 2  # the funnel and the volume; no cost or ROI chart

@@ -782,9 +782,16 @@ def test_the_seeded_demo_plans_as_it_did_before_scipy_took_over_the_tails(capsys
     demo_db = plain_demo_db
     # Held to what the hand-written incomplete beta gave on the seed-7 demo: the random stream
     # is the same, so the MQLs for each level are identical and the odds agree far inside
-    # Monte Carlo noise (1e-9 relative, 1e-12 absolute).
+    # Monte Carlo noise (1e-9 relative, 1e-12 absolute). The first case is the target the demo
+    # stored for 2026Q4 then (33 customers, 985,000); it now stores last year's same quarter
+    # + 10%, so the figures are held to that old target, given by hand.
     cases = (
-        ((), (849, 1245, 1514), (300, 365, 405), 0.0045994236081639455),
+        (
+            ("--target-customers", "33", "--target-revenue", "985000"),
+            (849, 1245, 1514),
+            (300, 365, 405),
+            0.0045994236081639455,
+        ),
         (("--target-customers", "30"), (582, 866, 1052), (249, 295, 323), 0.03274005365447745),
         (("--target-revenue", "900000"), (660, 1042, 1297), (264, 330, 370), 0.0540332284574308),
     )

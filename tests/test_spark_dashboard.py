@@ -35,7 +35,7 @@ from spark_support import require_spark
 from streamlit.testing.v1 import AppTest, app_test
 
 from funnelcast import cli
-from funnelcast.analytics import overview
+from funnelcast.analytics import countings, overview
 from funnelcast.core import formats
 from funnelcast.core.currency import Currency
 from funnelcast.data import db
@@ -285,7 +285,9 @@ def test_overview_on_spark_shows_the_spark_clis_json(view, cli_args, on_spark, l
 
     shown = _kpis(on_spark[view])
     currency = Currency(expected["currency"])
-    for key, label, kind, *_ in overview.KPI_SPECS:
+    names = countings.overview_labels(expected["scope"]["quarter"])
+    for key, spec_label, kind, *_ in overview.KPI_SPECS:
+        label = names.get(key, spec_label)
         assert shown[label] == formats.by_kind(expected[key], kind, currency), key
         if kind == "count":
             assert int(shown[label].replace(",", "")) == expected[key], key
@@ -487,7 +489,7 @@ def _overview_in_browser(browser, url: str, screenshot: Path | None) -> dict[str
     Overview shows; take a full-page screenshot when asked."""
     problems: list[str] = []
     page = bs.new_page(browser, url, timeout_ms=SPARK_RENDER_MS, problems=problems)
-    shown_mqls = bs.metric_value(page, "MQLs")
+    shown_mqls = bs.metric_value(page, "MQLs in 2026Q3")
     # The last chart on the page is drawn once the whole script has run.
     page.locator(".js-plotly-plot .main-svg").nth(3).wait_for()
     page.get_by_test_id("stDataFrame").wait_for()

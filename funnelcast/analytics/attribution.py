@@ -48,6 +48,19 @@ MODELS = (
 )  # fmt: skip
 MODEL_KEYS = tuple(m.key for m in MODELS)
 MODEL_LABELS = {m.key: m.label for m in MODELS}
+
+
+def model_line(key: str) -> str:
+    """Return, in one plain line, which model credits the revenue behind ROI and why the
+    models' figures differ."""
+    model = next(m for m in MODELS if m.key == key)
+    return (
+        f"ROI here credits each deal's revenue by **{model.label}**: {model.rule}. The models "
+        "differ because a buyer usually touched several channels first, and each model hands "
+        "the deal to different touches (compared below)."
+    )
+
+
 # What a credit can be broken down by: a fixed list, never user text.
 BREAKDOWNS = ("channel", "campaign")
 

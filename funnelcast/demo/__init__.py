@@ -20,7 +20,8 @@ The story the data tells, so that tests and pages can rely on it:
   any path) over the MQLs recorded before end + 1 day - LAG_CAP_DAYS; sql_to_customer = mean
   planted P(customer) over the SQLs reached before then; cost_per_lead = the channel's planted
   cost, which spend follows quarter by quarter (direct has spend rows of 0: it costs nothing).
-- meta as_of = `end`: the data's today. Targets cover the 12 quarters and the next 2.
+- meta as_of = `end`: the data's today. Targets cover the 12 quarters (the trend plus some
+  ambition) and the next 2 (last year's same quarter plus 10%, the Planner's suggestion).
 
 Its modules: story (every parameter of the story above, as tables), people, events, definition
 (the default MQL definition and its moments), stages, spend (spend and targets), and build

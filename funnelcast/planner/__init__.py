@@ -4,7 +4,8 @@ deal it brings, and a backtest of how well such plans came true.
 
 Its modules, in the order a plan uses them:
 - history: what the data recorded before a moment says, as plain counts (`load_history`);
-- targets: what a quarter should win, and the targets stored per quarter;
+- targets: what a quarter should win, the targets stored per quarter, and the one history
+  suggests (last year's same quarter plus 10%);
 - model: the cohorts feeding a quarter, posterior draws, binomial odds (the model is told there);
 - sizing: the point waterfall and the MQLs for a 50/80/90% chance (`plan`);
 - breakdown: per channel rows, budget, open pipeline and rate posteriors around a plan;
@@ -36,14 +37,17 @@ from funnelcast.planner.qualified import lab_engine, qualified_leads
 from funnelcast.planner.sizing import Plan, channel_mix, plan
 from funnelcast.planner.summary import make_plan, summary
 from funnelcast.planner.targets import (
+    GROWTH,
     Target,
     default_quarter,
+    from_last_year,
     save_target,
     stored_target,
     stored_targets,
 )
 
 __all__ = [
+    "GROWTH",
     "DEFAULT_WINDOW",
     "MIN_HISTORY",
     "SEED",
@@ -75,6 +79,7 @@ __all__ = [
     "rate_posteriors",
     "save_target",
     "stored_target",
+    "from_last_year",
     "stored_targets",
     "summary",
 ]

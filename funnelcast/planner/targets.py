@@ -1,4 +1,5 @@
-"""What a quarter should win: the Target and its checks, the targets stored per quarter, and
+"""What a quarter should win: the Target and its checks, the targets stored per quarter, the
+target history suggests for a quarter without one (last year's same quarter plus growth), and
 the quarter a plan is for when none is named (the first that starts after the data ends)."""
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from dataclasses import dataclass
 import duckdb
 import polars as pl
 
+from funnelcast.analytics import metrics
 from funnelcast.core.periods import Quarter, quarter_of
 from funnelcast.data import db
+from funnelcast.data.context import load_context
 from funnelcast.planner.history import History, PlanError
 
 
@@ -74,3 +77,30 @@ def default_quarter(history: History) -> Quarter:
     fy = history.fy_start_month
     last = quarter_of(history.as_of - dt.timedelta(microseconds=1), fy)
     return last.shifted(1, fy)
+
+
+GROWTH = 0.10  # the suggested target: last year's same quarter plus this share
+
+
+def from_last_year(
+    cur: duckdb.DuckDBPyConnection, quarter: Quarter, fy_start_month: int, growth: float = GROWTH
+) -> tuple[Target, dict] | None:
+    """Return the target history suggests for a quarter, with the year-ago figures it grew from.
+
+    The suggestion is the customers won and the revenue of the same quarter a year before (the
+    Overview's figures for it) plus `growth`: customers rounded up, revenue to the thousand. None
+    when the data does not reach that quarter or it won nothing.
+    """
+    year_ago = quarter.shifted(-4, fy_start_month)
+    ctx = load_context(cur)
+    if year_ago not in ctx.quarters:
+        return None
+    won = metrics.metrics(cur, quarter=year_ago.label)
+    if not won["customers"]:
+        return None
+    target = Target(
+        quarter.label,
+        math.ceil(won["customers"] * (1 + growth) - 1e-9),
+        round(won["revenue"] * (1 + growth), -3) if won["revenue"] else None,
+    )
+    return target, {"quarter": year_ago.label, **{k: won[k] for k in ("customers", "revenue")}}

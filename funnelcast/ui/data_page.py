@@ -144,7 +144,9 @@ def unmatched_ids(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> list[Note
 def health(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> list[Note]:
     """Return data-health warnings: odd dates and amounts, placeholder channels, gaps."""
     as_of = db.get_meta(cur, "as_of")
-    notes = _checks(db.run(cur, "data_health", as_of=as_of), HEALTH_TEXT)
+    # the moment the stored value means (a bare date: the end of that day), not its midnight
+    moment = ctx.as_of if as_of else None
+    notes = _checks(db.run(cur, "data_health", as_of=moment), HEALTH_TEXT)
     leads = int(ctx.extent.get("leads", {}).get("count_rows") or 0)
     stages = int(ctx.extent.get("stage_changes", {}).get("count_rows") or 0)
     if leads and not stages:

@@ -122,7 +122,52 @@ def targets(database: Database) -> pl.DataFrame:
     return _targets(database.cursor, database.key)
 
 
+@st.cache_data(show_spinner=False)
+def _suggested(
+    _cur: duckdb.DuckDBPyConnection, key: str, quarter: Quarter, fy_start_month: int
+) -> tuple[planner.Target, dict[str, Any]] | None:
+    """Return funnelcast.planner.from_last_year, cached."""
+    return planner.from_last_year(_cur, quarter, fy_start_month)
+
+
+def suggested(
+    database: Database, quarter: Quarter, fy_start_month: int
+) -> tuple[planner.Target, dict[str, Any]] | None:
+    """Return the target history suggests for a quarter (last year's same quarter plus 10%)
+    and the year-ago figures behind it; None when the data has no such quarter."""
+    return _suggested(database.cursor, database.key, quarter, fy_start_month)
+
+
 # ===== plain helpers =====
+
+
+def about(value: float) -> str:
+    """Return a count as a sentence says it: to the ten from 100 on (1,590), else whole."""
+    return formats.count(round(value, -1) if value >= 100 else round(value))
+
+
+def opening(result: dict[str, Any], currency: Any) -> str:
+    """Return the plan in one plain sentence: the new MQLs an 80% chance of the target takes,
+    and the MQLs the definition in force brings."""
+    target = result["target"]
+    wants = [
+        *([f"{formats.count(target['customers'])} customers"] if target["customers"] else []),
+        *([f"{formats.money(target['revenue'], currency)} revenue"] if target["revenue"] else []),
+    ]
+    future = " and ".join(result["future_quarters"])
+    needed = result["required_mqls"]["p80"]
+    text = f"To be 80% sure of {' and '.join(wants)} in {target['quarter']} you need about " + (
+        f"**{about(needed)} new MQLs** in {future}"
+        if needed is not None
+        else "more new MQLs than any plan reaches"
+    )
+    expected = result["expected_mqls_current_definition"]
+    if expected is None:
+        return text + "."
+    return (
+        text + f"; at today's definition you will get about **{about(expected)}** a quarter, "
+        f"a {formats.share(result['probability_of_target'], 0)} chance of the target."
+    )
 
 
 def plannable_quarters(h: planner.History, n: int = PLANNABLE_QUARTERS) -> list[Quarter]:
