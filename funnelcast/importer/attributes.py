@@ -68,9 +68,10 @@ class Attribute:
     unread: int = 0
     example: str | None = None
 
-    def describe(self) -> str:
-        """Return one line naming the attribute, its type and how full it is."""
-        how = {"pinned": ", set by --type", "stored": ", as stored"}.get(self.how, "")
+    def describe(self, pinned_by: str = "set by --type") -> str:
+        """Return one line naming the attribute, its type (pinned_by: how a pinned type is
+        said to be chosen) and how full it is."""
+        how = {"pinned": f", {pinned_by}", "stored": ", as stored"}.get(self.how, "")
         line = f"{self.name}: {self.value_type}{how}, {self.empty:,} empty"
         if self.unread:
             line += f", {self.unread:,} not read as {self.value_type} (e.g. {self.example!r})"

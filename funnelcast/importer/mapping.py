@@ -172,25 +172,37 @@ def read_mapping_file(path: Path) -> Mapping:
 
 # ===== header recognition: which source column feeds which field =====
 
+# The id headers of common exports (HubSpot's Record ID, Salesforce's Lead ID and Contact ID,
+# Pardot's and X Education's Prospect ID, a bare Id), strongest first; an email address is an
+# id only when the file has none of them.
+LEAD_ID_HEADERS = (
+    "record_id",
+    "prospect_id",
+    "lead_id",
+    "contact_id",
+    "recordid",
+    "prospectid",
+    "leadid",
+    "contactid",
+    "hs_object_id",
+    "vid",
+    "lead_id_18",
+    "contact_id_18",
+    "mql_id",
+    "person_id",
+    "id",
+    "email",
+    "email_address",
+    "e_mail",
+    "work_email",
+    "business_email",
+)
+
 # Header names (normalised) of common exports: HubSpot contact exports, Salesforce lead and
 # contact reports and Data Loader extracts, ad platforms' campaign reports.
 KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     "leads": {
-        "lead_id": (
-            "record_id",
-            "prospect_id",
-            "contact_id",
-            "hs_object_id",
-            "vid",
-            "lead_id_18",
-            "id",
-            "lead_id",
-            "contactid",
-            "leadid",
-            "mql_id",
-            "email",
-            "email_address",
-        ),
+        "lead_id": LEAD_ID_HEADERS,
         "created_at": (
             "create_date",
             "created_on",
@@ -240,7 +252,7 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "seniority": ("seniority", "job_seniority", "job_level", "hs_seniority"),
     },
     "stage_changes": {
-        "lead_id": ("record_id", "prospect_id", "contact_id", "lead_id", "leadid", "mql_id", "id"),
+        "lead_id": LEAD_ID_HEADERS,
         "stage": (
             "lifecycle_stage",
             "lifecyclestage",
@@ -278,7 +290,7 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "owner": ("contact_owner", "lead_owner", "owner", "deal_owner", "sr_id", "owner_name"),
     },
     "events": {
-        "lead_id": ("record_id", "prospect_id", "contact_id", "lead_id", "id"),
+        "lead_id": LEAD_ID_HEADERS,
         "occurred_at": ("timestamp", "event_date", "date", "activity_date", "occurred_at"),
         "event_type": ("event", "event_name", "activity_type", "type", "interaction"),
         "content_stage": ("funnel_stage", "content_stage", "buyer_stage"),
