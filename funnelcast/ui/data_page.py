@@ -281,7 +281,11 @@ def is_date(table: str, field: str) -> bool:
 def recognised(table: str, columns: list[str], choices: dict[str, str]) -> list[tuple[str, str]]:
     """Return (column, field) for the fields whose column the headers gave and is still chosen."""
     suggested = importer.suggest_mapping(table, columns)
-    return [(column, field) for field, column in suggested.items() if choices.get(field) == column]
+    return [
+        (suggested[f.name], f.name)
+        for f in importer.TABLES[table].fields
+        if f.name in suggested and choices.get(f.name) == suggested[f.name]
+    ]
 
 
 def recognised_text(pairs: list[tuple[str, str]]) -> str | None:
