@@ -71,8 +71,8 @@ FIXED_BY_AN_OPTION = {
 def test_every_kind_of_problem_is_worded_for_the_page_without_a_flag(kind):
     options = ("map", "set", "default", "format") if kind == "no_such_field" else ("",)
     for option in options:
-        value = "70" if kind == "name_too_long" else "x"  # the length of a name
-        problem = importer.Problem(kind, **{**SAMPLE, "option": option or "map", "value": value})
+        text = "70" if kind == "name_too_long" else "when"  # the length of a name
+        problem = importer.Problem(kind, **{**SAMPLE, "option": option or "map", "text": text})
         page, cli = importer.page_text(problem), importer.cli_text(problem)
         assert page and not names_a_flag(page), page
         assert names_a_flag(cli) == (kind in FIXED_BY_AN_OPTION), cli

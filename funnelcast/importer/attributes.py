@@ -174,7 +174,7 @@ def _name_problems(
         elif len(name) > MAX_NAME_LENGTH:
             problems.append(
                 Problem(
-                    "name_too_long", column=shown, value=str(len(name)), other=str(MAX_NAME_LENGTH)
+                    "name_too_long", column=shown, text=str(len(name)), other=str(MAX_NAME_LENGTH)
                 )
             )
         elif key in reserved:

@@ -24,7 +24,7 @@ class Problem:
     (map, set, default, format); table and fields: the target table and its fields; columns:
     the file's columns; row / rows: the file row(s); check: a row rule's name (missing,
     unparsed, future, old, negative, not_positive, no_target); text: a "text" problem's words,
-    or a detail some kinds carry (a date format, a limit's date, a stored type).
+    or a detail some kinds carry (a date format, a limit's date, a stored type, a length).
     """
 
     kind: str
@@ -113,7 +113,7 @@ CLI: dict[str, Callable[[Problem], str]] = {
         "a column has no name in the header: name it, or leave it out with --drop"
     ),
     "name_too_long": lambda p: (
-        f"column {p.column!r} has a name of {int(p.value):,} characters; a custom attribute's "
+        f"column {p.column!r} has a name of {int(p.text):,} characters; a custom attribute's "
         f"name has at most {p.other}: rename the column"
     ),
     "name_reserved": lambda p: (
@@ -288,7 +288,7 @@ PAGE: dict[str, Callable[[Problem], str]] = {
         "A column has no name in the header: name it in the file, or untick it under Other columns."
     ),
     "name_too_long": lambda p: (
-        f"The column {p.column!r} has a name of {int(p.value):,} characters; a custom "
+        f"The column {p.column!r} has a name of {int(p.text):,} characters; a custom "
         f"attribute's name has at most {p.other}: rename the column in the file."
     ),
     "name_reserved": lambda p: (
