@@ -1,6 +1,7 @@
 """Data: what is loaded and how sound it is; import an export (map, preview, check, import)."""
 
 import dataclasses
+import datetime as dt
 import hashlib
 import tempfile
 from pathlib import Path
@@ -80,7 +81,7 @@ if int(ctx.extent["leads"]["count_rows"] or 0):
     st.caption(
         "MQLs as the CRM recorded them; customers: leads that reached the customer stage; "
         "MQL → customer: of all MQLs, the share that became customers so far "
-        "(the figures of `funnelcast metrics --format json`)."
+        "(the figures `funnelcast metrics` prints)."
     )
     rate = result["rates"]["mql_to_customer"]
     for column, (label, value, note) in zip(
@@ -207,28 +208,71 @@ else:
     base = importer.Mapping(table)
     choices = data_page.initial_choices(table, list(header.columns))
 
-st.markdown("**Map the columns** (fields marked * are required)")
 options = [data_page.NOT_MAPPED, data_page.SET_VALUE, *header.columns]
 picked: dict[str, str] = {}
 constants: dict[str, str] = {}
+defaults: dict[str, str] = {}
+notes = {}  # field -> the place beside its control where its note goes
 fields = importer.TABLES[table].fields
-grid = st.columns(3)
-for i, f in enumerate(fields):
-    with grid[i % 3]:
-        key = f"data_map_{table}_{start}_{digest}_{f.name}"
-        picked[f.name] = st.selectbox(
-            f"{f.name}{' *' if f.required else ''}",
-            options,
-            index=options.index(choices[f.name]),
-            key=key,
-            help=f.about or None,
-        )
-        if picked[f.name] == data_page.SET_VALUE:
-            constants[f.name] = st.text_input(
-                f"value of {f.name}", value=base.constants.get(f.name, ""), key=key + "_value"
-            )
+required = [f for f in fields if f.required]
+others = [f for f in fields if not f.required]
+prefix = f"data_map_{table}_{start}_{digest}"
 
-with st.expander("Missing values, defaults and formats"):
+
+def field_control(f: importer.Field) -> None:
+    """Show a field's column choice, the place its note goes, and its one value when it takes
+    one (a date picked for a date field), and for a required field its value where a row has
+    none."""
+    key = f"{prefix}_{f.name}"
+    picked[f.name] = st.selectbox(
+        f"{f.name}{' *' if f.required else ''}",
+        options,
+        index=options.index(choices[f.name]),
+        key=key,
+        help=f.about or None,
+    )
+    notes[f.name] = st.empty()
+    if data_page.takes_a_value(table, f.name, picked[f.name]):
+        if data_page.is_date(table, f.name):
+            given = base.constants.get(f.name, "")
+            chosen = st.date_input(
+                f"One date for every row ({f.name})",
+                value=dt.date.fromisoformat(given[:10]) if given[:10] else None,
+                min_value=dt.date(1990, 1, 1),
+                max_value=dt.date.today(),
+                format="YYYY-MM-DD",
+                key=key + "_date",
+            )
+            constants[f.name] = chosen.isoformat() if isinstance(chosen, dt.date) else ""
+        else:
+            constants[f.name] = st.text_input(
+                f"One value for every row ({f.name})",
+                value=base.constants.get(f.name, ""),
+                key=key + "_value",
+            )
+    elif f.required:
+        defaults[f.name] = st.text_input(
+            f"{f.name}: value where a row has none",
+            value=base.defaults.get(f.name, ""),
+            key=f"data_default_{table}_{start}_{f.name}",
+            help="Leave empty to have such rows reported instead.",
+        )
+
+
+st.markdown("**Required fields**: choose the column that holds each, or one value for every row")
+if said := data_page.recognised_text(data_page.recognised(table, list(header.columns), choices)):
+    st.info(said, icon=":material/auto_awesome:")
+for f, cell in zip(required, st.columns(3)):
+    with cell:
+        field_control(f)
+if others:
+    st.markdown("**Other fields** (optional)")
+    grid = st.columns(3)
+    for i, f in enumerate(others):
+        with grid[i % 3]:
+            field_control(f)
+
+with st.expander("Missing values, date formats and defaults of the other fields"):
     placeholder_text = st.text_area(
         "Values that mean missing, one per line (an empty line: the empty cell)",
         value="\n".join(base.placeholders),
@@ -240,20 +284,20 @@ with st.expander("Missing values, defaults and formats"):
         value=base.decimal_comma,
         key=f"data_decimal_{table}_{start}",
     )
-    defaults = {}
     formats_ = {}
     for f in fields:
+        if f.kind in data_page.DATE_KINDS:
+            formats_[f.name] = st.text_input(
+                f"Date format of {f.name}, when not ISO (e.g. %d/%m/%Y %H:%M)",
+                value=base.formats.get(f.name, ""),
+                key=f"data_format_{table}_{start}_{f.name}",
+            )
+    for f in others:
         defaults[f.name] = st.text_input(
             f"{f.name}: value where a row has none",
             value=base.defaults.get(f.name, ""),
             key=f"data_default_{table}_{start}_{f.name}",
         )
-        if f.kind in ("timestamp", "date"):
-            formats_[f.name] = st.text_input(
-                f"{f.name}: date format when not ISO (e.g. %d/%m/%Y %H:%M)",
-                value=base.formats.get(f.name, ""),
-                key=f"data_format_{table}_{start}_{f.name}",
-            )
 
 mapping = data_page.mapping_from_choices(
     table,
@@ -264,6 +308,15 @@ mapping = data_page.mapping_from_choices(
     placeholders=data_page.parse_placeholders(placeholder_text),
     decimal_comma=decimal_comma,
 )
+missing = data_page.field_notes(mapping, list(header.columns))
+for name, note in missing.items():
+    notes[name].warning(note, icon=":material/arrow_upward:")
+wrong = data_page.mapping_problems(mapping, list(header.columns), picked)
+for line in wrong:
+    st.error(line)
+if missing or wrong:
+    st.caption("The preview and the import wait until the fields above say what each row holds.")
+    st.stop()
 
 st.markdown(
     "**Preview** (the first rows as the table would receive them; empty: missing or not readable)"
@@ -347,8 +400,8 @@ if save_col.button("Save", key="data_save"):
         st.error(str(exc))
     else:
         st.success(
-            f"Saved {saved_path}. From the command line: "
-            f"`{data_page.import_command(database.path, table, saved_path, upload.name)}`"
+            f"Saved {saved_path}: choose it under 'Start from' next time (`funnelcast import` "
+            "reads it as its mapping file too)."
         )
 download_col.download_button(
     "Download",

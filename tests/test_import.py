@@ -1743,7 +1743,7 @@ def test_data_page_logic_on_hand_made_oddities(odd_db):
         "1 customer stage changes with an amount of 0: revenue and ROI understate what was won "
         "(e.g. C)",
         "1 customer amounts over 100 times the median: one such deal can dominate revenue and "
-        "ROI (e.g. E 20000.00)",
+        "ROI (e.g. E: $20,000.00)",
         "1 events dated before their lead was created (e.g. F)",
     ]
     assert texts[6].startswith("1 leads in the channel 'unknown'")

@@ -5,11 +5,14 @@ tests/artifacts/olist_overview.png."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import browser_support as bs
 import pytest
+from undated_export import write_undated_export
 
 from funnelcast import importer
 from funnelcast.data import db
@@ -116,7 +119,7 @@ def test_upload_map_check_and_import_in_the_browser(chromium, served_empty, tmp_
         page.get_by_test_id("stSidebarNavLink").filter(has_text="Data").click()
         page.get_by_text("Import a file").wait_for()
         page.locator("input[type=file]").set_input_files(str(export))
-        page.get_by_text("Map the columns").wait_for()
+        page.get_by_text("Required fields").wait_for()
         page.get_by_test_id("stDataFrame").nth(1).wait_for()  # the preview
         # the columns no field takes are listed to keep, with the type their values read as
         page.get_by_text("Other columns (2)").wait_for()
@@ -152,3 +155,53 @@ def test_upload_map_check_and_import_in_the_browser(chromium, served_empty, tmp_
         ("502", "First Name", "Ben", None),
         ("502", "Visits", None, 17.0),
     ]
+
+
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")  # a command-line option: --map, --set, …
+
+
+def test_an_undated_export_imports_with_the_mouse_alone(chromium, served_empty, tmp_path):
+    """Issue 19, item 5: the 37-column export with no date column and "Prospect ID" as its id:
+    upload it, pick one date in the control beside the note, click Import. No text on the page
+    names a command-line option, and every row of the file is a lead in the database."""
+    url, database = served_empty
+    export = write_undated_export(tmp_path, leads=9_000, id_header="Prospect ID")
+    problems: list[str] = []
+    options = {"viewport": (1400, 1000), "problems": problems, "console_errors": False}
+    with bs.open_page(chromium, url, **options) as page:
+        page.get_by_test_id("stAlertContentInfo").first.wait_for()  # the Overview has run
+        page.get_by_test_id("stSidebarNavLink").filter(has_text="Data").click()
+        page.get_by_text("Import a file").wait_for()
+        page.locator("input[type=file]").set_input_files(str(export))
+        page.get_by_text("This file has no creation date").wait_for()
+        page.get_by_text("Recognised from the headers: 'Prospect ID' as the lead id").wait_for()
+        before = page.get_by_test_id("stMain").inner_text()
+        full_page(page, bs.ARTIFACTS / "data_undated_export.png")
+        # the date: open the calendar beside the note and click the first of this month
+        page.get_by_test_id("stDateInputCalendarButton").click()
+        calendar = page.get_by_test_id("stDateInputCalendar")
+        calendar.get_by_role("button").filter(has_text=re.compile(r"^1$")).first.click()
+        page.get_by_role("button", name="Import").wait_for()
+        picked = page.get_by_test_id("stDateInput").locator("input[type=date]").input_value()
+        full_page(page, bs.ARTIFACTS / "data_undated_export_dated.png")
+        page.get_by_role("button", name="Import").click()
+        page.get_by_text("imported leads-export.csv into leads").wait_for(timeout=180_000)
+        page.get_by_text("What the loaded data gives").wait_for()
+        after = page.get_by_test_id("stMain").inner_text()
+        full_page(page, bs.ARTIFACTS / "data_undated_export_imported.png")
+        errors = bs.shown_errors(page)
+    assert not problems and errors == ([], []), (problems, errors)
+    assert FLAG.findall(before) == [] and FLAG.findall(after) == [], (before, after)
+    assert picked == dt.date.today().replace(day=1).isoformat()
+    con = db.connect(database, read_only=True)
+    try:
+        stored = con.execute(
+            "select count(*), count(distinct lead_id), min(created_at)::date, "
+            "max(created_at)::date from leads"
+        ).fetchall()
+        kept = con.execute("select count(*) from lead_attribute_types").fetchall()[0][0]
+    finally:
+        con.close()
+    first = dt.date.fromisoformat(picked)
+    assert stored == [(9_000, 9_000, first, first)]
+    assert kept == 34  # the 37 columns less Prospect ID, Lead Source and Country (fields)

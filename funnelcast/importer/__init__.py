@@ -13,7 +13,8 @@ This is the package's public face; each job has its module:
 - mapping: the Mapping (source columns -> fields), its TOML file, header recognition
 - sources: file types, CSV dialect and encoding, staging a file in DuckDB
 - plan: the parse plan, each field's text and typed value as SQL
-- validate: the row rules and the messages naming each problem
+- validate: the row rules, finding each problem with its row and column
+- messages: a problem as data (Problem), worded for the command line and for the Data page
 - fast: the fast path, a file staged typed and checked in one pass
 - fingerprints: telling a re-import from new events; the content checksum
 - attributes: a leads file's other columns kept as typed custom attributes
@@ -37,25 +38,38 @@ from funnelcast.importer.mapping import (
     read_mapping_file,
     suggest_mapping,
 )
+from funnelcast.importer.messages import Problem, cli_text, field_words, page_text
 from funnelcast.importer.progress import Progress
 from funnelcast.importer.sources import Source, read_source
-from funnelcast.importer.tables import MAX_PROBLEMS, PLACEHOLDERS, TABLES, ImportProblems
-from funnelcast.importer.write import ImportResult, import_file, preview, preview_attributes
+from funnelcast.importer.tables import MAX_PROBLEMS, PLACEHOLDERS, TABLES, Field, ImportProblems
+from funnelcast.importer.write import (
+    ImportResult,
+    check_mapping,
+    import_file,
+    preview,
+    preview_attributes,
+)
 
 __all__ = [
     "Attribute",
+    "Field",
     "MAX_PROBLEMS",
     "PLACEHOLDERS",
     "TABLES",
     "ImportProblems",
     "ImportResult",
     "Mapping",
+    "Problem",
     "Progress",
     "Source",
+    "check_mapping",
+    "cli_text",
     "content_checksum",
+    "field_words",
     "import_file",
     "mapping_from_toml",
     "mapping_to_toml",
+    "page_text",
     "parse_pairs",
     "preview",
     "preview_attributes",

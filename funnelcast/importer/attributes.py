@@ -29,6 +29,7 @@ import funnelcast.importer.sql as sql
 from funnelcast.data import db
 from funnelcast.definitions import fields, operators
 from funnelcast.importer.mapping import Mapping, column_index
+from funnelcast.importer.messages import Problem
 from funnelcast.importer.progress import Progress
 from funnelcast.importer.sources import read_source
 
@@ -67,9 +68,10 @@ class Attribute:
     unread: int = 0
     example: str | None = None
 
-    def describe(self) -> str:
-        """Return one line naming the attribute, its type and how full it is."""
-        how = {"pinned": ", set by --type", "stored": ", as stored"}.get(self.how, "")
+    def describe(self, pinned_by: str = "set by --type") -> str:
+        """Return one line naming the attribute, its type (pinned_by: how a pinned type is
+        said to be chosen) and how full it is."""
+        how = {"pinned": f", {pinned_by}", "stored": ", as stored"}.get(self.how, "")
         line = f"{self.name}: {self.value_type}{how}, {self.empty:,} empty"
         if self.unread:
             line += f", {self.unread:,} not read as {self.value_type} (e.g. {self.example!r})"
@@ -99,20 +101,19 @@ def _type_word(text: str) -> str | None:
 
 def plan_kept(
     mapping: Mapping, header: Sequence[str], used: AbcMapping[str, int], stored: dict[str, str]
-) -> tuple[Kept | None, list[str]]:
+) -> tuple[Kept | None, list[Problem]]:
     """Return the columns of a leads file kept as custom attributes, and what is wrong.
 
     used: field -> the header position feeding it. Nothing is kept for other tables; their
     unmapped columns are named by not_loaded.
     """
-    problems: list[str] = []
-    listed = ", ".join(repr(c) for c in header)
+    problems: list[Problem] = []
     dropped: set[int] = set()
     for name in mapping.drop:
         index = column_index(header, name)
         if index is None:
             problems.append(
-                f"--drop {name}: the file has no column {name!r} (its columns: {listed})"
+                Problem("drop_no_column", column=name, columns=tuple(str(c) for c in header))
             )
         else:
             dropped.add(index)
@@ -125,22 +126,22 @@ def plan_kept(
         value_type = _type_word(word)
         index = column_index(header, name)
         if value_type is None:
-            problems.append(
-                f"--type {name}={word}: not a type; choose number, date, yes/no or text"
-            )
+            problems.append(Problem("type_unknown", column=name, value=word))
         elif index is None:
-            problems.append(f"--type {name}={word}: the file has no column {name!r}")
+            problems.append(Problem("type_no_column", column=name, value=word))
         elif index in taken:
-            problems.append(
-                f"--type {name}={word}: {name!r} feeds the built-in field {taken[index]}; "
-                "--type is for the columns kept as custom attributes"
-            )
+            problems.append(Problem("type_builtin", taken[index], name, value=word))
         elif index in dropped:
-            problems.append(f"--type {name}={word}: {name!r} is left out by --drop")
+            problems.append(Problem("type_dropped", column=name, value=word))
         elif header[index] in stored and stored[header[index]] != value_type:
             problems.append(
-                f"--type {name}={word}: the custom attribute {header[index]!r} is stored as "
-                f"{stored[header[index]]}; its values already stored keep that type"
+                Problem(
+                    "type_stored",
+                    column=name,
+                    value=word,
+                    other=header[index],
+                    text=stored[header[index]],
+                )
             )
         else:
             pinned[header[index]] = value_type
@@ -159,7 +160,7 @@ def _name_problems(
     used: AbcMapping[str, int],
     header: Sequence[str],
     stored: dict[str, str],
-) -> list[str]:
+) -> list[Problem]:
     """Return what is wrong with the names of the columns to keep."""
     problems = []
     reserved = {fields.field_key(name): name for name in RESERVED}
@@ -169,33 +170,32 @@ def _name_problems(
         shown = name if len(name) <= 60 else name[:57] + "…"
         key = fields.field_key(name)
         if not name.strip():
-            problems.append(
-                "a column has no name in the header: name it, or leave it out with --drop"
-            )
+            problems.append(Problem("nameless_column"))
         elif len(name) > MAX_NAME_LENGTH:
             problems.append(
-                f"column {shown!r} has a name of {len(name):,} characters; a custom attribute's "
-                f"name has at most {MAX_NAME_LENGTH}: rename the column"
+                Problem(
+                    "name_too_long", column=shown, text=str(len(name)), other=str(MAX_NAME_LENGTH)
+                )
             )
         elif key in reserved:
             builtin = reserved[key]
             fed = used.get(builtin)
-            source = f" ({builtin} comes from {header[fed]!r})" if fed is not None else ""
             problems.append(
-                f"column {shown!r} is not mapped, and a custom attribute cannot take the name "
-                f"of the built-in field {builtin}{source}: map it (--map {name}={builtin}), "
-                f"rename it, or leave it out (--drop {name})"
+                Problem(
+                    "name_reserved",
+                    builtin,
+                    shown,
+                    value=name,
+                    other=str(header[fed]) if fed is not None else "",
+                )
             )
         elif key in seen:
             problems.append(
-                f"columns {seen[key]!r} and {shown!r} differ only in case or spaces, so a rule "
-                f"could not tell them apart: rename one, or leave one out (--drop {name})"
+                Problem("names_differ_in_case", column=shown, value=name, other=seen[key])
             )
         elif key in stored_keys and stored_keys[key] != name:
             problems.append(
-                f"column {shown!r} differs only in case or spaces from the custom attribute "
-                f"{stored_keys[key]!r} already stored: rename the column to "
-                f"{stored_keys[key]!r}, or leave it out (--drop {name})"
+                Problem("name_like_stored", column=shown, value=name, other=stored_keys[key])
             )
         seen.setdefault(key, shown)
     return problems

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from funnelcast.data import db
+from funnelcast.importer.messages import Problem
 from funnelcast.importer.tables import PLACEHOLDERS, TABLES, TableSpec
 
 
@@ -171,25 +172,37 @@ def read_mapping_file(path: Path) -> Mapping:
 
 # ===== header recognition: which source column feeds which field =====
 
+# The id headers of common exports (HubSpot's Record ID, Salesforce's Lead ID and Contact ID,
+# Pardot's and X Education's Prospect ID, a bare Id), strongest first; an email address is an
+# id only when the file has none of them.
+LEAD_ID_HEADERS = (
+    "record_id",
+    "prospect_id",
+    "lead_id",
+    "contact_id",
+    "recordid",
+    "prospectid",
+    "leadid",
+    "contactid",
+    "hs_object_id",
+    "vid",
+    "lead_id_18",
+    "contact_id_18",
+    "mql_id",
+    "person_id",
+    "id",
+    "email",
+    "email_address",
+    "e_mail",
+    "work_email",
+    "business_email",
+)
+
 # Header names (normalised) of common exports: HubSpot contact exports, Salesforce lead and
 # contact reports and Data Loader extracts, ad platforms' campaign reports.
 KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     "leads": {
-        "lead_id": (
-            "record_id",
-            "prospect_id",
-            "contact_id",
-            "hs_object_id",
-            "vid",
-            "lead_id_18",
-            "id",
-            "lead_id",
-            "contactid",
-            "leadid",
-            "mql_id",
-            "email",
-            "email_address",
-        ),
+        "lead_id": LEAD_ID_HEADERS,
         "created_at": (
             "create_date",
             "created_on",
@@ -239,7 +252,7 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "seniority": ("seniority", "job_seniority", "job_level", "hs_seniority"),
     },
     "stage_changes": {
-        "lead_id": ("record_id", "prospect_id", "contact_id", "lead_id", "leadid", "mql_id", "id"),
+        "lead_id": LEAD_ID_HEADERS,
         "stage": (
             "lifecycle_stage",
             "lifecyclestage",
@@ -277,7 +290,7 @@ KNOWN_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "owner": ("contact_owner", "lead_owner", "owner", "deal_owner", "sr_id", "owner_name"),
     },
     "events": {
-        "lead_id": ("record_id", "prospect_id", "contact_id", "lead_id", "id"),
+        "lead_id": LEAD_ID_HEADERS,
         "occurred_at": ("timestamp", "event_date", "date", "activity_date", "occurred_at"),
         "event_type": ("event", "event_name", "activity_type", "type", "interaction"),
         "content_stage": ("funnel_stage", "content_stage", "buyer_stage"),
@@ -342,53 +355,43 @@ def column_index(header: Sequence[str], name: str) -> int | None:
     return found[0] if len(found) == 1 else None
 
 
-def resolve(mapping: Mapping, header: Sequence[str]) -> tuple[list[str], dict[str, int]]:
+def resolve(mapping: Mapping, header: Sequence[str]) -> tuple[list[Problem], dict[str, int]]:
     """Return what is wrong with the mapping itself, and field -> column position in header."""
     spec = mapping.spec
-    problems: list[str] = []
+    problems: list[Problem] = []
     columns: dict[str, int] = {}
-    listed = ", ".join(repr(c) for c in header)
+    file_columns = tuple(str(c) for c in header)
     for src, dst in mapping.columns.items():
         if spec.field(dst) is None:
             problems.append(
-                f"--map {src}={dst}: {spec.name} has no field {dst!r} "
-                f"(its fields: {', '.join(spec.names)})"
+                Problem("no_such_field", dst, src, option="map", table=spec.name, fields=spec.names)
             )
             continue
         index = column_index(header, src)
         if index is None:
-            problems.append(
-                f"--map {src}={dst}: the file has no column {src!r} (its columns: {listed})"
-            )
+            problems.append(Problem("no_such_column", dst, src, columns=file_columns))
             continue
         if dst in columns:
-            problems.append(
-                f"--map …={dst}: two columns are mapped to {dst} "
-                f"({header[columns[dst]]!r} and {src!r})"
-            )
+            problems.append(Problem("mapped_twice", dst, src, other=header[columns[dst]]))
             continue
         columns[dst] = index
     for option, pairs in (
-        ("--set", mapping.constants),
-        ("--default", mapping.defaults),
-        ("--date-format", mapping.formats),
+        ("set", mapping.constants),
+        ("default", mapping.defaults),
+        ("format", mapping.formats),
     ):
         for dst in pairs:
             if spec.field(dst) is None:
                 problems.append(
-                    f"{option} {dst}=…: {spec.name} has no field {dst!r} "
-                    f"(its fields: {', '.join(spec.names)})"
+                    Problem("no_such_field", dst, option=option, table=spec.name, fields=spec.names)
                 )
     for dst in mapping.constants:
         if dst in columns:
-            problems.append(
-                f"--set {dst}=…: {dst} is also mapped from column "
-                f"{header[columns[dst]]!r}; choose one"
-            )
+            problems.append(Problem("set_and_mapped", dst, header[columns[dst]]))
     for dst, fmt in mapping.formats.items():
         f = spec.field(dst)
         if f is not None and f.kind not in ("timestamp", "date"):
-            problems.append(f"--date-format {dst}={fmt}: {dst} is not a date")
+            problems.append(Problem("format_not_date", dst, value=fmt))
     # a file header that names a field maps it, unless that column is mapped elsewhere
     mapped_sources = {column_index(header, src) for src in mapping.columns}
     for f in spec.fields:
@@ -420,12 +423,17 @@ def resolve(mapping: Mapping, header: Sequence[str]) -> tuple[list[str], dict[st
             and f.name not in mapping.defaults
         ):
             problems.append(
-                f"required field {f.name} ({f.about or f.kind}) is missing: the file has no "
-                f"column {f.name!r}; map one with --map COLUMN={f.name} or give every row a "
-                f"value with --set {f.name}=VALUE (its columns: {listed})"
+                Problem(
+                    "required_missing",
+                    f.name,
+                    value=f.kind,
+                    other=f.about or f.kind,
+                    table=spec.name,
+                    columns=file_columns,
+                )
             )
     if spec.name == "targets" and not any(
         n in columns or n in mapping.constants for n in ("target_customers", "target_revenue")
     ):
-        problems.append("targets need target_customers or target_revenue: map at least one")
+        problems.append(Problem("targets_need_one", table=spec.name))
     return problems, columns

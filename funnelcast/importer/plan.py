@@ -2,8 +2,8 @@
 
 plan() checks a mapping against a file's header (mapping.resolve) and returns, for every
 field of the table, where its text comes from (a column, a --set value, a --default, or
-nothing), the SQL expressions of its cleaned text and typed value (built by sql), the label
-messages name it by, and the parameters those expressions bind.
+nothing), the SQL expressions of its cleaned text and typed value (built by sql), where
+messages say its text came from, and the parameters those expressions bind.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ class Plan:
     """The SQL that turns staged text into a table's typed fields, and its parameters."""
 
     spec: TableSpec
-    sources: dict[str, str]  # field -> label used in messages (column name or --set)
+    # field -> where its text comes from, as messages name it: ("set", "") for one value for
+    # every row, ("", column) for the file column feeding it, ("", "") for neither
+    sources: dict[str, tuple[str, str]]
     columns: dict[str, int]  # field -> staged column index
     text: dict[str, str]  # field -> SQL expression of its cleaned text
     typed: dict[str, str]  # field -> SQL expression of its typed value
@@ -49,20 +51,19 @@ def plan(mapping: Mapping, source: Source) -> Plan:
     params: dict[str, Any] = sql.placeholder_params(mapping.placeholders)
     text: dict[str, str] = {}
     typed: dict[str, str] = {}
-    sources: dict[str, str] = {}
+    sources: dict[str, tuple[str, str]] = {}
     for f in spec.fields:
         if f.name in mapping.constants:
             params[f"set_{f.name}"] = mapping.constants[f.name].strip()
             expr = sql.constant_text(f.name)
-            sources[f.name] = f"--set {f.name}"
+            sources[f.name] = ("set", "")
         elif f.name in columns:
             column = sql.staged(columns[f.name])
             expr = column if source.cleaned else sql.clean(column)
-            name = source.columns[columns[f.name]]
-            sources[f.name] = f"column {name!r}" + (f" ({f.name})" if name != f.name else "")
+            sources[f.name] = ("", str(source.columns[columns[f.name]]))
         else:
             expr = sql.NULL_TEXT
-            sources[f.name] = f.name
+            sources[f.name] = ("", "")
         if f.name in mapping.defaults:
             params[f"default_{f.name}"] = mapping.defaults[f.name]
             expr = sql.with_default(expr, f.name)

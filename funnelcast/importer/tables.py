@@ -8,9 +8,11 @@ ImportProblems is what a file that cannot be imported raises.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from funnelcast.data import db
+from funnelcast.importer.messages import Problem, cli_text, plain
 
 # Values that mean "nothing here" in real exports: HubSpot's unset dropdown ("Select"), a CRM's
 # "unknown", "N/A", a dash, an empty cell. Compared case-insensitively after trimming spaces.
@@ -49,14 +51,20 @@ CONTENT_STAGE_ALIASES = {
 
 
 class ImportProblems(db.FunnelcastError):
-    """A file that cannot be imported, with every problem found (up to MAX_PROBLEMS listed)."""
+    """A file that cannot be imported, with every problem found (up to MAX_PROBLEMS listed).
 
-    def __init__(self, file: str, problems: list[str], total: int | None = None):
+    details: each problem as data (messages.Problem; a text given is a plain one); problems:
+    their command-line wording, as the CLI prints them; the Data page words the details with
+    messages.page_text.
+    """
+
+    def __init__(self, file: str, problems: Sequence[str | Problem], total: int | None = None):
         self.file = file
-        self.problems = problems
+        self.details = [plain(p) if isinstance(p, str) else p for p in problems]
+        self.problems = [cli_text(p) for p in self.details]
         self.total = total if total is not None else len(problems)
-        shown = "\n".join(f"  {p}" for p in problems)
-        more = self.total - len(problems)
+        shown = "\n".join(f"  {p}" for p in self.problems)
+        more = self.total - len(self.problems)
         tail = f"\n  … and {more:,} more" if more > 0 else ""
         noun = "problem" if self.total == 1 else "problems"
         super().__init__(f"{file}: {self.total:,} {noun}; nothing was imported\n{shown}{tail}")

@@ -15,6 +15,7 @@ import datetime as dt
 
 import funnelcast.importer.sql as sql
 from funnelcast.importer.fingerprints import Fingerprint
+from funnelcast.importer.messages import Problem
 from funnelcast.importer.plan import Plan
 from funnelcast.importer.progress import Progress
 from funnelcast.importer.sources import Source
@@ -23,13 +24,8 @@ from funnelcast.importer.tables import MAX_PROBLEMS, STAGES, ImportProblems
 OLDEST = dt.date(1990, 1, 1)  # a date before this is a typo or an epoch/Excel zero date
 FUTURE_SLACK = dt.timedelta(days=1)  # time zones: "today" somewhere may be tomorrow in UTC
 
-# what a field's text that does not parse is said to be not, by kind (dates: see row_rules)
-_UNPARSED = {
-    "integer": "is not a whole number (for 1.234,56 use --decimal-comma)",
-    "amount": "is not a number (for 1.234,56 use --decimal-comma)",
-    "stage": f"is not a stage (stages: {', '.join(STAGES)})",
-    "content_stage": "is not a content stage (top, middle, bottom)",
-}
+# the kinds whose text may not parse (dates too: see row_rules)
+_UNPARSED = ("integer", "amount", "stage", "content_stage")
 
 
 def now_utc() -> dt.datetime:
@@ -46,46 +42,47 @@ def limits(now: dt.datetime | None) -> dict[str, dt.datetime]:
 
 
 def row_rules(p: Plan) -> list[tuple[str, str, str]]:
-    """Return (field, SQL condition, message template) for every per-row check of a plan.
+    """Return (field, SQL condition, check) for every per-row check of a plan.
 
     Each runs as one count in the checking pass, and one query listing its rows when it
-    finds any; a template's {latest} and {oldest} are the limits' dates.
+    finds any; the check names the rule in its Problem (messages.rule_text words it).
     """
     rules: list[tuple[str, str, str]] = []
 
-    def rule(name: str, check: str, message: str) -> None:
-        rules.append((name, sql.condition(check, name), message))
+    def rule(name: str, check: str) -> None:
+        rules.append((name, sql.condition(check, name), check))
 
     targets = p.spec.name == "targets"
     for f in p.spec.fields:
         if f.required:
-            rule(f.name, "missing", "is empty (a value is required)")
+            rule(f.name, "missing")
         if f.kind in ("timestamp", "date"):
-            fmt = p.params.get(f"format_{f.name}")
-            hint = (
-                f"does not match the format {fmt}"
-                if fmt
-                else "is not a date (write it as 2024-01-31 or 2024-01-31 14:05:00, or give "
-                f"its format: --date-format {f.name}=%d/%m/%Y)"
-            )
-            rule(f.name, "unparsed", hint)
+            rule(f.name, "unparsed")
             if not targets:  # a plan is for quarters to come
-                rule(f.name, "future", "is in the future (after {latest})")
-            rule(f.name, "old", "is implausibly old (before {oldest})")
+                rule(f.name, "future")
+            rule(f.name, "old")
         elif f.kind in _UNPARSED:
-            rule(f.name, "unparsed", _UNPARSED[f.kind])
+            rule(f.name, "unparsed")
         if f.kind in ("integer", "amount"):
-            if targets:
-                rule(f.name, "not_positive", "must be greater than 0")
-            else:
-                rule(f.name, "negative", "is negative")
+            rule(f.name, "not_positive" if targets else "negative")
     if targets:
-        rule(
-            "target_customers",
-            "no_target",
-            "is empty, and so is target_revenue (a target needs one of them)",
-        )
+        rule("target_customers", "no_target")
     return rules
+
+
+def _detail(p: Plan, name: str, check: str, latest: dt.date) -> str:
+    """Return what a row rule's message names beside the value: the date format given, the
+    limit a date passed, or the stages."""
+    if check == "future":
+        return str(latest)
+    if check == "old":
+        return str(OLDEST)
+    field = p.spec.field(name)
+    if check == "unparsed" and field is not None and field.kind == "stage":
+        return ", ".join(STAGES)
+    if check == "unparsed":
+        return str(p.params.get(f"format_{name}") or "")
+    return ""
 
 
 def validate(
@@ -119,30 +116,32 @@ def validate(
     query = sql.counts(sql.of_rows(rows_sql), conditions, hashed)
     found_counts = list(progress.run(cur, query, sql.bind(query, params), "checking")[0])
     file_print = Fingerprint(*found_counts[-2:]) if fingerprint else None
-    found: list[tuple[int, str]] = []
+    found: list[tuple[int, Problem]] = []
     total = 0
 
     def look_up(query: str) -> list[tuple]:
         """Return the rows of a query, with the parameters it uses."""
         return cur.execute(query, sql.bind(query, params)).fetchall()
 
-    for (name, cond, message), count in zip(rules, found_counts):
+    for (name, cond, check), count in zip(rules, found_counts):
         if not count:
             continue
         total += count
-        text = message.format(latest=params["latest"].date(), oldest=OLDEST)
+        option, column = p.sources[name]
+        field = p.spec.field(name)
+        kind = field.kind if field is not None else ""
+        detail = _detail(p, name, check, params["latest"].date())
         for row, value in look_up(sql.breaking_rows(rows_sql, name, cond)):
-            shown = f"{value!r} " if value is not None else ""
-            found.append((row, f"row {row}, {p.sources[name]}: {shown}{text}"))
+            problem = Problem(
+                "row", name, column, value, kind, option, row=row, check=check, text=detail
+            )
+            found.append((row, problem))
     if p.spec.needs_leads and found_counts[len(rules)]:
         total += found_counts[len(rules)]
+        option, column = p.sources["lead_id"]
         for row, lead in look_up(sql.unknown_lead_rows(rows_sql)):
             found.append(
-                (
-                    row,
-                    f"row {row}, {p.sources['lead_id']}: no lead {lead!r} in "
-                    "the database (import the leads first)",
-                )
+                (row, Problem("unknown_lead", "lead_id", column, lead, option=option, row=row))
             )
     if p.spec.key:
         query = sql.typed_table(rows_sql, p.typed, with_row=True)
@@ -153,8 +152,8 @@ def validate(
             for rows, *key in look_up(sql.repeated_rows(p.spec.key)):
                 shown = ", ".join(f"{k} {v!s}" for k, v in zip(p.spec.key, key))
                 label = ", ".join(str(r) for r in rows[:5]) + (" …" if len(rows) > 5 else "")
-                found.append((rows[0], f"rows {label}: duplicate key ({shown})"))
+                found.append((rows[0], Problem("duplicate_key", value=shown, rows=label)))
     if found:
         found.sort(key=lambda item: item[0])
-        raise ImportProblems(file, [text for _, text in found[:limit]], total)
+        raise ImportProblems(file, [problem for _, problem in found[:limit]], total)
     return file_print

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,8 @@ from funnelcast.importer.fingerprints import (
     recorded_fingerprints,
     table_fingerprint,
 )
-from funnelcast.importer.mapping import Mapping, column_index, normalise_name
+from funnelcast.importer.mapping import Mapping, column_index, normalise_name, resolve
+from funnelcast.importer.messages import Problem
 from funnelcast.importer.plan import Plan, plan
 from funnelcast.importer.progress import Progress, in_utc, insertion_order
 from funnelcast.importer.sources import Source, drop_staging, first_line, read_source
@@ -64,9 +66,10 @@ class ImportResult:
     recognised: tuple[tuple[str, str], ...] = ()  # (column, field) taken by its common header
     repeated: int = 0  # events: rows that repeat another row of the file exactly
 
-    def summary(self) -> str:
-        """Return what happened: one line, then the kept custom attributes (with their types
-        and how many rows are empty), the columns not loaded and the headers recognised."""
+    def summary(self, pinned_by: str = "set by --type") -> str:
+        """Return what happened: one line, then the kept custom attributes (with their types,
+        pinned_by saying how a type was chosen, and how many rows are empty), the columns not
+        loaded and the headers recognised."""
         verb = "would import" if self.dry_run else "imported"
         lines = [
             f"{verb} {self.file} into {self.table}: {self.rows:,} rows read, "
@@ -85,7 +88,7 @@ class ImportResult:
         if kept:
             verb = "would keep" if self.dry_run else "kept"
             lines.append(f"{verb} {len(kept)} other columns as custom attributes:")
-            lines += [f"  {a.describe()}" for a in kept]
+            lines += [f"  {a.describe(pinned_by)}" for a in kept]
         if empty:
             lines.append(f"not kept, empty in every row: {', '.join(repr(n) for n in empty)}")
         if self.not_loaded:
@@ -321,6 +324,12 @@ def import_file(
             ) from None
         finally:
             drop_staging(cur)
+
+
+def check_mapping(mapping: Mapping, columns: Sequence[str]) -> list[Problem]:
+    """Return what is wrong with a mapping for a file with these columns (required fields no
+    column or value feeds, columns it names that the file lacks…), as problems; reads nothing."""
+    return resolve(mapping, columns)[0]
 
 
 def preview_attributes(

@@ -8,6 +8,7 @@ The import itself is funnelcast.importer's; the page writes through dashboard.wr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import streamlit as st
 from funnelcast import importer
 from funnelcast.analytics import metrics
 from funnelcast.core import formats
+from funnelcast.core.currency import Currency
 from funnelcast.data import db
 from funnelcast.data.context import DataContext
 from funnelcast.definitions import operators
@@ -111,13 +113,17 @@ def column_nulls(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return frame.with_columns((pl.col("count_nulls") / pl.col("count_rows")).alias("share_empty"))
 
 
-def _checks(frame: pl.DataFrame, texts: dict[str, str]) -> list[Note]:
-    """Return a warning per failed check of a check frame (check_name, count_items, examples)."""
+def _checks(
+    frame: pl.DataFrame, texts: dict[str, str], shown: dict[str, Callable[[str], str]] | None = None
+) -> list[Note]:
+    """Return a warning per failed check of a check frame (check_name, count_items, examples);
+    shown: check -> how its examples are shown (as they are otherwise)."""
     notes = []
     for row in frame.iter_rows(named=True):
         if not row["count_items"]:
             continue
-        examples = ", ".join(str(e) for e in row["examples"][:3])
+        show = (shown or {}).get(row["check_name"], str)
+        examples = ", ".join(show(str(e)) for e in row["examples"][:3])
         more = "…" if row["count_items"] > 3 else ""
         notes.append(
             Note(
@@ -141,12 +147,28 @@ def unmatched_ids(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> list[Note
     return _checks(frame, UNMATCHED_TEXT)
 
 
+def _amount_example(currency: Currency) -> Callable[[str], str]:
+    """Return how an amount check's example ("LEAD AMOUNT", as data_health gives it) is shown:
+    the lead, then the amount in the database's currency."""
+
+    def show(example: str) -> str:
+        lead, _, amount = example.rpartition(" ")
+        try:
+            value = float(amount)
+        except ValueError:
+            return example
+        return f"{lead}: {formats.money(value, currency, exact=True)}"
+
+    return show
+
+
 def health(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> list[Note]:
     """Return data-health warnings: odd dates and amounts, placeholder channels, gaps."""
     as_of = db.get_meta(cur, "as_of")
     # the moment the stored value means (a bare date: the end of that day), not its midnight
     moment = ctx.as_of if as_of else None
-    notes = _checks(db.run(cur, "data_health", as_of=moment), HEALTH_TEXT)
+    frame = db.run(cur, "data_health", as_of=moment)
+    notes = _checks(frame, HEALTH_TEXT, {"amount_outliers": _amount_example(ctx.currency)})
     leads = int(ctx.extent.get("leads", {}).get("count_rows") or 0)
     stages = int(ctx.extent.get("stage_changes", {}).get("count_rows") or 0)
     if leads and not stages:
@@ -194,6 +216,9 @@ def funnel_check(result: dict[str, Any]) -> list[dict[str, Any]]:
 # ===== mapping a file on the page =====
 
 
+DATE_KINDS = ("timestamp", "date")
+
+
 def initial_choices(table: str, columns: list[str]) -> dict[str, str]:
     """Return field -> choice for the page's selectors: the suggested column or 'not mapped'."""
     suggested = importer.suggest_mapping(table, columns)
@@ -226,9 +251,10 @@ def mapping_from_choices(
     columns = {}
     set_values = {}
     for dst, choice in choices.items():
-        if choice == SET_VALUE:
-            set_values[dst] = constants.get(dst, "")
-        elif choice != NOT_MAPPED:
+        if choice in (SET_VALUE, NOT_MAPPED):
+            if constants.get(dst, "").strip():  # a value typed or a date picked
+                set_values[dst] = constants[dst]
+        else:
             columns[choice] = dst
     return importer.Mapping(
         table=table,
@@ -239,6 +265,68 @@ def mapping_from_choices(
         placeholders=placeholders,
         decimal_comma=decimal_comma,
     )
+
+
+def takes_a_value(table: str, field: str, choice: str) -> bool:
+    """Return whether the page offers one value for every row of a field: when asked for, and
+    for a required field no column feeds (the value is what the import needs to go on)."""
+    spec = importer.TABLES[table].field(field)
+    return choice == SET_VALUE or (choice == NOT_MAPPED and spec is not None and spec.required)
+
+
+def is_date(table: str, field: str) -> bool:
+    """Return whether a field of a table holds a date (its one value is picked, not typed)."""
+    spec = importer.TABLES[table].field(field)
+    return spec is not None and spec.kind in DATE_KINDS
+
+
+def recognised(table: str, columns: list[str], choices: dict[str, str]) -> list[tuple[str, str]]:
+    """Return (column, field) for the fields whose column the headers gave and is still chosen."""
+    suggested = importer.suggest_mapping(table, columns)
+    return [
+        (suggested[f.name], f.name)
+        for f in importer.TABLES[table].fields
+        if f.name in suggested and choices.get(f.name) == suggested[f.name]
+    ]
+
+
+def recognised_text(pairs: list[tuple[str, str]]) -> str | None:
+    """Return the sentence saying which columns the headers gave which fields, or None."""
+    if not pairs:
+        return None
+    listed = ", ".join(f"'{column}' as the {importer.field_words(f)}" for column, f in pairs)
+    return f"Recognised from the headers: {listed}. Change any of them below."
+
+
+def field_notes(mapping: importer.Mapping, columns: list[str]) -> dict[str, str]:
+    """Return, per required field no column or value feeds, what the page says beside it."""
+    return {
+        p.field: importer.page_text(p)
+        for p in importer.check_mapping(mapping, columns)
+        if p.kind == "required_missing"
+    }
+
+
+def mapping_problems(
+    mapping: importer.Mapping, columns: list[str], choices: dict[str, str]
+) -> list[str]:
+    """Return what else is wrong with the page's mapping, in the page's words: a column chosen
+    for two fields, and the importer's problems other than the required fields' (said beside
+    them)."""
+    fields_of: dict[str, list[str]] = {}
+    for field, choice in choices.items():
+        if choice not in (NOT_MAPPED, SET_VALUE):
+            fields_of.setdefault(choice, []).append(field)
+    twice = [
+        f"The column '{column}' is chosen for {' and '.join(fs)}: a column feeds one field."
+        for column, fs in fields_of.items()
+        if len(fs) > 1
+    ]
+    return twice + [
+        importer.page_text(p)
+        for p in importer.check_mapping(mapping, columns)
+        if p.kind != "required_missing"
+    ]
 
 
 def parse_placeholders(text: str) -> tuple[str, ...]:
@@ -277,14 +365,6 @@ def save_mapping(database_path: Path, name: str, mapping: importer.Mapping) -> P
     path = folder / f"{clean}.toml"
     path.write_text(importer.mapping_to_toml(mapping), encoding="utf-8")
     return path
-
-
-def import_command(
-    database_path: Path, table: str, mapping_path: Path | None, file_name: str
-) -> str:
-    """Return the CLI command that repeats an import (with a saved mapping when there is one)."""
-    mapping = f" --mapping {mapping_path}" if mapping_path else ""
-    return f"funnelcast import --db {database_path} --table {table}{mapping} {file_name}"
 
 
 def file_header(path: Path) -> importer.Source:
@@ -378,16 +458,17 @@ def attribute_choices(
 def summary_text(result: importer.ImportResult, path: Path, name: str) -> str:
     """Return an import's summary as the page shows it: the uploaded file's own name, one
     line a row (markdown line breaks; the attributes' lines indented by the summary)."""
-    lines = result.summary().replace(str(path), name).splitlines()
+    lines = result.summary(pinned_by="as you chose").replace(str(path), name).splitlines()
     return "  \n".join(
         line.replace("  ", " ", 1) if line.startswith("  ") else line for line in lines
     )
 
 
 def problem_lines(exc: importer.ImportProblems) -> list[str]:
-    """Return an import's problems as the page lists them, the count of unlisted ones last."""
-    more = exc.total - len(exc.problems)
-    return [*exc.problems, *([f"… and {more:,} more"] if more > 0 else [])]
+    """Return an import's problems in the page's words, the count of unlisted ones last."""
+    more = exc.total - len(exc.details)
+    shown = [importer.page_text(p) for p in exc.details]
+    return [*shown, *([f"… and {more:,} more"] if more > 0 else [])]
 
 
 # ===== cached for the page (the functions above stay plain for tests) =====
