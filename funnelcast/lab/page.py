@@ -345,18 +345,22 @@ UNCHANGED = "The draft is the current definition: change a rule, weight or the t
 
 
 def rule_lines(definition: Definition) -> list[str]:
-    """Return a definition's threshold, half-life and rules as short lines, for reading while the
-    engine gets ready."""
+    """Return a definition's threshold and half-life, its behaviour points, fit points and
+    disqualifiers as one short line each (none for a kind it has no rule of), for reading while
+    the engine gets ready."""
+    behaviour = [
+        f"{r.event_type} {r.points:+g}" + ("" if r.cap is None else f" (at most {r.cap:g})")
+        for r in definition.behaviour_rules
+    ]
+    fit = [f"{r.label} {r.points:+g}" for r in definition.fit_rules if not r.is_disqualifier]
+    out = [f"{r.label}" for r in definition.fit_rules if r.is_disqualifier]
     lines = [
         f"Threshold {definition.threshold:g} points; behaviour points halve every "
         f"{definition.half_life_days:g} days"
     ]
-    for rule in definition.behaviour_rules:
-        cap = "" if rule.cap is None else f", at most {rule.cap:g}"
-        lines.append(f"{rule.event_type}: {rule.points:+g} per event{cap}")
-    for fit in definition.fit_rules:
-        effect = "disqualifies" if fit.is_disqualifier else f"{fit.points:+g}"
-        lines.append(f"{fit.label}: {effect}")
+    for name, parts in (("Per event", behaviour), ("Fit", fit), ("Disqualified", out)):
+        if parts:
+            lines.append(f"{name}: " + " · ".join(parts))
     return lines
 
 

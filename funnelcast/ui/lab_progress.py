@@ -12,6 +12,7 @@ nothing: the bar appears only after SHOW_AFTER_S.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -38,6 +39,20 @@ SCORING = "Scoring the draft over the history…"
 REPLAYING = "Replaying the definitions in force…"
 SHOW_AFTER_S = 0.4
 POLL_S = 0.2
+THREAD = "lab-prepare"
+
+
+class _QuietThread(logging.Filter):
+    """Drops Streamlit's 'missing ScriptRunContext' warning for the work's thread: it has no
+    script context on purpose (the cached functions' spinners then draw nothing from it)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != THREAD
+
+
+logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+    _QuietThread()
+)
 
 
 @dataclasses.dataclass
@@ -102,7 +117,7 @@ def _in_thread(fn: Callable[[], Any]) -> Future:
         except BaseException as exc:  # handed to the page's run, which raises it
             future.set_exception(exc)
 
-    threading.Thread(target=run, name="lab-prepare", daemon=True).start()
+    threading.Thread(target=run, name=THREAD, daemon=True).start()
     return future
 
 
