@@ -158,3 +158,18 @@ def test_what_shows_before_the_engine_is_the_current_rules_and_the_sqls_mqls(dem
     assert shown["mqls"].to_list() == engine["mqls"].to_list()
     assert shown["reached_sql"].to_list() == engine["mqls_reached_sql"].to_list()
     assert sum(shown["mqls"]) > 100
+
+
+def test_a_user_needing_the_engine_stops_a_background_warm_up_still_running(monkeypatch):
+    # a niced warm-up that began from nothing is slower than compiling at once (see warm.ready)
+    script = "import time; print('0.1000 scoring', flush=True); time.sleep(600)"
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    background = warm.Background(process)
+    monkeypatch.setattr(warm, "_background", background)
+    assert background.running
+
+    warm.stop_background()
+
+    assert process.poll() is not None  # ended, not left to run for ten minutes
+    background._reader.join(timeout=10)
+    assert not background.running
