@@ -13,11 +13,13 @@ import streamlit as st  # noqa: E402
 
 from funnelcast.analytics import overview
 from funnelcast.data import db, engine
+from funnelcast.lab import warm as lab_warm
 from funnelcast.ui import dashboard, run_log  # noqa: E402
 from funnelcast.ui import page as page_helpers
 
 _run = run_log.start()  # the server's own time for this run (FUNNELCAST_RUN_LOG)
 run_log.charts_off_if_asked()  # a benchmark's switch (FUNNELCAST_BENCH_NO_CHARTS)
+lab_warm.start_in_background()  # the Lab's engine compiled ahead, once per server process
 
 st.set_page_config(page_title="Funnelcast", page_icon="📊", layout="wide")
 

@@ -7,7 +7,7 @@ from funnelcast.analytics import suggest
 from funnelcast.core import formats
 from funnelcast.data import db
 from funnelcast.lab import page as tl
-from funnelcast.ui import dashboard, rule_editor
+from funnelcast.ui import dashboard, lab_progress, rule_editor
 
 # The per-quarter table's figures, each for the draft and the current definitions; money ones
 # say their currency in the heading.
@@ -51,20 +51,13 @@ for key, value in tl.widget_values(base).items():
     st.session_state.setdefault(key, value)
 draft = tl.draft_from(base, st.session_state)
 
-st.caption(
-    f"Change the points and rules below, then the threshold under them: every figure is the "
-    f"draft replayed on the "
-    f"chosen quarters of history, beside the definitions in force replayed on the same "
-    f"quarters ({tl.versions_text(dashboard.lab_versions_in_force(database, current))}). "
-    "MQLs count by the quarter a lead first reached the threshold."
-)
+intro = st.empty()  # says which versions judge which quarters: known once materialised
 
 try:
     warnings = definitions.validate(draft, rule_editor.lead_fields(database))
     problems: list[str] = []
 except definitions.DefinitionError as exc:
     warnings, problems = [], exc.problems
-scores = dashboard.lab_scores(database, draft) if not problems else None
 
 
 def set_base(new_base) -> None:
@@ -208,6 +201,17 @@ for problem in problems:
     st.error(f"The draft cannot be scored: {problem}.", icon=":material/error:")
 for warning in warnings:
     st.warning(warning, icon=":material/warning:")
+
+# The engine's work (on a fresh server: compiling it, then materialising the history) shows
+# its steps; everything above needs no engine and is on screen meanwhile.
+scores = lab_progress.prepare(database, current, None if problems else draft)
+intro.caption(
+    f"Change the points and rules below, then the threshold under them: every figure is the "
+    f"draft replayed on the "
+    f"chosen quarters of history, beside the definitions in force replayed on the same "
+    f"quarters ({tl.versions_text(dashboard.lab_versions_in_force(database, current))}). "
+    "MQLs count by the quarter a lead first reached the threshold."
+)
 
 
 # A threshold, quarter or capacity change reruns only this part: the draft's scores (from the
@@ -426,7 +430,7 @@ def replay(scores: lab.Scores | None) -> None:
             + "\n".join(f"- {line}" for line in changes)
         )
     else:
-        st.caption("The draft is the current definition: change something above to compare.")
+        st.caption(f"{tl.UNCHANGED}.")
 
     next_quarter = dashboard.next_quarter(database)
 
@@ -473,7 +477,8 @@ def replay(scores: lab.Scores | None) -> None:
     elif st.button(
         f"Save the draft to take effect from {next_quarter.label}",
         key="lab_save",
-        disabled=bool(problems),
+        disabled=bool(problems) or not changes,
+        help=None if changes else f"{tl.UNCHANGED}.",
         type="primary",
     ):
         save(replace=False)

@@ -414,3 +414,27 @@ def test_a_rule_on_the_demos_date_field_starts_at_its_median_day(monkeypatch, de
         median,
         10.0,
     )
+
+
+def test_save_is_off_until_the_draft_differs_and_says_why(monkeypatch, writable_db):
+    at = open_lab(monkeypatch, writable_db)
+
+    save = at.button(key="lab_save")
+    assert save.disabled
+    assert save.help == f"{tl.UNCHANGED}."
+    assert f"{tl.UNCHANGED}." in [c.value for c in at.caption]
+
+    start = at.slider(key=tl.THRESHOLD_KEY).value
+    at.slider(key=tl.THRESHOLD_KEY).set_value(start + 1).run()
+
+    assert not at.exception
+    save = at.button(key="lab_save")
+    assert not save.disabled and not save.help
+    assert f"{tl.UNCHANGED}." not in [c.value for c in at.caption]
+    save.click().run()  # enabled, it saves
+    assert any("Saved as version 2" in s.value for s in at.success)
+
+    # version 2 takes effect next quarter: back at the threshold in force, Save is off again
+    at.slider(key=tl.THRESHOLD_KEY).set_value(start).run()
+    assert not at.exception
+    assert at.button(key="lab_save").disabled

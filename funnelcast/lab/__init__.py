@@ -11,7 +11,8 @@ Its public face; each job has its module:
 - versions: MQL moments checked at every moment, each quarter by its version in force;
 - moving: who a candidate definition takes in or drops (who_moves, movers);
 - explain: one lead's scores, and a score's rows from the database;
-- page: what the Lab page shows, without Streamlit.
+- page: what the Lab page shows, without Streamlit;
+- warm: the engine's loops compiled ahead (a server starts it in the background).
 The compiled loops, the hand-written vector type and the buffer pool are fenced in the private
 package _fast, which these modules call through its small interface. FUNNELCAST_LAB_FAST=0
 runs the generic loops with no buffer reuse, the same answers bit for bit; it is read on every
@@ -28,6 +29,7 @@ from funnelcast.lab.fields import FieldNotLoaded
 from funnelcast.lab.history import (
     FIT_ATTRIBUTES,
     Materialised,
+    Progress,
     Rematerialise,
     materialise,
     materialise_for,
@@ -75,6 +77,7 @@ __all__ = [
     "Calendar",
     "Materialised",
     "Movers",
+    "Progress",
     "Records",
     "Released",
     "Rematerialise",

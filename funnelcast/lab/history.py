@@ -12,13 +12,17 @@ type the materialisation lacks needs a new one (compile_weights raises Remateria
 points, caps and signs of the types it has can be scored. The events are sorted and laid out by
 the compiled loops of funnelcast.lab._fast.layout; the history also owns the BufferPool its
 scorings write into (funnelcast.lab._fast.buffers).
+
+A materialisation reports its progress to a callback (Progress): each step of STEPS in order,
+with the share of the whole done so far, from 0.0 to 1.0 at the end; reading the events reports
+after each batch, against the events table's row count.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -37,6 +41,29 @@ from funnelcast.lab.quarters import Calendar, calendar_of
 CHUNK = 1 << 18
 FIT_ATTRIBUTES = ("channel", "industry", "company_size_band", "country", "region", "seniority")
 BATCH_ROWS = 1 << 20
+# The steps of a materialisation, in order, each with the share of the whole done when it ends
+# (about its share of the time at 1M leads).
+STEPS = (("leads", 0.15), ("events", 0.7), ("layout", 0.9), ("decay", 1.0))
+# Called with a step's name and the share of the whole materialisation done, in [0, 1].
+Progress = Callable[[str, float], None]
+
+
+def _no_progress(step: str, done: float) -> None:
+    """Report nothing (materialise without a progress callback)."""
+
+
+class _Reporter:
+    """Reports a materialisation's steps to a Progress callback as shares of the whole."""
+
+    def __init__(self, progress: Progress | None):
+        self.progress = progress or _no_progress
+        self.starts = dict(zip((n for n, _ in STEPS), (0.0, *(end for _, end in STEPS))))
+        self.ends = dict(STEPS)
+
+    def __call__(self, step: str, within: float) -> None:
+        """Report that a share within (0 to 1) of the step is done."""
+        start, end = self.starts[step], self.ends[step]
+        self.progress(step, start + (end - start) * min(1.0, max(0.0, within)))
 
 
 class Rematerialise(ValueError):
@@ -166,13 +193,17 @@ def materialise(
     half_life_days: float,
     event_types: Iterable[str],
     fields: Iterable[str] = (),
+    progress: Progress | None = None,
 ) -> Materialised:
     """Return the history materialised for scoring these event types at this half-life, with
-    these lead fields read for fit rules (more: read_fields).
+    these lead fields read for fit rules (more: read_fields); progress, if given, hears each
+    step of STEPS as it goes (see the module's docstring).
 
     Any points, caps or signs (rewards decay, penalties count) can then score it.
     """
+    report = _Reporter(progress)
     types = tuple(dict.fromkeys(event_types))
+    report("leads", 0.0)
     leads = db.run(cur, "lab_leads")
     codes, values = {}, {}
     for attribute in FIT_ATTRIBUTES:
@@ -184,12 +215,15 @@ def materialise(
     lead_id = leads["lead_id"]
     del leads
     calendar = calendar_of(cur, moments.values())
+    report("leads", 1.0)
 
-    event_start, at_us, kind = _fast.sort_events(
-        _event_batches(cur, types), len(moments["created"])
-    )
+    batches = _event_batches(cur, types)
+    if progress is not None:
+        batches = _counted(batches, _event_rows(cur), report)
+    event_start, at_us, kind = _fast.sort_events(batches, len(moments["created"]))
     db.release_cached_blocks(cur)  # the events' blocks DuckDB kept: 200 MB at 20M events
-    layout = _layout(event_start, at_us, kind, moments["created"], len(types))
+    report("events", 1.0)
+    layout = _layout(event_start, at_us, kind, moments["created"], len(types), report)
     del event_start, at_us, kind
     check_day = calendar.day_of(layout["check_us"])
     if len(check_day) and (check_day.min() < 0 or check_day.max() >= calendar.n_days):
@@ -225,8 +259,27 @@ def materialise(
             half_life_days,
         ),
     )
+    report("decay", 0.5)
     read_fields(m, cur, fields)
+    report("decay", 1.0)
     return m
+
+
+def _event_rows(cur: duckdb.DuckDBPyConnection) -> int:
+    """Return how many rows the events table holds (what reading them counts progress by)."""
+    rows = db.run(cur, "data_extent").filter(pl.col("table_name") == "events")
+    return int(rows["count_rows"].item()) if rows.height else 0
+
+
+def _counted(
+    batches: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]], total: int, report: _Reporter
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield the batches, reporting after each the share of the total rows read so far."""
+    seen = 0
+    for batch in batches:
+        yield batch
+        seen += len(batch[0])
+        report("events", seen / total if total else 1.0)
 
 
 def read_fields(m: Materialised, cur: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
@@ -329,9 +382,6 @@ class _Decays(TypedDict):
     early_weight: np.ndarray
 
 
-BATCH_ROWS = 1 << 20
-
-
 def _event_batches(
     cur: duckdb.DuckDBPyConnection, types: tuple[str, ...]
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -353,12 +403,14 @@ def _layout(
     kind: np.ndarray,
     created_us: np.ndarray,
     n_types: int,
+    report: _Reporter,
 ) -> _Layout:
     """Return the check layout: checks, event groups and early events, lead by lead.
 
     event_start, at_us, kind: the events as lab._fast.sort_events sorts them.
     """
     n_checks, n_groups, n_early, largest = _fast.count_layout(event_start, at_us, kind, created_us)
+    report("layout", 0.4)
     starts = {
         name: np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
         for name, n in (("check", n_checks), ("group", n_groups), ("early", n_early))
@@ -385,6 +437,7 @@ def _layout(
         starts["early"],
         *out.values(),
     )
+    report("layout", 1.0)
     return _Layout(
         check_start=starts["check"],
         group_start=starts["group"],

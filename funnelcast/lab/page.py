@@ -340,6 +340,44 @@ def diff_lines(current: Definition, draft: Definition) -> list[str]:
     return definitions.diff(new_version_from_current(current), draft)
 
 
+# Why the Save button is off while the draft is the current definition.
+UNCHANGED = "The draft is the current definition: change a rule, weight or the threshold to save"
+
+
+def rule_lines(definition: Definition) -> list[str]:
+    """Return a definition's threshold and half-life, its behaviour points, fit points and
+    disqualifiers as one short line each (none for a kind it has no rule of), for reading while
+    the engine gets ready."""
+    behaviour = [
+        f"{r.event_type} {r.points:+g}" + ("" if r.cap is None else f" (at most {r.cap:g})")
+        for r in definition.behaviour_rules
+    ]
+    fit = [f"{r.label} {r.points:+g}" for r in definition.fit_rules if not r.is_disqualifier]
+    out = [f"{r.label}" for r in definition.fit_rules if r.is_disqualifier]
+    lines = [
+        f"Threshold {definition.threshold:g} points; behaviour points halve every "
+        f"{definition.half_life_days:g} days"
+    ]
+    for name, parts in (("Per event", behaviour), ("Fit", fit), ("Disqualified", out)):
+        if parts:
+            lines.append(f"{name}: " + " · ".join(parts))
+    return lines
+
+
+def mqls_by_quarter(funnel: pl.DataFrame, quarters: list[str]) -> pl.DataFrame:
+    """Return MQLs and those reaching SQL per chosen quarter, all channels together, from
+    metrics.funnel_by_quarter's rows (the SQL's count under the definitions in force)."""
+    return (
+        funnel.filter(pl.col("quarter").is_in(quarters))
+        .group_by("quarter")
+        .agg(
+            pl.col("count_mqls").sum().alias("mqls"),
+            pl.col("count_mqls_reached_sql").sum().alias("reached_sql"),
+        )
+        .sort("quarter")
+    )
+
+
 def new_version_from_current(current: Definition) -> Definition:
     """Return the current version as an unsaved draft (what the page starts from)."""
     return definitions.new_version_from(current)

@@ -419,32 +419,41 @@ def _lab_history(
     key: str,
     event_types: tuple[str, ...],
     _half_life_days: float,
+    _progress: lab.Progress | None = None,
 ) -> lab.Materialised:
     """Return funnelcast.lab.materialise, cached on the file key and event types only: it is
     decayed by whichever half-life asked first (see _lab_materialised)."""
-    return lab.materialise(_cur, _half_life_days, event_types)
+    return lab.materialise(_cur, _half_life_days, event_types, progress=_progress)
 
 
 @st.cache_resource(show_spinner="Decaying the history by the half-life…", max_entries=3)
 def _lab_materialised(
-    _database: Database, key: str, event_types: tuple[str, ...], half_life_days: float
+    _database: Database,
+    key: str,
+    event_types: tuple[str, ...],
+    half_life_days: float,
+    _progress: lab.Progress | None = None,
 ) -> lab.Materialised:
     """Return the materialised history decayed by a half-life: the events are read once per
     data load, a half-life change only recomputes the decay between checks."""
-    history = _lab_history(_database.cursor, key, event_types, half_life_days)
+    history = _lab_history(_database.cursor, key, event_types, half_life_days, _progress)
     if history.half_life_days == half_life_days:
         return history
     return lab.with_half_life(history, half_life_days)
 
 
-def lab_materialised(database: Database, definition: Definition) -> lab.Materialised:
+def lab_materialised(
+    database: Database, definition: Definition, progress: lab.Progress | None = None
+) -> lab.Materialised:
     """Return the history materialised for scoring a definition (shared; the lead fields its
-    fit rules and the kept versions' name are read into it once, when first named)."""
+    fit rules and the kept versions' name are read into it once, when first named); progress
+    hears a materialisation's steps (lab.materialise; funnelcast.ui.lab_progress shows them)."""
     m = _lab_materialised(
         database,
         database.key,
         _event_types(database, definition),
         float(definition.half_life_days),
+        progress,
     )
     lab.read_fields_for(m, database.cursor, definition, *_versions(database.cursor, database.key))
     return m
