@@ -34,8 +34,10 @@ from funnelcast.demo.stages import PLANTED_RATES_DDL, make_stages, planted_rates
 from funnelcast.demo.story import CAMPAIGNS, CHANNELS, EVENT_INDEX, QUARTERS
 from funnelcast.demo.units import Unit, blocks, money_stream, plan_units
 
-# Leads generated, written and scored at a time: about 0.4 GB at 20 events a lead.
-BLOCK_LEADS = 100_000
+# Leads generated, written and scored at a time: at 20 events a lead a build peaks near 1.1 GB.
+BLOCK_LEADS = 50_000
+# The last day of the history unless told otherwise.
+END = dt.date(2026, 9, 30)
 # What DuckDB may hold in memory while build_file writes (beyond it, it spills to disk).
 BUILD_MEMORY_LIMIT = "1GB"
 
@@ -87,7 +89,7 @@ def build_demo(
     con: duckdb.DuckDBPyConnection,
     leads: int = 20_000,
     seed: int = 7,
-    end: dt.date = dt.date(2026, 9, 30),
+    end: dt.date = END,
     engagement: float = 1.0,
     attributes: bool = True,
     *,
@@ -106,6 +108,82 @@ def build_demo(
     scored at a time: it bounds the memory and never changes the data. progress, if given, is
     called with (blocks done, blocks in all) after each block.
     """
+    with _OneTransaction(con) as writer:
+        return _build(writer, leads, seed, end, engagement, attributes, block_leads, progress)
+
+
+class _OneTransaction:
+    """Writes the whole demo in one transaction of a caller's connection: on failure the
+    database stays empty. The primary keys' indexes of leads and stage changes stay in memory
+    until it commits (about 100 bytes a key)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.cur = con.cursor()
+
+    def __enter__(self) -> _OneTransaction:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cur.close()
+
+    def begin(self) -> None:
+        """Return nothing; start the transaction."""
+        self.cur.execute("begin transaction")
+
+    def block_written(self) -> None:
+        """Return nothing: a block changes nothing about the transaction."""
+
+    def commit(self) -> None:
+        """Return nothing; commit the transaction."""
+        self.cur.execute("commit")
+
+    def rollback(self) -> None:
+        """Return nothing; roll the transaction back."""
+        self.cur.execute("rollback")
+
+
+class _BlockCommits(_OneTransaction):
+    """Writes a new database file block by block: each block is committed and the file closed
+    (checkpointed) and opened again, so that DuckDB leaves the primary keys' indexes on disk
+    instead of holding them all in memory. Only for a file nobody else sees before it is
+    complete (build_file's temporary file): a failure leaves a part-built file behind."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.con = self._open()
+        self.cur = self.con.cursor()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        con = db.open_duckdb(self.path)
+        con.execute(f"set memory_limit = '{BUILD_MEMORY_LIMIT}'")
+        con.execute("set temp_directory = $dir", {"dir": self.path + ".tmp"})
+        return con
+
+    def __exit__(self, *exc: object) -> None:
+        self.cur.close()
+        self.con.close()
+
+    def block_written(self) -> None:
+        """Return nothing; commit the block, close and reopen the file, begin the next."""
+        self.commit()
+        self.cur.close()
+        self.con.close()
+        self.con = self._open()
+        self.cur = self.con.cursor()
+        self.begin()
+
+
+def _build(
+    writer: _OneTransaction,
+    leads: int,
+    seed: int,
+    end: dt.date,
+    engagement: float,
+    attributes: bool,
+    block_leads: int,
+    progress: Callable[[int, int], None] | None,
+) -> dict:
+    """Return build_demo's summary, having written the demo through writer."""
     if leads < 1:
         raise ValueError(f"leads must be at least 1, not {leads}")
     if not engagement > 0:
@@ -114,57 +192,56 @@ def build_demo(
         raise ValueError(f"block_leads must be at least 1, not {block_leads}")
     started = time.perf_counter()
     timings = dict.fromkeys(("generate", "insert", "scoring", "stages", "commit"), 0.0)
-    cur = con.cursor()
+    _check_empty(writer.cur)
+    fy_start_month = int(db.get_meta(writer.cur, "fiscal_year_start_month", "1") or 1)
+    last = periods.quarter_of(end, fy_start_month)
+    quarters = [last.shifted(i - QUARTERS + 1, fy_start_month) for i in range(QUARTERS + 2)]
+    start_us = day_us(quarters[0].start)
+    end_us = day_us(end + dt.timedelta(days=1))  # exclusive: the whole day `end` counts
+    bounds = np.array([day_us(q.start) for q in quarters] + [day_us(quarters[-1].end)])
+
+    tick = time.perf_counter()
+    units, created_us = plan_units(seed, leads, start_us, end_us)
+    story = _Story(leads, created_us, start_us, end_us, bounds, engagement, attributes)
+    timings["generate"] += time.perf_counter() - tick
+
+    scratch = _scratch(quarters[0].start, attributes)
+    writer.begin()
     try:
-        _check_empty(cur)
-        fy_start_month = int(db.get_meta(cur, "fiscal_year_start_month", "1") or 1)
-        last = periods.quarter_of(end, fy_start_month)
-        quarters = [last.shifted(i - QUARTERS + 1, fy_start_month) for i in range(QUARTERS + 2)]
-        start_us = day_us(quarters[0].start)
-        end_us = day_us(end + dt.timedelta(days=1))  # exclusive: the whole day `end` counts
-        bounds = np.array([day_us(q.start) for q in quarters] + [day_us(quarters[-1].end)])
+        _insert_definition(writer.cur, quarters[0].start, attributes)
+        tally = _Tally()
+        planned = blocks(units, block_leads)
+        for done, block in enumerate(planned, 1):
+            _build_block(writer.cur, scratch, story, block, tally, timings)
+            tick = time.perf_counter()
+            writer.block_written()
+            timings["commit"] += time.perf_counter() - tick
+            if progress is not None:
+                progress(done, len(planned))
 
         tick = time.perf_counter()
-        units, created_us = plan_units(seed, leads, start_us, end_us)
-        story = _Story(leads, created_us, start_us, end_us, bounds, engagement, attributes)
-        timings["generate"] += time.perf_counter() - tick
+        cur, money = writer.cur, money_stream(seed)
+        _insert(cur, "spend", spend_table(money, tally.leads, quarters))
+        _insert(cur, "targets", targets_table(money, tally.customers, tally.revenue, quarters))
+        cur.execute(PLANTED_RATES_DDL)
+        cur.executemany("insert into demo_planted_rates values (?, ?, ?)", tally.planted())
+        db.set_meta(cur, "as_of", end.isoformat())
+        db.set_meta(cur, "demo_seed", str(seed))
+        db.set_meta(cur, "demo_leads", str(leads))
+        timings["stages"] += time.perf_counter() - tick
 
-        scratch = _scratch(quarters[0].start, attributes)
-        cur.execute("begin transaction")
-        try:
-            _insert_definition(cur, quarters[0].start, attributes)
-            tally = _Tally()
-            planned = blocks(units, block_leads)
-            for done, block in enumerate(planned, 1):
-                _build_block(cur, scratch, story, block, tally, timings)
-                if progress is not None:
-                    progress(done, len(planned))
-
-            tick = time.perf_counter()
-            money = money_stream(seed)
-            _insert(cur, "spend", spend_table(money, tally.leads, quarters))
-            _insert(cur, "targets", targets_table(money, tally.customers, tally.revenue, quarters))
-            cur.execute(PLANTED_RATES_DDL)
-            cur.executemany("insert into demo_planted_rates values (?, ?, ?)", tally.planted())
-            db.set_meta(cur, "as_of", end.isoformat())
-            db.set_meta(cur, "demo_seed", str(seed))
-            db.set_meta(cur, "demo_leads", str(leads))
-            timings["stages"] += time.perf_counter() - tick
-
-            tick = time.perf_counter()
-            cur.execute("commit")
-            timings["commit"] = time.perf_counter() - tick
-        except BaseException:
-            cur.execute("rollback")
-            raise
-        finally:
-            scratch.close()
-        counts = {
-            table: _count(cur, f"select count(*) from {table}")
-            for table in (*db.CANONICAL_TABLES, "demo_planted_rates")
-        }
+        tick = time.perf_counter()
+        writer.commit()
+        timings["commit"] += time.perf_counter() - tick
+    except BaseException:
+        writer.rollback()
+        raise
     finally:
-        cur.close()
+        scratch.close()
+    counts = {
+        table: _count(writer.cur, f"select count(*) from {table}")
+        for table in (*db.CANONICAL_TABLES, "demo_planted_rates")
+    }
     return {
         "counts": counts,
         "seconds": round(time.perf_counter() - started, 3),
@@ -297,8 +374,9 @@ def build_file(
 
     Returns build_demo's summary with the whole build's "seconds". A target that exists is
     refused unless replace is set; a failed build leaves no file behind (and target untouched).
-    The CLI's `demo` command and the dashboard's first start both build through here. DuckDB
-    holds at most BUILD_MEMORY_LIMIT meanwhile and spills the rest beside the target.
+    The CLI's `demo` command and the dashboard's first start both build through here. Each
+    block is committed on its own and the file reopened (_BlockCommits), which keeps DuckDB's
+    key indexes out of memory; DuckDB holds at most BUILD_MEMORY_LIMIT and spills the rest.
     """
     if target.exists() and not replace:
         raise db.FunnelcastError(
@@ -310,22 +388,12 @@ def build_file(
     os.close(fd)
     os.unlink(tmp_name)
     try:
-        con = db.connect(tmp_name, create=True)
-        try:
-            con.execute(f"set memory_limit = '{BUILD_MEMORY_LIMIT}'")
-            con.execute("set temp_directory = $dir", {"dir": tmp_name + ".tmp"})
-            summary = build_demo(
-                con,
-                leads=leads,
-                seed=seed,
-                engagement=engagement,
-                attributes=attributes,
-                block_leads=block_leads,
-                progress=progress,
+        db.connect(tmp_name, create=True).close()
+        with _BlockCommits(tmp_name) as writer:
+            summary = _build(
+                writer, leads, seed, END, engagement, attributes, block_leads, progress
             )
-            con.execute("checkpoint")
-        finally:
-            con.close()
+            writer.cur.execute("checkpoint")
         os.replace(tmp_name, target)
     finally:
         for leftover in (tmp_name, tmp_name + ".wal"):
