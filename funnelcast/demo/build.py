@@ -34,8 +34,9 @@ from funnelcast.demo.stages import PLANTED_RATES_DDL, make_stages, planted_rates
 from funnelcast.demo.story import CAMPAIGNS, CHANNELS, EVENT_INDEX, QUARTERS
 from funnelcast.demo.units import Unit, blocks, money_stream, plan_units
 
-# Leads generated, written and scored at a time: at 20 events a lead a build peaks near 1.1 GB.
-BLOCK_LEADS = 50_000
+# Leads generated, written and scored at a time (three units): at 20 events a lead a build peaks
+# near 1.4 GB.
+BLOCK_LEADS = 60_000
 # The last day of the history unless told otherwise.
 END = dt.date(2026, 9, 30)
 # What DuckDB may hold in memory while build_file writes (beyond it, it spills to disk).
