@@ -82,8 +82,10 @@ class _Tally:
 
     def planted(self) -> list[tuple[str, str, float]]:
         """Return the planted rates' rows over every unit's mature cohorts."""
-        columns = [np.concatenate(c) for c in zip(*self.cohorts, strict=True)]
-        return planted_rates(*columns, self.per_channel)
+        mql_channel, mql_p, sql_channel, sql_p = (
+            np.concatenate(column) for column in zip(*self.cohorts, strict=True)
+        )
+        return planted_rates(mql_channel, mql_p, sql_channel, sql_p, self.per_channel)
 
 
 def build_demo(
@@ -262,7 +264,8 @@ def _build_block(
     them (in the scratch database, which holds this block alone), then draw and write their
     stages, and count the block into the tally."""
     tick = time.perf_counter()
-    kept, tables = [], {"leads": [], "events": [], "lead_attributes": []}
+    kept: list[tuple[Unit, Leads, np.ndarray, pa.Array]] = []
+    tables: dict[str, list[pa.Table]] = {"leads": [], "events": [], "lead_attributes": []}
     for unit in block:
         created = story.created_us[unit.first : unit.first + unit.size]
         people = make_leads(unit.leads_rng, created, story.start_us, story.end_us)

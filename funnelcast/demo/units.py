@@ -51,15 +51,13 @@ def plan_units(seed: int, n: int, start_us: int, end_us: int) -> tuple[list[Unit
     for index, first in enumerate(range(0, n, UNIT_LEADS)):
         size = min(UNIT_LEADS, n - first)
         if index == 0:
-            streams = np.random.SeedSequence(seed).spawn(5)
+            seeds = np.random.SeedSequence(seed).spawn(5)
+            own = [seeds[LEADS], seeds[EVENTS], seeds[STAGES], seeds[ATTRIBUTES]]
         else:
             own = np.random.SeedSequence(seed, spawn_key=(5, index)).spawn(4)
-            streams = [own[0], own[1], own[2], None, own[3]]
-        rngs = [None if s is None else np.random.default_rng(s) for s in streams]
-        times.append(creation_times(rngs[LEADS], size, start_us, end_us))
-        units.append(
-            Unit(index, first, size, rngs[LEADS], rngs[EVENTS], rngs[STAGES], rngs[ATTRIBUTES])
-        )
+        leads_rng, events_rng, stages_rng, attributes_rng = (np.random.default_rng(s) for s in own)
+        times.append(creation_times(leads_rng, size, start_us, end_us))
+        units.append(Unit(index, first, size, leads_rng, events_rng, stages_rng, attributes_rng))
     created = times[0] if len(times) == 1 else np.sort(np.concatenate(times))
     return units, created
 
