@@ -4,6 +4,7 @@ follow creation order across units, and the build reports each block it finishes
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import polars as pl
 import pytest
@@ -54,6 +55,23 @@ def test_blocks_of_real_units_give_the_same_tables_row_for_row(tmp_path):
     recorded = db.run(con, "recorded_mql_moments")
     assert computed.height > 5_000
     assert recorded.equals(computed.select("lead_id", "mql_at"))
+    # the planted rates, now means over three units' cohorts, are still what the mature cohorts
+    # show (within four standard errors, as tests/test_demo.py checks a single unit's)
+    cutoff = f"cast(meta.value as date) + interval 1 day - interval {demo.LAG_CAP_DAYS} day"
+    for metric, cohort_at, reached in (
+        ("mql_to_sql", "recorded_mql_at", "reached_sql_at"),
+        ("sql_to_customer", "reached_sql_at", "reached_customer_at"),
+    ):
+        [(n, rate, planted)] = con.sql(
+            f"""
+            select count(*), avg(({reached} is not null)::int), any_value(planted.value)
+            from lead_milestones, meta, demo_planted_rates as planted
+            where meta.key = 'as_of' and {cohort_at} < {cutoff}
+                and planted.metric = $metric and planted.channel = 'all'""",
+            params={"metric": metric},
+        ).fetchall()
+        assert n > 500
+        assert abs(rate - planted) <= 4 * math.sqrt(planted * (1 - planted) / n), metric
 
 
 @pytest.mark.parametrize("block_leads", [100, 300, 2_000])
