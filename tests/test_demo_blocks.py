@@ -154,3 +154,33 @@ def test_the_block_bar_redraws_one_line_on_a_terminal():
     bar(4, 4)  # the finished bar is wiped, for the summary line to follow
     assert screen.getvalue().endswith("\r" + " " * len("demo [] 4/4 blocks") + " " * 30 + "\r")
     assert "\n" not in screen.getvalue()
+
+
+def test_a_file_build_failing_after_committed_blocks_leaves_the_target_as_it_was(
+    tmp_path, monkeypatch
+):
+    from funnelcast.demo import build as demo_build
+
+    monkeypatch.setattr(units, "UNIT_LEADS", 100)
+    folder = tmp_path / "built"
+    folder.mkdir()
+    target = folder / "demo.duckdb"
+    target.write_bytes(b"the old file")
+    real = demo_build.make_stages
+    calls = []
+
+    def fails_in_the_third_block(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 4:  # two blocks of two units are committed by then
+            raise RuntimeError("boom")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(demo_build, "make_stages", fails_in_the_third_block)
+    done: list[tuple[int, int]] = []
+    with pytest.raises(RuntimeError, match="boom"):
+        demo.build_file(
+            target, leads=1_000, replace=True, block_leads=200, progress=lambda *c: done.append(c)
+        )
+    assert done == [(1, 5), (2, 5)]
+    assert [p.name for p in folder.iterdir()] == ["demo.duckdb"]
+    assert target.read_bytes() == b"the old file"
