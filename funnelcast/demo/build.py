@@ -3,7 +3,7 @@ in one transaction (people, their custom attributes, events, the definition's MQ
 stages, spend, targets and the planted rates), a block of whole units of leads at a time (see
 funnelcast.demo.units: the block size never changes the data), and `build_file` builds a
 database file atomically beside its target, as the CLI's `demo` command and the dashboard's
-first start do."""
+first start do, committing each block of its temporary file (which bounds DuckDB's memory)."""
 
 from __future__ import annotations
 
