@@ -18,9 +18,9 @@ class BlockBar:
 
     WIDTH = 30
 
-    def __init__(self, stream: TextIO = sys.stderr):
-        self.stream = stream
-        self.tty = stream.isatty()
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = sys.stderr if stream is None else stream  # sys.stderr as the command finds it
+        self.tty = self.stream.isatty()
 
     def __call__(self, done: int, blocks: int) -> None:
         if blocks == 1:
