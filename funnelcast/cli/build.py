@@ -4,10 +4,36 @@ database (funnelcast.demo.build_file) and the Parquet copy of a database the Spa
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from funnelcast.cli.options import positive_float, positive_int
+
+
+class BlockBar:
+    """Draws the demo build's blocks done on stderr: a bar on a terminal, a line a block
+    elsewhere; a build of one block draws nothing."""
+
+    WIDTH = 30
+
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = sys.stderr if stream is None else stream  # sys.stderr as the command finds it
+        self.tty = self.stream.isatty()
+
+    def __call__(self, done: int, blocks: int) -> None:
+        if blocks == 1:
+            return
+        if not self.tty:
+            print(f"funnelcast: demo block {done} of {blocks} done", file=self.stream, flush=True)
+            return
+        filled = done * self.WIDTH // blocks
+        bar = f"demo [{'#' * filled}{'.' * (self.WIDTH - filled)}] {done}/{blocks} blocks"
+        self.stream.write("\r" + bar)
+        if done == blocks:
+            self.stream.write("\r" + " " * len(bar) + "\r")
+        self.stream.flush()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -15,7 +41,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from funnelcast import demo
 
     summary = demo.build_file(
-        args.db, leads=args.leads, seed=args.seed, engagement=args.engagement, replace=args.replace
+        args.db,
+        leads=args.leads,
+        seed=args.seed,
+        engagement=args.engagement,
+        replace=args.replace,
+        progress=BlockBar(),
+        **({} if args.block_leads is None else {"block_leads": args.block_leads}),
     )
     counts = ", ".join(f"{v:,} {k}" for k, v in summary["counts"].items())
     print(f"built {args.db} in {summary['seconds']:.1f} s: {counts}")
@@ -33,6 +65,12 @@ def add_demo(commands: argparse._SubParsersAction) -> None:
         type=positive_float,
         default=1.0,
         help="scale the events per lead (1: about 12; benchmarks use more)",
+    )
+    demo.add_argument(
+        "--block-leads",
+        type=positive_int,
+        help="leads made and written at a time (default: the builder's, for a bounded memory; "
+        "it never changes the data)",
     )
     demo.add_argument(
         "--replace", action="store_true", help="replace the file if it exists (default: refuse)"

@@ -23,9 +23,14 @@ The story the data tells, so that tests and pages can rely on it:
 - meta as_of = `end`: the data's today. Targets cover the 12 quarters (the trend plus some
   ambition) and the next 2 (last year's same quarter plus 10%, the Planner's suggestion).
 
+- Leads come in units of UNIT_LEADS, each drawn from its own random streams (the first from the
+  seed's own), and a build generates, writes and scores a block of whole units at a time: the
+  memory is bounded at any size and the same seed gives the same data whatever the block size.
+
 Its modules: story (every parameter of the story above, as tables), people, events, definition
-(the default MQL definition and its moments), stages, spend (spend and targets), and build
-(`build_demo`, `build_file`); sampling and columns hold what the generators share.
+(the default MQL definition and its moments), stages, spend (spend and targets), units (which
+streams draw which leads, and the blocks), and build (`build_demo`, `build_file`); sampling and
+columns hold what the generators share.
 """
 
 from funnelcast.demo.build import build_demo, build_file

@@ -1,14 +1,19 @@
 """Building the demo: `build_demo` fills an empty Funnelcast database with the story's history
 in one transaction (people, their custom attributes, events, the definition's MQL moments,
-stages, spend, targets and the planted rates), and `build_file` builds a database file atomically beside its target, as the
-CLI's `demo` command and the dashboard's first start do."""
+stages, spend, targets and the planted rates), a block of whole units of leads at a time (see
+funnelcast.demo.units: the block size never changes the data), and `build_file` builds a
+database file atomically beside its target, as the CLI's `demo` command and the dashboard's
+first start do, committing each block of its temporary file (which bounds DuckDB's memory)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -22,20 +27,77 @@ from funnelcast.demo.attributes import attributes_table, make_attributes
 from funnelcast.demo.columns import lead_id_column
 from funnelcast.demo.definition import computed_mql_moments, insert_definition
 from funnelcast.demo.events import events_table, first_event_us, make_events
-from funnelcast.demo.people import leads_table, make_leads
+from funnelcast.demo.people import Leads, leads_table, make_leads
 from funnelcast.demo.sampling import day_us
-from funnelcast.demo.spend import spend_table, targets_table
-from funnelcast.demo.stages import PLANTED_RATES_DDL, make_stages, stages_table
-from funnelcast.demo.story import EVENT_INDEX, QUARTERS
+from funnelcast.demo.spend import leads_by_quarter, spend_table, targets_table, won_by_quarter
+from funnelcast.demo.stages import PLANTED_RATES_DDL, make_stages, planted_rates, stages_table
+from funnelcast.demo.story import CAMPAIGNS, CHANNELS, EVENT_INDEX, QUARTERS
+from funnelcast.demo.units import Unit, blocks, money_stream, plan_units
+
+# Leads generated, written and scored at a time (three units): at 20 events a lead a build peaks
+# near 1.4 GB.
+BLOCK_LEADS = 60_000
+# The last day of the history unless told otherwise.
+END = dt.date(2026, 9, 30)
+# What DuckDB may hold in memory while build_file writes (beyond it, it spills to disk).
+BUILD_MEMORY_LIMIT = "1GB"
+
+
+@dataclass
+class _Story:
+    """What every block of one build shares: its size, calendar and options."""
+
+    leads: int
+    created_us: np.ndarray  # every lead's creation time, in lead order
+    start_us: int
+    end_us: int
+    bounds: np.ndarray  # the quarters' starts and the last one's end (us)
+    engagement: float
+    attributes: bool
+
+
+@dataclass
+class _Tally:
+    """What spend, targets and the planted rates need from every unit, added up in unit order."""
+
+    leads: np.ndarray = field(
+        default_factory=lambda: np.zeros((QUARTERS, len(CAMPAIGNS)), np.int64)
+    )
+    customers: np.ndarray = field(default_factory=lambda: np.zeros(QUARTERS, np.int64))
+    revenue: np.ndarray = field(default_factory=lambda: np.zeros(QUARTERS))
+    per_channel: np.ndarray = field(default_factory=lambda: np.zeros(len(CHANNELS), np.int64))
+    cohorts: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+
+    def add(self, people: Leads, stages: dict, cohorts: tuple, bounds: np.ndarray) -> None:
+        """Return nothing; count one unit's leads, wins and mature cohorts in."""
+        self.leads += leads_by_quarter(people, bounds)
+        customers, revenue = won_by_quarter(stages, bounds)
+        self.customers += customers
+        self.revenue += revenue
+        self.per_channel += np.bincount(people.channel, minlength=len(CHANNELS))
+        mql, sql = cohorts
+        self.cohorts.append(
+            (people.channel[mql], people.p_sql[mql], people.channel[sql], people.p_customer[sql])
+        )
+
+    def planted(self) -> list[tuple[str, str, float]]:
+        """Return the planted rates' rows over every unit's mature cohorts."""
+        mql_channel, mql_p, sql_channel, sql_p = (
+            np.concatenate(column) for column in zip(*self.cohorts, strict=True)
+        )
+        return planted_rates(mql_channel, mql_p, sql_channel, sql_p, self.per_channel)
 
 
 def build_demo(
     con: duckdb.DuckDBPyConnection,
     leads: int = 20_000,
     seed: int = 7,
-    end: dt.date = dt.date(2026, 9, 30),
+    end: dt.date = END,
     engagement: float = 1.0,
     attributes: bool = True,
+    *,
+    block_leads: int = BLOCK_LEADS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Fill an empty Funnelcast database with the demo history; return row counts and timings.
 
@@ -45,82 +107,228 @@ def build_demo(
     benchmarks use more to reach 20 events per lead). attributes=False leaves out the custom
     attributes and the default definition's rules on them: the demo as it was before them
     (every other table of a seed is the same either way but for what those rules change).
+    block_leads leads (rounded up to whole units of UNIT_LEADS) are generated, written and
+    scored at a time: it bounds the memory and never changes the data. progress, if given, is
+    called with (blocks done, blocks in all) after each block.
     """
+    with _OneTransaction(con) as writer:
+        return _build(writer, leads, seed, end, engagement, attributes, block_leads, progress)
+
+
+class _OneTransaction:
+    """Writes the whole demo in one transaction of a caller's connection: on failure the
+    database stays empty. The primary keys' indexes of leads and stage changes stay in memory
+    until it commits (about 100 bytes a key)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.cur = con.cursor()
+
+    def __enter__(self) -> _OneTransaction:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cur.close()
+
+    def begin(self) -> None:
+        """Return nothing; start the transaction."""
+        self.cur.execute("begin transaction")
+
+    def block_written(self) -> None:
+        """Return nothing: a block changes nothing about the transaction."""
+
+    def commit(self) -> None:
+        """Return nothing; commit the transaction."""
+        self.cur.execute("commit")
+
+    def rollback(self) -> None:
+        """Return nothing; roll the transaction back."""
+        self.cur.execute("rollback")
+
+
+class _BlockCommits(_OneTransaction):
+    """Writes a new database file block by block: each block is committed and the file closed
+    (checkpointed) and opened again, so that DuckDB leaves the primary keys' indexes on disk
+    instead of holding them all in memory. Only for a file nobody else sees before it is
+    complete (build_file's temporary file): a failure leaves a part-built file behind."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.con = self._open()
+        self.cur = self.con.cursor()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        con = db.open_duckdb(self.path)
+        con.execute(f"set memory_limit = '{BUILD_MEMORY_LIMIT}'")
+        con.execute("set temp_directory = $dir", {"dir": self.path + ".tmp"})
+        return con
+
+    def __exit__(self, *exc: object) -> None:
+        self.cur.close()
+        self.con.close()
+
+    def block_written(self) -> None:
+        """Return nothing; commit the block, close and reopen the file, begin the next."""
+        self.commit()
+        self.cur.close()
+        self.con.close()
+        self.con = self._open()
+        self.cur = self.con.cursor()
+        self.begin()
+
+
+def _build(
+    writer: _OneTransaction,
+    leads: int,
+    seed: int,
+    end: dt.date,
+    engagement: float,
+    attributes: bool,
+    block_leads: int,
+    progress: Callable[[int, int], None] | None,
+) -> dict:
+    """Return build_demo's summary, having written the demo through writer."""
     if leads < 1:
         raise ValueError(f"leads must be at least 1, not {leads}")
     if not engagement > 0:
         raise ValueError(f"engagement must be more than 0, not {engagement}")
+    if block_leads < 1:
+        raise ValueError(f"block_leads must be at least 1, not {block_leads}")
     started = time.perf_counter()
-    timings: dict[str, float] = {}
-    cur = con.cursor()
+    timings = dict.fromkeys(("generate", "insert", "scoring", "stages", "commit"), 0.0)
+    _check_empty(writer.cur)
+    fy_start_month = int(db.get_meta(writer.cur, "fiscal_year_start_month", "1") or 1)
+    last = periods.quarter_of(end, fy_start_month)
+    quarters = [last.shifted(i - QUARTERS + 1, fy_start_month) for i in range(QUARTERS + 2)]
+    start_us = day_us(quarters[0].start)
+    end_us = day_us(end + dt.timedelta(days=1))  # exclusive: the whole day `end` counts
+    bounds = np.array([day_us(q.start) for q in quarters] + [day_us(quarters[-1].end)])
+
+    tick = time.perf_counter()
+    units, created_us = plan_units(seed, leads, start_us, end_us)
+    story = _Story(leads, created_us, start_us, end_us, bounds, engagement, attributes)
+    timings["generate"] += time.perf_counter() - tick
+
+    scratch = _scratch(quarters[0].start, attributes)
+    writer.begin()
     try:
-        _check_empty(cur)
-        fy_start_month = int(db.get_meta(cur, "fiscal_year_start_month", "1") or 1)
-        last = periods.quarter_of(end, fy_start_month)
-        quarters = [last.shifted(i - QUARTERS + 1, fy_start_month) for i in range(QUARTERS + 2)]
-        start_us = day_us(quarters[0].start)
-        end_us = day_us(end + dt.timedelta(days=1))  # exclusive: the whole day `end` counts
-        # the fifth stream is the custom attributes': a seed's other tables are as they were
-        streams = np.random.default_rng(seed).spawn(5)
-        rng_leads, rng_events, rng_stages, rng_money, rng_attributes = streams
+        _insert_definition(writer.cur, quarters[0].start, attributes)
+        tally = _Tally()
+        planned = blocks(units, block_leads)
+        for done, block in enumerate(planned, 1):
+            _build_block(writer.cur, scratch, story, block, tally, timings)
+            tick = time.perf_counter()
+            writer.block_written()
+            timings["commit"] += time.perf_counter() - tick
+            if progress is not None:
+                progress(done, len(planned))
 
         tick = time.perf_counter()
-        people = make_leads(rng_leads, leads, start_us, end_us)
-        events = make_events(rng_events, people, end_us, engagement)
-        custom = make_attributes(rng_attributes, people, events) if attributes else None
-        timings["generate"] = time.perf_counter() - tick
+        cur, money = writer.cur, money_stream(seed)
+        _insert(cur, "spend", spend_table(money, tally.leads, quarters))
+        _insert(cur, "targets", targets_table(money, tally.customers, tally.revenue, quarters))
+        cur.execute(PLANTED_RATES_DDL)
+        cur.executemany("insert into demo_planted_rates values (?, ?, ?)", tally.planted())
+        db.set_meta(cur, "as_of", end.isoformat())
+        db.set_meta(cur, "demo_seed", str(seed))
+        db.set_meta(cur, "demo_leads", str(leads))
+        timings["stages"] += time.perf_counter() - tick
 
-        cur.execute("begin transaction")
-        try:
-            tick = time.perf_counter()
-            lead_ids = lead_id_column(leads)
-            _insert(cur, "leads", leads_table(people, lead_ids))
-            _insert(cur, "events", events_table(events, lead_ids))
-            if custom is not None:
-                _insert(cur, "lead_attributes", attributes_table(custom, lead_ids))
-                cur.executemany(
-                    "insert into lead_attribute_types (attribute, value_type, source_file) "
-                    "values (?, ?, 'demo')",
-                    list(ATTRIBUTE_TYPES.items()),
-                )
-            insert_definition(cur, quarters[0].start, with_attributes=custom is not None)
-            timings["insert"] = time.perf_counter() - tick
-
-            tick = time.perf_counter()
-            mql_us = computed_mql_moments(cur, leads)
-            timings["scoring"] = time.perf_counter() - tick
-
-            tick = time.perf_counter()
-            first_demo_us = first_event_us(events, leads, EVENT_INDEX["demo_request"])
-            stages, planted = make_stages(rng_stages, people, mql_us, first_demo_us, end_us)
-            _insert(cur, "stage_changes", stages_table(stages, lead_ids, people))
-            bounds = np.array([day_us(q.start) for q in quarters] + [day_us(quarters[-1].end)])
-            _insert(cur, "spend", spend_table(rng_money, people, quarters, bounds))
-            _insert(cur, "targets", targets_table(rng_money, stages, quarters, bounds))
-            cur.execute(PLANTED_RATES_DDL)
-            cur.executemany("insert into demo_planted_rates values (?, ?, ?)", planted)
-            db.set_meta(cur, "as_of", end.isoformat())
-            db.set_meta(cur, "demo_seed", str(seed))
-            db.set_meta(cur, "demo_leads", str(leads))
-            timings["stages"] = time.perf_counter() - tick
-
-            tick = time.perf_counter()
-            cur.execute("commit")
-            timings["commit"] = time.perf_counter() - tick
-        except BaseException:
-            cur.execute("rollback")
-            raise
-        counts = {
-            table: _count(cur, f"select count(*) from {table}")
-            for table in (*db.CANONICAL_TABLES, "demo_planted_rates")
-        }
+        tick = time.perf_counter()
+        writer.commit()
+        timings["commit"] += time.perf_counter() - tick
+    except BaseException:
+        writer.rollback()
+        raise
     finally:
-        cur.close()
+        scratch.close()
+    counts = {
+        table: _count(writer.cur, f"select count(*) from {table}")
+        for table in (*db.CANONICAL_TABLES, "demo_planted_rates")
+    }
     return {
         "counts": counts,
         "seconds": round(time.perf_counter() - started, 3),
         "phase_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
+
+
+def _build_block(
+    cur: duckdb.DuckDBPyConnection,
+    scratch: duckdb.DuckDBPyConnection,
+    story: _Story,
+    block: list[Unit],
+    tally: _Tally,
+    timings: dict[str, float],
+) -> None:
+    """Return nothing; generate one block's leads, events and attributes, write them, score
+    them (in the scratch database, which holds this block alone), then draw and write their
+    stages, and count the block into the tally."""
+    tick = time.perf_counter()
+    kept: list[tuple[Unit, Leads, np.ndarray, pa.Array]] = []
+    tables: dict[str, list[pa.Table]] = {"leads": [], "events": [], "lead_attributes": []}
+    for unit in block:
+        created = story.created_us[unit.first : unit.first + unit.size]
+        people = make_leads(unit.leads_rng, created, story.start_us, story.end_us)
+        events = make_events(unit.events_rng, people, story.end_us, story.engagement)
+        ids = lead_id_column(story.leads, unit.first, unit.size)
+        tables["leads"].append(leads_table(people, ids))
+        tables["events"].append(events_table(events, ids))
+        if story.attributes:
+            custom = make_attributes(unit.attributes_rng, people, events)
+            tables["lead_attributes"].append(attributes_table(custom, ids))
+        first_demo_us = first_event_us(events, unit.size, EVENT_INDEX["demo_request"])
+        kept.append((unit, people, first_demo_us, ids))
+        del events
+    block_tables = {name: pa.concat_tables(parts) for name, parts in tables.items() if parts}
+    del tables
+    timings["generate"] += time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    for name, data in block_tables.items():
+        _insert(cur, name, data)
+    timings["insert"] += time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    for name, data in block_tables.items():
+        _insert(scratch, name, data)
+    del block_tables
+    first, size = block[0].first, sum(unit.size for unit in block)
+    mql_us = computed_mql_moments(scratch, size, first)
+    for name in ("lead_attributes", "events", "leads"):
+        scratch.execute(f"delete from {name}")
+    timings["scoring"] += time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    stage_tables = []
+    for unit, people, first_demo_us, ids in kept:
+        own = mql_us[unit.first - first : unit.first - first + unit.size]
+        stages, cohorts = make_stages(unit.stages_rng, people, own, first_demo_us, story.end_us)
+        stage_tables.append(stages_table(stages, ids, people))
+        tally.add(people, stages, cohorts, story.bounds)
+    _insert(cur, "stage_changes", pa.concat_tables(stage_tables))
+    timings["stages"] += time.perf_counter() - tick
+
+
+def _scratch(effective_from: dt.date, attributes: bool) -> duckdb.DuckDBPyConnection:
+    """Return an in-memory Funnelcast database holding the default definition, where each block
+    is scored on its own (the MQL moment of a lead depends on its own rows alone)."""
+    scratch = db.connect(":memory:", create=True)
+    _insert_definition(scratch, effective_from, attributes)
+    return scratch
+
+
+def _insert_definition(
+    cur: duckdb.DuckDBPyConnection, effective_from: dt.date, attributes: bool
+) -> None:
+    """Return nothing; write the custom attributes' types (with attributes) and the default
+    definition with its rules."""
+    if attributes:
+        cur.executemany(
+            "insert into lead_attribute_types (attribute, value_type, source_file) "
+            "values (?, ?, 'demo')",
+            list(ATTRIBUTE_TYPES.items()),
+        )
+    insert_definition(cur, effective_from, with_attributes=attributes)
 
 
 def _check_empty(cur: duckdb.DuckDBPyConnection) -> None:
@@ -163,12 +371,16 @@ def build_file(
     engagement: float = 1.0,
     replace: bool = False,
     attributes: bool = True,
+    block_leads: int = BLOCK_LEADS,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Build the demo database in a temporary file beside target, then move it into place.
 
     Returns build_demo's summary with the whole build's "seconds". A target that exists is
     refused unless replace is set; a failed build leaves no file behind (and target untouched).
-    The CLI's `demo` command and the dashboard's first start both build through here.
+    The CLI's `demo` command and the dashboard's first start both build through here. Each
+    block is committed on its own and the file reopened (_BlockCommits), which keeps DuckDB's
+    key indexes out of memory; DuckDB holds at most BUILD_MEMORY_LIMIT and spills the rest.
     """
     if target.exists() and not replace:
         raise db.FunnelcastError(
@@ -180,17 +392,16 @@ def build_file(
     os.close(fd)
     os.unlink(tmp_name)
     try:
-        con = db.connect(tmp_name, create=True)
-        try:
-            summary = build_demo(
-                con, leads=leads, seed=seed, engagement=engagement, attributes=attributes
+        db.connect(tmp_name, create=True).close()
+        with _BlockCommits(tmp_name) as writer:
+            summary = _build(
+                writer, leads, seed, END, engagement, attributes, block_leads, progress
             )
-            con.execute("checkpoint")
-        finally:
-            con.close()
+            writer.cur.execute("checkpoint")
         os.replace(tmp_name, target)
     finally:
         for leftover in (tmp_name, tmp_name + ".wal"):
             if os.path.exists(leftover):
                 os.unlink(leftover)
+        shutil.rmtree(tmp_name + ".tmp", ignore_errors=True)  # DuckDB's spill files, if any
     return {**summary, "seconds": time.perf_counter() - started}

@@ -10,10 +10,12 @@ import pyarrow.compute as pc
 from funnelcast.demo.story import CAMPAIGNS, CHANNELS
 
 
-def lead_id_column(n: int) -> pa.Array:
-    """Return lead ids L0000001.. zero-padded so that string order is numeric order."""
+def lead_id_column(n: int, first: int = 0, count: int | None = None) -> pa.Array:
+    """Return the ids of count leads from index first (all n by default) of n: L0000001..
+    zero-padded to the width n needs, so that string order is numeric order."""
     width = max(7, len(str(n)))
-    digits = pc.utf8_lpad(pa.array(np.arange(1, n + 1)).cast(pa.string()), width, "0")
+    stop = n if count is None else first + count
+    digits = pc.utf8_lpad(pa.array(np.arange(first + 1, stop + 1)).cast(pa.string()), width, "0")
     return pc.binary_join_element_wise("L", digits, "")
 
 

@@ -59,10 +59,11 @@ def insert_definition(
     insert_rules(cur, DEFINITION_ID, rules, {**BUILTIN_FIELDS, **TYPES})
 
 
-def computed_mql_moments(cur: duckdb.DuckDBPyConnection, n: int) -> np.ndarray:
-    """Return each lead's MQL moment (us) under the default definition, or -1 if it has none."""
+def computed_mql_moments(cur: duckdb.DuckDBPyConnection, n: int, first: int = 0) -> np.ndarray:
+    """Return the MQL moment (us) under the default definition of each of the n leads from
+    index first that the database holds (a block of the demo), or -1 where one has none."""
     moments = scoring.computed_mql_moments(cur, DEFINITION_ID)
-    lead = moments["lead_id"].str.slice(1).cast(int).to_numpy() - 1
+    lead = moments["lead_id"].str.slice(1).cast(int).to_numpy() - 1 - first
     mql_us = np.full(n, -1, dtype=np.int64)
     mql_us[lead] = moments["mql_at"].dt.epoch("us").to_numpy()
     return mql_us

@@ -66,9 +66,12 @@ class Leads:
     companies: Companies
 
 
-def make_leads(rng: np.random.Generator, n: int, start_us: int, end_us: int) -> Leads:
-    """Return n leads created between start and end, with channels, companies and personas."""
-    created_us = _creation_times(rng, n, start_us, end_us)
+def make_leads(
+    rng: np.random.Generator, created_us: np.ndarray, start_us: int, end_us: int
+) -> Leads:
+    """Return leads created at created_us (sorted, between start and end), with channels,
+    companies and personas: what the same rng draws after creation_times' draws."""
+    n = len(created_us)
     progress = (created_us - start_us) / (end_us - start_us)
 
     shares_start = np.array([c.share_start for c in CHANNELS])
@@ -140,7 +143,7 @@ def _within(
     return out
 
 
-def _creation_times(rng: np.random.Generator, n: int, start_us: int, end_us: int) -> np.ndarray:
+def creation_times(rng: np.random.Generator, n: int, start_us: int, end_us: int) -> np.ndarray:
     """Return n sorted creation times (us) with growth, seasonality and quiet weekends."""
     n_days = (end_us - start_us) // DAY_US
     days = np.arange(n_days)

@@ -11,14 +11,30 @@ from funnelcast.demo.people import Leads
 from funnelcast.demo.story import CAMPAIGN_CHANNEL, CAMPAIGNS, CHANNELS, QUARTERS, STAGES
 
 
-def spend_table(
-    rng: np.random.Generator, people: Leads, quarters: list[Quarter], bounds: np.ndarray
-) -> pa.Table:
-    """Return spend per quarter and campaign: its leads x its channel's cost per lead x noise."""
+def leads_by_quarter(people: Leads, bounds: np.ndarray) -> np.ndarray:
+    """Return the leads created per quarter of the history and campaign (QUARTERS x campaigns):
+    what spend follows, counted block by block and added up."""
     quarter = np.searchsorted(bounds, people.created_us, side="right") - 1
-    leads = np.bincount(
+    return np.bincount(
         quarter * len(CAMPAIGNS) + people.campaign, minlength=QUARTERS * len(CAMPAIGNS)
     ).reshape(QUARTERS, len(CAMPAIGNS))
+
+
+def won_by_quarter(
+    stages: dict[str, np.ndarray], bounds: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the customers won and their revenue per quarter of the history: what the targets
+    follow, counted unit by unit and added up in unit order."""
+    won = stages["stage"] == STAGES.index("customer")
+    quarter = np.searchsorted(bounds, stages["changed_us"][won], side="right") - 1
+    customers = np.bincount(quarter, minlength=QUARTERS)[:QUARTERS]
+    revenue = np.bincount(quarter, stages["amount"][won], minlength=QUARTERS)[:QUARTERS]
+    return customers, revenue
+
+
+def spend_table(rng: np.random.Generator, leads: np.ndarray, quarters: list[Quarter]) -> pa.Table:
+    """Return spend per quarter and campaign: its leads (leads_by_quarter) x its channel's cost
+    per lead x noise."""
     campaign_channel = np.array(CAMPAIGN_CHANNEL)
     # Relative campaign costs are scaled so that a channel's expected cost per lead is its own.
     relative = np.array([c.relative_cost for c in CAMPAIGNS])
@@ -45,16 +61,13 @@ def spend_table(
 
 def targets_table(
     rng: np.random.Generator,
-    stages: dict[str, np.ndarray],
+    customers: np.ndarray,
+    revenue: np.ndarray,
     quarters: list[Quarter],
-    bounds: np.ndarray,
 ) -> pa.Table:
-    """Return targets for the 12 quarters (the growth trend plus some ambition) and the next 2
-    (last year's same quarter plus 10%)."""
-    won = stages["stage"] == STAGES.index("customer")
-    quarter = np.searchsorted(bounds, stages["changed_us"][won], side="right") - 1
-    customers = np.bincount(quarter, minlength=QUARTERS)[:QUARTERS]
-    revenue = np.bincount(quarter, stages["amount"][won], minlength=QUARTERS)[:QUARTERS]
+    """Return targets for the 12 quarters (the growth trend of the customers and revenue won per
+    quarter, won_by_quarter, plus some ambition) and the next 2 (last year's same quarter plus
+    10%)."""
     # The plan follows the trend of the last 8 quarters (the first ones are still ramping up).
     index = np.arange(QUARTERS + 2)
     fit = slice(QUARTERS - 8, QUARTERS)

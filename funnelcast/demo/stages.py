@@ -51,8 +51,10 @@ def make_stages(
     mql_us: np.ndarray,
     first_demo_us: np.ndarray,
     end_us: int,
-) -> tuple[dict[str, np.ndarray], list[tuple[str, str, float]]]:
-    """Return the recorded stage changes up to end as arrays, and the planted rates as rows.
+) -> tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Return the recorded stage changes up to end as arrays, and the mature cohorts the
+    planted rates are means over: the leads whose first MQL, and those whose SQL, was recorded
+    before end - LAG_CAP_DAYS (SQLs in the order of their paths: see planted_rates).
 
     For a lead with a recorded MQL, P(it reaches SQL, by any path) is its planted p_sql: most
     SQLs are accepted and qualified straight away, RECYCLED_WIN_SHARE of them first go through a
@@ -184,12 +186,7 @@ def make_stages(
 
     stages = _collect_stages(rows, end_us)
     mature_before = end_us - cap_us
-    planted = _planted_rates(
-        people,
-        mql_leads=mql[t0 < mature_before],
-        sql_leads=sql_lead[sql_at < mature_before],
-    )
-    return stages, planted
+    return stages, (mql[t0 < mature_before], sql_lead[sql_at < mature_before])
 
 
 def _collect_stages(rows: list, end_us: int) -> dict[str, np.ndarray]:
@@ -212,25 +209,32 @@ def _collect_stages(rows: list, end_us: int) -> dict[str, np.ndarray]:
     }
 
 
-def _planted_rates(
-    people: Leads, mql_leads: np.ndarray, sql_leads: np.ndarray
+def planted_rates(
+    mql_channel: np.ndarray,
+    mql_p_sql: np.ndarray,
+    sql_channel: np.ndarray,
+    sql_p_customer: np.ndarray,
+    leads_per_channel: np.ndarray,
 ) -> list[tuple[str, str, float]]:
-    """Return (metric, channel, value) rows: mean planted rates over mature cohorts, and CPL."""
+    """Return (metric, channel, value) rows: mean planted rates over the mature cohorts (each
+    lead's channel and planted chance, in the order make_stages gives them, unit by unit: the
+    order fixes the float sums), and the cost per lead, overall weighted by leads per channel."""
     rows = []
     names = [c.name for c in CHANNELS]
     cost = np.array([c.cost_per_lead for c in CHANNELS])
-    for metric, leads, p in (
-        ("mql_to_sql", mql_leads, people.p_sql),
-        ("sql_to_customer", sql_leads, people.p_customer),
+    for metric, channel, p in (
+        ("mql_to_sql", mql_channel, mql_p_sql),
+        ("sql_to_customer", sql_channel, sql_p_customer),
     ):
-        channel = people.channel[leads]
         for c, name in enumerate(names):
             if (channel == c).any():
-                rows.append((metric, name, float(p[leads[channel == c]].mean())))
-        if len(leads):
-            rows.append((metric, "all", float(p[leads].mean())))
+                rows.append((metric, name, float(p[channel == c].mean())))
+        if len(p):
+            rows.append((metric, "all", float(p.mean())))
     rows += [("cost_per_lead", name, float(cost[c])) for c, name in enumerate(names)]
-    rows.append(("cost_per_lead", "all", float(cost[people.channel].mean())))
+    # Whole costs per lead: their sum is exact in any order, as a mean over the leads' costs
+    total = float(np.dot(leads_per_channel, cost))
+    rows.append(("cost_per_lead", "all", total / int(leads_per_channel.sum())))
     return rows
 
 

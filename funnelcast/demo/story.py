@@ -13,6 +13,10 @@ from dataclasses import dataclass
 # ===== the calendar =====
 
 QUARTERS = 12  # fiscal quarters of history, up to the one holding the demo's `end`
+# Leads come in units of this many, each drawn from its own random streams (the first unit from
+# the seed's own, so a demo of up to this many leads is what it always was); a build writes
+# whole units at a time, so its block size never changes the data.
+UNIT_LEADS = 20_000
 # Every recorded stage of an MQL (or of a direct SQL) lies within this many days of it.
 LAG_CAP_DAYS = 180
 ANNUAL_GROWTH = 1.3
