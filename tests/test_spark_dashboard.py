@@ -494,7 +494,9 @@ def _overview_in_browser(browser, url: str, screenshot: Path | None) -> dict[str
     page.locator(".js-plotly-plot .main-svg").nth(3).wait_for()
     page.get_by_test_id("stDataFrame").wait_for()
     page.wait_for_timeout(1000)  # let Plotly finish laying out
-    engine_line = page.get_by_test_id("stSidebar").get_by_text("Engine:").inner_text()
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("About this data").click()  # the engine line is in this expander
+    engine_line = sidebar.get_by_text("Engine:").inner_text()
     if screenshot is not None:
         bs.screenshot_main(page, screenshot, settle_ms=500)
     exceptions, errors = bs.shown_errors(page)
