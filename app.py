@@ -15,6 +15,7 @@ from funnelcast.analytics import overview
 from funnelcast.core import formats
 from funnelcast.data import db, engine
 from funnelcast.ui import dashboard, run_log  # noqa: E402
+from funnelcast.ui.page import apply_layout  # noqa: E402
 
 _run = run_log.start()  # the server's own time for this run (FUNNELCAST_RUN_LOG)
 run_log.charts_off_if_asked()  # a benchmark's switch (FUNNELCAST_BENCH_NO_CHARTS)
@@ -35,6 +36,7 @@ page = st.navigation(
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ]
 )
+apply_layout()  # room for every card, chip, table and chart title (funnelcast.ui.page)
 
 try:
     engine_name, _lake = dashboard.engine_setting()
