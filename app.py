@@ -37,6 +37,7 @@ page = st.navigation(
         st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ]
 )
+page_helpers.apply_layout()  # room for every card, chip, table and chart title (funnelcast.ui.page)
 
 try:
     engine_name, _lake = dashboard.engine_setting()

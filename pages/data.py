@@ -30,7 +30,7 @@ st.dataframe(
     hide_index=True,
     placeholder="—",
     column_config={
-        "table": st.column_config.TextColumn("Table", width=110),
+        "table": st.column_config.TextColumn("Table", width=110, pinned=True),
         "rows": st.column_config.NumberColumn("Rows", format="localized", width=90),
         "first": st.column_config.DateColumn("First", width=100),
         "last": st.column_config.DateColumn("Last", width=100),

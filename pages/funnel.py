@@ -50,7 +50,7 @@ if not current["is_mature"]:
     )
 
 # ----- the funnel, this period beside the previous one -----
-left, right = st.columns([5, 7])
+left, right = st.columns([4, 7])
 left.plotly_chart(funnel_charts.funnel_periods(current, previous), theme=None, config=PLOTLY)
 with right:
     st.dataframe(
@@ -62,12 +62,12 @@ with right:
         else ["stage", "count", "lost", "from_previous_pct", "from_previous_basis", "from_top_pct"],
         column_config={
             "stage": st.column_config.TextColumn("Stage", width=70),
-            "count": st.column_config.NumberColumn("Reached", format="localized", width=62),
+            "count": st.column_config.NumberColumn("Reached", format="localized", width=66),
             "lost": st.column_config.NumberColumn(
                 "Lost", format="localized", width=55, help="Dropped out at this step"
             ),
             "from_previous_pct": st.column_config.NumberColumn(
-                "Step rate", format="%.1f%%", help="Of the previous step", width=70
+                "Step rate", format="%.1f%%", help="Of the previous step", width=72
             ),
             "from_previous_basis": st.column_config.TextColumn(
                 "n · 95% CI",
@@ -75,7 +75,7 @@ with right:
                 width=110,
             ),
             "from_top_pct": st.column_config.NumberColumn(
-                "Of leads", format="%.1f%%", help="Of the period's leads", width=65
+                "Of leads", format="%.1f%%", help="Of the period's leads", width=66
             ),
             "previous_count": st.column_config.NumberColumn(
                 previous["quarter"] if previous else "Previous",
@@ -84,10 +84,10 @@ with right:
                 help="Reached, in the previous period",
             ),
             "previous_from_previous_pct": st.column_config.NumberColumn(
-                "Step rate ", format="%.1f%%", width=66, help="Step rate in the previous period"
+                "Step rate ", format="%.1f%%", width=72, help="Step rate in the previous period"
             ),
             "previous_from_top_pct": st.column_config.NumberColumn(
-                "Of leads ", format="%.1f%%", width=62, help="Of leads in the previous period"
+                "Of leads ", format="%.1f%%", width=66, help="Of leads in the previous period"
             ),
         },
     )
@@ -128,28 +128,28 @@ if segments:
                 "Cust.", format="localized", width=46, help="Customers"
             ),
             "lead_to_mql_pct": st.column_config.NumberColumn(
-                "Lead → MQL", format="%.1f%%", width=78
+                "Lead → MQL", format="%.1f%%", width=86
             ),
-            "lead_to_mql_basis": st.column_config.TextColumn("n · 95% CI", width=104),
-            "mql_to_sal_pct": st.column_config.NumberColumn("MQL → SAL", format="%.1f%%", width=74),
-            "sal_to_sql_pct": st.column_config.NumberColumn("SAL → SQL", format="%.1f%%", width=74),
+            "lead_to_mql_basis": st.column_config.TextColumn("n · 95% CI", width=100),
+            "mql_to_sal_pct": st.column_config.NumberColumn("MQL → SAL", format="%.1f%%", width=80),
+            "sal_to_sql_pct": st.column_config.NumberColumn("SAL → SQL", format="%.1f%%", width=76),
             "sql_to_customer_pct": st.column_config.NumberColumn(
-                "SQL → cust.", format="%.1f%%", width=76
+                "SQL → cust.", format="%.1f%%", width=82
             ),
             "mql_to_customer_pct": st.column_config.NumberColumn(
-                "MQL → cust.", format="%.1f%%", width=78
+                "MQL → cust.", format="%.1f%%", width=86
             ),
             "mql_to_customer_basis": st.column_config.TextColumn("n · 95% CI ", width=96),
             "previous_lead_to_mql_pct": st.column_config.NumberColumn(
                 f"{previous['quarter']} L→MQL" if previous else "Lead → MQL before",
                 format="%.1f%%",
-                width=104,
+                width=106,
                 help="Lead → MQL in the previous period",
             ),
             "previous_mql_to_customer_pct": st.column_config.NumberColumn(
                 f"{previous['quarter']} MQL→cust." if previous else "MQL → cust. before",
                 format="%.1f%%",
-                width=106,
+                width=126,
                 help="MQL → customer in the previous period",
             ),
         },

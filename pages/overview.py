@@ -129,13 +129,13 @@ st.dataframe(
         "channel": st.column_config.TextColumn("Channel", pinned=True, width=72),
         "leads": st.column_config.NumberColumn("Leads", format="localized", width=58),
         "mqls": st.column_config.NumberColumn("MQLs", format="localized", width=55),
-        "customers": st.column_config.NumberColumn("Customers", format="localized", width=76),
-        "mql_to_sql_pct": st.column_config.NumberColumn("MQL → SQL", format="%.1f%%", width=78),
+        "customers": st.column_config.NumberColumn("Customers", format="localized", width=80),
+        "mql_to_sql_pct": st.column_config.NumberColumn("MQL → SQL", format="%.1f%%", width=82),
         "mql_to_sql_basis": st.column_config.TextColumn(
             "n · 95% CI", help="The period's MQLs and the rate's 95% interval", width=100
         ),
         "sql_to_customer_pct": st.column_config.NumberColumn(
-            "SQL → cust.", format="%.1f%%", help="SQL → customer", width=78
+            "SQL → cust.", format="%.1f%%", help="SQL → customer", width=84
         ),
         "sql_to_customer_basis": st.column_config.TextColumn(
             "n · 95% CI ", help="The period's SQLs and the rate's 95% interval", width=100

@@ -317,7 +317,7 @@ def replay(scores: lab.Scores | None) -> None:
             hide_index=True,
             placeholder="—",
             column_config={
-                "quarter": st.column_config.TextColumn("Quarter"),
+                "quarter": st.column_config.TextColumn("Quarter", pinned=True),
                 **{
                     f"{figure}_{side}": st.column_config.NumberColumn(
                         f"{label} ({who}{f', {ctx.currency.sign}' if money else ''})",
@@ -411,7 +411,7 @@ def replay(scores: lab.Scores | None) -> None:
         ),
         hide_index=True,
         column_config={
-            "definition_id": st.column_config.NumberColumn("Version", width=60),
+            "definition_id": st.column_config.NumberColumn("Version", width=60, pinned=True),
             "name": st.column_config.TextColumn("Name"),
             "in_force": st.column_config.TextColumn("In force"),
             "status": st.column_config.TextColumn("Status"),

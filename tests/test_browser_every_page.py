@@ -1,8 +1,8 @@
 """Every page in a real browser: the dashboard served with `streamlit run app.py` on the demo
 database, opened in Debian's headless Chromium, each page reached through the sidebar renders
 to its end with no exception, no error alert and no console error. A full-page screenshot of
-each goes to tests/artifacts/page_<name>.png and is copied to tests/screenshots/<name>.png (the
-pictures of the README and docs/guides). The Threshold Lab's slider against the CLI is
+each, 1400 pixels wide, goes to tests/artifacts/page_<name>.png and is copied to
+tests/screenshots/<name>.png (the pictures of the README and docs/guides). The Threshold Lab's slider against the CLI is
 tests/test_browser_lab.py."""
 
 from __future__ import annotations
@@ -32,6 +32,9 @@ SETTLE_MS = 1500
 # GIL meanwhile, so the browser may not even see the run indicator): wait for its figures.
 READY = {"Threshold Lab": "The draft at threshold", "MQL Planner": "Chance of target"}
 READY_MS = 300_000
+# The screenshots' width: a laptop's, the sidebar open (tests/test_browser_clipping.py checks
+# 1024 to 1920 pixels).
+SCREENSHOT_VIEWPORT = (1400, 1000)
 # Pages that must show at least one metric card and one chart on the demo database.
 FIGURES_EXPECTED = ("Overview", "Funnel", "ROI & attribution", "Threshold Lab", "MQL Planner")
 
@@ -52,7 +55,9 @@ def test_every_page_renders_without_errors(chromium, served_app):
     bs.ARTIFACTS.mkdir(exist_ok=True)
     bs.SCREENSHOTS.mkdir(exist_ok=True)
 
-    with bs.open_page(chromium, served_app, problems=problems, name_the_url=True) as page:
+    with bs.open_page(
+        chromium, served_app, viewport=SCREENSHOT_VIEWPORT, problems=problems, name_the_url=True
+    ) as page:
         page.get_by_test_id("stMetric").first.wait_for()  # the Overview, through app.py
         for title, name, heading in PAGES:
             bs.open_from_sidebar(page, title)

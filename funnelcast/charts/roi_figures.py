@@ -56,8 +56,8 @@ def roi_by_channel(
     previous_label: str | None = None,
     year_ago_label: str | None = None,
 ) -> go.Figure:
-    """Return ROI per channel (bars), with the previous quarter's and the year-ago quarter's ROI
-    as markers; channels without spend read "no spend"."""
+    """Return ROI per channel (bars, each one's ROI under its channel), with the previous quarter's
+    and the year-ago quarter's ROI as markers; channels without spend read "no spend"."""
     fig = _figure(f"ROI by channel: (revenue − spend) ÷ spend · revenue by {model_label}", 360)
     channels = [r["channel"] for r in rows]
     values = [r["roi"] for r in rows]
@@ -76,11 +76,6 @@ def roi_by_channel(
             x=channels,
             y=shown,
             marker=dict(color=[NO_DATA if v is None else GAIN if v >= 0 else LOSS for v in values]),
-            text=[
-                _roi_text(v) + (" ▲" if cap and v is not None and v > cap else "") for v in values
-            ],
-            textposition="outside",
-            cliponaxis=False,
             customdata=[
                 [
                     formats.money(r["spend"], currency),
@@ -117,7 +112,17 @@ def roi_by_channel(
     fig.update_yaxes(
         title_text="ROI", tickformat=",.0%", range=[bottom - (pad if bottom < 0 else 0), top + pad]
     )
-    fig.update_xaxes(type="category", showgrid=False)
+    # Each bar's ROI is written under its channel, not above the bar, where the earlier quarters'
+    # markers would sit on it.
+    fig.update_xaxes(
+        type="category",
+        showgrid=False,
+        tickvals=channels,
+        ticktext=[
+            f"{ch}<br><b>{_roi_text(v)}{' ▲' if cap and v is not None and v > cap else ''}</b>"
+            for ch, v in zip(channels, values)
+        ],
+    )
     fig.update_layout(legend=dict(orientation="h", x=1, xanchor="right", y=1.0, yanchor="bottom"))
     return fig
 
