@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import browser_support as bs
 import pytest
-from test_browser_every_page import FIGURES_EXPECTED, PAGES, READY, READY_MS, settle
+from test_browser_every_page import FIGURES_EXPECTED, PAGES, open_settled
 
 pytestmark = pytest.mark.browser
 
@@ -114,18 +114,6 @@ CLIPPED_JS = r"""
   return {clipped, checked};
 }
 """
-
-
-def open_settled(page, title: str, heading: str) -> None:
-    """Open the page titled title from the sidebar; return once its first run has finished."""
-    bs.open_from_sidebar(page, title)
-    page.get_by_role("heading", name=heading).first.wait_for()
-    if title in READY:
-        page.get_by_text(READY[title]).first.wait_for(timeout=READY_MS)
-    if title in FIGURES_EXPECTED:
-        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=READY_MS)
-        page.get_by_test_id("stMetric").first.wait_for(timeout=READY_MS)
-    settle(page)
 
 
 def test_no_page_cuts_its_text_at_1024_1400_or_1920_pixels(chromium, served_app):

@@ -49,6 +49,20 @@ def settle(page) -> None:
             return
 
 
+def open_settled(page, title: str, heading: str) -> None:
+    """Open the page titled title from the sidebar; return once its first run has finished."""
+    bs.open_from_sidebar(page, title)
+    page.get_by_role("heading", name=heading).first.wait_for()
+    if title in READY:
+        page.get_by_text(READY[title]).first.wait_for(timeout=READY_MS)
+    if title in FIGURES_EXPECTED:
+        # on a loaded machine the run may not have begun when the status first reads idle:
+        # wait for the page's first figure and card before settling and counting
+        page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=READY_MS)
+        page.get_by_test_id("stMetric").first.wait_for(timeout=READY_MS)
+    settle(page)
+
+
 def test_every_page_renders_without_errors(chromium, served_app):
     problems: list[str] = []
     seen: dict[str, dict[str, int]] = {}
@@ -60,16 +74,7 @@ def test_every_page_renders_without_errors(chromium, served_app):
     ) as page:
         page.get_by_test_id("stMetric").first.wait_for()  # the Overview, through app.py
         for title, name, heading in PAGES:
-            bs.open_from_sidebar(page, title)
-            page.get_by_role("heading", name=heading).first.wait_for()
-            if title in READY:
-                page.get_by_text(READY[title]).first.wait_for(timeout=READY_MS)
-            if title in FIGURES_EXPECTED:
-                # on a loaded machine the run may not have begun when the status first reads
-                # idle: wait for the page's first figure and card before settling and counting
-                page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=READY_MS)
-                page.get_by_test_id("stMetric").first.wait_for(timeout=READY_MS)
-            settle(page)
+            open_settled(page, title, heading)
             for texts in bs.shown_errors(page):
                 problems += [f"{title}: {text}" for text in texts]
             seen[title] = {
