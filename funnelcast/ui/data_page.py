@@ -44,6 +44,9 @@ UNMATCHED_TEXT = {
     "lead_channels_without_spend": "lead channels with no spend: no cost or ROI for them",
     "spend_campaigns_without_leads": "spend campaigns that no lead names",
 }
+# Unmatched ids every real funnel has (most leads never reach MQL; a demo request may go
+# straight to sales): said as facts, not warnings, so a sound database raises none.
+FACTS = frozenset({"leads_without_stage_changes", "customers_without_mql"})
 HEALTH_TEXT = {
     "stage_before_lead_created": "stage changes dated before their lead was created",
     "customer_before_mql": "leads won before their first recorded MQL",
@@ -116,8 +119,9 @@ def column_nulls(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 def _checks(
     frame: pl.DataFrame, texts: dict[str, str], shown: dict[str, Callable[[str], str]] | None = None
 ) -> list[Note]:
-    """Return a warning per failed check of a check frame (check_name, count_items, examples);
-    shown: check -> how its examples are shown (as they are otherwise)."""
+    """Return a note per failed check of a check frame (check_name, count_items, examples): a
+    warning, or a plain fact for the checks in FACTS; shown: check -> how its examples are
+    shown (as they are otherwise)."""
     notes = []
     for row in frame.iter_rows(named=True):
         if not row["count_items"]:
@@ -127,7 +131,7 @@ def _checks(
         more = "…" if row["count_items"] > 3 else ""
         notes.append(
             Note(
-                "warning",
+                "info" if row["check_name"] in FACTS else "warning",
                 f"{formats.count(row['count_items'])} "
                 f"{texts[row['check_name']]} (e.g. {examples}{more})",
             )
