@@ -82,7 +82,12 @@ tiles = [
     ("Cost per SQL", "cost_per_sql", "money", "inverse"),
     ("Cost per customer", "cost_per_customer", "money", "inverse"),
 ]
-for column, (label, key, kind, colour) in zip(st.columns(len(tiles)), tiles):
+# two rows, what was spent and returned, then what each step cost: seven cards in one row wrap
+# 6 + 1 on a laptop, leaving one card alone
+rows = (tiles[:3], tiles[3:])
+for column, (label, key, kind, colour) in (
+    pair for row in rows for pair in zip(st.columns(len(row)), row)
+):
     with column.container(border=True, height="stretch"):
         st.metric(
             label,
