@@ -26,6 +26,7 @@ from funnelcast.analytics import metrics
 from funnelcast.core import periods
 from funnelcast.data import db, engine
 from funnelcast.definitions import Definition
+from funnelcast.lab import warm as lab_warm
 
 T = TypeVar("T")
 
@@ -447,7 +448,12 @@ def lab_materialised(
 ) -> lab.Materialised:
     """Return the history materialised for scoring a definition (shared; the lead fields its
     fit rules and the kept versions' name are read into it once, when first named); progress
-    hears a materialisation's steps (lab.materialise; funnelcast.ui.lab_progress shows them)."""
+    hears a materialisation's steps (lab.materialise; funnelcast.ui.lab_progress shows them).
+
+    Any page using the engine (the Planner too) first stops a background warm-up still
+    running: compiling here at once is quicker than sharing the cores with a niced process
+    compiling the same loops (lab.warm.ready)."""
+    lab_warm.stop_background()
     m = _lab_materialised(
         database,
         database.key,
