@@ -7,6 +7,7 @@ from __future__ import annotations
 import browser_support as bs
 import pytest
 from cli_support import cli_json
+from test_browser_every_page import settle
 
 from funnelcast.core import formats
 
@@ -23,6 +24,9 @@ def test_the_served_planner_shows_the_cli_plan(chromium, served_app, demo_db, ca
     with bs.open_page(chromium, served_app, problems=problems) as page:
         bs.open_from_sidebar(page, "MQL Planner")
         page.get_by_text("How well past plans came true", exact=True).wait_for()
+        # a loaded machine may show a run's charts before the run has ended and been redrawn:
+        # count them once the run is over (the every-page test's settle), then all are there
+        settle(page)
         page.locator(".js-plotly-plot .main-svg").nth(PLANNER_CHARTS - 1).wait_for()
         page.wait_for_timeout(1500)
         needed = bs.metric_value(page, "New MQLs needed (80%)")
