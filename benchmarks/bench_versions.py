@@ -116,7 +116,15 @@ def one_import(tree: Path, base: Path, csv: Path, workdir: Path, part: str) -> d
     try:
         return run_json(
             tree,
-            ["benchmarks/bench_import.py", "--part", part, "--database", str(fresh), "--csv", str(csv)],
+            [
+                "benchmarks/bench_import.py",
+                "--part",
+                part,
+                "--database",
+                str(fresh),
+                "--csv",
+                str(csv),
+            ],
         )
     finally:
         fresh.unlink(missing_ok=True)
@@ -129,7 +137,15 @@ def one_lab(tree: Path, database: Path, workdir: Path, moves: int) -> dict:
     try:
         return run_json(
             tree,
-            ["benchmarks/bench_lab.py", "--part", "engine", "--db", str(fresh), "--moves", str(moves)],
+            [
+                "benchmarks/bench_lab.py",
+                "--part",
+                "engine",
+                "--db",
+                str(fresh),
+                "--moves",
+                str(moves),
+            ],
             env=DASHBOARD_ENV,
         )
     finally:
@@ -147,9 +163,7 @@ def summary(runs: dict[str, list[dict]], figures: tuple[str, ...]) -> str:
             if not values:
                 cells.append("–")
                 continue
-            cells.append(
-                f"{statistics.median(values):.3g} ({min(values):.3g}–{max(values):.3g})"
-            )
+            cells.append(f"{statistics.median(values):.3g} ({min(values):.3g}–{max(values):.3g})")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -194,8 +208,15 @@ def main() -> None:
             result["load"] = (before, os.getloadavg()[0])
             runs[name].append(result)
             loads.append(before)
-            shown = {k: round(result[k], 3) for k in (IMPORT_FIGURES if args.bench == "import" else LAB_FIGURES) if k in result}
-            print(f"round {r + 1} {name}: {shown} load {before:.1f} ({time.perf_counter() - started:.0f} s)", flush=True)
+            shown = {
+                k: round(result[k], 3)
+                for k in (IMPORT_FIGURES if args.bench == "import" else LAB_FIGURES)
+                if k in result
+            }
+            print(
+                f"round {r + 1} {name}: {shown} load {before:.1f} ({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
         if args.bench == "import":
             base, csv = data[first]
             result = one_import(trees[first], base, csv, args.workdir, "unsorted")
