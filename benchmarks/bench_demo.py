@@ -16,6 +16,7 @@ benchmarks/RESULTS.md (without --no-write).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import re
@@ -114,9 +115,16 @@ def main() -> None:
     parser.add_argument("--block-leads", type=int, default=None)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
+    parser.add_argument("--keep", action="store_true", help="keep the databases in --workdir")
     args = parser.parse_args()
+    if args.keep and args.workdir is None:
+        parser.error("--keep needs --workdir")
 
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+    with (
+        contextlib.nullcontext(args.workdir)
+        if args.keep
+        else tempfile.TemporaryDirectory(dir=args.workdir) as tmp
+    ):
         results = []
         for leads in args.sizes:
             figures = run_size_measured(Path(tmp), leads, args.engagement, args.block_leads)
@@ -126,7 +134,8 @@ def main() -> None:
                 f"peak {figures['peak_mib']:,.0f} MiB, load {figures['load'][0]:.1f}",
                 flush=True,
             )
-            (Path(tmp) / f"demo_{leads}.duckdb").unlink()
+            if not args.keep:
+                (Path(tmp) / f"demo_{leads}.duckdb").unlink()
 
     sizes = " ".join(str(n) for n in args.sizes)
     lines = [
