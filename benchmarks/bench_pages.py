@@ -8,10 +8,12 @@ opens in: the sidebar's quarter and channel, what the data holds) on that page, 
 caches (what the first visitor of a server waits for on the server, Python's imports done
 before) and then again (the cached rerun a scope change back or a second visitor gets), and
 times each script run: every query, figure and chart the page computes and serialises, not the
-browser's drawing. The database is opened read-only, as the dashboard always does. The Lab's
-background compile (funnelcast.lab.warm) is not started: it is the Lab's, and its niced process
-would share the cores with the pages measured. The Threshold Lab page itself is measured by
-bench_lab_page.py. It writes its section of benchmarks/RESULTS.md (without --no-write).
+browser's drawing. The database is opened read-only, as the dashboard always does. As a server
+does at its start, the Lab engine's loops (which the Planner uses) are first compiled into
+numba's on-disk cache (`python -m funnelcast.lab.warm`, not timed); the background warm-up of
+each app.py run is not started, so that no niced compile shares the cores with a page measured.
+The Threshold Lab page is measured by bench_lab_page.py. It writes its section of
+benchmarks/RESULTS.md (without --no-write).
 """
 
 from __future__ import annotations
@@ -131,12 +133,16 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure_one(args.one, args.db)))
         return
-    import duckdb
+    from funnelcast.data import db
 
-    with duckdb.connect(str(args.db), read_only=True) as con:
-        [(leads, events)] = con.execute(
-            "select (select count(*) from leads), (select count(*) from events)"
-        ).fetchall()
+    con = db.connect(args.db, read_only=True)
+    [(leads, events)] = con.execute(
+        "select (select count(*) from leads), (select count(*) from events)"
+    ).fetchall()
+    con.close()
+    # what a server does once at its start: the Lab engine's loops (the Planner uses them)
+    # compiled into numba's on-disk cache, so that no page's first run measures the compiler
+    subprocess.run([sys.executable, "-m", "funnelcast.lab.warm"], check=True, cwd=ROOT)
     results: dict[str, list[dict]] = {}
     for page in args.pages:
         results[page] = [run_page(page, args.db) for _ in range(args.runs)]

@@ -219,8 +219,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rows = [bench_size(n, Path(tmp), n <= args.no_scoring_above) for n in args.sizes]
     for path in args.db:
-        with duckdb.connect(str(path), read_only=True) as con:
-            [(leads,)] = con.execute("select count(*) from leads").fetchall()
+        con = db.connect(path, read_only=True)
+        [(leads,)] = con.execute("select count(*) from leads").fetchall()
+        con.close()
         rows.append(bench_database(path, leads <= args.no_scoring_above))
     rows.sort(key=lambda r: r["leads"])
     for r in rows:

@@ -304,10 +304,10 @@ def _build_block(
     del block_tables
     size = sum(unit.size for unit in block)
     created_us = story.created_us[first : first + size]
-    events = tuple(np.concatenate(part) for part in scored)
+    lead, occurred_us, event_type = (np.concatenate(part) for part in scored)
     del scored
-    mql_us = block_mql_moments(scratch, size, first, created_us, events)
-    del events
+    mql_us = block_mql_moments(scratch, size, first, created_us, (lead, occurred_us, event_type))
+    del lead, occurred_us, event_type
     for name in ("lead_attributes", "leads"):
         scratch.execute(f"delete from {name}")
     timings["scoring"] += time.perf_counter() - tick
