@@ -421,13 +421,10 @@ def _lab_history(
     event_types: tuple[str, ...],
     _half_life_days: float,
     _progress: lab.Progress | None = None,
-    _fields: frozenset[str] = frozenset(),
 ) -> lab.Materialised:
-    """Return funnelcast.lab.materialise, cached on the file key and event types only: it is
-    decayed by whichever half-life asked first (see _lab_materialised). Of all leads when the
-    memory the server may use holds them, else of the largest sample that fits (lab.budget,
-    asked first with the fields the definitions name)."""
-    sample = lab.budget.plan(_cur, event_types, _fields)
+    """Return lab.materialise (of the leads that fit in the memory free: lab.budget), cached on
+    the file key and event types only: decayed by whichever half-life asked first."""
+    sample = lab.budget.plan(_cur, event_types, lab.named_fields(_versions(_cur, key)))
     return lab.materialise(_cur, _half_life_days, event_types, progress=_progress, sample=sample)
 
 
@@ -438,11 +435,10 @@ def _lab_materialised(
     event_types: tuple[str, ...],
     half_life_days: float,
     _progress: lab.Progress | None = None,
-    _fields: frozenset[str] = frozenset(),
 ) -> lab.Materialised:
     """Return the materialised history decayed by a half-life: the events are read once per
     data load, a half-life change only recomputes the decay between checks."""
-    history = _lab_history(_database.cursor, key, event_types, half_life_days, _progress, _fields)
+    history = _lab_history(_database.cursor, key, event_types, half_life_days, _progress)
     if history.half_life_days == half_life_days:
         return history
     return lab.with_half_life(history, half_life_days)
@@ -459,16 +455,14 @@ def lab_materialised(
     running: compiling here at once is quicker than sharing the cores with a niced process
     compiling the same loops (lab.warm.ready)."""
     lab_warm.stop_background()
-    versions = _versions(database.cursor, database.key)
     m = _lab_materialised(
         database,
         database.key,
         _event_types(database, definition),
         float(definition.half_life_days),
         progress,
-        frozenset(lab.named_fields((definition, *versions))),
     )
-    lab.read_fields_for(m, database.cursor, definition, *versions)
+    lab.read_fields_for(m, database.cursor, definition, *_versions(database.cursor, database.key))
     return m
 
 
