@@ -2,7 +2,7 @@
 
 Run from the repository root:
     python3 -m uv run python benchmarks/bench_lab_memory.py --db PATH [--db PATH ...]
-        [--share 1 --share 0.5 ...] [--big PATH --big-share 0.1] [--fit] [--write]
+        [--share 1 --share 0.5 ...] [--big PATH --big-share 0.1] [--runs FILE] [--fit] [--write]
 
 For each database and share, a fresh process (DuckDB's allocator as the dashboard sets it)
 materialises the history as the dashboard does (every event type the data holds, the fields
@@ -10,7 +10,8 @@ the definitions name) of that share of leads, scores the definition in force onc
 its peak RSS beside the prediction the budget made from the counts before materialising.
 --big runs one more, under the shared lock (`flock /tmp/big.lock`), only when its prediction
 fits in the memory free. --fit prints the least-squares bytes per row of the runs (what
-budget's constants come from). --write puts the table in benchmarks/RESULTS.md.
+budget's constants come from). --runs adds earlier runs (the JSON lines it printed). --write puts
+the table in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 from results import machine, replace_section
 
 import funnelcast
+from funnelcast.lab import budget
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## Threshold Lab memory budget"
@@ -98,7 +100,7 @@ def run_child(path: str, share: float, lock: bool = False) -> dict:
 def fit(runs: list[dict]) -> None:
     """Print the least-squares bytes per row the runs' peaks give (whole and sampled parts)."""
     rows, peaks = [], []
-    for r in runs:
+    for r in (r for r in runs if "skipped" not in r):
         c, s = r["counts"], r["share"]
         rows.append([1.0, c["leads"], s * c["events"]])
         peaks.append(r["peak"])
@@ -110,7 +112,7 @@ def fit(runs: list[dict]) -> None:
 
 def table(runs: list[dict], before: str, after: str) -> list[str]:
     """Return the RESULTS.md section."""
-    lines = [
+    lines: list[str] = [
         SECTION,
         "",
         f"Machine: {machine()}. `benchmarks/bench_lab_memory.py`: each row a fresh process "
@@ -124,6 +126,9 @@ def table(runs: list[dict], before: str, after: str) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
+        if "skipped" in r:
+            lines.append(f"| {Path(r['db']).name} | | | {r['share']:g} | skipped: {r['skipped']} |")
+            continue
         off = r["predicted"] / r["peak"] - 1
         lines.append(
             f"| {Path(r['db']).name} | {r['counts']['leads']:,} | {r['counts']['events']:,} | "
@@ -131,7 +136,25 @@ def table(runs: list[dict], before: str, after: str) -> list[str]:
             f"{off:+.0%} | {r['seconds']:.1f} s | "
             f"{'met' if abs(off) <= TOLERANCE else 'NOT met'} |"
         )
+    lines += [
+        "",
+        f"The prediction (funnelcast/lab/budget.py): {budget.BASE_BYTES / 1e6:.0f} MB for the "
+        f"process and DuckDB's working memory, {budget.LEAD_WHOLE_BYTES} B per lead, "
+        f"{budget.STAGE_CHANGE_BYTES} B per stage change and {budget.VALUE_BYTES} B per custom "
+        "attribute value the rules name (all read whole before the sample is taken), and per "
+        f"lead held {budget.LEAD_SAMPLED_BYTES} B and per event of the scored types held "
+        f"{budget.EVENT_BYTES} B (the history and one scoring). The dashboard sets what "
+        "materialising adds (the prediction less the process) against the memory the process "
+        f"may still take, with {budget.MARGIN:g}x room; where it does not fit the Lab takes "
+        "the largest whole percent of leads that does. The seconds are wall time under the "
+        "load given, niced: a memory benchmark, not a timing one.",
+    ]
     return lines
+
+
+def load() -> str:
+    """Return the load average over 1, 5 and 15 minutes."""
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -143,19 +166,19 @@ def main() -> None:
     parser.add_argument("--big-share", type=float, default=0.1)
     parser.add_argument("--fit", action="store_true")
     parser.add_argument("--write", action="store_true")
+    parser.add_argument("--runs", action="append", default=[], help="JSON lines of earlier runs")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, (args.share or [1.0])[0])))
         return
-    before = " ".join(os.getloadavg().__repr__().strip("()").split(", "))
-    runs = []
+    before = load()
+    runs = [json.loads(line) for f in args.runs for line in Path(f).read_text().splitlines()]
     for path in args.db:
         for share in args.share or [1.0]:
             runs.append(run_child(path, share))
             print(json.dumps(runs[-1]), flush=True)
     if args.big:
         from funnelcast.data import db
-        from funnelcast.lab import budget
 
         con = db.connect(args.big, read_only=True)
         counted = budget.counts(con.cursor(), ["email_open"], ())  # sized again in the child
@@ -164,7 +187,7 @@ def main() -> None:
         print(f"big: {counted.leads:,} leads; {free / 2**30:.1f} GiB free", flush=True)
         runs.append(run_child(args.big, args.big_share, lock=True))
         print(json.dumps(runs[-1]), flush=True)
-    after = " ".join(os.getloadavg().__repr__().strip("()").split(", "))
+    after = load()
     if args.fit:
         fit(runs)
     lines = table(runs, before, after)
