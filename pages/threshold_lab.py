@@ -204,7 +204,11 @@ for warning in warnings:
 
 # The engine's work (on a fresh server: compiling it, then materialising the history) shows
 # its steps; everything above needs no engine and is on screen meanwhile.
-scores = lab_progress.prepare(database, current, None if problems else draft)
+try:
+    scores = lab_progress.prepare(database, current, None if problems else draft)
+except db.FunnelcastError as exc:  # the memory budget: not even a 1% sample fits, or no size
+    st.error(str(exc), icon=":material/memory:")
+    st.stop()
 # Where the whole history would not fit in the memory the server may use, a sample of leads
 # (lab.budget): said once here, its volumes scaled up and each section marked.
 sample = dashboard.lab_materialised(database, current).sample

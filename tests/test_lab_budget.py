@@ -275,6 +275,23 @@ def test_the_lab_held_to_a_small_budget_works_on_a_sample(monkeypatch, demo_db, 
     assert by_hand.totals["mqls"] != round(by_hand.totals["mqls"] * 0.4)  # scaled, not raw
 
 
+@pytest.mark.parametrize(
+    ("memory", "says"),
+    [("1K", "even for a 1% sample of leads"), ("lots", "must be a size such as 8G")],
+)
+def test_a_budget_nothing_fits_in_or_no_size_is_said_in_one_line(
+    monkeypatch, demo_db, tmp_path, memory, says
+):
+    path = tmp_path / "tiny.duckdb"
+    shutil.copy(demo_db, path)
+    monkeypatch.setenv(budget.MEMORY_ENV, memory)
+    monkeypatch.setenv("FUNNELCAST_DB", str(path))
+    at = AppTest.from_file(str(APP), default_timeout=120).run()
+    at = at.switch_page("pages/threshold_lab.py").run()
+    assert not at.exception
+    assert [e.value for e in at.error if says in e.value] and len(at.error) == 1
+
+
 # ===== plan --sample =====
 
 
