@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import numpy as np
+import polars as pl
 
 from funnelcast.data import db
 from funnelcast.definitions import Definition, operators
@@ -40,6 +41,8 @@ class FieldStore:
     # rule's points matches nothing again
     hits: dict[tuple, np.ndarray] = field(default_factory=dict, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # a sampled history's: per lead of the data, its index among the sampled (-1: not held)
+    lead_map: np.ndarray | None = field(default=None, repr=False)
 
     def kept_hits(self) -> dict[tuple, np.ndarray]:
         """Return the matches kept, after forgetting the oldest beyond HITS_KEPT (sessions may
@@ -75,6 +78,9 @@ def load_fields(
             return
         for name in wanted:  # one at a time: all at once held twice the memory at 1M leads
             rows = db.run(cur, "lab_field_values", field=name)
+            if store.lead_map is not None:
+                keys = store.lead_map[rows["lead_key"].to_numpy()]
+                rows = rows.with_columns(lead_key=pl.Series(keys)).filter(pl.col("lead_key") >= 0)
             store.values[name] = one_field(name, store.types[name], rows, n_leads)
             del rows
         db.release_cached_blocks(cur)  # the attributes' blocks DuckDB kept after the scans

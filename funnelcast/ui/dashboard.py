@@ -422,9 +422,10 @@ def _lab_history(
     _half_life_days: float,
     _progress: lab.Progress | None = None,
 ) -> lab.Materialised:
-    """Return funnelcast.lab.materialise, cached on the file key and event types only: it is
-    decayed by whichever half-life asked first (see _lab_materialised)."""
-    return lab.materialise(_cur, _half_life_days, event_types, progress=_progress)
+    """Return lab.materialise (of the leads that fit in the memory free: lab.budget), cached on
+    the file key and event types only: decayed by whichever half-life asked first."""
+    sample = lab.budget.plan(_cur, event_types, lab.named_fields(_versions(_cur, key)))
+    return lab.materialise(_cur, _half_life_days, event_types, progress=_progress, sample=sample)
 
 
 @st.cache_resource(show_spinner="Decaying the history by the half-life…", max_entries=3)
