@@ -26,6 +26,7 @@ array of its own (read-only), and key_lo, sql_lo and the like are copies.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -42,6 +43,49 @@ from funnelcast.lab.weights import Weights, compile_weights
 
 # The SQL leads' records are sorted into this many buckets by upper bound (see Records).
 SQL_BUCKET_BITS = 10
+
+
+class _Behaviour(NamedTuple):
+    """A scoring's behaviour records (lab._fast.kernels._records: each lead's checks whose
+    behaviour points beat every earlier one's), kept on its history for the next scoring with
+    the same behaviour points (a fit change), and the lease on their arrays."""
+
+    key: bytes
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray]
+    lease: _fast.Lease
+
+
+# per history, the behaviour records of its last full scoring (one set, about 12 bytes per
+# record: 80 MiB at 1M leads / 20M events); sessions share it, readers under its lease
+_BEHAVIOUR: weakref.WeakKeyDictionary[Materialised, _Behaviour] = weakref.WeakKeyDictionary()
+_BEHAVIOUR_LOCK = threading.Lock()
+
+
+def _behaviour_key(weights: Weights) -> bytes:
+    """Return what a scoring's behaviour points depend on besides the history: the per-type
+    kinds, points, capped slots and caps (not the fit)."""
+    arrays = weights.arrays
+    return b"|".join(np.ascontiguousarray(a).tobytes() for a in arrays[1:6])
+
+
+def _kept_behaviour(m: Materialised, key: bytes) -> _Behaviour | None:
+    """Return m's kept behaviour records for these behaviour points, with a reader counted
+    in (call its lease's done after), or None: none kept, another's, or released."""
+    with _BEHAVIOUR_LOCK:
+        kept = _BEHAVIOUR.get(m)
+    if kept is not None and kept.key == key and kept.lease.acquire():
+        return kept
+    return None
+
+
+def _keep_behaviour(m: Materialised, kept: _Behaviour) -> None:
+    """Keep a scoring's behaviour records on m in place of the last; the last go back to the
+    pool once its readers are done."""
+    with _BEHAVIOUR_LOCK:
+        last = _BEHAVIOUR.get(m)
+        _BEHAVIOUR[m] = kept
+    if last is not None:
+        last.lease.release()
 
 
 @dataclass(frozen=True, eq=False)
@@ -319,39 +363,51 @@ def _scored(
     # as many SQL records as the SQL leads' checks at most: pages never written are never touched
     scratch = {leads: _take_scratch(m, pool, leads) for leads in m.halves}
 
+    # a change of fit alone (the behaviour points of the last full scoring) finds the records
+    # again from that scoring's behaviour records, reading no check (kernels.refit_records);
+    # any other scoring reads every check and keeps its own behaviour records for the next
+    key = _behaviour_key(weights)
+    reuse = pool is not None and _fast.enabled()
+    kept = _kept_behaviour(m, key) if reuse else None
+    if kept is None:
+        made = _fast.new_behaviour
+        behaviour = (
+            made(m.n_checks) if not reuse else pool.take("behaviour", lambda: made(m.n_checks))
+        )
+
     def half(leads: tuple[int, int]) -> tuple[list, tuple[np.ndarray, ...], np.ndarray]:
         first, stop = leads
         at, end = int(m.check_start[first]), int(m.check_start[stop])
         stretch = m.key_stretches[leads]
         fill = stretch[:-1].copy()
         bound, code, lag, places = scratch[leads]
-        n_sql = _fast.record_highs(
-            first,
-            stop,
-            m.history,
-            w,
-            outcomes,
-            key_lo[at:end],
-            key_hi[at:end],
-            fill,
-            bound,
-            code,
-            lag,
-            lead_max,
-            most=m.most_checks,
-        )
+        written = (key_lo[at:end], key_hi[at:end], fill, bound, code, lag, lead_max)
+        if kept is not None:
+            n_sql = _fast.refit_highs(
+                first, stop, m.check_start, w[0], outcomes, *written, *kept.arrays
+            )
+        else:
+            n_sql = _fast.record_highs(
+                first, stop, m.history, w, outcomes, *written, *behaviour, most=m.most_checks
+            )
         pieces = [
             (q, key_lo[at + a : at + b], key_hi[at + a : at + b])
             for q, (a, b) in enumerate(zip(stretch[:-1], fill))
         ]
         return pieces, (bound[:, :n_sql], code[:, :n_sql], lag[:, :n_sql]), places[:n_sql]
 
-    with ThreadPoolExecutor(2) as threads:
-        halves = list(threads.map(half, m.halves))
-        # by upper bound, so that a threshold move scans only the records that reach it
-        start, shift, bound, code, lag = _bucketed(
-            [h[1] for h in halves], [h[2] for h in halves], outputs, threads
-        )
+    try:
+        with ThreadPoolExecutor(2) as threads:
+            halves = list(threads.map(half, m.halves))
+            # by upper bound, so that a threshold move scans only the records that reach it
+            start, shift, bound, code, lag = _bucketed(
+                [h[1] for h in halves], [h[2] for h in halves], outputs, threads
+            )
+    finally:
+        if kept is not None:
+            kept.lease.done()
+    if kept is None and reuse:
+        _keep_behaviour(m, _Behaviour(key, behaviour, _fast.Lease(pool, "behaviour", behaviour)))
     pieces = [piece for h in halves for piece in h[0]]
     del halves
     if pool is not None:  # the scratch is all in the outputs now

@@ -3,7 +3,8 @@
 funnelcast.lab's readable modules say what is computed and call only the names below; how it is
 made fast lives here:
 - kernels: the scoring loops (numba, cache=True; the hot ones without reference counting,
-  _nrt=False) and their Python entry points record_highs, crossings and check_scores;
+  _nrt=False) and their Python entry points record_highs, refit_highs, crossings and
+  check_scores;
 - simd: the hand-written 8-lane LLVM vector type the vector scoring loop keeps its sums in;
 - layout: events sorted per lead and laid out as checks and event groups; fit points per lead;
 - sorting: a quarter's record keys sorted by radix on the bits they use;
@@ -36,7 +37,9 @@ from funnelcast.lab._fast.kernels import (
     VECTOR_SLOTS,
     check_scores,
     crossings,
+    new_behaviour,
     record_highs,
+    refit_highs,
 )
 from funnelcast.lab._fast.layout import count_layout, fill_layout, fit_points, sort_events
 from funnelcast.lab._fast.sorting import sort_keys
@@ -67,7 +70,9 @@ __all__ = [
     "fit_points",
     "key_histogram",
     "mover_groups",
+    "new_behaviour",
     "record_highs",
+    "refit_highs",
     "scatter",
     "sort_events",
     "sort_keys",
