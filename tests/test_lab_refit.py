@@ -52,19 +52,23 @@ def with_fit(definition: Definition, rules) -> Definition:
     return dataclasses.replace(definition, fit_rules=tuple(rules))
 
 
-def assert_refit_is_a_full_rescore(m, current, base, candidate, thresholds, quarters, refits):
-    """Score base (a full scoring, which keeps its behaviour records), then the candidate
-    (the same behaviour points): the candidate's answers from the kept records equal a full
-    rescore's with the fast path on, and off."""
+def assert_refit_is_a_full_rescore(
+    m, current, base, candidate, thresholds, quarters, refits, same_behaviour=True
+):
+    """Score base (a full scoring, which keeps its behaviour records), then the candidate:
+    the candidate's answers from the kept records (its fit alone changed: same_behaviour; or
+    its behaviour points too, the leads with events of the changed types read again) equal a
+    full rescore's with the fast path on, and off."""
     with fast_path(True):
         forget_behaviour(m)
         lab.score(m, base).release()
         before = len(refits)
         refitted = engine_answers(m, current, candidate, thresholds, quarters)
-        assert len(refits) - before == len(m.halves)  # the kept records were used
+        used = len(m.halves) if same_behaviour else 0
+        assert len(refits) - before == used  # the kept records were used as they are
         forget_behaviour(m)
         full = engine_answers(m, current, candidate, thresholds, quarters)
-        assert len(refits) - before == len(m.halves)  # and here not
+        assert len(refits) - before == used  # and here not
     with fast_path(False):
         generic = engine_answers(m, current, candidate, thresholds, quarters)
     assert_same(refitted, full)
@@ -125,6 +129,50 @@ def test_every_fit_change_rescored_from_kept_records_equals_a_full_rescore(demo,
             raise AssertionError(f"{name}: {error}") from error
 
 
+def behaviour_changes(current: Definition) -> list[tuple[str, Definition]]:
+    """Return behaviour changes of every kind: one weight, one cap, a cap more or less (which
+    moves the other capped types' slots), a penalty, a rule dropped, and a fit change too."""
+    rules = list(current.behaviour_rules)
+    capped = [i for i, r in enumerate(rules) if r.cap is not None and r.points > 0]
+    uncapped = [i for i, r in enumerate(rules) if r.cap is None and r.points > 0]
+    assert capped and uncapped
+
+    def moved(i: int, **change) -> Definition:
+        out = list(rules)
+        out[i] = dataclasses.replace(out[i], **change)
+        return dataclasses.replace(current, behaviour_rules=tuple(out))
+
+    return [
+        ("a weight", moved(uncapped[0], points=rules[uncapped[0]].points * 1.3)),
+        ("a capped weight", moved(capped[0], points=rules[capped[0]].points * 0.7)),
+        ("a cap", moved(capped[-1], cap=rules[capped[-1]].cap * 2)),
+        ("a cap more", moved(uncapped[0], cap=3.5)),
+        ("a cap less", moved(capped[0], cap=None)),
+        ("a penalty", moved(uncapped[-1], points=-4.25)),
+        ("a rule dropped", dataclasses.replace(current, behaviour_rules=tuple(rules[1:]))),
+        (
+            "a weight and a fit",
+            with_fit(moved(uncapped[0], points=2.5), current.fit_rules[1:]),
+        ),
+    ]
+
+
+def test_every_behaviour_change_reading_only_the_leads_it_touches_equals_a_full_rescore(
+    demo, refits
+):
+    cur = demo.cursor()
+    current = definitions.current(cur)
+    m = lab.materialise_for(cur, current)
+    quarters = [q.label for q in m.calendar.quarters[2:8]]
+    for name, candidate in behaviour_changes(current):
+        try:
+            assert_refit_is_a_full_rescore(
+                m, current, current, candidate, (0, 25, 40.5), quarters, refits, False
+            )
+        except AssertionError as error:
+            raise AssertionError(f"{name}: {error}") from error
+
+
 def test_a_weight_change_reads_every_check_and_keeps_its_own_records(demo, refits):
     cur = demo.cursor()
     current = definitions.current(cur)
@@ -154,8 +202,9 @@ def test_a_scoring_reading_kept_records_holds_them_against_a_new_full_scoring(de
     with fast_path(True):
         forget_behaviour(m)
         lab.score(m, current).release()
-        kept = scores._kept_behaviour(m, scores._behaviour_key(lab.compile_weights(m, current)))
+        kept = scores._kept_behaviour(m)
         assert kept is not None
+        assert kept.key == scores._behaviour_key(lab.compile_weights(m, current))
         other = dataclasses.replace(
             current,
             behaviour_rules=tuple(
@@ -185,9 +234,10 @@ def test_a_scoring_reading_kept_records_holds_them_against_a_new_full_scoring(de
     ),
     disqualify=st.lists(st.booleans(), min_size=1, max_size=8),
     thresholds=st.lists(st.integers(0, 120), min_size=1, max_size=3),
+    weight=st.sampled_from([None, 0.5, 1.7, -1.0]),
 )
 def test_random_fit_changes_rescored_from_kept_records_equal_a_full_rescore(
-    data, points, disqualify, thresholds
+    data, points, disqualify, thresholds, weight
 ):
     con = data.build()
     cur = con.cursor()
@@ -201,6 +251,13 @@ def test_random_fit_changes_rescored_from_kept_records_equal_a_full_rescore(
         )
         for i, r in enumerate(current.fit_rules)
     ]
+    candidate = with_fit(current, rules)
+    if weight is not None and candidate.behaviour_rules:  # one behaviour weight moved as well
+        first = candidate.behaviour_rules[0]
+        moved = dataclasses.replace(first, points=first.points * weight)
+        candidate = dataclasses.replace(
+            candidate, behaviour_rules=(moved, *candidate.behaviour_rules[1:])
+        )
     calls: list = []
     real = _fast.refit_highs
 
@@ -210,8 +267,9 @@ def test_random_fit_changes_rescored_from_kept_records_equal_a_full_rescore(
 
     _fast.refit_highs = counted
     try:
+        same = candidate.behaviour_rules == current.behaviour_rules
         assert_refit_is_a_full_rescore(
-            m, current, current, with_fit(current, rules), thresholds, None, calls
+            m, current, current, candidate, thresholds, None, calls, same
         )
     finally:
         _fast.refit_highs = real

@@ -47,18 +47,23 @@ SQL_BUCKET_BITS = 10
 
 class _Behaviour(NamedTuple):
     """A scoring's behaviour records (lab._fast.kernels._records: each lead's checks whose
-    behaviour points beat every earlier one's), kept on its history for the next scoring with
-    the same behaviour points (a fit change), and the lease on their arrays."""
+    behaviour points beat every earlier one's), kept on its history for the next scoring, and
+    the lease on their arrays. key: its behaviour points (see _behaviour_key); per_type: what
+    each event type's points are (see _per_type)."""
 
     key: bytes
+    per_type: np.ndarray
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray]
     lease: _fast.Lease
 
 
 # per history, the behaviour records of its last full scoring (one set, about 12 bytes per
-# record: 80 MiB at 1M leads / 20M events); sessions share it, readers under its lease
+# record: 90 MiB at 1M leads / 20M events); sessions share it, readers under its lease
 _BEHAVIOUR: weakref.WeakKeyDictionary[Materialised, _Behaviour] = weakref.WeakKeyDictionary()
+# per history, a bit per event type each lead has (see kernels.type_masks)
+_TYPE_MASKS: weakref.WeakKeyDictionary[Materialised, np.ndarray] = weakref.WeakKeyDictionary()
 _BEHAVIOUR_LOCK = threading.Lock()
+MASKED_TYPES = 64
 
 
 def _behaviour_key(weights: Weights) -> bytes:
@@ -68,12 +73,36 @@ def _behaviour_key(weights: Weights) -> bytes:
     return b"|".join(np.ascontiguousarray(a).tobytes() for a in arrays[1:6])
 
 
-def _kept_behaviour(m: Materialised, key: bytes) -> _Behaviour | None:
-    """Return m's kept behaviour records for these behaviour points, with a reader counted
-    in (call its lease's done after), or None: none kept, another's, or released."""
+def _per_type(weights: Weights) -> np.ndarray:
+    """Return per event type (columns) its kind, points, slot, cap over points and capped
+    points: a lead with no event of a type where two scorings' differ has the same
+    behaviour points under both, bit for bit (the capped lanes are added in slot order)."""
+    capped = weights.slot >= 0
+    cap_over_points = np.zeros(len(weights.kind))
+    capped_points = np.zeros(len(weights.kind))
+    cap_over_points[capped] = weights.cap_over_points[weights.slot[capped]]
+    capped_points[capped] = weights.capped_points[weights.slot[capped]]
+    return np.stack([weights.kind, weights.points, weights.slot, cap_over_points, capped_points])
+
+
+def _type_masks(m: Materialised) -> np.ndarray:
+    """Return per lead a bit per event type it has (once per history)."""
+    masks = _TYPE_MASKS.get(m)
+    if masks is None:
+        masks = np.empty(m.n_leads, dtype=np.uint64)
+        _fast.type_masks(
+            m.check_start, m.group_start, m.early_start, m.group_type, m.early_type, masks
+        )
+        _TYPE_MASKS[m] = masks  # writeable, as the scratch the kernel is compiled for
+    return masks
+
+
+def _kept_behaviour(m: Materialised) -> _Behaviour | None:
+    """Return m's kept behaviour records with a reader counted in (call its lease's done
+    after), or None: none kept, or released meanwhile."""
     with _BEHAVIOUR_LOCK:
         kept = _BEHAVIOUR.get(m)
-    if kept is not None and kept.key == key and kept.lease.acquire():
+    if kept is not None and kept.lease.acquire():
         return kept
     return None
 
@@ -365,15 +394,29 @@ def _scored(
 
     # a change of fit alone (the behaviour points of the last full scoring) finds the records
     # again from that scoring's behaviour records, reading no check (kernels.refit_records);
-    # any other scoring reads every check and keeps its own behaviour records for the next
-    key = _behaviour_key(weights)
+    # any other scoring reads the checks of the leads with an event of a type whose points
+    # changed, copies the others' behaviour records from the last, and keeps its own
+    key, per_type = _behaviour_key(weights), _per_type(weights)
     reuse = pool is not None and _fast.enabled()
-    kept = _kept_behaviour(m, key) if reuse else None
-    if kept is None:
+    kept = _kept_behaviour(m) if reuse else None
+    refit = kept is not None and kept.key == key
+    if not refit:
         made = _fast.new_behaviour
         behaviour = (
             made(m.n_checks) if not reuse else pool.take("behaviour", lambda: made(m.n_checks))
         )
+        partly = kept is not None and len(m.event_types) <= MASKED_TYPES
+        if partly:
+            assert kept is not None
+            changed_types = np.flatnonzero((kept.per_type != per_type).any(axis=0))
+            changed = np.uint64(
+                np.bitwise_or.reduce(
+                    np.uint64(1) << changed_types.astype(np.uint64), initial=np.uint64(0)
+                )
+            )
+            since = (*kept.arrays, _type_masks(m), changed, True)
+        else:
+            since = (*behaviour, np.zeros(1, dtype=np.uint64), np.uint64(0), False)
 
     def half(leads: tuple[int, int]) -> tuple[list, tuple[np.ndarray, ...], np.ndarray]:
         first, stop = leads
@@ -382,13 +425,22 @@ def _scored(
         fill = stretch[:-1].copy()
         bound, code, lag, places = scratch[leads]
         written = (key_lo[at:end], key_hi[at:end], fill, bound, code, lag, lead_max)
-        if kept is not None:
+        if refit:
+            assert kept is not None
             n_sql = _fast.refit_highs(
                 first, stop, m.check_start, w[0], outcomes, *written, *kept.arrays
             )
         else:
             n_sql = _fast.record_highs(
-                first, stop, m.history, w, outcomes, *written, *behaviour, most=m.most_checks
+                first,
+                stop,
+                m.history,
+                w,
+                outcomes,
+                *written,
+                *behaviour,
+                *since,
+                most=m.most_checks,
             )
         pieces = [
             (q, key_lo[at + a : at + b], key_hi[at + a : at + b])
@@ -406,8 +458,9 @@ def _scored(
     finally:
         if kept is not None:
             kept.lease.done()
-    if kept is None and reuse:
-        _keep_behaviour(m, _Behaviour(key, behaviour, _fast.Lease(pool, "behaviour", behaviour)))
+    if not refit and reuse:
+        lease = _fast.Lease(pool, "behaviour", behaviour)
+        _keep_behaviour(m, _Behaviour(key, per_type, behaviour, lease))
     pieces = [piece for h in halves for piece in h[0]]
     del halves
     if pool is not None:  # the scratch is all in the outputs now

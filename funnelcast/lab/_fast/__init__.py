@@ -40,6 +40,7 @@ from funnelcast.lab._fast.kernels import (
     new_behaviour,
     record_highs,
     refit_highs,
+    type_masks,
 )
 from funnelcast.lab._fast.layout import count_layout, fill_layout, fit_points, sort_events
 from funnelcast.lab._fast.sorting import sort_keys
@@ -78,4 +79,5 @@ __all__ = [
     "sort_keys",
     "sql_counts",
     "sql_histograms",
+    "type_masks",
 ]

@@ -252,6 +252,11 @@ def _records(args, vector):
     first check): its records (see _lead_records) are among them, whatever its fit, so a
     change of fit alone finds them again from these (refit_records), reading no check.
 
+    kept_x, kept_at, kept_end: another scoring's behaviour records, kept alike; reuse: whether
+    to read them: a lead none of whose event types score otherwise now (type_mask[lead], a bit
+    per type it has, shares no bit with changed) has the same behaviour points at every check,
+    bit for bit, so its records are copied from them rather than found again.
+
     scores, scratch: scratch, one per check of the lead with the most, and one per capped type.
     The other arguments are _lead_records'.
     """
@@ -271,6 +276,12 @@ def _records(args, vector):
         behaviour_x,
         behaviour_at,
         behaviour_end,
+        kept_x,
+        kept_at,
+        kept_end,
+        type_mask,
+        changed,
+        reuse,
         scores,
         scratch,
     ) = args
@@ -286,7 +297,13 @@ def _records(args, vector):
         ahead = min(person + 2, last)
         if sql_us[ahead] != NEVER:
             prefetch(check_us, history[0][ahead])
-        if vector:  # a constant in each copy: the other loop is dropped
+        if reuse and (type_mask[person] & changed) == 0:
+            since = history[0][first_lead] if person == first_lead else kept_end[person - 1]
+            n = np.uint64(kept_end[person] - since)
+            for r in range(n):
+                behaviour_x[at + r] = kept_x[since + r]
+                behaviour_at[at + r] = kept_at[since + r]
+        elif vector:  # a constant in each copy: the other loop is dropped
             n = vector_scores(person, history, weights, scores, behaviour_at[at:], behaviour_x[at:])
         else:
             n = generic_scores(
@@ -561,10 +578,23 @@ def new_behaviour(n_checks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def record_highs(*args: Any, most: int) -> int:
     """Write the record highs of leads first_lead..stop_lead-1; return how many SQL records.
 
-    args: _records' first fifteen (first_lead to behaviour_end); most: the most checks any lead
-    has (the scratch is made here)."""
+    args: _records' first twenty-one (first_lead to reuse); most: the most checks any lead has
+    (the scratch is made here)."""
     scratch = (np.empty(most), new_scratch(args[3]))
     return records(enabled(), *args, *scratch)
+
+
+@njit(cache=True, nogil=True)
+def type_masks(check_start, group_start, early_start, group_type, early_type, out):
+    """Write per lead a bit per event type it has events of (types below 64), in groups or
+    before creation."""
+    for person in range(len(out)):
+        mask = np.uint64(0)
+        for e in range(early_start[person], early_start[person + 1]):
+            mask |= np.uint64(1) << np.uint64(early_type[e])
+        for g in range(group_start[person], group_start[person + 1]):
+            mask |= np.uint64(1) << np.uint64(group_type[g])
+        out[person] = mask
 
 
 def refit_highs(*args: Any) -> int:
