@@ -24,6 +24,7 @@ from funnelcast.lab._fast.counting import (
     scatter,
     sql_counts,
     sql_histograms,
+    who_moves,
 )
 from funnelcast.lab._fast.kernels import (
     BIAS,
@@ -80,4 +81,5 @@ __all__ = [
     "sql_counts",
     "sql_histograms",
     "type_masks",
+    "who_moves",
 ]
