@@ -2,6 +2,7 @@
 
 funnelcast.lab's readable modules say what is computed and call only the names below; how it is
 made fast lives here:
+- crossings: a lead's first check whose score reaches a threshold (crossings);
 - kernels: the scoring loops (numba, cache=True; the hot ones without reference counting,
   _nrt=False) and their Python entry points record_highs, refit_highs, crossings and
   check_scores;
@@ -24,8 +25,10 @@ from funnelcast.lab._fast.counting import (
     scatter,
     sql_counts,
     sql_histograms,
+    type_masks,
     who_moves,
 )
+from funnelcast.lab._fast.crossings import crossings
 from funnelcast.lab._fast.kernels import (
     BIAS,
     CAPPED,
@@ -37,11 +40,9 @@ from funnelcast.lab._fast.kernels import (
     SCORE_BITS,
     VECTOR_SLOTS,
     check_scores,
-    crossings,
     new_behaviour,
     record_highs,
     refit_highs,
-    type_masks,
 )
 from funnelcast.lab._fast.layout import count_layout, fill_layout, fit_points, sort_events
 from funnelcast.lab._fast.sorting import sort_keys

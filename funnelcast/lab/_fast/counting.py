@@ -275,3 +275,16 @@ def mover_groups(movers, lead_max, codes, counts, k, lowest):
         key = lead_max[lead] if lowest else -lead_max[lead]
         n = _keep_closest(lead, key, best, who, n, k)  # movers come in lead order
     return who[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def type_masks(check_start, group_start, early_start, group_type, early_type, out):
+    """Write per lead a bit per event type it has events of (types below 64), in groups or
+    before creation."""
+    for person in range(len(out)):
+        mask = np.uint64(0)
+        for e in range(early_start[person], early_start[person + 1]):
+            mask |= np.uint64(1) << np.uint64(early_type[e])
+        for g in range(group_start[person], group_start[person + 1]):
+            mask |= np.uint64(1) << np.uint64(group_type[g])
+        out[person] = mask

@@ -19,8 +19,8 @@ generic_scores, over an array of sums, for any number. Every entry point takes `
 
 The arrays of a materialisation travel as one tuple, `history` (see lab.Materialised.history),
 and a compiled definition as another, `weights` (see lab.Weights.arrays). The functions at the
-end (record_highs, crossings, check_scores) are the Python entry points funnelcast.lab calls:
-they make the scratch and read the switch.
+end (record_highs, refit_highs, check_scores; crossings.py's crossings) are the Python entry
+points funnelcast.lab calls: they make the scratch and read the switch.
 """
 
 from __future__ import annotations
@@ -486,68 +486,6 @@ def _lead_records(
     return n_sql
 
 
-@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def first_crossing(
-    person,
-    history,
-    weights,
-    check_us,
-    s,
-    since_us,
-    until_us,
-    scores,
-    scratch,
-    record_at,
-    record_x,
-    vector,
-):
-    """Return a lead's first check moment in [since_us, until_us) whose rounded score reaches
-    s (NEVER: none)."""
-    lead_scores(person, history, weights, scratch, scores, record_at, record_x, vector)
-    c0 = history[0][person]
-    for i in range(history[0][person + 1] - c0):
-        at = check_us[c0 + i]
-        if at >= until_us:
-            break
-        if at >= since_us and micro(scores[i]) >= s:
-            return at
-    return NEVER
-
-
-@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
-def first_crossings(
-    leads,
-    history,
-    weights,
-    check_us,
-    s,
-    since_us,
-    until_us,
-    out,
-    scores,
-    scratch,
-    record_at,
-    record_x,
-    vector,
-):
-    """Write first_crossing of each of the leads (an array of indices) to out, in order."""
-    for k in range(len(leads)):
-        out[k] = first_crossing(
-            leads[k],
-            history,
-            weights,
-            check_us,
-            s,
-            since_us,
-            until_us,
-            scores,
-            scratch,
-            record_at,
-            record_x,
-            vector,
-        )
-
-
 def new_scratch(weights: tuple) -> np.ndarray:
     """Return the scratch lead_scores needs for these weights (one per thread)."""
     return np.empty(len(weights[5]))
@@ -584,37 +522,9 @@ def record_highs(*args: Any, most: int) -> int:
     return records(enabled(), *args, *scratch)
 
 
-@njit(cache=True, nogil=True)
-def type_masks(check_start, group_start, early_start, group_type, early_type, out):
-    """Write per lead a bit per event type it has events of (types below 64), in groups or
-    before creation."""
-    for person in range(len(out)):
-        mask = np.uint64(0)
-        for e in range(early_start[person], early_start[person + 1]):
-            mask |= np.uint64(1) << np.uint64(early_type[e])
-        for g in range(group_start[person], group_start[person + 1]):
-            mask |= np.uint64(1) << np.uint64(group_type[g])
-        out[person] = mask
-
-
 def refit_highs(*args: Any) -> int:
     """refit_records(*args): the record highs found again for another fit (see there)."""
     return refit_records(*args)
-
-
-def crossings(*args: Any, most: int) -> None:
-    """Write to out, per lead of leads, its first check moment in [since_us, until_us) whose
-    rounded score reaches s (NEVER: none).
-
-    args: first_crossings' first eight (leads to out); most: the most checks any lead has (the
-    scratch is made here)."""
-    scratch = (
-        np.empty(most),
-        new_scratch(args[2]),
-        np.empty(most, dtype=np.int64),
-        np.empty(most),
-    )
-    first_crossings(*args, *scratch, enabled())
 
 
 def check_scores(lead: int, history: tuple, weights: tuple) -> np.ndarray:
