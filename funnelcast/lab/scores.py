@@ -403,7 +403,9 @@ def _scored(
     if not refit:
         made = _fast.new_behaviour
         behaviour = (
-            made(m.n_checks) if not reuse else pool.take("behaviour", lambda: made(m.n_checks))
+            pool.take("behaviour", lambda: made(m.n_checks))
+            if reuse and pool is not None
+            else made(m.n_checks)
         )
         partly = kept is not None and len(m.event_types) <= MASKED_TYPES
         if partly:
