@@ -69,8 +69,9 @@ MASKED_TYPES = 64
 def _behaviour_key(weights: Weights) -> bytes:
     """Return what a scoring's behaviour points depend on besides the history: the per-type
     kinds, points, capped slots and caps (not the fit)."""
-    arrays = weights.arrays
-    return b"|".join(np.ascontiguousarray(a).tobytes() for a in arrays[1:6])
+    arrays = [np.ascontiguousarray(a) for a in weights.arrays[1:6]]
+    # + 0.0 makes -0.0 points 0.0: they score alike, bit for bit, so they share a key
+    return b"|".join((a + 0.0 if a.dtype.kind == "f" else a).tobytes() for a in arrays)
 
 
 def _per_type(weights: Weights) -> np.ndarray:
