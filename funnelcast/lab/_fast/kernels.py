@@ -66,6 +66,13 @@ def micro(x):
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
+def moment_us(moments, i):
+    """Return check i's moment in microseconds since the Unix epoch. moments: (ticks since
+    the epoch per check, the epoch in us, a tick in us), as lab.Materialised.check_moments."""
+    return np.int64(moments[1]) + np.int64(moments[0][i]) * np.int64(moments[2])
+
+
+@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
 def _record(x, running, check, record_at, n_records):
     """Write a check's index at record_at[n_records]; return n_records, plus one when its score
     x beats every earlier one (running). Without a branch: a third of checks are records, too
@@ -247,7 +254,7 @@ def _records(args, vector):
     then moves on). lead_max: each lead's best in micro-points (-BIAS: never above).
 
     scores, scratch, record_at: scratch, one per check of the lead with the most.
-    outcomes: (check_day, check_us, quarter_of_day, sql_us, customer_us, sql_quarter,
+    outcomes: (check_day, moments (see moment_us), quarter_of_day, sql_us, customer_us, sql_quarter,
     customer_quarter), the last four per lead (NEVER, -1: not reached). Every record of a lead
     that reached SQL is also a row of what precision and capture count of it: sql_bound lo
     and hi; sql_code the record's quarter (its MQL cohort), whether the lead was won (1/0), and
@@ -271,7 +278,7 @@ def _records(args, vector):
         scratch,
         record_at,
     ) = args
-    check_day, check_us, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
+    check_day, moments, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
         outcomes
     )
     # indices unsigned, so that numba adds no wraparound of negative ones (there are none)
@@ -282,7 +289,7 @@ def _records(args, vector):
         # two ahead, have their first in cache by then
         ahead = min(person + 2, last)
         if sql_us[ahead] != NEVER:
-            prefetch(check_us, history[0][ahead])
+            prefetch(moments[0], history[0][ahead])
         if vector:  # a constant in each copy: the other loop is dropped
             n_records = vector_scores(person, history, weights, scores, record_at)
         else:
@@ -316,7 +323,7 @@ def _records(args, vector):
                     open_run = True
                     run_day, run_lo, run_hi = day, lo, hi
                 if of_sql:
-                    at = check_us[c0 + i]
+                    at = moment_us(moments, c0 + i)
                     sql_bound[0, n_sql] = lo
                     sql_bound[1, n_sql] = hi
                     sql_code[0, n_sql] = quarter_of_day[np.uint64(day)]
@@ -342,14 +349,14 @@ def _records(args, vector):
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
 def first_crossing(
-    person, history, weights, check_us, s, since_us, until_us, scores, scratch, record_at, vector
+    person, history, weights, moments, s, since_us, until_us, scores, scratch, record_at, vector
 ):
     """Return a lead's first check moment in [since_us, until_us) whose rounded score reaches
     s (NEVER: none)."""
     lead_scores(person, history, weights, scratch, scores, record_at, vector)
     c0 = history[0][person]
     for i in range(history[0][person + 1] - c0):
-        at = check_us[c0 + i]
+        at = moment_us(moments, c0 + i)
         if at >= until_us:
             break
         if at >= since_us and micro(scores[i]) >= s:
@@ -362,7 +369,7 @@ def first_crossings(
     leads,
     history,
     weights,
-    check_us,
+    moments,
     s,
     since_us,
     until_us,
@@ -378,7 +385,7 @@ def first_crossings(
             leads[k],
             history,
             weights,
-            check_us,
+            moments,
             s,
             since_us,
             until_us,

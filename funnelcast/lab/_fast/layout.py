@@ -63,9 +63,9 @@ def sort_events(batches, n_leads: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     A counting sort by lead (0..n_leads-1) over the batches, then each lead's events by moment
     and type: by insertion, as a lead has a few dozen; by two stable argsorts when it has more.
     It holds the batches and one sorted copy, where a database's ORDER BY of every event held
-    several copies.
+    several copies; each batch is let go once placed (a list given is emptied so).
     """
-    batches = list(batches)
+    batches = batches if isinstance(batches, list) else list(batches)
     start = np.zeros(n_leads + 1, dtype=np.int64)
     for lead, _, _ in batches:
         count_by_lead(lead, start)
