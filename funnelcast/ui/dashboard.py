@@ -27,6 +27,7 @@ from funnelcast.core import periods
 from funnelcast.data import db, engine
 from funnelcast.definitions import Definition
 from funnelcast.lab import warm as lab_warm
+from funnelcast.lab.stored import kept_history
 
 T = TypeVar("T")
 
@@ -373,9 +374,8 @@ def next_quarter(database: Database) -> periods.Quarter:
 
 
 # ===== the Threshold Lab engine, kept in memory between reruns =====
-# The materialised history is the one slow step (it reads every event); everything a slider
-# moves is answered from it. Read-only once built: a half-life or event-type change builds
-# another entry instead of changing one that other sessions use.
+# The materialised history is the one slow step (it reads every event; lab.stored keeps it beside
+# the file); a slider's move is answered from it. Read-only: a change builds another entry.
 
 
 @st.cache_data(show_spinner=False)
@@ -416,15 +416,16 @@ def _event_types(database: Database, definition: Definition) -> tuple[str, ...]:
 
 @st.cache_resource(show_spinner="Materialising the history for the Threshold Lab…", max_entries=2)
 def _lab_history(
-    _cur: duckdb.DuckDBPyConnection,
+    _database: Database,
     key: str,
     event_types: tuple[str, ...],
     _half_life_days: float,
     _progress: lab.Progress | None = None,
 ) -> lab.Materialised:
-    """Return funnelcast.lab.materialise, cached on the file key and event types only: it is
-    decayed by whichever half-life asked first (see _lab_materialised)."""
-    return lab.materialise(_cur, _half_life_days, event_types, progress=_progress)
+    """Return the history, cached on the file key and event types only: decayed by whichever
+    half-life asked first (see _lab_materialised); a DuckDB file's is kept beside it."""
+    path = _database.path if _database.engine == "duckdb" else None
+    return kept_history(_database.cursor, path, _half_life_days, event_types, _progress).history
 
 
 @st.cache_resource(show_spinner="Decaying the history by the half-life…", max_entries=3)
@@ -437,7 +438,7 @@ def _lab_materialised(
 ) -> lab.Materialised:
     """Return the materialised history decayed by a half-life: the events are read once per
     data load, a half-life change only recomputes the decay between checks."""
-    history = _lab_history(_database.cursor, key, event_types, half_life_days, _progress)
+    history = _lab_history(_database, key, event_types, half_life_days, _progress)
     if history.half_life_days == half_life_days:
         return history
     return lab.with_half_life(history, half_life_days)
