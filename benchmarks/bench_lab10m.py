@@ -77,7 +77,7 @@ def cold(path: str) -> dict:
     """Return a first start's figures: materialise, keep, and the moves of the page."""
     cur, current, types = _open(path)
     shutil.rmtree(stored.folder_of(path), ignore_errors=True)
-    out: dict = {"events": cur.sql("select count(*) from events").fetchone()[0]}
+    out: dict = {"events": cur.sql("select count(*) from events").fetchall()[0][0]}
     key = stored.data_version(cur, path, types)
     out["materialise_s"], m = timed(lambda: lab.materialise(cur, current.half_life_days, types))
     out["materialise_peak_mib"] = peak_rss_mib()
@@ -180,6 +180,8 @@ def load() -> float:
 def spread(runs: list[dict], name: str, scale: float = 1.0, digits: int = 1) -> str:
     """Return the median of a figure over runs, and every run's value in brackets."""
     values = [r[name] * scale for r in runs]
+    if not values:
+        return "not run"
     each = ", ".join(f"{v:.{digits}f}" for v in values)
     return f"{statistics.median(values):.{digits}f} ({each})"
 
@@ -252,7 +254,7 @@ def write_results(result: dict) -> None:
         cells = [spread(r[part], name, scale, digits) for r in result["sizes"].values()]
         target = targets.get(name, "")
         mark = ""
-        if target:
+        if target and big[part]:
             value = statistics.median(r[name] for r in big[part])
             limit = {"peak_rss_mib": 12e9 / 2**20, "threshold_ms": 5}.get(name)
             mark = verdict(value, limit if limit else float(target.split()[0]))
@@ -311,9 +313,13 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp/bench_lab10m")
     parser.add_argument("--part", choices=("cold", "second"), help=argparse.SUPPRESS)
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
+    parser.add_argument("--from-json", help="write RESULTS.md from a run's result.json")
     args = parser.parse_args()
     if args.part:
         print(json.dumps((cold if args.part == "cold" else second)(args.db[0])))
+        return
+    if args.from_json:
+        write_results(json.loads(Path(args.from_json).read_text()))
         return
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -324,16 +330,17 @@ def main() -> None:
         link = workdir / Path(given).name
         if not link.exists():
             link.symlink_to(Path(given).resolve())
-        runs = {"cold": [], "second": []}
+        runs: dict[str, list] = {"cold": [], "second": []}
+        result["sizes"][given] = runs  # saved after every part: a run cut short keeps its parts
         for _ in range(args.cold_runs):
             runs["cold"].append(run_part("cold", str(link)))
             print(given, "cold", json.dumps(runs["cold"][-1]), flush=True)
+            (workdir / "result.json").write_text(json.dumps(result, indent=1))
         for _ in range(args.runs):
             runs["second"].append(run_part("second", str(link)))
             print(given, "second", json.dumps(runs["second"][-1]), flush=True)
+            (workdir / "result.json").write_text(json.dumps(result, indent=1))
         assert all(r["source"] == "read" for r in runs["second"])
-        result["sizes"][given] = runs
-        (workdir / "result.json").write_text(json.dumps(result, indent=1))
     result["load_after"] = load()
     (workdir / "result.json").write_text(json.dumps(result, indent=1))
     if not args.no_write:

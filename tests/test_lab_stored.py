@@ -82,7 +82,7 @@ def test_a_second_start_reads_the_same_history_back(copy):
 def test_an_import_of_new_events_makes_the_kept_history_stale(copy, tmp_path):
     before = _kept(copy).history
     con = db.connect(copy, read_only=True)
-    lead = con.cursor().sql("select lead_id from leads order by lead_id limit 1").fetchone()[0]
+    lead = con.cursor().sql("select lead_id from leads order by lead_id limit 1").fetchall()[0][0]
     con.close()
     file = tmp_path / "more_events.csv"
     file.write_text(
@@ -146,7 +146,7 @@ def test_moments_are_kept_as_32_bit_seconds_or_exact_microseconds(copy):
     assert m.check_moments[1:] == (m.epoch_us, m.tick_us)
     con = db.connect(copy)
     cur = con.cursor()
-    lead = cur.sql("select lead_id from leads order by lead_id limit 1").fetchone()[0]
+    lead = cur.sql("select lead_id from leads order by lead_id limit 1").fetchall()[0][0]
     cur.execute(
         "insert into events (lead_id, occurred_at, event_type) values "
         "(?, timestamp '2026-05-01 10:00:00.123456', 'demo_request')",

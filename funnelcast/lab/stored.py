@@ -28,7 +28,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 import duckdb
 import numpy as np
@@ -43,7 +43,7 @@ FORMAT = 1
 SUFFIX = ".lab"
 META = "meta.json"
 # numba compiles its loops again for read-only arrays: mapped copy-on-write, they are not
-MAPPED = "c"
+MAPPED: Final = "c"
 LEAD_IDS = "lead_id.arrow"
 # the Materialised fields that are one array each (the dicts of arrays are kept per key)
 ARRAYS = (
