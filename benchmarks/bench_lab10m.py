@@ -91,6 +91,7 @@ def cold(path: str) -> dict:
         if isinstance(v, np.ndarray) and v.nbytes
     }
     out["write_s"], out["written"] = timed(lambda: stored.write(m, path, key))
+    m.field_store.folder = stored.folder_of(path) / key / stored.FIELDS  # as kept_history
     say()
     lab.read_fields_for(m, cur, current)
     quarters = _quarters(m)
@@ -249,8 +250,8 @@ def write_results(result: dict) -> None:
         "Rerun: `flock /tmp/big.lock python3 -m uv run python benchmarks/bench_lab10m.py --db "
         + " --db ".join(sizes)
         + f" --cold-runs {result['cold_runs']} --runs {result['runs']}`. Each figure is the median "
-        f"of {result['cold_runs']} first starts (nothing kept) or {result['runs']} second starts, "
-        "each in a fresh process, every run in brackets. Events: "
+        "of the first starts (nothing kept) or of the second starts, each in a fresh process, "
+        "every run in brackets. Events: "
         + ", ".join(f"{r['cold'][0]['events']:,}" for r in result["sizes"].values())
         + "; check moments: "
         + ", ".join(f"{r['cold'][0]['checks']:,}" for r in result["sizes"].values())

@@ -1,7 +1,7 @@
 """The Threshold Lab's history kept beside its database (funnelcast.lab.stored): a second start
-reads the same history back (every array, and the same figures from it), an import of new
-events or a definition change makes it stale (rebuilt, never read), and a folder that cannot
-be written leaves the Lab working from memory. Also the compact layout: moments in whole
+reads the same history back (every array, the lead fields its fit rules read, and the same
+figures from it), an import of new events or a definition change makes it stale (rebuilt,
+never read), and a folder that cannot be written leaves the Lab working from memory. Also the compact layout: moments in whole
 seconds as 32-bit ticks, with microseconds kept exactly when the data has them."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 
 from funnelcast import definitions, importer, lab
 from funnelcast.data import db
-from funnelcast.lab import stored, warm
+from funnelcast.lab import fields, stored, warm
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def _figures(path, m: lab.Materialised) -> tuple:
     return lab.mql_moments(m, current).tolist(), totals
 
 
-def test_a_second_start_reads_the_same_history_back(copy):
+def test_a_second_start_reads_the_same_history_back(copy, monkeypatch):
     first = _kept(copy)
     assert first.source == "written"
     kept = list(stored.folder_of(copy).iterdir())
@@ -72,7 +72,31 @@ def test_a_second_start_reads_the_same_history_back(copy):
     assert b.lead_id.to_list() == a.lead_id.to_list()
     assert (b.values, b.event_types, b.half_life_days) == (a.values, a.event_types, 30.0)
     assert (b.epoch_us, b.tick_us, b.calendar.day0) == (a.epoch_us, a.tick_us, a.calendar.day0)
-    assert _figures(copy, b) == _figures(copy, a)
+    assert b.halves == a.halves
+    for half in a.halves:
+        np.testing.assert_array_equal(b.key_stretches[half], a.key_stretches[half])
+    figures = _figures(copy, a)  # reads the fields its fit rules name, and keeps them
+    kept_fields = list((kept[0] / stored.FIELDS).iterdir())
+    assert len(kept_fields) == len(a.field_store.values) > 0
+    real_run = fields.db.run
+
+    def no_field_query(cur, name, **params):
+        assert name != "lab_field_values", "a kept field was read from the database again"
+        return real_run(cur, name, **params)
+
+    monkeypatch.setattr(fields.db, "run", no_field_query)
+    assert _figures(copy, b) == figures
+    for name, values in a.field_store.values.items():
+        again = b.field_store.values[name]
+        assert (again.field_type, again.known.tolist()) == (
+            values.field_type,
+            values.known.tolist(),
+        )
+        for part in ("numbers", "codes", "texts"):
+            mine, theirs = getattr(again, part), getattr(values, part)
+            assert (mine is None) == (theirs is None), part
+            if mine is not None:
+                np.testing.assert_array_equal(mine, theirs)
     # another half-life is decayed from what was read, as from a fresh history
     np.testing.assert_array_equal(
         lab.with_half_life(b, 45.0).decay, lab.with_half_life(a, 45.0).decay

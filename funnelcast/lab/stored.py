@@ -15,8 +15,9 @@ read before it (nothing was written meanwhile), so a half-written or stale folde
 
 What is kept: every array the history holds, its fit values and event types, and its
 half-life's decay factors (another half-life recomputes them, lab.with_half_life). Not kept:
-the calendar, read again from the database (its cohort maturity moves with today), the lead
-fields fit rules read on demand (lab.fields), and nothing of any scoring. Where the folder
+the calendar, read again from the database (its cohort maturity moves with today), and nothing
+of any scoring. The lead fields fit rules read on demand (lab.fields) are kept in KEY/fields/
+as they are first read, each written whole, so a restart reads them from there too. Where the folder
 cannot be written (a read-only directory, a full disk) the history lives in memory only.
 """
 
@@ -39,12 +40,13 @@ from funnelcast.lab.history import Materialised, Progress, materialise
 from funnelcast.lab.quarters import calendar_of
 
 # Bump when what is written changes: a folder of another format is never read.
-FORMAT = 1
+FORMAT = 2
 SUFFIX = ".lab"
 META = "meta.json"
 # numba compiles its loops again for read-only arrays: mapped copy-on-write, they are not
 MAPPED: Final = "c"
 LEAD_IDS = "lead_id.arrow"
+FIELDS = "fields"  # the lead fields fit rules read, kept as they are read (lab.fields)
 # the Materialised fields that are one array each (the dicts of arrays are kept per key)
 ARRAYS = (
     "created_us",
@@ -126,11 +128,15 @@ def kept_history(
     if m is not None:
         if progress is not None:
             progress("decay", 1.0)
+        m.field_store.folder = folder_of(path) / key / FIELDS
         return Kept(m, "read")
     m = materialise(cur, half_life_days, types, progress=progress)
     if data_version(cur, path, types) != key:  # written meanwhile: what was read may be either
         return Kept(m, "memory")
-    return Kept(m, "written" if write(m, path, key) else "memory")
+    if not write(m, path, key):
+        return Kept(m, "memory")
+    m.field_store.folder = folder_of(path) / key / FIELDS  # the fields read later kept there
+    return Kept(m, "written")
 
 
 def read(cur: duckdb.DuckDBPyConnection, path: str | Path, key: str) -> Materialised | None:
@@ -169,7 +175,7 @@ def _read(cur: duckdb.DuckDBPyConnection, where: Path, key: str) -> Materialised
     calendar = calendar_of(cur, [arrays[name] for name in MOMENTS])
     if str(calendar.day0) != meta["day0"] or calendar.n_days != meta["n_days"]:
         return None
-    return Materialised(
+    m = Materialised(
         half_life_days=float(meta["half_life_days"]),
         event_types=tuple(meta["event_types"]),
         calendar=calendar,
@@ -182,6 +188,12 @@ def _read(cur: duckdb.DuckDBPyConnection, where: Path, key: str) -> Materialised
         reached_quarter=dicts["reached_quarter"],
         **arrays,
     )
+    halves = [(int(a), int(b)) for a, b in meta["halves"]]
+    vars(m)["halves"] = halves
+    vars(m)["key_stretches"] = {
+        h: np.array(stretch, dtype=np.int64) for h, stretch in zip(halves, meta["key_stretches"])
+    }
+    return m
 
 
 def write(m: Materialised, path: str | Path, key: str) -> bool:
@@ -214,6 +226,9 @@ def write(m: Materialised, path: str | Path, key: str) -> bool:
             "n_days": m.calendar.n_days,
             "n_leads": m.n_leads,
             "n_checks": m.n_checks,
+            # what the first scoring works out from the layout (seconds at 10M), kept with it
+            "halves": [list(h) for h in m.halves],
+            "key_stretches": [m.key_stretches[h].tolist() for h in m.halves],
             **{group: list(getattr(m, group)) for group in DICTS},
         }
         (temporary / META).write_text(json.dumps(meta))
