@@ -16,6 +16,7 @@ benchmarks/RESULTS.md (without --no-write).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import re
@@ -77,20 +78,26 @@ NOTES = [
     "leads 307 s wall, 93.7 s CPU, peak 11,413 MiB (issue 21 reports 64 s and 11.5 GB unloaded; "
     "10,000,000 leads were killed by the OOM killer at 24 GiB, leaving no file).",
     "",
-    "10,000,000 leads, `--engagement 1.7` (measured once on 2026-12-07, `/usr/bin/time -v`, "
-    "`nice -n 19`, load 1.5 to 4.6 with this run in it): 201,668,294 events, 11,460,532 stage "
-    "changes, 47,001,830 attribute values, 167 blocks; 632 s wall (10 min 32 s: the 10-minute "
-    "target missed by 32 s under that load), 762 s CPU (650 user, 112 system), peak 1,561 MiB; a "
-    "4.2 GiB file. Its planted rates are recovered: every channel's observed mature-cohort rate "
-    "within 2.9 standard errors of the planted one (ids in creation order, the last L10000000).",
+    "Blocks, each scored in a scratch database holding its events (main at 9904e3f; 2026-12-07 "
+    "07:24 UTC, load 4.1 to 5.0): 200,000 leads 27.6 s wall, 20.7 s CPU, peak 1,321 MiB; "
+    "1,000,000 leads 107.9 s, 79.9 s CPU, peak 1,349 MiB. 10,000,000 leads, `--engagement 1.7` "
+    "(`/usr/bin/time -v`, 11:42 UTC, its load not recorded, 3 at its start, other "
+    "benchmarks running): 201,668,294 events, 11,460,532 stage changes, 47,001,830 attribute values, 167 "
+    "blocks; 676 s wall (11 min 16 s: the 10-minute target missed), 825 s CPU (696 user, 129 "
+    "system), peak 1,557 MiB; a 4.2 GiB file. Its planted rates are recovered: every channel's "
+    "observed mature-cohort rate within 2.9 standard errors of the planted one.",
     "",
     "How: leads come in units of 20,000, each with its own random streams (the first unit the "
     "seed's own, so demos of up to 20,000 leads, every test's, are what they were), and a block "
     "of whole units (60,000 leads) is generated, written, scored and given its stages at a time; "
     "spend, targets and the planted rates come from totals added up unit by unit. Lead ids "
     "follow creation order: every unit's creation times are drawn first (8 bytes a lead) and "
-    "sorted together. Each block is scored in an in-memory scratch database holding that block "
-    "alone (a lead's MQL moment depends on its own rows only). DuckDB does not hold the open "
+    "sorted together. A block's fit points come from an in-memory scratch database holding that "
+    "block's leads and attributes alone; its behaviour from the events as generated "
+    "(funnelcast.demo.mql: the linear-time scorer's arithmetic, operation for operation in its "
+    "order, with powers and rounding done by polars' own kernels, so the moments agree to the "
+    "bit), without writing 1.2M events a block into the scratch database and reading them back "
+    "through queries/scoring_events.sql and string-keyed joins. DuckDB does not hold the open "
     "transaction's rows in memory (they go to the file, and with `memory_limit` 1 GB its cache "
     "stays under it), but it does hold the primary-key indexes of leads and stage changes, about "
     "100 bytes a key, and cannot evict them: 2 GiB and more at 10M leads in one transaction. So "
@@ -98,11 +105,14 @@ NOTES = [
     "only when complete) commits each block and reopens the file, after which the indexes stay "
     "on disk; `build_demo` on a caller's connection keeps its one transaction.",
     "",
-    "Where the time goes (a 200,000-lead build, one-off, load 4): generating 2.8 s, writing "
-    "3.4 s, scoring 17.1 s (the linear-time scorer, funnelcast.definitions.scoring, on each "
-    "block: the same work as before, block by block), stages 0.9 s, commits 2.0 s. Generating "
-    "the next block in a thread beside the writing and scoring of this one was tried: 28.2 s "
-    "against 29.3 s at load 4, within the noise, for 70 MiB more; left out.",
+    "Where the time went before (a 300,000-lead build, py-spy and per-step timers, load 1.4): "
+    "of 14.3 s scoring, 7.7 s the polars scorer, 3.9 s queries/scoring_events.sql on the "
+    "scratch database, about 1.6 s writing the events into it, 0.6 s the fit points. Now, per "
+    "60,000-lead block (1.2M events): 0.58 s CPU for funnelcast.demo.mql (a third of it the "
+    "powers of two, a third the forward fills by event type), plus the fit. The same tables: "
+    "300,000- and 1,000,000-lead builds compared table by table with main's (no row differs), "
+    "tests/test_demo.py (20,000 leads, byte for byte) and tests/test_demo_mql.py (the scorer "
+    "against funnelcast.definitions.scoring on histories full of ties).",
     "",
 ]
 
@@ -114,9 +124,16 @@ def main() -> None:
     parser.add_argument("--block-leads", type=int, default=None)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
+    parser.add_argument("--keep", action="store_true", help="keep the databases in --workdir")
     args = parser.parse_args()
+    if args.keep and args.workdir is None:
+        parser.error("--keep needs --workdir")
 
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+    with (
+        contextlib.nullcontext(args.workdir)
+        if args.keep
+        else tempfile.TemporaryDirectory(dir=args.workdir) as tmp
+    ):
         results = []
         for leads in args.sizes:
             figures = run_size_measured(Path(tmp), leads, args.engagement, args.block_leads)
@@ -126,7 +143,8 @@ def main() -> None:
                 f"peak {figures['peak_mib']:,.0f} MiB, load {figures['load'][0]:.1f}",
                 flush=True,
             )
-            (Path(tmp) / f"demo_{leads}.duckdb").unlink()
+            if not args.keep:
+                (Path(tmp) / f"demo_{leads}.duckdb").unlink()
 
     sizes = " ".join(str(n) for n in args.sizes)
     lines = [

@@ -296,6 +296,11 @@ st.dataframe(
 # ----- enough qualified leads? -----
 st.subheader("Enough qualified leads?")
 q = result["qualified_leads"]
+if q.get("sample"):  # the Lab engine's history would not fit in memory (funnelcast.lab.budget)
+    st.caption(
+        f"From a {q['sample']:.0%} random sample of leads, as the Threshold Lab's history did not "
+        "fit in the memory this server may use: volumes are scaled up, rates are as sampled."
+    )
 if q["threshold"] is None:
     st.info(
         "No MQL definition is in force, so the expected MQLs are the recorded run rate and "

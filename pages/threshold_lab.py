@@ -204,7 +204,16 @@ for warning in warnings:
 
 # The engine's work (on a fresh server: compiling it, then materialising the history) shows
 # its steps; everything above needs no engine and is on screen meanwhile.
-scores = lab_progress.prepare(database, current, None if problems else draft)
+try:
+    scores = lab_progress.prepare(database, current, None if problems else draft)
+except db.FunnelcastError as exc:  # the memory budget: not even a 1% sample fits, or no size
+    st.error(str(exc), icon=":material/memory:")
+    st.stop()
+# Where the whole history would not fit in the memory the server may use, a sample of leads
+# (lab.budget): said once here, its volumes scaled up and each section marked.
+sample = dashboard.lab_materialised(database, current).sample
+if sample.sentence():
+    st.info(sample.sentence(), icon=":material/memory:")
 intro.caption(
     f"Change the points and rules below, then the threshold under them: every figure is the "
     f"draft replayed on the "
@@ -267,9 +276,13 @@ def replay(scores: lab.Scores | None) -> None:
     elif scores is not None:
         m = dashboard.lab_materialised(database, draft)
         current_moments = dashboard.lab_current_moments(database, current)
-        candidate = lab.backtest(m, scores, threshold, chosen, capacity)
-        baseline = dashboard.lab_baseline(database, current, tuple(chosen), capacity)
-        st.subheader(f"The draft at threshold {threshold:g}, against the current definition")
+        candidate = lab.sampled.backtest(m, lab.backtest(m, scores, threshold, chosen, capacity))
+        baseline = lab.sampled.backtest(
+            m, dashboard.lab_baseline(database, current, tuple(chosen), capacity)
+        )
+        st.subheader(
+            f"The draft at threshold {threshold:g}, against the current definition{m.sample.mark}"
+        )
         best = tl.top_score(scores)
         if tl.no_lead_reaches(scores, threshold):
             st.warning(
@@ -304,10 +317,10 @@ def replay(scores: lab.Scores | None) -> None:
         with right:
             st.plotly_chart(
                 charts.tradeoff(
-                    dashboard.lab_curve(database, draft, tuple(chosen)),
+                    lab.sampled.curve(m, dashboard.lab_curve(database, draft, tuple(chosen))),
                     threshold=threshold,
                     current_threshold=current.threshold,
-                    title="Over all thresholds: volume, SQL rate, customers caught",
+                    title="Over all thresholds: volume, SQL rate, customers caught" + m.sample.mark,
                 ),
                 theme=None,
                 config={"displaylogo": False},
@@ -330,8 +343,8 @@ def replay(scores: lab.Scores | None) -> None:
             },
         )
 
-        st.subheader("Who moves")
-        moves = lab.who_moves(m, current_moments, scores, threshold)
+        st.subheader(f"Who moves{m.sample.mark}")
+        moves = lab.sampled.movers(m, lab.who_moves(m, current_moments, scores, threshold))
         st.markdown(
             f"Over all history, **{moves.entering:,}** leads would become MQLs that the current "
             f"definition never made MQLs, **{moves.leaving:,}** would no longer become one, and "
@@ -347,12 +360,17 @@ def replay(scores: lab.Scores | None) -> None:
                         "value": st.column_config.TextColumn(dimension.replace("_", " "))
                     },
                 )
-            st.caption("The leads closest to the threshold on either side:")
+            st.caption(
+                "The leads closest to the threshold on either side"
+                + ("" if m.sample.is_whole else " (of the sample)")
+                + ":"
+            )
             st.dataframe(moves.sample, hide_index=True, placeholder="—")
             # Made on click: a file made on every rerun is dropped by the next one, and a browser
             # still fetching it gets a 404 when the slider moves fast.
             st.download_button(
-                "Download every lead that moves (CSV)",
+                "Download every lead that moves (CSV)"
+                + ("" if m.sample.is_whole else f", of the {m.sample.percent} sample"),
                 lambda: tl.movers_csv(lab.movers(m, current_moments, scores, threshold)),
                 file_name=f"movers_threshold_{threshold:g}.csv",
                 mime="text/csv",
@@ -372,7 +390,10 @@ def replay(scores: lab.Scores | None) -> None:
             try:
                 at, engine_score, reached = tl.explain_moment(m, scores, lead_id, threshold)
             except db.FunnelcastError as exc:
-                st.warning(str(exc))
+                st.warning(
+                    str(exc)
+                    + ("" if m.sample.is_whole else f" in the {m.sample.percent} sample of leads")
+                )
             else:
                 rows = lab.explain_score(cur, draft, lead_id, at)
                 total = tl.explanation_total(rows)

@@ -1,51 +1,98 @@
-"""The count of an events file's rows that repeat another row exactly (importer/_repeats.py):
-the compiled two-bitmap count against the plain answer (rows less distinct values), with slots
-so few that most rows collide, and through DuckDB against count(distinct hash(...))."""
+"""The count of an events file's rows that repeat another row exactly, and the fingerprint,
+both read from the row hash the staging pass stores (_h): against the answer counted in
+Python from the file's rows, on the fast path and on the full one (a padded lead id sends a
+file there), and a re-import settled by that fingerprint without matching a row."""
 
 from __future__ import annotations
 
-import numpy as np
-from hypothesis import given, settings
+import datetime as dt
+
+import pytest
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from funnelcast import importer
 from funnelcast.data import db
-from funnelcast.importer import _repeats
+from funnelcast.importer import sql as importer_sql
 
-
-@settings(max_examples=60, deadline=None)
-@given(
-    st.lists(st.integers(0, 2**64 - 1), min_size=0, max_size=300),
-    st.lists(st.integers(0, 299), max_size=100),
-    st.sampled_from([6, 8, 30]),
+LEADS = ("L1", "L2", "L3")
+ROW = st.tuples(
+    st.sampled_from(LEADS),
+    st.sampled_from(["2026-02-05", "2026-02-05 10:30:00", "2026-03-01"]),
+    st.sampled_from(["webinar", "email_open"]),
 )
-def test_count_repeats_is_rows_less_distinct(values, copies, bits):
-    hashes = list(values)
-    hashes += [values[i % len(values)] for i in copies] if values else []
-    array = np.array(hashes, dtype=np.uint64)
-    assert _repeats.count_repeats(array, bits) == len(hashes) - len(set(hashes))
 
 
-def test_every_row_in_one_slot_still_counts_exactly():
-    # 6 bits: 64 slots for 5,000 rows, so every slot is shared and every row goes the exact way
-    rng = np.random.default_rng(3)
-    array = rng.integers(0, 2**63, size=5_000, dtype=np.uint64)
-    array[4_000:] = array[:1_000]  # 1,000 rows repeat one
-    array[4_990:] = array[0]  # and ten of them the first row, a third time and more
-    assert _repeats.count_repeats(array, 6) == 5_000 - len(set(array.tolist()))
-    assert _repeats.count_repeats(array, 6) == 1_000
+def database(path) -> str:
+    con = db.connect(path, create=True)
+    con.execute(
+        "insert into leads (lead_id, created_at, channel) "
+        "select unnest($ids), timestamp '2026-01-01', 'search'",
+        {"ids": list(LEADS)},
+    )
+    con.close()
+    return str(path)
 
 
-def test_repeated_rows_matches_sql_on_a_table(tmp_path):
+def write_csv(path, rows, *, padded: bool) -> None:
+    lines = ["lead_id,occurred_at,event_type"]
+    for i, (lead, when, kind) in enumerate(rows):
+        lead = f" {lead} " if padded and i == 0 else lead  # a padded id: the full path
+        lines.append(f"{lead},{when},{kind}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def import_events(path, csv):
+    con = db.connect(path)
+    try:
+        return importer.import_file(
+            con.cursor(), csv, importer.Mapping("events"), now=dt.datetime(2030, 1, 1)
+        )
+    finally:
+        con.close()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(ROW, min_size=1, max_size=40), st.booleans())
+def test_repeated_rows_are_rows_less_distinct_rows(tmp_path_factory, rows, padded):
+    work = tmp_path_factory.mktemp("repeats")
+    path = database(work / "r.duckdb")
+    csv = work / "events.csv"
+    write_csv(csv, rows, padded=padded)
+    result = import_events(path, csv)
+    assert result.inserted == len(rows)
+    assert result.repeated == len(rows) - len(set(rows))
+    # the same file again: every row found, none added, the repeats counted alike
+    again = import_events(path, csv)
+    assert (again.inserted, again.unchanged, again.repeated) == (0, len(rows), result.repeated)
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_a_reimport_is_settled_by_the_stored_hashes(tmp_path, monkeypatch, padded):
+    """The file's fingerprint (the sum of its staged _h) equals the table's (hashes of the
+    stored columns): the table holding exactly this file, no row is matched one by one."""
+    path = database(tmp_path / "r.duckdb")
+    rows = [("L1", "2026-02-05", "webinar")] * 3 + [("L2", "2026-03-01", "email_open")]
+    csv = tmp_path / "events.csv"
+    write_csv(csv, rows, padded=padded)
+    first = import_events(path, csv)
+    assert (first.inserted, first.repeated) == (4, 2)
+
+    def no_matching(*args, **kwargs):
+        raise AssertionError("rows matched one by one: the fingerprints should have settled it")
+
+    monkeypatch.setattr(importer_sql, "new_events", no_matching)
+    again = import_events(path, csv)
+    assert (again.inserted, again.unchanged) == (0, 4)
+
+
+def test_count_repeats_counts_every_copy_beyond_the_first(tmp_path):
     con = db.open_duckdb(str(tmp_path / "r.duckdb"))
     con.execute(
-        "create table import_typed as select 'L' || (i % 5000) as lead_id, "
-        "timestamp '2026-01-01' + to_seconds(i % 15000) as occurred_at, "
-        "case when i % 3 = 0 then 'visit' else 'open' end as event_type "
+        "create table import_typed as select hash('L' || (i % 5000), i % 15000) as _h "
         "from range(60000) t(i)"
     )
-    names = ["lead_id", "occurred_at", "event_type"]
-    want = con.execute(
-        "select count(*) - count(distinct hash(lead_id, occurred_at, event_type)) from import_typed"
-    ).fetchall()[0][0]
-    assert want == 45_000  # every row four times: rows i, i + 15,000, i + 30,000, i + 45,000
-    assert _repeats.repeated_rows(con, "import_typed", names, 60_000) == want
+    # every row four times: rows i, i + 15,000, i + 30,000, i + 45,000
+    assert con.execute(importer_sql.count_repeats()).fetchall()[0][0] == 45_000

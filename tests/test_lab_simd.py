@@ -35,25 +35,26 @@ NO_SCORE, REWARD, CAPPED, PENALTY = (
 
 
 @njit(nogil=True, _nrt=False)  # type: ignore[call-overload]
-def _all_generic(history, weights, out, record_at, counts, scratch):
+def _all_generic(history, weights, out, record_at, record_x, counts, scratch):
     """Write every lead's generic_scores (the loop over an array of sums) into out, lead after
-    lead, its record indices at the same places of record_at, and how many per lead."""
+    lead, its record indices and points at the same places of record_at and record_x, and how
+    many per lead."""
     check_start = history[0]
     for person in range(len(check_start) - 1):
         at = check_start[person]
         counts[person] = lab_kernels.generic_scores(
-            person, history, weights, scratch, out[at:], record_at[at:]
+            person, history, weights, scratch, out[at:], record_at[at:], record_x[at:]
         )
 
 
 @njit(nogil=True, _nrt=False)  # type: ignore[call-overload]
-def _all_vector(history, weights, out, record_at, counts):
+def _all_vector(history, weights, out, record_at, record_x, counts):
     """As _all_generic, with lab_kernels.vector_scores."""
     check_start = history[0]
     for person in range(len(check_start) - 1):
         at = check_start[person]
         counts[person] = lab_kernels.vector_scores(
-            person, history, weights, out[at:], record_at[at:]
+            person, history, weights, out[at:], record_at[at:], record_x[at:]
         )
 
 
@@ -67,9 +68,10 @@ def assert_bit_identical(history: tuple, weights: tuple) -> None:
     their_records = my_records.copy()
     my_counts = np.zeros(len(check_start) - 1, dtype=np.int64)
     their_counts = my_counts.copy()
-    _all_vector(history, weights, mine, my_records, my_counts)
+    my_x, their_x = np.full(n_checks, np.nan), np.full(n_checks, np.nan)
+    _all_vector(history, weights, mine, my_records, my_x, my_counts)
     scratch = lab_kernels.new_scratch(weights)
-    _all_generic(history, weights, theirs, their_records, their_counts, scratch)
+    _all_generic(history, weights, theirs, their_records, their_x, their_counts, scratch)
     differ = np.flatnonzero(mine.view(np.int64) != theirs.view(np.int64))
     assert differ.size == 0, (differ[:5], mine[differ[:5]], theirs[differ[:5]])
     assert np.array_equal(my_counts, their_counts)
@@ -81,6 +83,9 @@ def assert_bit_identical(history: tuple, weights: tuple) -> None:
         found = my_records[first : first + my_counts[person]]
         assert found.tolist() == expected.tolist(), person
         assert their_records[first : first + their_counts[person]].tolist() == found.tolist()
+        # each record's points are kept beside its index, the same float
+        kept = my_x[first : first + my_counts[person]]
+        assert kept.view(np.int64).tolist() == x[found].view(np.int64).tolist(), person
 
 
 # =====================================================================================
@@ -344,7 +349,7 @@ def test_cached_functions_load_from_the_cache(tmp_path: Path):
         "h = t.random_history(1, 20, 3, 5, 2, 2, np.uint8, False)\n"
         "w = t.random_weights(1, 20, [2, 1, 2], [3.0], [1.0, 2.0, 3.0])\n"
         "out = np.empty(10)\n"
-        "n = lab_kernels.one_lead(3, h, w, out, lab_kernels.new_scratch(w), np.empty(10, np.int64))\n"
+        "n = lab_kernels.one_lead(3, h, w, out, lab_kernels.new_scratch(w), np.empty(10, np.int64), np.empty(10))\n"
         "print(out[:n].tobytes().hex(), lab_kernels.one_lead.stats.cache_hits.__len__(),"
         " sum(lab_kernels.one_lead.stats.cache_misses.values()))\n"
     )

@@ -1,8 +1,9 @@
 """The Threshold Lab's history kept beside its database (funnelcast.lab.stored): a second start
 reads the same history back (every array, the lead fields its fit rules read, and the same
 figures from it), an import of new events or a definition change makes it stale (rebuilt,
-never read), and a folder that cannot be written leaves the Lab working from memory. Also the compact layout: moments in whole
-seconds as 32-bit ticks, with microseconds kept exactly when the data has them."""
+never read), a folder that cannot be written leaves the Lab working from memory, and a sample
+of the leads (lab.budget) is never kept. Also the compact layout: moments in whole seconds as
+32-bit ticks, with microseconds kept exactly when the data has them."""
 
 from __future__ import annotations
 
@@ -49,6 +50,34 @@ def _figures(path, m: lab.Materialised) -> tuple:
     s = lab.score(m, current)
     totals = [lab.backtest(m, s, t).totals for t in (30.0, current.threshold, 90.0)]
     return lab.mql_moments(m, current).tolist(), totals
+
+
+def _kept_sample(path, sample: lab.Sample) -> stored.Kept:
+    """Return kept_history of a sample of leads (as the dashboard, held to a budget)."""
+    con = db.connect(path, read_only=True)
+    try:
+        cur = con.cursor()
+        types = tuple(warm.db_event_types(cur))
+        return stored.kept_history(cur, path, 30.0, types, sample=sample)
+    finally:
+        con.close()
+
+
+def test_a_sampled_history_is_never_kept_nor_read_for_a_sample(copy):
+    sample = lab.Sample(share=0.3)
+    part = _kept_sample(copy, sample)
+    assert part.source == "memory" and not stored.folder_of(copy).exists()
+    chosen = sample.chosen(6_000)
+    assert part.history.n_leads == chosen.sum() < 6_000 and part.history.all_leads == 6_000
+    assert part.history.field_store.folder is None  # its fields are not kept either
+
+    whole = _kept(copy)  # the whole history is kept; a sample asked for later is not it
+    assert whole.source == "written" and whole.history.n_leads == 6_000
+    again = _kept_sample(copy, sample)
+    assert again.source == "memory" and again.history.n_leads == part.history.n_leads
+    assert again.history.lead_id.to_list() == part.history.lead_id.to_list()
+    assert _kept(copy).source == "read"  # and the kept one is as it was
+    assert _kept(copy).history.all_leads == 6_000
 
 
 def test_a_second_start_reads_the_same_history_back(copy, monkeypatch):

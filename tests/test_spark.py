@@ -284,6 +284,10 @@ QUERY_PARAMS: dict[str, list[dict]] = {
         dict(event_types=[]),
     ],
     "lab_leads": [{}],
+    "lab_counts": [
+        dict(event_types=["demo_request", "pricing_page_view"], fields=["TotalVisits"]),
+        dict(event_types=[], fields=[]),
+    ],
     "lead_events": [{}],
     "lead_features": [dict(half_life_days=30.0)],
     "lead_fit_points": [dict(definition_id=1), dict(definition_id=RULES)],

@@ -50,6 +50,12 @@ def number(
     return convert
 
 
+sample_share = number(
+    float,
+    lambda v: math.isfinite(v) and 0 < v <= 1,
+    not_a_number="expected a share of leads such as 0.1",
+    refused="expected a share of leads above 0 and at most 1",
+)
 positive_int = number(
     int,
     lambda v: v >= 1,

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from funnelcast import planner
-from funnelcast.cli.options import finite_number, whole_number
+from funnelcast.cli.options import finite_number, sample_share, whole_number
 from funnelcast.cli.runner import Report
 from funnelcast.cli.tables import currency_of
 from funnelcast.core import formats
@@ -58,6 +58,13 @@ def _arguments(command: argparse.ArgumentParser) -> None:
         type=finite_number,
         help="what-if MQL threshold for the current definition (default: its own)",
     )
+    command.add_argument(
+        "--sample",
+        type=sample_share,
+        help="replay the definition on a seeded random share of leads, such as 0.1 (volumes "
+        "scaled up, rates as sampled; default: every lead, or the largest share that fits in "
+        "the memory free)",
+    )
 
 
 def _compute(cur: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -69,6 +76,7 @@ def _compute(cur: Any, args: argparse.Namespace) -> dict[str, Any]:
         window=args.window,
         mix=args.mix,
         threshold=args.threshold,
+        sample=args.sample,
     )
 
 
@@ -98,6 +106,12 @@ def table(result: dict[str, Any]) -> str:
             f"{formats.money(budget[level], currency):>8}"
         )
     q = result["qualified_leads"]
+    if q.get("sample"):
+        lines.insert(
+            1,
+            f"qualified leads from a {q['sample']:.3g} random sample of leads "
+            f"({q['sample'] * 100:.3g}%): volumes scaled up, rates as sampled",
+        )
     pipeline = result["open_pipeline"]
     w, steady = result["waterfall"], result["required_mqls_steady_state"]
     lines += [

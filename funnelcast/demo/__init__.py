@@ -28,7 +28,8 @@ The story the data tells, so that tests and pages can rely on it:
   memory is bounded at any size and the same seed gives the same data whatever the block size.
 
 Its modules: story (every parameter of the story above, as tables), people, events, definition
-(the default MQL definition and its moments), stages, spend (spend and targets), units (which
+(the default MQL definition and its moments), mql (a block's MQL moments from its generated
+events, bit for bit the scorer's), stages, spend (spend and targets), units (which
 streams draw which leads, and the blocks), and build (`build_demo`, `build_file`); sampling and
 columns hold what the generators share.
 """

@@ -25,7 +25,7 @@ from funnelcast.data import db
 from funnelcast.demo.attributes import TYPES as ATTRIBUTE_TYPES
 from funnelcast.demo.attributes import attributes_table, make_attributes
 from funnelcast.demo.columns import lead_id_column
-from funnelcast.demo.definition import computed_mql_moments, insert_definition
+from funnelcast.demo.definition import block_mql_moments, insert_definition
 from funnelcast.demo.events import events_table, first_event_us, make_events
 from funnelcast.demo.people import Leads, leads_table, make_leads
 from funnelcast.demo.sampling import day_us
@@ -261,11 +261,14 @@ def _build_block(
     timings: dict[str, float],
 ) -> None:
     """Return nothing; generate one block's leads, events and attributes, write them, score
-    them (in the scratch database, which holds this block alone), then draw and write their
-    stages, and count the block into the tally."""
+    them (their fit in the scratch database, which holds this block's leads and attributes
+    alone; their behaviour from the generated events, funnelcast.demo.mql), then draw and write
+    their stages, and count the block into the tally."""
     tick = time.perf_counter()
     kept: list[tuple[Unit, Leads, np.ndarray, pa.Array]] = []
     tables: dict[str, list[pa.Table]] = {"leads": [], "events": [], "lead_attributes": []}
+    first = block[0].first
+    scored: list[list[np.ndarray]] = [[], [], []]  # lead within the block, time, type
     for unit in block:
         created = story.created_us[unit.first : unit.first + unit.size]
         people = make_leads(unit.leads_rng, created, story.start_us, story.end_us)
@@ -278,6 +281,12 @@ def _build_block(
             tables["lead_attributes"].append(attributes_table(custom, ids))
         first_demo_us = first_event_us(events, unit.size, EVENT_INDEX["demo_request"])
         kept.append((unit, people, first_demo_us, ids))
+        for part, column in zip(
+            scored,
+            (events["lead"] + (unit.first - first), events["occurred_us"], events["event_type"]),
+            strict=True,
+        ):
+            part.append(column)
         del events
     block_tables = {name: pa.concat_tables(parts) for name, parts in tables.items() if parts}
     del tables
@@ -289,12 +298,17 @@ def _build_block(
     timings["insert"] += time.perf_counter() - tick
 
     tick = time.perf_counter()
-    for name, data in block_tables.items():
-        _insert(scratch, name, data)
+    for name in ("leads", "lead_attributes"):
+        if name in block_tables:
+            _insert(scratch, name, block_tables[name])
     del block_tables
-    first, size = block[0].first, sum(unit.size for unit in block)
-    mql_us = computed_mql_moments(scratch, size, first)
-    for name in ("lead_attributes", "events", "leads"):
+    size = sum(unit.size for unit in block)
+    created_us = story.created_us[first : first + size]
+    lead, occurred_us, event_type = (np.concatenate(part) for part in scored)
+    del scored
+    mql_us = block_mql_moments(scratch, size, first, created_us, (lead, occurred_us, event_type))
+    del lead, occurred_us, event_type
+    for name in ("lead_attributes", "leads"):
         scratch.execute(f"delete from {name}")
     timings["scoring"] += time.perf_counter() - tick
 
@@ -310,8 +324,8 @@ def _build_block(
 
 
 def _scratch(effective_from: dt.date, attributes: bool) -> duckdb.DuckDBPyConnection:
-    """Return an in-memory Funnelcast database holding the default definition, where each block
-    is scored on its own (the MQL moment of a lead depends on its own rows alone)."""
+    """Return an in-memory Funnelcast database holding the default definition, where each
+    block's fit points are found on their own (a lead's depend on its own rows alone)."""
     scratch = db.connect(":memory:", create=True)
     _insert_definition(scratch, effective_from, attributes)
     return scratch

@@ -1,5 +1,7 @@
 """The demo's MQL definition: the default one (id 1) written with its fit and behaviour rules,
-and each lead's MQL moment under it, as queries/computed_mql_moments.sql computes it."""
+and each lead's MQL moment under it, as queries/computed_mql_moments.sql computes it: from a
+database (computed_mql_moments), or for a block being built from its fit in a database and its
+generated events (block_mql_moments)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,16 @@ import datetime as dt
 import duckdb
 import numpy as np
 
+from funnelcast.data import db
 from funnelcast.definitions import BehaviourRule, Definition, FitRule, scoring
 from funnelcast.definitions.fields import BUILTIN_FIELDS
 from funnelcast.definitions.store import insert_rules
 from funnelcast.demo.attributes import TYPES
+from funnelcast.demo.mql import mql_moments_us
 from funnelcast.demo.story import (
     BEHAVIOUR_RULES,
     DEFINITION_ID,
+    EVENT_TYPES,
     FIT_RULES,
     HALF_LIFE_DAYS,
     THRESHOLD,
@@ -67,3 +72,45 @@ def computed_mql_moments(cur: duckdb.DuckDBPyConnection, n: int, first: int = 0)
     mql_us = np.full(n, -1, dtype=np.int64)
     mql_us[lead] = moments["mql_at"].dt.epoch("us").to_numpy()
     return mql_us
+
+
+# The behaviour rules in the order of their event types' names (the scorer's order of adding
+# them up), and each event type's place in it.
+_RULES_BY_NAME = sorted(BEHAVIOUR_RULES)
+_RULE_OF_TYPE = np.array(
+    [[name for name, _, _ in _RULES_BY_NAME].index(name) for name, _ in EVENT_TYPES]
+)
+
+
+def block_mql_moments(
+    cur: duckdb.DuckDBPyConnection,
+    n: int,
+    first: int,
+    created_us: np.ndarray,
+    events: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """Return what computed_mql_moments returns for a block of n leads from index first whose
+    leads and custom attributes (not its events) the database holds: their fit from it, their
+    behaviour from the block's events (lead index within the block, occurred_us, event type
+    code), scored by funnelcast.demo.mql, which gives the scorer's numbers without the events'
+    round trip through a database."""
+    fit = db.run(cur, "lead_fit_points", definition_id=DEFINITION_ID)
+    lead = fit["lead_id"].str.slice(1).cast(int).to_numpy() - 1 - first
+    fit_points, disqualified = np.zeros(n), np.zeros(n, dtype=bool)
+    fit_points[lead] = fit["fit_points"].to_numpy()
+    disqualified[lead] = fit["is_disqualified"].to_numpy()
+    lead_of, occurred_us, event_type = events
+    return mql_moments_us(
+        created_us=created_us,
+        fit_points=fit_points,
+        disqualified=disqualified,
+        lead=lead_of,
+        occurred_us=occurred_us,
+        event_type=_RULE_OF_TYPE[event_type],
+        rules=[
+            (float(points), None if cap is None else float(cap))
+            for _, points, cap in _RULES_BY_NAME
+        ],
+        threshold=THRESHOLD,
+        half_life_days=HALF_LIFE_DAYS,
+    )

@@ -97,6 +97,7 @@ class TypedStaging:
             _fast_values(p, self.mapping),
             [cond for _, cond, _ in row_rules(p)],
             leads_as_read=_raw_leads(p, self.mapping),  # fast_check matches them to clean ids
+            hashed=p.spec.key is None,  # events: fingerprint and repeats read it
         )
         return sql.create_temp(sql.TYPED, typed)
 
@@ -127,7 +128,8 @@ def fast_check(
     if p.spec.needs_leads:
         # ids as read: only a clean stored id settles one
         conditions.append(sql.unknown_lead("lead_id", clean_only=_raw_leads(p, mapping)))
-    query = sql.counts(sql.ident(sql.TYPED), conditions, list(p.typed) if fingerprint else None)
+    hashed = list(p.typed) if fingerprint else None
+    query = sql.counts(sql.ident(sql.TYPED), conditions, hashed, stored=p.spec.key is None)
     found = list(progress.run(cur, query, sql.bind(query, p.params), "checking")[0])
     file_print = Fingerprint(*found[-2:]) if fingerprint else None
     problems = sum(found[: len(conditions)])

@@ -19,7 +19,7 @@ check and write the rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from collections.abc import Mapping as AbcMapping
 from typing import Any
 
@@ -28,6 +28,8 @@ from funnelcast.importer.tables import TABLES, Field
 
 RAW = "import_raw"  # a file's columns as text, c0, c1, …
 TYPED = "import_typed"  # the mapped fields typed, ready to be written
+# staged events' row hash over the typed fields, made once: fingerprints and repeats read it
+ROW_HASH = "_h"
 NEW = "import_new"  # events of a file that are not stored yet
 FRAME = "import_frame"  # an Excel sheet registered as a view while it is staged
 ATTRIBUTES = "import_attributes"  # a leads file's lead ids and other columns, cleaned text
@@ -48,6 +50,7 @@ _NAMES = frozenset(
         "_row",
         "_bad",
         "_copy",
+        ROW_HASH,
         *_FIELDS,
         *(f"{prefix}_{name}" for prefix in "tvs" for name in _FIELDS),
     }
@@ -303,6 +306,14 @@ def typed_value(f: Field, fmt: str | None, decimal_comma: bool) -> str:
     raise ValueError(f"unknown field kind {f.kind}")
 
 
+def typed_hash(names: Iterable[str], hashed: bool) -> str:
+    """Return the select list's tail naming the typed values' row hash (_h), if hashed: equal
+    to row_hash over the stored columns of these names (same values, same order)."""
+    if not hashed:
+        return ""
+    return f", hash({', '.join(value_of(n) for n in names)}) as {ident(ROW_HASH)}"
+
+
 def typed_columns(names: Iterable[str]) -> str:
     """Return the select list naming each field's typed value (v_NAME) as the field."""
     return ", ".join(f"{value_of(name)} as {ident(name)}" for name in names)
@@ -364,6 +375,7 @@ def typed_rows(
     conditions: Iterable[str],
     *,
     leads_as_read: bool,
+    hashed: bool = False,
 ) -> str:
     """Return SQL of every row's typed fields and whether it breaks any rule (_bad).
 
@@ -371,6 +383,7 @@ def typed_rows(
     and typed value are the full path's (text on the raw column, then typed), except where
     settled (field -> SQL of a value the raw text settles cheaply) gives the value first;
     leads_as_read: lead_id's text is the column as read. conditions: the rules, on those values.
+    hashed: each row also carries its hash over the typed fields (_h; see typed_hash).
     """
     sure = ", ".join(f"{expr} as {_settled(name)}" for name, expr in settled.items())
     texts = []
@@ -389,7 +402,8 @@ def typed_rows(
     sql = f"select *{', ' + sure if sure else ''} from ({raw})"
     sql = f"select *, {', '.join(texts)} from ({sql})"
     sql = f"select *, {', '.join(values)} from ({sql})"
-    return f"select {typed_columns(typed)}, {bad} as {ident('_bad')} from ({sql})"
+    tail = typed_hash(typed, hashed)
+    return f"select {typed_columns(typed)}, {bad} as {ident('_bad')}{tail} from ({sql})"
 
 
 # ===== checking =====
@@ -411,15 +425,19 @@ def unknown_lead(column: str, *, clean_only: bool = False) -> str:
     return f"{value} is not null and {value} not in ({known})"
 
 
-def counts(source: str, conditions: Iterable[str], hashed: Sequence[str] | None) -> str:
+def counts(
+    source: str, conditions: Iterable[str], hashed: Sequence[str] | None, *, stored: bool = False
+) -> str:
     """Return the one-pass query counting the rows meeting each condition.
 
     source: a table name or a (query) with its alias; hashed: when given, two more counts
-    follow, the rows and the sum of their hashes over these columns (their fingerprint).
+    follow, the rows and the sum of their hashes over these columns (their fingerprint);
+    stored: the source carries that hash already (_h, staged events).
     """
     listed = [f"count(*) filter (where {cond})" for cond in conditions]
     if hashed is not None:
-        listed += ["count(*)", f"coalesce(sum({row_hash(hashed)}), 0)"]
+        summed = ident(ROW_HASH) if stored else row_hash(hashed)
+        listed += ["count(*)", f"coalesce(sum({summed}), 0)"]
     return f"select {', '.join(listed)} from {source}"
 
 
@@ -443,10 +461,11 @@ def unknown_lead_rows(rows: str) -> str:
     )
 
 
-def typed_table(rows: str, names: Iterable[str], *, with_row: bool) -> str:
-    """Return the statement writing rows' typed values into import_typed (with_row: and lines)."""
-    line = f"{_ROW}, " if with_row else ""
-    return create_temp(TYPED, f"select {line}{typed_columns(names)} from ({rows})")
+def typed_table(rows: str, names: Collection[str], *, with_row: bool, hashed: bool = False) -> str:
+    """Return the statement writing rows' typed values into import_typed (with_row: and lines;
+    hashed: and each row's hash, _h)."""
+    line, tail = (f"{_ROW}, " if with_row else ""), typed_hash(names, hashed)
+    return create_temp(TYPED, f"select {line}{typed_columns(names)}{tail} from ({rows})")
 
 
 def preview_rows(rows: str, names: Iterable[str]) -> str:
@@ -469,8 +488,7 @@ def count_repeated_keys(key: Sequence[str]) -> str:
 
 def _repeated_rows(key: Sequence[str]) -> str:
     """Return the query of each repeated key with the lines of its rows (rows)."""
-    lines = f"list({_ROW} order by {_ROW})"
-    return f"select {lines} as rows, {idents(key)} {_repeated(key)}"
+    return f"select list({_ROW} order by {_ROW}) as rows, {idents(key)} {_repeated(key)}"
 
 
 def count_repeated_rows(key: Sequence[str]) -> str:
@@ -491,16 +509,14 @@ def row_hash(names: Iterable[str]) -> str:
     return f"hash({idents(names)})"
 
 
-def row_hashes(table: str, names: Sequence[str]) -> str:
-    """Return the query of each row's hash over these columns (as h), in no order."""
-    return f"select {row_hash(names)} as h from {ident(table)}"
+def count_repeats() -> str:
+    """Return the query of how many staged events repeat another row exactly (equal _h)."""
+    return f"select count(*) - count(distinct {ident(ROW_HASH)}) from {ident(TYPED)}"
 
 
 def fingerprint(table: str, names: Sequence[str] | None = None) -> str:
-    """Return the query of a table's fingerprint: its rows and the sum of their hashes.
-
-    names: the columns hashed; None: every column.
-    """
+    """Return the query of a table's fingerprint: its rows and the sum of their hashes
+    (names: the columns hashed; None: every column)."""
     hashed = row_hash(names) if names is not None else "hash(*columns(*))"
     return f"select count(*), coalesce(sum({hashed}), 0) from {ident(table)}"
 

@@ -29,7 +29,7 @@ import polars as pl
 
 import funnelcast.importer.sql as sql
 from funnelcast.data import db
-from funnelcast.importer import _repeats, attributes
+from funnelcast.importer import attributes
 from funnelcast.importer.attributes import Attribute, Kept
 from funnelcast.importer.fast import TypedStaging, fast_check
 from funnelcast.importer.fingerprints import (
@@ -121,7 +121,7 @@ def _write_events(
     """
     fields = list(p.typed)
     rows = cur.execute(sql.count_rows(sql.TYPED)).fetchall()[0][0]
-    repeated[0] = _repeats.repeated_rows(cur, sql.TYPED, fields, rows)
+    repeated[0] = cur.execute(sql.count_repeats()).fetchall()[0][0]
     if file_print is None:
         before = new_print = None
         inserted = rows
@@ -216,7 +216,9 @@ def _load(
         else:
             file_print = validate(cur, p, source, progress, now=now, fingerprint=stored)
             # validate found nothing the fast check did: write from its own typed rows
-            query = sql.typed_table(p.rows_sql(), p.typed, with_row=False)
+            query = sql.typed_table(
+                p.rows_sql(), p.typed, with_row=False, hashed=p.spec.key is None
+            )
             cur.execute(query, sql.bind(query, p.params))
         if p.spec.key is None:
             counts = _write_events(cur, p, progress, file_print, repeated, dry_run=dry_run)

@@ -12,7 +12,10 @@ Its public face; each job has its module:
 - moving: who a candidate definition takes in or drops (who_moves, movers);
 - explain: one lead's scores, and a score's rows from the database;
 - page: what the Lab page shows, without Streamlit;
-- warm: the engine's loops compiled ahead (a server starts it in the background).
+- warm: the engine's loops compiled ahead (a server starts it in the background);
+- budget: the memory a materialisation will take, set against what the process may use, and
+  the seeded sample of leads it works on where the whole will not fit;
+- sampled: a sampled history's figures, volumes scaled back to the whole data.
 The compiled loops, the hand-written vector type and the buffer pool are fenced in the private
 package _fast, which these modules call through its small interface. FUNNELCAST_LAB_FAST=0
 runs the generic loops with no buffer reuse, the same answers bit for bit; it is read on every
@@ -23,9 +26,11 @@ when done with it (the dashboard's cache on eviction, a loop before its next res
 next scoring writes over them; a scoring never released is simply garbage collected.
 """
 
+from funnelcast.lab import budget, sampled
 from funnelcast.lab._fast import BIAS, DAY_US, NEVER, SCORE_BITS, Released
+from funnelcast.lab.budget import Sample
 from funnelcast.lab.explain import explain_score, lead_checks
-from funnelcast.lab.fields import FieldNotLoaded
+from funnelcast.lab.fields import FieldNotLoaded, named_fields
 from funnelcast.lab.history import (
     FIT_ATTRIBUTES,
     Materialised,
@@ -64,6 +69,10 @@ from funnelcast.lab.weights import (
 __all__ = [
     "BIAS",
     "FieldNotLoaded",
+    "Sample",
+    "budget",
+    "named_fields",
+    "sampled",
     "fit_values",
     "read_fields",
     "read_fields_for",

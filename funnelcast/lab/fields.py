@@ -24,6 +24,7 @@ from pathlib import Path
 
 import duckdb
 import numpy as np
+import polars as pl
 
 from funnelcast.data import db
 from funnelcast.definitions import Definition, operators
@@ -50,6 +51,8 @@ class FieldStore:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # where a kept history keeps them (lab.stored: keep_field, kept_field), or None
     folder: Path | None = None
+    # a sampled history's: per lead of the data, its index among the sampled (-1: not held)
+    lead_map: np.ndarray | None = field(default=None, repr=False)
 
     def kept_hits(self) -> dict[tuple, np.ndarray]:
         """Return the matches kept, after forgetting the oldest beyond HITS_KEPT (sessions may
@@ -89,6 +92,9 @@ def load_fields(
                 store.values[name] = kept
                 continue
             rows = db.run(cur, "lab_field_values", field=name)
+            if store.lead_map is not None:
+                keys = store.lead_map[rows["lead_key"].to_numpy()]
+                rows = rows.with_columns(lead_key=pl.Series(keys)).filter(pl.col("lead_key") >= 0)
             store.values[name] = one_field(name, store.types[name], rows, n_leads)
             del rows
             _keep_field(store.folder, store.values[name])

@@ -41,6 +41,7 @@ from funnelcast.data import db
 from funnelcast.definitions import Definition
 from funnelcast.lab import _fast
 from funnelcast.lab._fast import DAY_US, NEVER
+from funnelcast.lab.budget import WHOLE, Sample
 from funnelcast.lab.fields import FieldStore, load_fields, named_fields
 from funnelcast.lab.quarters import Calendar, calendar_of, day_us
 
@@ -51,6 +52,7 @@ BATCH_ROWS = 1 << 20
 SECOND_US = 1_000_000
 # moments in seconds stay within this many of the epoch, so that any difference of two fits 32 bits
 SECONDS_REACH = 1 << 30
+MOMENTS = ("created", "recorded_mql", "reached_sql", "reached_customer")
 # The steps of a materialisation, in order, each with the share of the whole done when it ends
 # (about its share of the time at 1M leads).
 STEPS = (("leads", 0.15), ("events", 0.7), ("layout", 0.9), ("decay", 1.0))
@@ -128,6 +130,9 @@ class Materialised:
     fit_cache: dict = field(default_factory=dict, repr=False)
     # the other lead fields fit rules read, loaded on demand (lab.fields; shared likewise)
     field_store: FieldStore = field(default_factory=FieldStore, repr=False)
+    # which leads it holds (lab.budget: all, or a seeded share) and how many the data has
+    sample: Sample = WHOLE
+    all_leads: int = -1
 
     @property
     def n_leads(self) -> int:
@@ -217,10 +222,12 @@ def materialise(
     event_types: Iterable[str],
     fields: Iterable[str] = (),
     progress: Progress | None = None,
+    sample: Sample = WHOLE,
 ) -> Materialised:
     """Return the history materialised for scoring these event types at this half-life, with
     these lead fields read for fit rules (more: read_fields); progress, if given, hears each
-    step of STEPS as it goes (see the module's docstring).
+    step of STEPS as it goes (see the module's docstring); sample: which leads it holds (the
+    calendar is the whole data's; see lab.budget).
 
     Any points, caps or signs (rewards decay, penalties count) can then score it.
     """
@@ -228,20 +235,24 @@ def materialise(
     types = tuple(dict.fromkeys(event_types))
     report("leads", 0.0)
     leads = db.run(cur, "lab_leads")
+    all_leads, chosen = leads.height, sample.chosen(leads.height)
+    calendar = calendar_of(
+        cur, (leads[f"{name}_us"].fill_null(NEVER).to_numpy() for name in MOMENTS)
+    )
+    if not sample.is_whole:
+        leads = leads.filter(pl.Series(chosen))
     codes, values = {}, {}
     for attribute in FIT_ATTRIBUTES:
         codes[attribute], values[attribute] = _encode(leads[attribute])
-    moments = {
-        name: leads[f"{name}_us"].fill_null(NEVER).to_numpy()
-        for name in ("created", "recorded_mql", "reached_sql", "reached_customer")
-    }
+    moments = {name: leads[f"{name}_us"].fill_null(NEVER).to_numpy() for name in MOMENTS}
     lead_id = leads["lead_id"]
     del leads
-    calendar = calendar_of(cur, moments.values())
     report("leads", 1.0)
 
     ticks = _Ticks(day_us(calendar.day0), moments["created"])
     batches = _event_batches(cur, types)
+    if not sample.is_whole:  # events renumbered to the sampled leads, the others dropped
+        batches = _sampled(batches, np.cumsum(chosen) - 1, chosen)
     if progress is not None:
         batches = _counted(batches, _event_rows(cur), report)
     held = ticks.narrowed(batches, len(types))
@@ -287,7 +298,11 @@ def materialise(
             layout["early_age"],
             half_life_days,
         ),
+        sample=sample,
+        all_leads=all_leads,
     )
+    if not sample.is_whole:
+        m.field_store.lead_map = np.where(chosen, np.cumsum(chosen) - 1, -1)
     report("decay", 0.5)
     read_fields(m, cur, fields)
     report("decay", 1.0)
@@ -311,6 +326,17 @@ def _counted(
         report("events", seen / total if total else 1.0)
 
 
+def _sampled(
+    batches: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    position: np.ndarray,
+    chosen: np.ndarray,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield the batches' events of chosen leads, each lead index its position among them."""
+    for lead, at_us, kind in batches:
+        keep = chosen[lead]
+        yield position[lead[keep]].astype(lead.dtype), at_us[keep], kind[keep]
+
+
 def read_fields(m: Materialised, cur: duckdb.DuckDBPyConnection, names: Iterable[str]) -> None:
     """Read lead fields fit rules name into the history's field store, once each (shared by
     its half-life copies)."""
@@ -326,13 +352,17 @@ def read_fields_for(
         read_fields(m, cur, names)
 
 
-def materialise_for(cur: duckdb.DuckDBPyConnection, *definitions: Definition) -> Materialised:
-    """Return the history materialised for scoring these definitions (the first's half-life)."""
+def materialise_for(
+    cur: duckdb.DuckDBPyConnection, *definitions: Definition, sample: Sample = WHOLE
+) -> Materialised:
+    """Return the history materialised for scoring these definitions (the first's half-life),
+    of the leads the sample holds."""
     return materialise(
         cur,
         definitions[0].half_life_days,
         [rule.event_type for d in definitions for rule in d.behaviour_rules],
         named_fields(definitions) - set(FIT_ATTRIBUTES) - {"created_at"},
+        sample=sample,
     )
 
 

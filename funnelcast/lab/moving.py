@@ -94,16 +94,17 @@ def who_moves(
     current_mql_us: each lead's MQL moment under the current definition (NEVER: none).
     """
     s = threshold_micro(threshold)
-    entering, leaving, staying = _moving(current_mql_us, scores, threshold)
     # per persona dimension and value, the movers each way; the most marginal of each way,
-    # the lowest best score that now qualifies and the highest that no longer does
+    # the lowest best score that now qualifies and the highest that no longer does: one pass
+    # over the leads (as _moving and mover_groups over its movers would find them)
     codes = tuple(m.codes[dimension] for dimension in PERSONA)
     width = max(len(m.values[dimension]) + 1 for dimension in PERSONA)
     ins = np.zeros((len(PERSONA), width), dtype=np.int64)
     outs = np.zeros((len(PERSONA), width), dtype=np.int64)
     k = max(sample, 0)
-    closest_in = _fast.mover_groups(entering, scores.lead_max, codes, ins, k, True)
-    closest_out = _fast.mover_groups(leaving, scores.lead_max, codes, outs, k, False)
+    closest_in, closest_out, entering, leaving, staying = _fast.who_moves(
+        scores.lead_max, _is_mql(current_mql_us), s, codes, ins, outs, k
+    )
     groups = []
     for i, dimension in enumerate(PERSONA):
         values = (*m.values[dimension], NO_VALUE)
@@ -135,9 +136,9 @@ def who_moves(
         most=m.most_checks,
     )
     return Movers(
-        entering=len(entering),
-        leaving=len(leaving),
-        staying=staying,
+        entering=int(entering),
+        leaving=int(leaving),
+        staying=int(staying),
         by_group=by_group,
         sample=_lead_frame(
             m,

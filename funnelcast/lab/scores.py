@@ -26,6 +26,7 @@ array of its own (read-only), and key_lo, sql_lo and the like are copies.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -42,6 +43,78 @@ from funnelcast.lab.weights import Weights, compile_weights
 
 # The SQL leads' records are sorted into this many buckets by upper bound (see Records).
 SQL_BUCKET_BITS = 10
+
+
+class _Behaviour(NamedTuple):
+    """A scoring's behaviour records (lab._fast.kernels._records: each lead's checks whose
+    behaviour points beat every earlier one's), kept on its history for the next scoring, and
+    the lease on their arrays. key: its behaviour points (see _behaviour_key); per_type: what
+    each event type's points are (see _per_type)."""
+
+    key: bytes
+    per_type: np.ndarray
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray]
+    lease: _fast.Lease
+
+
+# per history, the behaviour records of its last full scoring (one set, about 12 bytes per
+# record: 90 MiB at 1M leads / 20M events); sessions share it, readers under its lease
+_BEHAVIOUR: weakref.WeakKeyDictionary[Materialised, _Behaviour] = weakref.WeakKeyDictionary()
+# per history, a bit per event type each lead has (see kernels.type_masks)
+_TYPE_MASKS: weakref.WeakKeyDictionary[Materialised, np.ndarray] = weakref.WeakKeyDictionary()
+_BEHAVIOUR_LOCK = threading.Lock()
+MASKED_TYPES = 64
+
+
+def _behaviour_key(weights: Weights) -> bytes:
+    """Return what a scoring's behaviour points depend on besides the history: the per-type
+    kinds, points, capped slots and caps (not the fit)."""
+    arrays = weights.arrays
+    return b"|".join(np.ascontiguousarray(a).tobytes() for a in arrays[1:6])
+
+
+def _per_type(weights: Weights) -> np.ndarray:
+    """Return per event type (columns) its kind, points, slot, cap over points and capped
+    points: a lead with no event of a type where two scorings' differ has the same
+    behaviour points under both, bit for bit (the capped lanes are added in slot order)."""
+    capped = weights.slot >= 0
+    cap_over_points = np.zeros(len(weights.kind))
+    capped_points = np.zeros(len(weights.kind))
+    cap_over_points[capped] = weights.cap_over_points[weights.slot[capped]]
+    capped_points[capped] = weights.capped_points[weights.slot[capped]]
+    return np.stack([weights.kind, weights.points, weights.slot, cap_over_points, capped_points])
+
+
+def _type_masks(m: Materialised) -> np.ndarray:
+    """Return per lead a bit per event type it has (once per history)."""
+    masks = _TYPE_MASKS.get(m)
+    if masks is None:
+        masks = np.empty(m.n_leads, dtype=np.uint64)
+        _fast.type_masks(
+            m.check_start, m.group_start, m.early_start, m.group_type, m.early_type, masks
+        )
+        _TYPE_MASKS[m] = masks  # writeable, as the scratch the kernel is compiled for
+    return masks
+
+
+def _kept_behaviour(m: Materialised) -> _Behaviour | None:
+    """Return m's kept behaviour records with a reader counted in (call its lease's done
+    after), or None: none kept, or released meanwhile."""
+    with _BEHAVIOUR_LOCK:
+        kept = _BEHAVIOUR.get(m)
+    if kept is not None and kept.lease.acquire():
+        return kept
+    return None
+
+
+def _keep_behaviour(m: Materialised, kept: _Behaviour) -> None:
+    """Keep a scoring's behaviour records on m in place of the last; the last go back to the
+    pool once its readers are done."""
+    with _BEHAVIOUR_LOCK:
+        last = _BEHAVIOUR.get(m)
+        _BEHAVIOUR[m] = kept
+    if last is not None:
+        last.lease.release()
 
 
 @dataclass(frozen=True, eq=False)
@@ -319,39 +392,77 @@ def _scored(
     # as many SQL records as the SQL leads' checks at most: pages never written are never touched
     scratch = {leads: _take_scratch(m, pool, leads) for leads in m.halves}
 
+    # a change of fit alone (the behaviour points of the last full scoring) finds the records
+    # again from that scoring's behaviour records, reading no check (kernels.refit_records);
+    # any other scoring reads the checks of the leads with an event of a type whose points
+    # changed, copies the others' behaviour records from the last, and keeps its own
+    key, per_type = _behaviour_key(weights), _per_type(weights)
+    reuse = pool is not None and _fast.enabled()
+    kept = _kept_behaviour(m) if reuse else None
+    refit = kept is not None and kept.key == key
+    if not refit:
+        made = _fast.new_behaviour
+        behaviour = (
+            pool.take("behaviour", lambda: made(m.n_checks))
+            if reuse and pool is not None
+            else made(m.n_checks)
+        )
+        partly = kept is not None and len(m.event_types) <= MASKED_TYPES
+        if partly:
+            assert kept is not None
+            changed_types = np.flatnonzero((kept.per_type != per_type).any(axis=0))
+            changed = np.uint64(
+                np.bitwise_or.reduce(
+                    np.uint64(1) << changed_types.astype(np.uint64), initial=np.uint64(0)
+                )
+            )
+            since = (*kept.arrays, _type_masks(m), changed, True)
+        else:
+            since = (*behaviour, np.zeros(1, dtype=np.uint64), np.uint64(0), False)
+
     def half(leads: tuple[int, int]) -> tuple[list, tuple[np.ndarray, ...], np.ndarray]:
         first, stop = leads
         at, end = int(m.check_start[first]), int(m.check_start[stop])
         stretch = m.key_stretches[leads]
         fill = stretch[:-1].copy()
         bound, code, lag, places = scratch[leads]
-        n_sql = _fast.record_highs(
-            first,
-            stop,
-            m.history,
-            w,
-            outcomes,
-            key_lo[at:end],
-            key_hi[at:end],
-            fill,
-            bound,
-            code,
-            lag,
-            lead_max,
-            most=m.most_checks,
-        )
+        written = (key_lo[at:end], key_hi[at:end], fill, bound, code, lag, lead_max)
+        if refit:
+            assert kept is not None
+            n_sql = _fast.refit_highs(
+                first, stop, m.check_start, w[0], outcomes, *written, *kept.arrays
+            )
+        else:
+            n_sql = _fast.record_highs(
+                first,
+                stop,
+                m.history,
+                w,
+                outcomes,
+                *written,
+                *behaviour,
+                *since,
+                most=m.most_checks,
+            )
         pieces = [
             (q, key_lo[at + a : at + b], key_hi[at + a : at + b])
             for q, (a, b) in enumerate(zip(stretch[:-1], fill))
         ]
         return pieces, (bound[:, :n_sql], code[:, :n_sql], lag[:, :n_sql]), places[:n_sql]
 
-    with ThreadPoolExecutor(2) as threads:
-        halves = list(threads.map(half, m.halves))
-        # by upper bound, so that a threshold move scans only the records that reach it
-        start, shift, bound, code, lag = _bucketed(
-            [h[1] for h in halves], [h[2] for h in halves], outputs, threads
-        )
+    try:
+        with ThreadPoolExecutor(2) as threads:
+            halves = list(threads.map(half, m.halves))
+            # by upper bound, so that a threshold move scans only the records that reach it
+            start, shift, bound, code, lag = _bucketed(
+                [h[1] for h in halves], [h[2] for h in halves], outputs, threads
+            )
+    finally:
+        if kept is not None:
+            kept.lease.done()
+    if not refit and reuse:
+        lease = _fast.Lease(pool, "behaviour", behaviour)
+        _keep_behaviour(m, _Behaviour(key, per_type, behaviour, lease))
     pieces = [piece for h in halves for piece in h[0]]
     del halves
     if pool is not None:  # the scratch is all in the outputs now

@@ -36,6 +36,7 @@ import numpy as np
 import polars as pl
 
 from funnelcast.data import db
+from funnelcast.lab.budget import WHOLE, Sample
 from funnelcast.lab.history import Materialised, Progress, materialise
 from funnelcast.lab.quarters import calendar_of
 
@@ -115,14 +116,18 @@ def kept_history(
     half_life_days: float,
     event_types: tuple[str, ...],
     progress: Progress | None = None,
+    sample: Sample = WHOLE,
 ) -> Kept:
     """Return the history of these event types from the database file at path: read from the
     folder beside it when one is kept under the data's current version (decayed by the
     half-life it was kept with), else materialised (lab.materialise) and kept there. Without a
-    path (another engine's data) it is materialised in memory."""
+    path (another engine's data), or of a sample of the leads (lab.budget: only whole
+    histories are kept, so a folder never holds a sample), it is materialised in memory."""
     types = tuple(dict.fromkeys(event_types))
-    if path is None:
-        return Kept(materialise(cur, half_life_days, types, progress=progress), "memory")
+    if path is None or not sample.is_whole:
+        return Kept(
+            materialise(cur, half_life_days, types, progress=progress, sample=sample), "memory"
+        )
     key = data_version(cur, path, types)
     m = read(cur, path, key)
     if m is not None:
@@ -186,6 +191,7 @@ def _read(cur: duckdb.DuckDBPyConnection, where: Path, key: str) -> Materialised
         codes=dicts["codes"],
         stage_totals=dicts["stage_totals"],
         reached_quarter=dicts["reached_quarter"],
+        all_leads=len(lead_id),
         **arrays,
     )
     halves = [(int(a), int(b)) for a, b in meta["halves"]]

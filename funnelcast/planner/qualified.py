@@ -21,12 +21,16 @@ from funnelcast.planner.sizing import Plan
 Engine = tuple[definitions.Definition, lab.Materialised, lab.Scores]
 
 
-def lab_engine(cur: duckdb.DuckDBPyConnection) -> Engine | None:
-    """Return the definition in force with its materialised history and scores (None: none)."""
+def lab_engine(cur: duckdb.DuckDBPyConnection, sample: float | None = None) -> Engine | None:
+    """Return the definition in force with its materialised history and scores (None: none):
+    of a share of leads when sample is given, else of all that fit in the memory the process
+    may use (lab.budget)."""
     current = definitions.current(cur)
     if current is None:
         return None
-    m = lab.materialise_for(cur, current)
+    types = [rule.event_type for rule in current.behaviour_rules]
+    chosen = lab.budget.plan(cur, types, lab.named_fields([current]), share=sample)
+    m = lab.materialise_for(cur, current, sample=chosen)
     return current, m, lab.score(m, current)
 
 
@@ -62,6 +66,7 @@ def qualified_leads(
             **_odds(p, expected),
             "threshold_for_required": None,
             "threshold_for_steady_state": None,
+            "sample": None,
         }
     current, m, s = engine
     if threshold is not None and not (math.isfinite(threshold) and threshold >= 0):
@@ -70,11 +75,12 @@ def qualified_leads(
     known = {q.label for q in m.calendar.quarters}
     recent = [q for q in history.recent if q in known]
     window = [q for q in history.window if q in known]
-    bt = lab.backtest(m, s, t, recent)
+    # a sampled history's volumes scaled to the whole data (lab.sampled); rates as sampled
+    bt = lab.sampled.backtest(m, lab.backtest(m, s, t, recent))
     expected = float(cast(float, bt.quarters["mqls"].mean())) if not bt.quarters.is_empty() else 0.0
     thresholds = sorted(set(np.round(lab.default_thresholds(s), 6).tolist()) | {t})
-    volume = lab.tradeoff_curve(m, s, recent, thresholds)
-    quality = lab.tradeoff_curve(m, s, window, thresholds)
+    volume = lab.sampled.curve(m, lab.tradeoff_curve(m, s, recent, thresholds))
+    quality = lab.sampled.curve(m, lab.tradeoff_curve(m, s, window, thresholds))
     n_recent = max(1, len(recent))
     curve = pl.DataFrame(
         {
@@ -111,9 +117,10 @@ def qualified_leads(
 
     return {
         "source": f"definition {current.definition_id} '{current.name}' replayed on "
-        f"{recent[0]}–{recent[-1]}"
+        f"{recent[0]}–{recent[-1]}{m.sample.mark}"
         if recent
         else "no complete quarter",
+        "sample": None if m.sample.is_whole else m.sample.share,
         "definition": {
             "definition_id": current.definition_id,
             "name": current.name,

@@ -30,11 +30,13 @@ def make_plan(
     threshold: float | None = None,
     engine: Any = "load",
     history: History | None = None,
+    sample: float | None = None,
 ) -> dict[str, Any]:
     """Return the whole plan as a JSON-ready dict: required MQLs, SQLs, budget, odds, channels,
     stage lags and open pipeline, and whether the definition yields enough MQLs.
 
-    Without customers and revenue the quarter's stored target is used.
+    Without customers and revenue the quarter's stored target is used. sample: the share of
+    leads the Threshold Lab engine replays (None: all that fit in memory; lab.budget).
     """
     ctx = load_context(cur)
     history = history or load_history(cur, ctx, window=window)
@@ -56,7 +58,7 @@ def make_plan(
         target = Target(q.label, customers, revenue)
     p = plan(history, target, mix=mix)
     if engine == "load":
-        engine = lab_engine(cur)
+        engine = lab_engine(cur, sample)
     leads = qualified_leads(history, p, engine, threshold)
     return summary(p, leads)
 

@@ -374,8 +374,7 @@ def next_quarter(database: Database) -> periods.Quarter:
 
 
 # ===== the Threshold Lab engine, kept in memory between reruns =====
-# The materialised history is the one slow step (it reads every event; lab.stored keeps it beside
-# the file); a slider's move is answered from it. Read-only: a change builds another entry.
+# The history is the one slow step (lab.stored keeps it beside the file): sliders only read it.
 
 
 @st.cache_data(show_spinner=False)
@@ -422,10 +421,11 @@ def _lab_history(
     _half_life_days: float,
     _progress: lab.Progress | None = None,
 ) -> lab.Materialised:
-    """Return the history, cached on the file key and event types only: decayed by whichever
-    half-life asked first (see _lab_materialised); a DuckDB file's is kept beside it."""
-    path = _database.path if _database.engine == "duckdb" else None
-    return kept_history(_database.cursor, path, _half_life_days, event_types, _progress).history
+    """Return the history (of the leads that fit in the memory free: lab.budget), cached on the
+    file key and event types only: decayed by whichever half-life asked first; kept: lab.stored."""
+    cur, path = _database.cursor, _database.path if _database.engine == "duckdb" else None
+    sample = lab.budget.plan(cur, event_types, lab.named_fields(_versions(cur, key)))
+    return kept_history(cur, path, _half_life_days, event_types, _progress, sample).history
 
 
 @st.cache_resource(show_spinner="Decaying the history by the half-life…", max_entries=3)

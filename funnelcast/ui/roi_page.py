@@ -1,5 +1,6 @@
-"""The ROI page's glue to Streamlit: its inputs and the quarterly review cached on the database
-file's key, so moving between quarters and models reruns no query.
+"""The ROI page's glue to Streamlit: its inputs, its figures and the quarterly review cached on
+the database file's key, so moving between quarters and models reruns no query and a choice
+made before is not credited again.
 
 The functions it wraps (funnelcast.roi, funnelcast.report) are plain and tested without
 Streamlit; only caching lives here.
@@ -31,12 +32,28 @@ def inputs(database: dashboard.Database, half_life_days: float) -> roi.Inputs:
     return _inputs(database.cursor, database.key, float(half_life_days))
 
 
+@st.cache_data(show_spinner="Computing cost and return…", max_entries=32)
+def _result(
+    _cur: duckdb.DuckDBPyConnection,
+    _ctx: metrics.DataContext,
+    key: str,
+    quarter: str | None,
+    model: str,
+    half_life_days: float,
+) -> dict[str, Any]:
+    """Return funnelcast.roi.report, cached on the file key, the quarter, model and half-life
+    (the context is the file's own, so the key stands for it)."""
+    data = _inputs(_cur, key, half_life_days)
+    return roi.report(_ctx, data, quarter=quarter, model=model)
+
+
 def result(
     database: dashboard.Database, quarter: str | None, model: str, half_life_days: float
 ) -> dict[str, Any]:
-    """Return funnelcast.roi.report: what `funnelcast roi --format json` prints."""
+    """Return funnelcast.roi.report: what `funnelcast roi --format json` prints (seconds of
+    crediting at a million leads, so a rerun of the same choice reads it from the cache)."""
     ctx = dashboard.context(database)
-    return roi.report(ctx, inputs(database, half_life_days), quarter=quarter, model=model)
+    return _result(database.cursor, ctx, database.key, quarter, model, float(half_life_days))
 
 
 @st.cache_data(show_spinner="Preparing the quarterly review…", max_entries=8)

@@ -2,8 +2,10 @@
 
 funnelcast.lab's readable modules say what is computed and call only the names below; how it is
 made fast lives here:
+- crossings: a lead's first check whose score reaches a threshold (crossings);
 - kernels: the scoring loops (numba, cache=True; the hot ones without reference counting,
-  _nrt=False) and their Python entry points record_highs, crossings and check_scores;
+  _nrt=False) and their Python entry points record_highs, refit_highs, crossings and
+  check_scores;
 - simd: the hand-written 8-lane LLVM vector type the vector scoring loop keeps its sums in;
 - layout: events sorted per lead and laid out as checks and event groups; fit points per lead;
 - sorting: a quarter's record keys sorted by radix on the bits they use;
@@ -23,7 +25,10 @@ from funnelcast.lab._fast.counting import (
     scatter,
     sql_counts,
     sql_histograms,
+    type_masks,
+    who_moves,
 )
+from funnelcast.lab._fast.crossings import crossings
 from funnelcast.lab._fast.kernels import (
     BIAS,
     CAPPED,
@@ -35,8 +40,9 @@ from funnelcast.lab._fast.kernels import (
     SCORE_BITS,
     VECTOR_SLOTS,
     check_scores,
-    crossings,
+    new_behaviour,
     record_highs,
+    refit_highs,
 )
 from funnelcast.lab._fast.layout import count_layout, fill_layout, fit_points, sort_events
 from funnelcast.lab._fast.sorting import sort_keys
@@ -67,10 +73,14 @@ __all__ = [
     "fit_points",
     "key_histogram",
     "mover_groups",
+    "new_behaviour",
     "record_highs",
+    "refit_highs",
     "scatter",
     "sort_events",
     "sort_keys",
     "sql_counts",
     "sql_histograms",
+    "type_masks",
+    "who_moves",
 ]

@@ -199,6 +199,63 @@ def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters, most):
     return reached, captured, lag_sum, lags[0, : n_lags[0]], lags[1, : n_lags[1]]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _keep_closest(lead, key, best, who, n, k):
+    """Put lead (its key) among the k lowest keys so far (best, who: n of them, in order; a
+    tie keeps the earlier lead); return how many there are now."""
+    if k == 0 or (n == k and key >= best[n - 1]):
+        return n
+    j = n if n < k else k - 1
+    while j > 0 and best[j - 1] > key:
+        best[j] = best[j - 1]
+        who[j] = who[j - 1]
+        j -= 1
+    best[j] = key
+    who[j] = lead
+    return min(n + 1, k)
+
+
+@njit(cache=True, nogil=True)
+def _count_groups(codes, counts, lead):
+    """Add 1 to counts[d, codes[d][lead]] for each persona dimension d."""
+    d = 0
+    for dimension in literal_unroll(codes):
+        counts[d, dimension[lead]] += 1
+        d += 1
+
+
+@njit(cache=True, nogil=True)
+def who_moves(lead_max, is_mql, s, codes, ins, outs, k):
+    """Count who moves at threshold s, in one pass over the leads: a lead enters when its best
+    (lead_max) reaches s and it is no MQL now (is_mql), leaves the other way round.
+
+    Adds 1 to ins[d, codes[d][lead]] (outs: leaving) for each persona dimension d; returns the
+    k entering with the lowest best, the k leaving with the highest (ties by lead, in that
+    order; as mover_groups picks them), how many enter, leave and stay.
+    """
+    best_in = np.empty(max(k, 1), dtype=np.int64)
+    who_in = np.empty(max(k, 1), dtype=np.int64)
+    best_out = np.empty(max(k, 1), dtype=np.int64)
+    who_out = np.empty(max(k, 1), dtype=np.int64)
+    n_in = n_out = 0
+    entering = leaving = staying = 0
+    for lead in range(len(lead_max)):
+        qualifies = lead_max[lead] >= s
+        now = is_mql[lead]
+        staying += qualifies & now
+        if qualifies == now:
+            continue
+        if qualifies:
+            _count_groups(codes, ins, lead)
+            entering += 1
+            n_in = _keep_closest(lead, lead_max[lead], best_in, who_in, n_in, k)
+        else:
+            _count_groups(codes, outs, lead)
+            leaving += 1
+            n_out = _keep_closest(lead, -lead_max[lead], best_out, who_out, n_out, k)
+    return who_in[:n_in].copy(), who_out[:n_out].copy(), entering, leaving, staying
+
+
 @njit(cache=True, nogil=True)
 def mover_groups(movers, lead_max, codes, counts, k, lowest):
     """Count movers by persona and return the k closest to the threshold.
@@ -216,14 +273,18 @@ def mover_groups(movers, lead_max, codes, counts, k, lowest):
             counts[d, dimension[lead]] += 1
             d += 1
         key = lead_max[lead] if lowest else -lead_max[lead]
-        if k == 0 or (n == k and key >= best[n - 1]):
-            continue  # a tie keeps the earlier lead: movers come in lead order
-        j = n if n < k else k - 1
-        while j > 0 and best[j - 1] > key:
-            best[j] = best[j - 1]
-            who[j] = who[j - 1]
-            j -= 1
-        best[j] = key
-        who[j] = lead
-        n = min(n + 1, k)
+        n = _keep_closest(lead, key, best, who, n, k)  # movers come in lead order
     return who[:n].copy()
+
+
+@njit(cache=True, nogil=True)
+def type_masks(check_start, group_start, early_start, group_type, early_type, out):
+    """Write per lead a bit per event type it has events of (types below 64), in groups or
+    before creation."""
+    for person in range(len(out)):
+        mask = np.uint64(0)
+        for e in range(early_start[person], early_start[person + 1]):
+            mask |= np.uint64(1) << np.uint64(early_type[e])
+        for g in range(group_start[person], group_start[person + 1]):
+            mask |= np.uint64(1) << np.uint64(group_type[g])
+        out[person] = mask

@@ -19,8 +19,8 @@ generic_scores, over an array of sums, for any number. Every entry point takes `
 
 The arrays of a materialisation travel as one tuple, `history` (see lab.Materialised.history),
 and a compiled definition as another, `weights` (see lab.Weights.arrays). The functions at the
-end (record_highs, crossings, check_scores) are the Python entry points funnelcast.lab calls:
-they make the scratch and read the switch.
+end (record_highs, refit_highs, check_scores; crossings.py's crossings) are the Python entry
+points funnelcast.lab calls: they make the scratch and read the switch.
 """
 
 from __future__ import annotations
@@ -73,18 +73,21 @@ def moment_us(moments, i):
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def _record(x, running, check, record_at, n_records):
-    """Write a check's index at record_at[n_records]; return n_records, plus one when its score
-    x beats every earlier one (running). Without a branch: a third of checks are records, too
-    many for the branch predictor; found in the scoring loop, not in a second pass over it."""
+def _record(x, running, check, record_at, record_x, n_records):
+    """Write a check's index and score at record_at[n_records] and record_x[n_records]; return
+    n_records, plus one when its score x beats every earlier one (running). Without a branch:
+    a third of checks are records, too many for the branch predictor; found in the scoring
+    loop, not in a second pass over it."""
     record_at[n_records] = check
+    record_x[n_records] = x
     return n_records + np.uint64(x > running)
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def generic_scores(person, history, weights, capped, out, record_at):
-    """Write one lead's scores at its checks into out, and the indices of its records (a
-    score above every earlier one) into record_at; return how many records.
+def generic_scores(person, history, weights, capped, out, record_at, record_x):
+    """Write one lead's behaviour points at its checks into out (its score less its fit: see
+    lead_scores), and the indices and points of its behaviour records (points above every
+    earlier check's) into record_at and record_x; return how many records.
 
     Any number of capped types, their running sums in capped (scratch, one float per type).
     """
@@ -100,9 +103,8 @@ def generic_scores(person, history, weights, capped, out, record_at):
         early_weight,
         decay,
     ) = history
-    fit, kind, points, slot, cap_over_points, capped_points = weights[:6]
+    kind, points, slot, cap_over_points, capped_points = weights[1:6]
     first, stop = check_start[person], check_start[person + 1]
-    base = fit[person]
     rewards = 0.0
     penalties = 0.0
     n_capped = len(capped_points)
@@ -137,19 +139,19 @@ def generic_scores(person, history, weights, capped, out, record_at):
                 capped[slot[t]] += n
             elif k == PENALTY:
                 penalties += points[t] * n
-        x = base + rewards + penalties
+        x = rewards + penalties
         for i in range(n_capped):
             x += capped_points[i] * min(capped[i], cap_over_points[i])
         out[c - first] = x
-        n_records = _record(x, running, c - first, record_at, n_records)
+        n_records = _record(x, running, c - first, record_at, record_x, n_records)
         running = max(running, x)
     return n_records
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def vector_scores(person, history, weights, out, record_at):
-    """Write one lead's scores at its checks into out, and the indices of its records into
-    record_at; return how many records.
+def vector_scores(person, history, weights, out, record_at, record_x):
+    """Write one lead's behaviour points at its checks into out, and the indices and points of
+    its behaviour records into record_at and record_x; return how many records.
 
     generic_scores' scores, bit for bit, for up to eight capped types, their sums
     in one vector; weights[8] and weights[9] (caps over points, capped points) padded to at
@@ -167,11 +169,10 @@ def vector_scores(person, history, weights, out, record_at):
         early_weight,
         decay,
     ) = history
-    fit, _, _, slot, _, _, reward_points, penalty_points, k, p = weights
+    _, _, _, slot, _, _, reward_points, penalty_points, k, p = weights
     caps = vec8_load(k)
     points = vec8_load(p)
     first, stop = check_start[person], check_start[person + 1]
-    base = fit[person]
     rewards = 0.0
     penalties = 0.0
     sums = vec8_zero()
@@ -199,25 +200,30 @@ def vector_scores(person, history, weights, out, record_at):
             rewards += reward_points[t] * n
             penalties += penalty_points[t] * n
             sums = vec8_add_at(sums, n, slot[t])
-        x = vec8_capped_sum(base + rewards + penalties, sums, caps, points)
+        x = vec8_capped_sum(rewards + penalties, sums, caps, points)
         out[np.uint64(c - first)] = x
-        n_records = _record(x, running, c - first, record_at, n_records)
+        n_records = _record(x, running, c - first, record_at, record_x, n_records)
         running = max(running, x)
     return n_records
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def lead_scores(person, history, weights, capped, out, record_at, vector):
-    """Write one lead's scores at its checks into out, and the indices of its records into
-    record_at; return how many records.
+def lead_scores(person, history, weights, capped, out, record_at, record_x, vector):
+    """Write one lead's scores at its checks into out: its fit plus its behaviour points at
+    each (fit + behaviour, as the SQL adds them); return how many behaviour records.
 
     capped: scratch, one float per capped type (for more than VECTOR_SLOTS of them, or all of
-    them when not vector).
+    them when not vector); record_at, record_x: scratch, one per check of the lead.
     """
     n_capped = len(weights[5])
     if vector and 0 < n_capped <= VECTOR_SLOTS:
-        return vector_scores(person, history, weights, out, record_at)
-    return generic_scores(person, history, weights, capped, out, record_at)
+        n = vector_scores(person, history, weights, out, record_at, record_x)
+    else:
+        n = generic_scores(person, history, weights, capped, out, record_at, record_x)
+    base = weights[0][person]
+    for i in range(history[0][person + 1] - history[0][person]):
+        out[i] = base + out[i]
+    return n
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
@@ -247,19 +253,19 @@ def _records(args, vector):
     """Find the record highs of leads first_lead..stop_lead-1 (args: records' arguments, named
     below), scored by vector_scores (vector) or generic_scores; return how many SQL records.
 
-    A record (a score above every earlier one of the lead) at check i is the lead's MQL moment
-    for thresholds in (previous best, best] (micro-points). Records of one day follow each
-    other's bounds, so each day's run is one key pair: day << SCORE_BITS | (bound + BIAS),
-    written to key_lo and key_hi at key_fill[q], the next place of the day's quarter q (which
-    then moves on). lead_max: each lead's best in micro-points (-BIAS: never above).
+    Each lead's behaviour records (checks whose behaviour points beat every earlier check's)
+    are kept, compacted, in behaviour_x (their points) and behaviour_at (their check, from the
+    lead's first), the lead's ending at behaviour_end[lead] (the first lead's starting at its
+    first check): its records (see _lead_records) are among them, whatever its fit, so a
+    change of fit alone finds them again from these (refit_records), reading no check.
 
-    scores, scratch, record_at: scratch, one per check of the lead with the most.
-    outcomes: (check_day, moments (see moment_us), quarter_of_day, sql_us, customer_us, sql_quarter,
-    customer_quarter), the last four per lead (NEVER, -1: not reached). Every record of a lead
-    that reached SQL is also a row of what precision and capture count of it: sql_bound lo
-    and hi; sql_code the record's quarter (its MQL cohort), whether the lead was won (1/0), and
-    per stage (SQL, customer) the quarter it was reached in when that came after the record
-    (else -1); sql_lag per stage the days from the record to it (else 0).
+    kept_x, kept_at, kept_end: another scoring's behaviour records, kept alike; reuse: whether
+    to read them: a lead none of whose event types score otherwise now (type_mask[lead], a bit
+    per type it has, shares no bit with changed) has the same behaviour points at every check,
+    bit for bit, so its records are copied from them rather than found again.
+
+    scores, scratch: scratch, one per check of the lead with the most, and one per capped type.
+    The other arguments are _lead_records'.
     """
     (
         first_lead,
@@ -274,15 +280,23 @@ def _records(args, vector):
         sql_code,
         sql_lag,
         lead_max,
+        behaviour_x,
+        behaviour_at,
+        behaviour_end,
+        kept_x,
+        kept_at,
+        kept_end,
+        type_mask,
+        changed,
+        reuse,
         scores,
         scratch,
-        record_at,
     ) = args
-    check_day, moments, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
-        outcomes
-    )
-    # indices unsigned, so that numba adds no wraparound of negative ones (there are none)
+    moments = outcomes[1]
+    sql_us = outcomes[3]
+    fit = weights[0]
     n_sql = np.uint64(0)
+    at = np.uint64(history[0][first_lead])
     last = stop_lead - 1
     for person in range(first_lead, stop_lead):
         # the check moments of a lead that reached SQL are read at its records only: a lead or
@@ -290,110 +304,193 @@ def _records(args, vector):
         ahead = min(person + 2, last)
         if sql_us[ahead] != NEVER:
             prefetch(moments[0], history[0][ahead])
-        if vector:  # a constant in each copy: the other loop is dropped
-            n_records = vector_scores(person, history, weights, scores, record_at)
+        if reuse and (type_mask[person] & changed) == 0:
+            since = history[0][first_lead] if person == first_lead else kept_end[person - 1]
+            n = np.uint64(kept_end[person] - since)
+            for r in range(n):
+                behaviour_x[at + r] = kept_x[since + r]
+                behaviour_at[at + r] = kept_at[since + r]
+        elif vector:  # a constant in each copy: the other loop is dropped
+            n = vector_scores(person, history, weights, scores, behaviour_at[at:], behaviour_x[at:])
         else:
-            n_records = generic_scores(person, history, weights, scratch, scores, record_at)
-        c0 = np.uint64(history[0][person])
-        best = -BIAS
-        open_run = False
-        run_day = np.int64(0)
-        run_lo = 0
-        run_hi = 0
-        sql_at = sql_us[person]
-        customer_at = customer_us[person]
-        of_sql = sql_at != NEVER
-        won = 1 if customer_at != NEVER else 0
-        for r in range(n_records):
-            i = np.uint64(record_at[r])
-            x = scores[i]
-            lo = best
-            hi = micro(x)
-            best = hi
-            # a record tying the previous best, or below zero, is no threshold's moment
-            if hi >= 0 and lo < hi:
-                day = np.int64(check_day[c0 + i])
-                if open_run and day == run_day:
-                    run_hi = hi
-                else:
-                    if open_run:
-                        _write_key(
-                            run_day, run_lo, run_hi, quarter_of_day, key_lo, key_hi, key_fill
-                        )
-                    open_run = True
-                    run_day, run_lo, run_hi = day, lo, hi
-                if of_sql:
-                    at = moment_us(moments, c0 + i)
-                    sql_bound[0, n_sql] = lo
-                    sql_bound[1, n_sql] = hi
-                    sql_code[0, n_sql] = quarter_of_day[np.uint64(day)]
-                    sql_code[1, n_sql] = won
-                    if sql_at > at:  # the MQL moment strictly before the stage
-                        sql_code[2, n_sql] = sql_quarter[person]
-                        sql_lag[0, n_sql] = (sql_at - at) / DAY_US
-                    else:
-                        sql_code[2, n_sql] = -1
-                        sql_lag[0, n_sql] = 0.0
-                    if won and customer_at > at:
-                        sql_code[3, n_sql] = customer_quarter[person]
-                        sql_lag[1, n_sql] = (customer_at - at) / DAY_US
-                    else:
-                        sql_code[3, n_sql] = -1
-                        sql_lag[1, n_sql] = 0.0
-                    n_sql += np.uint64(1)
-        if open_run:
-            _write_key(run_day, run_lo, run_hi, quarter_of_day, key_lo, key_hi, key_fill)
-        lead_max[person] = best
+            n = generic_scores(
+                person, history, weights, scratch, scores, behaviour_at[at:], behaviour_x[at:]
+            )
+        n_sql = _lead_records(
+            person,
+            fit[person],
+            behaviour_x,
+            behaviour_at,
+            at,
+            at + n,
+            history[0],
+            outcomes,
+            key_lo,
+            key_hi,
+            key_fill,
+            sql_bound,
+            sql_code,
+            sql_lag,
+            lead_max,
+            n_sql,
+        )
+        at += n
+        behaviour_end[person] = at
+    return np.int64(n_sql)
+
+
+@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
+def refit_records(
+    first_lead,
+    stop_lead,
+    check_start,
+    fit,
+    outcomes,
+    key_lo,
+    key_hi,
+    key_fill,
+    sql_bound,
+    sql_code,
+    sql_lag,
+    lead_max,
+    behaviour_x,
+    behaviour_at,
+    behaviour_end,
+):
+    """As records, for another fit with the same behaviour points: the records of leads
+    first_lead..stop_lead-1 found from the behaviour records _records kept (behaviour_x,
+    behaviour_at, behaviour_end), bit for bit what records finds; return how many SQL records.
+
+    A lead's score at a check is fit + behaviour points, a sum that never falls as its
+    behaviour points rise (rounding to the nearest float keeps order), so a check whose score
+    beats every earlier one has behaviour points above every earlier check's: a behaviour
+    record. _lead_records then keeps those whose score is a record, exactly as records does.
+    """
+    moments = outcomes[1]
+    sql_us = outcomes[3]
+    n_sql = np.uint64(0)
+    at = np.uint64(check_start[first_lead])
+    last = stop_lead - 1
+    for person in range(first_lead, stop_lead):
+        ahead = min(person + 2, last)
+        if sql_us[ahead] != NEVER:
+            prefetch(moments[0], check_start[ahead])
+        end = np.uint64(behaviour_end[person])
+        n_sql = _lead_records(
+            person,
+            fit[person],
+            behaviour_x,
+            behaviour_at,
+            at,
+            end,
+            check_start,
+            outcomes,
+            key_lo,
+            key_hi,
+            key_fill,
+            sql_bound,
+            sql_code,
+            sql_lag,
+            lead_max,
+            n_sql,
+        )
+        at = end
     return np.int64(n_sql)
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
-def first_crossing(
-    person, history, weights, moments, s, since_us, until_us, scores, scratch, record_at, vector
+def _lead_records(
+    person,
+    base,
+    behaviour_x,
+    behaviour_at,
+    first,
+    stop,
+    check_start,
+    outcomes,
+    key_lo,
+    key_hi,
+    key_fill,
+    sql_bound,
+    sql_code,
+    sql_lag,
+    lead_max,
+    n_sql,
 ):
-    """Return a lead's first check moment in [since_us, until_us) whose rounded score reaches
-    s (NEVER: none)."""
-    lead_scores(person, history, weights, scratch, scores, record_at, vector)
-    c0 = history[0][person]
-    for i in range(history[0][person + 1] - c0):
-        at = moment_us(moments, c0 + i)
-        if at >= until_us:
-            break
-        if at >= since_us and micro(scores[i]) >= s:
-            return at
-    return NEVER
+    """Write one lead's record highs from its behaviour records first..stop-1 (their points
+    behaviour_x, their checks behaviour_at, from the lead's first) and its fit (base); return
+    n_sql, the SQL records so far, plus the lead's.
 
+    A record (a score, base + behaviour points, above every earlier one of the lead) at check i
+    is the lead's MQL moment for thresholds in (previous best, best] (micro-points). Records of
+    one day follow each other's bounds, so each day's run is one key pair: day << SCORE_BITS |
+    (bound + BIAS), written to key_lo and key_hi at key_fill[q], the next place of the day's
+    quarter q (which then moves on). lead_max: each lead's best in micro-points (-BIAS: never
+    above).
 
-@njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
-def first_crossings(
-    leads,
-    history,
-    weights,
-    moments,
-    s,
-    since_us,
-    until_us,
-    out,
-    scores,
-    scratch,
-    record_at,
-    vector,
-):
-    """Write first_crossing of each of the leads (an array of indices) to out, in order."""
-    for k in range(len(leads)):
-        out[k] = first_crossing(
-            leads[k],
-            history,
-            weights,
-            moments,
-            s,
-            since_us,
-            until_us,
-            scores,
-            scratch,
-            record_at,
-            vector,
-        )
+    outcomes: (check_day, moments (see moment_us), quarter_of_day, sql_us, customer_us,
+    sql_quarter, customer_quarter), the last four per lead (NEVER, -1: not reached). Every
+    record of a lead that reached SQL is also a row of what precision and capture count of it:
+    sql_bound lo and hi; sql_code the record's quarter (its MQL cohort), whether the lead was
+    won (1/0), and per stage (SQL, customer) the quarter it was reached in when that came after
+    the record (else -1); sql_lag per stage the days from the record to it (else 0).
+    """
+    check_day, moments, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
+        outcomes
+    )
+    c0 = np.uint64(check_start[person])
+    best = -BIAS
+    running = -np.inf
+    open_run = False
+    run_day = np.int64(0)
+    run_lo = 0
+    run_hi = 0
+    sql_at = sql_us[person]
+    customer_at = customer_us[person]
+    of_sql = sql_at != NEVER
+    won = 1 if customer_at != NEVER else 0
+    for r in range(first, stop):
+        x = base + behaviour_x[r]
+        if not x > running:  # a behaviour record that is no record of the score
+            continue
+        running = x
+        i = np.uint64(behaviour_at[r])
+        lo = best
+        hi = micro(x)
+        best = hi
+        # a record tying the previous best, or below zero, is no threshold's moment
+        if hi >= 0 and lo < hi:
+            day = np.int64(check_day[c0 + i])
+            if open_run and day == run_day:
+                run_hi = hi
+            else:
+                if open_run:
+                    _write_key(run_day, run_lo, run_hi, quarter_of_day, key_lo, key_hi, key_fill)
+                open_run = True
+                run_day, run_lo, run_hi = day, lo, hi
+            if of_sql:
+                at = moment_us(moments, c0 + i)
+                sql_bound[0, n_sql] = lo
+                sql_bound[1, n_sql] = hi
+                sql_code[0, n_sql] = quarter_of_day[np.uint64(day)]
+                sql_code[1, n_sql] = won
+                if sql_at > at:  # the MQL moment strictly before the stage
+                    sql_code[2, n_sql] = sql_quarter[person]
+                    sql_lag[0, n_sql] = (sql_at - at) / DAY_US
+                else:
+                    sql_code[2, n_sql] = -1
+                    sql_lag[0, n_sql] = 0.0
+                if won and customer_at > at:
+                    sql_code[3, n_sql] = customer_quarter[person]
+                    sql_lag[1, n_sql] = (customer_at - at) / DAY_US
+                else:
+                    sql_code[3, n_sql] = -1
+                    sql_lag[1, n_sql] = 0.0
+                n_sql += np.uint64(1)
+    if open_run:
+        _write_key(run_day, run_lo, run_hi, quarter_of_day, key_lo, key_hi, key_fill)
+    lead_max[person] = best
+    return n_sql
 
 
 def new_scratch(weights: tuple) -> np.ndarray:
@@ -402,9 +499,9 @@ def new_scratch(weights: tuple) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True, _nrt=False)  # type: ignore[call-overload]  # _nrt: see top
-def one_lead(person, history, weights, out, scratch, record_at, vector=True):
+def one_lead(person, history, weights, out, scratch, record_at, record_x, vector=True):
     """Write one lead's scores at its checks into out; return how many."""
-    lead_scores(person, history, weights, scratch, out, record_at, vector)
+    lead_scores(person, history, weights, scratch, out, record_at, record_x, vector)
     return history[0][person + 1] - history[0][person]
 
 
@@ -413,23 +510,28 @@ def one_lead(person, history, weights, out, scratch, record_at, vector=True):
 # =====================================================================================
 
 
+def new_behaviour(n_checks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return fresh arrays for a scoring's behaviour records (see _records): points, checks
+    (from each lead's first) and each lead's end; only the pages written are ever touched."""
+    return (
+        np.empty(n_checks),
+        np.empty(n_checks, dtype=np.int32),
+        np.empty(max(n_checks, 1), dtype=np.int64),
+    )
+
+
 def record_highs(*args: Any, most: int) -> int:
     """Write the record highs of leads first_lead..stop_lead-1; return how many SQL records.
 
-    args: _records' first twelve (first_lead to lead_max); most: the most checks any lead has
+    args: _records' first twenty-one (first_lead to reuse); most: the most checks any lead has
     (the scratch is made here)."""
-    scratch = (np.empty(most), new_scratch(args[3]), np.empty(most, dtype=np.int64))
+    scratch = (np.empty(most), new_scratch(args[3]))
     return records(enabled(), *args, *scratch)
 
 
-def crossings(*args: Any, most: int) -> None:
-    """Write to out, per lead of leads, its first check moment in [since_us, until_us) whose
-    rounded score reaches s (NEVER: none).
-
-    args: first_crossings' first eight (leads to out); most: the most checks any lead has (the
-    scratch is made here)."""
-    scratch = (np.empty(most), new_scratch(args[2]), np.empty(most, dtype=np.int64))
-    first_crossings(*args, *scratch, enabled())
+def refit_highs(*args: Any) -> int:
+    """refit_records(*args): the record highs found again for another fit (see there)."""
+    return refit_records(*args)
 
 
 def check_scores(lead: int, history: tuple, weights: tuple) -> np.ndarray:
@@ -437,6 +539,13 @@ def check_scores(lead: int, history: tuple, weights: tuple) -> np.ndarray:
     n = int(history[0][lead + 1] - history[0][lead])
     out = np.empty(n)
     one_lead(
-        lead, history, weights, out, new_scratch(weights), np.empty(n, dtype=np.int64), enabled()
+        lead,
+        history,
+        weights,
+        out,
+        new_scratch(weights),
+        np.empty(n, dtype=np.int64),
+        np.empty(n),
+        enabled(),
     )
     return out
