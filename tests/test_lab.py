@@ -177,7 +177,7 @@ def test_the_lab_finds_the_sql_mql_moments_on_the_demo(demo):
     # a half-life change re-sums the decayed events into a new materialisation
     slower = lab.with_half_life(m, 75)
     check_against_sql(cur, slower, definitions.load(cur, 3), 3, [10, 40, 100])
-    assert slower.check_us is m.check_us and slower.decay is not m.decay
+    assert slower.check_at is m.check_at and slower.decay is not m.decay
     check_against_sql(cur, m, current, 1, [65])  # the original is as it was
 
 

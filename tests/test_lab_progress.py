@@ -61,7 +61,7 @@ def test_materialise_reports_each_step_in_order_up_to_one(demo_cur, monkeypatch)
     assert batches[-1] == pytest.approx(history.STEPS[1][1])
     # the answer is the same without a callback
     quiet = lab.materialise(demo_cur, 30.0, types)
-    for name in ("check_us", "check_start", "group_type", "group_count", "decay"):
+    for name in ("check_at", "check_start", "group_type", "group_count", "decay"):
         assert np.array_equal(getattr(m, name), getattr(quiet, name)), name
 
 

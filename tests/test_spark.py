@@ -714,7 +714,7 @@ def test_threshold_lab_materialises_from_spark(duck, spark):
         "recorded_mql_us",
         "reached_sql_us",
         "reached_customer_us",
-        "check_us",
+        "check_at",
         "check_start",
         "check_day",
         "decay",

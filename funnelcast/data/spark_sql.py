@@ -51,6 +51,8 @@ DUCKDB_ONLY = {
     "DuckDB files)",
     "import_attribute_rows": "the importer's: reads its DuckDB staging table (imports write "
     "DuckDB files)",
+    "lab_data_version": "keys the Threshold Lab's history kept beside a DuckDB file (a lake's "
+    "Lab materialises in memory only)",
 }
 # The columns of DuckDB's catalogue function duckdb_columns() that a translated query can read.
 CATALOGUE_COLUMNS = ("schema_name", "table_name", "column_name", "column_index", "data_type")

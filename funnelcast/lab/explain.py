@@ -26,7 +26,7 @@ from funnelcast.lab.weights import Weights
 def lead_checks(m: Materialised, w: Weights, lead: int) -> tuple[np.ndarray, np.ndarray]:
     """Return one lead's check moments (us) and unrounded scores at them."""
     first, stop = m.check_start[lead], m.check_start[lead + 1]
-    return m.check_us[first:stop], _fast.check_scores(lead, m.history, w.arrays)
+    return m.check_us_of(first, stop), _fast.check_scores(lead, m.history, w.arrays)
 
 
 def explain_score(

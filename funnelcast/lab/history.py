@@ -13,6 +13,13 @@ points, caps and signs of the types it has can be scored. The events are sorted 
 the compiled loops of funnelcast.lab._fast.layout; the history also owns the BufferPool its
 scorings write into (funnelcast.lab._fast.buffers).
 
+The history is compact: moments are ticks since the first quarter's first day (whole seconds
+in 32 bits when every moment is a whole second within 34 years of it, else microseconds in 64),
+event types small codes, counts the narrowest integer that holds the largest, and every lead's
+checks, groups and early events a stretch of one array each (offsets, not objects per lead).
+The events stream from DuckDB in batches, narrowed as they come (lead, tick and type: 9 bytes an
+event), and are sorted per lead once all are read (5 bytes an event).
+
 A materialisation reports its progress to a callback (Progress): each step of STEPS in order,
 with the share of the whole done so far, from 0.0 to 1.0 at the end; reading the events reports
 after each batch, against the events table's row count.
@@ -36,12 +43,15 @@ from funnelcast.lab import _fast
 from funnelcast.lab._fast import DAY_US, NEVER
 from funnelcast.lab.budget import WHOLE, Sample
 from funnelcast.lab.fields import FieldStore, load_fields, named_fields
-from funnelcast.lab.quarters import Calendar, calendar_of
+from funnelcast.lab.quarters import Calendar, calendar_of, day_us
 
 # Checks handled per vectorised step of a half-life change: temporaries stay small.
 CHUNK = 1 << 18
 FIT_ATTRIBUTES = ("channel", "industry", "company_size_band", "country", "region", "seniority")
 BATCH_ROWS = 1 << 20
+SECOND_US = 1_000_000
+# moments in seconds stay within this many of the epoch, so that any difference of two fits 32 bits
+SECONDS_REACH = 1 << 30
 MOMENTS = ("created", "recorded_mql", "reached_sql", "reached_customer")
 # The steps of a materialisation, in order, each with the share of the whole done when it ends
 # (about its share of the time at 1M leads).
@@ -78,8 +88,10 @@ class Materialised:
 
     Arrays indexed by lead follow lead_id order. Checks are laid out lead by lead, each lead's
     in time order: check_start[i] is lead i's first (its creation), check_start[i + 1] ends
-    them. Each check holds check_groups of the lead's event groups (events of one moment and
-    type: type and count), in order; events before creation (early_*) count from creation on,
+    them. A check's moment is check_at ticks of tick_us microseconds after epoch_us (the first
+    quarter's first day; check_us_of gives them in microseconds), early_age likewise. Each
+    check holds check_groups of the lead's event groups (events of one moment and type: type
+    and count), in order; events before creation (early_*) count from creation on,
     decayed by their age then. decay (per check: 0.5^(gap from the previous check / half-life))
     and early_weight (count x 0.5^(age / half-life)) are all a half-life changes.
     """
@@ -97,7 +109,9 @@ class Materialised:
     stage_totals: dict[str, np.ndarray]  # 'sql', 'customer' -> leads reaching it per quarter
     reached_quarter: dict[str, np.ndarray]  # 'sql', 'customer' -> per lead, its quarter (-1: not)
     check_start: np.ndarray  # per lead, plus the end
-    check_us: np.ndarray  # moment of each check
+    epoch_us: int  # moment 0 of check_at and early_age, in us since the Unix epoch
+    tick_us: int  # what one tick of check_at and early_age is, in us (1 or SECOND_US)
+    check_at: np.ndarray  # moment of each check, in ticks since epoch_us
     check_day: np.ndarray  # day index of each check
     check_groups: np.ndarray  # event groups at each check
     group_start: np.ndarray  # per lead, plus the end
@@ -106,7 +120,7 @@ class Materialised:
     early_start: np.ndarray  # per lead, plus the end
     early_type: np.ndarray
     early_count: np.ndarray
-    early_age_us: np.ndarray
+    early_age: np.ndarray  # in ticks
     decay: np.ndarray
     early_weight: np.ndarray
     # the arrays its scorings write, taken and given back explicitly (shared with the
@@ -128,7 +142,16 @@ class Materialised:
     @property
     def n_checks(self) -> int:
         """Return the number of check moments."""
-        return len(self.check_us)
+        return len(self.check_at)
+
+    @property
+    def check_moments(self) -> tuple[np.ndarray, int, int]:
+        """Return the check moments as the compiled loops read them (lab._fast: moment_us)."""
+        return self.check_at, self.epoch_us, self.tick_us
+
+    def check_us_of(self, first: int, stop: int) -> np.ndarray:
+        """Return the moments of checks first..stop-1 in microseconds since the Unix epoch."""
+        return self.epoch_us + self.check_at[first:stop].astype(np.int64) * self.tick_us
 
     @property
     def nbytes(self) -> int:
@@ -226,17 +249,20 @@ def materialise(
     del leads
     report("leads", 1.0)
 
+    ticks = _Ticks(day_us(calendar.day0), moments["created"])
     batches = _event_batches(cur, types)
     if not sample.is_whole:  # events renumbered to the sampled leads, the others dropped
         batches = _sampled(batches, np.cumsum(chosen) - 1, chosen)
     if progress is not None:
         batches = _counted(batches, _event_rows(cur), report)
-    event_start, at_us, kind = _fast.sort_events(batches, len(moments["created"]))
+    held = ticks.narrowed(batches, len(types))
+    created = ticks.of(moments["created"])
+    event_start, at, kind = _fast.sort_events(held, len(moments["created"]))
     db.release_cached_blocks(cur)  # the events' blocks DuckDB kept: 200 MB at 20M events
     report("events", 1.0)
-    layout = _layout(event_start, at_us, kind, moments["created"], len(types), report)
-    del event_start, at_us, kind
-    check_day = calendar.day_of(layout["check_us"])
+    layout = _layout(event_start, at, kind, created, len(types), report)
+    del event_start, at, kind, created
+    check_day = _days(layout["check_at"], DAY_US // ticks.tick_us)
     if len(check_day) and (check_day.min() < 0 or check_day.max() >= calendar.n_days):
         raise db.FunnelcastError("a lead or event lies outside the data's quarters")
     stage_totals, reached_quarter = {}, {}
@@ -260,13 +286,16 @@ def materialise(
         reached_customer_us=moments["reached_customer"],
         stage_totals=stage_totals,
         reached_quarter=reached_quarter,
-        check_day=check_day.astype(np.min_scalar_type(-calendar.n_days)),
+        check_day=check_day,
+        epoch_us=ticks.epoch_us,
+        tick_us=ticks.tick_us,
         **layout,
         **_decays(
-            layout["check_us"],
+            layout["check_at"],
+            ticks.tick_us,
             layout["check_start"],
             layout["early_count"],
-            layout["early_age_us"],
+            layout["early_age"],
             half_life_days,
         ),
         sample=sample,
@@ -346,7 +375,7 @@ def with_half_life(m: Materialised, half_life_days: float) -> Materialised:
     decayed = dataclasses.replace(
         m,
         half_life_days=float(half_life_days),
-        **_decays(m.check_us, m.check_start, m.early_count, m.early_age_us, half_life_days),
+        **_decays(m.check_at, m.tick_us, m.check_start, m.early_count, m.early_age, half_life_days),
     )
     # what is worked out once from the layout holds for the copy too (key_stretches: 75 ms)
     for name in ("halves", "key_stretches", "most_checks", "sql_leads"):
@@ -356,29 +385,89 @@ def with_half_life(m: Materialised, half_life_days: float) -> Materialised:
 
 
 def _decays(
-    check_us: np.ndarray,
+    check_at: np.ndarray,
+    tick_us: int,
     check_start: np.ndarray,
     early_count: np.ndarray,
-    early_age_us: np.ndarray,
+    early_age: np.ndarray,
     half_life_days: float,
 ) -> _Decays:
     """Return per check 0.5^(gap since the lead's previous check / half-life) (1 at a lead's
-    first), and per early event group count x 0.5^(age at creation / half-life)."""
+    first), and per early event group count x 0.5^(age at creation / half-life).
+
+    Gaps and ages are taken in whole microseconds, as before the moments were kept in ticks:
+    the same factors, bit for bit, whatever tick they are kept in."""
     if not half_life_days > 0:
         raise ValueError(f"half-life must be more than 0 days, not {half_life_days}")
     scale = -1.0 / (DAY_US * half_life_days)
-    decay = np.empty(len(check_us))
+    decay = np.empty(len(check_at))
     decay[0:1] = 1.0
     with np.errstate(over="ignore"):  # from one lead's last check to the next lead's first
-        for start in range(1, len(check_us), CHUNK):
-            stop = min(len(check_us), start + CHUNK)
-            gap = check_us[start:stop] - check_us[start - 1 : stop - 1]
-            np.exp2(gap * scale, out=decay[start:stop])
+        for start in range(1, len(check_at), CHUNK):
+            stop = min(len(check_at), start + CHUNK)
+            gap = check_at[start:stop].astype(np.int64) - check_at[start - 1 : stop - 1]
+            np.exp2(gap * tick_us * scale, out=decay[start:stop])
     decay[check_start[:-1]] = 1.0
+    age_us = early_age.astype(np.int64) * tick_us
     return _Decays(
         decay=decay,
-        early_weight=early_count * np.exp2(-early_age_us / (DAY_US * half_life_days)),
+        early_weight=early_count * np.exp2(-age_us / (DAY_US * half_life_days)),
     )
+
+
+def _days(check_at: np.ndarray, ticks_a_day: int) -> np.ndarray:
+    """Return the day index of each check (int16; ticks count from the first day's start), a
+    chunk at a time, so that no temporary as long as the checks is made."""
+    out = np.empty(len(check_at), dtype=np.int16)
+    for start in range(0, len(check_at), CHUNK):
+        chunk = check_at[start : start + CHUNK] // ticks_a_day
+        if chunk.min() < 0 or chunk.max() > np.iinfo(np.int16).max:
+            raise db.FunnelcastError("a lead or event lies outside the data's quarters")
+        out[start : start + CHUNK] = chunk
+    return out
+
+
+class _Ticks:
+    """Moments as ticks since an epoch (the first quarter's first day): whole seconds in int32
+    while every moment read is one and lies within SECONDS_REACH of the epoch, else
+    microseconds in int64 (events read before a moment did not fit are widened then)."""
+
+    def __init__(self, epoch_us: int, created_us: np.ndarray):
+        self.epoch_us = int(epoch_us)
+        self.tick_us = SECOND_US if self._in_seconds(created_us) else 1
+
+    def _in_seconds(self, us: np.ndarray) -> bool:
+        """Return whether these moments (us) are whole seconds within reach of the epoch."""
+        if not len(us):
+            return True
+        offset = us - self.epoch_us
+        if np.any(offset % SECOND_US):
+            return False
+        low, high = offset.min() // SECOND_US, offset.max() // SECOND_US
+        return bool(-SECONDS_REACH <= low and high < SECONDS_REACH)
+
+    @property
+    def dtype(self) -> type:
+        """Return the integer type a tick is kept in."""
+        return np.int32 if self.tick_us == SECOND_US else np.int64
+
+    def of(self, us: np.ndarray) -> np.ndarray:
+        """Return moments (us) as ticks."""
+        return ((us - self.epoch_us) // self.tick_us).astype(self.dtype)
+
+    def narrowed(
+        self, batches: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], n_types: int
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """Return the event batches (lead, moment in us, type) read and held narrow: lead as
+        int32, moment as ticks, type as int8 (int16 for 128 types or more)."""
+        type_dtype = np.int8 if n_types < 128 else np.int16
+        held: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        for lead, at_us, kind in batches:
+            if self.tick_us == SECOND_US and not self._in_seconds(at_us):
+                self.tick_us = 1  # widen what is held: seconds to microseconds, exactly
+                held = [(ld, at.astype(np.int64) * SECOND_US, k) for ld, at, k in held]
+            held.append((lead.astype(np.int32), self.of(at_us), kind.astype(type_dtype)))
+        return held
 
 
 def _encode(column: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -396,13 +485,13 @@ class _Layout(TypedDict):
     check_start: np.ndarray
     group_start: np.ndarray
     early_start: np.ndarray
-    check_us: np.ndarray
+    check_at: np.ndarray
     check_groups: np.ndarray
     group_type: np.ndarray
     group_count: np.ndarray
     early_type: np.ndarray
     early_count: np.ndarray
-    early_age_us: np.ndarray
+    early_age: np.ndarray
 
 
 class _Decays(TypedDict):
@@ -429,17 +518,18 @@ def _event_batches(
 
 def _layout(
     event_start: np.ndarray,
-    at_us: np.ndarray,
+    at: np.ndarray,
     kind: np.ndarray,
-    created_us: np.ndarray,
+    created: np.ndarray,
     n_types: int,
     report: _Reporter,
 ) -> _Layout:
     """Return the check layout: checks, event groups and early events, lead by lead.
 
-    event_start, at_us, kind: the events as lab._fast.sort_events sorts them.
+    event_start, at, kind: the events as lab._fast.sort_events sorts them; at and created in
+    the same ticks, which the check moments and early ages keep.
     """
-    n_checks, n_groups, n_early, largest = _fast.count_layout(event_start, at_us, kind, created_us)
+    n_checks, n_groups, n_early, largest = _fast.count_layout(event_start, at, kind, created)
     report("layout", 0.4)
     starts = {
         name: np.concatenate([[0], np.cumsum(n)]).astype(np.int64)
@@ -447,21 +537,21 @@ def _layout(
     }
     type_dtype = np.int8 if n_types < 128 else np.int16
     out = {
-        "check_us": np.empty(starts["check"][-1], dtype=np.int64),
+        "check_at": np.empty(starts["check"][-1], dtype=at.dtype),
         "check_groups": np.zeros(
             starts["check"][-1], dtype=np.uint8 if n_types < 256 else np.uint16
         ),
         "group_type": np.empty(starts["group"][-1], dtype=type_dtype),
         "group_count": np.empty(starts["group"][-1], dtype=np.min_scalar_type(largest)),
         "early_type": np.empty(starts["early"][-1], dtype=type_dtype),
-        "early_count": np.empty(starts["early"][-1], dtype=np.int32),
-        "early_age_us": np.empty(starts["early"][-1], dtype=np.int64),
+        "early_count": np.empty(starts["early"][-1], dtype=np.min_scalar_type(largest)),
+        "early_age": np.empty(starts["early"][-1], dtype=at.dtype),
     }
     _fast.fill_layout(
         event_start,
-        at_us,
+        at,
         kind,
-        created_us,
+        created,
         starts["check"],
         starts["group"],
         starts["early"],
@@ -472,11 +562,11 @@ def _layout(
         check_start=starts["check"],
         group_start=starts["group"],
         early_start=starts["early"],
-        check_us=out["check_us"],
+        check_at=out["check_at"],
         check_groups=out["check_groups"],
         group_type=out["group_type"],
         group_count=out["group_count"],
         early_type=out["early_type"],
         early_count=out["early_count"],
-        early_age_us=out["early_age_us"],
+        early_age=out["early_age"],
     )

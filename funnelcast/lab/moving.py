@@ -128,7 +128,7 @@ def who_moves(
         closest_in,
         m.history,
         scores.weights.arrays,
-        m.check_us,
+        m.check_moments,
         s,
         -NEVER,
         NEVER,

@@ -378,7 +378,7 @@ def _scored(
     w = weights.arrays
     outcomes = (
         m.check_day,
-        m.check_us,
+        m.check_moments,
         m.calendar.quarter_of_day,
         m.reached_sql_us,
         m.reached_customer_us,

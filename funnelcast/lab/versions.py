@@ -43,7 +43,7 @@ def mql_moments(
             np.arange(*leads),
             m.history,
             w,
-            m.check_us,
+            m.check_moments,
             s,
             since,
             until,

@@ -27,6 +27,7 @@ from funnelcast.core import periods
 from funnelcast.data import db, engine
 from funnelcast.definitions import Definition
 from funnelcast.lab import warm as lab_warm
+from funnelcast.lab.stored import kept_history
 
 T = TypeVar("T")
 
@@ -373,9 +374,7 @@ def next_quarter(database: Database) -> periods.Quarter:
 
 
 # ===== the Threshold Lab engine, kept in memory between reruns =====
-# The materialised history is the one slow step (it reads every event); everything a slider
-# moves is answered from it. Read-only once built: a half-life or event-type change builds
-# another entry instead of changing one that other sessions use.
+# The history is the one slow step (lab.stored keeps it beside the file): sliders only read it.
 
 
 @st.cache_data(show_spinner=False)
@@ -416,16 +415,17 @@ def _event_types(database: Database, definition: Definition) -> tuple[str, ...]:
 
 @st.cache_resource(show_spinner="Materialising the history for the Threshold Lab…", max_entries=2)
 def _lab_history(
-    _cur: duckdb.DuckDBPyConnection,
+    _database: Database,
     key: str,
     event_types: tuple[str, ...],
     _half_life_days: float,
     _progress: lab.Progress | None = None,
 ) -> lab.Materialised:
-    """Return lab.materialise (of the leads that fit in the memory free: lab.budget), cached on
-    the file key and event types only: decayed by whichever half-life asked first."""
-    sample = lab.budget.plan(_cur, event_types, lab.named_fields(_versions(_cur, key)))
-    return lab.materialise(_cur, _half_life_days, event_types, progress=_progress, sample=sample)
+    """Return the history (of the leads that fit in the memory free: lab.budget), cached on the
+    file key and event types only: decayed by whichever half-life asked first; kept: lab.stored."""
+    cur, path = _database.cursor, _database.path if _database.engine == "duckdb" else None
+    sample = lab.budget.plan(cur, event_types, lab.named_fields(_versions(cur, key)))
+    return kept_history(cur, path, _half_life_days, event_types, _progress, sample).history
 
 
 @st.cache_resource(show_spinner="Decaying the history by the half-life…", max_entries=3)
@@ -438,7 +438,7 @@ def _lab_materialised(
 ) -> lab.Materialised:
     """Return the materialised history decayed by a half-life: the events are read once per
     data load, a half-life change only recomputes the decay between checks."""
-    history = _lab_history(_database.cursor, key, event_types, half_life_days, _progress)
+    history = _lab_history(_database, key, event_types, half_life_days, _progress)
     if history.half_life_days == half_life_days:
         return history
     return lab.with_half_life(history, half_life_days)

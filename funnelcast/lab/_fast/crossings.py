@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 
 # numba's cache sees changes to this file only: after changing kernels, clear __pycache__
-from funnelcast.lab._fast.kernels import NEVER, lead_scores, micro, new_scratch
+from funnelcast.lab._fast.kernels import NEVER, lead_scores, micro, moment_us, new_scratch
 from funnelcast.lab._fast.switch import enabled
 
 
@@ -22,7 +22,7 @@ def first_crossing(
     person,
     history,
     weights,
-    check_us,
+    moments,
     s,
     since_us,
     until_us,
@@ -37,7 +37,7 @@ def first_crossing(
     lead_scores(person, history, weights, scratch, scores, record_at, record_x, vector)
     c0 = history[0][person]
     for i in range(history[0][person + 1] - c0):
-        at = check_us[c0 + i]
+        at = moment_us(moments, c0 + i)
         if at >= until_us:
             break
         if at >= since_us and micro(scores[i]) >= s:
@@ -50,7 +50,7 @@ def first_crossings(
     leads,
     history,
     weights,
-    check_us,
+    moments,
     s,
     since_us,
     until_us,
@@ -67,7 +67,7 @@ def first_crossings(
             leads[k],
             history,
             weights,
-            check_us,
+            moments,
             s,
             since_us,
             until_us,

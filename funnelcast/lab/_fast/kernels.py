@@ -66,6 +66,13 @@ def micro(x):
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
+def moment_us(moments, i):
+    """Return check i's moment in microseconds since the Unix epoch. moments: (ticks since
+    the epoch per check, the epoch in us, a tick in us), as lab.Materialised.check_moments."""
+    return np.int64(moments[1]) + np.int64(moments[0][i]) * np.int64(moments[2])
+
+
+@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
 def _record(x, running, check, record_at, record_x, n_records):
     """Write a check's index and score at record_at[n_records] and record_x[n_records]; return
     n_records, plus one when its score x beats every earlier one (running). Without a branch:
@@ -285,7 +292,7 @@ def _records(args, vector):
         scores,
         scratch,
     ) = args
-    check_us = outcomes[1]
+    moments = outcomes[1]
     sql_us = outcomes[3]
     fit = weights[0]
     n_sql = np.uint64(0)
@@ -296,7 +303,7 @@ def _records(args, vector):
         # two ahead, have their first in cache by then
         ahead = min(person + 2, last)
         if sql_us[ahead] != NEVER:
-            prefetch(check_us, history[0][ahead])
+            prefetch(moments[0], history[0][ahead])
         if reuse and (type_mask[person] & changed) == 0:
             since = history[0][first_lead] if person == first_lead else kept_end[person - 1]
             n = np.uint64(kept_end[person] - since)
@@ -359,7 +366,7 @@ def refit_records(
     beats every earlier one has behaviour points above every earlier check's: a behaviour
     record. _lead_records then keeps those whose score is a record, exactly as records does.
     """
-    check_us = outcomes[1]
+    moments = outcomes[1]
     sql_us = outcomes[3]
     n_sql = np.uint64(0)
     at = np.uint64(check_start[first_lead])
@@ -367,7 +374,7 @@ def refit_records(
     for person in range(first_lead, stop_lead):
         ahead = min(person + 2, last)
         if sql_us[ahead] != NEVER:
-            prefetch(check_us, check_start[ahead])
+            prefetch(moments[0], check_start[ahead])
         end = np.uint64(behaviour_end[person])
         n_sql = _lead_records(
             person,
@@ -421,14 +428,14 @@ def _lead_records(
     quarter q (which then moves on). lead_max: each lead's best in micro-points (-BIAS: never
     above).
 
-    outcomes: (check_day, check_us, quarter_of_day, sql_us, customer_us, sql_quarter,
-    customer_quarter), the last four per lead (NEVER, -1: not reached). Every record of a lead
-    that reached SQL is also a row of what precision and capture count of it: sql_bound lo
-    and hi; sql_code the record's quarter (its MQL cohort), whether the lead was won (1/0), and
-    per stage (SQL, customer) the quarter it was reached in when that came after the record
-    (else -1); sql_lag per stage the days from the record to it (else 0).
+    outcomes: (check_day, moments (see moment_us), quarter_of_day, sql_us, customer_us,
+    sql_quarter, customer_quarter), the last four per lead (NEVER, -1: not reached). Every
+    record of a lead that reached SQL is also a row of what precision and capture count of it:
+    sql_bound lo and hi; sql_code the record's quarter (its MQL cohort), whether the lead was
+    won (1/0), and per stage (SQL, customer) the quarter it was reached in when that came after
+    the record (else -1); sql_lag per stage the days from the record to it (else 0).
     """
-    check_day, check_us, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
+    check_day, moments, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
         outcomes
     )
     c0 = np.uint64(check_start[person])
@@ -462,7 +469,7 @@ def _lead_records(
                 open_run = True
                 run_day, run_lo, run_hi = day, lo, hi
             if of_sql:
-                at = check_us[c0 + i]
+                at = moment_us(moments, c0 + i)
                 sql_bound[0, n_sql] = lo
                 sql_bound[1, n_sql] = hi
                 sql_code[0, n_sql] = quarter_of_day[np.uint64(day)]

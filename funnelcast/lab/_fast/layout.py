@@ -24,12 +24,12 @@ def count_by_lead(lead, counts):
 
 
 @njit(cache=True, nogil=True)
-def place_by_lead(lead, at_us, kind, fill, out_at, out_kind):
+def place_by_lead(lead, at, kind, fill, out_at, out_kind):
     """Put a batch's events in their lead's slots, from fill[lead] on (see sort_events)."""
     for i in range(len(lead)):
         j = fill[lead[i]]
         fill[lead[i]] += 1
-        out_at[j] = at_us[i]
+        out_at[j] = at[i]
         out_kind[j] = kind[i]
 
 
@@ -63,9 +63,9 @@ def sort_events(batches, n_leads: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     A counting sort by lead (0..n_leads-1) over the batches, then each lead's events by moment
     and type: by insertion, as a lead has a few dozen; by two stable argsorts when it has more.
     It holds the batches and one sorted copy, where a database's ORDER BY of every event held
-    several copies.
+    several copies; each batch is let go once placed (a list given is emptied so).
     """
-    batches = list(batches)
+    batches = batches if isinstance(batches, list) else list(batches)
     start = np.zeros(n_leads + 1, dtype=np.int64)
     for lead, _, _ in batches:
         count_by_lead(lead, start)
@@ -77,48 +77,48 @@ def sort_events(batches, n_leads: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     out_kind = np.empty(n, dtype=kind_dtype)
     fill = start[:-1].copy()
     while batches:
-        lead, at_us, kind = batches.pop(0)  # each batch is freed once placed
-        place_by_lead(lead, at_us, kind, fill, out_at, out_kind)
+        lead, at, kind = batches.pop(0)  # each batch is freed once placed
+        place_by_lead(lead, at, kind, fill, out_at, out_kind)
     sort_within_leads(start, out_at, out_kind)
     return start, out_at, out_kind
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _group_end(at_us, kind, i, n):
+def _group_end(at, kind, i, n):
     """Return where the group of events starting at i ends (events i..n-1 of one lead, sorted
     by moment and type): the first event after i of another moment or type, or n."""
     j = i + 1
-    while j < n and at_us[j] == at_us[i] and kind[j] == kind[i]:
+    while j < n and at[j] == at[i] and kind[j] == kind[i]:
         j += 1
     return j
 
 
 @njit(cache=True, nogil=True)
-def count_layout(event_start, at_us, kind, created_us):
+def count_layout(event_start, at, kind, created_at):
     """Return per lead its checks, event groups at or after creation and earlier event groups,
     and the most events in one group.
 
-    event_start: per lead where its events start in at_us and kind (plus the end), each lead's
+    event_start: per lead where its events start in at and kind (plus the end), each lead's
     sorted by moment and type (sort_events). A group is the events of one lead, moment and
     type. A check opens at creation and at each later moment.
     """
-    n_leads = len(created_us)
+    n_leads = len(created_at)
     n_checks = np.ones(n_leads, dtype=np.int64)
     n_groups = np.zeros(n_leads, dtype=np.int64)
     n_early = np.zeros(n_leads, dtype=np.int64)
     largest = 0
     for person in range(n_leads):
-        created = created_us[person]
+        created = created_at[person]
         i, n = event_start[person], event_start[person + 1]
         while i < n:
-            moment = at_us[i]
-            j = _group_end(at_us, kind, i, n)
+            moment = at[i]
+            j = _group_end(at, kind, i, n)
             largest = max(largest, j - i)
             if moment < created:
                 n_early[person] += 1
             else:
                 n_groups[person] += 1
-                new_moment = i == event_start[person] or at_us[i - 1] != moment
+                new_moment = i == event_start[person] or at[i - 1] != moment
                 if moment > created and new_moment:
                     n_checks[person] += 1
             i = j
@@ -128,40 +128,42 @@ def count_layout(event_start, at_us, kind, created_us):
 @njit(cache=True, nogil=True)
 def fill_layout(
     event_start,
-    at_us,
+    at,
     kind,
-    created_us,
+    created_at,
     check_start,
     group_start,
     early_start,
-    check_us,
+    check_at,
     check_groups,
     group_type,
     group_count,
     early_type,
     early_count,
-    early_age_us,
+    early_age,
 ):
-    """Fill the layout count_layout sized (outputs: the arrays after early_start)."""
-    n_leads = len(created_us)
+    """Fill the layout count_layout sized (outputs: the arrays after early_start). Moments
+    (at, created_at, and so check_at and early_age) are in one unit, whatever it is: the
+    history's ticks."""
+    n_leads = len(created_at)
     for person in range(n_leads):
-        created = created_us[person]
+        created = created_at[person]
         check, group, early = check_start[person], group_start[person], early_start[person]
-        check_us[check] = created
+        check_at[check] = created
         i, n = event_start[person], event_start[person + 1]
         while i < n:
-            moment, what = at_us[i], kind[i]
-            j = _group_end(at_us, kind, i, n)
+            moment, what = at[i], kind[i]
+            j = _group_end(at, kind, i, n)
             if moment < created:
                 early_type[early] = what
                 early_count[early] = j - i
-                early_age_us[early] = created - moment
+                early_age[early] = created - moment
                 early += 1
             else:
-                new_moment = i == event_start[person] or at_us[i - 1] != moment
+                new_moment = i == event_start[person] or at[i - 1] != moment
                 if moment > created and new_moment:
                     check += 1
-                    check_us[check] = moment
+                    check_at[check] = moment
                 check_groups[check] += 1
                 group_type[group] = what
                 group_count[group] = j - i

@@ -1,0 +1,248 @@
+"""The Threshold Lab's history kept beside its database, so that a second start reads it back.
+
+Materialising reads every event (a minute at 10M leads); a server restarted on the same data
+opens the history kept from the last time instead: the arrays of a Materialised as .npy files,
+memory-mapped (np.load, copy-on-write: the file is never written through them, and the compiled
+loops see the same array types as a fresh history's, so nothing is compiled again), in
+DB.lab/KEY/ beside the database file DB.
+KEY is the data's version (data_version): a hash of this module's format, the event types
+materialised, the file's and its write-ahead log's size, modification time and inode, and the
+rows of every table and the meta settings (queries/lab_data_version.sql). An import or a
+definition change writes the file, so the key changes; files under any other key are never
+opened, and the newest write removes the older folders. A folder is written under a temporary
+name and renamed into place whole, and only when the key read after materialising is the key
+read before it (nothing was written meanwhile), so a half-written or stale folder is never read.
+
+What is kept: every array the history holds, its fit values and event types, and its
+half-life's decay factors (another half-life recomputes them, lab.with_half_life). Not kept:
+the calendar, read again from the database (its cohort maturity moves with today), and nothing
+of any scoring. The lead fields fit rules read on demand (lab.fields) are kept in KEY/fields/
+as they are first read, each written whole, so a restart reads them from there too. Where the folder
+cannot be written (a read-only directory, a full disk) the history lives in memory only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Final, NamedTuple
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from funnelcast.data import db
+from funnelcast.lab.budget import WHOLE, Sample
+from funnelcast.lab.history import Materialised, Progress, materialise
+from funnelcast.lab.quarters import calendar_of
+
+# Bump when what is written changes: a folder of another format is never read.
+FORMAT = 2
+SUFFIX = ".lab"
+META = "meta.json"
+# numba compiles its loops again for read-only arrays: mapped copy-on-write, they are not
+MAPPED: Final = "c"
+LEAD_IDS = "lead_id.arrow"
+FIELDS = "fields"  # the lead fields fit rules read, kept as they are read (lab.fields)
+# the Materialised fields that are one array each (the dicts of arrays are kept per key)
+ARRAYS = (
+    "created_us",
+    "recorded_mql_us",
+    "reached_sql_us",
+    "reached_customer_us",
+    "check_start",
+    "check_at",
+    "check_day",
+    "check_groups",
+    "group_start",
+    "group_type",
+    "group_count",
+    "early_start",
+    "early_type",
+    "early_count",
+    "early_age",
+    "decay",
+    "early_weight",
+)
+DICTS = ("codes", "stage_totals", "reached_quarter")
+MOMENTS = ("created_us", "recorded_mql_us", "reached_sql_us", "reached_customer_us")
+
+
+class Kept(NamedTuple):
+    """A history, and where it came from: 'read' (the kept files), 'written' (materialised and
+    kept) or 'memory' (materialised; not kept: the folder could not be written, or the data
+    changed while materialising)."""
+
+    history: Materialised
+    source: str
+
+
+def folder_of(path: str | Path) -> Path:
+    """Return the folder beside the database file at path where its histories are kept."""
+    return Path(f"{os.path.abspath(path)}{SUFFIX}")
+
+
+def _stat(path: Path) -> list[int] | None:
+    """Return a file's size, modification time (ns) and inode; None when there is none."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+
+
+def data_version(cur: duckdb.DuckDBPyConnection, path: str | Path, event_types: tuple) -> str:
+    """Return the key a history of these event types from the database at path is kept under:
+    it changes when the file, its write-ahead log or any table's rows or meta setting does."""
+    file = Path(path).resolve()
+    rows = db.run(cur, "lab_data_version")
+    stamp = {
+        "format": FORMAT,
+        "event_types": list(event_types),
+        "file": _stat(file),
+        "wal": _stat(Path(f"{file}.wal")),
+        "rows": [list(r) for r in rows.rows()],
+    }
+    return hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def kept_history(
+    cur: duckdb.DuckDBPyConnection,
+    path: str | Path | None,
+    half_life_days: float,
+    event_types: tuple[str, ...],
+    progress: Progress | None = None,
+    sample: Sample = WHOLE,
+) -> Kept:
+    """Return the history of these event types from the database file at path: read from the
+    folder beside it when one is kept under the data's current version (decayed by the
+    half-life it was kept with), else materialised (lab.materialise) and kept there. Without a
+    path (another engine's data), or of a sample of the leads (lab.budget: only whole
+    histories are kept, so a folder never holds a sample), it is materialised in memory."""
+    types = tuple(dict.fromkeys(event_types))
+    if path is None or not sample.is_whole:
+        return Kept(
+            materialise(cur, half_life_days, types, progress=progress, sample=sample), "memory"
+        )
+    key = data_version(cur, path, types)
+    m = read(cur, path, key)
+    if m is not None:
+        if progress is not None:
+            progress("decay", 1.0)
+        m.field_store.folder = folder_of(path) / key / FIELDS
+        return Kept(m, "read")
+    m = materialise(cur, half_life_days, types, progress=progress)
+    if data_version(cur, path, types) != key:  # written meanwhile: what was read may be either
+        return Kept(m, "memory")
+    if not write(m, path, key):
+        return Kept(m, "memory")
+    m.field_store.folder = folder_of(path) / key / FIELDS  # the fields read later kept there
+    return Kept(m, "written")
+
+
+def read(cur: duckdb.DuckDBPyConnection, path: str | Path, key: str) -> Materialised | None:
+    """Return the history kept under key beside the database at path, its arrays mapped
+    (copy-on-write); None when there is none. One there that is of another format or key, cannot be
+    read whole, or whose quarters are no longer the data's is removed (and None returned), so
+    that the history materialised next can take its place."""
+    where = folder_of(path) / key
+    if not where.exists():
+        return None
+    m = _read(cur, where, key)
+    if m is None:
+        shutil.rmtree(where, ignore_errors=True)
+    return m
+
+
+def _read(cur: duckdb.DuckDBPyConnection, where: Path, key: str) -> Materialised | None:
+    """Return the history in the folder where, or None when it is not one of key, whole."""
+    try:
+        meta = json.loads((where / META).read_text())
+        if meta.get("format") != FORMAT or meta.get("key") != key:
+            return None
+        arrays = {name: np.load(where / f"{name}.npy", mmap_mode=MAPPED) for name in ARRAYS}
+        dicts = {
+            group: {
+                name: np.load(where / f"{group}.{name}.npy", mmap_mode=MAPPED)
+                for name in meta[group]
+            }
+            for group in DICTS
+        }
+        lead_id = pl.read_ipc(where / LEAD_IDS)["lead_id"]
+    except (OSError, ValueError, KeyError):
+        return None
+    if len(lead_id) != meta["n_leads"] or len(arrays["check_at"]) != meta["n_checks"]:
+        return None
+    calendar = calendar_of(cur, [arrays[name] for name in MOMENTS])
+    if str(calendar.day0) != meta["day0"] or calendar.n_days != meta["n_days"]:
+        return None
+    m = Materialised(
+        half_life_days=float(meta["half_life_days"]),
+        event_types=tuple(meta["event_types"]),
+        calendar=calendar,
+        lead_id=lead_id,
+        values={name: tuple(v) for name, v in meta["values"].items()},
+        epoch_us=int(meta["epoch_us"]),
+        tick_us=int(meta["tick_us"]),
+        codes=dicts["codes"],
+        stage_totals=dicts["stage_totals"],
+        reached_quarter=dicts["reached_quarter"],
+        all_leads=len(lead_id),
+        **arrays,
+    )
+    halves = [(int(a), int(b)) for a, b in meta["halves"]]
+    vars(m)["halves"] = halves
+    vars(m)["key_stretches"] = {
+        h: np.array(stretch, dtype=np.int64) for h, stretch in zip(halves, meta["key_stretches"])
+    }
+    return m
+
+
+def write(m: Materialised, path: str | Path, key: str) -> bool:
+    """Keep the history beside the database at path under key; return whether it was kept.
+
+    Written under a temporary name, renamed into place whole; then the folders of other keys
+    are removed. Nothing is raised when the folder cannot be written: the Lab then works
+    from memory."""
+    folder = folder_of(path)
+    temporary = folder / f".writing-{os.getpid()}-{uuid.uuid4().hex}"
+    try:
+        temporary.mkdir(parents=True)
+        for name in ARRAYS:
+            np.save(temporary / f"{name}.npy", getattr(m, name))
+        for group in DICTS:
+            for name, array in getattr(m, group).items():
+                np.save(temporary / f"{group}.{name}.npy", array)
+        pl.DataFrame({"lead_id": m.lead_id}).write_ipc(
+            temporary / LEAD_IDS, compression="uncompressed"
+        )
+        meta = {
+            "format": FORMAT,
+            "key": key,
+            "half_life_days": m.half_life_days,
+            "event_types": list(m.event_types),
+            "values": {name: list(v) for name, v in m.values.items()},
+            "epoch_us": m.epoch_us,
+            "tick_us": m.tick_us,
+            "day0": str(m.calendar.day0),
+            "n_days": m.calendar.n_days,
+            "n_leads": m.n_leads,
+            "n_checks": m.n_checks,
+            # what the first scoring works out from the layout (seconds at 10M), kept with it
+            "halves": [list(h) for h in m.halves],
+            "key_stretches": [m.key_stretches[h].tolist() for h in m.halves],
+            **{group: list(getattr(m, group)) for group in DICTS},
+        }
+        (temporary / META).write_text(json.dumps(meta))
+        os.rename(temporary, folder / key)
+    except OSError:  # no room, no right to write, or kept already by another process
+        shutil.rmtree(temporary, ignore_errors=True)
+        return (folder / key / META).exists()
+    for other in folder.iterdir():
+        if other.name != key and not other.name.startswith("."):
+            shutil.rmtree(other, ignore_errors=True)
+    return True
