@@ -23,7 +23,6 @@ import dataclasses
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -34,7 +33,7 @@ from pathlib import Path
 STARTED = time.perf_counter()
 
 import numpy as np  # noqa: E402  (the process's start is timed from above the imports)
-from bench_lab import reweighted  # noqa: E402
+from bench_lab import peak_rss_mib, reweighted, timed  # noqa: E402
 from results import machine, replace_section  # noqa: E402
 
 from funnelcast import definitions, lab  # noqa: E402
@@ -44,18 +43,6 @@ from funnelcast.lab import stored, warm  # noqa: E402
 SECTION = "## Threshold Lab engine at 10M leads"
 TARGETS = {"materialise_s": 60, "peak_gib": 12, "threshold_ms": 5, "page_weights_s": 1.0}
 TARGETS |= {"half_life_s": 5, "second_start_s": 10}
-
-
-def peak_rss_mib() -> float:
-    """Return this process's peak resident memory so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def timed(fn) -> tuple[float, object]:
-    """Return fn's wall time in seconds and its result."""
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
 
 
 def _open(path: str):
