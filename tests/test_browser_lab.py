@@ -8,6 +8,7 @@ from __future__ import annotations
 import browser_support as bs
 import pytest
 from cli_support import cli_json
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from funnelcast import definitions
 from funnelcast.data import db
@@ -87,11 +88,25 @@ def test_a_numeric_rule_added_in_the_editor_changes_the_mqls_as_the_sql_counts(
         page.get_by_text("Add a fit rule").wait_for()
 
         def choose(label: str, option: str) -> None:
+            """Pick option in the selectbox labelled label. The list is virtualised: on a busy
+            machine a row can be re-rendered while it is clicked (Playwright then waits on a
+            detached element), so a try that fails closes the list and opens it again."""
             box = page.get_by_test_id("stSelectbox").filter(has_text=label).last
-            box.click()
-            page.keyboard.type(option.split(" (")[0])  # the list filters as one types
-            page.get_by_role("option", name=option, exact=True).click()
+            for attempt in range(4):
+                box.click()
+                page.keyboard.type(option.split(" (")[0])  # the list filters as one types
+                try:
+                    page.get_by_role("listbox").get_by_role(
+                        "option", name=option, exact=True
+                    ).click(timeout=10_000)
+                    break
+                except PlaywrightTimeout:
+                    page.keyboard.press("Escape")
+                    if attempt == 3:
+                        raise
             page.get_by_test_id("stStatusWidget").wait_for(state="hidden")
+            chosen = box.locator("input").input_value()
+            assert chosen == option, chosen
 
         choose("Field", "Website visits (number)")
         page.get_by_text("leads have a value: from").first.wait_for()
