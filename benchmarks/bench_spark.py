@@ -1,4 +1,4 @@
-"""The same workload on DuckDB and on local Spark (local[2]) at 1M leads; results in RESULTS.md.
+"""The same workload on DuckDB and on local Spark (local[2]) at any size; results in RESULTS.md.
 
 Workload: the headline figures (`funnelcast.metrics.metrics`, all history: eight queries and the
 Python around them), then single queries the pages and the Threshold Lab run: funnel_by_quarter,
@@ -9,6 +9,8 @@ answer on both engines (row counts and column sums; the whole metrics result).
     python3 -m uv run python benchmarks/bench_spark.py [--db /tmp/d1m.duckdb] [--runs 2] [--no-lab]
 
 The database is only read; its Parquet export goes to a temporary directory (or --parquet).
+The section keeps one subsection per data size (`### N leads`): a run replaces its own size's and
+keeps the others, so the 1M and 10M runs stand side by side.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import datetime as dt
 import math
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -26,7 +29,7 @@ from pathlib import Path
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results import machine, replace_section  # noqa: E402
+from results import RESULTS, machine, replace_section  # noqa: E402
 
 from funnelcast.analytics import metrics
 from funnelcast.data import db, spark_engine  # noqa: E402
@@ -106,6 +109,34 @@ def workload(cur, moments: pl.DataFrame) -> dict[str, object]:
     }
 
 
+def _size_blocks() -> dict[int, list[str]]:
+    """Return the section's subsections now in RESULTS.md, by their number of leads."""
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    _, found, rest = text.partition(SECTION)
+    if not found:
+        return {}
+    following = rest.find("\n## ")
+    section = rest[: following if following >= 0 else len(rest)]
+    blocks: dict[int, list[str]] = {}
+    current: list[str] | None = None
+    for line in section.splitlines():
+        heading = re.fullmatch(r"### ([\d,]+) leads", line)
+        if heading:
+            current = blocks.setdefault(int(heading.group(1).replace(",", "")), [line])
+        elif line.startswith("What this says:"):
+            current = None
+        elif current is not None:
+            current.append(line)
+    return {leads: _trimmed(block) for leads, block in blocks.items()}
+
+
+def _trimmed(lines: list[str]) -> list[str]:
+    """Return lines without trailing blank ones."""
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("/tmp/d1m.duckdb"))
@@ -171,8 +202,8 @@ def main() -> None:
     con.close()
 
     events_gib_per_billion = parquet_bytes["events"] / counts["events"] * 1e9 / 2**30
-    lines = [
-        SECTION,
+    block = [
+        f"### {counts['leads']:,} leads",
         "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}; PySpark "
         f"{spark_con.spark.version} in local[2] (driver "
@@ -189,18 +220,28 @@ def main() -> None:
         f"{parquet_bytes['stage_changes'] / 2**20:.0f} MiB (zstd). Spark session start and "
         f"table definitions: {startup_s:.1f} s. DuckDB: median of {args.runs} warm runs; Spark: "
         "first run, then the median of the rest. Same answer: both engines' results compared "
-        "(the whole metrics result to 1e-9; frames by rows and column sums).",
+        "(the whole metrics result to 1e-9; frames by rows and column sums)."
+        + (
+            " The Lab's per-lead inputs are left out (`--no-lab`: at this size they are "
+            "100M+ rows to memory; the Lab reads them from DuckDB)."
+            if args.no_lab
+            else ""
+        ),
         "",
         "| step | result | DuckDB | Spark, first | Spark, again | same answer |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for name, size, d, s_first, s_again, same in rows:
-        lines.append(
+        block.append(
             f"| {name} | {size} | {d:.2f} s | {s_first:.1f} s | {s_again:.1f} s | "
             f"{'yes' if same else '**no**'} |"
         )
+    blocks = _size_blocks()
+    blocks[counts["leads"]] = block
+    lines = [SECTION, ""]
+    for leads in sorted(blocks):
+        lines += [*blocks[leads], ""]
     lines += [
-        "",
         "What this says: on one machine DuckDB wins by one to two orders of magnitude (Spark "
         "plans each query, starts jobs and moves rows through the JVM and Arrow); Spark is for "
         "data that does not fit one machine, and the same SQL gives the same figures there. "
