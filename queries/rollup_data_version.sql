@@ -1,7 +1,7 @@
 -- rollup_data_version.sql: what the funnel summary (funnelcast.analytics.rollups) is keyed by:
--- every row count, time span and amount total of the tables the recorded funnel reads (leads,
--- stage_changes, spend), a hash of the leads' channels and creation times and of the stage
--- changes' stages, times and amounts, and every meta setting but the currency (a label, no
+-- every row count, time span and amount total of the tables the recorded funnel and ROI read (leads,
+-- stage_changes, spend), a hash of the leads' channels, campaigns and creation times, of the
+-- stage changes' stages, times and amounts and of every spend row, and every meta setting but the currency (a label, no
 -- count): fiscal year, as-of, import fingerprints. A summary whose stored key differs from this
 -- one is stale and never read. (lead_id is left out of the hashes: hashing it costs ten times
 -- the rest at 10M leads; only a writer other than Funnelcast's, moving rows between leads and
@@ -15,7 +15,7 @@ figures as (
     select 'leads' as name,
         count(*)::varchar || ' ' || coalesce(min(created_at)::varchar, '')
         || ' ' || coalesce(max(created_at)::varchar, '')
-        || ' ' || coalesce(bit_xor(hash(channel, created_at))::varchar, '') as value
+        || ' ' || coalesce(bit_xor(hash(channel, campaign, created_at))::varchar, '') as value
     from leads
     union all
     select 'stage_changes',
@@ -29,6 +29,7 @@ figures as (
         count(*)::varchar || ' ' || coalesce(min(period_start)::varchar, '')
         || ' ' || coalesce(max(period_start)::varchar, '')
         || ' ' || coalesce(sum(amount)::varchar, '')
+        || ' ' || coalesce(bit_xor(hash(period_start, channel, campaign, amount))::varchar, '')
     from spend
 ),
 

@@ -55,7 +55,7 @@ def test_a_database_without_a_summary_is_answered_from_the_raw_tables(review):
 
 def test_the_kept_summary_is_exactly_the_raw_queries_rows(review):
     rollups.refresh(review)
-    assert db.run(review, "rollup_present")["tables"].to_list() == [2]
+    assert db.run(review, "rollup_present")["tables"].to_list() == [3]
     for channel in (None, "search", "social", "display"):
         kept = rollups.read(review, 1, channel)
         assert kept is not None
@@ -70,6 +70,23 @@ def test_the_kept_summary_is_exactly_the_raw_queries_rows(review):
     assert display["count_leads"].to_list() == [0]
 
 
+def test_the_kept_roi_summary_is_exactly_the_raw_queries_rows(review):
+    raw = rollups.compute_roi(review, 1)
+    assert rollups.read_roi(review, 1) is None
+    rollups.refresh(review)
+    kept = rollups.read_roi(review, 1)
+    assert kept is not None
+    assert kept.frame.equals(db.run(review, "roi_by_channel_quarter", fy_start_month=1))
+    assert kept.frame.equals(raw.frame) and not raw.frame.is_empty()
+    assert (kept.mql_to_sql_days, kept.lead_to_customer_days) == (
+        raw.mql_to_sql_days,
+        raw.lead_to_customer_days,
+    )
+    # straight_to_customer: MQL 2026-01-10, SQL later in January; every lag is a real wait
+    assert kept.mql_to_sql_days > 0 and kept.lead_to_customer_days > 0
+    assert kept.frame["spend"].sum() == 9_500.0  # QUARTER_REVIEW_SPEND
+
+
 def test_the_state_row_says_what_it_was_computed_from(review):
     rollups.refresh(review)
     [state] = db.run(review, "rollup_state").to_dicts()
@@ -78,6 +95,8 @@ def test_the_state_row_says_what_it_was_computed_from(review):
         "data_key": rollups.data_key(review),
         "fy_start_month": 1,
         "mature_days": raw_mature_days(review),
+        "mql_to_sql_days": rollups.compute_roi(review, 1).mql_to_sql_days,
+        "lead_to_customer_days": rollups.compute_roi(review, 1).lead_to_customer_days,
     }
 
 
@@ -116,6 +135,14 @@ def _add_spend(cur):
     fx.add_spend(cur, [Spend("2026-05-01", "social", 700)])
 
 
+def _move_spend_to_another_channel(cur):
+    cur.execute("update spend set channel = 'partner' where channel = 'social'")
+
+
+def _change_a_lead_campaign(cur):
+    cur.execute("update leads set campaign = 'spring' where lead_id = 'lead_only'")
+
+
 def _change_the_as_of_day(cur):
     db.set_meta(cur, "as_of", "2026-06-30")
 
@@ -128,6 +155,8 @@ def _change_the_as_of_day(cur):
         _change_a_deal_amount,
         _add_a_lead,
         _add_spend,
+        _move_spend_to_another_channel,
+        _change_a_lead_campaign,
         _change_the_as_of_day,
     ],
     ids=lambda f: f.__name__.strip("_"),
@@ -138,6 +167,7 @@ def test_a_summary_is_never_read_once_the_data_changed(review, change):
     change(review)
     assert rollups.data_key(review) != key
     assert rollups.read(review, 1) is None
+    assert rollups.read_roi(review, 1) is None
     # and metrics answers for the data as it is now
     ctx = load_context(review)
     assert (

@@ -61,6 +61,7 @@ DUCKDB_ONLY = {
             "rollup_present",
             "rollup_state",
             "rollup_funnel",
+            "rollup_roi",
             "rollup_write",
         )
     },
