@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from funnelcast import importer
-from funnelcast.analytics import countings
+from funnelcast.analytics import countings, rollups
 from funnelcast.core import currency, formats
 from funnelcast.data import context, db
 from funnelcast.ui import dashboard, data_page, page
@@ -376,7 +376,11 @@ if load.button("Import", key="data_import", type="primary", icon=":material/uplo
         outcome = dashboard.write(
             database.path,
             lambda cur: importer.import_file(
-                cur, path, mapping, progress=importer.Progress(show, interval=0.3)
+                cur,
+                path,
+                mapping,
+                progress=importer.Progress(show, interval=0.3),
+                before_commit=rollups.refresh,
             ),
         )
     except importer.ImportProblems as exc:

@@ -12,6 +12,7 @@ import fixtures as fx
 import pytest
 from fixtures import Journey, Spend
 
+from funnelcast.analytics import rollups
 from funnelcast.analytics.metrics import metrics
 from funnelcast.data import db
 from funnelcast.data.context import MetricsInputError
@@ -83,10 +84,15 @@ def no_counts(**overrides) -> dict:
     return figures
 
 
-@pytest.fixture(scope="module")
-def review():
-    """A cursor on the quarter-review database (read only by these tests)."""
+@pytest.fixture(scope="module", params=["raw tables", "kept summary"])
+def review(request):
+    """A cursor on the quarter-review database (read only by these tests): every test runs on
+    the raw tables, then with the funnel summary kept (funnelcast.analytics.rollups), which must
+    give the same figures."""
     con = fx.quarter_review()
+    if request.param == "kept summary":
+        rollups.refresh(con.cursor())
+        assert rollups.read(con.cursor(), 1) is not None
     yield con.cursor()
     con.close()
 

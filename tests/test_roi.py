@@ -16,16 +16,22 @@ from apptest_support import APP, navigation_only, release_streamlit_caches  # no
 from streamlit.testing.v1 import AppTest
 
 from funnelcast import cli
-from funnelcast.analytics import metrics, roi
+from funnelcast.analytics import metrics, roi, rollups
 from funnelcast.core import formats
 from funnelcast.core.currency import USD, Currency
 from funnelcast.data import db
 
 
-@pytest.fixture(scope="module")
-def roi_db(tmp_path_factory) -> Path:
+@pytest.fixture(scope="module", params=["raw tables", "kept summary"])
+def roi_db(tmp_path_factory, request) -> Path:
+    """The ROI-review database: every test runs on the raw tables, then with the funnel summary
+    kept (funnelcast.analytics.rollups), which must give the same figures."""
     path = tmp_path_factory.mktemp("roi") / "roi.duckdb"
-    fx.roi_review(path).close()
+    con = fx.roi_review(path)
+    if request.param == "kept summary":
+        rollups.refresh(con.cursor())
+        assert rollups.read_roi(con.cursor(), 1) is not None
+    con.close()
     return path
 
 

@@ -1,8 +1,9 @@
 """The headline funnel figures: volumes, conversion with intervals, revenue, spend, cost and ROI.
 
 Every page and the `metrics` command get their numbers here. SQL (queries/funnel_by_quarter.sql)
-counts per quarter and channel; this module sums the quarters in scope and turns counts into
-rates, costs and ROI, so that channels always add up to the total.
+counts per quarter and channel (for the recorded MQLs, read from the summary kept per data
+version, funnelcast.analytics.rollups, when it is current); this module sums the quarters in scope
+and turns counts into rates, costs and ROI, so that channels always add up to the total.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from funnelcast.analytics import rollups
 from funnelcast.core.periods import quarter_of
 from funnelcast.core.stats import Rate, rate, ratio
 from funnelcast.data import db
@@ -85,11 +87,7 @@ def with_mql_moments(cur: duckdb.DuckDBPyConnection, moments: pl.DataFrame, name
 
 def maturity_days(cur: duckdb.DuckDBPyConnection, moments: pl.DataFrame) -> float:
     """Return the days within which 90% of past MQL-to-customer journeys closed (0 if none)."""
-    lags = with_mql_moments(cur, moments, "conversion_lags")
-    row = lags.filter(pl.col("step") == "mql_to_customer")
-    if row.is_empty() or row["p90_days"][0] is None:
-        return 0.0
-    return float(row["p90_days"][0])
+    return rollups.maturity_days(with_mql_moments(cur, moments, "conversion_lags"))
 
 
 def funnel_by_quarter(
@@ -101,11 +99,16 @@ def funnel_by_quarter(
 ) -> pl.DataFrame:
     """Return the funnel counts per quarter and channel, with quarter labels and cohort maturity."""
     ctx.check_channel(channel)
-    moments = mql_moments(cur, ctx, threshold)
-    frame = with_mql_moments(
-        cur, moments, "funnel_by_quarter", fy_start_month=ctx.fy_start_month, channel=channel
-    )
-    mature_days = maturity_days(cur, moments)
+    # the recorded funnel is kept, per data version, in the database (funnelcast.analytics.rollups)
+    kept = rollups.read(cur, ctx.fy_start_month, channel) if threshold is None else None
+    if kept is not None:
+        frame, mature_days = kept
+    else:
+        moments = mql_moments(cur, ctx, threshold)
+        frame = with_mql_moments(
+            cur, moments, "funnel_by_quarter", fy_start_month=ctx.fy_start_month, channel=channel
+        )
+        mature_days = maturity_days(cur, moments)
     as_of = ctx.as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     starts = frame["quarter_start"].unique().to_list()
     quarters = {start: quarter_of(start, ctx.fy_start_month) for start in starts}

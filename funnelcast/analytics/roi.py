@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from funnelcast.analytics import attribution, metrics
+from funnelcast.analytics import attribution, metrics, rollups
 from funnelcast.core import formats
 from funnelcast.core.currency import USD, Currency
 from funnelcast.core.periods import Quarter, quarter_of
@@ -69,17 +69,16 @@ def load(
     """Return the inputs of every ROI figure: run the queries once."""
     fy = ctx.fy_start_month
     touch_frame = attribution.touches(cur, fy, half_life_days)
-    lags = metrics.with_mql_moments(cur, metrics.mql_moments(cur, ctx), "conversion_lags").filter(
-        pl.col("step") == "mql_to_sql"
-    )
-    outcome = db.run(cur, "outcome_lag", outcome="customer")
+    # the recorded counts per quarter and campaign and the lags: kept per data version when
+    # current (funnelcast.analytics.rollups), else from the raw tables, with the same answers
+    kept = rollups.read_roi(cur, fy) or rollups.compute_roi(cur, fy)
     return Inputs(
-        frame=db.run(cur, "roi_by_channel_quarter", fy_start_month=fy),
+        frame=kept.frame,
         touches=touch_frame,
         credits=attribution.credits(touch_frame),
         payback=db.run(cur, "spend_payback", fy_start_month=fy),
-        mql_to_sql_days=float(lags["p90_days"][0] or 0) if lags.height else 0.0,
-        lead_to_customer_days=float(outcome["p90_days"][0] or 0) if outcome.height else 0.0,
+        mql_to_sql_days=kept.mql_to_sql_days,
+        lead_to_customer_days=kept.lead_to_customer_days,
         half_life_days=float(half_life_days),
     )
 

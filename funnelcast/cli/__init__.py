@@ -3,7 +3,7 @@
 
 The modules: runner (how a report runs, on DuckDB or Spark), options (the parser and its checked
 values), tables (the column aligner), metrics, funnel (and handoff), roi (and report), plan,
-definition, suggest, importing (import), settings (currency), build (demo, export-parquet).
+definition, suggest, importing (import), settings (currency), build (demo, summarize, export-parquet).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ def parser() -> argparse.ArgumentParser:
         runner.add_report(commands, report)
     importing.add_commands(commands)
     settings.add_commands(commands)
+    build.add_summarize(commands)
     build.add_export_parquet(commands)
     return top
 

@@ -1,5 +1,6 @@
-"""`funnelcast demo` and `funnelcast export-parquet`: the commands that build data files, a demo
-database (funnelcast.demo.build_file) and the Parquet copy of a database the Spark engine reads."""
+"""`funnelcast demo`, `funnelcast summarize` and `funnelcast export-parquet`: the commands that
+build data files, a demo database (funnelcast.demo.build_file), the funnel summary kept in a
+database (funnelcast.analytics.rollups) and the Parquet copy of a database the Spark engine reads."""
 
 from __future__ import annotations
 
@@ -49,9 +50,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
         progress=BlockBar(),
         **({} if args.block_leads is None else {"block_leads": args.block_leads}),
     )
+    summarise(args.db)
     counts = ", ".join(f"{v:,} {k}" for k, v in summary["counts"].items())
     print(f"built {args.db} in {summary['seconds']:.1f} s: {counts}")
     return 0
+
+
+def summarise(path: Path) -> None:
+    """Keep the funnel summary `metrics` and the pages read (funnelcast.analytics.rollups) in the
+    database, in one transaction, and fold it into the file."""
+    from funnelcast.analytics import rollups
+    from funnelcast.data import db
+
+    con = db.connect(path)
+    try:
+        con.execute("begin transaction")
+        try:
+            rollups.refresh(con.cursor())
+        except BaseException:
+            con.execute("rollback")
+            raise
+        con.execute("commit")
+        con.execute("checkpoint")
+    finally:
+        con.close()
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    """Compute and keep the funnel summary of a database made before it existed."""
+    started = time.perf_counter()
+    summarise(args.db)
+    print(f"kept the funnel summary of {args.db} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def add_summarize(commands: argparse._SubParsersAction) -> None:
+    """Add `funnelcast summarize` to the command parsers."""
+    command = commands.add_parser(
+        "summarize",
+        help="keep the funnel summary metrics and the pages read (imports and demo do it)",
+    )
+    command.add_argument("--db", required=True, type=Path, help="database file to summarise")
+    command.set_defaults(handler=cmd_summarize)
 
 
 def add_demo(commands: argparse._SubParsersAction) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from funnelcast import planner
 from funnelcast.cli.options import finite_number, sample_share, whole_number
 from funnelcast.cli.runner import Report
 from funnelcast.cli.tables import currency_of
 from funnelcast.core import formats
+
+# planner.DEFAULT_WINDOW, said again here: the planner (numba, scipy) is imported only when the
+# command runs, so that every other command starts without it (tests/test_cli.py compares)
+DEFAULT_WINDOW = 4
 
 
 def _mix(text: str) -> dict[str, float]:
@@ -45,8 +48,8 @@ def _arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--window",
         type=whole_number,
-        default=planner.DEFAULT_WINDOW,
-        help=f"mature quarters to learn rates from (default {planner.DEFAULT_WINDOW})",
+        default=DEFAULT_WINDOW,
+        help=f"mature quarters to learn rates from (default {DEFAULT_WINDOW})",
     )
     command.add_argument(
         "--mix",
@@ -68,6 +71,8 @@ def _arguments(command: argparse.ArgumentParser) -> None:
 
 
 def _compute(cur: Any, args: argparse.Namespace) -> dict[str, Any]:
+    from funnelcast import planner
+
     return planner.make_plan(
         cur,
         quarter=args.quarter,

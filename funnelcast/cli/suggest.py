@@ -9,16 +9,21 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from funnelcast import definitions
-from funnelcast.analytics import suggest
 from funnelcast.cli.options import refuse_existing
 from funnelcast.cli.tables import align
 from funnelcast.core import formats
 from funnelcast.data import db
 
+if TYPE_CHECKING:
+    from funnelcast.analytics import suggest
+
 FORMATS = ("table", "json")
+# suggest.OUTCOMES, said again here: the suggestion's model (scikit-learn) is imported only when
+# the command runs, so that every other command starts without it (tests/test_cli.py compares)
+OUTCOMES = ("sql", "customer")
 
 
 def as_json(s: suggest.Suggestion) -> dict[str, Any]:
@@ -62,6 +67,8 @@ def table(s: suggest.Suggestion) -> str:
         lines.append(f"warning: history is too thin to trust these weights. {s.why}")
     top = {r["score"]: r["lift"] for r in s.lift.filter(s.lift["decile"] == 1).to_dicts()}
     rows = [["score", "held-out AUC", "top-decile lift", "MQL share"]]
+    from funnelcast.analytics import suggest
+
     for name in suggest.SCORES:
         auc = s.auc.get(name)
         lift = top.get(name)
@@ -92,6 +99,8 @@ def _run(args: argparse.Namespace) -> int:
     out: Path | None = args.out
     if out is not None:
         refuse_existing(out, args.replace)
+    from funnelcast.analytics import suggest
+
     con = db.connect(args.db, read_only=True)
     try:
         cur = con.cursor()
@@ -121,7 +130,7 @@ def add_command(commands: argparse._SubParsersAction) -> None:
     command.add_argument("--db", required=True, type=Path, help="database file")
     command.add_argument(
         "--outcome",
-        choices=suggest.OUTCOMES,
+        choices=OUTCOMES,
         default="sql",
         help="what a lead converting means (default: sql)",
     )

@@ -53,6 +53,18 @@ DUCKDB_ONLY = {
     "DuckDB files)",
     "lab_data_version": "keys the Threshold Lab's history kept beside a DuckDB file (a lake's "
     "Lab materialises in memory only)",
+    **{
+        name: "the funnel summary kept in a DuckDB file (funnelcast.analytics.rollups); on a "
+        "lake the funnel is counted from its tables"
+        for name in (
+            "rollup_data_version",
+            "rollup_present",
+            "rollup_state",
+            "rollup_funnel",
+            "rollup_roi",
+            "rollup_write",
+        )
+    },
 }
 # The columns of DuckDB's catalogue function duckdb_columns() that a translated query can read.
 CATALOGUE_COLUMNS = ("schema_name", "table_name", "column_name", "column_index", "data_type")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,6 +194,7 @@ def _load(
     kept: Kept | None = None,
     sheet: str | None = None,
     repeated: list[int] | None = None,
+    before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> tuple[tuple[int, int, int], tuple[Attribute, ...]] | None:
     """Check the staged rows and write them, in one transaction; return the three counts.
 
@@ -229,6 +230,9 @@ def _load(
             kept_attributes = attributes.load(
                 cur, source.path, kept, mapping, progress, dry_run=dry_run, sheet=sheet
             )
+        if before_commit is not None and not dry_run:
+            progress.stage("summarising", None)
+            before_commit(cur)
         progress.stage("committing", None)
         if not dry_run:
             cur.execute(sql.COMMIT)
@@ -271,8 +275,12 @@ def import_file(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
     sheet: str | None = None,
+    before_commit: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> ImportResult:
     """Validate a whole file, then load it into its table in one transaction (or report).
+
+    before_commit(cur), when given, runs in that transaction once the rows are written, before
+    the commit (the callers keep the funnel summary there: funnelcast.analytics.rollups.refresh).
 
     ImportProblems when anything is wrong; then, as after any error, nothing was written.
     The file is read once, typed, and checked in one pass; only when that check finds a
@@ -297,6 +305,7 @@ def import_file(
                 kept=kept,
                 sheet=sheet,
                 repeated=repeated,
+                before_commit=before_commit,
             )
             loaded = load(staging.plan, source, fast=True)
             if loaded is None:
