@@ -1,15 +1,21 @@
 """The Threshold Lab's history kept beside its database (funnelcast.lab.stored): a second start
 reads the same history back (every array, the lead fields its fit rules read, and the same
 figures from it), an import of new events or a definition change makes it stale (rebuilt,
-never read), a folder that cannot be written leaves the Lab working from memory, and a sample
-of the leads (lab.budget) is never kept. Also the compact layout: moments in whole seconds as
-32-bit ticks, with microseconds kept exactly when the data has them."""
+never read), a folder that cannot be written leaves the Lab working from memory, a sample of
+the leads (lab.budget) is never kept, and what a writer that crashed leaves is cleared. Also
+the compact layout: moments in whole seconds as 32-bit ticks, with microseconds kept exactly
+when the data has them."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
+import uuid
 
 import numpy as np
 import pytest
@@ -237,3 +243,57 @@ def _fresh(path, half_life: float = 30.0) -> lab.Materialised:
         return lab.materialise(cur, half_life, tuple(warm.db_event_types(cur)))
     finally:
         con.close()
+
+
+# ===== what a crashed writer leaves =====
+
+
+def _dead_pid() -> int:
+    """Return the pid of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _left(folder, pid: int, age_s: float = 0.0):
+    """Return a folder as a writer with this pid leaves it half-written, last modified age_s ago."""
+    where = folder / f"{stored.WRITING}{pid}-{uuid.uuid4().hex}"
+    where.mkdir(parents=True)
+    (where / "check_at.npy").write_bytes(b"\x93NUMPY half")
+    then = time.time() - age_s
+    os.utime(where, (then, then))
+    return where
+
+
+def test_a_crashed_writers_folders_go_on_the_next_write_and_old_ones_on_open(copy):
+    folder = stored.folder_of(copy)
+    dead = _left(folder, _dead_pid())
+    alive = _left(folder, os.getpid())  # a write in progress in a running process: left alone
+    first = _kept(copy)  # no history kept yet: an open that writes one
+    assert first.source == "written"
+    assert not dead.exists() and alive.exists()
+    assert sorted(p.name for p in folder.iterdir()) == sorted([_key(copy), alive.name])
+
+    # an open (nothing written) removes what is older than LEFT_AFTER_S, whoever its writer
+    recent = _left(folder, _dead_pid(), age_s=60)
+    old = _left(folder, os.getpid(), age_s=stored.LEFT_AFTER_S + 60)
+    assert _kept(copy).source == "read"
+    assert not old.exists() and recent.exists() and alive.exists()
+    assert _figures(copy, _kept(copy).history) == _figures(copy, first.history)
+
+
+def test_a_write_stopped_by_any_error_leaves_no_half_written_folder(copy, monkeypatch):
+    real_save, saved = np.save, []
+
+    def save_then_fail(file, array, *args, **kwargs):
+        saved.append(file)
+        if len(saved) == 3:
+            raise MemoryError("out of memory while keeping the history")
+        return real_save(file, array, *args, **kwargs)
+
+    monkeypatch.setattr(stored.np, "save", save_then_fail)
+    with pytest.raises(MemoryError):
+        _kept(copy)
+    assert len(saved) == 3 and list(stored.folder_of(copy).iterdir()) == []
+    monkeypatch.setattr(stored.np, "save", real_save)
+    assert _kept(copy).source == "written" and _kept(copy).source == "read"

@@ -12,6 +12,8 @@ definition change writes the file, so the key changes; files under any other key
 opened, and the newest write removes the older folders. A folder is written under a temporary
 name and renamed into place whole, and only when the key read after materialising is the key
 read before it (nothing was written meanwhile), so a half-written or stale folder is never read.
+A writer that crashed or was killed leaves its temporary folder (.writing-PID-...): the next
+write removes those of processes no longer running, and an open those older than LEFT_AFTER_S.
 
 What is kept: every array the history holds, its fit values and event types, and its
 half-life's decay factors (another half-life recomputes them, lab.with_half_life). Not kept:
@@ -27,6 +29,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Final, NamedTuple
@@ -70,6 +73,10 @@ ARRAYS = (
 )
 DICTS = ("codes", "stage_totals", "reached_quarter")
 MOMENTS = ("created_us", "recorded_mql_us", "reached_sql_us", "reached_customer_us")
+# a folder being written is named WRITING + its writer's pid + a random part; one a writer left
+# (it crashed, or was killed) is removed by the next write, and by an open once this old
+WRITING = ".writing-"
+LEFT_AFTER_S = 15 * 60  # a write takes seconds (13 s at 10M leads): this one is long dead
 
 
 class Kept(NamedTuple):
@@ -129,6 +136,7 @@ def kept_history(
             materialise(cur, half_life_days, types, progress=progress, sample=sample), "memory"
         )
     key = data_version(cur, path, types)
+    clear_left(folder_of(path), older_than_s=LEFT_AFTER_S)
     m = read(cur, path, key)
     if m is not None:
         if progress is not None:
@@ -209,7 +217,8 @@ def write(m: Materialised, path: str | Path, key: str) -> bool:
     are removed. Nothing is raised when the folder cannot be written: the Lab then works
     from memory."""
     folder = folder_of(path)
-    temporary = folder / f".writing-{os.getpid()}-{uuid.uuid4().hex}"
+    clear_left(folder)
+    temporary = folder / f"{WRITING}{os.getpid()}-{uuid.uuid4().hex}"
     try:
         temporary.mkdir(parents=True)
         for name in ARRAYS:
@@ -240,9 +249,50 @@ def write(m: Materialised, path: str | Path, key: str) -> bool:
         (temporary / META).write_text(json.dumps(meta))
         os.rename(temporary, folder / key)
     except OSError:  # no room, no right to write, or kept already by another process
-        shutil.rmtree(temporary, ignore_errors=True)
         return (folder / key / META).exists()
+    finally:  # whatever stopped the write (a MemoryError too), nothing half-written stays
+        if temporary.exists():
+            shutil.rmtree(temporary, ignore_errors=True)
     for other in folder.iterdir():
         if other.name != key and not other.name.startswith("."):
             shutil.rmtree(other, ignore_errors=True)
+    return True
+
+
+def clear_left(folder: Path, older_than_s: float | None = None) -> list[str]:
+    """Remove the folders writes left half-written in folder (their writer crashed or was
+    killed) and return their names. With older_than_s, those last modified longer ago than
+    that, whoever wrote them (what an open clears: a writer on another machine sharing the
+    folder has a pid that means nothing here); without, those whose writer's process is no
+    longer running (what a write clears)."""
+    removed: list[str] = []
+    try:
+        left = [p for p in folder.iterdir() if p.name.startswith(WRITING)]
+    except OSError:  # no folder yet, or not one
+        return removed
+    now = time.time()
+    for where in left:
+        try:
+            age = now - where.stat().st_mtime
+        except OSError:  # renamed into place or removed meanwhile
+            continue
+        if age > older_than_s if older_than_s is not None else not _running(where.name):
+            shutil.rmtree(where, ignore_errors=True)
+            removed.append(where.name)
+    return removed
+
+
+def _running(name: str) -> bool:
+    """Return whether the process a WRITING folder is named after is running (a write that
+    fails in a running process removes its own folder: see write)."""
+    try:
+        pid = int(name[len(WRITING) :].split("-", 1)[0])
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
     return True
