@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from funnelcast import definitions, demo, lab
+from funnelcast import definitions, lab
 from funnelcast.analytics import metrics
 from funnelcast.core import periods
 from funnelcast.data import db, engine
@@ -78,6 +78,8 @@ def ensure_database(path: Path, leads: int = DEMO_LEADS, seed: int = DEMO_SEED) 
     with _BUILD_LOCK:
         if path.exists():
             return False
+        from funnelcast import demo  # the generator: a first start's only, not every import
+
         demo.build_file(path, leads=leads, seed=seed)
         return True
 
