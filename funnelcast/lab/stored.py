@@ -26,7 +26,6 @@ cannot be written (a read-only directory, a full disk) the history lives in memo
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import hashlib
 import json
 import mmap
@@ -239,7 +238,8 @@ def read(path: str | Path, key: str) -> Materialised | None:
 SCANNED = ("check_at", "check_day", "check_groups", "group_type", "group_count", "decay")
 # madvise: map the file's pages in now (Linux 5.14), else at least read them ahead
 MADV_POPULATE_READ = 22
-_libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if os.name == "posix" else None
+# the C library's symbols, madvise among them, as the process has them loaded (no lookup)
+_libc = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
 
 
 def populate(arrays: list[np.ndarray]) -> None:
