@@ -45,12 +45,16 @@ TARGETS = {"materialise_s": 60, "peak_gib": 12, "threshold_ms": 5, "page_weights
 TARGETS |= {"half_life_s": 5, "second_start_s": 10}
 
 
-def _open(path: str):
+def _open(path: str, kept: bool = False):
     """Return a read-only cursor on the database, its current definition and the event types
-    the dashboard materialises (every type the data holds, and the definition's)."""
+    the dashboard materialises (every type the data holds, and the definition's; kept: those
+    of the vocabulary kept beside the database, as the dashboard reads them on a restart)."""
     cur = db.connect(path, read_only=True).cursor()
     current = definitions.current(cur)
-    types = sorted(set(warm.db_event_types(cur)) | {r.event_type for r in current.behaviour_rules})
+    held = stored.event_types_of(stored.kept_vocabulary(cur, path)) if kept else None
+    types = sorted(
+        set(held or warm.db_event_types(cur)) | {r.event_type for r in current.behaviour_rules}
+    )
     return cur, current, tuple(types)
 
 
@@ -79,6 +83,7 @@ def cold(path: str) -> dict:
     }
     out["write_s"], out["written"] = timed(lambda: stored.write(m, path, key))
     m.field_store.folder = stored.folder_of(path) / key / stored.FIELDS  # as kept_history
+    stored.kept_vocabulary(cur, path)  # as the dashboard's first start keeps it
     say()
     lab.read_fields_for(m, cur, current)
     quarters = _quarters(m)
@@ -131,7 +136,7 @@ def cold(path: str) -> dict:
 def second(path: str) -> dict:
     """Return a second start's figures: the kept history read, then the page's first answers."""
     out: dict = {"imports_s": time.perf_counter() - STARTED}
-    cur, current, types = _open(path)
+    cur, current, types = _open(path, kept=True)
     half_life = current.half_life_days
     out["read_s"], kept = timed(lambda: stored.kept_history(cur, path, half_life, types))
     out["source"] = kept.source

@@ -7,7 +7,7 @@ from funnelcast.analytics import suggest
 from funnelcast.core import formats
 from funnelcast.data import db
 from funnelcast.lab import page as tl
-from funnelcast.ui import dashboard, lab_progress, rule_editor
+from funnelcast.ui import dashboard, lab_figures, lab_progress, rule_editor
 
 # The per-quarter table's figures, each for the draft and the current definitions; money ones
 # say their currency in the heading.
@@ -218,7 +218,7 @@ intro.caption(
     f"Change the points and rules below, then the threshold under them: every figure is the "
     f"draft replayed on the "
     f"chosen quarters of history, beside the definitions in force replayed on the same "
-    f"quarters ({tl.versions_text(dashboard.lab_versions_in_force(database, current))}). "
+    f"quarters ({tl.versions_text(lab_figures.lab_versions_in_force(database, current))}). "
     "MQLs count by the quarter a lead first reached the threshold."
 )
 
@@ -275,11 +275,11 @@ def replay(scores: lab.Scores | None) -> None:
         st.info("Choose at least one quarter of history to replay.")
     elif scores is not None:
         m = dashboard.lab_materialised(database, draft)
-        current_moments = dashboard.lab_current_moments(database, current)
-        candidate = lab.sampled.backtest(m, lab.backtest(m, scores, threshold, chosen, capacity))
-        baseline = lab.sampled.backtest(
-            m, dashboard.lab_baseline(database, current, tuple(chosen), capacity)
+        # every figure below comes scaled to the whole data where m is a sample (lab_figures)
+        candidate = lab_figures.lab_backtest(
+            database, draft, scores, threshold, tuple(chosen), capacity
         )
+        baseline = lab_figures.lab_baseline(database, current, tuple(chosen), capacity)
         st.subheader(
             f"The draft at threshold {threshold:g}, against the current definition{m.sample.mark}"
         )
@@ -317,7 +317,7 @@ def replay(scores: lab.Scores | None) -> None:
         with right:
             st.plotly_chart(
                 charts.tradeoff(
-                    lab.sampled.curve(m, dashboard.lab_curve(database, draft, tuple(chosen))),
+                    lab_figures.lab_curve(database, draft, tuple(chosen)),
                     threshold=threshold,
                     current_threshold=current.threshold,
                     title="Over all thresholds: volume, SQL rate, customers caught" + m.sample.mark,
@@ -344,7 +344,7 @@ def replay(scores: lab.Scores | None) -> None:
         )
 
         st.subheader(f"Who moves{m.sample.mark}")
-        moves = lab.sampled.movers(m, lab.who_moves(m, current_moments, scores, threshold))
+        moves = lab_figures.lab_who_moves(database, current, draft, scores, threshold)
         st.markdown(
             f"Over all history, **{moves.entering:,}** leads would become MQLs that the current "
             f"definition never made MQLs, **{moves.leaving:,}** would no longer become one, and "
@@ -371,7 +371,11 @@ def replay(scores: lab.Scores | None) -> None:
             st.download_button(
                 "Download every lead that moves (CSV)"
                 + ("" if m.sample.is_whole else f", of the {m.sample.percent} sample"),
-                lambda: tl.movers_csv(lab.movers(m, current_moments, scores, threshold)),
+                lambda: tl.movers_csv(
+                    lab.movers(
+                        m, lab_figures.lab_current_moments(database, current), scores, threshold
+                    )
+                ),
                 file_name=f"movers_threshold_{threshold:g}.csv",
                 mime="text/csv",
                 key="lab_movers_csv",

@@ -325,3 +325,12 @@ def test_plan_sample_refuses_what_is_no_share_in_one_line(capsys, demo_db, share
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "--sample" in err and "share of leads" in err
+
+
+def test_sizes_are_said_in_gb_or_in_mb_where_a_gb_would_read_zero():
+    assert [budget.gb(n) for n in (3_240_000_000, 450_000_000, 12_000_000, 4_700_000)] == [
+        "3.2 GB",
+        "0.45 GB",
+        "0.01 GB",
+        "4.7 MB",
+    ]

@@ -1,22 +1,29 @@
 """The Threshold Lab's history kept beside its database (funnelcast.lab.stored): a second start
 reads the same history back (every array, the lead fields its fit rules read, and the same
 figures from it), an import of new events or a definition change makes it stale (rebuilt,
-never read), a folder that cannot be written leaves the Lab working from memory, and a sample
-of the leads (lab.budget) is never kept. Also the compact layout: moments in whole seconds as
-32-bit ticks, with microseconds kept exactly when the data has them."""
+never read), a folder that cannot be written leaves the Lab working from memory, a sample of
+the leads (lab.budget) is never kept, and what a writer that crashed leaves is cleared. Also
+the compact layout: moments in whole seconds as 32-bit ticks, with microseconds kept exactly
+when the data has them."""
 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
+import uuid
 
 import numpy as np
 import pytest
 
 from funnelcast import definitions, importer, lab
 from funnelcast.data import db
-from funnelcast.lab import fields, stored, warm
+from funnelcast.lab import fields, quarters, stored, warm
 
 
 @pytest.fixture
@@ -237,3 +244,130 @@ def _fresh(path, half_life: float = 30.0) -> lab.Materialised:
         return lab.materialise(cur, half_life, tuple(warm.db_event_types(cur)))
     finally:
         con.close()
+
+
+# ===== what a crashed writer leaves =====
+
+
+def _dead_pid() -> int:
+    """Return the pid of a process that has ended."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def _left(folder, pid: int, age_s: float = 0.0):
+    """Return a folder as a writer with this pid leaves it half-written, last modified age_s ago."""
+    where = folder / f"{stored.WRITING}{pid}-{uuid.uuid4().hex}"
+    where.mkdir(parents=True)
+    (where / "check_at.npy").write_bytes(b"\x93NUMPY half")
+    then = time.time() - age_s
+    os.utime(where, (then, then))
+    return where
+
+
+def test_a_crashed_writers_folders_go_on_the_next_write_and_old_ones_on_open(copy):
+    folder = stored.folder_of(copy)
+    dead = _left(folder, _dead_pid())
+    alive = _left(folder, os.getpid())  # a write in progress in a running process: left alone
+    first = _kept(copy)  # no history kept yet: an open that writes one
+    assert first.source == "written"
+    assert not dead.exists() and alive.exists()
+    assert sorted(p.name for p in folder.iterdir()) == sorted([_key(copy), alive.name])
+
+    # an open (nothing written) removes what is older than LEFT_AFTER_S, whoever its writer
+    recent = _left(folder, _dead_pid(), age_s=60)
+    old = _left(folder, os.getpid(), age_s=stored.LEFT_AFTER_S + 60)
+    assert _kept(copy).source == "read"
+    assert not old.exists() and recent.exists() and alive.exists()
+    assert _figures(copy, _kept(copy).history) == _figures(copy, first.history)
+
+
+def test_a_write_stopped_by_any_error_leaves_no_half_written_folder(copy, monkeypatch):
+    real_save, saved = np.save, []
+
+    def save_then_fail(file, array, *args, **kwargs):
+        saved.append(file)
+        if len(saved) == 3:
+            raise MemoryError("out of memory while keeping the history")
+        return real_save(file, array, *args, **kwargs)
+
+    monkeypatch.setattr(stored.np, "save", save_then_fail)
+    with pytest.raises(MemoryError):
+        _kept(copy)
+    assert len(saved) == 3 and list(stored.folder_of(copy).iterdir()) == []
+    monkeypatch.setattr(stored.np, "save", real_save)
+    assert _kept(copy).source == "written" and _kept(copy).source == "read"
+
+
+# ===== what a second start reads without asking the database =====
+
+
+def test_the_vocabulary_is_kept_read_back_and_rebuilt_once_the_data_changes(copy, monkeypatch):
+    con = db.connect(copy, read_only=True)
+    cur = con.cursor()
+    queried = db.run(cur, "scoring_vocabulary")
+    first = stored.kept_vocabulary(cur, copy)
+    assert first.equals(queried) and stored.event_types_of(first) == tuple(warm.db_event_types(cur))
+    kept = list(stored.folder_of(copy).glob(f"{stored.VOCABULARY}*"))
+    assert len(kept) == 1
+    real_run = stored.db.run
+
+    def no_vocabulary_query(cur, name, **params):
+        assert name != "scoring_vocabulary", "the kept vocabulary was queried again"
+        return real_run(cur, name, **params)
+
+    monkeypatch.setattr(stored.db, "run", no_vocabulary_query)
+    assert stored.kept_vocabulary(cur, copy).equals(queried)
+    monkeypatch.setattr(stored.db, "run", real_run)
+    con.close()
+
+    # an import of events of a new type: the kept vocabulary is stale, never read
+    con = db.connect(copy)
+    lead = con.cursor().sql("select lead_id from leads order by lead_id limit 1").fetchall()[0][0]
+    con.cursor().execute(
+        "insert into events (lead_id, occurred_at, event_type) values "
+        "(?, timestamp '2026-05-01 10:00:00', 'webinar_replay')",
+        [lead],
+    )
+    con.close()
+    con = db.connect(copy, read_only=True)
+    cur = con.cursor()
+    after = stored.kept_vocabulary(cur, copy)
+    assert "webinar_replay" in stored.event_types_of(after)
+    assert after.equals(db.run(cur, "scoring_vocabulary"))
+    con.close()
+    # the stale one is gone, the new one kept in its place
+    again = list(stored.folder_of(copy).glob(f"{stored.VOCABULARY}*"))
+    assert len(again) == 1 and again != kept
+
+
+def test_the_kept_calendar_is_the_datas_and_maturity_is_judged_now(copy):
+    first = _kept(copy).history
+    second = _kept(copy)
+    assert second.source == "read"
+    a, b = first.calendar, second.history.calendar
+    assert (a.quarters, a.day0, a.as_of) == (b.quarters, b.day0, b.as_of)
+    for name in ("quarter_start_day", "quarter_of_day", "is_mature", "spend"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), name)
+    assert a.spend.sum() > 0 and a.is_mature.any() and not a.is_mature.all()
+    # data with no as-of moment has its cohorts' maturity judged at the current moment
+    parts = {**b.parts, "as_of": None}
+    ends = [q.end for q in b.quarters]
+    early = quarters.calendar_from(parts, now=dt.datetime.combine(ends[0], dt.time()))
+    late = quarters.calendar_from(parts, now=dt.datetime.combine(ends[-1], dt.time()))
+    assert early.quarters == late.quarters == b.quarters
+    assert early.is_mature.sum() < late.is_mature.sum()
+    later = dt.timedelta(days=parts["mature_days"] + 1)
+    last_end = dt.datetime.combine(ends[-1], dt.time())
+    assert quarters.calendar_from(parts, now=last_end + later).is_mature.all()
+
+
+def test_populating_the_mapped_arrays_changes_nothing_in_them(copy):
+    _kept(copy)
+    m = _kept(copy).history
+    arrays = [getattr(m, name) for name in stored.SCANNED]
+    before = [a.copy() for a in arrays]
+    stored.populate([*arrays, np.arange(10), np.empty(0)])
+    for got, was in zip(arrays, before):
+        np.testing.assert_array_equal(got, was)

@@ -154,8 +154,11 @@ def _hash(x: np.ndarray, seed: int) -> np.ndarray:
 
 
 def gb(n_bytes: int) -> str:
-    """Return bytes as GB with one decimal (two under 1 GB): '3.2 GB', '0.45 GB'."""
+    """Return bytes as GB with one decimal (two under 1 GB), as MB under 10 MB, where two
+    decimals of a GB would read 0.00: '3.2 GB', '0.45 GB', '4.7 MB'."""
     value = n_bytes / 1e9
+    if value < 0.01:
+        return f"{n_bytes / 1e6:.1f} MB"
     return f"{value:.1f} GB" if value >= 1 else f"{value:.2f} GB"
 
 

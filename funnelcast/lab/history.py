@@ -43,7 +43,7 @@ from funnelcast.lab import _fast
 from funnelcast.lab._fast import DAY_US, NEVER
 from funnelcast.lab.budget import WHOLE, Sample
 from funnelcast.lab.fields import FieldStore, load_fields, named_fields
-from funnelcast.lab.quarters import Calendar, calendar_of, day_us
+from funnelcast.lab.quarters import Calendar, calendar_from, calendar_parts, day_us
 
 # Checks handled per vectorised step of a half-life change: temporaries stay small.
 CHUNK = 1 << 18
@@ -236,8 +236,8 @@ def materialise(
     report("leads", 0.0)
     leads = db.run(cur, "lab_leads")
     all_leads, chosen = leads.height, sample.chosen(leads.height)
-    calendar = calendar_of(
-        cur, (leads[f"{name}_us"].fill_null(NEVER).to_numpy() for name in MOMENTS)
+    calendar = calendar_from(
+        calendar_parts(cur, (leads[f"{name}_us"].fill_null(NEVER).to_numpy() for name in MOMENTS))
     )
     if not sample.is_whole:
         leads = leads.filter(pl.Series(chosen))

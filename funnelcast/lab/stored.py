@@ -12,6 +12,8 @@ definition change writes the file, so the key changes; files under any other key
 opened, and the newest write removes the older folders. A folder is written under a temporary
 name and renamed into place whole, and only when the key read after materialising is the key
 read before it (nothing was written meanwhile), so a half-written or stale folder is never read.
+A writer that crashed or was killed leaves its temporary folder (.writing-PID-...): the next
+write removes those of processes no longer running, and an open those older than LEFT_AFTER_S.
 
 What is kept: every array the history holds, its fit values and event types, and its
 half-life's decay factors (another half-life recomputes them, lab.with_half_life). Not kept:
@@ -23,10 +25,14 @@ cannot be written (a read-only directory, a full disk) the history lives in memo
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import mmap
 import os
 import shutil
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Final, NamedTuple
@@ -38,15 +44,16 @@ import polars as pl
 from funnelcast.data import db
 from funnelcast.lab.budget import WHOLE, Sample
 from funnelcast.lab.history import Materialised, Progress, materialise
-from funnelcast.lab.quarters import calendar_of
+from funnelcast.lab.quarters import calendar_from
 
 # Bump when what is written changes: a folder of another format is never read.
-FORMAT = 2
+FORMAT = 3
 SUFFIX = ".lab"
 META = "meta.json"
 # numba compiles its loops again for read-only arrays: mapped copy-on-write, they are not
 MAPPED: Final = "c"
 LEAD_IDS = "lead_id.arrow"
+VOCABULARY = "vocabulary-"  # + the data's version: kept_vocabulary
 FIELDS = "fields"  # the lead fields fit rules read, kept as they are read (lab.fields)
 # the Materialised fields that are one array each (the dicts of arrays are kept per key)
 ARRAYS = (
@@ -70,6 +77,10 @@ ARRAYS = (
 )
 DICTS = ("codes", "stage_totals", "reached_quarter")
 MOMENTS = ("created_us", "recorded_mql_us", "reached_sql_us", "reached_customer_us")
+# a folder being written is named WRITING + its writer's pid + a random part; one a writer left
+# (it crashed, or was killed) is removed by the next write, and by an open once this old
+WRITING = ".writing-"
+LEFT_AFTER_S = 15 * 60  # a write takes seconds (13 s at 10M leads): this one is long dead
 
 
 class Kept(NamedTuple):
@@ -95,19 +106,75 @@ def _stat(path: Path) -> list[int] | None:
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
-def data_version(cur: duckdb.DuckDBPyConnection, path: str | Path, event_types: tuple) -> str:
-    """Return the key a history of these event types from the database at path is kept under:
-    it changes when the file, its write-ahead log or any table's rows or meta setting does."""
+def data_stamp(cur: duckdb.DuckDBPyConnection, path: str | Path) -> dict:
+    """Return what changes when the database file at path, its write-ahead log or any table's
+    rows or meta setting does (what every key here is made from)."""
     file = Path(path).resolve()
     rows = db.run(cur, "lab_data_version")
-    stamp = {
+    return {
         "format": FORMAT,
-        "event_types": list(event_types),
         "file": _stat(file),
         "wal": _stat(Path(f"{file}.wal")),
         "rows": [list(r) for r in rows.rows()],
     }
+
+
+def _hash(stamp: dict) -> str:
+    """Return a key for a stamp."""
     return hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def data_version(
+    cur: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    event_types: tuple,
+    stamp: dict | None = None,
+) -> str:
+    """Return the key a history of these event types from the database at path is kept under:
+    it changes when the file, its write-ahead log or any table's rows or meta setting does
+    (stamp: data_stamp's, when it was just read)."""
+    stamp = data_stamp(cur, path) if stamp is None else stamp
+    return _hash({**stamp, "event_types": list(event_types)})
+
+
+def kept_vocabulary(
+    cur: duckdb.DuckDBPyConnection, path: str | Path | None, stamp: dict | None = None
+) -> pl.DataFrame:
+    """Return queries/scoring_vocabulary.sql's rows for the database file at path (the event
+    types the data holds, the values fit rules can match: 1.5 s at 10M leads), kept beside it
+    under the data's version like a history: read back while the data is as it was, queried
+    (and kept in place of any older) once it is not. Without a path (another engine's data),
+    or where it cannot be kept, it is queried."""
+    if path is None:
+        return db.run(cur, "scoring_vocabulary")
+    folder = folder_of(path)
+    key = _hash(stamp or data_stamp(cur, path))
+    name = f"{VOCABULARY}{key}.arrow"
+    try:
+        return pl.read_ipc(folder / name)
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        pass
+    words = db.run(cur, "scoring_vocabulary")
+    if _hash(data_stamp(cur, path)) != key:  # written meanwhile: the words may be either's
+        return words
+    temporary = folder / f"{WRITING}{os.getpid()}-{uuid.uuid4().hex}.arrow"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        words.write_ipc(temporary, compression="uncompressed")
+        os.replace(temporary, folder / name)
+    except OSError:
+        return words
+    finally:
+        temporary.unlink(missing_ok=True)
+    for other in folder.glob(f"{VOCABULARY}*"):
+        if other.name != name:
+            other.unlink(missing_ok=True)
+    return words
+
+
+def event_types_of(words: pl.DataFrame) -> tuple[str, ...]:
+    """Return the event types a vocabulary (kept_vocabulary's) holds, in its order."""
+    return tuple(words.filter(pl.col("kind") == "behaviour")["value"].to_list())
 
 
 def kept_history(
@@ -129,7 +196,8 @@ def kept_history(
             materialise(cur, half_life_days, types, progress=progress, sample=sample), "memory"
         )
     key = data_version(cur, path, types)
-    m = read(cur, path, key)
+    clear_left(folder_of(path), older_than_s=LEFT_AFTER_S)
+    m = read(path, key)
     if m is not None:
         if progress is not None:
             progress("decay", 1.0)
@@ -144,21 +212,56 @@ def kept_history(
     return Kept(m, "written")
 
 
-def read(cur: duckdb.DuckDBPyConnection, path: str | Path, key: str) -> Materialised | None:
+def read(path: str | Path, key: str) -> Materialised | None:
     """Return the history kept under key beside the database at path, its arrays mapped
-    (copy-on-write); None when there is none. One there that is of another format or key, cannot be
-    read whole, or whose quarters are no longer the data's is removed (and None returned), so
-    that the history materialised next can take its place."""
+    (copy-on-write); None when there is none. One there that is of another format or key, or
+    cannot be read whole, is removed (and None returned), so that the history materialised
+    next can take its place. Nothing is read from the database: what the key covers (the
+    data's rows and settings) is kept whole, the calendar's parts too (its cohorts' maturity,
+    which moves with today, is judged again: quarters.calendar_from)."""
     where = folder_of(path) / key
     if not where.exists():
         return None
-    m = _read(cur, where, key)
+    m = _read(where, key)
     if m is None:
         shutil.rmtree(where, ignore_errors=True)
+        return None
+    threading.Thread(
+        target=populate, args=([getattr(m, name) for name in SCANNED],), daemon=True
+    ).start()
     return m
 
 
-def _read(cur: duckdb.DuckDBPyConnection, where: Path, key: str) -> Materialised | None:
+# The arrays a scoring reads check by check (m.history's that are per check or per group):
+# mapped, each page faults in on its first read, a 4 KiB page at a time; populate maps them
+# all at once, on the other core, while this one goes on (imports, fields, loading kernels).
+SCANNED = ("check_at", "check_day", "check_groups", "group_type", "group_count", "decay")
+# madvise: map the file's pages in now (Linux 5.14), else at least read them ahead
+MADV_POPULATE_READ = 22
+# the C library's symbols, madvise among them, as the process has them loaded (no lookup)
+_libc = ctypes.CDLL(None, use_errno=True) if os.name == "posix" else None
+
+
+def populate(arrays: list[np.ndarray]) -> None:
+    """Map the pages of arrays mapped from files in now, in the caller's thread (the GIL is
+    let go meanwhile: ctypes calls release it). Nothing is raised: at worst the pages fault
+    in as they are first read, as without this."""
+    if _libc is None:
+        return
+    for array in arrays:
+        if not array.nbytes:
+            continue
+        start = array.ctypes.data - array.ctypes.data % mmap.PAGESIZE
+        length = array.ctypes.data + array.nbytes - start
+        for advice in (MADV_POPULATE_READ, getattr(mmap, "MADV_WILLNEED", None)):
+            if advice is None:
+                break
+            done = _libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), advice)
+            if done == 0:
+                break
+
+
+def _read(where: Path, key: str) -> Materialised | None:
     """Return the history in the folder where, or None when it is not one of key, whole."""
     try:
         meta = json.loads((where / META).read_text())
@@ -173,11 +276,11 @@ def _read(cur: duckdb.DuckDBPyConnection, where: Path, key: str) -> Materialised
             for group in DICTS
         }
         lead_id = pl.read_ipc(where / LEAD_IDS)["lead_id"]
-    except (OSError, ValueError, KeyError):
+        calendar = calendar_from(meta["calendar"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     if len(lead_id) != meta["n_leads"] or len(arrays["check_at"]) != meta["n_checks"]:
         return None
-    calendar = calendar_of(cur, [arrays[name] for name in MOMENTS])
     if str(calendar.day0) != meta["day0"] or calendar.n_days != meta["n_days"]:
         return None
     m = Materialised(
@@ -209,7 +312,8 @@ def write(m: Materialised, path: str | Path, key: str) -> bool:
     are removed. Nothing is raised when the folder cannot be written: the Lab then works
     from memory."""
     folder = folder_of(path)
-    temporary = folder / f".writing-{os.getpid()}-{uuid.uuid4().hex}"
+    clear_left(folder)
+    temporary = folder / f"{WRITING}{os.getpid()}-{uuid.uuid4().hex}"
     try:
         temporary.mkdir(parents=True)
         for name in ARRAYS:
@@ -230,6 +334,7 @@ def write(m: Materialised, path: str | Path, key: str) -> bool:
             "tick_us": m.tick_us,
             "day0": str(m.calendar.day0),
             "n_days": m.calendar.n_days,
+            "calendar": m.calendar.parts,
             "n_leads": m.n_leads,
             "n_checks": m.n_checks,
             # what the first scoring works out from the layout (seconds at 10M), kept with it
@@ -240,9 +345,53 @@ def write(m: Materialised, path: str | Path, key: str) -> bool:
         (temporary / META).write_text(json.dumps(meta))
         os.rename(temporary, folder / key)
     except OSError:  # no room, no right to write, or kept already by another process
-        shutil.rmtree(temporary, ignore_errors=True)
         return (folder / key / META).exists()
+    finally:  # whatever stopped the write (a MemoryError too), nothing half-written stays
+        if temporary.exists():
+            shutil.rmtree(temporary, ignore_errors=True)
     for other in folder.iterdir():
-        if other.name != key and not other.name.startswith("."):
+        if other.name != key and other.is_dir() and not other.name.startswith("."):
             shutil.rmtree(other, ignore_errors=True)
+    return True
+
+
+def clear_left(folder: Path, older_than_s: float | None = None) -> list[str]:
+    """Remove the folders writes left half-written in folder (their writer crashed or was
+    killed) and return their names. With older_than_s, those last modified longer ago than
+    that, whoever wrote them (what an open clears: a writer on another machine sharing the
+    folder has a pid that means nothing here); without, those whose writer's process is no
+    longer running (what a write clears)."""
+    removed: list[str] = []
+    try:
+        left = [p for p in folder.iterdir() if p.name.startswith(WRITING)]
+    except OSError:  # no folder yet, or not one
+        return removed
+    now = time.time()
+    for where in left:
+        try:
+            age = now - where.stat().st_mtime
+        except OSError:  # renamed into place or removed meanwhile
+            continue
+        if age > older_than_s if older_than_s is not None else not _running(where.name):
+            if where.is_dir():
+                shutil.rmtree(where, ignore_errors=True)
+            else:
+                where.unlink(missing_ok=True)
+            removed.append(where.name)
+    return removed
+
+
+def _running(name: str) -> bool:
+    """Return whether the process a WRITING folder is named after is running (a write that
+    fails in a running process removes its own folder: see write)."""
+    try:
+        pid = int(name[len(WRITING) :].split("-", 1)[0])
+    except ValueError:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
     return True

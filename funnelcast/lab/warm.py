@@ -27,7 +27,6 @@ import duckdb
 
 from funnelcast import definitions
 from funnelcast.data import db
-from funnelcast.demo import build_demo
 from funnelcast.lab import explain, history, moving, scores, thresholds, versions
 
 # The warm-up's steps, in order: the engine's loops that each first runs.
@@ -57,6 +56,8 @@ def warm_up(report: Report | None = None) -> None:
         say(STEPS[i], i / len(STEPS))
 
     step(0)
+    from funnelcast.demo import build_demo  # the generator: needed here only, not at import
+
     con = db.connect(":memory:", create=True)
     try:
         build_demo(con, leads=WARM_LEADS, seed=1)

@@ -17,17 +17,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
-import numpy as np
 import polars as pl
 import streamlit as st
 
-from funnelcast import definitions, demo, lab
+from funnelcast import definitions, lab
 from funnelcast.analytics import metrics
 from funnelcast.core import periods
 from funnelcast.data import db, engine
 from funnelcast.definitions import Definition
 from funnelcast.lab import warm as lab_warm
-from funnelcast.lab.stored import kept_history
+from funnelcast.lab.stored import event_types_of, kept_history, kept_vocabulary
 
 T = TypeVar("T")
 
@@ -46,6 +45,8 @@ SHELL_KEY = "_funnelcast_shell"
 _BUILD_LOCK = threading.Lock()
 # One write at a time in this process: see write().
 _WRITE_LOCK = threading.Lock()
+# What a write clears besides the caches here: those of modules built on this one (on_write).
+_ON_WRITE: list[Callable[[], None]] = []
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def ensure_database(path: Path, leads: int = DEMO_LEADS, seed: int = DEMO_SEED) 
     with _BUILD_LOCK:
         if path.exists():
             return False
+        from funnelcast import demo  # the generator: a first start's only, not every import
+
         demo.build_file(path, leads=leads, seed=seed)
         return True
 
@@ -268,9 +271,8 @@ def write(path: Path, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     with _WRITE_LOCK:
         _connection.clear()
         _session_cursor.clear()
-        _lab_curve.clear()
-        _lab_baseline.clear()
-        _lab_versions_in_force.clear()
+        for clear in _ON_WRITE:
+            clear()
         _lab_scores.clear()
         _lab_materialised.clear()
         _lab_history.clear()
@@ -279,6 +281,12 @@ def write(path: Path, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
             return fn(con.cursor())
         finally:
             con.close()
+
+
+def on_write(clear: Callable[[], None]) -> None:
+    """Have every write call clear first (a cache of a module built on this one, such as
+    funnelcast.ui.lab_figures: what it holds of the old data is then let go at once)."""
+    _ON_WRITE.append(clear)
 
 
 def require_shell() -> None:
@@ -378,22 +386,23 @@ def next_quarter(database: Database) -> periods.Quarter:
 
 
 @st.cache_data(show_spinner=False)
-def _vocabulary(_cur: duckdb.DuckDBPyConnection, key: str) -> pl.DataFrame:
-    """Return queries/scoring_vocabulary.sql, cached."""
-    return db.run(_cur, "scoring_vocabulary")
+def _vocabulary(_database: Database, key: str) -> pl.DataFrame:
+    """Return queries/scoring_vocabulary.sql, cached (for a DuckDB file, kept beside it
+    under the data's version: lab.stored.kept_vocabulary, so a restart does not query it)."""
+    path = _database.path if _database.engine == "duckdb" else None
+    return kept_vocabulary(_database.cursor, path)
 
 
 def vocabulary(database: Database) -> pl.DataFrame:
     """Return the values fit rules can match and the event types behaviour rules can score."""
-    return _vocabulary(database.cursor, database.key)
+    return _vocabulary(database, database.key)
 
 
 @st.cache_data(show_spinner=False)
-def _data_event_types(_cur: duckdb.DuckDBPyConnection, key: str) -> tuple[str, ...]:
+def _data_event_types(_database: Database, key: str) -> tuple[str, ...]:
     """Return the event types the data holds (cached apart from the vocabulary: every
     threshold move asks, and a few names come back faster than the vocabulary's frame)."""
-    words = _vocabulary(_cur, key)
-    return tuple(words.filter(pl.col("kind") == "behaviour")["value"].to_list())
+    return event_types_of(_vocabulary(_database, key))
 
 
 @st.cache_data(show_spinner=False)
@@ -403,6 +412,11 @@ def _versions(_cur: duckdb.DuckDBPyConnection, key: str) -> tuple[Definition, ..
     return tuple(definitions.load(_cur, i) for i in ids)
 
 
+def kept_versions(database: Database) -> tuple[Definition, ...]:
+    """Return every kept version of the definition, oldest first (cached)."""
+    return _versions(database.cursor, database.key)
+
+
 def _event_types(database: Database, definition: Definition) -> tuple[str, ...]:
     """Return every event type the data holds or any version scores, and the definition's:
     materialising them all lets a weight be given to any type, and every kept version be
@@ -410,7 +424,7 @@ def _event_types(database: Database, definition: Definition) -> tuple[str, ...]:
     scored = {r.event_type for r in definition.behaviour_rules}
     for version in _versions(database.cursor, database.key):
         scored.update(r.event_type for r in version.behaviour_rules)
-    return tuple(sorted(scored.union(_data_event_types(database.cursor, database.key))))
+    return tuple(sorted(scored.union(_data_event_types(database, database.key))))
 
 
 @st.cache_resource(show_spinner="Materialising the history for the Threshold Lab…", max_entries=2)
@@ -466,7 +480,7 @@ def lab_materialised(
     return m
 
 
-def _scoring_key(definition: Definition) -> str:
+def scoring_key(definition: Definition) -> str:
     """Return what a definition's scores depend on (not its threshold, name or note)."""
     return repr((definition.half_life_days, definition.fit_rules, definition.behaviour_rules))
 
@@ -486,97 +500,7 @@ def _lab_scores(
 
 def lab_scores(database: Database, definition: Definition) -> lab.Scores:
     """Return a definition's record highs over the history: a threshold move reuses them."""
-    return _lab_scores(database, database.key, _scoring_key(definition), definition)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def _lab_versions_in_force(
-    _database: Database, key: str, current_id: int | None, _current: Definition
-) -> list[tuple[Definition, tuple[int, int]]]:
-    """Return the versions in force over the history, cached: one query per quarter."""
-    m = lab_materialised(_database, _current)
-    by_id = {v.definition_id: v for v in _versions(_database.cursor, key)}
-    in_force = []
-    for quarter in m.calendar.quarters:
-        row = db.run(_database.cursor, "definition_in_force", on=quarter.start).to_dicts()
-        in_force.append(by_id.get(row[0]["definition_id"]) if row else None)
-    return lab.versions_in_force(m, in_force)
-
-
-def lab_versions_in_force(
-    database: Database, current: Definition
-) -> list[tuple[Definition, tuple[int, int]]]:
-    """Return the versions in force over the history, each with the moments it governs."""
-    return _lab_versions_in_force(database, database.key, current.definition_id, current)
-
-
-@st.cache_resource(show_spinner="Replaying the definitions in force…", max_entries=3)
-def _lab_current_moments(
-    _database: Database,
-    key: str,
-    spans_key: str,
-    _current: Definition,
-    _spans: list[tuple[Definition, tuple[int, int]]],
-) -> np.ndarray:
-    """Return funnelcast.lab.mql_moments_in_force, cached."""
-    return lab.mql_moments_in_force(lab_materialised(_database, _current), _spans)
-
-
-def lab_current_moments(database: Database, current: Definition) -> np.ndarray:
-    """Return each lead's MQL moment under the definitions in force (lab.NEVER for none): each
-    quarter's moments by the version in force in that quarter."""
-    spans = lab_versions_in_force(database, current)
-    spans_key = repr([(d.definition_id, window) for d, window in spans])
-    return _lab_current_moments(database, database.key, spans_key, current, spans)
-
-
-@st.cache_resource(show_spinner=False, max_entries=8)
-def _lab_baseline(
-    _database: Database,
-    key: str,
-    current_id: int | None,
-    quarters: tuple[str, ...],
-    capacity: float | None,
-    _current: Definition,
-) -> lab.Backtest:
-    """Return the definitions in force replayed on the chosen quarters, cached: a threshold
-    move of the draft does not change them."""
-    return lab.backtest_moments(
-        lab_materialised(_database, _current),
-        lab_current_moments(_database, _current),
-        _current.threshold,
-        quarters,
-        capacity,
-    )
-
-
-def lab_baseline(
-    database: Database, current: Definition, quarters: tuple[str, ...], capacity: float | None
-) -> lab.Backtest:
-    """Return the backtest of the definitions in force (each quarter its own version) on the
-    chosen quarters, with sales capacity per week, to set the draft's figures against."""
-    return _lab_baseline(database, database.key, current.definition_id, quarters, capacity, current)
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _lab_curve(
-    _database: Database,
-    key: str,
-    scoring_key: str,
-    quarters: tuple[str, ...],
-    _definition: Definition,
-) -> pl.DataFrame:
-    """Return funnelcast.lab.tradeoff_curve, cached: a threshold move does not change it."""
-    return lab.tradeoff_curve(
-        lab_materialised(_database, _definition), lab_scores(_database, _definition), quarters
-    )
-
-
-def lab_curve(
-    database: Database, definition: Definition, quarters: tuple[str, ...]
-) -> pl.DataFrame:
-    """Return a definition's trade-off curve over thresholds on the chosen quarters."""
-    return _lab_curve(database, database.key, _scoring_key(definition), quarters, definition)
+    return _lab_scores(database, database.key, scoring_key(definition), definition)
 
 
 # ===== read-only viewer mode =====

@@ -26,7 +26,7 @@ from funnelcast import lab
 from funnelcast.definitions import Definition
 from funnelcast.lab import page as tl
 from funnelcast.lab import warm
-from funnelcast.ui import dashboard
+from funnelcast.ui import dashboard, lab_figures
 
 ENGINE = "Compiling the scoring engine (once per install)…"
 MATERIALISE = {
@@ -101,7 +101,7 @@ def _work(
         shown.at(step + 1, SCORING)
         scores = dashboard.lab_scores(database, draft) if draft is not None else None
         shown.at(step + 2, REPLAYING)
-        dashboard.lab_current_moments(database, current)
+        lab_figures.lab_current_moments(database, current)
         return scores
     finally:
         close()
