@@ -6,9 +6,3 @@
 # back within a quarter second, by a background thread. Read once, when DuckDB first loads.
 DUCKDB_ALLOCATOR_ENV = "DUCKDB_JE_MALLOC_CONF"
 DUCKDB_ALLOCATOR_PROMPT = "background_thread:true,dirty_decay_ms:250,muzzy_decay_ms:0"
-
-# Plotly and Streamlit look pandas up in sys.modules without taking the import lock; when a
-# dashboard's script threads start together, one could find it half imported by the other
-# ("partially initialized module 'pandas' has no attribute 'Series"). Importing it here, before
-# anything of ours runs, means every thread that uses Funnelcast sees it whole.
-import pandas  # noqa: F401, E402
