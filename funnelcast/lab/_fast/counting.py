@@ -12,7 +12,7 @@ import numpy as np
 from numba import literal_unroll, njit
 
 # numba's cache sees changes to this file only: after changing these in kernels, clear __pycache__
-from funnelcast.lab._fast.kernels import BIAS, SCORE_BITS
+from funnelcast.lab._fast.kernels import BIAS, DAY_US, SCORE_BITS
 
 
 @njit(cache=True, nogil=True)
@@ -159,7 +159,8 @@ def _count_record(r, code, lag, is_chosen, reached, captured, lag_sum, lags, n_l
         q = code[2 + stage, r]
         if q >= 0:
             captured[stage, q] += 1
-            lag_sum[stage, q] += lag[stage, r]
+            # exact: the float days are us / DAY_US, their us come back by rounding
+            lag_sum[stage, q] += np.int64(np.rint(lag[stage, r] * DAY_US))
             if is_chosen[q + 1]:
                 lags[stage, n_lags[stage]] = lag[stage, r]
                 n_lags[stage] += 1
@@ -169,7 +170,8 @@ def _count_record(r, code, lag, is_chosen, reached, captured, lag_sum, lags, n_l
 def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters, most):
     """Count what precision and capture count of the SQL leads' records from first on that
     are an MQL moment at s (lo < s <= hi): per quarter, the MQLs that reached SQL (row 0) and
-    customer (row 1); per stage (SQL, customer) the captures, their days earlier summed, and
+    customer (row 1); per stage (SQL, customer) the captures, their microseconds earlier summed
+    (exactly, in int64, as stabbing.counts_at sums them), and
     those days of the captures in the chosen quarters (is_chosen[q + 1]), in record order.
     code, lag: kernels.records' sql_code and sql_lag rows.
 
@@ -180,7 +182,7 @@ def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters, most):
     """
     reached = np.zeros((2, n_quarters), dtype=np.int64)
     captured = np.zeros((2, n_quarters), dtype=np.int64)
-    lag_sum = np.zeros((2, n_quarters))
+    lag_sum = np.zeros((2, n_quarters), dtype=np.int64)
     most = min(len(lo) - first, most)
     lags = np.empty((2, most))
     n_lags = np.zeros(2, dtype=np.int64)
