@@ -144,18 +144,29 @@ def test_many_records_fill_every_bin_and_checkpoint():
             bound = top
     chosen = [3, 1]
     index = index_of(records, 4, chosen)
-    assert len(index.medians[0][0][1]) > stabbing.BINS  # more captures than bins
+    assert len(index.arrays[-1]) > 4 * stabbing.BINS  # more captures than bins
     for s in rng.integers(0, 8_000, 40):
         counts, lags, medians = answered(index, int(s))
         want = brute(records, chosen, int(s))
         assert counts.tolist() == want[0].tolist() and lags == want[1] and medians == want[2]
 
 
-def test_argsort_bounds_is_a_stable_argsort():
+def test_many_chosen_quarters_take_fewer_buckets_and_answer_alike():
     rng = np.random.default_rng(5)
-    for n, top in ((0, 1), (10, 3), (50_000, 1_000), (40_000, 1 << 50)):
-        bounds = rng.integers(0, top, n).astype(np.int64)
-        assert np.array_equal(stabbing.argsort_bounds(bounds), np.argsort(bounds, kind="stable"))
+    n_quarters = 120
+    records = [
+        (int(lo), int(lo) + int(rng.integers(1, 10**9)), int(rng.integers(0, n_quarters)), 0)
+        + (int(rng.integers(-1, n_quarters)), -1, days(rng), 0.0)
+        for lo in rng.integers(-1, 10**9, 3_000)
+    ]
+    chosen = list(range(n_quarters))
+    index = index_of(records, n_quarters, chosen)
+    shift, starts, sums = index.arrays[:3]
+    assert sums.nbytes <= stabbing.SUMS_BYTES and starts.shape[1] < (1 << stabbing.BUCKET_BITS)
+    for s in [0, *rng.integers(0, 2 * 10**9, 30)]:
+        counts, lags, medians = answered(index, int(s))
+        want = brute(records, chosen, int(s))
+        assert counts.tolist() == want[0].tolist() and lags == want[1] and medians == want[2]
 
 
 def test_a_backtest_from_the_index_is_the_one_from_the_scan_bit_for_bit(demo):
