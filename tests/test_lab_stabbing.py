@@ -1,5 +1,5 @@
-"""The index of the SQL records (lab._fast.stabbing): a threshold move's precision and capture
-counts and median days earlier from checkpointed running sums, not a scan.
+"""The indexes a threshold move reads instead of a scan: the SQL records' (lab._fast.stabbing:
+precision and capture counts, median days earlier) and who moves' (lab.moving).
 
 By hand on records whose answer is known, against a brute-force count on random records
 (hypothesis), and on the demo: a backtest that reads the index equals, bit for bit, the one that
@@ -8,12 +8,15 @@ scans the records (the first threshold asked of a scoring) at every threshold tr
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_lab import assert_same, demo  # noqa: F401  (demo: test_lab's fixture)
 
 from funnelcast import definitions, lab
+from funnelcast.lab import moving
 from funnelcast.lab._fast import BIAS, DAY_US, stabbing
 from funnelcast.lab.weights import threshold_micro
 
@@ -197,3 +200,33 @@ def test_a_backtest_from_the_index_is_the_one_from_the_scan_bit_for_bit(demo):
     with scores.records(m) as records:
         assert len(records.sql_indexes) == 2  # the last two choices of quarters kept
     scores.release()
+
+
+def test_who_moves_from_its_index_is_the_pass_over_every_lead(demo):
+    """The first who moves of a scoring against read-only moments passes over every lead; from
+    the second on a binary search per side answers: the same Movers at every threshold tried,
+    at leads' best scores and a micro-point either side (ties, the sample's order)."""
+    cur = demo.cursor()
+    current, candidate = definitions.load(cur, 1), definitions.load(cur, 2)
+    m = lab.materialise_for(cur, current)
+    moments = lab.mql_moments(m, current)
+    assert not moments.flags.writeable
+    scores = lab.score(lab.with_half_life(m, candidate.half_life_days), candidate)
+    best = np.unique(scores.lead_max[scores.lead_max >= 0])
+    tried = [0, 1, 40_000_000, 10**12] + [
+        int(v) + d for v in best[:: max(1, len(best) // 25)] for d in (-1, 0, 1) if v + d >= 0
+    ]
+    lab.who_moves(m, moments, scores, 50.0)  # the first: a pass; the index next
+    for s in tried:
+        threshold = s / 1e6
+        assert threshold_micro(threshold) == s
+        fresh = dataclasses.replace(scores)  # the same scores, asked for the first time
+        passed = lab.who_moves(m, moments, fresh, threshold, sample=7)
+        indexed = lab.who_moves(m, moments, scores, threshold, sample=7)
+        assert_same(indexed, passed, f"at {s}")
+    assert moving._MOVER_INDEX[scores][id(moving._is_mql(moments))][1] is not None
+    writeable = moments.copy()  # moments that may change keep no index
+    for _ in range(2):
+        assert_same(
+            lab.who_moves(m, writeable, scores, 45.0), lab.who_moves(m, moments, fresh, 45.0)
+        )
