@@ -8,6 +8,7 @@ its own array) and the current definitions' MQL moments.
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -60,6 +61,81 @@ def _is_mql(mql_us: np.ndarray) -> np.ndarray:
     return mask
 
 
+@dataclass(frozen=True)
+class _MoverIndex:
+    """Who moves for any threshold of one scoring against one set of current moments: the keys
+    of the leads that may enter and of those that may leave, sorted (counting.mover_keys), and
+    their counts by persona every MOVER_STEP keys."""
+
+    keys_in: np.ndarray
+    keys_out: np.ndarray
+    index_bits: int
+    marks_in: np.ndarray
+    marks_out: np.ndarray
+    total_in: np.ndarray  # the counts by persona of every lead that may enter
+    width: int
+
+    def at(
+        self, s: int, codes: tuple, ins: np.ndarray, outs: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+        """Return who moves at s >= 0 as _fast.who_moves does, adding to ins and outs."""
+        bits, width = self.index_bits, self.width
+        top = (1 << bits) - 1
+        p_in = int(np.searchsorted(self.keys_in, s << bits))
+        p_out = int(np.searchsorted(self.keys_out, (s + 1) << bits))  # best < s
+        below = np.zeros_like(ins)
+        _fast.movers_before(self.keys_in, bits, False, self.marks_in, codes, width, p_in, below)
+        ins += self.total_in - below
+        _fast.movers_before(self.keys_out, bits, True, self.marks_out, codes, width, p_out, outs)
+        closest_in = self.keys_in[p_in : p_in + k] & top
+        closest_out = (top - (self.keys_out[max(p_out - k, 0) : p_out] & top))[::-1].copy()
+        entering, leaving = len(self.keys_in) - p_in, p_out
+        return closest_in, closest_out, entering, leaving, len(self.keys_out) - leaving
+
+
+# per scoring, per current moments' mask (by identity): how often who moves asked, the index
+_MOVER_INDEX: weakref.WeakKeyDictionary[Scores, dict[int, tuple[np.ndarray, _MoverIndex | None]]]
+_MOVER_INDEX = weakref.WeakKeyDictionary()
+_MOVER_LOCK = threading.Lock()
+
+
+def _mover_index(
+    scores: Scores, is_mql: np.ndarray, codes: tuple, width: int
+) -> _MoverIndex | None:
+    """Return the movers' index of this scoring against this mask (of moments no one can
+    change), built the second time who moves asks of them (None the first time)."""
+    with _MOVER_LOCK:
+        asked = _MOVER_INDEX.setdefault(scores, {})
+        kept = asked.get(id(is_mql))
+        if kept is not None and kept[0] is is_mql and kept[1] is not None:
+            return kept[1]
+        if kept is None or kept[0] is not is_mql:
+            asked.clear()  # one set of moments at a time per scoring
+            asked[id(is_mql)] = (is_mql, None)
+            return None
+        bits = max(1, len(scores.lead_max).bit_length())
+        top = int(scores.lead_max.max()) + 1 if len(scores.lead_max) else 0
+        if top.bit_length() + bits > 62:
+            return None
+        keys_in, keys_out = _fast.mover_keys(scores.lead_max, is_mql, bits)
+        _fast.sort_keys(keys_in)
+        _fast.sort_keys(keys_out)
+        total_in = np.zeros((len(codes), width), dtype=np.int64)
+        marks_in = _fast.mover_checkpoints(keys_in, bits, False, codes, width)
+        _fast.movers_before(keys_in, bits, False, marks_in, codes, width, len(keys_in), total_in)
+        index = _MoverIndex(
+            keys_in,
+            keys_out,
+            bits,
+            marks_in,
+            _fast.mover_checkpoints(keys_out, bits, True, codes, width),
+            total_in,
+            width,
+        )
+        asked[id(is_mql)] = (is_mql, index)
+        return index
+
+
 def _moving(
     current_mql_us: np.ndarray, scores: Scores, threshold: float
 ) -> tuple[np.ndarray, np.ndarray, int]:
@@ -102,9 +178,16 @@ def who_moves(
     ins = np.zeros((len(PERSONA), width), dtype=np.int64)
     outs = np.zeros((len(PERSONA), width), dtype=np.int64)
     k = max(sample, 0)
-    closest_in, closest_out, entering, leaving, staying = _fast.who_moves(
-        scores.lead_max, _is_mql(current_mql_us), s, codes, ins, outs, k
-    )
+    is_mql = _is_mql(current_mql_us)
+    # moments no one can change keep their mask (see _is_mql): by it, the index is kept
+    fixed = not current_mql_us.flags.writeable
+    index = _mover_index(scores, is_mql, codes, width) if fixed else None
+    if index is None:  # the first ask of this scoring and these moments: one pass
+        closest_in, closest_out, entering, leaving, staying = _fast.who_moves(
+            scores.lead_max, is_mql, s, codes, ins, outs, k
+        )
+    else:  # a binary search per side and a checkpoint's row
+        closest_in, closest_out, entering, leaving, staying = index.at(s, codes, ins, outs, k)
     groups = []
     for i, dimension in enumerate(PERSONA):
         values = (*m.values[dimension], NO_VALUE)

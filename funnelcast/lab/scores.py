@@ -43,6 +43,8 @@ from funnelcast.lab.weights import Weights, compile_weights
 
 # The SQL leads' records are sorted into this many buckets by upper bound (see Records).
 SQL_BUCKET_BITS = 10
+# indexes of the SQL records kept per scoring, one per choice of quarters (see Records)
+SQL_INDEXES = 2
 
 
 class _Behaviour(NamedTuple):
@@ -153,6 +155,11 @@ class Records:
     # the sort one ask earlier or later)
     key_asked: list[int] = field(default_factory=list, repr=False)
     sort_locks: tuple[threading.Lock, ...] = field(default=(), repr=False)
+    # per choice of quarters, how many thresholds asked of it and its index of the SQL records
+    # (built when a second is asked: lab._fast.stabbing), the last SQL_INDEXES kept
+    sql_asked: dict[tuple[int, ...], int] = field(default_factory=dict, repr=False)
+    sql_indexes: dict[tuple[int, ...], _fast.SqlIndex] = field(default_factory=dict, repr=False)
+    sql_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def pieces_of(self, quarters: np.ndarray) -> list[int]:
         """Return the pieces of keys of the given quarters, the longest first."""
@@ -185,6 +192,29 @@ class Records:
         elif again:
             self.sort_piece(again[0])
         return pieces
+
+    def sql_index_for(self, quarters: np.ndarray, n_quarters: int) -> _fast.SqlIndex | None:
+        """Return the index of the SQL records of these quarters for a threshold, built the
+        second time they are asked for (None the first: the threshold scans the records, as a
+        rescore's recompute then builds nothing)."""
+        key = tuple(int(q) for q in quarters)
+        index = self.sql_indexes.get(key)
+        if index is not None or not key:
+            return index
+        with self.sql_lock:
+            index = self.sql_indexes.get(key)
+            if index is not None:
+                return index
+            self.sql_asked[key] = self.sql_asked.get(key, 0) + 1
+            if self.sql_asked[key] < 2:
+                return None
+            place = np.full(n_quarters + 1, -1, dtype=np.int64)  # [q + 1]: -1 is no quarter
+            place[np.array(key) + 1] = np.arange(len(key))
+            index = _fast.sql_index(self.sql_lo, self.sql_hi, self.sql_code, self.sql_lag, place)
+            while len(self.sql_indexes) >= SQL_INDEXES:
+                self.sql_indexes.pop(next(iter(self.sql_indexes)))
+            self.sql_indexes[key] = index
+            return index
 
     @contextmanager
     def reading(self, i: int) -> Iterator[tuple[int, np.ndarray, np.ndarray, bool]]:

@@ -23,7 +23,7 @@ from funnelcast.lab import _fast
 from funnelcast.lab._fast import BIAS, DAY_US, NEVER, SCORE_BITS
 from funnelcast.lab.history import Materialised
 from funnelcast.lab.quarters import Calendar
-from funnelcast.lab.scores import Scores
+from funnelcast.lab.scores import Records, Scores
 from funnelcast.lab.weights import threshold_micro
 
 QUANTILE_SAMPLE = 100_000
@@ -85,28 +85,66 @@ def backtest(
                 counts = list(pool.map(count, pieces))
         for day_mqls in counts:
             per_day += day_mqls
-        # the records from s's bucket on (less those of its bucket below s), counted in one pass
-        bucket = min(max(s, 0) >> records.sql_shift, len(records.sql_start) - 2)
-        reached, captured, lag_sum, sql_lags, customer_lags = _fast.sql_counts(
-            records.sql_lo,
-            records.sql_hi,
-            records.sql_code,
-            records.sql_lag,
-            int(records.sql_start[bucket]),
-            int(records.sql_start[bucket + 1]),
-            s,
-            _is_chosen(cal, quarters),
-            len(cal.quarters),
-            m.sql_leads,
-        )
-    counted = _Counted(
+        chosen = cal.quarter_indices(quarters)
+        index = records.sql_index_for(chosen, len(cal.quarters))
+        if index is not None:  # a binary search or two, and a few hundred records
+            counted = _indexed_counts(index, s, chosen, len(cal.quarters))
+        else:  # the first threshold asked of these quarters: the records from s's bucket on
+            counted = _scanned_counts(m, records, s, quarters)
+    return _summarise(m, threshold, per_day, counted, quarters, sales_capacity_per_week)
+
+
+def _scanned_counts(
+    m: Materialised, records: Records, s: int, quarters: Sequence[str] | None
+) -> _Counted:
+    """Return what precision and capture count at s from one pass over the SQL records from
+    s's bucket on (less those of its bucket below s)."""
+    cal = m.calendar
+    bucket = min(max(s, 0) >> records.sql_shift, len(records.sql_start) - 2)
+    reached, captured, lag_us, sql_lags, customer_lags = _fast.sql_counts(
+        records.sql_lo,
+        records.sql_hi,
+        records.sql_code,
+        records.sql_lag,
+        int(records.sql_start[bucket]),
+        int(records.sql_start[bucket + 1]),
+        s,
+        _is_chosen(cal, quarters),
+        len(cal.quarters),
+        m.sql_leads,
+    )
+    return _Counted(
         reached_sql=reached[0],
         reached_customer=reached[1],
         captured={"sql": captured[0], "customer": captured[1]},
-        lag_sum={"sql": lag_sum[0], "customer": lag_sum[1]},
-        lags={"sql": sql_lags, "customer": customer_lags},
+        lag_us={"sql": lag_us[0], "customer": lag_us[1]},
+        median={"sql": _median(sql_lags), "customer": _median(customer_lags)},
     )
-    return _summarise(m, threshold, per_day, counted, quarters, sales_capacity_per_week)
+
+
+def _indexed_counts(index: _fast.SqlIndex, s: int, chosen: np.ndarray, n_quarters: int) -> _Counted:
+    """Return what precision and capture count at s from the index of the chosen quarters'
+    SQL records (the same numbers as _scanned_counts: counts and exact sums, the median)."""
+    counts, lags, medians = _fast.sql_index_at(index, max(s, 0))
+    rows = np.zeros((4, n_quarters), dtype=np.int64)
+    rows[:, chosen] = counts
+    lag_us = np.zeros((2, n_quarters), dtype=np.int64)
+    lag_us[:, chosen] = lags
+    return _Counted(
+        reached_sql=rows[0],
+        reached_customer=rows[1],
+        captured={"sql": rows[2], "customer": rows[3]},
+        lag_us={"sql": lag_us[0], "customer": lag_us[1]},
+        median={
+            stage: float(median) if n else None
+            for stage, (n, median) in zip(("sql", "customer"), medians)
+        },
+    )
+
+
+def _median(lags: np.ndarray) -> float | None:
+    """Return the median of days (None: none)."""
+    return float(np.median(lags)) if len(lags) else None
 
 
 def backtest_moments(
@@ -145,9 +183,9 @@ def _sql_facts(
         caught = (at != NEVER) & (at > mql_us)  # MQL strictly before the stage
         quarter = np.full(len(at), -1, dtype=np.int16)
         quarter[caught] = cal.quarter_of_day[cal.day_of(at[caught])]
-        lag = np.zeros(len(at))
-        lag[caught] = (at[caught] - mql_us[caught]) / DAY_US
-        facts[f"{stage}_quarter"], facts[f"{stage}_lag"] = quarter, lag
+        lag_us = np.zeros(len(at), dtype=np.int64)
+        lag_us[caught] = at[caught] - mql_us[caught]
+        facts[f"{stage}_quarter"], facts[f"{stage}_lag_us"] = quarter, lag_us
     return facts
 
 
@@ -158,8 +196,9 @@ class _Counted:
     reached_sql: np.ndarray  # per quarter of the MQL moment: MQLs that reached SQL
     reached_customer: np.ndarray  # and customer
     captured: dict[str, np.ndarray]  # per stage, per quarter it was reached: MQL first
-    lag_sum: dict[str, np.ndarray]  # their days from MQL to the stage, summed
-    lags: dict[str, np.ndarray]  # those days, of the captures in the chosen quarters
+    lag_us: dict[str, np.ndarray]  # their microseconds from MQL to the stage, summed exactly
+    median: dict[str, float | None]  # the median days earlier of the captures in the chosen
+    # quarters (None: none)
 
 
 def _is_chosen(cal: Calendar, quarters: Sequence[str] | None) -> np.ndarray:
@@ -170,22 +209,28 @@ def _is_chosen(cal: Calendar, quarters: Sequence[str] | None) -> np.ndarray:
 
 
 def _counted(facts: dict[str, np.ndarray], is_chosen: np.ndarray, n_quarters: int) -> _Counted:
-    """Return the counts of the facts of MQL moments (as lab._fast.sql_counts counts
-    scored records: the same sums, added in the same order)."""
+    """Return the counts of the facts of MQL moments (the numbers lab._fast.sql_counts and
+    lab._fast.sql_index_at give of scored records: the same counts, the same exact sums)."""
     cohort = facts["cohort"]
-    captured, lag_sum, lags = {}, {}, {}
+    captured, lag_us, median = {}, {}, {}
+    low = (1 << _fast.LAG_SPLIT) - 1
     for stage in ("sql", "customer"):
-        quarter, lag = facts[f"{stage}_quarter"], facts[f"{stage}_lag"]
+        quarter, us = facts[f"{stage}_quarter"], facts[f"{stage}_lag_us"]
         caught = quarter >= 0
         captured[stage] = np.bincount(quarter[caught], minlength=n_quarters)
-        lag_sum[stage] = np.bincount(quarter[caught], weights=lag[caught], minlength=n_quarters)
-        lags[stage] = lag[is_chosen[quarter + 1]]
+        # exact: each part's sums stay below 2**53, where float64 counts every integer
+        parts = [
+            np.bincount(quarter[caught], weights=part, minlength=n_quarters).astype(np.int64)
+            for part in (us[caught] >> _fast.LAG_SPLIT, us[caught] & low)
+        ]
+        lag_us[stage] = (parts[0] << _fast.LAG_SPLIT) + parts[1]
+        median[stage] = _median(us[is_chosen[quarter + 1]] / DAY_US)
     return _Counted(
         reached_sql=np.bincount(cohort, minlength=n_quarters),
         reached_customer=np.bincount(cohort[facts["won"]], minlength=n_quarters),
         captured=captured,
-        lag_sum=lag_sum,
-        lags=lags,
+        lag_us=lag_us,
+        median=median,
     )
 
 
@@ -202,11 +247,13 @@ def _summarise(
     chosen = cal.quarter_indices(quarters)
     mqls = np.add.reduceat(per_day, cal.quarter_start_day[:-1])
     reached_sql, reached_customer = counted.reached_sql, counted.reached_customer
-    captured, lags = counted.captured, counted.lags
-    mean_lag = {}
-    for stage in ("sql", "customer"):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean_lag[stage] = counted.lag_sum[stage] / captured[stage]
+    captured = counted.captured
+    mean_lag = {
+        stage: np.array(
+            [_mean_days(us, n) for us, n in zip(counted.lag_us[stage], captured[stage])]
+        )
+        for stage in ("sql", "customer")
+    }
 
     # whole weeks (Monday first) inside the chosen quarters, before the data's today
     days = _chosen_days(cal, chosen)
@@ -265,11 +312,19 @@ def _summarise(
     for stage in ("sql", "customer"):
         reached = int(m.stage_totals[stage][chosen].sum())
         totals[f"{stage}s"] = reached
-        totals[f"{stage}_capture"] = rate(int(captured[stage][chosen].sum()), reached).as_dict()
-        some = len(lags[stage]) > 0
-        totals[f"{stage}_days_earlier_median"] = float(np.median(lags[stage])) if some else None
-        totals[f"{stage}_days_earlier_mean"] = float(lags[stage].mean()) if some else None
+        n_captured = int(captured[stage][chosen].sum())
+        totals[f"{stage}_capture"] = rate(n_captured, reached).as_dict()
+        totals[f"{stage}_days_earlier_median"] = counted.median[stage]
+        lag_us = sum(int(us) for us in counted.lag_us[stage][chosen])
+        mean = _mean_days(lag_us, n_captured)
+        totals[f"{stage}_days_earlier_mean"] = None if math.isnan(mean) else mean
     return Backtest(threshold, frame, weeks, totals)
+
+
+def _mean_days(lag_us: int, n: int) -> float:
+    """Return the mean days of n lags summing to lag_us microseconds (NaN: none), rounded once
+    from the exact quotient."""
+    return int(lag_us) / (int(n) * DAY_US) if n else math.nan
 
 
 def _chosen_days(cal: Calendar, chosen: np.ndarray) -> np.ndarray:

@@ -10,6 +10,8 @@ made fast lives here:
 - layout: events sorted per lead and laid out as checks and event groups; fit points per lead;
 - sorting: a quarter's record keys sorted by radix on the bits they use;
 - counting: what a threshold move counts (buckets, histograms, SQL counts, who moves);
+- stabbing: the SQL records of chosen quarters indexed so a threshold move reads a few hundred
+  (checkpointed running sums by lower and upper bound; the median days earlier by rank bins);
 - buffers: the BufferPool a history's scorings take their arrays from, and the Lease by which
   a scoring holds them until its owner releases it;
 - switch: FUNNELCAST_LAB_FAST=0 runs the generic loop only and reuses no buffer.
@@ -17,11 +19,15 @@ made fast lives here:
 
 from funnelcast.lab._fast.buffers import BufferPool, Lease, Released
 from funnelcast.lab._fast.counting import (
+    MOVER_STEP,
     bucket_places,
     count_buckets,
     day_counts,
     key_histogram,
+    mover_checkpoints,
     mover_groups,
+    mover_keys,
+    movers_before,
     scatter,
     sql_counts,
     sql_histograms,
@@ -46,6 +52,7 @@ from funnelcast.lab._fast.kernels import (
 )
 from funnelcast.lab._fast.layout import count_layout, fill_layout, fit_points, sort_events
 from funnelcast.lab._fast.sorting import sort_keys
+from funnelcast.lab._fast.stabbing import LAG_SPLIT, SqlIndex, sql_index, sql_index_at
 from funnelcast.lab._fast.switch import ENV, enabled
 
 __all__ = [
@@ -53,11 +60,14 @@ __all__ = [
     "CAPPED",
     "DAY_US",
     "ENV",
+    "LAG_SPLIT",
+    "MOVER_STEP",
     "NEVER",
     "NO_SCORE",
     "PENALTY",
     "REWARD",
     "SCORE_BITS",
+    "SqlIndex",
     "VECTOR_SLOTS",
     "BufferPool",
     "Lease",
@@ -72,7 +82,10 @@ __all__ = [
     "fill_layout",
     "fit_points",
     "key_histogram",
+    "mover_checkpoints",
     "mover_groups",
+    "mover_keys",
+    "movers_before",
     "new_behaviour",
     "record_highs",
     "refit_highs",
@@ -81,6 +94,8 @@ __all__ = [
     "sort_keys",
     "sql_counts",
     "sql_histograms",
+    "sql_index",
+    "sql_index_at",
     "type_masks",
     "who_moves",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 from numba import literal_unroll, njit
 
 # numba's cache sees changes to this file only: after changing these in kernels, clear __pycache__
-from funnelcast.lab._fast.kernels import BIAS, SCORE_BITS
+from funnelcast.lab._fast.kernels import BIAS, DAY_US, SCORE_BITS
 
 
 @njit(cache=True, nogil=True)
@@ -159,7 +159,8 @@ def _count_record(r, code, lag, is_chosen, reached, captured, lag_sum, lags, n_l
         q = code[2 + stage, r]
         if q >= 0:
             captured[stage, q] += 1
-            lag_sum[stage, q] += lag[stage, r]
+            # exact: the float days are us / DAY_US, their us come back by rounding
+            lag_sum[stage, q] += np.int64(np.rint(lag[stage, r] * DAY_US))
             if is_chosen[q + 1]:
                 lags[stage, n_lags[stage]] = lag[stage, r]
                 n_lags[stage] += 1
@@ -169,7 +170,8 @@ def _count_record(r, code, lag, is_chosen, reached, captured, lag_sum, lags, n_l
 def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters, most):
     """Count what precision and capture count of the SQL leads' records from first on that
     are an MQL moment at s (lo < s <= hi): per quarter, the MQLs that reached SQL (row 0) and
-    customer (row 1); per stage (SQL, customer) the captures, their days earlier summed, and
+    customer (row 1); per stage (SQL, customer) the captures, their microseconds earlier summed
+    (exactly, in int64, as stabbing.counts_at sums them), and
     those days of the captures in the chosen quarters (is_chosen[q + 1]), in record order.
     code, lag: kernels.records' sql_code and sql_lag rows.
 
@@ -180,7 +182,7 @@ def sql_counts(lo, hi, code, lag, first, above, s, is_chosen, n_quarters, most):
     """
     reached = np.zeros((2, n_quarters), dtype=np.int64)
     captured = np.zeros((2, n_quarters), dtype=np.int64)
-    lag_sum = np.zeros((2, n_quarters))
+    lag_sum = np.zeros((2, n_quarters), dtype=np.int64)
     most = min(len(lo) - first, most)
     lags = np.empty((2, most))
     n_lags = np.zeros(2, dtype=np.int64)
@@ -288,3 +290,68 @@ def type_masks(check_start, group_start, early_start, group_type, early_type, ou
         for g in range(group_start[person], group_start[person + 1]):
             mask |= np.uint64(1) << np.uint64(group_type[g])
         out[person] = mask
+
+
+MOVER_STEP = 1024  # leads between checkpoints of the movers' counts by persona
+
+
+@njit(cache=True, nogil=True)
+def mover_keys(lead_max, is_mql, index_bits):
+    """Return the keys by which who moves is answered with binary searches: of the leads no MQL
+    now that some threshold >= 0 takes in, best << index_bits | lead; of the MQL leads,
+    (max(best, -1) + 1) << index_bits | (the largest lead code - lead), so that in key order
+    equal bests come latest lead first (read backwards: earliest first, as who_moves keeps
+    them). Unsorted."""
+    n_in = 0
+    for lead in range(len(lead_max)):
+        n_in += (not is_mql[lead]) and lead_max[lead] >= 0
+    n_out = np.count_nonzero(is_mql)
+    keys_in = np.empty(n_in, dtype=np.int64)
+    keys_out = np.empty(n_out, dtype=np.int64)
+    top = (np.int64(1) << index_bits) - 1
+    a = b = 0
+    for lead in range(len(lead_max)):
+        if is_mql[lead]:
+            keys_out[b] = ((max(lead_max[lead], -1) + 1) << index_bits) | (top - lead)
+            b += 1
+        elif lead_max[lead] >= 0:
+            keys_in[a] = (lead_max[lead] << index_bits) | lead
+            a += 1
+    return keys_in, keys_out
+
+
+@njit(cache=True, nogil=True)
+def mover_checkpoints(keys, index_bits, backwards, codes, width):
+    """Return per MOVER_STEP-th key (sorted) the count by persona dimension and value of the
+    leads before it (rows: dimension * width + value)."""
+    mask = (np.int64(1) << index_bits) - 1
+    n_dims = len(codes)
+    marks = np.zeros((len(keys) // MOVER_STEP + 1, n_dims * width), dtype=np.int64)
+    row = np.zeros(n_dims * width, dtype=np.int64)
+    for i in range(len(keys)):
+        if i % MOVER_STEP == 0:
+            marks[i // MOVER_STEP] = row
+        lead = mask - (keys[i] & mask) if backwards else keys[i] & mask
+        d = 0
+        for dimension in literal_unroll(codes):
+            row[d * width + dimension[lead]] += 1
+            d += 1
+    if len(keys) % MOVER_STEP == 0:
+        marks[len(keys) // MOVER_STEP] = row
+    return marks
+
+
+@njit(cache=True, nogil=True)
+def movers_before(keys, index_bits, backwards, marks, codes, width, p, out):
+    """Add to out[d, value] the count by persona of the leads of the first p keys."""
+    mask = (np.int64(1) << index_bits) - 1
+    mark = p // MOVER_STEP
+    for d in range(out.shape[0]):
+        for v in range(width):
+            out[d, v] += marks[mark, d * width + v]
+    for i in range(mark * MOVER_STEP, p):
+        lead = mask - (keys[i] & mask) if backwards else keys[i] & mask
+        d = 0
+        for dimension in literal_unroll(codes):
+            out[d, dimension[lead]] += 1
+            d += 1
