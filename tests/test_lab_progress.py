@@ -98,9 +98,11 @@ def test_the_warm_up_leaves_nothing_to_compile_for_the_demos_first_open(demo_cur
     moments = lab.mql_moments_in_force(m, spans)
     quarters = tl.default_quarters(metrics.load_context(demo_cur))
     lab.backtest(m, scores, current.threshold, quarters, 50.0)
+    lab.backtest(m, scores, current.threshold + 1, quarters, 50.0)  # the records' index
     lab.backtest_moments(m, moments, current.threshold, quarters, 50.0)
     lab.tradeoff_curve(m, scores, tuple(quarters))
     lab.who_moves(m, moments, scores, current.threshold + 5)
+    lab.who_moves(m, moments, scores, current.threshold + 6)  # who moves' index
     lab.movers(m, moments, scores, current.threshold + 5)
     lab.lead_checks(m, scores.weights, 3)
     scores.release()

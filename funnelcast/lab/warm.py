@@ -83,9 +83,13 @@ def warm_up(report: Report | None = None) -> None:
         step(4)
         thresholds.backtest_moments(m, moments, current.threshold, labels, 50.0)
         thresholds.backtest(m, s, current.threshold, labels, 50.0)
+        # the second threshold asked of a scoring builds and reads the records' index
+        thresholds.backtest(m, s, current.threshold + 1, labels, 50.0)
         thresholds.tradeoff_curve(m, s, tuple(labels))
         step(5)
         moving.who_moves(m, moments, s, current.threshold + 5)
+        # and the second who moves (read-only moments: these are) builds and reads its index
+        moving.who_moves(m, moments, s, current.threshold + 6)
         moving.movers(m, moments, s, current.threshold + 5)
         explain.lead_checks(m, s.weights, 0)
         s.release()
