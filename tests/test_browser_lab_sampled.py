@@ -10,6 +10,7 @@ import shutil
 
 import browser_support as bs
 import pytest
+from budget_support import dashboard_types, memory_for_share
 
 from funnelcast import definitions, lab
 from funnelcast.analytics import metrics
@@ -31,15 +32,8 @@ def test_the_served_lab_on_a_small_budget_shows_a_sample_scaled(chromium, demo_d
     try:
         cur = con.cursor()
         current = definitions.current(cur)
-        words = db.run(cur, "scoring_vocabulary")
-        types = tuple(
-            sorted(
-                set(words.filter(words["kind"] == "behaviour")["value"].to_list())
-                | {r.event_type for r in current.behaviour_rules}
-            )
-        )
-        prediction = budget.predict(budget.counts(cur, types, lab.named_fields([current])))
-        memory = int((prediction.whole + 0.405 * prediction.sampled) * budget.MARGIN)
+        types = dashboard_types(cur, current)
+        memory = memory_for_share(cur, current, types, 0.405)  # room for about 40% of the leads
         m = lab.materialise(
             cur, current.half_life_days, types, sample=budget.Sample(share=0.4, seed=budget.SEED)
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from apptest_support import APP, release_streamlit_caches  # noqa: F401
+from budget_support import dashboard_types, memory_for_share
 from streamlit.testing.v1 import AppTest
 
 from funnelcast import cli, definitions, lab
@@ -237,16 +238,8 @@ def test_the_lab_held_to_a_small_budget_works_on_a_sample(monkeypatch, demo_db, 
     con = db.connect(path, read_only=True)
     cur = con.cursor()
     current = definitions.current(cur)
-    vocabulary = db.run(cur, "scoring_vocabulary")
-    types = tuple(
-        sorted(
-            set(vocabulary.filter(vocabulary["kind"] == "behaviour")["value"].to_list())
-            | {r.event_type for r in current.behaviour_rules}
-        )
-    )
-    prediction = budget.predict(budget.counts(cur, types, lab.named_fields([current])))
-    # room for about 40% of the leads
-    memory = int((prediction.whole + 0.405 * prediction.sampled) * budget.MARGIN)
+    types = dashboard_types(cur, current)
+    memory = memory_for_share(cur, current, types, 0.405)  # room for about 40% of the leads
     monkeypatch.setenv(budget.MEMORY_ENV, str(memory))
     monkeypatch.setenv("FUNNELCAST_DB", str(path))
     at = AppTest.from_file(str(APP), default_timeout=120).run()
