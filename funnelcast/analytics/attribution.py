@@ -117,8 +117,8 @@ def touches(
 def batches(cur: duckdb.DuckDBPyConnection, batch_leads: int = BATCH_LEADS) -> list[tuple]:
     """Return the (lead_from, lead_to) bounds of the batches of dealing leads, in lead order
     (lead_to None: to the end); one unbounded batch when no lead has a deal."""
-    starts = db.run(cur, "attribution_batches", batch_leads=int(batch_leads))["lead_from"]
-    starts = starts.to_list()
+    frame = db.run(cur, "attribution_batches", batch_leads=int(batch_leads))
+    starts = frame["lead_from"].to_list()
     if not starts:
         return [(None, None)]
     return list(zip([None, *starts[1:]], [*starts[1:], None], strict=True))
