@@ -20,7 +20,10 @@
 --                      holding two roles gets both shares), 0.1 spread over the other touches;
 --                      when no other touch exists the 0.1 is spread over all n touches.
 --   w_time_decay       2^(-days before the journey's last touch / half-life), normalised.
--- Parameters: $fy_start_month (1-12); $half_life_days (> 0, the time-decay half-life).
+-- Parameters: $fy_start_month (1-12); $half_life_days (> 0, the time-decay half-life);
+-- $lead_from, $lead_to: the deals of the leads with lead_from <= lead_id < lead_to only (NULL:
+-- no bound), so that the caller can read the journeys a batch of leads at a time
+-- (queries/attribution_batches.sql) and memory stays bounded at any size.
 
 with
 
@@ -32,6 +35,8 @@ deals as (
         row_number() over (partition by lead_id order by changed_at) = 1 as is_first_deal,
     from stage_changes
     where stage = 'customer'
+        and ($lead_from is null or lead_id >= $lead_from)
+        and ($lead_to is null or lead_id < $lead_to)
 ),
 
 dealing_leads as (
@@ -68,6 +73,8 @@ touches as (
         events.event_type,
     from events
     join dealing_leads on dealing_leads.lead_id = events.lead_id
+    where ($lead_from is null or events.lead_id >= $lead_from)
+        and ($lead_to is null or events.lead_id < $lead_to)
 ),
 
 -- the source touch and the event that created the lead are one touch

@@ -242,7 +242,11 @@ def _same(a: pl.DataFrame, b: pl.DataFrame, what: str) -> None:
 
 RECORDED = "recorded"
 QUERY_PARAMS: dict[str, list[dict]] = {
-    "attribution_touches": [dict(fy_start_month=4, half_life_days=30.0)],
+    "attribution_batches": [dict(batch_leads=1), dict(batch_leads=3)],
+    "attribution_touches": [
+        dict(fy_start_month=4, half_life_days=30.0, lead_from=None, lead_to=None),
+        dict(fy_start_month=1, half_life_days=7.0, lead_from="L1", lead_to="L5"),
+    ],
     "channels": [{}],
     "column_nulls": [{}],
     "cohort_curves": [

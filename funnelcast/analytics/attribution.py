@@ -5,6 +5,11 @@ queries/attribution_touches.sql lists every deal's touches (its lead's source an
 to the deal) with each touch's weight under each model. This module turns the weights into
 money that adds up: a deal's credits are whole cents that sum to its amount exactly (largest
 remainder), so channel totals under every model add up to the same revenue.
+
+At any size the journeys are read a bounded batch of dealing leads at a time
+(queries/attribution_batches.sql, BATCH_LEADS leads each: a deal's touches are all its lead's, so
+a batch never splits a deal) and only their sums are kept (load_credits): the credits per
+quarter, model, channel and campaign, and one short row per deal for the journey counts.
 """
 
 from __future__ import annotations
@@ -20,6 +25,10 @@ from funnelcast.data import db
 
 DEFAULT_HALF_LIFE_DAYS = 7.0
 DEAL = ("lead_id", "deal_at")
+# Dealing leads read per batch: at 10M leads (201.7M events) a batch's touches are about a
+# million rows, a few hundred MB with their credits, whatever the database's size.
+BATCH_LEADS = 20_000
+CREDIT_KEYS = ("quarter_start", "model", "channel", "campaign")
 
 
 @dataclass(frozen=True)
@@ -87,15 +96,50 @@ def check_half_life(days: float) -> float:
 
 
 def touches(
-    cur: duckdb.DuckDBPyConnection, fy_start_month: int, half_life_days: float
+    cur: duckdb.DuckDBPyConnection,
+    fy_start_month: int,
+    half_life_days: float,
+    lead_from: str | None = None,
+    lead_to: str | None = None,
 ) -> pl.DataFrame:
-    """Return every deal's touches with their weights per model (queries/attribution_touches.sql)."""
+    """Return the deals' touches with their weights per model (queries/attribution_touches.sql):
+    every deal's, or those of the leads with lead_from <= lead_id < lead_to (None: no bound)."""
     return db.run(
         cur,
         "attribution_touches",
         fy_start_month=fy_start_month,
         half_life_days=check_half_life(half_life_days),
+        lead_from=lead_from,
+        lead_to=lead_to,
     )
+
+
+def batches(cur: duckdb.DuckDBPyConnection, batch_leads: int = BATCH_LEADS) -> list[tuple]:
+    """Return the (lead_from, lead_to) bounds of the batches of dealing leads, in lead order
+    (lead_to None: to the end); one unbounded batch when no lead has a deal."""
+    frame = db.run(cur, "attribution_batches", batch_leads=int(batch_leads))
+    starts = frame["lead_from"].to_list()
+    if not starts:
+        return [(None, None)]
+    return list(zip([None, *starts[1:]], [*starts[1:], None], strict=True))
+
+
+def load_credits(
+    cur: duckdb.DuckDBPyConnection,
+    fy_start_month: int,
+    half_life_days: float,
+    batch_leads: int = BATCH_LEADS,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return (credit_totals, deal_summary) of every deal, read a batch of leads at a time so
+    that memory stays bounded: the same figures as crediting all the touches at once."""
+    check_half_life(half_life_days)
+    totals, deals = [], []
+    for lead_from, lead_to in batches(cur, batch_leads):
+        frame = touches(cur, fy_start_month, half_life_days, lead_from, lead_to)
+        totals.append(credit_totals(frame))
+        deals.append(deal_summary(frame))
+        del frame
+    return _sum_credits(pl.concat(totals)), pl.concat(deals)
 
 
 def allocate_cents(
@@ -157,6 +201,42 @@ def credits(touch_frame: pl.DataFrame) -> pl.DataFrame:
             )
         )
     return pl.concat(parts)
+
+
+def _sum_credits(frame: pl.DataFrame) -> pl.DataFrame:
+    return (
+        frame.group_by(*CREDIT_KEYS)
+        .agg(pl.col("revenue_cents").sum(), pl.col("customers").sum())
+        .sort(*CREDIT_KEYS)
+    )
+
+
+def credit_totals(touch_frame: pl.DataFrame) -> pl.DataFrame:
+    """Return credits(touch_frame) summed per quarter, model, channel and campaign: whole cents
+    of revenue and customers, all that credited() and comparison() need."""
+    parts = []
+    for model in MODEL_KEYS:
+        weight = f"w_{model}"
+        parts.append(
+            touch_frame.select(
+                "quarter_start", "channel", "campaign",
+                pl.lit(model).alias("model"),
+                allocate_cents(touch_frame, weight).alias("revenue_cents"),
+                (pl.col(weight) * pl.col("is_first_deal").cast(pl.Float64)).alias("customers"),
+            )
+        )  # fmt: skip
+    return _sum_credits(pl.concat(parts))
+
+
+def deal_summary(touch_frame: pl.DataFrame) -> pl.DataFrame:
+    """Return one row per deal: its quarter, touch count, and whether it had no MQL before it
+    and whether its only touch is the source (what journeys() counts)."""
+    return touch_frame.group_by(*DEAL).agg(
+        pl.col("quarter_start").first(),
+        pl.col("count_touches").first(),
+        pl.col("mql_at").first().is_null().alias("is_without_mql"),
+        pl.col("is_source").all().alias("is_source_only"),
+    )
 
 
 def credited(
@@ -228,17 +308,14 @@ def comparison(
     return rows
 
 
-def journeys(touch_frame: pl.DataFrame, *, quarter_starts=None) -> dict[str, float | None]:
+def journeys(frame: pl.DataFrame, *, quarter_starts=None) -> dict[str, float | None]:
     """Return how the deals' journeys look: how many deals, and how many fall under each rule
-    for a short journey (one touch, two touches, no MQL before the deal, source only)."""
-    frame = touch_frame
+    for a short journey (one touch, two touches, no MQL before the deal, source only).
+
+    The frame is a deal_summary, or a touch frame (summarised here)."""
     if quarter_starts is not None:
         frame = frame.filter(pl.col("quarter_start").is_in(list(quarter_starts)))
-    deals = frame.group_by(*DEAL).agg(
-        pl.col("count_touches").first(),
-        pl.col("mql_at").first().is_null().alias("is_without_mql"),
-        pl.col("is_source").all().alias("is_source_only"),
-    )
+    deals = deal_summary(frame) if "touch_index" in frame.columns else frame
     return {
         "deals": deals.height,
         "one_touch": int((deals["count_touches"] == 1).sum()) if deals.height else 0,

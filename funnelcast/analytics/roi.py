@@ -2,7 +2,7 @@
 quarter, with the change from the previous quarter and from the same quarter a year before;
 revenue credited by an attribution model; and the payback of each quarter's spend so far.
 
-SQL counts (queries/roi_by_channel_quarter.sql, spend_payback.sql, attribution_touches.sql);
+SQL counts (queries/roi_by_channel_quarter.sql, spend_payback.sql, attribution_touches.sql read in batches);
 this module sums, divides, compares and labels. `load` runs the queries once; `report` is pure
 and gives what the ROI page shows and `funnelcast roi --format json` prints.
 """
@@ -53,8 +53,8 @@ class Inputs:
     """Everything the ROI figures are computed from, read once per database and half-life."""
 
     frame: pl.DataFrame  # roi_by_channel_quarter
-    touches: pl.DataFrame  # attribution_touches
-    credits: pl.DataFrame  # attribution.credits(touches)
+    deals: pl.DataFrame  # attribution.deal_summary: one row per deal
+    credits: pl.DataFrame  # attribution.credit_totals: per quarter, model, channel, campaign
     payback: pl.DataFrame  # spend_payback
     mql_to_sql_days: float  # 90% of MQL-to-SQL steps took at most this long
     lead_to_customer_days: float  # 90% of lead-to-customer journeys took at most this long
@@ -68,14 +68,15 @@ def load(
 ) -> Inputs:
     """Return the inputs of every ROI figure: run the queries once."""
     fy = ctx.fy_start_month
-    touch_frame = attribution.touches(cur, fy, half_life_days)
+    # read a bounded batch of dealing leads at a time, keeping only the sums
+    credits, deals = attribution.load_credits(cur, fy, half_life_days)
     # the recorded counts per quarter and campaign and the lags: kept per data version when
     # current (funnelcast.analytics.rollups), else from the raw tables, with the same answers
     kept = rollups.read_roi(cur, fy) or rollups.compute_roi(cur, fy)
     return Inputs(
         frame=kept.frame,
-        touches=touch_frame,
-        credits=attribution.credits(touch_frame),
+        deals=deals,
+        credits=credits,
         payback=db.run(cur, "spend_payback", fy_start_month=fy),
         mql_to_sql_days=kept.mql_to_sql_days,
         lead_to_customer_days=kept.lead_to_customer_days,
@@ -351,7 +352,7 @@ def report(
             "models": [
                 {"key": m.key, "label": m.label, "rule": m.rule} for m in attribution.MODELS
             ],
-            "journeys": attribution.journeys(inputs.touches, quarter_starts=starts),
+            "journeys": attribution.journeys(inputs.deals, quarter_starts=starts),
             "by_channel": compared,
             "rank_changes": [r["channel"] for r in compared if r["rank_changes"]],
         },
