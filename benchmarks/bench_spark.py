@@ -207,7 +207,7 @@ def main() -> None:
         "",
         f"Run {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}; PySpark "
         f"{spark_con.spark.version} in local[2] (driver "
-        f"{spark_engine.LOCAL_CONF['spark.driver.memory']}, "
+        f"{spark_engine.local_conf()['spark.driver.memory']}, "
         f"{spark_engine.LOCAL_CONF['spark.sql.shuffle.partitions']} shuffle partitions, UI off); "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (the 2 cores are "
         "shared, so times vary from run to run).",

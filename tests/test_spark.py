@@ -708,6 +708,18 @@ def test_engine_options_say_what_is_missing(capsys, monkeypatch):
     assert "is not an engine" in capsys.readouterr().err
 
 
+def test_driver_memory_comes_from_the_environment_and_is_checked(monkeypatch):
+    monkeypatch.delenv("FUNNELCAST_SPARK_DRIVER_MEMORY", raising=False)
+    assert spark_engine.local_conf()["spark.driver.memory"] == "4g"
+    monkeypatch.setenv("FUNNELCAST_SPARK_DRIVER_MEMORY", " 12G ")
+    assert spark_engine.local_conf()["spark.driver.memory"] == "12g"
+    assert spark_engine.LOCAL_CONF["spark.driver.memory"] == "4g"  # the default is not changed
+    for bad in ("12 gb", "-4g", "lots", "0g"):
+        monkeypatch.setenv("FUNNELCAST_SPARK_DRIVER_MEMORY", bad)
+        with pytest.raises(db.FunnelcastError, match="FUNNELCAST_SPARK_DRIVER_MEMORY.*heap size"):
+            spark_engine.local_conf()
+
+
 def test_threshold_lab_materialises_from_spark(duck, spark):
     """The Lab's in-memory inputs (per lead, per check) come out the same from Spark."""
     definition = definitions.current(duck)
