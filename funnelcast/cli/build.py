@@ -58,12 +58,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def summarise(path: Path) -> None:
     """Keep the funnel summary `metrics` and the pages read (funnelcast.analytics.rollups) in the
-    database, in one transaction, and fold it into the file."""
+    database, in one transaction, and fold it into the file. DuckDB may hold what the demo's
+    build may (BUILD_MEMORY_LIMIT; beyond it, it spills), so the demo's peak stays bounded."""
     from funnelcast.analytics import rollups
     from funnelcast.data import db
+    from funnelcast.demo.build import BUILD_MEMORY_LIMIT
 
     con = db.connect(path)
     try:
+        con.execute(f"set memory_limit = '{BUILD_MEMORY_LIMIT}'")
         con.execute("begin transaction")
         try:
             rollups.refresh(con.cursor())
