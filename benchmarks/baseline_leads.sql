@@ -1,20 +1,28 @@
--- baseline_leads.sql: the raw leads with the attributes fit rules match, for bench_lab.py's
--- plain dataframe re-score.
--- Grain: one row per lead and attribute it has a value for (lead_fit_attributes), plus its
--- creation moment in microseconds since the Unix epoch (UTC).
--- Parameters: none.
+-- baseline_leads.sql: the raw leads with the values of the fields fit rules name, for
+-- bench_lab.py's plain dataframe re-score.
+-- Grain: one row per lead and named field it has a value for (lead_field_values: the built-in
+-- columns and the custom attributes), plus one row per lead without any (field null), each with
+-- the lead's creation moment in microseconds since the Unix epoch (UTC).
+-- Parameters: $fields (the fields the definition's fit rules name).
 
 with
+
+named as (
+    select lead_id, field, text_value, number_value
+    from lead_field_values
+    where list_contains($fields::varchar[], field)
+),
 
 final as (
     select
         leads.lead_id,
         epoch_us(leads.created_at) as created_us,
-        lead_fit_attributes.attribute,
-        lead_fit_attributes.value,
+        named.field,
+        named.text_value,
+        named.number_value,
     from leads
-    left join lead_fit_attributes on lead_fit_attributes.lead_id = leads.lead_id
+    left join named on named.lead_id = leads.lead_id
 )
 
 select * from final
-order by lead_id, attribute
+order by lead_id, field

@@ -43,7 +43,7 @@ from results import RESULTS, machine, replace_section
 import funnelcast
 from funnelcast import definitions, lab
 from funnelcast.data import db
-from funnelcast.definitions import BehaviourRule, FitRule, scoring
+from funnelcast.definitions import BehaviourRule, FitRule, fields, operators, scoring
 
 HERE = Path(__file__).resolve().parent
 SECTION = "## Threshold Lab engine"
@@ -295,12 +295,20 @@ def baseline(path: str, threshold: float) -> dict:
     current = definitions.current(cur)
     load_s, (leads, events) = timed(
         lambda: (
-            cur.sql((HERE / "baseline_leads.sql").read_text()).pl().to_pandas(),
+            cur.sql(
+                (HERE / "baseline_leads.sql").read_text(),
+                params={"fields": sorted({r.attribute for r in current.fit_rules})},
+            )
+            .pl()
+            .to_pandas(),
             cur.sql((HERE / "baseline_events.sql").read_text()).pl().to_pandas(),
         )
     )
+    field_types = fields.lead_fields(cur)
     con.close()
-    rescore_s, moments = timed(lambda: pandas_mql_moments(pd, leads, events, current, threshold))
+    rescore_s, moments = timed(
+        lambda: pandas_mql_moments(pd, leads, events, current, threshold, field_types)
+    )
     return {
         "events": len(events),
         "load_s": load_s,
@@ -311,21 +319,49 @@ def baseline(path: str, threshold: float) -> dict:
     }
 
 
-def pandas_mql_moments(pd, leads, events, definition, threshold: float):
+def pandas_fit(pd, leads, definition, field_types: dict[str, str]):
+    """Return per lead its fit points and whether a rule disqualifies it, every rule applied to
+    the lead's value of its field with the rule's operator (funnelcast.definitions.operators,
+    what the SQL's fit_rule_matches does)."""
+    people = leads.drop_duplicates("lead_id")[["lead_id", "created_us"]]
+    parts = []
+    for rule in definition.fit_rules:
+        field_type = field_types[rule.attribute]
+        compiled = operators.compile_rule(field_type, rule.op, rule.value)
+        values = leads[leads["field"] == rule.attribute]
+        if rule.op == operators.UNKNOWN:
+            hit = people[~people["lead_id"].isin(values["lead_id"])][["lead_id"]]
+            parts.append(hit.assign(points=rule.points, disqualified=rule.is_disqualifier))
+            continue
+        numbers = values["number_value"].to_numpy(dtype=float, na_value=np.nan)
+        matched = operators.matches(
+            compiled,
+            numbers=None if field_type == operators.TEXT else numbers,
+            texts=values["text_value"].to_numpy(dtype=object)
+            if field_type == operators.TEXT
+            else None,
+            known=np.ones(len(values), dtype=bool),
+            created_s=values["created_us"].to_numpy(dtype=float) / 1e6,
+        )
+        points = np.full(len(values), rule.points)
+        if rule.op == operators.PER_UNIT:
+            points = rule.points * numbers
+            if rule.cap is not None:
+                points = np.minimum(points, rule.cap)
+        hit = values[["lead_id"]].assign(points=points, disqualified=rule.is_disqualifier)
+        parts.append(hit[matched])
+    fit = (
+        pd.concat(parts)
+        .groupby("lead_id")
+        .agg(fit_points=("points", "sum"), disqualified=("disqualified", "any"))
+    )
+    return people.merge(fit, on="lead_id", how="left")
+
+
+def pandas_mql_moments(pd, leads, events, definition, threshold: float, field_types):
     """Return each MQL lead's moment (us) at a threshold, re-scored from the raw events."""
     half_life_us = definition.half_life_days * lab.DAY_US
-    fit_rules = pd.DataFrame(
-        [(r.attribute, r.value, r.points, r.is_disqualifier) for r in definition.fit_rules],
-        columns=["attribute", "value", "points", "is_disqualifier"],
-    )
-    fit = (
-        leads.merge(fit_rules, on=["attribute", "value"])
-        .groupby("lead_id")
-        .agg(fit_points=("points", "sum"), disqualified=("is_disqualifier", "any"))
-    )
-    people = leads.drop_duplicates("lead_id")[["lead_id", "created_us"]].merge(
-        fit, on="lead_id", how="left"
-    )
+    people = pandas_fit(pd, leads, definition, field_types)
     people = people[~people["disqualified"].fillna(False).astype(bool)]
     people = people.assign(fit_points=people["fit_points"].fillna(0.0))
     rules = pd.DataFrame(
