@@ -211,7 +211,7 @@ def main() -> None:
         f"{spark_engine.LOCAL_CONF['spark.sql.shuffle.partitions']} shuffle partitions, UI off); "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after (the 2 cores are "
         "shared, so times vary from run to run).",
-        f"Rerun: `python3 -m uv run python benchmarks/bench_spark.py --db PATH`. Data: "
+        f"Rerun: `{driver_env}python3 -m uv run python benchmarks/bench_spark.py --db PATH`. Data: "
         f"{counts['leads']:,} leads, {counts['events']:,} events, {counts['stage_changes']:,} "
         f"stage changes (a `funnelcast demo`). Parquet export "
         + (f"{export_s:.1f} s, " if export_s is not None else "")
@@ -270,3 +270,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    memory = os.environ.get(spark_engine.DRIVER_MEMORY_ENV)
+    driver_env = f"{spark_engine.DRIVER_MEMORY_ENV}={memory} " if memory else ""
