@@ -201,6 +201,8 @@ def main() -> None:
             print(f"{name}: duckdb {d_times}, spark {s_times}, same={same}", flush=True)
     con.close()
 
+    memory = os.environ.get(spark_engine.DRIVER_MEMORY_ENV)
+    driver_env = f"{spark_engine.DRIVER_MEMORY_ENV}={memory} " if memory else ""
     events_gib_per_billion = parquet_bytes["events"] / counts["events"] * 1e9 / 2**30
     block = [
         f"### {counts['leads']:,} leads",
@@ -270,5 +272,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-    memory = os.environ.get(spark_engine.DRIVER_MEMORY_ENV)
-    driver_env = f"{spark_engine.DRIVER_MEMORY_ENV}={memory} " if memory else ""
