@@ -46,6 +46,10 @@ def section_of(events: int) -> str:
 
 
 TARGET_S = 10.0
+# The leads' creation and the events spread over the same spans at every size (the 20M default's:
+# a lead every 50 s, an event every 1.5 s), so that a larger file holds no event in the future,
+# which the importer refuses.
+LEAD_SPAN_S, EVENT_SPAN_S = 50_000_000, 30_000_000
 TYPED_CSV = (
     "read_csv($path, header = true, auto_detect = false, delim = ',', quote = '\"', "
     "columns = {'lead_id': 'varchar', 'occurred_at': 'timestamp', 'event_type': 'varchar', "
@@ -63,7 +67,12 @@ def build(workdir: Path, leads: int, events: int) -> tuple[Path, Path]:
     base = workdir / "base.duckdb"
     csv = workdir / "events.csv"
     built = workdir / "built.json"
-    recipe = {"leads": leads, "events": events, "schema": db.SCHEMA_VERSION}
+    recipe = {
+        "leads": leads,
+        "events": events,
+        "schema": db.SCHEMA_VERSION,
+        "spans": [LEAD_SPAN_S, EVENT_SPAN_S],
+    }
     if (
         built.exists()
         and json.loads(built.read_text()) == recipe
@@ -76,18 +85,18 @@ def build(workdir: Path, leads: int, events: int) -> tuple[Path, Path]:
     con = db.connect(base, create=True)
     con.execute(
         "insert into leads (lead_id, created_at, channel) select printf('L%07d', i), "
-        "timestamp '2024-01-01' + to_seconds(i * 50), 'search' from range($n) t(i)",
-        {"n": leads},
+        "timestamp '2024-01-01' + to_seconds(i * $span // $n), 'search' from range($n) t(i)",
+        {"n": leads, "span": LEAD_SPAN_S},
     )
     con.execute(
         "copy (select printf('L%07d', (hash(i) % $leads)::bigint) as lead_id, "
-        "timestamp '2024-01-01' + to_seconds(i * 3 // 2) as occurred_at, "
+        "timestamp '2024-01-01' + to_seconds(i * $span // $events) as occurred_at, "
         "['email_open', 'email_click', 'content_download', 'webinar_signup', "
         "'pricing_page_view'][1 + (i % 5)::int] as event_type, "
         "['top', 'middle', 'bottom'][1 + (i % 3)::int] as content_stage, "
         "'search' as channel, 'campaign_' || (i % 40)::varchar as campaign "
         f"from range($events) t(i)) to '{csv}' (header)",
-        {"leads": leads, "events": events},
+        {"leads": leads, "events": events, "span": EVENT_SPAN_S},
     )
     con.execute("checkpoint")
     con.close()
