@@ -242,7 +242,9 @@ def report(
     else:
         mature_days = kept.lead_maturity_days
         totals = with_quarter_labels(kept.funnel_steps(channel, None), ctx, "quarter_start")
-        by_segment = with_quarter_labels(kept.funnel_steps(channel, dimension), ctx, "quarter_start")
+        by_segment = with_quarter_labels(
+            kept.funnel_steps(channel, dimension), ctx, "quarter_start"
+        )
         cohort_rows = kept.cohort_curves(channel, grain)
         stage_rows = with_quarter_labels(kept.time_in_stage(channel), ctx, "quarter_start")
         journey_rows = with_quarter_labels(kept.journeys(channel), ctx, "quarter_start")

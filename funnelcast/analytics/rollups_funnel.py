@@ -16,9 +16,9 @@ filters back to them exactly:
 - journeys.sql's pattern counts per creation quarter and lead channel
   (rollup_funnel_journeys_source.sql): summed likewise;
 - one state row: FORMAT, the data's key (a hash of FORMAT, rollup_data_version.sql's rows, which
-  key the Overview's summary, and rollup_funnel_version.sql's: the breakdown attributes and the
-  demo requests), the fiscal year start month, the as-of moment and the lead maturity days
-  (outcome_lag.sql).
+  key the Overview's summary, rollup_funnel_version.sql's: the breakdown attributes, and the
+  events' count and time span), the fiscal year start month, the as-of moment and the lead
+  maturity days (outcome_lag.sql).
 
 Who writes it: funnelcast.analytics.rollups.refresh (every import's transaction, the demo
 builder, `funnelcast summarize`) calls `refresh`. Who reads it: funnel.report, through `read`,
@@ -47,10 +47,15 @@ GRAINS = ("quarter", "month")
 TABLES = 5  # rollup_funnel_present.sql: the summary's tables
 
 
-def data_key(cur: duckdb.DuckDBPyConnection) -> str:
-    """Return the hash of what the Funnel page's figures are computed from."""
+def data_key(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> str:
+    """Return the hash of what the Funnel page's figures are computed from: the Overview's
+    summary's figures (rollup_data_version.sql), the leads' breakdown attributes
+    (rollup_funnel_version.sql) and the events' count and time span (the context's, which
+    load_context counted already: journeys.sql reads the demo requests)."""
     rows = [db.run(cur, name).rows() for name in ("rollup_data_version", "rollup_funnel_version")]
-    return hashlib.sha256(json.dumps([FORMAT, rows], default=str).encode()).hexdigest()
+    events = ctx.extent["events"]
+    figures = [FORMAT, rows, [events["count_rows"], events["first_at"], events["last_at"]]]
+    return hashlib.sha256(json.dumps(figures, default=str).encode()).hexdigest()
 
 
 def lead_maturity_days(cur: duckdb.DuckDBPyConnection) -> float:
@@ -70,7 +75,7 @@ def compute(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> dict[str, pl.Da
     ]
     state = {
         "format": [FORMAT],
-        "data_key": [data_key(cur)],
+        "data_key": [data_key(cur, ctx)],
         "fy_start_month": [fy],
         "as_of": [ctx.as_of],
         "lead_maturity_days": [lead_maturity_days(cur)],
@@ -141,7 +146,7 @@ def read(cur: Any, ctx: DataContext) -> Kept | None:
     kept = state[0]
     if kept["format"] != FORMAT or kept["fy_start_month"] != ctx.fy_start_month:
         return None
-    if kept["as_of"] != _naive(ctx.as_of) or kept["data_key"] != data_key(cur):
+    if kept["as_of"] != _naive(ctx.as_of) or kept["data_key"] != data_key(cur, ctx):
         return None
     return Kept(cur, kept)
 
