@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
+from funnelcast.analytics import rollups_funnel
 from funnelcast.analytics.cohorts import cohort_frame, cohorts
 from funnelcast.analytics.journeys import journeys, journeys_frame
 from funnelcast.analytics.scope import (
@@ -85,12 +86,6 @@ def funnel_steps(
         dimension=segment_of(by),
     )
     return with_quarter_labels(frame, ctx, "quarter_start")
-
-
-def lead_maturity_days(cur: duckdb.DuckDBPyConnection) -> float:
-    """Return the days within which 90% of past lead-to-customer journeys closed (0 if none)."""
-    row = db.run(cur, "outcome_lag", outcome="customer").to_dicts()[0]
-    return float(row["p90_days"] or 0.0)
 
 
 def steps(counts: dict[str, int]) -> list[dict[str, Any]]:
@@ -227,16 +222,32 @@ def report(
     grain: str = "quarter",
     ctx: DataContext | None = None,
 ) -> dict[str, Any]:
-    """Return every figure of the Funnel page for a quarter (None: all history) and channel."""
+    """Return every figure of the Funnel page for a quarter (None: all history) and channel:
+    from the summary kept in the database when it is current (funnelcast.analytics.
+    rollups_funnel: the same rows), else from the raw tables."""
     ctx = ctx or load_context(cur)
     if quarter:
         ctx.quarter(quarter)
-    segment_of(by)
+    dimension = segment_of(by)
+    ctx.check_channel(channel)
     previous = previous_label(ctx, quarter)
-    mature_days = lead_maturity_days(cur)
-    totals = funnel_steps(cur, ctx, channel=channel)
-    by_segment = funnel_steps(cur, ctx, channel=channel, by=by)
-    cohort_result = cohorts(cohort_frame(cur, ctx, channel=channel, grain=grain), ctx, grain)
+    kept = rollups_funnel.read(cur, ctx)
+    if kept is None:
+        mature_days = rollups_funnel.lead_maturity_days(cur)
+        totals = funnel_steps(cur, ctx, channel=channel)
+        by_segment = funnel_steps(cur, ctx, channel=channel, by=by)
+        cohort_rows = cohort_frame(cur, ctx, channel=channel, grain=grain)
+        stage_rows = time_in_stage(cur, ctx, channel=channel)
+        journey_rows = journeys_frame(cur, ctx, channel=channel)
+    else:
+        mature_days = kept.lead_maturity_days
+        totals = with_quarter_labels(kept.funnel_steps(channel, None), ctx, "quarter_start")
+        by_segment = with_quarter_labels(
+            kept.funnel_steps(channel, dimension), ctx, "quarter_start"
+        )
+        cohort_rows = kept.cohort_curves(channel, grain)
+        stage_rows = with_quarter_labels(kept.time_in_stage(channel), ctx, "quarter_start")
+        journey_rows = with_quarter_labels(kept.journeys(channel), ctx, "quarter_start")
     return {
         "scope": {
             "quarter": quarter,
@@ -256,9 +267,9 @@ def report(
             "segments": breakdown(by_segment, quarter),
             "previous_segments": breakdown(by_segment, previous) if previous else None,
         },
-        "cohorts": cohort_result,
-        "time_in_stage": stage_times(time_in_stage(cur, ctx, channel=channel), quarter),
-        "journeys": journeys(journeys_frame(cur, ctx, channel=channel), quarter),
+        "cohorts": cohorts(cohort_rows, ctx, grain),
+        "time_in_stage": stage_times(stage_rows, quarter),
+        "journeys": journeys(journey_rows, quarter),
         "definitions": DEFINITIONS,
     }
 

@@ -65,6 +65,23 @@ DUCKDB_ONLY = {
             "rollup_write",
         )
     },
+    **{
+        name: "the Funnel page's summary kept in a DuckDB file "
+        "(funnelcast.analytics.rollups_funnel); on a lake the page counts from its tables"
+        for name in (
+            "rollup_funnel_version",
+            "rollup_funnel_present",
+            "rollup_funnel_state",
+            "rollup_funnel_write",
+            "rollup_funnel_steps_source",
+            "rollup_funnel_steps",
+            "rollup_funnel_cohorts_source",
+            "rollup_funnel_cohorts",
+            "rollup_funnel_stage_times",
+            "rollup_funnel_journeys_source",
+            "rollup_funnel_journeys",
+        )
+    },
 }
 # The columns of DuckDB's catalogue function duckdb_columns() that a translated query can read.
 CATALOGUE_COLUMNS = ("schema_name", "table_name", "column_name", "column_index", "data_type")
