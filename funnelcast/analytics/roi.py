@@ -2,7 +2,8 @@
 quarter, with the change from the previous quarter and from the same quarter a year before;
 revenue credited by an attribution model; and the payback of each quarter's spend so far.
 
-SQL counts (queries/roi_by_channel_quarter.sql, spend_payback.sql, attribution_touches.sql read in batches);
+SQL counts (queries/roi_by_channel_quarter.sql, spend_payback.sql, and the deals' credits:
+attribution_credit_split.sql, kept per data version by funnelcast.analytics.attribution_kept);
 this module sums, divides, compares and labels. `load` runs the queries once; `report` is pure
 and gives what the ROI page shows and `funnelcast roi --format json` prints.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from funnelcast.analytics import attribution, metrics, rollups
+from funnelcast.analytics import attribution, attribution_kept, metrics, rollups
 from funnelcast.core import formats
 from funnelcast.core.currency import USD, Currency
 from funnelcast.core.periods import Quarter, quarter_of
@@ -68,8 +69,7 @@ def load(
 ) -> Inputs:
     """Return the inputs of every ROI figure: run the queries once."""
     fy = ctx.fy_start_month
-    # read a bounded batch of dealing leads at a time, keeping only the sums
-    credits, deals = attribution.load_credits(cur, fy, half_life_days)
+    credits, deals = _credits(cur, fy, half_life_days)
     # the recorded counts per quarter and campaign and the lags: kept per data version when
     # current (funnelcast.analytics.rollups), else from the raw tables, with the same answers
     kept = rollups.read_roi(cur, fy) or rollups.compute_roi(cur, fy)
@@ -82,6 +82,18 @@ def load(
         lead_to_customer_days=kept.lead_to_customer_days,
         half_life_days=float(half_life_days),
     )
+
+
+def _credits(
+    cur: duckdb.DuckDBPyConnection, fy: int, half_life_days: float
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the credit totals and deal rows: kept per data version when current
+    (funnelcast.analytics.attribution_kept), else credited in one pass on DuckDB, else (Spark) a
+    bounded batch of dealing leads at a time in Python; the same figures every way."""
+    if not isinstance(cur, duckdb.DuckDBPyConnection):
+        return attribution.load_credits(cur, fy, half_life_days)
+    kept = attribution_kept.read(cur, rollups.data_key(cur), fy, half_life_days)
+    return kept or attribution_kept.credit(cur, fy, half_life_days)
 
 
 # ----- figures -----

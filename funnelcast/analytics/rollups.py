@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 import duckdb
 import polars as pl
 
+from funnelcast.analytics import attribution_kept
 from funnelcast.data import db
 
 # Bump when what rollup_write.sql keeps, or what funnel_by_quarter.sql counts, changes: a summary
@@ -128,6 +129,7 @@ def refresh(cur: duckdb.DuckDBPyConnection) -> Summary:
     finally:
         for name in frames:
             cur.unregister(name)
+    attribution_kept.refresh(cur, key, fy_start_month)  # the ROI page's credits, kept alike
     return summary
 
 
