@@ -13,7 +13,8 @@ default time-decay half-life, one row per deal, and each deal's touches (moment,
 campaign, amount), so that time decay at any other half-life is credited from them without
 reading the events (queries/attribution_kept_decay.sql); the other six models do not depend on
 the half-life. Keyed by the funnel summary's data key (rollups.data_key, which the caller
-passes: this module does not import rollups), this module's FORMAT and the fiscal year.
+passes: this module does not import rollups) with the events' count and span
+(queries/attribution_kept_version.sql), this module's FORMAT and the fiscal year.
 
 Who reads it: funnelcast.analytics.roi.load, only on DuckDB and only when the key matches
 (`read`); otherwise it credits with `credit` (DuckDB) or attribution.load_credits (Spark).
@@ -22,6 +23,8 @@ Who reads it: funnelcast.analytics.roi.load, only on DuckDB and only when the ke
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -111,7 +114,7 @@ def refresh(cur: duckdb.DuckDBPyConnection, data_key: str, fy_start_month: int) 
             "attribution_kept_state_frame": pl.DataFrame(
                 {
                     "format": [FORMAT],
-                    "data_key": [data_key],
+                    "data_key": [_key(cur, data_key)],
                     "fy_start_month": [fy_start_month],
                     "half_life_days": [float(half_life)],
                 }
@@ -126,6 +129,13 @@ def refresh(cur: duckdb.DuckDBPyConnection, data_key: str, fy_start_month: int) 
                 cur.unregister(name)
 
 
+def _key(cur: duckdb.DuckDBPyConnection, data_key: str) -> str:
+    """Return the kept attribution's key: the funnel summary's and the events' figures."""
+    events = db.run(cur, "attribution_kept_version").rows()
+    text = json.dumps([FORMAT, data_key, events], default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _current(cur: Any, data_key: str, fy_start_month: int) -> dict[str, Any] | None:
     """Return the kept state row when it is current for the data and fiscal year, else None."""
     if not isinstance(cur, duckdb.DuckDBPyConnection):
@@ -138,7 +148,7 @@ def _current(cur: Any, data_key: str, fy_start_month: int) -> dict[str, Any] | N
     kept = state[0]
     if (kept["format"], kept["data_key"], kept["fy_start_month"]) != (
         FORMAT,
-        data_key,
+        _key(cur, data_key),
         fy_start_month,
     ):
         return None

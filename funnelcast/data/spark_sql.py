@@ -72,6 +72,7 @@ DUCKDB_ONLY = {
         for name in (
             "attribution_kept_present",
             "attribution_kept_state",
+            "attribution_kept_version",
             "attribution_kept_credits",
             "attribution_kept_deals",
             "attribution_kept_decay",
