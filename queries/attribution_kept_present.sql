@@ -1,6 +1,6 @@
 -- attribution_kept_present.sql: whether the database holds the kept attribution's tables
 -- (attribution_kept_write.sql; a database summarised before they existed has none).
--- Grain: one row; tables = how many of the four tables the database holds.
+-- Grain: one row; tables = how many of the five tables the database holds.
 -- Parameters: none.
 
 with
@@ -11,7 +11,7 @@ final as (
     where schema_name = 'main'
         and table_name in (
             'attribution_kept_state', 'attribution_kept_credits', 'attribution_kept_deals',
-            'attribution_kept_touches'
+            'attribution_kept_touches', 'attribution_kept_payback'
         )
 )
 

@@ -143,3 +143,12 @@ def test_the_kept_credits_are_never_read_once_the_data_changed(review, change):
 
 def test_nothing_kept_is_read_from_another_kind_of_cursor():
     assert attribution_kept.read(object(), "key", 1, 7.0) is None
+
+
+def test_the_kept_payback_is_the_queried_one(review):
+    rollups.refresh(review)
+    queried = db.run(review, "spend_payback", fy_start_month=1)
+    got = attribution_kept.read_payback(review, rollups.data_key(review), 1)
+    assert got is not None and got.height == queried.height > 0
+    assert got.sort(got.columns).equals(queried.sort(queried.columns))
+    assert attribution_kept.read_payback(review, rollups.data_key(review), 4) is None

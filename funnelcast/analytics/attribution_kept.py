@@ -12,7 +12,8 @@ builder, `funnelcast summarize`): the credits per quarter, model, channel and ca
 default time-decay half-life, one row per deal, and each deal's touches (moment, channel,
 campaign, amount), so that time decay at any other half-life is credited from them without
 reading the events (queries/attribution_kept_decay.sql); the other six models do not depend on
-the half-life. Keyed by the funnel summary's data key (rollups.data_key, which the caller
+the half-life; and the ROI page's payback (queries/spend_payback.sql's rows: a scan of the
+deals, 2 s at 10M leads, the same at every choice). Keyed by the funnel summary's data key (rollups.data_key, which the caller
 passes: this module does not import rollups) with the events' count and span
 (queries/attribution_kept_version.sql), this module's FORMAT and the fiscal year.
 
@@ -111,6 +112,9 @@ def refresh(cur: duckdb.DuckDBPyConnection, data_key: str, fy_start_month: int) 
         frames = {
             "attribution_kept_credit_frame": totals,
             "attribution_kept_deal_frame": deals,
+            "attribution_kept_payback_frame": db.run(
+                cur, "spend_payback", fy_start_month=fy_start_month
+            ),
             "attribution_kept_state_frame": pl.DataFrame(
                 {
                     "format": [FORMAT],
@@ -136,11 +140,18 @@ def _key(cur: duckdb.DuckDBPyConnection, data_key: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def read_payback(cur: Any, data_key: str, fy_start_month: int) -> pl.DataFrame | None:
+    """Return the kept spend_payback.sql rows, or None when none is current (as read)."""
+    if _current(cur, data_key, fy_start_month) is None:
+        return None
+    return db.run(cur, "attribution_kept_payback")
+
+
 def _current(cur: Any, data_key: str, fy_start_month: int) -> dict[str, Any] | None:
     """Return the kept state row when it is current for the data and fiscal year, else None."""
     if not isinstance(cur, duckdb.DuckDBPyConnection):
         return None
-    if db.run(cur, "attribution_kept_present")["tables"][0] != 4:
+    if db.run(cur, "attribution_kept_present")["tables"][0] != 5:
         return None
     state = db.run(cur, "attribution_kept_state").to_dicts()
     if len(state) != 1:

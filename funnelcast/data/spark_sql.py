@@ -75,6 +75,7 @@ DUCKDB_ONLY = {
             "attribution_kept_version",
             "attribution_kept_credits",
             "attribution_kept_deals",
+            "attribution_kept_payback",
             "attribution_kept_decay",
             "attribution_kept_write",
             "attribution_touch_batch",
