@@ -139,7 +139,7 @@ def load_credits(
         totals.append(credit_totals(frame))
         deals.append(deal_summary(frame))
         del frame
-    return _sum_credits(pl.concat(totals)), pl.concat(deals)
+    return sum_credits(pl.concat(totals)), pl.concat(deals)
 
 
 def allocate_cents(
@@ -203,7 +203,8 @@ def credits(touch_frame: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _sum_credits(frame: pl.DataFrame) -> pl.DataFrame:
+def sum_credits(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return credit rows summed per quarter, model, channel and campaign, in that order."""
     return (
         frame.group_by(*CREDIT_KEYS)
         .agg(pl.col("revenue_cents").sum(), pl.col("customers").sum())
@@ -211,11 +212,12 @@ def _sum_credits(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def credit_totals(touch_frame: pl.DataFrame) -> pl.DataFrame:
+def credit_totals(touch_frame: pl.DataFrame, models: tuple[str, ...] = MODEL_KEYS) -> pl.DataFrame:
     """Return credits(touch_frame) summed per quarter, model, channel and campaign: whole cents
-    of revenue and customers, all that credited() and comparison() need."""
+    of revenue and customers, all that credited() and comparison() need (of the given models
+    only: the frame needs their weight columns only)."""
     parts = []
-    for model in MODEL_KEYS:
+    for model in models:
         weight = f"w_{model}"
         parts.append(
             touch_frame.select(
@@ -225,7 +227,7 @@ def credit_totals(touch_frame: pl.DataFrame) -> pl.DataFrame:
                 (pl.col(weight) * pl.col("is_first_deal").cast(pl.Float64)).alias("customers"),
             )
         )  # fmt: skip
-    return _sum_credits(pl.concat(parts))
+    return sum_credits(pl.concat(parts))
 
 
 def deal_summary(touch_frame: pl.DataFrame) -> pl.DataFrame:

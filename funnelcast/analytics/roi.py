@@ -2,7 +2,8 @@
 quarter, with the change from the previous quarter and from the same quarter a year before;
 revenue credited by an attribution model; and the payback of each quarter's spend so far.
 
-SQL counts (queries/roi_by_channel_quarter.sql, spend_payback.sql, attribution_touches.sql read in batches);
+SQL counts (queries/roi_by_channel_quarter.sql, spend_payback.sql, and the deals' credits:
+attribution_credit_split.sql, kept per data version by funnelcast.analytics.attribution_kept);
 this module sums, divides, compares and labels. `load` runs the queries once; `report` is pure
 and gives what the ROI page shows and `funnelcast roi --format json` prints.
 """
@@ -16,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from funnelcast.analytics import attribution, metrics, rollups
+from funnelcast.analytics import attribution, attribution_kept, metrics, rollups
 from funnelcast.core import formats
 from funnelcast.core.currency import USD, Currency
 from funnelcast.core.periods import Quarter, quarter_of
@@ -68,8 +69,8 @@ def load(
 ) -> Inputs:
     """Return the inputs of every ROI figure: run the queries once."""
     fy = ctx.fy_start_month
-    # read a bounded batch of dealing leads at a time, keeping only the sums
-    credits, deals = attribution.load_credits(cur, fy, half_life_days)
+    key = rollups.data_key(cur) if isinstance(cur, duckdb.DuckDBPyConnection) else None
+    credits, deals = _credits(cur, fy, half_life_days, key)
     # the recorded counts per quarter and campaign and the lags: kept per data version when
     # current (funnelcast.analytics.rollups), else from the raw tables, with the same answers
     kept = rollups.read_roi(cur, fy) or rollups.compute_roi(cur, fy)
@@ -77,11 +78,29 @@ def load(
         frame=kept.frame,
         deals=deals,
         credits=credits,
-        payback=db.run(cur, "spend_payback", fy_start_month=fy),
+        payback=_payback(cur, fy, key),
         mql_to_sql_days=kept.mql_to_sql_days,
         lead_to_customer_days=kept.lead_to_customer_days,
         half_life_days=float(half_life_days),
     )
+
+
+def _payback(cur: duckdb.DuckDBPyConnection, fy: int, key: str | None) -> pl.DataFrame:
+    """Return spend_payback.sql's rows: kept with the attribution when current, else queried."""
+    kept = attribution_kept.read_payback(cur, key, fy) if key is not None else None
+    return kept if kept is not None else db.run(cur, "spend_payback", fy_start_month=fy)
+
+
+def _credits(
+    cur: duckdb.DuckDBPyConnection, fy: int, half_life_days: float, key: str | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the credit totals and deal rows: kept per data version when current
+    (funnelcast.analytics.attribution_kept), else credited in one pass on DuckDB, else (Spark) a
+    bounded batch of dealing leads at a time in Python; the same figures every way."""
+    if key is None:  # not DuckDB (Spark)
+        return attribution.load_credits(cur, fy, half_life_days)
+    kept = attribution_kept.read(cur, key, fy, half_life_days)
+    return kept or attribution_kept.credit(cur, fy, half_life_days)
 
 
 # ----- figures -----

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import duckdb
 import polars as pl
 
-from funnelcast.analytics import rollups_funnel
+from funnelcast.analytics import attribution_kept, rollups_funnel
 from funnelcast.data import db
 
 # Bump when what rollup_write.sql keeps, or what funnel_by_quarter.sql counts, changes: a summary
@@ -130,6 +130,7 @@ def refresh(cur: duckdb.DuckDBPyConnection) -> Summary:
         for name in frames:
             cur.unregister(name)
     rollups_funnel.refresh(cur)  # the Funnel page's summary, kept beside this one
+    attribution_kept.refresh(cur, key, fy_start_month)  # the ROI page's credits, kept alike
     return summary
 
 

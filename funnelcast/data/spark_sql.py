@@ -82,6 +82,22 @@ DUCKDB_ONLY = {
             "rollup_funnel_journeys",
         )
     },
+    **{
+        name: "the attribution kept in a DuckDB file, or its touches held in a DuckDB temporary "
+        "table (funnelcast.analytics.attribution_kept); on a lake the deals are credited a "
+        "batch at a time from attribution_touches"
+        for name in (
+            "attribution_kept_present",
+            "attribution_kept_state",
+            "attribution_kept_version",
+            "attribution_kept_credits",
+            "attribution_kept_deals",
+            "attribution_kept_payback",
+            "attribution_kept_decay",
+            "attribution_kept_write",
+            "attribution_touch_batch",
+        )
+    },
 }
 # The columns of DuckDB's catalogue function duckdb_columns() that a translated query can read.
 CATALOGUE_COLUMNS = ("schema_name", "table_name", "column_name", "column_index", "data_type")
