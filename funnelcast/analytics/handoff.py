@@ -273,6 +273,8 @@ def _labelled(tables: HandoffTables, fy_start_month: int) -> HandoffTables:
         starts = frame["quarter_start"].unique().to_list()
         labels = {s: quarter_of(s, fy_start_month).label for s in starts}
         quarter = pl.col("quarter_start").replace_strict(labels, return_dtype=pl.String)
+        if frame.is_empty():  # (no labels to map: a string column all the same)
+            quarter = pl.lit(None, dtype=pl.String)
         return frame.with_columns(quarter.alias("quarter"))
 
     return tables._replace(

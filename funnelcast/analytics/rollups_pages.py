@@ -93,7 +93,7 @@ def write(
     *,
     key: str,
     fy_start_month: int,
-    as_of: dt.datetime,
+    as_of: dt.datetime | None,
     handoffs: dict[str, pl.DataFrame],
     checks: dict[str, pl.DataFrame],
     checks_as_of: dt.datetime | None,
@@ -183,3 +183,12 @@ def checks(cur: duckdb.DuckDBPyConnection, as_of: dt.datetime | None) -> dict[st
     if kept is None or kept["health_as_of"] != as_of:
         return compute_checks(cur, as_of)
     return {name: db.run(cur, f"rollup_{name}") for name in CHECK_QUERIES}
+
+
+def is_current(cur: Any) -> bool:
+    """Return whether the database holds a summary that is current (any as-of)."""
+    return (
+        _current(cur, _fy_start_month(cur)) is not None
+        if isinstance(cur, duckdb.DuckDBPyConnection)
+        else False
+    )
