@@ -8,8 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from funnelcast import importer
-from funnelcast.analytics import countings, rollups
+from funnelcast import importer, loading
+from funnelcast.analytics import countings
 from funnelcast.core import currency, formats
 from funnelcast.data import context, db
 from funnelcast.ui import dashboard, data_page, page
@@ -375,12 +375,8 @@ if load.button("Import", key="data_import", type="primary", icon=":material/uplo
     try:
         outcome = dashboard.write(
             database.path,
-            lambda cur: importer.import_file(
-                cur,
-                path,
-                mapping,
-                progress=importer.Progress(show, interval=0.3),
-                before_commit=rollups.refresh,
+            lambda cur: loading.import_file(
+                cur, path, mapping, progress=importer.Progress(show, interval=0.3)
             ),
         )
     except importer.ImportProblems as exc:

@@ -194,7 +194,7 @@ def test_not_ready_rejections_that_bought_later(funnel_review):
 def test_waiting_against_conversion_on_mature_hand_offs(funnel_review):
     ctx = load_context(funnel_review)
     frame = handoff.handoffs(funnel_review, ctx)
-    result = handoff.wait_vs_conversion(frame, ctx, None)
+    result = handoff.wait_vs_conversion(handoff.tables_of(frame, ctx, "channel"), ctx, None)
     # hand-off to SQL days: 22, 90, 14, 14, 44, 60, 8: 90th percentile 72, so hand-offs before
     # 19 April are mature: all nine answered ones
     assert result["maturity_days"] == 72.0

@@ -16,7 +16,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from funnelcast.analytics import rollups_pages
 from funnelcast.analytics.funnel import previous_label
+from funnelcast.analytics.rollups_pages import HandoffTables
 from funnelcast.analytics.scope import DIMENSIONS, FunnelInputError, segment_of
 from funnelcast.core.periods import quarter_of
 from funnelcast.core.stats import MIN_N, rate
@@ -157,89 +159,246 @@ def age_buckets(sla: int) -> list[tuple[str, int, int | None]]:
     return buckets
 
 
+# ===== the hand-offs counted: what every figure below reads (the raw path and the kept summary
+# both build these; funnelcast.analytics.rollups_pages keeps them per data version) =====
+
+ANSWERED = pl.col("response").is_not_null()
+REJECTED = pl.col("response") == "rejected"
+CELL_KEYS = (
+    "quarter_start", "channel", "response", "response_reason", "wait_business_days",
+    "age_business_days", "reached_sql", "reached_customer", "sql_after_answer",
+)  # fmt: skip
+WON_COLUMNS = (
+    "quarter_start", "lead_id", "channel", "handed_at", "responded_at", "reached_customer_at",
+    "revenue",
+)  # fmt: skip
+
+
+def _as_of(ctx: DataContext) -> dt.datetime:
+    return ctx.as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def mature_before(ctx: DataContext, days: float) -> dt.datetime:
+    """Return the moment before which a hand-off has had time to convert (days: the p90)."""
+    return _as_of(ctx) - dt.timedelta(days=days)
+
+
+def _not_ready() -> pl.Expr:
+    reason = pl.col("response_reason").str.to_lowercase().str.replace_all("_", " ")
+    return REJECTED & reason.str.contains(NOT_READY, literal=True)
+
+
+def cells_of(frame: pl.DataFrame, mature: dict[str, pl.Expr]) -> pl.DataFrame:
+    """Return handoffs()'s rows counted by CELL_KEYS and one flag per mature expression (true
+    for the answered hand-offs it holds for); a rejection's reason only, an unanswered one's
+    age only, what followed only for the answered (as the figures read them)."""
+    return (
+        frame.select(
+            "quarter_start",
+            "channel",
+            "response",
+            pl.when(REJECTED).then(pl.col("response_reason")).alias("response_reason"),
+            "wait_business_days",
+            pl.when(~ANSWERED).then(pl.col("age_business_days")).alias("age_business_days"),
+            (ANSWERED & pl.col("reached_sql_at").is_not_null()).alias("reached_sql"),
+            (ANSWERED & pl.col("reached_customer_at").is_not_null()).alias("reached_customer"),
+            (REJECTED & (pl.col("reached_sql_at") >= pl.col("responded_at")))
+            .fill_null(False)
+            .alias("sql_after_answer"),
+            *[(ANSWERED & expr).alias(name) for name, expr in mature.items()],
+        )
+        .group_by(*CELL_KEYS, *mature)
+        .agg(pl.len().cast(pl.Int64).alias("handoffs"))
+    )
+
+
+def segments_of(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Return handoffs()'s rows counted by quarter, channel, one breakdown's segment, answer and
+    rejection reason."""
+    return frame.group_by(
+        "quarter_start",
+        "channel",
+        pl.col(column).alias("segment"),
+        "response",
+        pl.when(REJECTED).then(pl.col("response_reason")).alias("response_reason"),
+    ).agg(pl.len().cast(pl.Int64).alias("handoffs"))
+
+
+def won_of(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return the 'not ready' rejections whose lead bought afterwards, in the frame's order."""
+    won = _not_ready() & (pl.col("reached_customer_at") >= pl.col("responded_at"))
+    return frame.filter(won).select(WON_COLUMNS)
+
+
+def tables_of(frame: pl.DataFrame, ctx: DataContext, column: str) -> HandoffTables:
+    """Return a scope's hand-offs (handoffs()'s rows) counted for the figures, with one
+    breakdown's segments: the raw path."""
+    days = sql_maturity_days(frame)
+    mature = {"mature": pl.col("handed_at") < mature_before(ctx, days)}
+    return HandoffTables(cells_of(frame, mature), segments_of(frame, column), won_of(frame), days)
+
+
+def kept_tables(frame: pl.DataFrame, ctx: DataContext) -> dict[str, pl.DataFrame]:
+    """Return every channel's hand-offs (handoffs()'s rows, channel=None) counted as
+    rollups_pages.write keeps them: mature_all by all channels' maturity cutoff, mature_own by
+    each hand-off's channel's; every breakdown's segments; the days to SQL per channel."""
+    days = {None: sql_maturity_days(frame)} | {
+        c: sql_maturity_days(frame.filter(pl.col("channel") == c)) for c in ctx.channels
+    }
+    cutoffs = {c: mature_before(ctx, d) for c, d in days.items() if c is not None}
+    own = pl.col("channel").replace_strict(cutoffs, default=None, return_dtype=pl.Datetime("us"))
+    mature = {
+        "mature_all": pl.col("handed_at") < mature_before(ctx, days[None]),
+        "mature_own": (pl.col("handed_at") < own).fill_null(False),
+    }
+    segments = [
+        segments_of(frame, column).with_columns(dimension=pl.lit(column))
+        for column, _ in DIMENSIONS.values()
+    ]
+    return {
+        "cells": cells_of(frame, mature),
+        "segments": pl.concat(segments),
+        "won": won_of(frame),
+        "maturity": pl.DataFrame(
+            {"channel": list(days), "maturity_days": list(days.values())},
+            schema={"channel": pl.String, "maturity_days": pl.Float64},
+        ),
+    }
+
+
+def _labelled(tables: HandoffTables, fy_start_month: int) -> HandoffTables:
+    """Return the tables with each row's quarter label."""
+
+    def label(frame: pl.DataFrame) -> pl.DataFrame:
+        starts = frame["quarter_start"].unique().to_list()
+        labels = {s: quarter_of(s, fy_start_month).label for s in starts}
+        quarter = pl.col("quarter_start").replace_strict(labels, return_dtype=pl.String)
+        if frame.is_empty():  # (no labels to map: a string column all the same)
+            quarter = pl.lit(None, dtype=pl.String)
+        return frame.with_columns(quarter.alias("quarter"))
+
+    return tables._replace(
+        cells=label(tables.cells), segments=label(tables.segments), won=label(tables.won)
+    )
+
+
+# ===== the figures, from the counted hand-offs =====
+
+
 def _period(frame: pl.DataFrame, quarter: str | None) -> pl.DataFrame:
-    """Return the hand-offs of a quarter (all of them for all history)."""
+    """Return the rows of a quarter (all of them for all history)."""
     return frame if quarter is None else frame.filter(pl.col("quarter") == quarter)
 
 
-def responses(part: pl.DataFrame) -> dict[str, Any]:
-    """Return a set of hand-offs' answers: counts, acceptance and the SLA's verdict."""
-    n = part.height
-    answered = part.filter(pl.col("is_answered"))
-    accepted = answered.filter(pl.col("response") == "accepted").height
-    breached = part.filter(pl.col("is_breached")).height
-    waits = answered["wait_business_days"]
+def _total(part: pl.DataFrame) -> int:
+    return int(part["handoffs"].sum())
+
+
+def _breached(sla: int) -> pl.Expr:
+    """Return whether a hand-off missed the SLA: answered after its last business day (waited
+    more than sla business days), or still unanswered after it (waiting more than sla)."""
+    return (
+        pl.when(ANSWERED)
+        .then(pl.col("wait_business_days") > sla)
+        .otherwise(pl.col("age_business_days") > sla)
+    )
+
+
+def median_wait(answered: pl.DataFrame) -> float | None:
+    """Return the median business days waited of counted answered hand-offs (the middle one's,
+    or the mean of the two middle ones'); None when there are none."""
+    counts = (
+        answered.group_by("wait_business_days")
+        .agg(pl.col("handoffs").sum())
+        .sort("wait_business_days")
+    )
+    if counts.is_empty():
+        return None
+    values = counts["wait_business_days"].to_numpy()
+    ends = np.cumsum(counts["handoffs"].to_numpy())
+    n = int(ends[-1])
+    low = values[np.searchsorted(ends, (n - 1) // 2, side="right")]
+    high = values[np.searchsorted(ends, n // 2, side="right")]
+    return (float(low) + float(high)) / 2
+
+
+def responses(part: pl.DataFrame, sla: int) -> dict[str, Any]:
+    """Return a set of counted hand-offs' answers: counts, acceptance and the SLA's verdict."""
+    n = _total(part)
+    answered = part.filter(ANSWERED)
+    n_answered = _total(answered)
+    accepted = _total(answered.filter(pl.col("response") == "accepted"))
+    breached = part.filter(_breached(sla))
     return {
         "handoffs": n,
         "accepted": accepted,
-        "rejected": answered.filter(pl.col("response") == "rejected").height,
-        "disqualified": answered.filter(pl.col("response") == "disqualified").height,
-        "awaiting": n - answered.height,
-        "acceptance": rate(accepted, answered.height).as_dict(),
-        "sla_breached": breached,
-        "sla_breach_rate": rate(breached, n).as_dict(),
-        "answered_late": answered.filter(pl.col("is_breached")).height,
-        "unanswered_past_sla": part.filter(~pl.col("is_answered") & pl.col("is_breached")).height,
-        "median_wait_business_days": (
-            None if waits.is_empty() else float(cast(float, waits.median()))
-        ),
+        "rejected": _total(answered.filter(REJECTED)),
+        "disqualified": _total(answered.filter(pl.col("response") == "disqualified")),
+        "awaiting": n - n_answered,
+        "acceptance": rate(accepted, n_answered).as_dict(),
+        "sla_breached": _total(breached),
+        "sla_breach_rate": rate(_total(breached), n).as_dict(),
+        "answered_late": _total(breached.filter(ANSWERED)),
+        "unanswered_past_sla": _total(breached.filter(~ANSWERED)),
+        "median_wait_business_days": median_wait(answered),
     }
 
 
 def rejection_reasons(part: pl.DataFrame) -> list[dict[str, Any]]:
     """Return the reasons of rejected hand-offs, most frequent first, as shares of rejections."""
-    rejected = part.filter(pl.col("response") == "rejected")
+    rejected = part.filter(REJECTED)
     counted = (
         rejected.with_columns(pl.col("response_reason").fill_null("(no reason)"))
         .group_by("response_reason")
-        .len()
+        .agg(pl.col("handoffs").sum().alias("len"))
         .sort(["len", "response_reason"], descending=[True, False])
     )
+    total = _total(rejected)
     return [
         {
             "reason": r["response_reason"],
             "count": r["len"],
-            "share": rate(r["len"], rejected.height).as_dict(),
+            "share": rate(r["len"], total).as_dict(),
         }
         for r in counted.to_dicts()
     ]
 
 
-def reasons_by(part: pl.DataFrame, by: str) -> list[dict[str, Any]]:
+def reasons_by(segments: pl.DataFrame) -> list[dict[str, Any]]:
     """Return, per segment of a breakdown, its hand-offs, rejection rate and ranked reasons."""
-    column = segment_of(by)
     rows = []
-    for (segment,), group in part.group_by(column):
-        answered = group.filter(pl.col("is_answered"))
-        rejected = answered.filter(pl.col("response") == "rejected").height
+    for (segment,), group in segments.group_by("segment"):
+        answered = group.filter(ANSWERED)
         rows.append(
             {
                 "segment": segment,
-                "handoffs": group.height,
-                "rejection_rate": rate(rejected, answered.height).as_dict(),
+                "handoffs": _total(group),
+                "rejection_rate": rate(
+                    _total(answered.filter(REJECTED)), _total(answered)
+                ).as_dict(),
                 "reasons": rejection_reasons(group),
             }
         )
     return sorted(rows, key=lambda r: (-r["handoffs"], r["segment"]))
 
 
-def unanswered_by_age(frame: pl.DataFrame, sla: int) -> list[dict[str, Any]]:
+def unanswered_by_age(part: pl.DataFrame, sla: int) -> list[dict[str, Any]]:
     """Return the hand-offs still without an answer, by business days since the hand-off."""
-    open_ = frame.filter(~pl.col("is_answered"))
+    open_ = part.filter(~ANSWERED)
     out = []
     for label, low, high in age_buckets(sla):
         ages = pl.col("age_business_days")
         inside = (ages >= low) & (ages <= high) if high is not None else ages >= low
-        out.append({"age": label, "count": open_.filter(inside).height, "is_past_sla": low > sla})
+        out.append({"age": label, "count": _total(open_.filter(inside)), "is_past_sla": low > sla})
     return out
 
 
-def trend(frame: pl.DataFrame) -> list[dict[str, Any]]:
+def trend(cells: pl.DataFrame, sla: int) -> list[dict[str, Any]]:
     """Return the hand-off figures per quarter, oldest first."""
     return [
-        {"quarter": label, **responses(part)}
+        {"quarter": label, **responses(part, sla)}
         for (_, label), part in sorted(
-            frame.group_by("quarter_start", "quarter"), key=lambda g: g[0][0]
+            cells.group_by("quarter_start", "quarter"), key=lambda g: g[0][0]
         )
     ]
 
@@ -253,35 +412,36 @@ def sql_maturity_days(frame: pl.DataFrame) -> float:
 
 
 def wait_vs_conversion(
-    frame: pl.DataFrame, ctx: DataContext, quarter: str | None
+    tables: HandoffTables, ctx: DataContext, quarter: str | None
 ) -> dict[str, Any]:
     """Return conversion after a hand-off by business days to the first answer, over mature
     hand-offs up to the period's end (one quarter alone is too few)."""
-    as_of = ctx.as_of or dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    mature_days = sql_maturity_days(frame)
-    mature_before = as_of - dt.timedelta(days=mature_days)
-    until = dt.datetime.combine(ctx.quarter(quarter).end, dt.time()) if quarter else as_of
-    pool = frame.filter(
-        pl.col("is_answered") & (pl.col("handed_at") < min(mature_before, until))
-    ).with_columns(wait_bucket_expr().alias("wait"))
+    before = mature_before(ctx, tables.maturity_days)
+    pool = tables.cells.filter(ANSWERED & pl.col("mature"))
+    if quarter:
+        end = ctx.quarter(quarter).end
+        until = dt.datetime.combine(end, dt.time())
+        # handed over before the quarter's end: in it or an earlier quarter
+        pool = pool.filter(pl.col("quarter_start") < end)
+    else:
+        until = _as_of(ctx)
+    pool = pool.with_columns(wait_bucket_expr().alias("wait"))
     rows = []
     for label, _, _ in WAIT_BUCKETS:
         group = pool.filter(pl.col("wait") == label)
-        n = group.height
+        n = _total(group)
         rows.append(
             {
                 "wait": label,
                 "handoffs": n,
-                "to_sql": rate(int(group["reached_sql_at"].is_not_null().sum()), n).as_dict(),
-                "to_customer": rate(
-                    int(group["reached_customer_at"].is_not_null().sum()), n
-                ).as_dict(),
+                "to_sql": rate(_total(group.filter(pl.col("reached_sql"))), n).as_dict(),
+                "to_customer": rate(_total(group.filter(pl.col("reached_customer"))), n).as_dict(),
             }
         )
     return {
-        "handed_before": min(mature_before, until).isoformat(),
-        "maturity_days": round(mature_days, 1),
-        "handoffs": pool.height,
+        "handed_before": min(before, until).isoformat(),
+        "maturity_days": round(tables.maturity_days, 1),
+        "handoffs": _total(pool),
         "buckets": rows,
     }
 
@@ -289,13 +449,11 @@ def wait_vs_conversion(
 TIMES = ("handed_at", "responded_at", "reached_customer_at")
 
 
-def not_ready_later_won(part: pl.DataFrame) -> dict[str, Any]:
-    """Return the period's 'not ready' rejections and those whose lead bought afterwards."""
-    reason = pl.col("response_reason").str.to_lowercase().str.replace_all("_", " ")
-    not_ready = part.filter(
-        (pl.col("response") == "rejected") & reason.str.contains(NOT_READY, literal=True)
-    )
-    won = not_ready.filter(pl.col("reached_customer_at") >= pl.col("responded_at"))
+def not_ready_later_won(part: pl.DataFrame, won: pl.DataFrame) -> dict[str, Any]:
+    """Return the period's 'not ready' rejections (counted) and those whose lead bought
+    afterwards (won: won_of's rows of the period)."""
+    not_ready = part.filter(_not_ready())
+    n = _total(not_ready)
     leads = won.select(
         "lead_id",
         "channel",
@@ -308,15 +466,26 @@ def not_ready_later_won(part: pl.DataFrame) -> dict[str, Any]:
         .alias("days_to_win"),
     ).sort("responded_at", "lead_id")
     return {
-        "rejected_not_ready": not_ready.height,
-        "won_later": rate(won.height, not_ready.height).as_dict(),
+        "rejected_not_ready": n,
+        "won_later": rate(won.height, n).as_dict(),
         "reached_sql_later": rate(
-            not_ready.filter(pl.col("reached_sql_at") >= pl.col("responded_at")).height,
-            not_ready.height,
+            _total(not_ready.filter(pl.col("sql_after_answer"))), n
         ).as_dict(),
         "revenue": round(float(won["revenue"].sum()), 2),
         "leads": [{**row, **{k: row[k].isoformat() for k in TIMES}} for row in leads.to_dicts()],
     }
+
+
+def counted(
+    cur: duckdb.DuckDBPyConnection, ctx: DataContext, channel: str | None, column: str, sla: int
+) -> HandoffTables:
+    """Return a scope's counted hand-offs with one breakdown's segments: the kept summary's
+    while current (funnelcast.analytics.rollups_pages), else from the raw tables."""
+    ctx.check_channel(channel)
+    kept = rollups_pages.read_handoffs(cur, ctx.fy_start_month, ctx.as_of, channel, column)
+    if kept is None:
+        kept = tables_of(handoffs(cur, ctx, channel=channel, sla=sla), ctx, column)
+    return _labelled(kept, ctx.fy_start_month)
 
 
 def report(
@@ -332,11 +501,11 @@ def report(
     ctx = ctx or load_context(cur)
     if quarter:
         ctx.quarter(quarter)
-    segment_of(by)
+    column = cast(str, segment_of(by))
     sla = sla_days(cur, sla)
-    frame = handoffs(cur, ctx, channel=channel, sla=sla)
+    tables = counted(cur, ctx, channel, column, sla)
     previous = previous_label(ctx, quarter)
-    part = _period(frame, quarter)
+    part = _period(tables.cells, quarter)
     return {
         "scope": {
             "quarter": quarter,
@@ -349,14 +518,18 @@ def report(
             "min_n": MIN_N,
         },
         "currency": ctx.currency.code,
-        **responses(part),
-        "previous": responses(_period(frame, previous)) if previous else None,
+        **responses(part, sla),
+        "previous": responses(_period(tables.cells, previous), sla) if previous else None,
         "rejection_reasons": rejection_reasons(part),
-        "reasons_by": {"by": by, "label": DIMENSIONS[by][1], "segments": reasons_by(part, by)},
+        "reasons_by": {
+            "by": by,
+            "label": DIMENSIONS[by][1],
+            "segments": reasons_by(_period(tables.segments, quarter)),
+        },
         "unanswered_by_age": unanswered_by_age(part, sla),
-        "trend": trend(frame),
-        "wait_vs_conversion": wait_vs_conversion(frame, ctx, quarter),
-        "not_ready_later_won": not_ready_later_won(part),
+        "trend": trend(tables.cells, sla),
+        "wait_vs_conversion": wait_vs_conversion(tables, ctx, quarter),
+        "not_ready_later_won": not_ready_later_won(part, _period(tables.won, quarter)),
         "definitions": DEFINITIONS,
     }
 

@@ -39,9 +39,9 @@ class BlockBar:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Build the demo database (funnelcast.demo.build_file) and say what it holds."""
-    from funnelcast import demo
+    from funnelcast import loading
 
-    summary = demo.build_file(
+    summary = loading.build_demo(
         args.db,
         leads=args.leads,
         seed=args.seed,
@@ -50,40 +50,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
         progress=BlockBar(),
         **({} if args.block_leads is None else {"block_leads": args.block_leads}),
     )
-    summarise(args.db)
     counts = ", ".join(f"{v:,} {k}" for k, v in summary["counts"].items())
     print(f"built {args.db} in {summary['seconds']:.1f} s: {counts}")
     return 0
 
 
-def summarise(path: Path) -> None:
-    """Keep the funnel summary `metrics` and the pages read (funnelcast.analytics.rollups) in the
-    database, in one transaction, and fold it into the file. DuckDB may hold what the demo's
-    build may (BUILD_MEMORY_LIMIT; beyond it, it spills), so the demo's peak stays bounded."""
-    from funnelcast.analytics import rollups
-    from funnelcast.data import db
-    from funnelcast.demo.build import BUILD_MEMORY_LIMIT
-
-    con = db.connect(path)
-    try:
-        con.execute(f"set memory_limit = '{BUILD_MEMORY_LIMIT}'")
-        con.execute("begin transaction")
-        try:
-            rollups.refresh(con.cursor())
-        except BaseException:
-            con.execute("rollback")
-            raise
-        con.execute("commit")
-        con.execute("checkpoint")
-    finally:
-        con.close()
-
-
 def cmd_summarize(args: argparse.Namespace) -> int:
     """Compute and keep the funnel summary of a database made before it existed."""
+    from funnelcast import loading
+
     started = time.perf_counter()
-    summarise(args.db)
-    print(f"kept the funnel summary of {args.db} in {time.perf_counter() - started:.1f} s")
+    parts = loading.summarise(args.db)
+    print(
+        f"kept the summaries of {args.db} in {time.perf_counter() - started:.1f} s "
+        f"(funnel {parts['funnel']:.1f} s, Handoff and Data pages {parts['pages']:.1f} s)"
+    )
     return 0
 
 

@@ -188,14 +188,15 @@ def cmd_import(args: argparse.Namespace) -> int:
         created = not args.db.exists()
         con = db.connect(args.db, create=True)
     try:
-        result = importer.import_file(
+        from funnelcast import loading
+
+        result = loading.import_file(
             con.cursor(),
             args.file,
             mapping,
             dry_run=args.dry_run,
             progress=progress,
             sheet=args.sheet,
-            before_commit=_summarise,
         )
         if not args.dry_run:
             if args.currency is not None:
@@ -223,13 +224,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         verb = "would be" if args.dry_run else "are"
         print(f"amounts {verb} in {args.currency.label}")
     return 0
-
-
-def _summarise(cur: duckdb.DuckDBPyConnection) -> None:
-    """Keep the funnel summary of the imported data, in the import's transaction."""
-    from funnelcast.analytics import rollups
-
-    rollups.refresh(cur)
 
 
 def _remove_database(path: Path) -> None:

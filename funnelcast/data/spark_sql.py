@@ -98,6 +98,23 @@ DUCKDB_ONLY = {
             "attribution_touch_batch",
         )
     },
+    **{
+        name: "the Handoff and Data pages' summary kept in a DuckDB file "
+        "(funnelcast.analytics.rollups_pages); on a lake they are computed from its tables"
+        for name in (
+            "rollup_pages_version",
+            "rollup_pages_present",
+            "rollup_pages_state",
+            "rollup_pages_write",
+            "rollup_handoff_cells",
+            "rollup_handoff_segments",
+            "rollup_handoff_won",
+            "rollup_handoff_maturity",
+            "rollup_column_nulls",
+            "rollup_unmatched_ids",
+            "rollup_data_health",
+        )
+    },
 }
 # The columns of DuckDB's catalogue function duckdb_columns() that a translated query can read.
 CATALOGUE_COLUMNS = ("schema_name", "table_name", "column_name", "column_index", "data_type")

@@ -387,8 +387,12 @@ def build_file(
     attributes: bool = True,
     block_leads: int = BLOCK_LEADS,
     progress: Callable[[int, int], None] | None = None,
+    before_move: Callable[[duckdb.DuckDBPyConnection], object] | None = None,
 ) -> dict:
     """Build the demo database in a temporary file beside target, then move it into place.
+
+    before_move(cur), when given, runs in a transaction of its own on the complete file before
+    it moves (funnelcast.loading keeps the summaries there: the file never appears without).
 
     Returns build_demo's summary with the whole build's "seconds". A target that exists is
     refused unless replace is set; a failed build leaves no file behind (and target untouched).
@@ -411,6 +415,10 @@ def build_file(
             summary = _build(
                 writer, leads, seed, END, engagement, attributes, block_leads, progress
             )
+            if before_move is not None:
+                writer.begin()
+                before_move(writer.cur)
+                writer.commit()
             writer.cur.execute("checkpoint")
         os.replace(tmp_name, target)
     finally:

@@ -78,9 +78,9 @@ def ensure_database(path: Path, leads: int = DEMO_LEADS, seed: int = DEMO_SEED) 
     with _BUILD_LOCK:
         if path.exists():
             return False
-        from funnelcast import demo  # the generator: a first start's only, not every import
+        from funnelcast import loading  # the generator: a first start's only, not every import
 
-        demo.build_file(path, leads=leads, seed=seed)
+        loading.build_demo(path, leads=leads, seed=seed)
         return True
 
 

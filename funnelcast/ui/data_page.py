@@ -18,7 +18,7 @@ import polars as pl
 import streamlit as st
 
 from funnelcast import importer
-from funnelcast.analytics import metrics
+from funnelcast.analytics import metrics, rollups_pages
 from funnelcast.core import formats
 from funnelcast.core.currency import Currency
 from funnelcast.data import db
@@ -110,9 +110,10 @@ def missing_tables(ctx: DataContext) -> list[str]:
     ]
 
 
-def column_nulls(cur: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Return, per loaded table and column, the rows and the share of them that are empty."""
-    frame = db.run(cur, "column_nulls").filter(pl.col("count_rows") > 0)
+def column_nulls(cur: duckdb.DuckDBPyConnection, rows: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Return, per loaded table and column, the rows and the share of them that are empty
+    (rows: column_nulls.sql's, when already at hand)."""
+    frame = (db.run(cur, "column_nulls") if rows is None else rows).filter(pl.col("count_rows") > 0)
     return frame.with_columns((pl.col("count_nulls") / pl.col("count_rows")).alias("share_empty"))
 
 
@@ -139,13 +140,16 @@ def _checks(
     return notes
 
 
-def unmatched_ids(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> list[Note]:
-    """Return the ids and names that do not match across tables, as notes.
+def unmatched_ids(
+    cur: duckdb.DuckDBPyConnection, ctx: DataContext, rows: pl.DataFrame | None = None
+) -> list[Note]:
+    """Return the ids and names that do not match across tables, as notes (rows:
+    unmatched_ids.sql's, when already at hand).
 
     Checks against spend only when spend is loaded (otherwise every channel lacks it, which the
     missing-table note says once).
     """
-    frame = db.run(cur, "unmatched_ids")
+    frame = db.run(cur, "unmatched_ids") if rows is None else rows
     if not int(ctx.extent.get("spend", {}).get("count_rows") or 0):
         frame = frame.filter(~pl.col("check_name").str.contains("spend"))
     return _checks(frame, UNMATCHED_TEXT)
@@ -166,12 +170,15 @@ def _amount_example(currency: Currency) -> Callable[[str], str]:
     return show
 
 
-def health(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> list[Note]:
-    """Return data-health warnings: odd dates and amounts, placeholder channels, gaps."""
+def health(
+    cur: duckdb.DuckDBPyConnection, ctx: DataContext, rows: pl.DataFrame | None = None
+) -> list[Note]:
+    """Return data-health warnings: odd dates and amounts, placeholder channels, gaps (rows:
+    data_health.sql's, run with rollups_pages.health_as_of, when already at hand)."""
     as_of = db.get_meta(cur, "as_of")
     # the moment the stored value means (a bare date: the end of that day), not its midnight
-    moment = ctx.as_of if as_of else None
-    frame = db.run(cur, "data_health", as_of=moment)
+    moment = rollups_pages.health_as_of(cur, ctx.as_of)
+    frame = db.run(cur, "data_health", as_of=moment) if rows is None else rows
     notes = _checks(frame, HEALTH_TEXT, {"amount_outliers": _amount_example(ctx.currency)})
     leads = int(ctx.extent.get("leads", {}).get("count_rows") or 0)
     stages = int(ctx.extent.get("stage_changes", {}).get("count_rows") or 0)
@@ -482,9 +489,15 @@ def problem_lines(exc: importer.ImportProblems) -> list[str]:
 def _loaded_report(
     _cur: duckdb.DuckDBPyConnection, key: str
 ) -> tuple[pl.DataFrame, list[Note], list[Note]]:
-    """Return column_nulls, unmatched_ids and health, cached on the file key."""
+    """Return column_nulls, unmatched_ids and health, cached on the file key: from the kept
+    summary while it is current (funnelcast.analytics.rollups_pages), else the raw tables."""
     ctx = metrics.load_context(_cur)
-    return column_nulls(_cur), unmatched_ids(_cur, ctx), health(_cur, ctx)
+    rows = rollups_pages.checks(_cur, rollups_pages.health_as_of(_cur, ctx.as_of))
+    return (
+        column_nulls(_cur, rows["column_nulls"]),
+        unmatched_ids(_cur, ctx, rows["unmatched_ids"]),
+        health(_cur, ctx, rows["data_health"]),
+    )
 
 
 def loaded_report(database: Any) -> tuple[pl.DataFrame, list[Note], list[Note]]:
