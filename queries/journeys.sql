@@ -1,7 +1,9 @@
 -- journeys.sql: the paths leads took through the funnel, straight or not: how they entered
 -- sales (an MQL, or a demo request or direct contact that skipped MQL), sales' first answer,
 -- recycling and a second hand-off, the answer to that, and where they stand now.
--- Grain: one row per fiscal quarter of lead creation and journey pattern, with count_leads.
+-- Grain: one row per fiscal quarter of lead creation, lead channel and journey pattern, with
+-- count_leads (funnelcast.analytics.journeys.over_channels sums the channels in scope; the Funnel
+-- page's summary keeps these rows for every channel: rollup_funnel_write.sql).
 -- Pattern columns:
 --   entry            'mql' (an MQL was recorded), 'demo_request' / 'direct' (reached SAL or later
 --                    without one; demo_request when a demo request came first), 'none';
@@ -106,6 +108,7 @@ demo_requests as (
 journeys as (
     select
         fiscal_quarter_start(lead_milestones.created_at, $fy_start_month) as quarter_start,
+        lead_milestones.channel,
         lead_milestones.recorded_mql_at,
         lead_milestones.reached_sal_at,
         lead_milestones.reached_sql_at,
@@ -130,6 +133,7 @@ journeys as (
 patterns as (
     select
         quarter_start,
+        channel,
         case
             when recorded_mql_at is not null then 'mql'
             when reached_sal_at is not null and first_demo_request_at <= reached_sal_at
@@ -168,6 +172,7 @@ patterns as (
 final as (
     select
         quarter_start,
+        channel,
         entry,
         first_response,
         is_recycled,
@@ -182,5 +187,5 @@ final as (
 )
 
 select * from final
-order by quarter_start, entry, first_response, is_recycled, is_back, second_response, outcome,
-    is_sal_skipped, recycled_outcome
+order by quarter_start, channel, entry, first_response, is_recycled, is_back, second_response,
+    outcome, is_sal_skipped, recycled_outcome

@@ -3,7 +3,7 @@
 -- (rollup_funnel_steps_source.sql's rows), rollup_funnel_cohorts_frame
 -- (rollup_funnel_cohorts_source.sql's, both grains), rollup_funnel_stage_times_frame
 -- (time_in_stage.sql's for all channels), rollup_funnel_journeys_frame
--- (rollup_funnel_journeys_source.sql's) and rollup_funnel_state_frame (one row: what
+-- (journeys.sql's, every channel) and rollup_funnel_state_frame (one row: what
 -- rollup_funnel_state.sql reads); run inside the writer's transaction.
 -- Grain: the tables rollup_funnel_steps.sql, _cohorts.sql, _stage_times.sql, _journeys.sql and
 -- _state.sql read.

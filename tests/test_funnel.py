@@ -266,7 +266,17 @@ PATTERN_COLUMNS = (
 
 
 def test_journey_patterns_of_a_quarter(funnel_review):
-    frame = db.run(funnel_review, "journeys", fy_start_month=1, channel=None)
+    rows = db.run(funnel_review, "journeys", fy_start_month=1, channel=None)
+    frame = journey_flows.over_channels(rows)
+    # the rows carry the lead's channel: one channel's rows are its own, and the channels'
+    # rows sum to the patterns of all
+    channels = rows["channel"].unique().to_list()
+    assert len(channels) > 1
+    each = [
+        db.run(funnel_review, "journeys", fy_start_month=1, channel=channel) for channel in channels
+    ]
+    assert all(part["channel"].unique().to_list() == [c] for part, c in zip(each, channels))
+    assert journey_flows.over_channels(pl.concat(each)).equals(frame)
     q1 = frame.filter(pl.col("quarter_start") == Q1_2026).select(PATTERN_COLUMNS)
     assert sorted(q1.rows(), key=str) == sorted(
         [

@@ -17,7 +17,7 @@ import polars as pl
 
 from funnelcast.analytics import rollups_funnel
 from funnelcast.analytics.cohorts import cohort_frame, cohorts
-from funnelcast.analytics.journeys import journeys, journeys_frame
+from funnelcast.analytics.journeys import journeys, journeys_frame, over_channels
 from funnelcast.analytics.scope import (
     DIMENSIONS,
     as_of_moment,
@@ -247,7 +247,9 @@ def report(
         )
         cohort_rows = kept.cohort_curves(channel, grain)
         stage_rows = with_quarter_labels(kept.time_in_stage(channel), ctx, "quarter_start")
-        journey_rows = with_quarter_labels(kept.journeys(channel), ctx, "quarter_start")
+        journey_rows = with_quarter_labels(
+            over_channels(kept.journeys(channel)), ctx, "quarter_start"
+        )
     return {
         "scope": {
             "quarter": quarter,

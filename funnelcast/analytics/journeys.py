@@ -36,13 +36,33 @@ OUTCOME_TAILS = {
 }
 
 
+# What a journey pattern is (queries/journeys.sql's pattern columns), in its order.
+PATTERN = (
+    "entry",
+    "first_response",
+    "is_recycled",
+    "is_back",
+    "second_response",
+    "outcome",
+    "is_sal_skipped",
+    "recycled_outcome",
+)
+
+
+def over_channels(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return journeys.sql's rows (per quarter, channel and pattern) summed over their
+    channels, in journeys.sql's order: the patterns of the leads in scope."""
+    keys = ["quarter_start", *PATTERN]
+    return frame.group_by(keys).agg(pl.col("count_leads").sum()).sort(keys, nulls_last=True)
+
+
 def journeys_frame(
     cur: duckdb.DuckDBPyConnection, ctx: DataContext, *, channel: str | None = None
 ) -> pl.DataFrame:
     """Return the journey patterns per lead creation quarter, with quarter labels."""
     ctx.check_channel(channel)
     frame = db.run(cur, "journeys", fy_start_month=ctx.fy_start_month, channel=channel)
-    return with_quarter_labels(frame, ctx, "quarter_start")
+    return with_quarter_labels(over_channels(frame), ctx, "quarter_start")
 
 
 def journey_path(pattern: dict[str, Any]) -> list[str]:

@@ -14,7 +14,7 @@ filters back to them exactly:
   every channel's own rows, and over one channel's leads the all-channels roll-up is that
   channel's row: rollup_funnel_stage_times.sql gives any channel's rows from them exactly);
 - journeys.sql's pattern counts per creation quarter and lead channel
-  (rollup_funnel_journeys_source.sql): summed likewise;
+  (journeys.sql's own rows, which carry the lead channel): summed likewise;
 - one state row: FORMAT, the data's key (a hash of FORMAT, rollup_data_version.sql's rows, which
   key the Overview's summary, rollup_funnel_version.sql's: the breakdown attributes, and the
   events' count and time span), the fiscal year start month, the as-of moment and the lead
@@ -42,7 +42,7 @@ from funnelcast.data.context import DataContext, load_context
 
 # Bump when what rollup_funnel_write.sql keeps, or what the Funnel queries count, changes: a
 # summary of another format is never read.
-FORMAT = 1
+FORMAT = 2
 GRAINS = ("quarter", "month")
 TABLES = 5  # rollup_funnel_present.sql: the summary's tables
 
@@ -86,9 +86,7 @@ def compute(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> dict[str, pl.Da
         "rollup_funnel_stage_times_frame": db.run(
             cur, "time_in_stage", fy_start_month=fy, channel=None
         ),
-        "rollup_funnel_journeys_frame": db.run(
-            cur, "rollup_funnel_journeys_source", fy_start_month=fy
-        ),
+        "rollup_funnel_journeys_frame": db.run(cur, "journeys", fy_start_month=fy, channel=None),
         "rollup_funnel_state_frame": pl.DataFrame(
             state, schema_overrides={"as_of": pl.Datetime("us")}
         ),

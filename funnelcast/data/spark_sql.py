@@ -78,7 +78,6 @@ DUCKDB_ONLY = {
             "rollup_funnel_cohorts_source",
             "rollup_funnel_cohorts",
             "rollup_funnel_stage_times",
-            "rollup_funnel_journeys_source",
             "rollup_funnel_journeys",
         )
     },
