@@ -22,7 +22,7 @@ from fixtures import Journey, Spend
 
 from funnelcast import cli
 from funnelcast.analytics import metrics, rollups
-from funnelcast.data import db
+from funnelcast.data import db, kept
 from funnelcast.data.context import load_context
 
 
@@ -47,7 +47,9 @@ def review():
 
 
 def test_a_database_without_a_summary_is_answered_from_the_raw_tables(review):
-    assert db.run(review, "rollup_present")["tables"].to_list() == [0]
+    assert db.run(review, "kept_tables_present", names=list(rollups.TABLES))[
+        "tables"
+    ].to_list() == [0]
     assert rollups.read(review, 1) is None
     # metrics still counts: 6 leads over all history (test_metrics.ALL_HISTORY)
     assert metrics.metrics(review)["leads"] == 6
@@ -55,7 +57,9 @@ def test_a_database_without_a_summary_is_answered_from_the_raw_tables(review):
 
 def test_the_kept_summary_is_exactly_the_raw_queries_rows(review):
     rollups.refresh(review)
-    assert db.run(review, "rollup_present")["tables"].to_list() == [3]
+    assert db.run(review, "kept_tables_present", names=list(rollups.TABLES))[
+        "tables"
+    ].to_list() == [3]
     for channel in (None, "search", "social", "display"):
         kept = rollups.read(review, 1, channel)
         assert kept is not None
@@ -312,3 +316,28 @@ def test_the_constants_the_command_line_says_again_are_the_same():
 
     assert plan.DEFAULT_WINDOW == planner.DEFAULT_WINDOW
     assert suggest_command.OUTCOMES == suggest.OUTCOMES
+
+
+def test_a_kept_state_is_read_only_whole_and_current_and_its_key_asked_last(review):
+    """funnelcast.data.kept, the check every kept summary uses: all its tables, one state row,
+    every field as expected; the costly data key computed only once the plain fields match."""
+    asked = []
+
+    def key():
+        asked.append(1)
+        return rollups.data_key(review)
+
+    def state(**expected):
+        return kept.current_state(review, rollups.TABLES, "rollup_state", expected)
+
+    assert state(format=rollups.FORMAT, data_key=key) is None  # no summary: no table
+    assert asked == []
+    rollups.refresh(review)
+    assert state(format=rollups.FORMAT, fy_start_month=1, data_key=key)["mature_days"] >= 0
+    assert asked == [1]
+    assert state(format=rollups.FORMAT + 1, data_key=key) is None  # another format
+    assert state(format=rollups.FORMAT, fy_start_month=4, data_key=key) is None
+    assert asked == [1]  # a plain field differed: the key was not computed
+    assert state(format=rollups.FORMAT, data_key=lambda: "another") is None
+    review.execute("drop table rollup_roi_by_channel_quarter")
+    assert state(format=rollups.FORMAT) is None  # a table missing

@@ -118,7 +118,9 @@ def review():
 
 
 def test_a_database_without_the_summary_is_answered_from_the_raw_tables(review, monkeypatch):
-    assert db.run(review, "rollup_funnel_present")["tables"].to_list() == [0]
+    assert db.run(review, "kept_tables_present", names=list(rollups_funnel.TABLES))[
+        "tables"
+    ].to_list() == [0]
     assert rollups_funnel.read(review, load_context(review)) is None
     result = funnel.report(review, quarter="2026Q1")
     assert result["funnel"]["steps"][0]["count"] == 12  # test_funnel's ten, and two added here
@@ -126,7 +128,9 @@ def test_a_database_without_the_summary_is_answered_from_the_raw_tables(review, 
 
 def test_every_choice_of_the_kept_summary_is_exactly_the_raw_one(review, monkeypatch):
     rollups.refresh(review)
-    assert db.run(review, "rollup_funnel_present")["tables"].to_list() == [5]
+    assert db.run(review, "kept_tables_present", names=list(rollups_funnel.TABLES))[
+        "tables"
+    ].to_list() == [5]
     choices = (None, "2026Q1"), ("channel", "seniority")
     rows = assert_every_choice_is_the_raw_one(review, monkeypatch, *choices)
     assert rows > 1000

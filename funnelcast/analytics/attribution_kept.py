@@ -34,6 +34,7 @@ import polars as pl
 
 from funnelcast.analytics import attribution
 from funnelcast.data import db
+from funnelcast.data.kept import current_state
 
 # Bump when what attribution_kept_write.sql keeps, or how a deal is credited, changes.
 FORMAT = 1
@@ -147,23 +148,28 @@ def read_payback(cur: Any, data_key: str, fy_start_month: int) -> pl.DataFrame |
     return db.run(cur, "attribution_kept_payback")
 
 
+# The kept attribution's tables (queries/attribution_kept_write.sql writes them).
+TABLES = (
+    "attribution_kept_state",
+    "attribution_kept_credits",
+    "attribution_kept_deals",
+    "attribution_kept_touches",
+    "attribution_kept_payback",
+)
+
+
 def _current(cur: Any, data_key: str, fy_start_month: int) -> dict[str, Any] | None:
     """Return the kept state row when it is current for the data and fiscal year, else None."""
-    if not isinstance(cur, duckdb.DuckDBPyConnection):
-        return None
-    if db.run(cur, "attribution_kept_present")["tables"][0] != 5:
-        return None
-    state = db.run(cur, "attribution_kept_state").to_dicts()
-    if len(state) != 1:
-        return None
-    kept = state[0]
-    if (kept["format"], kept["data_key"], kept["fy_start_month"]) != (
-        FORMAT,
-        _key(cur, data_key),
-        fy_start_month,
-    ):
-        return None
-    return kept
+    return current_state(
+        cur,
+        TABLES,
+        "attribution_kept_state",
+        {
+            "format": FORMAT,
+            "fy_start_month": fy_start_month,
+            "data_key": lambda: _key(cur, data_key),
+        },
+    )
 
 
 def read(

@@ -30,6 +30,7 @@ import polars as pl
 
 from funnelcast.analytics import attribution_kept, rollups_funnel
 from funnelcast.data import db
+from funnelcast.data.kept import current_state
 
 # Bump when what rollup_write.sql keeps, or what funnel_by_quarter.sql counts, changes: a summary
 # of another format is never read.
@@ -134,21 +135,18 @@ def refresh(cur: duckdb.DuckDBPyConnection) -> Summary:
     return summary
 
 
+# The funnel summary's tables (queries/rollup_write.sql writes them).
+TABLES = ("rollup_state", "rollup_funnel_by_quarter", "rollup_roi_by_channel_quarter")
+
+
 def _current(cur: Any, fy_start_month: int) -> dict[str, Any] | None:
     """Return the kept state row when the summary is current for this fiscal year, else None."""
-    if not isinstance(cur, duckdb.DuckDBPyConnection):
-        return None
-    if db.run(cur, "rollup_present")["tables"][0] != 3:
-        return None
-    state = db.run(cur, "rollup_state").to_dicts()
-    if len(state) != 1:
-        return None
-    kept = state[0]
-    if kept["format"] != FORMAT or kept["fy_start_month"] != fy_start_month:
-        return None
-    if kept["data_key"] != data_key(cur):
-        return None
-    return kept
+    return current_state(
+        cur,
+        TABLES,
+        "rollup_state",
+        {"format": FORMAT, "fy_start_month": fy_start_month, "data_key": lambda: data_key(cur)},
+    )
 
 
 def read(cur: Any, fy_start_month: int, channel: str | None = None) -> Summary | None:

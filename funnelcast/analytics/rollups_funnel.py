@@ -39,12 +39,20 @@ import polars as pl
 from funnelcast.analytics.scope import FunnelInputError, as_of_moment
 from funnelcast.data import db
 from funnelcast.data.context import DataContext, load_context
+from funnelcast.data.kept import current_state
 
 # Bump when what rollup_funnel_write.sql keeps, or what the Funnel queries count, changes: a
 # summary of another format is never read.
 FORMAT = 2
 GRAINS = ("quarter", "month")
-TABLES = 5  # rollup_funnel_present.sql: the summary's tables
+# The summary's tables (queries/rollup_funnel_write.sql writes them).
+TABLES = (
+    "rollup_funnel_state",
+    "rollup_funnel_steps",
+    "rollup_funnel_cohorts",
+    "rollup_funnel_stage_times",
+    "rollup_funnel_journeys",
+)
 
 
 def data_key(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> str:
@@ -134,19 +142,22 @@ class Kept:
 def read(cur: Any, ctx: DataContext) -> Kept | None:
     """Return the kept summary when it is current, else None: no summary, another format,
     fiscal year, as-of moment or data key, data without an as-of moment, or not DuckDB."""
-    if not isinstance(cur, duckdb.DuckDBPyConnection) or ctx.as_of is None:
+    if ctx.as_of is None:
         return None
-    if db.run(cur, "rollup_funnel_present")["tables"][0] != TABLES:
+    state = current_state(
+        cur,
+        TABLES,
+        "rollup_funnel_state",
+        {
+            "format": FORMAT,
+            "fy_start_month": ctx.fy_start_month,
+            "as_of": _naive(ctx.as_of),
+            "data_key": lambda: data_key(cur, ctx),
+        },
+    )
+    if state is None:
         return None
-    state = db.run(cur, "rollup_funnel_state").to_dicts()
-    if len(state) != 1:
-        return None
-    kept = state[0]
-    if kept["format"] != FORMAT or kept["fy_start_month"] != ctx.fy_start_month:
-        return None
-    if kept["as_of"] != _naive(ctx.as_of) or kept["data_key"] != data_key(cur, ctx):
-        return None
-    return Kept(cur, kept)
+    return Kept(cur, state)
 
 
 def _naive(moment: dt.datetime) -> dt.datetime:

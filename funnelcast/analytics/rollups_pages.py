@@ -31,12 +31,23 @@ import duckdb
 import polars as pl
 
 from funnelcast.data import db
+from funnelcast.data.kept import current_state
 
 # Bump when what rollup_pages_write.sql keeps, or what the queries it keeps count, changes: a
 # summary of another format is never read.
 FORMAT = 1
 CHECK_QUERIES = ("column_nulls", "unmatched_ids", "data_health")
-TABLES = 8  # rollup_pages_present.sql's count when every table is there
+# The summary's tables (queries/rollup_pages_write.sql writes them).
+TABLES = (
+    "rollup_pages_state",
+    "rollup_handoff_cells",
+    "rollup_handoff_segments",
+    "rollup_handoff_won",
+    "rollup_handoff_maturity",
+    "rollup_column_nulls",
+    "rollup_unmatched_ids",
+    "rollup_data_health",
+)
 
 
 class HandoffTables(NamedTuple):
@@ -142,19 +153,12 @@ def write(
 
 def _current(cur: Any, fy_start_month: int) -> dict[str, Any] | None:
     """Return the kept state row when the summary is current for this fiscal year, else None."""
-    if not isinstance(cur, duckdb.DuckDBPyConnection):
-        return None
-    if db.run(cur, "rollup_pages_present")["tables"][0] != TABLES:
-        return None
-    state = db.run(cur, "rollup_pages_state").to_dicts()
-    if len(state) != 1:
-        return None
-    kept = state[0]
-    if kept["format"] != FORMAT or kept["fy_start_month"] != fy_start_month:
-        return None
-    if kept["data_key"] != data_key(cur):
-        return None
-    return kept
+    return current_state(
+        cur,
+        TABLES,
+        "rollup_pages_state",
+        {"format": FORMAT, "fy_start_month": fy_start_month, "data_key": lambda: data_key(cur)},
+    )
 
 
 def read_handoffs(

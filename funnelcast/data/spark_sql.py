@@ -58,7 +58,7 @@ DUCKDB_ONLY = {
         "lake the funnel is counted from its tables"
         for name in (
             "rollup_data_version",
-            "rollup_present",
+            "kept_tables_present",
             "rollup_state",
             "rollup_funnel",
             "rollup_roi",
@@ -70,7 +70,6 @@ DUCKDB_ONLY = {
         "(funnelcast.analytics.rollups_funnel); on a lake the page counts from its tables"
         for name in (
             "rollup_funnel_version",
-            "rollup_funnel_present",
             "rollup_funnel_state",
             "rollup_funnel_write",
             "rollup_funnel_steps_source",
@@ -86,7 +85,6 @@ DUCKDB_ONLY = {
         "table (funnelcast.analytics.attribution_kept); on a lake the deals are credited a "
         "batch at a time from attribution_touches"
         for name in (
-            "attribution_kept_present",
             "attribution_kept_state",
             "attribution_kept_version",
             "attribution_kept_credits",
@@ -102,7 +100,6 @@ DUCKDB_ONLY = {
         "(funnelcast.analytics.rollups_pages); on a lake they are computed from its tables"
         for name in (
             "rollup_pages_version",
-            "rollup_pages_present",
             "rollup_pages_state",
             "rollup_pages_write",
             "rollup_handoff_cells",
