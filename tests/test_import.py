@@ -1632,7 +1632,7 @@ def test_olist_data_page_shows_the_cli_figures_and_what_is_missing(olist_db, mon
         text.startswith("797 customer stage changes with an amount of 0") for text in warnings
     )
     assert any(text.startswith("1,159 leads in the channel 'unknown'") for text in warnings)
-    assert any(text.startswith("1 leads won before their first recorded MQL") for text in warnings)
+    assert any(text.startswith("1 lead won before its first recorded MQL") for text in warnings)
 
 
 # =====================================================================================
@@ -1727,12 +1727,11 @@ def test_data_page_logic_on_hand_made_oddities(odd_db):
     assert (amount["count_rows"], amount["count_nulls"], amount["share_empty"]) == (11, 7, 7 / 11)
     assert set(nulls["table_name"]) == {"leads", "events", "stage_changes", "spend"}
     assert [n.text for n in unmatched] == [
-        "1 leads with no stage change (never MQL, or the CRM history for them is not loaded) "
-        "(e.g. F)",
-        "1 spend channels that no lead has: their cost has no MQLs to divide by (check the "
+        "1 lead with no stage change (never MQL, or the CRM history for it is not loaded) (e.g. F)",
+        "1 spend channel that no lead has: its cost has no MQLs to divide by (check the "
         "names match) (e.g. display)",
         "3 lead channels with no spend: no cost or ROI for them (e.g. email, search, unknown)",
-        "1 spend campaigns that no lead names (e.g. social / spring)",
+        "1 spend campaign that no lead names (e.g. social / spring)",
     ]
     # a lead that never became an MQL is a fact of every funnel; the names that do not match are
     # warnings
@@ -1740,16 +1739,16 @@ def test_data_page_logic_on_hand_made_oddities(odd_db):
     # A has an MQL (recorded after it was won), so no customer lacks one: no such note
     texts = [n.text for n in health]
     assert texts[:6] == [
-        "1 stage changes dated before their lead was created (e.g. B mql)",
-        "1 leads won before their first recorded MQL (e.g. A)",
-        "1 customer stage changes without a deal amount: revenue counts them as 0 (e.g. A)",
-        "1 customer stage changes with an amount of 0: revenue and ROI understate what was won "
+        "1 stage change dated before its lead was created (e.g. B mql)",
+        "1 lead won before its first recorded MQL (e.g. A)",
+        "1 customer stage change without a deal amount: revenue counts it as 0 (e.g. A)",
+        "1 customer stage change with an amount of 0: revenue and ROI understate what was won "
         "(e.g. C)",
-        "1 customer amounts over 100 times the median: one such deal can dominate revenue and "
+        "1 customer amount over 100 times the median: one such deal can dominate revenue and "
         "ROI (e.g. E: $20,000.00)",
-        "1 events dated before their lead was created (e.g. F)",
+        "1 event dated before its lead was created (e.g. F)",
     ]
-    assert texts[6].startswith("1 leads in the channel 'unknown'")
+    assert texts[6].startswith("1 lead in the channel 'unknown'")
 
 
 def test_page_mapping_helpers(tmp_path):

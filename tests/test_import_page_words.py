@@ -409,6 +409,6 @@ def test_the_health_example_amount_is_in_the_database_currency(tmp_path):
     notes = [n.text for n in data_page.health(cur, load_context(cur))]
     con.close()
     assert (
-        "1 customer amounts over 100 times the median: one such deal can dominate revenue and "
+        "1 customer amount over 100 times the median: one such deal can dominate revenue and "
         "ROI (e.g. E: €20,000.50)"
     ) in notes

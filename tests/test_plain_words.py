@@ -333,7 +333,7 @@ def test_a_bare_date_as_of_flags_only_rows_after_that_whole_day(tmp_path):
     db.set_meta(con, "as_of", "2026-09-30")
     cur = con.cursor()
     [note] = [n for n in data_page.health(cur, load_context(cur)) if "as-of" in n.text]
-    assert note.text.startswith("1 rows dated after the data's as-of moment")
+    assert note.text.startswith("1 row dated after the data's as-of moment")
     assert "event B" in note.text
     con.close()
 

@@ -238,27 +238,48 @@ def tables_of(frame: pl.DataFrame, ctx: DataContext, column: str) -> HandoffTabl
     return HandoffTables(cells_of(frame, mature), segments_of(frame, column), won_of(frame), days)
 
 
-def kept_tables(frame: pl.DataFrame, ctx: DataContext) -> dict[str, pl.DataFrame]:
-    """Return every channel's hand-offs (handoffs()'s rows, channel=None) counted as
-    rollups_pages.write keeps them: mature_all by all channels' maturity cutoff, mature_own by
-    each hand-off's channel's; every breakdown's segments; the days to SQL per channel."""
-    days = {None: sql_maturity_days(frame)} | {
-        c: sql_maturity_days(frame.filter(pl.col("channel") == c)) for c in ctx.channels
+def kept_tables(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> dict[str, pl.DataFrame]:
+    """Return every channel's hand-offs counted as rollups_pages.write keeps them: mature_all
+    by all channels' maturity cutoff, mature_own by each hand-off's channel's; every
+    breakdown's segments; the days to SQL per channel.
+
+    One channel's hand-offs are read at a time (handoffs(), channel=c), so that no more than
+    the largest channel's rows are held at once (at 10M leads the whole frame took 2 GB):
+    every count is by channel, so they do not mix. The maturity cutoffs, percentiles, are
+    known first, from every hand-off's days to SQL (three columns of the same rows).
+    """
+    reached = (
+        db.relation(cur, "handoff_mqls", fy_start_month=ctx.fy_start_month, channel=None)
+        .filter("reached_sql_at is not null")
+        .select("channel, handed_at, reached_sql_at")
+        .pl()
+    )
+    days = {None: sql_maturity_days(reached)} | {
+        c: sql_maturity_days(reached.filter(pl.col("channel") == c)) for c in ctx.channels
     }
+    del reached
     cutoffs = {c: mature_before(ctx, d) for c, d in days.items() if c is not None}
     own = pl.col("channel").replace_strict(cutoffs, default=None, return_dtype=pl.Datetime("us"))
     mature = {
         "mature_all": pl.col("handed_at") < mature_before(ctx, days[None]),
         "mature_own": (pl.col("handed_at") < own).fill_null(False),
     }
-    segments = [
-        segments_of(frame, column).with_columns(dimension=pl.lit(column))
-        for column, _ in DIMENSIONS.values()
-    ]
+    cells, segments, won = [], [], []
+    scopes: list[str | None] = [*ctx.channels] or [None]  # no channel: no lead, all's (none)
+    for channel in scopes:
+        frame = handoffs(cur, ctx, channel=channel)
+        cells.append(cells_of(frame, mature))
+        segments += [
+            segments_of(frame, column).with_columns(dimension=pl.lit(column))
+            for column, _ in DIMENSIONS.values()
+        ]
+        won.append(won_of(frame))
+        del frame
     return {
-        "cells": cells_of(frame, mature),
+        "cells": pl.concat(cells),
         "segments": pl.concat(segments),
-        "won": won_of(frame),
+        # in handoffs()'s order, as from every channel's rows at once
+        "won": pl.concat(won).sort("handed_at", "lead_id", maintain_order=True),
         "maturity": pl.DataFrame(
             {"channel": list(days), "maturity_days": list(days.values())},
             schema={"channel": pl.String, "maturity_days": pl.Float64},

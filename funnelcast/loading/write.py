@@ -35,7 +35,7 @@ def keep_summaries(cur: duckdb.DuckDBPyConnection) -> dict[str, float]:
         key=rollups_pages.data_key(cur),
         fy_start_month=ctx.fy_start_month,
         as_of=ctx.as_of,
-        handoffs=handoff.kept_tables(handoff.handoffs(cur, ctx), ctx),
+        handoffs=handoff.kept_tables(cur, ctx),
         checks=rollups_pages.compute_checks(cur, checks_as_of),
         checks_as_of=checks_as_of,
     )

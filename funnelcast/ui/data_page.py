@@ -34,33 +34,66 @@ GIVES = {
     "spend": "cost per lead, MQL and customer, and ROI",
     "targets": "the plan: how many MQLs next quarter needs",
 }
+# Each check's text for one item and for any other count ("1 customer", "2 customers").
 UNMATCHED_TEXT = {
-    "leads_without_stage_changes": "leads with no stage change (never MQL, or the CRM history "
-    "for them is not loaded)",
-    "customers_without_mql": "customers with no recorded MQL (a demo request straight to "
-    "sales, or MQL history missing)",
-    "spend_channels_without_leads": "spend channels that no lead has: their cost has no MQLs "
-    "to divide by (check the names match)",
-    "lead_channels_without_spend": "lead channels with no spend: no cost or ROI for them",
-    "spend_campaigns_without_leads": "spend campaigns that no lead names",
+    "leads_without_stage_changes": (
+        "lead with no stage change (never MQL, or the CRM history for it is not loaded)",
+        "leads with no stage change (never MQL, or the CRM history for them is not loaded)",
+    ),
+    "customers_without_mql": (
+        "customer with no recorded MQL (a demo request straight to sales, or MQL history missing)",
+        "customers with no recorded MQL (a demo request straight to sales, or MQL history missing)",
+    ),
+    "spend_channels_without_leads": (
+        "spend channel that no lead has: its cost has no MQLs to divide by (check the names match)",
+        "spend channels that no lead has: their cost has no MQLs to divide by (check the names "
+        "match)",
+    ),
+    "lead_channels_without_spend": (
+        "lead channel with no spend: no cost or ROI for it",
+        "lead channels with no spend: no cost or ROI for them",
+    ),
+    "spend_campaigns_without_leads": (
+        "spend campaign that no lead names",
+        "spend campaigns that no lead names",
+    ),
 }
 # Unmatched ids every real funnel has (most leads never reach MQL; a demo request may go
 # straight to sales): said as facts, not warnings, so a sound database raises none.
 FACTS = frozenset({"leads_without_stage_changes", "customers_without_mql"})
 HEALTH_TEXT = {
-    "stage_before_lead_created": "stage changes dated before their lead was created",
-    "customer_before_mql": "leads won before their first recorded MQL",
-    "customers_without_amount": "customer stage changes without a deal amount: revenue "
-    "counts them as 0",
-    "customers_with_zero_amount": "customer stage changes with an amount of 0: revenue and ROI "
-    "understate what was won",
-    "amount_outliers": "customer amounts over 100 times the median: one such deal can dominate "
-    "revenue and ROI",
-    "events_before_lead_created": "events dated before their lead was created",
-    "leads_in_unknown_channel": "leads in the channel 'unknown': their conversion cannot be "
-    "credited to a real channel",
-    "activity_after_as_of": "rows dated after the data's as-of moment: they fall outside every "
-    "quarter shown",
+    "stage_before_lead_created": (
+        "stage change dated before its lead was created",
+        "stage changes dated before their lead was created",
+    ),
+    "customer_before_mql": (
+        "lead won before its first recorded MQL",
+        "leads won before their first recorded MQL",
+    ),
+    "customers_without_amount": (
+        "customer stage change without a deal amount: revenue counts it as 0",
+        "customer stage changes without a deal amount: revenue counts them as 0",
+    ),
+    "customers_with_zero_amount": (
+        "customer stage change with an amount of 0: revenue and ROI understate what was won",
+        "customer stage changes with an amount of 0: revenue and ROI understate what was won",
+    ),
+    "amount_outliers": (
+        "customer amount over 100 times the median: one such deal can dominate revenue and ROI",
+        "customer amounts over 100 times the median: one such deal can dominate revenue and ROI",
+    ),
+    "events_before_lead_created": (
+        "event dated before its lead was created",
+        "events dated before their lead was created",
+    ),
+    "leads_in_unknown_channel": (
+        "lead in the channel 'unknown': its conversion cannot be credited to a real channel",
+        "leads in the channel 'unknown': their conversion cannot be credited to a real channel",
+    ),
+    "activity_after_as_of": (
+        "row dated after the data's as-of moment: it falls outside every quarter shown",
+        "rows dated after the data's as-of moment: they fall outside every quarter shown",
+    ),
 }
 NOT_MAPPED = "— not in this file —"
 CURRENCY_KEY = "data_currency"  # the "Currency of amounts" box
@@ -118,11 +151,13 @@ def column_nulls(cur: duckdb.DuckDBPyConnection, rows: pl.DataFrame | None = Non
 
 
 def _checks(
-    frame: pl.DataFrame, texts: dict[str, str], shown: dict[str, Callable[[str], str]] | None = None
+    frame: pl.DataFrame,
+    texts: dict[str, tuple[str, str]],
+    shown: dict[str, Callable[[str], str]] | None = None,
 ) -> list[Note]:
     """Return a note per failed check of a check frame (check_name, count_items, examples): a
-    warning, or a plain fact for the checks in FACTS; shown: check -> how its examples are
-    shown (as they are otherwise)."""
+    warning, or a plain fact for the checks in FACTS; texts: check -> its words for one item
+    and for more; shown: check -> how its examples are shown (as they are otherwise)."""
     notes = []
     for row in frame.iter_rows(named=True):
         if not row["count_items"]:
@@ -134,7 +169,7 @@ def _checks(
             Note(
                 "info" if row["check_name"] in FACTS else "warning",
                 f"{formats.count(row['count_items'])} "
-                f"{texts[row['check_name']]} (e.g. {examples}{more})",
+                f"{texts[row['check_name']][row['count_items'] != 1]} (e.g. {examples}{more})",
             )
         )
     return notes
