@@ -110,6 +110,20 @@ def _kept_behaviour(m: Materialised) -> _Behaviour | None:
     return None
 
 
+def _drop_others(m: Materialised) -> None:
+    """Drop the behaviour records kept on the other histories that share m's pool (its
+    half-life copies, or the history it is a copy of), freed rather than pooled: a scoring of
+    m then writes its own while no other set than the pool's spare is alive (1 GiB a set at
+    10M leads). They are of no use to m (another decay), and the pool keeps one set at most
+    besides its spare, so a half-life change holds two sets, not three."""
+    with _BEHAVIOUR_LOCK:
+        others = [h for h in _BEHAVIOUR.keys() if h is not m and h.pool is m.pool]
+        dropped = [_BEHAVIOUR.pop(h) for h in others]
+    for kept in dropped:
+        kept.lease.release(keep=False)
+    del dropped
+
+
 def _keep_behaviour(m: Materialised, kept: _Behaviour) -> None:
     """Keep a scoring's behaviour records on m in place of the last; the last go back to the
     pool once its readers are done."""
@@ -407,7 +421,6 @@ def _scored(
     taken from pool (None: fresh ones, given back to no pool) and held by a lease on them."""
     w = weights.arrays
     outcomes = (
-        m.check_day,
         m.check_moments,
         m.calendar.quarter_of_day,
         m.reached_sql_us,
@@ -432,6 +445,8 @@ def _scored(
     kept = _kept_behaviour(m) if reuse else None
     refit = kept is not None and kept.key == key
     if not refit:
+        if reuse and kept is None:
+            _drop_others(m)
         made = _fast.new_behaviour
         behaviour = (
             pool.take("behaviour", lambda: made(m.n_checks))
@@ -526,12 +541,12 @@ def _bucketed(
     bound (see Records): where each bucket starts, the shift, and the bound, code and lag
     (in outputs' arrays). Each part is placed on a thread of threads'; places: scratch, one
     per record of each part."""
-    top = max((int(bound[1].max()) for bound, _, _ in parts if bound.shape[1]), default=0)
+    # each part's largest bound, then its bucket counts, on the threads (a pass each)
+    highs = [bound[1] for bound, _, _ in parts]
+    top = max((int(h) for h in threads.map(np.max, [h for h in highs if len(h)])), default=0)
     shift = max(0, top.bit_length() - SQL_BUCKET_BITS)
-    counts = []
-    for bound, _, _ in parts:
-        counts.append(np.zeros((1 << SQL_BUCKET_BITS) + 1, dtype=np.int64))
-        _fast.count_buckets(bound[1], shift, counts[-1])
+    counts = [np.zeros((1 << SQL_BUCKET_BITS) + 1, dtype=np.int64) for _ in parts]
+    list(threads.map(lambda h, c: _fast.count_buckets(h, shift, c), highs, counts))
     start = np.cumsum(sum(counts))
     start.flags.writeable = False  # the Scores hands it out: no pool has it
     n = int(start[-1])
