@@ -132,9 +132,6 @@ class Materialised:
     # which leads it holds (lab.budget: all, or a seeded share) and how many the data has
     sample: Sample = WHOLE
     all_leads: int = -1
-    # a half-life copy of another history (with_half_life): its first scoring keeps no
-    # behaviour records (lab.scores._scored), as both decays are alive then
-    is_copy: bool = False
 
     @property
     def n_leads(self) -> int:
@@ -381,7 +378,6 @@ def with_half_life(m: Materialised, half_life_days: float) -> Materialised:
         m,
         half_life_days=float(half_life_days),
         **_decays(m.check_at, m.tick_us, m.check_start, m.early_count, m.early_age, half_life_days),
-        is_copy=True,
     )
     # what is worked out once from the layout holds for the copy too (key_stretches: 75 ms)
     for name in ("halves", "key_stretches", "most_checks", "sql_leads"):

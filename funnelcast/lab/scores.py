@@ -65,8 +65,6 @@ _BEHAVIOUR: weakref.WeakKeyDictionary[Materialised, _Behaviour] = weakref.WeakKe
 # per history, a bit per event type each lead has (see kernels.type_masks)
 _TYPE_MASKS: weakref.WeakKeyDictionary[Materialised, np.ndarray] = weakref.WeakKeyDictionary()
 _BEHAVIOUR_LOCK = threading.Lock()
-# the histories that have had a full scoring (see _scored: a half-life copy's first keeps none)
-_SCORED: weakref.WeakSet[Materialised] = weakref.WeakSet()
 MASKED_TYPES = 64
 
 
@@ -114,15 +112,16 @@ def _kept_behaviour(m: Materialised) -> _Behaviour | None:
 
 def _drop_others(m: Materialised) -> None:
     """Drop the behaviour records kept on the other histories that share m's pool (its
-    half-life copies, or the history it is a copy of), freed rather than pooled: they are of
-    no use to m (another decay). With a half-life copy's first scoring keeping none (see
-    _scored), a half-life change, two decays alive, holds no set of behaviour records (1 GiB
-    a set at 10M leads), where it held two."""
+    half-life copies, or the history it is a copy of), freed rather than pooled: a scoring of
+    m then writes its own while no other set than the pool's spare is alive (1 GiB a set at
+    10M leads). They are of no use to m (another decay), and the pool keeps one set at most
+    besides its spare, so a half-life change holds two sets, not three."""
     with _BEHAVIOUR_LOCK:
         others = [h for h in _BEHAVIOUR.keys() if h is not m and h.pool is m.pool]
         dropped = [_BEHAVIOUR.pop(h) for h in others]
     for kept in dropped:
         kept.lease.release(keep=False)
+    del dropped
 
 
 def _keep_behaviour(m: Materialised, kept: _Behaviour) -> None:
@@ -445,24 +444,14 @@ def _scored(
     reuse = pool is not None and _fast.enabled()
     kept = _kept_behaviour(m) if reuse else None
     refit = kept is not None and kept.key == key
-    # A half-life copy's first full scoring (a half-life change: both decays alive, the
-    # process's peak) frees the records kept in the pool and its spare, and keeps none of its
-    # own: each half writes a lead's at a time into scratch as long as its longest lead. The
-    # copy's next scoring reads every check and keeps them.
-    keep = True
     if not refit:
         if reuse and kept is None:
             _drop_others(m)
-            if m.is_copy and m not in _SCORED:
-                keep = False
-                assert pool is not None
-                pool.take("behaviour", lambda: None)  # the spare, freed
-            _SCORED.add(m)
         made = _fast.new_behaviour
         behaviour = (
             pool.take("behaviour", lambda: made(m.n_checks))
-            if keep and reuse and pool is not None
-            else made(m.n_checks if keep else 0)
+            if reuse and pool is not None
+            else made(m.n_checks)
         )
         partly = kept is not None and len(m.event_types) <= MASKED_TYPES
         if partly:
@@ -473,9 +462,9 @@ def _scored(
                     np.uint64(1) << changed_types.astype(np.uint64), initial=np.uint64(0)
                 )
             )
-            since = (*kept.arrays, _type_masks(m), changed, True, True)
+            since = (*kept.arrays, _type_masks(m), changed, True)
         else:
-            since = (*behaviour, np.zeros(1, dtype=np.uint64), np.uint64(0), False, keep)
+            since = (*behaviour, np.zeros(1, dtype=np.uint64), np.uint64(0), False)
 
     def half(leads: tuple[int, int]) -> tuple[list, tuple[np.ndarray, ...], np.ndarray]:
         first, stop = leads
@@ -490,8 +479,6 @@ def _scored(
                 first, stop, m.check_start, w[0], outcomes, *written, *kept.arrays
             )
         else:
-            # not kept: this half's own scratch, a lead's records at a time
-            mine = behaviour if keep else _fast.new_behaviour(m.most_checks)
             n_sql = _fast.record_highs(
                 first,
                 stop,
@@ -499,7 +486,7 @@ def _scored(
                 w,
                 outcomes,
                 *written,
-                *mine,
+                *behaviour,
                 *since,
                 most=m.most_checks,
             )
@@ -519,7 +506,7 @@ def _scored(
     finally:
         if kept is not None:
             kept.lease.done()
-    if not refit and reuse and keep:
+    if not refit and reuse:
         lease = _fast.Lease(pool, "behaviour", behaviour)
         _keep_behaviour(m, _Behaviour(key, per_type, behaviour, lease))
     pieces = [piece for h in halves for piece in h[0]]

@@ -274,10 +274,7 @@ def _records(args, vector):
     kept_x, kept_at, kept_end: another scoring's behaviour records, kept alike; reuse: whether
     to read them: a lead none of whose event types score otherwise now (type_mask[lead], a bit
     per type it has, shares no bit with changed) has the same behaviour points at every check,
-    bit for bit, so its records are copied from them rather than found again. keep: whether
-    to keep them at all; if not (never with reuse), each lead's are written from place 0 of
-    behaviour_x and behaviour_at, as long as the lead with the most checks, and
-    behaviour_end is left as it was.
+    bit for bit, so its records are copied from them rather than found again.
 
     scores, scratch: scratch, one per check of the lead with the most, and one per capped type.
     The other arguments are _lead_records'.
@@ -304,7 +301,6 @@ def _records(args, vector):
         type_mask,
         changed,
         reuse,
-        keep,
         scores,
         scratch,
     ) = args
@@ -320,26 +316,25 @@ def _records(args, vector):
         ahead = min(person + 2, last)
         if sql_us[ahead] != NEVER:
             prefetch(moments[0], history[0][ahead])
-        b = at if keep else np.uint64(0)  # where the lead's behaviour records go
         if reuse and (type_mask[person] & changed) == 0:
             since = history[0][first_lead] if person == first_lead else kept_end[person - 1]
             n = np.uint64(kept_end[person] - since)
             for r in range(n):
-                behaviour_x[b + r] = kept_x[since + r]
-                behaviour_at[b + r] = kept_at[since + r]
+                behaviour_x[at + r] = kept_x[since + r]
+                behaviour_at[at + r] = kept_at[since + r]
         elif vector:  # a constant in each copy: the other loop is dropped
-            n = vector_scores(person, history, weights, scores, behaviour_at[b:], behaviour_x[b:])
+            n = vector_scores(person, history, weights, scores, behaviour_at[at:], behaviour_x[at:])
         else:
             n = generic_scores(
-                person, history, weights, scratch, scores, behaviour_at[b:], behaviour_x[b:]
+                person, history, weights, scratch, scores, behaviour_at[at:], behaviour_x[at:]
             )
         n_sql = _lead_records(
             person,
             fit[person],
             behaviour_x,
             behaviour_at,
-            b,
-            b + n,
+            at,
+            at + n,
             history[0],
             outcomes,
             key_lo,
@@ -351,9 +346,8 @@ def _records(args, vector):
             lead_max,
             n_sql,
         )
-        if keep:
-            at += n
-            behaviour_end[person] = at
+        at += n
+        behaviour_end[person] = at
     return np.int64(n_sql)
 
 
@@ -539,7 +533,7 @@ def new_behaviour(n_checks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def record_highs(*args: Any, most: int) -> int:
     """Write the record highs of leads first_lead..stop_lead-1; return how many SQL records.
 
-    args: _records' first twenty-two (first_lead to keep); most: the most checks any lead has
+    args: _records' first twenty-one (first_lead to reuse); most: the most checks any lead has
     (the scratch is made here)."""
     scratch = (np.empty(most), new_scratch(args[3]))
     return records(enabled(), *args, *scratch)
