@@ -38,6 +38,7 @@ import numpy as np
 from funnelcast.definitions import Definition
 from funnelcast.lab import _fast
 from funnelcast.lab._fast import NEVER
+from funnelcast.lab import history
 from funnelcast.lab.history import Materialised
 from funnelcast.lab.weights import Weights, compile_weights
 
@@ -110,18 +111,26 @@ def _kept_behaviour(m: Materialised) -> _Behaviour | None:
     return None
 
 
-def _drop_others(m: Materialised) -> None:
-    """Drop the behaviour records kept on the other histories that share m's pool (its
-    half-life copies, or the history it is a copy of), freed rather than pooled: a scoring of
-    m then writes its own while no other set than the pool's spare is alive (1 GiB a set at
-    10M leads). They are of no use to m (another decay), and the pool keeps one set at most
-    besides its spare, so a half-life change holds two sets, not three."""
+def with_half_life(m: Materialised, half_life_days: float) -> Materialised:
+    """Return the history decayed by another half-life (lab.history.with_half_life), having
+    first dropped the behaviour records kept on every history of m's pool: the copy's decay
+    factors (8 bytes a check, 1.5 GiB at 10M leads) are made while no kept set is alive (1 GiB
+    a set there), which was the Lab's peak. A weight change after it scores in full once."""
+    _drop_kept(m, others_only=False)  # returns before the copy is made: nothing refers to them
+    return history.with_half_life(m, half_life_days)
+
+
+def _drop_kept(m: Materialised, others_only: bool = True) -> None:
+    """Drop the behaviour records kept on the histories that share m's pool (its half-life
+    copies, or the history it is a copy of; others_only=False: m's own too), freed rather
+    than pooled: a scoring of m then writes its own while no other set than the pool's spare
+    is alive (1 GiB a set at 10M leads). They are of no use to m (another decay), and the pool
+    keeps one set at most besides its spare, so a half-life change holds two sets, not three."""
     with _BEHAVIOUR_LOCK:
-        others = [h for h in _BEHAVIOUR.keys() if h is not m and h.pool is m.pool]
-        dropped = [_BEHAVIOUR.pop(h) for h in others]
+        histories = [h for h in _BEHAVIOUR.keys() if h.pool is m.pool]
+        dropped = [_BEHAVIOUR.pop(h) for h in histories if h is not m or not others_only]
     for kept in dropped:
         kept.lease.release(keep=False)
-    del dropped
 
 
 def _keep_behaviour(m: Materialised, kept: _Behaviour) -> None:
@@ -446,7 +455,7 @@ def _scored(
     refit = kept is not None and kept.key == key
     if not refit:
         if reuse and kept is None:
-            _drop_others(m)
+            _drop_kept(m)
         made = _fast.new_behaviour
         behaviour = (
             pool.take("behaviour", lambda: made(m.n_checks))
