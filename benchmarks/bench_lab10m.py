@@ -288,7 +288,6 @@ MEANINGS = {
     "decay": "per check: 0.5^(gap since the lead's previous check / half-life), float64 so "
     "that thresholds are decided as the SQL decides them (a half-life change recomputes it)",
     "check_at": "per check: its moment, in seconds since the first quarter's first day",
-    "check_day": "per check: its day index (a record key's day, its quarter)",
     "check_groups": "per check: how many event groups (one moment, one type) it holds",
     "group_type": "per event group: its event type, a code",
     "group_count": "per event group: how many events of that type at that moment",

@@ -221,6 +221,47 @@ def test_a_scoring_reading_kept_records_holds_them_against_a_new_full_scoring(de
         assert m.pool.take("behaviour", lambda: None)[0] is kept.arrays[0]  # now back
 
 
+def test_a_half_life_copy_scored_drops_the_kept_records_of_its_history(demo, refits):
+    """A pool keeps one set of behaviour records besides its spare: a half-life copy's full
+    scoring frees its history's (of no use to it: another decay), and the history's next
+    weight change, reading every check again, answers as a full rescore."""
+    cur = demo.cursor()
+    current = definitions.current(cur)
+    m = lab.materialise_for(cur, current)
+    moved = dataclasses.replace(current, half_life_days=current.half_life_days * 2)
+    with fast_path(True):
+        forget_behaviour(m)
+        lab.score(m, current).release()
+        kept = scores._kept_behaviour(m)
+        assert kept is not None
+        kept.lease.done()
+        copy = lab.with_half_life(m, moved.half_life_days)
+        assert copy.pool is m.pool
+        lab.score(copy, moved).release()
+        assert scores._kept_behaviour(m) is None  # dropped, not pooled
+        assert kept.lease.released
+        spare = m.pool.take("behaviour", lambda: None)
+        assert spare is None or spare[0] is not kept.arrays[0]
+        if spare is not None:
+            m.pool.give_back("behaviour", spare)
+        mine = scores._kept_behaviour(copy)
+        assert mine is not None
+        mine.lease.done()
+        weighted = dataclasses.replace(
+            current,
+            behaviour_rules=tuple(
+                BehaviourRule(r.event_type, r.points * 1.25, r.cap) for r in current.behaviour_rules
+            ),
+        )
+        quarters = [q.label for q in m.calendar.quarters[2:8]]
+        again = engine_answers(m, current, weighted, (0, 25, 40.5), quarters)
+        assert scores._kept_behaviour(copy) is None  # and the copy's went the same way
+    assert refits == []
+    with fast_path(False):
+        generic = engine_answers(m, current, weighted, (0, 25, 40.5), quarters)
+    assert_same(again, generic)
+
+
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     data=datasets(allow_negative=True),

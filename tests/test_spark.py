@@ -732,7 +732,6 @@ def test_threshold_lab_materialises_from_spark(duck, spark):
         "reached_customer_us",
         "check_at",
         "check_start",
-        "check_day",
         "decay",
     ):
         np.testing.assert_array_equal(getattr(from_spark, name), getattr(from_duckdb, name), name)

@@ -40,11 +40,10 @@ from funnelcast.lab.history import (
     materialise_for,
     read_fields,
     read_fields_for,
-    with_half_life,
 )
 from funnelcast.lab.moving import NO_VALUE, PERSONA, Movers, movers, who_moves
 from funnelcast.lab.quarters import Calendar
-from funnelcast.lab.scores import Records, Scores, score
+from funnelcast.lab.scores import Records, Scores, score, with_half_life
 from funnelcast.lab.thresholds import (
     Backtest,
     backtest,

@@ -112,7 +112,6 @@ class Materialised:
     epoch_us: int  # moment 0 of check_at and early_age, in us since the Unix epoch
     tick_us: int  # what one tick of check_at and early_age is, in us (1 or SECOND_US)
     check_at: np.ndarray  # moment of each check, in ticks since epoch_us
-    check_day: np.ndarray  # day index of each check
     check_groups: np.ndarray  # event groups at each check
     group_start: np.ndarray  # per lead, plus the end
     group_type: np.ndarray
@@ -148,6 +147,11 @@ class Materialised:
     def check_moments(self) -> tuple[np.ndarray, int, int]:
         """Return the check moments as the compiled loops read them (lab._fast: moment_us)."""
         return self.check_at, self.epoch_us, self.tick_us
+
+    def check_days(self, first: int, stop: int) -> np.ndarray:
+        """Return the day index of checks first..stop-1 (no array of every check's day is
+        held: 2 bytes a check, 0.4 GiB at 10M leads; the kernels divide as they go, day_of)."""
+        return self.check_at[first:stop] // (DAY_US // self.tick_us)
 
     def check_us_of(self, first: int, stop: int) -> np.ndarray:
         """Return the moments of checks first..stop-1 in microseconds since the Unix epoch."""
@@ -192,10 +196,11 @@ class Materialised:
         stretches = {}
         for first, stop in self.halves:
             at, end = self.check_start[first], self.check_start[stop]
-            quarter = cal.quarter_of_day[self.check_day[at:end]]
-            stretches[first, stop] = np.concatenate(
-                [[0], np.cumsum(np.bincount(quarter, minlength=len(cal.quarters)))]
-            )
+            counts = np.zeros(len(cal.quarters), dtype=np.int64)
+            for start in range(at, end, CHUNK):
+                days = self.check_days(start, min(end, start + CHUNK))
+                counts += np.bincount(cal.quarter_of_day[days], minlength=len(cal.quarters))
+            stretches[first, stop] = np.concatenate([[0], np.cumsum(counts)])
         return stretches
 
     @functools.cached_property
@@ -262,9 +267,7 @@ def materialise(
     report("events", 1.0)
     layout = _layout(event_start, at, kind, created, len(types), report)
     del event_start, at, kind, created
-    check_day = _days(layout["check_at"], DAY_US // ticks.tick_us)
-    if len(check_day) and (check_day.min() < 0 or check_day.max() >= calendar.n_days):
-        raise db.FunnelcastError("a lead or event lies outside the data's quarters")
+    _check_days_within(layout["check_at"], DAY_US // ticks.tick_us, calendar.n_days)
     stage_totals, reached_quarter = {}, {}
     for stage in ("sql", "customer"):
         at = moments[f"reached_{stage}"]
@@ -286,7 +289,6 @@ def materialise(
         reached_customer_us=moments["reached_customer"],
         stage_totals=stage_totals,
         reached_quarter=reached_quarter,
-        check_day=check_day,
         epoch_us=ticks.epoch_us,
         tick_us=ticks.tick_us,
         **layout,
@@ -415,16 +417,13 @@ def _decays(
     )
 
 
-def _days(check_at: np.ndarray, ticks_a_day: int) -> np.ndarray:
-    """Return the day index of each check (int16; ticks count from the first day's start), a
-    chunk at a time, so that no temporary as long as the checks is made."""
-    out = np.empty(len(check_at), dtype=np.int16)
+def _check_days_within(check_at: np.ndarray, ticks_a_day: int, n_days: int) -> None:
+    """Raise unless every check lies on one of the calendar's days (ticks count from the
+    first day's start), a chunk at a time, so that no temporary as long as the checks is made."""
     for start in range(0, len(check_at), CHUNK):
-        chunk = check_at[start : start + CHUNK] // ticks_a_day
-        if chunk.min() < 0 or chunk.max() > np.iinfo(np.int16).max:
+        chunk = check_at[start : start + CHUNK]
+        if chunk.min() < 0 or chunk.max() // ticks_a_day >= n_days:
             raise db.FunnelcastError("a lead or event lies outside the data's quarters")
-        out[start : start + CHUNK] = chunk
-    return out
 
 
 class _Ticks:

@@ -38,6 +38,7 @@ import numpy as np
 from funnelcast.definitions import Definition
 from funnelcast.lab import _fast
 from funnelcast.lab._fast import NEVER
+from funnelcast.lab import history
 from funnelcast.lab.history import Materialised
 from funnelcast.lab.weights import Weights, compile_weights
 
@@ -108,6 +109,28 @@ def _kept_behaviour(m: Materialised) -> _Behaviour | None:
     if kept is not None and kept.lease.acquire():
         return kept
     return None
+
+
+def with_half_life(m: Materialised, half_life_days: float) -> Materialised:
+    """Return the history decayed by another half-life (lab.history.with_half_life), having
+    first dropped the behaviour records kept on every history of m's pool: the copy's decay
+    factors (8 bytes a check, 1.5 GiB at 10M leads) are made while no kept set is alive (1 GiB
+    a set there), which was the Lab's peak. A weight change after it scores in full once."""
+    _drop_kept(m, others_only=False)  # returns before the copy is made: nothing refers to them
+    return history.with_half_life(m, half_life_days)
+
+
+def _drop_kept(m: Materialised, others_only: bool = True) -> None:
+    """Drop the behaviour records kept on the histories that share m's pool (its half-life
+    copies, or the history it is a copy of; others_only=False: m's own too), freed rather
+    than pooled: a scoring of m then writes its own while no other set than the pool's spare
+    is alive (1 GiB a set at 10M leads). They are of no use to m (another decay), and the pool
+    keeps one set at most besides its spare, so a half-life change holds two sets, not three."""
+    with _BEHAVIOUR_LOCK:
+        histories = [h for h in _BEHAVIOUR.keys() if h.pool is m.pool]
+        dropped = [_BEHAVIOUR.pop(h) for h in histories if h is not m or not others_only]
+    for kept in dropped:
+        kept.lease.release(keep=False)
 
 
 def _keep_behaviour(m: Materialised, kept: _Behaviour) -> None:
@@ -407,7 +430,6 @@ def _scored(
     taken from pool (None: fresh ones, given back to no pool) and held by a lease on them."""
     w = weights.arrays
     outcomes = (
-        m.check_day,
         m.check_moments,
         m.calendar.quarter_of_day,
         m.reached_sql_us,
@@ -432,6 +454,8 @@ def _scored(
     kept = _kept_behaviour(m) if reuse else None
     refit = kept is not None and kept.key == key
     if not refit:
+        if reuse and kept is None:
+            _drop_kept(m)
         made = _fast.new_behaviour
         behaviour = (
             pool.take("behaviour", lambda: made(m.n_checks))
@@ -526,12 +550,12 @@ def _bucketed(
     bound (see Records): where each bucket starts, the shift, and the bound, code and lag
     (in outputs' arrays). Each part is placed on a thread of threads'; places: scratch, one
     per record of each part."""
-    top = max((int(bound[1].max()) for bound, _, _ in parts if bound.shape[1]), default=0)
+    # each part's largest bound, then its bucket counts, on the threads (a pass each)
+    highs = [bound[1] for bound, _, _ in parts]
+    top = max((int(h) for h in threads.map(np.max, [h for h in highs if len(h)])), default=0)
     shift = max(0, top.bit_length() - SQL_BUCKET_BITS)
-    counts = []
-    for bound, _, _ in parts:
-        counts.append(np.zeros((1 << SQL_BUCKET_BITS) + 1, dtype=np.int64))
-        _fast.count_buckets(bound[1], shift, counts[-1])
+    counts = [np.zeros((1 << SQL_BUCKET_BITS) + 1, dtype=np.int64) for _ in parts]
+    list(threads.map(lambda h, c: _fast.count_buckets(h, shift, c), highs, counts))
     start = np.cumsum(sum(counts))
     start.flags.writeable = False  # the Scores hands it out: no pool has it
     n = int(start[-1])

@@ -47,7 +47,7 @@ from funnelcast.lab.history import Materialised, Progress, materialise
 from funnelcast.lab.quarters import calendar_from
 
 # Bump when what is written changes: a folder of another format is never read.
-FORMAT = 3
+FORMAT = 4
 SUFFIX = ".lab"
 META = "meta.json"
 # numba compiles its loops again for read-only arrays: mapped copy-on-write, they are not
@@ -63,7 +63,6 @@ ARRAYS = (
     "reached_customer_us",
     "check_start",
     "check_at",
-    "check_day",
     "check_groups",
     "group_start",
     "group_type",
@@ -235,7 +234,7 @@ def read(path: str | Path, key: str) -> Materialised | None:
 # The arrays a scoring reads check by check (m.history's that are per check or per group):
 # mapped, each page faults in on its first read, a 4 KiB page at a time; populate maps them
 # all at once, on the other core, while this one goes on (imports, fields, loading kernels).
-SCANNED = ("check_at", "check_day", "check_groups", "group_type", "group_count", "decay")
+SCANNED = ("check_at", "check_groups", "group_type", "group_count", "decay")
 # madvise: map the file's pages in now (Linux 5.14), else at least read them ahead
 MADV_POPULATE_READ = 22
 # the C library's symbols, madvise among them, as the process has them loaded (no lookup)

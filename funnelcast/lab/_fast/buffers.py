@@ -78,6 +78,7 @@ class Lease:
         self._lock = threading.Lock()
         self._readers = 0
         self._released = False
+        self._keep = True
 
     @property
     def released(self) -> bool:
@@ -100,13 +101,15 @@ class Lease:
         if last:
             self._give_back()
 
-    def release(self) -> None:
-        """Give the arrays back to the pool: now, or when the readers in progress are done.
-        Idempotent: only the first call counts."""
+    def release(self, keep: bool = True) -> None:
+        """Give the arrays back to the pool: now, or when the readers in progress are done
+        (keep=False: to no pool, for the garbage collector to free). Idempotent: only the
+        first call counts."""
         with self._lock:
             if self._released:
                 return
             self._released = True
+            self._keep = keep
             idle = self._readers == 0
         if idle:
             self._give_back()
@@ -114,5 +117,5 @@ class Lease:
     def _give_back(self) -> None:
         """Hand the arrays to the pool and forget them (called once: see done and release)."""
         arrays, self._arrays = self._arrays, None
-        if self._pool is not None and arrays is not None:
+        if self._pool is not None and arrays is not None and self._keep:
             self._pool.give_back(self._key, arrays)

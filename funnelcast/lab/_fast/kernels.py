@@ -51,6 +51,8 @@ NEVER = np.iinfo(np.int64).max
 # (vector_scores, with simd.py's vector type): twice as fast as eight scalars, bit for bit the same
 VECTOR_SLOTS = LANES
 DAY_US = 86_400_000_000
+SECOND_US = 1_000_000
+DAY_S = 86_400
 # _nrt=False is numba's private switch for reference counting; numba's type stubs do not list it,
 # so the decorators that pass it carry a targeted `type: ignore[call-overload]`.
 
@@ -70,6 +72,16 @@ def moment_us(moments, i):
     """Return check i's moment in microseconds since the Unix epoch. moments: (ticks since
     the epoch per check, the epoch in us, a tick in us), as lab.Materialised.check_moments."""
     return np.int64(moments[1]) + np.int64(moments[0][i]) * np.int64(moments[2])
+
+
+@njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
+def day_of(moments, i):
+    """Return check i's day index: the epoch is the first day's start and no check lies before
+    it, so a floor of its ticks by a day's; a tick is a second or a microsecond, each branch a
+    division by a constant (a multiply, where a division by a variable would cost ten times)."""
+    if moments[2] == SECOND_US:
+        return np.int64(moments[0][i]) // DAY_S
+    return np.int64(moments[0][i]) // DAY_US
 
 
 @njit(cache=True, nogil=True, _nrt=False, inline="always")  # type: ignore[call-overload]  # _nrt: see top
@@ -292,8 +304,8 @@ def _records(args, vector):
         scores,
         scratch,
     ) = args
-    moments = outcomes[1]
-    sql_us = outcomes[3]
+    moments = outcomes[0]
+    sql_us = outcomes[2]
     fit = weights[0]
     n_sql = np.uint64(0)
     at = np.uint64(history[0][first_lead])
@@ -366,8 +378,8 @@ def refit_records(
     beats every earlier one has behaviour points above every earlier check's: a behaviour
     record. _lead_records then keeps those whose score is a record, exactly as records does.
     """
-    moments = outcomes[1]
-    sql_us = outcomes[3]
+    moments = outcomes[0]
+    sql_us = outcomes[2]
     n_sql = np.uint64(0)
     at = np.uint64(check_start[first_lead])
     last = stop_lead - 1
@@ -428,16 +440,14 @@ def _lead_records(
     quarter q (which then moves on). lead_max: each lead's best in micro-points (-BIAS: never
     above).
 
-    outcomes: (check_day, moments (see moment_us), quarter_of_day, sql_us, customer_us,
+    outcomes: (moments (see moment_us; day_of), quarter_of_day, sql_us, customer_us,
     sql_quarter, customer_quarter), the last four per lead (NEVER, -1: not reached). Every
     record of a lead that reached SQL is also a row of what precision and capture count of it:
     sql_bound lo and hi; sql_code the record's quarter (its MQL cohort), whether the lead was
     won (1/0), and per stage (SQL, customer) the quarter it was reached in when that came after
     the record (else -1); sql_lag per stage the days from the record to it (else 0).
     """
-    check_day, moments, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = (
-        outcomes
-    )
+    moments, quarter_of_day, sql_us, customer_us, sql_quarter, customer_quarter = outcomes
     c0 = np.uint64(check_start[person])
     best = -BIAS
     running = -np.inf
@@ -460,7 +470,7 @@ def _lead_records(
         best = hi
         # a record tying the previous best, or below zero, is no threshold's moment
         if hi >= 0 and lo < hi:
-            day = np.int64(check_day[c0 + i])
+            day = day_of(moments, c0 + i)
             if open_run and day == run_day:
                 run_hi = hi
             else:
