@@ -36,9 +36,8 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from funnelcast.definitions import Definition
-from funnelcast.lab import _fast
+from funnelcast.lab import _fast, history
 from funnelcast.lab._fast import NEVER
-from funnelcast.lab import history
 from funnelcast.lab.history import Materialised
 from funnelcast.lab.weights import Weights, compile_weights
 

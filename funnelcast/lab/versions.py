@@ -18,8 +18,8 @@ from funnelcast.definitions import Definition
 from funnelcast.lab import _fast
 from funnelcast.lab._fast import NEVER
 from funnelcast.lab.history import Materialised
-from funnelcast.lab.scores import with_half_life
 from funnelcast.lab.quarters import day_us
+from funnelcast.lab.scores import with_half_life
 from funnelcast.lab.weights import compile_weights, threshold_micro
 
 
