@@ -2,8 +2,10 @@
 -- form a survival (Kaplan-Meier) curve is read from: per day, who converted and who stopped
 -- being observed without converting (the as-of moment came first).
 -- Grain: one row per MQL cohort (fiscal quarter or calendar month of the lead's first recorded
--- MQL), outcome ('sql': reached SQL or later; 'customer') and whole day since the MQL on which
--- at least one lead of the cohort converted or was last observed.
+-- MQL), lead channel, outcome ('sql': reached SQL or later; 'customer') and whole day since the
+-- MQL on which at least one lead of the cohort and channel converted or was last observed (the
+-- counts add over channels: funnelcast.analytics.cohorts.over_channels sums those in scope, and
+-- the Funnel page's summary keeps these rows for every channel).
 --   count_converted: leads that reached the outcome on that day (a stage recorded before the
 --                    MQL counts on day 0);
 --   count_censored:  leads without the outcome whose observation ends on that day (as of $as_of).
@@ -18,6 +20,7 @@ mqls as (
             when 'month' then cast(date_trunc('month', recorded_mql_at) as date)
             else fiscal_quarter_start(recorded_mql_at, $fy_start_month)
         end as cohort_start,
+        channel,
         recorded_mql_at as mql_at,
         reached_sql_at,
         reached_customer_at,
@@ -28,14 +31,17 @@ mqls as (
 ),
 
 outcomes as (
-    select cohort_start, 'sql' as outcome, mql_at, reached_sql_at as reached_at from mqls
+    select cohort_start, channel, 'sql' as outcome, mql_at, reached_sql_at as reached_at
+    from mqls
     union all
-    select cohort_start, 'customer' as outcome, mql_at, reached_customer_at as reached_at from mqls
+    select cohort_start, channel, 'customer' as outcome, mql_at, reached_customer_at as reached_at
+    from mqls
 ),
 
 exits as (
     select
         cohort_start,
+        channel,
         outcome,
         reached_at is not null and reached_at <= $as_of::timestamp as is_converted,
         cast(floor(greatest(
@@ -53,13 +59,14 @@ exits as (
 final as (
     select
         cohort_start,
+        channel,
         outcome,
         day,
         count(*) filter (where is_converted) as count_converted,
         count(*) filter (where not is_converted) as count_censored,
     from exits
-    group by cohort_start, outcome, day
+    group by cohort_start, channel, outcome, day
 )
 
 select * from final
-order by cohort_start, outcome, day
+order by cohort_start, channel, outcome, day

@@ -1,7 +1,7 @@
 -- rollup_funnel_write.sql: keep the Funnel page's summary in the database, replacing the one
 -- before. Reads the frames funnelcast.analytics.rollups_funnel registers: rollup_funnel_steps_frame
 -- (rollup_funnel_steps_source.sql's rows), rollup_funnel_cohorts_frame
--- (rollup_funnel_cohorts_source.sql's, both grains), rollup_funnel_stage_times_frame
+-- (cohort_curves.sql's, both grains), rollup_funnel_stage_times_frame
 -- (time_in_stage.sql's for all channels), rollup_funnel_journeys_frame
 -- (journeys.sql's, every channel) and rollup_funnel_state_frame (one row: what
 -- rollup_funnel_state.sql reads); run inside the writer's transaction.

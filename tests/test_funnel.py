@@ -110,8 +110,9 @@ def test_a_young_creation_cohort_is_immature():
 
 
 def cohort_curves(con, grain: str = "quarter", channel: str | None = None) -> pl.DataFrame:
-    """Return queries/cohort_curves.sql's rows as of 2026-07-01, the year starting in January."""
-    return db.run(
+    """Return queries/cohort_curves.sql's rows as of 2026-07-01, the year starting in January,
+    summed over the channels in scope as the page sums them."""
+    frame = db.run(
         con,
         "cohort_curves",
         as_of=dt.datetime(2026, 7, 1),
@@ -119,6 +120,7 @@ def cohort_curves(con, grain: str = "quarter", channel: str | None = None) -> pl
         fy_start_month=1,
         channel=channel,
     )
+    return cohorts.over_channels(frame)
 
 
 def test_cohort_curves_count_conversions_and_censoring_by_day_since_the_first_mql(funnel_review):
@@ -142,6 +144,33 @@ def test_cohort_curves_count_conversions_and_censoring_by_day_since_the_first_mq
         ("customer", 160, 1),
         ("sql", 90, 1),
     ]
+
+
+def test_cohort_curves_carry_the_lead_channel_and_add_over_channels(funnel_review):
+    # one channel's rows are its own, and the channels' rows sum to the cohorts of all
+    def raw(channel):
+        return db.run(
+            funnel_review,
+            "cohort_curves",
+            as_of=dt.datetime(2026, 7, 1),
+            grain="quarter",
+            fy_start_month=1,
+            channel=channel,
+        )
+
+    every = raw(None)
+    channels = every["channel"].unique().sort().to_list()
+    assert len(channels) > 1
+    each = [raw(channel) for channel in channels]
+    assert all(part["channel"].unique().to_list() == [c] for part, c in zip(each, channels))
+    assert (
+        pl.concat(each)
+        .sort("channel", maintain_order=True)
+        .equals(every.sort("channel", maintain_order=True))
+    )
+    summed = cohorts.over_channels(every)
+    assert summed.columns == ["cohort_start", "outcome", "day", "count_converted", "count_censored"]
+    assert summed["count_converted"].sum() == every["count_converted"].sum() > 0
 
 
 def test_cohort_curves_by_month_and_channel(funnel_review):

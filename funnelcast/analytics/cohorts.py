@@ -107,17 +107,30 @@ def cohort_frame(
     channel: str | None = None,
     grain: str = "quarter",
 ) -> pl.DataFrame:
-    """Return queries/cohort_curves.sql's per-day counts for MQL cohorts."""
+    """Return queries/cohort_curves.sql's per-day counts for MQL cohorts, summed over the
+    channels in scope (over_channels)."""
     if grain not in ("quarter", "month"):
         raise FunnelInputError(f"cohort grain must be 'quarter' or 'month', not {grain!r}")
     ctx.check_channel(channel)
-    return db.run(
+    frame = db.run(
         cur,
         "cohort_curves",
         as_of=as_of_moment(ctx),
         grain=grain,
         fy_start_month=ctx.fy_start_month,
         channel=channel,
+    )
+    return over_channels(frame)
+
+
+def over_channels(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return cohort_curves.sql's rows (per cohort, channel, outcome and day) summed over
+    their channels, in its order: the counts of the leads in scope."""
+    keys = ["cohort_start", "outcome", "day"]
+    return (
+        frame.group_by(keys)
+        .agg(pl.col("count_converted").sum(), pl.col("count_censored").sum())
+        .sort(keys)
     )
 
 

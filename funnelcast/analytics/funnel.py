@@ -17,6 +17,7 @@ import polars as pl
 
 from funnelcast.analytics import rollups_funnel
 from funnelcast.analytics.cohorts import cohort_frame, cohorts
+from funnelcast.analytics.cohorts import over_channels as cohorts_over_channels
 from funnelcast.analytics.journeys import journeys, journeys_frame, over_channels
 from funnelcast.analytics.scope import (
     DIMENSIONS,
@@ -245,7 +246,7 @@ def report(
         by_segment = with_quarter_labels(
             kept.funnel_steps(channel, dimension), ctx, "quarter_start"
         )
-        cohort_rows = kept.cohort_curves(channel, grain)
+        cohort_rows = cohorts_over_channels(kept.cohort_curves(channel, grain))
         stage_rows = with_quarter_labels(kept.time_in_stage(channel), ctx, "quarter_start")
         journey_rows = with_quarter_labels(
             over_channels(kept.journeys(channel)), ctx, "quarter_start"

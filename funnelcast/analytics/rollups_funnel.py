@@ -8,8 +8,8 @@ filters back to them exactly:
 - funnel_steps.sql's counts per breakdown, creation quarter, lead channel and segment
   (rollup_funnel_steps_source.sql): one breakdown's rows summed over the channels in scope are
   funnel_steps.sql's rows for that channel and breakdown (counts add);
-- cohort_curves.sql's per-day counts per grain, cohort, lead channel, outcome and day
-  (rollup_funnel_cohorts_source.sql), at the as-of moment kept in the state row: summed likewise;
+- cohort_curves.sql's own rows (per cohort, lead channel, outcome and day) for both grains,
+  at the as-of moment kept in the state row: summed likewise (cohorts.over_channels);
 - time_in_stage.sql's rows for all channels (percentiles do not add, but its grouping sets hold
   every channel's own rows, and over one channel's leads the all-channels roll-up is that
   channel's row: rollup_funnel_stage_times.sql gives any channel's rows from them exactly);
@@ -78,7 +78,9 @@ def compute(cur: duckdb.DuckDBPyConnection, ctx: DataContext) -> dict[str, pl.Da
     fy = ctx.fy_start_month
     as_of = as_of_moment(ctx)
     cohorts = [
-        db.run(cur, "rollup_funnel_cohorts_source", as_of=as_of, grain=g, fy_start_month=fy)
+        db.run(cur, "cohort_curves", as_of=as_of, grain=g, fy_start_month=fy, channel=None)
+        .with_columns(grain=pl.lit(g))
+        .select("grain", pl.exclude("grain"))
         for g in GRAINS
     ]
     state = {
@@ -125,7 +127,8 @@ class Kept:
         return db.run(self.cur, "rollup_funnel_steps", channel=channel, dimension=dimension)
 
     def cohort_curves(self, channel: str | None, grain: str) -> pl.DataFrame:
-        """Return cohort_curves.sql's rows for a channel and grain at the data's as-of moment."""
+        """Return cohort_curves.sql's rows (per channel: cohorts.over_channels sums them) for a
+        channel and grain at the data's as-of moment."""
         if grain not in GRAINS:
             raise FunnelInputError(f"cohort grain must be 'quarter' or 'month', not {grain!r}")
         return db.run(self.cur, "rollup_funnel_cohorts", channel=channel, grain=grain)

@@ -74,7 +74,6 @@ DUCKDB_ONLY = {
             "rollup_funnel_write",
             "rollup_funnel_steps_source",
             "rollup_funnel_steps",
-            "rollup_funnel_cohorts_source",
             "rollup_funnel_cohorts",
             "rollup_funnel_stage_times",
             "rollup_funnel_journeys",
