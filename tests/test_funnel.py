@@ -281,17 +281,7 @@ def test_time_in_stage_per_quarter_the_step_began_and_channel(funnel_review):
 # =====================================================================================
 
 
-PATTERN_COLUMNS = (
-    "entry",
-    "first_response",
-    "is_recycled",
-    "is_back",
-    "second_response",
-    "outcome",
-    "is_sal_skipped",
-    "recycled_outcome",
-    "count_leads",
-)
+PATTERN_COLUMNS = (*journey_flows.PATTERN, "count_leads")
 
 
 def test_journey_patterns_of_a_quarter(funnel_review):

@@ -12,6 +12,7 @@ figures; the SLA rule the counted path uses is checked here against the row-by-r
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import shutil
 
 import fixtures as fx
@@ -80,6 +81,24 @@ def test_the_kept_hand_offs_give_the_raw_figures_on_the_funnel_review(review, mo
     result = handoff.report(review, quarter="2026Q1", sla=2)
     assert (result["handoffs"], result["accepted"], result["rejected"]) == (9, 6, 2)
     assert (result["sla_breached"], result["median_wait_business_days"]) == (5, 2.0)
+
+
+def test_a_channel_with_spend_and_no_leads_is_kept_as_none(review, monkeypatch):
+    # the summary reads one channel's hand-offs at a time: a channel only spend names has
+    # none, and every choice (that channel's too) still gives the raw figures
+    review.execute(
+        "insert into spend (period_start, channel, campaign, amount) values (?, ?, ?, ?)",
+        [dt.date(2026, 1, 1), "podcasts", "", 500.0],
+    )
+    ctx = load_context(review)
+    assert "podcasts" in ctx.channels
+    assert handoff.handoffs(review, ctx, channel="podcasts").is_empty()
+    loading.keep_summaries(review)
+    tables = handoff.kept_tables(review, ctx)
+    maturity = dict(tables["maturity"].iter_rows())
+    assert maturity["podcasts"] == 0.0 and maturity[None] > 0
+    assert "podcasts" not in tables["cells"]["channel"].to_list()
+    assert_kept_is_raw(review, monkeypatch)
 
 
 def test_the_kept_hand_offs_give_the_raw_figures_on_a_demo(demo, monkeypatch):

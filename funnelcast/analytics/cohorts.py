@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import duckdb
 import polars as pl
 
-from funnelcast.analytics.scope import FunnelInputError, as_of_moment
+from funnelcast.analytics.scope import FunnelInputError, as_of_moment, summed_over_channels
 from funnelcast.core.periods import quarter_of
 from funnelcast.core.stats import rate
 from funnelcast.data import db
@@ -126,12 +126,7 @@ def cohort_frame(
 def over_channels(frame: pl.DataFrame) -> pl.DataFrame:
     """Return cohort_curves.sql's rows (per cohort, channel, outcome and day) summed over
     their channels, in its order: the counts of the leads in scope."""
-    keys = ["cohort_start", "outcome", "day"]
-    return (
-        frame.group_by(keys)
-        .agg(pl.col("count_converted").sum(), pl.col("count_censored").sum())
-        .sort(keys)
-    )
+    return summed_over_channels(frame, ["cohort_start", "outcome", "day"])
 
 
 def _cohort_label(start: dt.date, ctx: DataContext, grain: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from funnelcast.analytics.scope import in_period, with_quarter_labels
+from funnelcast.analytics.scope import in_period, summed_over_channels, with_quarter_labels
 from funnelcast.core.stats import rate
 from funnelcast.data import db
 from funnelcast.data.context import DataContext
@@ -52,8 +52,7 @@ PATTERN = (
 def over_channels(frame: pl.DataFrame) -> pl.DataFrame:
     """Return journeys.sql's rows (per quarter, channel and pattern) summed over their
     channels, in journeys.sql's order: the patterns of the leads in scope."""
-    keys = ["quarter_start", *PATTERN]
-    return frame.group_by(keys).agg(pl.col("count_leads").sum()).sort(keys, nulls_last=True)
+    return summed_over_channels(frame, ["quarter_start", *PATTERN])
 
 
 def journeys_frame(

@@ -37,6 +37,15 @@ def segment_of(by: str | None) -> str | None:
     return DIMENSIONS[by][0]
 
 
+def summed_over_channels(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Return a query's rows that carry the lead's channel (its counts add over channels)
+    summed over their channels, by keys, in the keys' order: the counts of the leads in scope
+    (the raw rows of one channel or all, or a kept summary's rows of the channels in scope)."""
+    return (
+        frame.group_by(keys).agg(pl.exclude([*keys, "channel"]).sum()).sort(keys, nulls_last=True)
+    )
+
+
 def with_quarter_labels(frame: pl.DataFrame, ctx: DataContext, column: str) -> pl.DataFrame:
     """Return frame with a quarter label column for its quarter-start dates."""
     starts = frame[column].drop_nulls().unique().to_list()
